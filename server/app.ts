@@ -1,0 +1,28 @@
+import express, { type Express } from 'express';
+import { HELLO_TEXT } from './protocol';
+
+export interface AppOptions {
+  /** False while shutting down: load balancers should stop sending new clients here. */
+  isReady: () => boolean;
+}
+
+/** The plain HTTP routes. Socket.IO's engine intercepts its own path before these run. */
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.get('/', (_req, res) => {
+    res.type('text/html').send(HELLO_TEXT);
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  app.get('/readyz', (_req, res) => {
+    if (options.isReady()) res.type('text/plain').send('ready\n');
+    else res.status(503).type('text/plain').send('shutting down\n');
+  });
+
+  return app;
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/**
+ * Every setting, its environment variable and its default, in one literal.
+ * An empty variable counts as unset.
+ */
+export const DEFAULTS = {
+  PORT: '8000',
+  HOST: '0.0.0.0', // all interfaces, like the original Tornado server
+  ALLOWED_ORIGINS: '', // empty: same origin only (plus requests without an Origin header)
+  MAX_MESSAGE_BYTES: '65536', // 64 KiB, one chat message as UTF-8
+  HISTORY_SIZE: '50', // messages a newcomer receives
+  LOG_LEVEL: 'info',
+} as const satisfies Record<string, string>;
+
+export type ConfigVariable = keyof typeof DEFAULTS;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `'*'` allows any origin; a list allows exactly those (the page's own origin always passes). */
+export type AllowedOrigins = '*' | readonly string[];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly allowedOrigins: AllowedOrigins;
+  readonly maxMessageBytes: number;
+  readonly historySize: number;
+  readonly logLevel: LogLevel;
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+/** An origin as browsers send it: scheme, host and optional port, nothing else. */
+function parseOrigin(text: string): string | null {
+  try {
+    const url = new URL(text);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+    return url.origin === text.replace(/\/$/, '') ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+const allowedOrigins = z.string().transform((text, ctx): AllowedOrigins => {
+  const trimmed = text.trim();
+  if (trimmed === '*') return '*';
+  const origins: string[] = [];
+  for (const part of trimmed.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const origin = parseOrigin(part);
+    if (origin === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be "*" or a comma-separated list of origins like https://chat.example.com; "${part}" is not one`,
+      });
+      return z.NEVER;
+    }
+    origins.push(origin);
+  }
+  return Object.freeze(origins);
+});
+
+const schema = z.object({
+  PORT: integer(0, 65535),
+  HOST: z.string().trim().min(1, 'must not be empty'),
+  ALLOWED_ORIGINS: allowedOrigins,
+  // The upper bound keeps a single message well below what a Socket.IO packet may carry.
+  MAX_MESSAGE_BYTES: integer(1, 16 * 1024 * 1024),
+  HISTORY_SIZE: integer(0, 10_000),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+});
+
+/** Thrown when the environment holds invalid settings; `problems` names every one. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads the settings from an environment (process.env in production, a literal in tests),
+ * checks all of them, and either returns a frozen Config or throws one ConfigError
+ * listing every bad variable.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(DEFAULTS) as ConfigVariable[]) {
+    const value = env[key];
+    raw[key] = value === undefined || value === '' ? DEFAULTS[key] : value;
+  }
+
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = String(issue.path[0]);
+      return `${key}=${JSON.stringify(raw[key])}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+
+  const v = result.data;
+  return Object.freeze({
+    port: v.PORT,
+    host: v.HOST,
+    allowedOrigins: v.ALLOWED_ORIGINS,
+    maxMessageBytes: v.MAX_MESSAGE_BYTES,
+    historySize: v.HISTORY_SIZE,
+    logLevel: v.LOG_LEVEL,
+  });
+}

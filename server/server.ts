@@ -1,0 +1,106 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createApp } from './app';
+import type { Config } from './config';
+import { Hub } from './hub';
+import { createLogger } from './logger';
+import { RawTransport } from './transports/raw';
+import { SocketIoTransport, type ChatServer } from './transports/socketio';
+import { createUpgradeRouter } from './upgrade';
+
+export interface RunningServer {
+  /** Base URL for clients, e.g. http://127.0.0.1:8000 */
+  readonly url: string;
+  readonly port: number;
+  /** The Socket.IO server, for code that builds on this one. */
+  readonly io: ChatServer;
+  /** Graceful shutdown; see `close` below. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** How long clients get to close cleanly on shutdown before they are cut. */
+  shutdownGraceMs?: number;
+}
+
+const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+/** Builds the whole server from a validated Config and listens. Reads no environment. */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  let ready = true;
+
+  const hub = new Hub({ historySize: config.historySize, logger });
+  const httpServer = createServer(createApp({ isReady: () => ready }));
+
+  const raw = new RawTransport({ hub, maxMessageBytes: config.maxMessageBytes, logger });
+  const socketIo = new SocketIoTransport({
+    hub,
+    httpServer,
+    allowedOrigins: config.allowedOrigins,
+    maxMessageBytes: config.maxMessageBytes,
+    logger,
+  });
+  hub.addTransport(raw);
+  hub.addTransport(socketIo);
+
+  // engine.io's attach() added an 'upgrade' listener of its own; it answers a refused
+  // handshake with 400 and leaves other paths to a timeout. One router owns every
+  // upgrade instead (origin -> 403, unknown path -> 404) and hands Socket.IO's to the engine.
+  httpServer.removeAllListeners('upgrade');
+  httpServer.on(
+    'upgrade',
+    createUpgradeRouter(
+      {
+        raw: (req, socket, head, url) => raw.handleUpgrade(req, socket, head, url),
+        socketIo: (req, socket, head) => socketIo.io.engine.handleUpgrade(req, socket, head),
+      },
+      config.allowedOrigins,
+      logger,
+    ),
+  );
+  httpServer.on('clientError', (err, socket) => {
+    logger.debug({ err: err.message }, 'bad HTTP request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, port, host: config.host }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  /**
+   * Shutdown in order: refuse new connections and report not ready; stop announcing
+   * departures; send every raw client what is pending and close it with 1001; close
+   * every Socket.IO connection after its pending packets so clients reconnect elsewhere;
+   * cut whatever is left after the grace period; wait for the HTTP server to be done.
+   */
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false;
+      logger.info({ raw: raw.size, socketIo: socketIo.size }, 'shutting down');
+      const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      hub.silenceNotices();
+      await Promise.all([raw.close(graceMs), socketIo.close(graceMs)]);
+      httpServer.closeAllConnections();
+      await httpClosed;
+      logger.info('closed');
+    })();
+    return closing;
+  };
+
+  return { url, port, io: socketIo.io, close };
+}

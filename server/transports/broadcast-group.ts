@@ -1,0 +1,102 @@
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
+
+/**
+ * `ws` builds server frames with this static helper; socket.io-adapter uses it the same
+ * way to frame a broadcast once (https://github.com/websockets/ws/issues/617). It is not
+ * in @types/ws, hence the narrow declaration.
+ */
+const frame = (WebSocket as unknown as {
+  Sender: {
+    frame(
+      data: Buffer,
+      options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean },
+    ): Buffer[];
+  };
+}).Sender.frame;
+
+const TEXT_FRAME = { fin: true, rsv1: false, opcode: 0x1, mask: false, readOnly: false };
+
+/** One receiver: its `ws` object (for the state) and the socket the upgrade handed us. */
+export interface GroupMember {
+  readonly ws: WebSocket;
+  readonly socket: Duplex;
+  /** Index into the pending frames of the first frame this member should get. */
+  from: number;
+}
+
+/**
+ * A set of raw WebSocket clients that all receive the same bytes, and the frames
+ * published to them during the current event-loop turn.
+ *
+ * Why not `ws.send()` per client: the cost of a broadcast is one system call per client
+ * per message (see DESIGN.md, "What speed is possible"). Here each message is encoded and
+ * framed once, the frames of a turn are joined into one buffer, and each client gets
+ * that buffer in a single write in `setImmediate`, which still runs in the same turn of
+ * the event loop, so a lone message waits for nothing.
+ *
+ * Writing to the socket under `ws` is safe because permessage-deflate is off: `ws` then
+ * writes its own frames (pong, close) synchronously and whole, so frames never interleave
+ * mid-way, and a client whose close handshake began (readyState != OPEN) gets nothing more.
+ */
+export class BroadcastGroup {
+  private readonly members = new Set<GroupMember>();
+  private frames: Buffer[] = [];
+  private flushScheduled = false;
+  private readonly flushCallback = () => this.flush();
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /**
+   * A member that joins mid-turn gets only what is published after it joined,
+   * so a newcomer never sees messages from before its arrival.
+   */
+  add(ws: WebSocket, socket: Duplex): GroupMember {
+    const member: GroupMember = { ws, socket, from: this.frames.length };
+    this.members.add(member);
+    return member;
+  }
+
+  delete(member: GroupMember): void {
+    this.members.delete(member);
+  }
+
+  /** Queues one text message for every member; it goes out at the end of this turn. */
+  publish(text: string): void {
+    if (this.members.size === 0) return;
+    for (const part of frame(Buffer.from(text, 'utf8'), TEXT_FRAME)) this.frames.push(part);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushCallback);
+    }
+  }
+
+  /** Writes everything pending now. Also called before closing clients, so nothing is lost. */
+  flush(): void {
+    this.flushScheduled = false;
+    const frames = this.frames;
+    if (frames.length === 0) return;
+    this.frames = [];
+
+    const whole = Buffer.concat(frames);
+    // Members that joined mid-turn share a tail of the turn's frames; during a join storm
+    // several join in one turn, so each distinct tail is built once.
+    let tails: Map<number, Buffer> | undefined;
+    for (const member of this.members) {
+      let bytes: Buffer = whole;
+      if (member.from > 0) {
+        tails ??= new Map();
+        let tail = tails.get(member.from);
+        if (tail === undefined) {
+          tail = Buffer.concat(frames.slice(member.from));
+          tails.set(member.from, tail);
+        }
+        bytes = tail;
+        member.from = 0;
+      }
+      if (bytes.length > 0 && member.ws.readyState === WebSocket.OPEN) member.socket.write(bytes);
+    }
+  }
+}
