@@ -1,0 +1,71 @@
+import WebSocket from 'ws';
+import type { RawJsonFrame } from '../../server/protocol';
+import { EventQueue } from './event-queue';
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+/** A plain `ws` client of /socket, as a browser console would use it. */
+export interface RawTestClient {
+  readonly ws: WebSocket;
+  readonly messages: EventQueue<string>;
+  readonly closed: Promise<Closed>;
+  send(text: string): void;
+  /** The next frame parsed as JSON (for `?format=json`). */
+  nextJson(timeoutMs?: number): Promise<RawJsonFrame>;
+  close(): Promise<Closed>;
+}
+
+const open = new Set<WebSocket>();
+
+export function rawUrl(baseUrl: string, query: Record<string, string> = {}): string {
+  const url = new URL('/socket', baseUrl.replace(/^http/, 'ws'));
+  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+  return url.toString();
+}
+
+/** Connects and resolves once the handshake is done; rejects if the server refuses it. */
+export function connectRaw(
+  baseUrl: string,
+  query: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<RawTestClient> {
+  const ws = new WebSocket(rawUrl(baseUrl, query), { headers });
+  open.add(ws);
+  const messages = new EventQueue<string>(`raw client ${JSON.stringify(query)}`);
+  ws.on('message', (data, isBinary) => {
+    messages.push(isBinary ? `<binary ${String(data)}>` : String(data));
+  });
+  const closed = new Promise<Closed>((resolve) => {
+    ws.on('close', (code, reason) => {
+      open.delete(ws);
+      resolve({ code, reason: reason.toString() });
+    });
+  });
+  const client: RawTestClient = {
+    ws,
+    messages,
+    closed,
+    send: (text) => ws.send(text),
+    nextJson: async (timeoutMs) => JSON.parse(await messages.next(timeoutMs)) as RawJsonFrame,
+    close: () => {
+      ws.close();
+      return closed;
+    },
+  };
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(client));
+    ws.once('unexpected-response', (_req, res) => {
+      reject(new Error(`handshake refused with HTTP ${res.statusCode}`));
+      ws.terminate();
+    });
+    ws.once('error', reject);
+  });
+}
+
+afterEach(() => {
+  for (const ws of open) ws.terminate();
+  open.clear();
+});

@@ -1,0 +1,29 @@
+import { loadConfig } from '../../server/config';
+import { createLogger } from '../../server/logger';
+import { startServer, type RunningServer, type StartOptions } from '../../server/server';
+
+const running = new Set<RunningServer>();
+
+/**
+ * Starts the real server on an ephemeral loopback port with logs off, configured the way
+ * main.ts would be from `env`. Every server started here is closed after each test.
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  const server = await startServer(config, {
+    logger: createLogger(config.logLevel),
+    shutdownGraceMs: 1_000,
+    ...options,
+  });
+  running.add(server);
+  return server;
+}
+
+afterEach(async () => {
+  const servers = [...running];
+  running.clear();
+  await Promise.all(servers.map((server) => server.close()));
+});

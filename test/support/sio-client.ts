@@ -1,0 +1,64 @@
+import { io, type Socket } from 'socket.io-client';
+import type { ChatAck, ChatMessage, ClientToServerEvents, Notice, ServerToClientEvents } from '../../server/protocol';
+import { EventQueue } from './event-queue';
+
+export type ChatClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface SioTestClient {
+  readonly socket: ChatClientSocket;
+  readonly chats: EventQueue<ChatMessage>;
+  readonly notices: EventQueue<Notice>;
+  readonly histories: EventQueue<ChatMessage[]>;
+  /** Sends a chat and resolves with the server's ack. */
+  chat(text: unknown): Promise<ChatAck>;
+}
+
+const open = new Set<ChatClientSocket>();
+
+export interface SioOptions {
+  auth?: Record<string, unknown>;
+  transports?: ('websocket' | 'polling')[];
+  extraHeaders?: Record<string, string>;
+}
+
+/**
+ * A real socket.io-client, one connection per client (forceNew), no automatic
+ * reconnection so that a test sees exactly what the server did. Resolves once connected;
+ * the queues are listening from the start, so nothing sent on connect is missed.
+ */
+export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<SioTestClient> {
+  const socket: ChatClientSocket = io(baseUrl, {
+    forceNew: true,
+    reconnection: false,
+    transports: options.transports ?? ['websocket'],
+    auth: options.auth ?? {},
+    ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
+  });
+  open.add(socket);
+  const label = `socket.io client ${JSON.stringify(options.auth ?? {})}`;
+  const client: SioTestClient = {
+    socket,
+    chats: new EventQueue(`${label} chat`),
+    notices: new EventQueue(`${label} notice`),
+    histories: new EventQueue(`${label} history`),
+    chat: (text) =>
+      new Promise<ChatAck>((resolve) => {
+        socket.emit('chat', text as string, resolve);
+      }),
+  };
+  socket.on('chat', (message) => client.chats.push(message));
+  socket.on('notice', (notice) => client.notices.push(notice));
+  socket.on('history', (messages) => client.histories.push(messages));
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(client));
+    socket.once('connect_error', (err) => {
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+afterEach(() => {
+  for (const socket of open) socket.close();
+  open.clear();
+});
