@@ -15,6 +15,7 @@ import {
   type Notice,
   type ServerToClientEvents,
 } from '../protocol';
+import { corkingWsEngine } from './corking-ws-engine';
 
 export interface SocketData {
   name: string;
@@ -56,6 +57,8 @@ export class SocketIoTransport implements Transport {
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
       maxHttpBufferSize: packetLimit(options.maxMessageBytes),
+      // One write per WebSocket client per event-loop turn, however many packets it gets.
+      wsEngine: corkingWsEngine(),
       // Long-polling handshakes are plain HTTP requests; they get the same origin policy
       // as WebSocket upgrades (which the upgrade router checks before they get here).
       allowRequest: (req, callback) => callback(null, isOriginAllowed(req, allowedOrigins)),

@@ -1,0 +1,56 @@
+import type { Duplex } from 'node:stream';
+
+/**
+ * Turns every write a socket makes during one event-loop turn into one system call.
+ *
+ * Why: a broadcast to N clients costs one system call per client per message when each
+ * message is written on its own, and that call, not the encoding, is what limits
+ * fan-out (DESIGN.md, "What speed is possible"). A socket attached here is corked by its
+ * first write of a turn; one `setImmediate` per turn uncorks every socket corked in it,
+ * and Node then hands each socket's pending chunks to the kernel in a single writev.
+ * `setImmediate` runs in the check phase of the same loop iteration as the I/O callbacks
+ * that wrote, so a lone message goes out in the turn it was written: corking adds no
+ * latency, it only stops the kernel from being called once per chunk.
+ *
+ * Ordering and back-pressure are the stream's own: cork only holds chunks in the
+ * socket's buffer in write order, `writableLength` counts them as before, and `end()`
+ * uncorks fully on its own. Writes made while uncorking (write callbacks run on the next
+ * tick and may write again) cork the socket anew for the next turn, so the loop moves on.
+ */
+export class TurnCork {
+  private releases: (() => void)[] = [];
+  private scheduled = false;
+  private readonly uncorkAll = (): void => {
+    this.scheduled = false;
+    const releases = this.releases;
+    this.releases = [];
+    for (const release of releases) release();
+  };
+
+  /**
+   * Routes every later write of `socket` through the per-turn cork. The socket's own
+   * `write` is wrapped on the instance because the writer (here `ws`'s Sender, which
+   * engine.io drives packet by packet) holds the socket and calls `write` on it directly;
+   * there is no other place where all of a connection's writes pass.
+   */
+  attach(socket: Duplex): void {
+    const write = socket.write;
+    let corked = false;
+    const release = (): void => {
+      corked = false;
+      socket.uncork();
+    };
+    socket.write = ((...args: unknown[]): boolean => {
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        this.releases.push(release);
+        if (!this.scheduled) {
+          this.scheduled = true;
+          setImmediate(this.uncorkAll);
+        }
+      }
+      return Reflect.apply(write, socket, args) as boolean;
+    }) as Duplex['write'];
+  }
+}
