@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { FlushPacer } from './flush-pacer';
 
 /**
  * Turns every write a socket makes during one event-loop turn into one system call.
@@ -10,7 +11,9 @@ import type { Duplex } from 'node:stream';
  * and Node then hands each socket's pending chunks to the kernel in a single writev.
  * `setImmediate` runs in the check phase of the same loop iteration as the I/O callbacks
  * that wrote, so a lone message goes out in the turn it was written: corking adds no
- * latency, it only stops the kernel from being called once per chunk.
+ * latency, it only stops the kernel from being called once per chunk. Right after an
+ * expensive uncork the next one waits a little, so that a join storm (one join per turn)
+ * shares writes across turns too (see FlushPacer).
  *
  * Ordering and back-pressure are the stream's own: cork only holds chunks in the
  * socket's buffer in write order, `writableLength` counts them as before, and `end()`
@@ -19,13 +22,11 @@ import type { Duplex } from 'node:stream';
  */
 export class TurnCork {
   private releases: (() => void)[] = [];
-  private scheduled = false;
-  private readonly uncorkAll = (): void => {
-    this.scheduled = false;
+  private readonly pacer = new FlushPacer(() => {
     const releases = this.releases;
     this.releases = [];
     for (const release of releases) release();
-  };
+  });
 
   /**
    * Routes every later write of `socket` through the per-turn cork. The socket's own
@@ -45,10 +46,7 @@ export class TurnCork {
         corked = true;
         socket.cork();
         this.releases.push(release);
-        if (!this.scheduled) {
-          this.scheduled = true;
-          setImmediate(this.uncorkAll);
-        }
+        this.pacer.request();
       }
       return Reflect.apply(write, socket, args) as boolean;
     }) as Duplex['write'];
