@@ -24,7 +24,7 @@ export interface RoomResult {
 }
 
 /** Lead time so that every worker has its orders before the first phase begins. */
-const START_LEAD_MS = 100;
+const START_LEAD_MS = 50;
 /** After the window, so that every worker's own end-of-window timer has fired. */
 const END_GRACE_MS = 50;
 

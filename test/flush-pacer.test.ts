@@ -27,7 +27,7 @@ describe('FlushPacer', () => {
 
   it('waits after an expensive flush, so the requests of several turns share the next one', async () => {
     let flushes = 0;
-    let cost = 40;
+    let cost = 80;
     const pacer = new FlushPacer(() => {
       flushes += 1;
       busy(cost);
@@ -36,14 +36,14 @@ describe('FlushPacer', () => {
     await nextTurn();
     expect(flushes).toBe(1);
 
-    // Requests right after a 40 ms flush wait about 20 ms, across many turns, then go together.
+    // Requests right after an 80 ms flush wait about 20 ms, across many turns, then go together.
     cost = 0;
     for (let turn = 0; turn < 5; turn += 1) {
       pacer.request();
       await nextTurn();
     }
     expect(flushes).toBe(1);
-    await sleep(40);
+    await sleep(60);
     expect(flushes).toBe(2);
   });
 
@@ -57,6 +57,7 @@ describe('FlushPacer', () => {
     pacer.request();
     await nextTurn();
     cost = 0;
+    // 20 ms of flush pause the next one about 5 ms; this request comes well after.
     await sleep(30);
     pacer.request();
     await nextTurn();
