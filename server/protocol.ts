@@ -44,6 +44,8 @@ export const ChatError = {
   Empty: 'empty',
   /** The string's UTF-8 encoding is longer than MAX_MESSAGE_BYTES. */
   TooLarge: 'too_large',
+  /** More than RATE_LIMIT messages per second (after a burst of RATE_BURST). */
+  RateLimited: 'rate_limited',
 } as const;
 export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
@@ -76,6 +78,8 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** A text frame that is not valid UTF-8 (sent by `ws` itself). */
   InvalidPayload: 1007,
+  /** Flood control: the client kept sending past RATE_BURST. */
+  PolicyViolation: 1008,
   /** A frame larger than MAX_MESSAGE_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,
 } as const;

@@ -10,6 +10,13 @@ describe('configuration', () => {
       maxMessageBytes: 65536,
       historySize: 50,
       logLevel: 'info',
+      rateLimit: 20,
+      rateBurst: 40,
+      maxBufferedBytes: 1048576,
+      heartbeatMs: 25000,
+      maxConnections: 10000,
+      maxConnectionsPerIp: 0,
+      chatToken: null,
     });
   });
 
@@ -21,6 +28,13 @@ describe('configuration', () => {
       MAX_MESSAGE_BYTES: '1024',
       HISTORY_SIZE: '0',
       LOG_LEVEL: '',
+      RATE_LIMIT: '0',
+      RATE_BURST: '5',
+      MAX_BUFFERED_BYTES: '65536',
+      HEARTBEAT_MS: '1000',
+      MAX_CONNECTIONS: '10',
+      MAX_CONNECTIONS_PER_IP: '2',
+      CHAT_TOKEN: 's3cret',
     });
     expect(config).toEqual({
       port: 9000,
@@ -29,6 +43,13 @@ describe('configuration', () => {
       maxMessageBytes: 1024,
       historySize: 0,
       logLevel: 'info',
+      rateLimit: 0,
+      rateBurst: 5,
+      maxBufferedBytes: 65536,
+      heartbeatMs: 1000,
+      maxConnections: 10,
+      maxConnectionsPerIp: 2,
+      chatToken: 's3cret',
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');

@@ -43,7 +43,7 @@ describe('raw /socket, seed mode', () => {
   });
 
   it("keeps each sender's order across many messages", async () => {
-    const server = await startTestServer();
+    const server = await startTestServer({ RATE_LIMIT: '0' }); // flood control would cut it
     const sender = await connectRaw(server.url);
     const reader = await connectRaw(server.url);
     await sender.messages.take(2);
@@ -102,7 +102,7 @@ describe('raw /socket, options', () => {
   });
 
   it('gives every message a unique id', async () => {
-    const server = await startTestServer();
+    const server = await startTestServer({ RATE_LIMIT: '0' }); // flood control would cut it
     const alice = await connectRaw(server.url, { format: 'json' });
     await alice.nextJson();
     for (let i = 0; i < 50; i += 1) alice.send(`m${i}`);
