@@ -65,6 +65,8 @@ export interface ClientToServerEvents {
 /** What a Socket.IO client may put in its handshake `auth`. */
 export interface ClientAuth {
   name?: string;
+  /** The shared secret, when the server sets CHAT_TOKEN. */
+  token?: string;
 }
 
 /** Frames of the raw endpoint in `?format=json` mode. */
