@@ -61,6 +61,12 @@ interface EngineInternals {
   transport: { writable: boolean; socket?: WebSocket };
 }
 
+/** The handshake's `auth` as sent: any JSON, so each field is checked where it is used. */
+function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
+  const auth: unknown = socket.handshake.auth;
+  return typeof auth === 'object' && auth !== null ? auth : {};
+}
+
 /** Socket.IO on the shared HTTP server, in the same room as the raw clients. */
 export class SocketIoTransport implements Transport {
   readonly io: ChatServer;
@@ -104,9 +110,7 @@ export class SocketIoTransport implements Transport {
       conn.once('close', release);
     });
     this.io.use((socket, next) => {
-      const auth: unknown = socket.handshake.auth;
-      const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
-      if (this.admission.tokenAccepted(token)) return next();
+      if (this.admission.tokenAccepted(authOf(socket).token)) return next();
       this.metrics.reject('auth');
       next(new Error(UNAUTHORIZED));
     });
@@ -175,8 +179,7 @@ export class SocketIoTransport implements Transport {
   }
 
   private accept(socket: ChatSocket): void {
-    const auth: unknown = socket.handshake.auth;
-    const name = displayName(typeof auth === 'object' && auth !== null ? (auth as { name?: unknown }).name : undefined);
+    const name = displayName(authOf(socket).name);
     socket.data.name = name;
     const log = this.logger.child({ transport: 'socket.io', name, sid: socket.id });
     log.info({ ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
