@@ -11,10 +11,12 @@ import { announce, serveRequests } from './child-link';
 import type { MemoryReading, ServerName, ServerReady, ServerRequest } from './ipc';
 
 const starters: Record<ServerName, () => Promise<number>> = {
-  // Our server as main.ts builds it. Logs at `warn`: the per-connection loggers are still
-  // made, but nothing is printed, as the baselines print nothing.
+  // Our server as main.ts builds it, with two settings changed to do the baselines' work:
+  // logs at `warn` (the per-connection loggers are still made, but nothing is printed, as
+  // the baselines print nothing), and flood control off (RATE_LIMIT=0: the closed loop
+  // sends far more than 20 messages/s per sender, which the default would refuse).
   ours: async () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT: '0' });
     return (await startServer(config)).port;
   },
   'ws-loop': () => startWsLoop(0),

@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
+import type { Metrics } from './metrics';
 import { HELLO_TEXT } from './protocol';
 
 export interface AppOptions {
   /** False while shutting down: load balancers should stop sending new clients here. */
   isReady: () => boolean;
+  metrics: Metrics;
 }
 
 /** The plain HTTP routes. Socket.IO's engine intercepts its own path before these run. */
@@ -22,6 +24,11 @@ export function createApp(options: AppOptions): Express {
   app.get('/readyz', (_req, res) => {
     if (options.isReady()) res.type('text/plain').send('ready\n');
     else res.status(503).type('text/plain').send('shutting down\n');
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await options.metrics.render();
+    res.type(contentType).send(body);
   });
 
   return app;

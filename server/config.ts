@@ -11,6 +11,13 @@ export const DEFAULTS = {
   MAX_MESSAGE_BYTES: '65536', // 64 KiB, one chat message as UTF-8
   HISTORY_SIZE: '50', // messages a newcomer receives
   LOG_LEVEL: 'info',
+  RATE_LIMIT: '20', // chat messages per second per connection; 0 turns flood control off
+  RATE_BURST: '40', // messages a connection may send at once before the rate applies
+  MAX_BUFFERED_BYTES: '1048576', // 1 MiB unsent to one client, and it is cut off
+  HEARTBEAT_MS: '25000', // ping interval; a peer that misses a pong until the next ping is cut
+  MAX_CONNECTIONS: '10000', // clients of both kinds together
+  MAX_CONNECTIONS_PER_IP: '0', // 0: no limit per address
+  CHAT_TOKEN: '', // empty: no token needed
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
@@ -28,6 +35,16 @@ export interface Config {
   readonly maxMessageBytes: number;
   readonly historySize: number;
   readonly logLevel: LogLevel;
+  /** Messages per second per connection; 0 means no limit. */
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  readonly maxBufferedBytes: number;
+  readonly heartbeatMs: number;
+  readonly maxConnections: number;
+  /** 0 means no limit. */
+  readonly maxConnectionsPerIp: number;
+  /** null when no token is required. */
+  readonly chatToken: string | null;
 }
 
 const integer = (min: number, max: number) =>
@@ -74,6 +91,14 @@ const schema = z.object({
   MAX_MESSAGE_BYTES: integer(1, 16 * 1024 * 1024),
   HISTORY_SIZE: integer(0, 10_000),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  RATE_LIMIT: integer(0, 1_000_000),
+  RATE_BURST: integer(1, 1_000_000),
+  // Below a few kilobytes even one ordinary message would count as a slow consumer.
+  MAX_BUFFERED_BYTES: integer(16 * 1024, 1024 * 1024 * 1024),
+  HEARTBEAT_MS: integer(100, 3_600_000),
+  MAX_CONNECTIONS: integer(1, 10_000_000),
+  MAX_CONNECTIONS_PER_IP: integer(0, 10_000_000),
+  CHAT_TOKEN: z.string(),
 });
 
 /** Thrown when the environment holds invalid settings; `problems` names every one. */
@@ -114,5 +139,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
     historySize: v.HISTORY_SIZE,
     logLevel: v.LOG_LEVEL,
+    rateLimit: v.RATE_LIMIT,
+    rateBurst: v.RATE_BURST,
+    maxBufferedBytes: v.MAX_BUFFERED_BYTES,
+    heartbeatMs: v.HEARTBEAT_MS,
+    maxConnections: v.MAX_CONNECTIONS,
+    maxConnectionsPerIp: v.MAX_CONNECTIONS_PER_IP,
+    chatToken: v.CHAT_TOKEN === '' ? null : v.CHAT_TOKEN,
   });
 }

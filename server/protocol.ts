@@ -44,6 +44,8 @@ export const ChatError = {
   Empty: 'empty',
   /** The string's UTF-8 encoding is longer than MAX_MESSAGE_BYTES. */
   TooLarge: 'too_large',
+  /** More than RATE_LIMIT messages per second (after a burst of RATE_BURST). */
+  RateLimited: 'rate_limited',
 } as const;
 export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
@@ -63,6 +65,8 @@ export interface ClientToServerEvents {
 /** What a Socket.IO client may put in its handshake `auth`. */
 export interface ClientAuth {
   name?: string;
+  /** The shared secret, when the server sets CHAT_TOKEN. */
+  token?: string;
 }
 
 /** Frames of the raw endpoint in `?format=json` mode. */
@@ -76,6 +80,8 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** A text frame that is not valid UTF-8 (sent by `ws` itself). */
   InvalidPayload: 1007,
+  /** Flood control: the client kept sending past RATE_BURST. */
+  PolicyViolation: 1008,
   /** A frame larger than MAX_MESSAGE_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,
 } as const;

@@ -1,10 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { Admission } from './admission';
 import { createApp } from './app';
 import type { Config } from './config';
 import { Hub } from './hub';
 import { createLogger } from './logger';
+import { Metrics, type TransportName } from './metrics';
 import { RawTransport } from './transports/raw';
 import { SocketIoTransport, type ChatServer } from './transports/socketio';
 import { createUpgradeRouter } from './upgrade';
@@ -34,16 +36,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let ready = true;
 
   const hub = new Hub({ historySize: config.historySize, logger });
-  const httpServer = createServer(createApp({ isReady: () => ready }));
+  const admission = new Admission(config);
+  // The transports exist only below; the gauge reads them when scraped.
+  const sizes: Record<TransportName, () => number> = { raw: () => raw.size, 'socket.io': () => socketIo.size };
+  const metrics = new Metrics(sizes);
+  const httpServer = createServer(createApp({ isReady: () => ready, metrics }));
 
-  const raw = new RawTransport({ hub, maxMessageBytes: config.maxMessageBytes, logger });
-  const socketIo = new SocketIoTransport({
-    hub,
-    httpServer,
-    allowedOrigins: config.allowedOrigins,
-    maxMessageBytes: config.maxMessageBytes,
-    logger,
-  });
+  const raw = new RawTransport({ hub, config, admission, metrics, logger });
+  const socketIo = new SocketIoTransport({ hub, httpServer, config, admission, metrics, logger });
   hub.addTransport(raw);
   hub.addTransport(socketIo);
 
@@ -56,16 +56,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     createUpgradeRouter(
       {
         raw: (req, socket, head, url) => raw.handleUpgrade(req, socket, head, url),
-        socketIo: (req, socket, head) => socketIo.io.engine.handleUpgrade(req, socket, head),
+        socketIo: (req, socket, head, url) => socketIo.handleUpgrade(req, socket, head, url),
       },
       config.allowedOrigins,
+      metrics,
       logger,
     ),
   );
-  httpServer.on('clientError', (err, socket) => {
-    logger.debug({ err: err.message }, 'bad HTTP request');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  httpServer.on('clientError', (err: Error & { code?: string }, socket) => {
+    logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Node's parser refuses requests with too many or too large headers with this code.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   });
 
   await new Promise<void>((resolve, reject) => {

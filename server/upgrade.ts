@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AllowedOrigins } from './config';
+import type { Metrics } from './metrics';
 import { isOriginAllowed } from './origin';
 import { RAW_PATH, SOCKET_IO_PATH } from './protocol';
 import { rejectUpgrade } from './reject-upgrade';
@@ -10,7 +11,7 @@ export interface UpgradeRoutes {
   /** The seed-compatible endpoint. */
   raw(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void;
   /** Socket.IO's engine. */
-  socketIo(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  socketIo(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void;
 }
 
 const ENGINE_PATH = `${SOCKET_IO_PATH}/`;
@@ -20,7 +21,12 @@ const ENGINE_PATH = `${SOCKET_IO_PATH}/`;
  * spot. Routing by pathname (not by the raw URL) lets `/socket?name=x` through; owning
  * every path means no upgrade hangs waiting for someone else's timeout.
  */
-export function createUpgradeRouter(routes: UpgradeRoutes, allowedOrigins: AllowedOrigins, logger: Logger) {
+export function createUpgradeRouter(
+  routes: UpgradeRoutes,
+  allowedOrigins: AllowedOrigins,
+  metrics: Metrics,
+  logger: Logger,
+) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // A client may reset the connection before any handshake completes; without a
     // listener that error would be thrown and stop the process.
@@ -39,11 +45,12 @@ export function createUpgradeRouter(routes: UpgradeRoutes, allowedOrigins: Allow
       return;
     }
     if (!isOriginAllowed(req, allowedOrigins)) {
+      metrics.reject('origin');
       logger.info({ origin: req.headers.origin, path: url.pathname }, 'upgrade refused: origin');
       rejectUpgrade(socket, 403, 'Origin not allowed');
       return;
     }
     if (route === 'raw') routes.raw(req, socket, head, url);
-    else routes.socketIo(req, socket, head);
+    else routes.socketIo(req, socket, head, url);
   };
 }

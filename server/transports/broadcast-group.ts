@@ -22,7 +22,7 @@ const TEXT_FRAME = { fin: true, rsv1: false, opcode: 0x1, mask: false, readOnly:
 export interface GroupMember {
   readonly ws: WebSocket;
   readonly socket: Duplex;
-  /** Index into the pending frames of the first frame this member should get. */
+  /** Index into the pending frames of the first frame this member should get; set by `add`. */
   from: number;
 }
 
@@ -42,8 +42,17 @@ export interface GroupMember {
  * writes its own frames (pong, close) synchronously and whole, so frames never interleave
  * mid-way, and a client whose close handshake began (readyState != OPEN) gets nothing more.
  */
-export class BroadcastGroup {
-  private readonly members = new Set<GroupMember>();
+export class BroadcastGroup<Member extends GroupMember = GroupMember> {
+  /**
+   * @param maxBufferedBytes a member with more than this unsent after a write is handed
+   *   to `onOverflow` (a client that stopped reading must not grow server memory).
+   */
+  constructor(
+    private readonly maxBufferedBytes: number,
+    private readonly onOverflow: (member: Member) => void,
+  ) {}
+
+  private readonly members = new Set<Member>();
   private frames: Buffer[] = [];
   private readonly pacer = new FlushPacer(() => this.writePending());
 
@@ -55,21 +64,24 @@ export class BroadcastGroup {
    * A member that joins before the pending frames are written gets only what is
    * published after it joined, so a newcomer never sees messages from before its arrival.
    */
-  add(ws: WebSocket, socket: Duplex): GroupMember {
-    const member: GroupMember = { ws, socket, from: this.frames.length };
+  add(member: Member): void {
+    member.from = this.frames.length;
     this.members.add(member);
-    return member;
   }
 
-  delete(member: GroupMember): void {
+  delete(member: Member): void {
     this.members.delete(member);
   }
 
-  /** Queues one text message for every member; it goes out at the end of this turn (see FlushPacer). */
-  publish(text: string): void {
-    if (this.members.size === 0) return;
+  /**
+   * Queues one text message for every member; it goes out at the end of this turn (see
+   * FlushPacer). Returns the number of members it is for.
+   */
+  publish(text: string): number {
+    if (this.members.size === 0) return 0;
     for (const part of frame(Buffer.from(text, 'utf8'), TEXT_FRAME)) this.frames.push(part);
     this.pacer.request();
+    return this.members.size;
   }
 
   /** Writes everything pending now. Also called before closing clients, so nothing is lost. */
@@ -94,7 +106,11 @@ export class BroadcastGroup {
         bytes = whole.subarray(starts[member.from]);
         member.from = 0;
       }
-      if (bytes.length > 0 && member.ws.readyState === WebSocket.OPEN) member.socket.write(bytes);
+      if (bytes.length === 0 || member.ws.readyState !== WebSocket.OPEN) continue;
+      member.socket.write(bytes);
+      // writableLength counts what the kernel has not taken yet: a reader that keeps up
+      // leaves it near zero, one that stopped reading makes it grow with every turn.
+      if (member.socket.writableLength > this.maxBufferedBytes) this.onOverflow(member);
     }
   }
 }

@@ -2,11 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { Admission } from '../admission';
+import type { Config } from '../config';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
+import type { Metrics, RejectReason } from '../metrics';
 import { displayName } from '../names';
 import { CloseCode, type ChatMessage, type Notice, type RawJsonFrame } from '../protocol';
 import { rejectUpgrade } from '../reject-upgrade';
+import { createRateLimiter } from '../token-bucket';
 import { BroadcastGroup, type GroupMember } from './broadcast-group';
 
 /** `text`: the seed's plain strings. `json`: one JSON object per frame. */
@@ -14,16 +18,24 @@ export type RawFormat = 'text' | 'json';
 
 export interface RawTransportOptions {
   hub: Hub;
-  maxMessageBytes: number;
+  config: Config;
+  admission: Admission;
+  metrics: Metrics;
   logger: Logger;
 }
 
-interface RawClient {
+interface RawClient extends GroupMember {
   readonly name: string;
   readonly format: RawFormat;
-  readonly ws: WebSocket;
-  readonly member: GroupMember;
+  readonly log: Logger;
+  /** Cleared on each ping, set by the pong; still clear at the next ping means dead. */
+  alive: boolean;
 }
+
+/** ws's error codes (err.code) for what a client sent, and how each is counted. */
+const PROTOCOL_ERROR_REASONS: Record<string, RejectReason> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'size',
+};
 
 /**
  * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
@@ -32,24 +44,32 @@ interface RawClient {
 export class RawTransport implements Transport {
   private readonly wss: WebSocketServer;
   private readonly hub: Hub;
+  private readonly config: Config;
+  private readonly admission: Admission;
+  private readonly metrics: Metrics;
   private readonly logger: Logger;
-  private readonly groups: Record<RawFormat, BroadcastGroup> = {
-    text: new BroadcastGroup(),
-    json: new BroadcastGroup(),
-  };
+  private readonly groups: Record<RawFormat, BroadcastGroup<RawClient>>;
   private readonly clients = new Set<RawClient>();
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(options: RawTransportOptions) {
-    this.hub = options.hub;
-    this.logger = options.logger;
+    ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
+      options);
+    const onOverflow = (client: RawClient) => this.cutSlowConsumer(client);
+    this.groups = {
+      text: new BroadcastGroup(this.config.maxBufferedBytes, onOverflow),
+      json: new BroadcastGroup(this.config.maxBufferedBytes, onOverflow),
+    };
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
       // ws would otherwise accept frames of up to 100 MiB; a larger one is closed with 1009.
-      maxPayload: options.maxMessageBytes,
+      maxPayload: this.config.maxMessageBytes,
       // Off so that a broadcast is framed once for all clients (see BroadcastGroup).
       perMessageDeflate: false,
     });
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.config.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   get size(): number {
@@ -60,27 +80,38 @@ export class RawTransport implements Transport {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const format = url.searchParams.get('format') ?? 'text';
     if (format !== 'text' && format !== 'json') {
+      this.metrics.reject('invalid');
       rejectUpgrade(socket, 400, 'format must be "text" or "json"');
       return;
     }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const refusal = this.admission.refusal(ip, url.searchParams.get('token') ?? undefined);
+    if (refusal !== null) {
+      this.metrics.reject(refusal.reason);
+      this.logger.info({ transport: 'raw', ip, status: refusal.status }, `upgrade refused: ${refusal.reason}`);
+      rejectUpgrade(socket, refusal.status, refusal.message);
+      return;
+    }
     const name = displayName(url.searchParams.get('name') ?? undefined);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, name, format, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, name, format, ip));
   }
 
   deliverChat(message: ChatMessage): void {
-    this.groups.text.publish(message.text);
+    let count = this.groups.text.publish(message.text);
     if (this.groups.json.size > 0) {
       const frame: RawJsonFrame = { type: 'chat', ...message };
-      this.groups.json.publish(JSON.stringify(frame));
+      count += this.groups.json.publish(JSON.stringify(frame));
     }
+    this.metrics.delivered('raw', count);
   }
 
   deliverNotice(notice: Notice): void {
-    this.groups.text.publish(notice.text);
+    let count = this.groups.text.publish(notice.text);
     if (this.groups.json.size > 0) {
       const frame: RawJsonFrame = { type: 'notice', ...notice };
-      this.groups.json.publish(JSON.stringify(frame));
+      count += this.groups.json.publish(JSON.stringify(frame));
     }
+    this.metrics.delivered('raw', count);
   }
 
   /**
@@ -88,7 +119,9 @@ export class RawTransport implements Transport {
    * Resolves when all have closed, or after `graceMs`, when the rest are cut.
    */
   async close(graceMs: number): Promise<void> {
-    this.flush();
+    clearInterval(this.heartbeat);
+    this.groups.text.flush();
+    this.groups.json.flush();
     const closed = [...this.clients].map(
       (client) =>
         new Promise<void>((resolve) => {
@@ -100,39 +133,73 @@ export class RawTransport implements Transport {
     for (const client of this.clients) client.ws.terminate();
   }
 
-  private flush(): void {
-    this.groups.text.flush();
-    this.groups.json.flush();
-  }
-
-  private accept(ws: WebSocket, socket: Duplex, name: string, format: RawFormat, req: IncomingMessage): void {
-    const member = this.groups[format].add(ws, socket);
-    const client: RawClient = { name, format, ws, member };
-    this.clients.add(client);
+  private accept(ws: WebSocket, socket: Duplex, name: string, format: RawFormat, ip: string): void {
+    const release = this.admission.admit(ip);
     const log = this.logger.child({ transport: 'raw', name, format });
-    log.info({ ip: req.socket.remoteAddress }, 'connection open');
+    const client: RawClient = { name, format, ws, socket, log, alive: true, from: 0 };
+    this.groups[format].add(client);
+    this.clients.add(client);
+    log.info({ ip }, 'connection open');
+    const withinRate = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
 
     // Without an 'error' listener one bad frame would throw and take the process down.
     // ws has already chosen the close code (1007, 1009, ...) when this fires.
     ws.on('error', (err: Error & { code?: string }) => {
+      this.metrics.reject(PROTOCOL_ERROR_REASONS[err.code ?? ''] ?? 'invalid');
       log.debug({ err: err.message, code: err.code }, 'protocol error');
+    });
+    ws.on('pong', () => {
+      client.alive = true;
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) {
+        this.metrics.reject('invalid');
         ws.close(CloseCode.UnsupportedData, 'Binary frames are not supported');
         return;
       }
+      // A raw client has no ack to carry "slow down", so going past the burst closes it.
+      if (withinRate !== null && !withinRate()) {
+        this.metrics.reject('rate');
+        log.info('rate limit exceeded');
+        ws.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
+        return;
+      }
+      this.metrics.messageIn('raw');
       // ws hands text frames over as one Buffer (the default binaryType) and has already
       // checked that they are valid UTF-8.
       this.hub.post(name, (data as Buffer).toString('utf8'));
     });
     ws.once('close', (code: number) => {
-      this.groups[format].delete(member);
+      this.groups[format].delete(client);
       this.clients.delete(client);
+      release();
       log.info({ code }, 'connection close');
       this.hub.leave(name);
     });
 
     this.hub.join(name);
+  }
+
+  /** The standard ws heartbeat: ping everyone; whoever did not answer the last ping is gone. */
+  private checkHeartbeats(): void {
+    for (const client of this.clients) {
+      if (!client.alive) {
+        client.log.info('no pong since the last ping; terminating');
+        client.ws.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.ws.ping();
+    }
+  }
+
+  /**
+   * A close frame would queue behind the megabytes the client is not reading, so the
+   * connection is cut; the 'close' handler then announces the leave, once.
+   */
+  private cutSlowConsumer(client: RawClient): void {
+    this.metrics.reject('slow_consumer');
+    client.log.info({ buffered: client.socket.writableLength }, 'slow consumer; terminating');
+    client.ws.terminate();
   }
 }

@@ -1,13 +1,18 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
-import type { AllowedOrigins } from '../config';
+import type { WebSocket } from 'ws';
+import type { Admission, Refusal } from '../admission';
 import { chatTextError } from '../chat-text';
+import type { Config } from '../config';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
+import type { Metrics } from '../metrics';
 import { displayName } from '../names';
 import { isOriginAllowed } from '../origin';
 import {
+  ChatError,
   SOCKET_IO_PATH,
   type ChatAck,
   type ChatMessage,
@@ -15,6 +20,8 @@ import {
   type Notice,
   type ServerToClientEvents,
 } from '../protocol';
+import { rejectUpgrade } from '../reject-upgrade';
+import { createRateLimiter } from '../token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
 
 export interface SocketData {
@@ -27,8 +34,9 @@ type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<stri
 export interface SocketIoTransportOptions {
   hub: Hub;
   httpServer: HttpServer;
-  allowedOrigins: AllowedOrigins;
-  maxMessageBytes: number;
+  config: Config;
+  admission: Admission;
+  metrics: Metrics;
   logger: Logger;
 }
 
@@ -41,31 +49,73 @@ export function packetLimit(maxMessageBytes: number): number {
   return 2 * maxMessageBytes + 4096;
 }
 
+/** The connect_error message a client gets for a missing or wrong CHAT_TOKEN. */
+export const UNAUTHORIZED = 'unauthorized';
+
+/**
+ * Two Engine.IO internals the slow-consumer check reads, absent from its public types:
+ * the packets waiting for a writable transport, and the `ws` socket of a WebSocket
+ * transport (whose `bufferedAmount` is public `ws` API).
+ */
+interface EngineInternals {
+  writeBuffer?: { data?: unknown }[];
+  transport: { writable: boolean; socket?: WebSocket };
+}
+
+/** The handshake's `auth` as sent: any JSON, so each field is checked where it is used. */
+function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
+  const auth: unknown = socket.handshake.auth;
+  return typeof auth === 'object' && auth !== null ? auth : {};
+}
+
 /** Socket.IO on the shared HTTP server, in the same room as the raw clients. */
 export class SocketIoTransport implements Transport {
   readonly io: ChatServer;
   private readonly hub: Hub;
+  private readonly config: Config;
+  private readonly admission: Admission;
+  private readonly metrics: Metrics;
   private readonly logger: Logger;
-  private readonly maxMessageBytes: number;
+  private slowCheckScheduled = false;
 
   constructor(options: SocketIoTransportOptions) {
-    this.hub = options.hub;
-    this.logger = options.logger;
-    this.maxMessageBytes = options.maxMessageBytes;
-    const { allowedOrigins } = options;
+    ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
+      options);
+    const { allowedOrigins } = this.config;
 
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
-      maxHttpBufferSize: packetLimit(options.maxMessageBytes),
+      maxHttpBufferSize: packetLimit(this.config.maxMessageBytes),
       // One write per WebSocket client per event-loop turn, however many packets it gets.
       wsEngine: corkingWsEngine(),
+      // One heartbeat policy for both kinds of client: a peer that has not answered by
+      // the next ping is gone.
+      pingInterval: this.config.heartbeatMs,
+      pingTimeout: this.config.heartbeatMs,
       // Long-polling handshakes are plain HTTP requests; they get the same origin policy
       // as WebSocket upgrades (which the upgrade router checks before they get here).
-      allowRequest: (req, callback) => callback(null, isOriginAllowed(req, allowedOrigins)),
+      allowRequest: (req, callback) => {
+        const allowed = isOriginAllowed(req, allowedOrigins);
+        if (!allowed) this.metrics.reject('origin');
+        callback(null, allowed);
+      },
       // Lets pages on the allowed foreign origins read long-polling responses.
       ...(allowedOrigins === '*' || allowedOrigins.length > 0
         ? { cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins] } }
         : {}),
+    });
+
+    this.io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) =>
+      this.checkPollingHandshake(req, res, next),
+    );
+    this.io.engine.on('connection', (conn: Socket['conn']) => {
+      const release = this.admission.admit(conn.remoteAddress);
+      conn.once('close', release);
+    });
+    this.io.use((socket, next) => {
+      if (this.admission.tokenAccepted(authOf(socket).token)) return next();
+      this.metrics.reject('auth');
+      next(new Error(UNAUTHORIZED));
     });
     this.io.on('connection', (socket) => this.accept(socket));
   }
@@ -74,12 +124,25 @@ export class SocketIoTransport implements Transport {
     return this.io.engine.clientsCount;
   }
 
+  /** A WebSocket upgrade for Socket.IO whose origin the router already accepted. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    // An upgrade that carries a sid moves an existing long-polling client to WebSocket:
+    // it was admitted already.
+    if (!url.searchParams.has('sid')) {
+      const refusal = this.admission.capacityRefusal(req.socket.remoteAddress ?? 'unknown');
+      if (refusal !== null) return this.refuse(refusal, () => rejectUpgrade(socket, refusal.status, refusal.message));
+    }
+    this.io.engine.handleUpgrade(req, socket, head);
+  }
+
   deliverChat(message: ChatMessage): void {
     this.io.emit('chat', message);
+    this.afterBroadcast();
   }
 
   deliverNotice(notice: Notice): void {
     this.io.emit('notice', notice);
+    this.afterBroadcast();
   }
 
   /**
@@ -101,14 +164,31 @@ export class SocketIoTransport implements Transport {
     await this.io.close();
   }
 
+  /** Caps for a new long-polling client (WebSocket handshakes are checked in handleUpgrade). */
+  private checkPollingHandshake(req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
+    const isHandshake = req.headers.upgrade === undefined && !new URL(req.url ?? '/', 'http://x').searchParams.has('sid');
+    const refusal = isHandshake ? this.admission.capacityRefusal(req.socket.remoteAddress ?? 'unknown') : null;
+    if (refusal === null) return next();
+    this.refuse(refusal, () => {
+      res.writeHead(refusal.status, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`${refusal.message}\n`);
+    });
+  }
+
+  private refuse(refusal: Refusal, answer: () => void): void {
+    this.metrics.reject(refusal.reason);
+    this.logger.info({ transport: 'socket.io', status: refusal.status }, `handshake refused: ${refusal.reason}`);
+    answer();
+  }
+
   private accept(socket: ChatSocket): void {
-    const auth: unknown = socket.handshake.auth;
-    const name = displayName(typeof auth === 'object' && auth !== null ? (auth as { name?: unknown }).name : undefined);
+    const name = displayName(authOf(socket).name);
     socket.data.name = name;
     const log = this.logger.child({ transport: 'socket.io', name, sid: socket.id });
     log.info({ ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
+    const withinRate = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
 
-    socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack));
+    socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, withinRate));
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'connection close');
       this.hub.leave(name);
@@ -119,13 +199,56 @@ export class SocketIoTransport implements Transport {
   }
 
   /** Validate, ack, and only then broadcast. Type hints do not check what arrives. */
-  private onChat(name: string, text: unknown, ack: unknown): void {
+  private onChat(name: string, text: unknown, ack: unknown, withinRate: (() => boolean) | null): void {
     const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
-    const error = chatTextError(text, this.maxMessageBytes);
+    const error = chatTextError(text, this.config.maxMessageBytes);
     if (error !== null) {
+      this.metrics.reject(error === ChatError.TooLarge ? 'size' : 'invalid');
       reply?.({ ok: false, error });
       return;
     }
+    if (withinRate !== null && !withinRate()) {
+      this.metrics.reject('rate');
+      reply?.({ ok: false, error: ChatError.RateLimited });
+      return;
+    }
+    this.metrics.messageIn('socket.io');
     this.hub.post(name, text as string, (message) => reply?.({ ok: true, id: message.id }));
+  }
+
+  /** Counts the deliveries and, once per turn, looks for clients that stopped reading. */
+  private afterBroadcast(): void {
+    this.metrics.delivered('socket.io', this.io.of('/').sockets.size);
+    if (this.slowCheckScheduled) return;
+    this.slowCheckScheduled = true;
+    setImmediate(() => {
+      this.slowCheckScheduled = false;
+      this.cutSlowConsumers();
+    });
+  }
+
+  /**
+   * Engine.IO keeps a client's packets in its own queue while the transport is busy, and
+   * the TCP socket holds what the kernel has not taken: together, what that client has
+   * not read. Over MAX_BUFFERED_BYTES the connection is closed; the client's
+   * 'disconnect' then announces the leave, once.
+   */
+  private cutSlowConsumers(): void {
+    for (const socket of this.io.of('/').sockets.values()) {
+      const conn = socket.conn as unknown as EngineInternals;
+      if (conn.transport.writable) continue; // nothing waiting
+      const ws = conn.transport.socket;
+      let pending = ws?.bufferedAmount ?? 0;
+      for (const packet of conn.writeBuffer ?? []) {
+        pending += typeof packet.data === 'string' ? packet.data.length : 0;
+      }
+      if (pending <= this.config.maxBufferedBytes) continue;
+      this.metrics.reject('slow_consumer');
+      this.logger.info({ transport: 'socket.io', name: socket.data.name, pending }, 'slow consumer; disconnecting');
+      // A close frame would wait behind what the client is not reading: cut the TCP
+      // connection (WebSocket), or drop the session (long-polling).
+      if (ws !== undefined) ws.terminate();
+      else socket.conn.close(true);
+    }
   }
 }

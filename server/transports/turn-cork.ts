@@ -38,6 +38,7 @@ export class TurnCork {
     const write = socket.write;
     let corked = false;
     const release = (): void => {
+      if (!corked) return;
       corked = false;
       socket.uncork();
     };
@@ -48,7 +49,12 @@ export class TurnCork {
         this.releases.push(release);
         this.pacer.request();
       }
-      return Reflect.apply(write, socket, args) as boolean;
+      const ok = Reflect.apply(write, socket, args) as boolean;
+      // Past the socket's high-water mark, send what is held now (later writes of the
+      // turn cork anew): a single write of megabytes is more than the kernel takes at
+      // once, and what it leaves would look like a client that stopped reading.
+      if (socket.writableLength >= socket.writableHighWaterMark) release();
+      return ok;
     }) as Duplex['write'];
   }
 }

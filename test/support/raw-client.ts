@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { RawJsonFrame } from '../../server/protocol';
+import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
 export interface Closed {
@@ -18,8 +19,6 @@ export interface RawTestClient {
   close(): Promise<Closed>;
 }
 
-const open = new Set<WebSocket>();
-
 export function rawUrl(baseUrl: string, query: Record<string, string> = {}): string {
   const url = new URL('/socket', baseUrl.replace(/^http/, 'ws'));
   for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
@@ -33,14 +32,17 @@ export function connectRaw(
   headers: Record<string, string> = {},
 ): Promise<RawTestClient> {
   const ws = new WebSocket(rawUrl(baseUrl, query), { headers });
-  open.add(ws);
+  const forget = onCleanup('clients', () => {
+    ws.terminate();
+    return closed;
+  });
   const messages = new EventQueue<string>(`raw client ${JSON.stringify(query)}`);
   ws.on('message', (data, isBinary) => {
     messages.push(isBinary ? `<binary ${String(data)}>` : String(data));
   });
   const closed = new Promise<Closed>((resolve) => {
     ws.on('close', (code, reason) => {
-      open.delete(ws);
+      forget();
       resolve({ code, reason: reason.toString() });
     });
   });
@@ -64,8 +66,3 @@ export function connectRaw(
     ws.once('error', reject);
   });
 }
-
-afterEach(() => {
-  for (const ws of open) ws.terminate();
-  open.clear();
-});

@@ -1,8 +1,7 @@
 import { loadConfig } from '../../server/config';
 import { createLogger } from '../../server/logger';
 import { startServer, type RunningServer, type StartOptions } from '../../server/server';
-
-const running = new Set<RunningServer>();
+import { onCleanup } from './cleanup';
 
 /**
  * Starts the real server on an ephemeral loopback port with logs off, configured the way
@@ -18,12 +17,6 @@ export async function startTestServer(
     shutdownGraceMs: 1_000,
     ...options,
   });
-  running.add(server);
+  onCleanup('servers', () => server.close());
   return server;
 }
-
-afterEach(async () => {
-  const servers = [...running];
-  running.clear();
-  await Promise.all(servers.map((server) => server.close()));
-});

@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import type { ChatAck, ChatMessage, ClientToServerEvents, Notice, ServerToClientEvents } from '../../server/protocol';
+import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
 export type ChatClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -12,8 +13,6 @@ export interface SioTestClient {
   /** Sends a chat and resolves with the server's ack. */
   chat(text: unknown): Promise<ChatAck>;
 }
-
-const open = new Set<ChatClientSocket>();
 
 export interface SioOptions {
   auth?: Record<string, unknown>;
@@ -34,7 +33,19 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     auth: options.auth ?? {},
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
   });
-  open.add(socket);
+  // Resolves once the Engine.IO connection is really closed: a long-polling client sends
+  // its goodbye in one more HTTP request, which must finish before the server goes away.
+  onCleanup(
+    'clients',
+    () =>
+      new Promise<void>((resolve) => {
+        const engine = socket.io.engine;
+        if (engine === undefined || engine.readyState === 'closed') resolve();
+        else engine.once('close', () => resolve());
+        socket.close();
+        setTimeout(resolve, 2_000).unref();
+      }),
+  );
   const label = `socket.io client ${JSON.stringify(options.auth ?? {})}`;
   const client: SioTestClient = {
     socket,
@@ -57,8 +68,3 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     });
   });
 }
-
-afterEach(() => {
-  for (const socket of open) socket.close();
-  open.clear();
-});

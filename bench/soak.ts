@@ -1,0 +1,234 @@
+/**
+ * A bounded soak: `npm run soak -- --minutes 2`.
+ *
+ * The real entry point runs in its own process with its default limits. Stable observers
+ * (half raw JSON, half Socket.IO) stay connected from start to end; senders of both kinds
+ * keep messages flowing within the default flood control; meanwhile churners join and
+ * leave all the time, a third of them vanishing without a close. At the end it reports
+ * the messages that the stable observers missed (must be 0), the server's RSS at start
+ * and end, and its event-loop lag p99, read from /metrics as an operator would.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { io, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
+import type { ChatAck, ClientToServerEvents, RawJsonFrame, ServerToClientEvents } from '../server/protocol';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '2' },
+    stable: { type: 'string', default: '40' },
+    senders: { type: 'string', default: '6' },
+    'rate-per-sender': { type: 'string', default: '15' }, // below the default RATE_LIMIT of 20/s
+    churn: { type: 'string', default: '20' }, // new clients per second
+  },
+});
+const minutes = Number(args.minutes);
+const stableCount = Number(args.stable);
+const senderCount = Number(args.senders);
+const ratePerSender = Number(args['rate-per-sender']);
+const churnPerSecond = Number(args.churn);
+
+const ROOT = path.resolve(__dirname, '..');
+type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Set when the soak itself closes everything: closes after that are expected. */
+let finishing = false;
+const unexpected = (message: string) => {
+  if (!finishing) console.error(message);
+};
+
+function startServer(): Promise<{ url: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let rest = '';
+    child.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'listening' && entry.url) {
+          const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+          resolve({
+            url: entry.url,
+            stop: () => {
+              child.kill('SIGTERM');
+              return exited;
+            },
+          });
+        }
+      }
+    });
+  });
+}
+
+async function scrape(url: string): Promise<{ rss: number; lagP99: number }> {
+  const body = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(body.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
+  return { rss: value('process_resident_memory_bytes'), lagP99: value('nodejs_eventloop_lag_p99_seconds') };
+}
+
+/** What one stable observer received: the set of message texts. */
+interface Observer {
+  readonly received: Set<string>;
+  close(): void;
+}
+
+function rawObserver(url: string, name: string): Promise<Observer> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/socket?format=json&name=${name}`);
+  const received = new Set<string>();
+  ws.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as RawJsonFrame;
+    if (frame.type === 'chat') received.add(frame.text);
+  });
+  ws.on('close', (code) => unexpected(`stable raw observer ${name} closed with ${code}`));
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ received, close: () => ws.close() }));
+    ws.once('error', reject);
+  });
+}
+
+function sioObserver(url: string, name: string): Promise<Observer> {
+  const socket: ChatSocket = io(url, { transports: ['websocket'], forceNew: true, auth: { name }, reconnection: false });
+  const received = new Set<string>();
+  socket.on('chat', (message) => received.add(message.text));
+  socket.on('disconnect', (reason) => unexpected(`stable Socket.IO observer ${name} disconnected: ${reason}`));
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve({ received, close: () => socket.close() }));
+    socket.once('connect_error', reject);
+  });
+}
+
+/** A sender, and the texts the server accepted from it (acked, or written on an open socket). */
+interface Sender {
+  readonly accepted: string[];
+  send(text: string): void;
+  close(): void;
+}
+
+async function rawSender(url: string, name: string): Promise<Sender> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/socket?name=${name}`);
+  ws.on('error', (err) => console.error(`raw sender ${name}: ${err.message}`));
+  await new Promise((resolve) => ws.once('open', resolve));
+  const accepted: string[] = [];
+  return {
+    accepted,
+    send(text) {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(text);
+      accepted.push(text);
+    },
+    close: () => ws.close(),
+  };
+}
+
+async function sioSender(url: string, name: string): Promise<Sender> {
+  const socket: ChatSocket = io(url, { transports: ['websocket'], forceNew: true, auth: { name }, reconnection: false });
+  await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
+  const accepted: string[] = [];
+  return {
+    accepted,
+    send(text) {
+      socket.emit('chat', text, (ack: ChatAck) => {
+        if (ack.ok) accepted.push(text);
+        else console.error(`Socket.IO sender ${name} refused: ${ack.error}`);
+      });
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** One short-lived client: joins, stays a moment, leaves cleanly or vanishes. */
+function churnOnce(url: string, n: number): void {
+  const stayMs = 200 + Math.random() * 2800;
+  const vanish = n % 3 === 0;
+  if (n % 2 === 0) {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/socket?name=churn-${n}`);
+    ws.on('error', () => undefined); // refused or cut: part of the churn
+    setTimeout(() => (vanish ? ws.terminate() : ws.close()), stayMs);
+  } else {
+    const socket = io(url, { transports: ['websocket'], forceNew: true, auth: { name: `churn-${n}` }, reconnection: false });
+    socket.on('connect_error', () => undefined);
+    // "Vanishing" for Socket.IO: drop the transport without a disconnect packet.
+    setTimeout(() => (vanish ? socket.io.engine?.close() : socket.close()), stayMs);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const server = await startServer();
+  console.log(`soak: ${minutes} min against ${server.url}`);
+  const observers = await Promise.all(
+    Array.from({ length: stableCount }, (_, i) =>
+      i % 2 === 0 ? rawObserver(server.url, `stable-${i}`) : sioObserver(server.url, `stable-${i}`),
+    ),
+  );
+  const senders = await Promise.all(
+    Array.from({ length: senderCount }, (_, i) =>
+      i % 2 === 0 ? rawSender(server.url, `sender-${i}`) : sioSender(server.url, `sender-${i}`),
+    ),
+  );
+  await sleep(500);
+  const start = await scrape(server.url);
+  const lagSamples: number[] = [];
+
+  const endAt = Date.now() + minutes * 60_000;
+  let seq = 0;
+  let churned = 0;
+  const sendTimer = setInterval(() => {
+    for (const [i, sender] of senders.entries()) sender.send(`soak ${i} ${seq}`);
+    seq += 1;
+  }, 1000 / ratePerSender);
+  const churnTimer = setInterval(() => churnOnce(server.url, churned++), 1000 / churnPerSecond);
+  const scrapeTimer = setInterval(() => {
+    scrape(server.url).then(
+      (s) => lagSamples.push(s.lagP99),
+      (err: unknown) => console.error(`scrape failed: ${String(err)}`),
+    );
+  }, 5_000);
+  while (Date.now() < endAt) await sleep(250);
+  clearInterval(sendTimer);
+  clearInterval(churnTimer);
+  clearInterval(scrapeTimer);
+  await sleep(4_000); // churners finish, acks and deliveries drain
+  const end = await scrape(server.url);
+
+  const accepted = senders.flatMap((s) => s.accepted);
+  const lost = observers.map((o) => accepted.filter((text) => !o.received.has(text)).length);
+  const result = {
+    minutes,
+    stableObservers: stableCount,
+    senders: senderCount,
+    messagesAccepted: accepted.length,
+    clientsChurned: churned,
+    messagesLostForStableClients: lost.reduce((a, b) => a + b, 0),
+    rssStartMiB: +(start.rss / 2 ** 20).toFixed(1),
+    rssEndMiB: +(end.rss / 2 ** 20).toFixed(1),
+    eventLoopLagP99Ms: +(Math.max(...lagSamples, end.lagP99) * 1000).toFixed(2),
+  };
+  finishing = true;
+  for (const sender of senders) sender.close();
+  for (const observer of observers) observer.close();
+  const exitCode = await server.stop();
+
+  console.table(result);
+  const dir = path.join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ ...result, serverExitCode: exitCode }, null, 2)}\n`);
+  console.log(`written: ${path.relative(ROOT, file)}`);
+  if (result.messagesLostForStableClients > 0 || exitCode !== 0) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type TransportName = 'raw' | 'socket.io';
+
+/** Why a connection or a message was turned away; the `reason` label of chat_rejected_total. */
+export type RejectReason =
+  | 'rate' // over RATE_LIMIT
+  | 'size' // over MAX_MESSAGE_BYTES, or a packet over Engine.IO's limit
+  | 'invalid' // not a string, empty, binary, not UTF-8, malformed packet
+  | 'origin' // foreign Origin
+  | 'auth' // missing or wrong CHAT_TOKEN
+  | 'capacity' // MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP reached
+  | 'slow_consumer'; // more than MAX_BUFFERED_BYTES unsent
+
+/**
+ * The server's Prometheus metrics, in a registry of its own (not prom-client's global
+ * one), so that several servers in one process (tests, WORKERS) keep separate counts.
+ * Counters on the broadcast path are bumped once per broadcast, by the number of
+ * receivers, never once per receiver.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  private readonly messagesIn = new Counter({
+    name: 'chat_messages_in_total',
+    help: 'Chat messages accepted from clients',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly deliveries = new Counter({
+    name: 'chat_deliveries_total',
+    help: 'Chat messages and notices handed to client connections',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly rejected = new Counter({
+    name: 'chat_rejected_total',
+    help: 'Connections and messages refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(connections: Record<TransportName, () => number>) {
+    new Gauge({
+      name: 'chat_connections',
+      help: 'Open client connections',
+      labelNames: ['transport'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [transport, count] of Object.entries(connections)) this.set({ transport }, count());
+      },
+    });
+    // Includes nodejs_eventloop_lag_seconds and its percentiles, process memory and CPU.
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  messageIn(transport: TransportName): void {
+    this.messagesIn.inc({ transport });
+  }
+
+  delivered(transport: TransportName, count: number): void {
+    if (count > 0) this.deliveries.inc({ transport }, count);
+  }
+
+  reject(reason: RejectReason): void {
+    this.rejected.inc({ reason });
+  }
+
+  /** The text format Prometheus scrapes. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

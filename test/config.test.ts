@@ -1,0 +1,100 @@
+import { ConfigError, loadConfig } from '../server/config';
+import { runMain } from './support/spawn-server';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8000,
+      host: '0.0.0.0',
+      allowedOrigins: [],
+      maxMessageBytes: 65536,
+      historySize: 50,
+      logLevel: 'info',
+      rateLimit: 20,
+      rateBurst: 40,
+      maxBufferedBytes: 1048576,
+      heartbeatMs: 25000,
+      maxConnections: 10000,
+      maxConnectionsPerIp: 0,
+      chatToken: null,
+    });
+  });
+
+  it('reads every variable, and treats an empty one as unset', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      HOST: '127.0.0.1',
+      ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080/',
+      MAX_MESSAGE_BYTES: '1024',
+      HISTORY_SIZE: '0',
+      LOG_LEVEL: '',
+      RATE_LIMIT: '0',
+      RATE_BURST: '5',
+      MAX_BUFFERED_BYTES: '65536',
+      HEARTBEAT_MS: '1000',
+      MAX_CONNECTIONS: '10',
+      MAX_CONNECTIONS_PER_IP: '2',
+      CHAT_TOKEN: 's3cret',
+    });
+    expect(config).toEqual({
+      port: 9000,
+      host: '127.0.0.1',
+      allowedOrigins: ['https://a.example', 'http://b.example:8080'],
+      maxMessageBytes: 1024,
+      historySize: 0,
+      logLevel: 'info',
+      rateLimit: 0,
+      rateBurst: 5,
+      maxBufferedBytes: 65536,
+      heartbeatMs: 1000,
+      maxConnections: 10,
+      maxConnectionsPerIp: 2,
+      chatToken: 's3cret',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: '70000',
+        HOST: '  ',
+        ALLOWED_ORIGINS: 'evil.example',
+        MAX_MESSAGE_BYTES: '1k',
+        HISTORY_SIZE: '-1',
+        LOG_LEVEL: 'loud',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.map((p) => p.split('=')[0])).toEqual([
+      'PORT',
+      'HOST',
+      'ALLOWED_ORIGINS',
+      'MAX_MESSAGE_BYTES',
+      'HISTORY_SIZE',
+      'LOG_LEVEL',
+    ]);
+    expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
+    expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it.each([['ftp://files.example'], ['https://a.example/path'], ['null']])('refuses %s as an allowed origin', (origin) => {
+    expect(() => loadConfig({ ALLOWED_ORIGINS: origin })).toThrow(ConfigError);
+  });
+
+  it('stops the real server with exit code 2 and one message naming every bad variable', async () => {
+    const run = runMain({ PORT: 'eighty', LOG_LEVEL: 'chatty', MAX_MESSAGE_BYTES: '0' });
+    const exit = await run.exited;
+    expect(exit.code).toBe(2);
+    const stderr = run.stderr();
+    expect(stderr).toMatch(/^Invalid configuration:\n/);
+    for (const name of ['PORT', 'LOG_LEVEL', 'MAX_MESSAGE_BYTES']) expect(stderr).toContain(`${name}=`);
+    expect(stderr).not.toContain('HOST');
+    expect(run.lines.filter((line) => line !== '')).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+import { connect, type Socket } from 'node:net';
+import WebSocket from 'ws';
+import { onCleanup } from './cleanup';
+import { EventQueue } from './event-queue';
+
+/**
+ * A bare TCP peer that completes the WebSocket handshake on `path` and then does whatever
+ * the test makes it do, byte by byte: stop reading, send half a frame, vanish.
+ */
+export function tcpWebSocketPeer(baseUrl: string, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  onCleanup('clients', () => socket.destroy());
+  socket.on('error', () => undefined); // the server may cut it; that is what some tests want
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  return new Promise((resolve, reject) => {
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      socket.pause();
+      if (head.startsWith('HTTP/1.1 101')) resolve(socket);
+      else reject(new Error(`handshake refused: ${head.split('\r\n')[0]}`));
+    };
+    socket.on('data', onData);
+  });
+}
+
+/** A masked client text frame (RFC 6455 5.3: clients must mask), for peers that write by hand. */
+export function clientTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  if (payload.length > 125) throw new Error('clientTextFrame builds short frames only');
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+}
+
+export interface EngineClientOptions {
+  auth?: Record<string, unknown>;
+  /** Answer the server's pings (Engine.IO "2") with pongs ("3"); a dead peer does not. */
+  answerPings?: boolean;
+}
+
+/**
+ * A thin Socket.IO client speaking Engine.IO v4 over a plain `ws`: handshake, "40" to
+ * join the main namespace, then raw packets in both directions. It lets a test send what
+ * socket.io-client never would (malformed packets) and misbehave on purpose.
+ */
+export async function connectEngineClient(baseUrl: string, options: EngineClientOptions = {}) {
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
+  onCleanup('clients', () => ws.terminate());
+  const packets = new EventQueue<string>('engine client');
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  ws.on('error', () => undefined);
+  ws.on('message', (data) => {
+    const packet = String(data);
+    if (packet === '2' && options.answerPings !== false) ws.send('3');
+    else packets.push(packet);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const open = await packets.next();
+  if (!open.startsWith('0')) throw new Error(`expected an Engine.IO open packet, got ${open}`);
+  ws.send(`40${JSON.stringify(options.auth ?? {})}`);
+  const connected = await packets.next();
+  if (!connected.startsWith('40')) throw new Error(`namespace refused: ${connected}`);
+  return { ws, packets, closed };
+}

@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { onCleanup } from './cleanup';
+
+const ROOT = path.resolve(__dirname, '../..');
+const MAIN = path.join(ROOT, 'server/main.ts');
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnedServer {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Every stdout line so far (pino's JSON lines). */
+  readonly lines: string[];
+  readonly exited: Promise<Exit>;
+}
+
+/** Runs the real entry point (server/main.ts) the way `npm start` does, minus the build. */
+export function runMain(env: Record<string, string>): { child: ChildProcess; lines: string[]; stderr: () => string; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stdoutRest = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (stdoutRest + chunk).split('\n');
+    stdoutRest = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal }) as Exit);
+  onCleanup('servers', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    return exited;
+  });
+  return { child, lines, stderr: () => stderr, exited };
+}
+
+/** Starts the entry point on an ephemeral port and resolves once it is listening. */
+export async function spawnServer(env: Record<string, string> = {}): Promise<SpawnedServer> {
+  const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    for (const line of run.lines) {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'listening' && entry.url !== undefined) {
+        return { child: run.child, url: entry.url, lines: run.lines, exited: run.exited };
+      }
+    }
+    if (run.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`server did not start; stderr: ${run.stderr()}`);
+}
