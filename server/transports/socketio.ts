@@ -9,6 +9,7 @@ import { displayName } from '../names';
 import { isOriginAllowed } from '../origin';
 import {
   SOCKET_IO_PATH,
+  TYPING_INTERVAL_MS,
   type ChatAck,
   type ChatMessage,
   type ClientToServerEvents,
@@ -106,6 +107,16 @@ export class SocketIoTransport implements Transport {
     log.info({ ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
 
     socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack));
+    // Whatever a client sends along with `typing` is ignored: the name is the one given
+    // here. Well-behaved clients send one per TYPING_INTERVAL_MS; the rest are dropped so
+    // that one client cannot make the server fan out a flood. Raw clients get nothing.
+    let lastTypingAt = -Infinity;
+    socket.on('typing', () => {
+      const now = Date.now();
+      if (now - lastTypingAt < TYPING_INTERVAL_MS / 2) return;
+      lastTypingAt = now;
+      socket.broadcast.volatile.emit('typing', { name });
+    });
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'connection close');
       this.hub.leave(name);
