@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { RawJsonFrame } from '../../server/protocol';
+import { rawSocketUrl } from '../../client/shared/urls';
 import { EventQueue } from './event-queue';
 
 export interface Closed {
@@ -20,11 +21,7 @@ export interface RawTestClient {
 
 const open = new Set<WebSocket>();
 
-export function rawUrl(baseUrl: string, query: Record<string, string> = {}): string {
-  const url = new URL('/socket', baseUrl.replace(/^http/, 'ws'));
-  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-  return url.toString();
-}
+export { rawSocketUrl as rawUrl } from '../../client/shared/urls';
 
 /** Connects and resolves once the handshake is done; rejects if the server refuses it. */
 export function connectRaw(
@@ -32,7 +29,7 @@ export function connectRaw(
   query: Record<string, string> = {},
   headers: Record<string, string> = {},
 ): Promise<RawTestClient> {
-  const ws = new WebSocket(rawUrl(baseUrl, query), { headers });
+  const ws = new WebSocket(rawSocketUrl(baseUrl, query), { headers });
   open.add(ws);
   const messages = new EventQueue<string>(`raw client ${JSON.stringify(query)}`);
   ws.on('message', (data, isBinary) => {
