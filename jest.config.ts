@@ -12,6 +12,7 @@ const config: Config = {
   // Code shared with the browser imports `./x.js` (browsers need the extension); here
   // that is the TypeScript file `./x.ts`.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  globalSetup: '<rootDir>/test/global-setup.ts',
   testTimeout: 20_000,
 };
 

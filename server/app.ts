@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { chatPage } from './chat-page';
 import { HELLO_TEXT } from './protocol';
 
 export interface AppOptions {
@@ -14,6 +15,8 @@ export function createApp(options: AppOptions): Express {
   app.get('/', (_req, res) => {
     res.type('text/html').send(HELLO_TEXT);
   });
+
+  app.use(chatPage());
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
