@@ -4,6 +4,7 @@ import type { ChatMessage, Notice } from '../server/protocol';
 import type { ListenLine } from '../client/cli';
 import { nextJsonLine, spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
+import { escapeRegExp } from './support/regexp';
 import { startTestServer, unusedPort } from './support/server';
 import { connectSio } from './support/sio-client';
 
@@ -30,8 +31,6 @@ async function notAChatServer(): Promise<string> {
 
 /** The prompt with `typed` after it, as readline draws it (it may move the cursor in between). */
 const promptWith = (name: string, typed = '') => new RegExp(`${name}> (?:${ESC}\\[\\d+G)?${typed}`);
-
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The one line a failing client prints on stderr, after its progress lines. */
 async function lastErrorLine(chat: ChatProcess): Promise<string> {
