@@ -26,11 +26,16 @@ Exit status: 0 done, 1 the server could not be reached or refused, 2 bad usage.
 
 export type Mode = { kind: 'interactive' } | { kind: 'send'; text: string } | { kind: 'listen' };
 
-export interface CliOptions {
+/** Where and how to connect. */
+export interface Connection {
   url: string;
   transport: TransportKind;
   rawFormat: RawFormat;
   name: string | undefined;
+}
+
+export interface CliOptions {
+  connection: Connection;
   mode: Mode;
 }
 
@@ -81,15 +86,15 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
       : values.listen === true
         ? { kind: 'listen' }
         : { kind: 'interactive' };
-  return {
+  const connection: Connection = {
     url,
     transport: values.raw === true ? 'raw' : 'socket.io',
     // --send needs the JSON frames to learn its message's id, --listen to print events as
     // JSON; the frame a raw client sends is the same either way.
     rawFormat: values.json === true || mode.kind !== 'interactive' ? 'json' : 'text',
     name: values.name,
-    mode,
   };
+  return { connection, mode };
 }
 
 function checkUrl(text: string): void {

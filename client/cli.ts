@@ -4,10 +4,10 @@
  * be reached, refused or did not answer, 2 bad usage.
  */
 import type { ChatMessage, RawJsonFrame, Typing } from '../server/protocol';
-import { USAGE, UsageError, parseCliArgs, type CliOptions } from './args';
-import { nodeConnectors } from './connect';
+import { USAGE, UsageError, parseCliArgs, type Connection } from './args';
+import { nodeSession } from './connect';
 import { runInteractive } from './interactive';
-import { ChatSession, type SessionHandlers, type SessionStatus } from './shared/session';
+import type { SessionStatus } from './shared/session';
 import { describeStatus } from './terminal-format';
 
 /** What `--listen` prints, one JSON object a line: the raw endpoint's frames, and the rest alike. */
@@ -28,40 +28,28 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function session(options: CliOptions, retry: 'never' | 'once-connected', handlers: Partial<SessionHandlers>) {
-  const ignore = () => {};
-  return new ChatSession({
-    url: options.url,
-    transport: options.transport,
-    name: options.name,
-    rawFormat: options.rawFormat,
-    retry,
-    connectors: nodeConnectors,
-    handlers: {
-      status: (status) => {
-        if (status.state !== 'closed' && status.state !== 'failed') report(describeStatus(status, options.url));
-      },
-      chat: ignore,
-      notice: ignore,
-      history: ignore,
-      typing: ignore,
-      seedFrame: ignore,
-      ...handlers,
-    },
-  });
+/** Reports what the session is doing on stderr, and hands a failure's reason to `failed`. */
+function reportStatus(where: string, failed: (reason: string) => void) {
+  return (status: SessionStatus): void => {
+    if (status.state === 'failed') failed(status.reason);
+    else if (status.state !== 'closed') report(describeStatus(status, where));
+  };
 }
 
 /** `--send`: connect, send, print the id once the server has taken the message. */
-async function sendOnce(options: CliOptions, text: string): Promise<number> {
+async function sendOnce(connection: Connection, text: string): Promise<number> {
   let failed: (reason: string) => void = () => {};
   const failure = new Promise<never>((_resolve, reject) => {
     failed = (why) => reject(new Error(why));
   });
-  const chat = session(options, 'never', {
-    status: (status: SessionStatus) => {
-      if (status.state === 'failed') failed(status.reason);
-      else if (status.state !== 'closed') report(describeStatus(status, options.url));
-    },
+  const ignore = () => {};
+  const chat = nodeSession(connection, 'never', {
+    status: reportStatus(connection.url, (why) => failed(why)),
+    chat: ignore,
+    notice: ignore,
+    history: ignore,
+    typing: ignore,
+    seedFrame: ignore,
   });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
@@ -82,18 +70,14 @@ async function sendOnce(options: CliOptions, text: string): Promise<number> {
 }
 
 /** `--listen`: every event as one JSON line on stdout, what the client is doing on stderr. */
-function listen(options: CliOptions, signal: AbortSignal): Promise<number> {
+function listen(connection: Connection, signal: AbortSignal): Promise<number> {
   const print = (line: ListenLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
   return new Promise((resolve) => {
-    const chat = session(options, 'once-connected', {
-      status: (status) => {
-        if (status.state === 'failed') {
-          report(status.reason);
-          resolve(1);
-        } else if (status.state !== 'closed') {
-          report(describeStatus(status, options.url));
-        }
-      },
+    const chat = nodeSession(connection, 'once-connected', {
+      status: reportStatus(connection.url, (why) => {
+        report(why);
+        resolve(1);
+      }),
       chat: (message) => print({ type: 'chat', ...message }),
       notice: (notice) => print({ type: 'notice', ...notice }),
       history: (messages) => {
@@ -122,9 +106,9 @@ async function main(argv: readonly string[], signal: AbortSignal): Promise<numbe
   }
   switch (options.mode.kind) {
     case 'send':
-      return sendOnce(options, options.mode.text);
+      return sendOnce(options.connection, options.mode.text);
     case 'listen':
-      return listen(options, signal);
+      return listen(options.connection, signal);
     case 'interactive':
       return runInteractive(options, { input: process.stdin, output: process.stdout, errors: process.stderr }, signal);
   }

@@ -5,7 +5,16 @@
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import WebSocket from 'ws';
 import { SOCKET_IO_PATH, type ClientAuth } from '../server/protocol';
-import type { ChatSocket, Connectors, RawSocket, RawSocketEvents } from './shared/session';
+import type { Connection } from './args';
+import {
+  ChatSession,
+  type ChatSocket,
+  type Connectors,
+  type RawSocket,
+  type RawSocketEvents,
+  type RetryPolicy,
+  type SessionHandlers,
+} from './shared/session';
 import { httpOrigin } from './shared/urls';
 
 export type { ChatSocket } from './shared/session';
@@ -109,3 +118,8 @@ export const nodeConnectors: Connectors = {
   webSocket: openWebSocket,
   describeError: describeConnectError,
 };
+
+/** A ChatSession from Node, not started yet. */
+export function nodeSession(connection: Connection, retry: RetryPolicy, handlers: SessionHandlers): ChatSession {
+  return new ChatSession({ ...connection, retry, connectors: nodeConnectors, handlers });
+}

@@ -5,8 +5,8 @@
  */
 import * as readline from 'node:readline';
 import type { CliOptions } from './args';
-import { nodeConnectors } from './connect';
-import { ChatSession, type SessionStatus } from './shared/session';
+import { nodeSession } from './connect';
+import type { SessionStatus } from './shared/session';
 import { TerminalFormat, describeStatus, visible } from './terminal-format';
 
 export interface Terminal {
@@ -77,45 +77,38 @@ class Screen {
 /** Runs until /quit, Ctrl-D, the end of piped input or `signal`; resolves with the exit code. */
 export function runInteractive(options: CliOptions, term: Terminal, signal: AbortSignal): Promise<number> {
   const terminal = Boolean(term.input.isTTY && term.output.isTTY);
-  const format = new TerminalFormat(terminal && term.output.hasColors());
+  const format = new TerminalFormat(term.output.isTTY && term.output.hasColors());
   const rl = readline.createInterface({ input: term.input, output: term.output, terminal, prompt: '> ' });
   const screen = new Screen(rl, term.output, terminal);
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
   let exitCode = 0;
 
-  const session = new ChatSession({
-    url: options.url,
-    transport: options.transport,
-    name: options.name,
-    rawFormat: options.rawFormat,
-    retry: 'once-connected',
-    connectors: nodeConnectors,
-    handlers: {
-      status: (status: SessionStatus) => {
-        if (status.state === 'reconnecting') reconnecting = true;
-        if (status.state === 'connected') reconnecting = false;
-        if (status.state === 'failed') {
-          exitCode = 1;
-          term.errors.write(`chat: ${status.reason}\n`);
-          rl.close();
-          return;
-        }
-        if (status.state !== 'closed') screen.print(format.status(describeStatus(status, options.url)));
-      },
-      chat: (message) => screen.print(format.chat(message, message.name === session.name)),
-      notice: (notice, own) => {
-        if (own) rl.setPrompt(`${visible(notice.name)}> `);
-        screen.print(format.notice(notice));
-      },
-      history: (messages) => {
-        for (const message of messages) screen.print(format.chat(message, message.name === session.name));
-      },
-      typing: () => {
-        // Not shown: a terminal has no spare line for it.
-      },
-      seedFrame: (text) => screen.print(format.seedFrame(text, Date.now())),
+  const where = options.connection.url;
+  const session = nodeSession(options.connection, 'once-connected', {
+    status: (status: SessionStatus) => {
+      if (status.state === 'reconnecting') reconnecting = true;
+      if (status.state === 'connected') reconnecting = false;
+      if (status.state === 'failed') {
+        exitCode = 1;
+        term.errors.write(`chat: ${status.reason}\n`);
+        rl.close();
+        return;
+      }
+      if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
     },
+    chat: (message) => screen.print(format.chat(message, message.name === session.name)),
+    notice: (notice, own) => {
+      if (own) rl.setPrompt(`${visible(notice.name)}> `);
+      screen.print(format.notice(notice));
+    },
+    history: (messages) => {
+      for (const message of messages) screen.print(format.chat(message, message.name === session.name));
+    },
+    typing: () => {
+      // Not shown: a terminal has no spare line for it.
+    },
+    seedFrame: (text) => screen.print(format.seedFrame(text, Date.now())),
   });
 
   const send = (text: string) => {

@@ -24,7 +24,10 @@ afterEach(async () => {
 async function notAChatServer(): Promise<string> {
   const server = createServer((_req, res) => res.writeHead(404).end('no chat here\n'));
   strangers.add(server);
-  server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n'));
+  server.on('upgrade', (_req, socket) => {
+    socket.on('error', () => {}); // a client that resets first is no failure of this test
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

@@ -96,8 +96,9 @@ function connect(): void {
         page.online.textContent = `${notice.online} online`;
         messages.addNotice(own ? `You joined as ${notice.name} (${notice.online} online)` : noticeSummary(notice), notice.at);
       },
+      // Sent before this client's join notice: "mine" can only go by the name asked for.
       history: (recent) => {
-        for (const message of recent) messages.addChat(message, false);
+        for (const message of recent) messages.addChat(message, message.name === name);
       },
       typing: (who) => typing.typing(who.name),
       // Not expected in JSON mode; shown as it came rather than dropped.

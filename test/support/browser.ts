@@ -2,12 +2,11 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 
 /**
- * Where to look for Chromium: CHROMIUM_PATH if set, then Debian's `chromium` package (what
- * .ci/run installs). playwright-core never downloads a browser; it drives this one.
+ * Where to look for Chromium: CHROMIUM_PATH alone if it is set, otherwise Debian's
+ * `chromium` package (what .ci/run installs). playwright-core never downloads a browser;
+ * it drives this one.
  */
-const CANDIDATES = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
-  (path): path is string => path !== undefined && path !== '',
-);
+const CANDIDATES = process.env['CHROMIUM_PATH'] ? [process.env['CHROMIUM_PATH']] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 const chromiumPath = CANDIDATES.find((path) => existsSync(path));
 const required = process.env['REQUIRE_BROWSER'] === '1';
 
