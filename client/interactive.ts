@@ -69,8 +69,10 @@ class Screen {
     if (this.terminal && !this.closed) this.rl.prompt();
   }
 
+  /** From now on lines are just written; in a terminal the prompt line is wiped first. */
   close(): void {
     this.closed = true;
+    if (this.terminal) this.output.write('\r\x1b[K');
   }
 }
 
@@ -82,7 +84,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   const screen = new Screen(rl, term.output, terminal);
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
-  let exitCode = 0;
+  let failure: string | undefined;
 
   const where = options.connection.url;
   const session = nodeSession(options.connection, 'once-connected', {
@@ -90,8 +92,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       if (status.state === 'reconnecting') reconnecting = true;
       if (status.state === 'connected') reconnecting = false;
       if (status.state === 'failed') {
-        exitCode = 1;
-        term.errors.write(`chat: ${status.reason}\n`);
+        failure = status.reason;
         rl.close();
         return;
       }
@@ -160,8 +161,13 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       void Promise.race([drained, deadline])
         .then(() => session.close())
         .then(() => {
-          if (exitCode === 0) screen.print(format.status('disconnected'));
-          resolve(exitCode);
+          if (failure === undefined) {
+            screen.print(format.status('disconnected'));
+            resolve(0);
+          } else {
+            term.errors.write(`chat: ${failure}\n`);
+            resolve(1);
+          }
         });
     });
     session.start();

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatMessage, Notice } from '../server/protocol';
-import type { ListenLine } from '../client/cli';
+import type { ListenLine } from '../client/scripted';
 import { nextJsonLine, spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
 import { escapeRegExp } from './support/regexp';
