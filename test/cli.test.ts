@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatMessage, Notice } from '../server/protocol';
 import type { ListenLine } from '../client/scripted';
-import { nextJsonLine, spawnChat, type ChatProcess } from './support/cli';
+import { nextJsonLine, ptyAvailable, spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
 import { escapeRegExp } from './support/regexp';
 import { startTestServer, unusedPort } from './support/server';
@@ -186,6 +186,9 @@ describe('terminal client, failures', () => {
   });
 });
 
+/** Tests that need a pseudo-terminal; skipped, saying why, where util-linux `script` is missing. */
+const inTerminal = ptyAvailable ? it : (title: string, fn: () => Promise<void>) => it.skip(`${title} (skipped: no util-linux script)`, fn);
+
 describe('terminal client, interactive', () => {
   it('from a pipe: sends each line, shows time and name on every line, no colour, and leaves at the end', async () => {
     const server = await startTestServer();
@@ -224,7 +227,7 @@ describe('terminal client, interactive', () => {
     expect(chat.stdout.all).not.toContain(ESC);
   });
 
-  it('in a terminal: prints incoming lines above the prompt, in colour, without mangling what is being typed', async () => {
+  inTerminal('in a terminal: prints incoming lines above the prompt, in colour, without mangling what is being typed', async () => {
     const server = await startTestServer();
     const friend = await connectSio(server.url, { auth: { name: 'friend' } });
     await friend.notices.next();
@@ -255,7 +258,7 @@ describe('terminal client, interactive', () => {
     expect(chat.stdout.all).toContain('-- disconnected');
   });
 
-  it('in a terminal: Ctrl-D leaves cleanly', async () => {
+  inTerminal('in a terminal: Ctrl-D leaves cleanly', async () => {
     const server = await startTestServer();
     const watcher = await connectSio(server.url);
     await watcher.notices.next();

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { EventQueue } from './event-queue';
 
@@ -62,6 +62,9 @@ export interface ChatProcess {
 }
 
 const running = new Set<ChildProcess>();
+
+/** Whether util-linux `script` is here to run the client in a pseudo-terminal (Debian: bsdutils). */
+export const ptyAvailable = (spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout ?? '').includes('util-linux');
 
 export interface SpawnOptions {
   /** Run inside a pseudo-terminal (util-linux `script`), as a person at a terminal would. */
