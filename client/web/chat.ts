@@ -48,17 +48,25 @@ const storage = {
   },
 };
 
+function statusWords(status: SessionStatus): string {
+  switch (status.state) {
+    case 'connecting':
+      return status.attempt > 0 ? 'Reconnecting…' : 'Connecting…';
+    case 'connected':
+      return 'Connected';
+    case 'reconnecting':
+      return `Offline, retrying in ${Math.max(1, Math.round(status.delayMs / 1000))} s`;
+    case 'failed':
+      return `Offline: ${status.reason}`;
+    case 'closed':
+      return 'Disconnected';
+  }
+}
+
 function showStatus(status: SessionStatus): void {
-  const words: Record<SessionStatus['state'], string> = {
-    connecting: status.state === 'connecting' && status.attempt > 0 ? 'Reconnecting…' : 'Connecting…',
-    connected: 'Connected',
-    reconnecting:
-      status.state === 'reconnecting' ? `Offline, retrying in ${Math.max(1, Math.round(status.delayMs / 1000))} s` : '',
-    failed: status.state === 'failed' ? `Offline: ${status.reason}` : '',
-    closed: 'Disconnected',
-  };
   page.status.dataset['state'] = status.state;
-  page.statusText.textContent = words[status.state];
+  page.statusText.textContent = statusWords(status);
+  // Why it is offline, on hover.
   page.status.title = status.state === 'reconnecting' ? status.reason : '';
   if (status.state !== 'connected') typing.clear();
 }
