@@ -14,6 +14,7 @@ import { isOriginAllowed } from '../origin';
 import {
   ChatError,
   SOCKET_IO_PATH,
+  TYPING_INTERVAL_MS,
   type ChatAck,
   type ChatMessage,
   type ClientToServerEvents,
@@ -189,6 +190,16 @@ export class SocketIoTransport implements Transport {
     const withinRate = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
 
     socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, withinRate));
+    // Whatever a client sends along with `typing` is ignored: the name is the one given
+    // here. Well-behaved clients send one per TYPING_INTERVAL_MS; the rest are dropped so
+    // that one client cannot make the server fan out a flood. Raw clients get nothing.
+    let lastTypingAt = -Infinity;
+    socket.on('typing', () => {
+      const now = Date.now();
+      if (now - lastTypingAt < TYPING_INTERVAL_MS / 2) return;
+      lastTypingAt = now;
+      socket.broadcast.volatile.emit('typing', { name });
+    });
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'connection close');
       this.hub.leave(name);
