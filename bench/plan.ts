@@ -209,6 +209,17 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
       value: (r) => r.rssPerConnection,
       delivery: stormDelivery,
     },
+    {
+      // What the JavaScript side holds (heap and Buffers): steadier than RSS, which also
+      // keeps whatever the storm's garbage left the allocator holding.
+      id: `${prefix}-heap`,
+      label: `${name} idle heap + external per connection, ${storm} clients`,
+      unit: 'bytes',
+      better: 'lower',
+      target: null,
+      value: (r) => r.heapPerConnection,
+      delivery: stormDelivery,
+    },
   ];
 
   const rows: Row[] = [];

@@ -49,7 +49,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     settleMs: 1_000,
     connectConcurrency: 100,
     stallMs: 30_000,
-    connectTimeoutMs: 600_000,
+    connectTimeoutMs: 1_200_000,
   },
   quick: {
     name: 'quick',

@@ -46,8 +46,10 @@ describe('the fan-out benchmark, tiny', () => {
       'mixed-fanout',
       'raw-storm',
       'raw-memory',
+      'raw-heap',
       'sio-storm',
       'sio-memory',
+      'sio-heap',
     ]);
     for (const row of rows) {
       expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
