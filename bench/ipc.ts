@@ -57,6 +57,8 @@ export type ServerRequest = { cmd: 'memory' };
 
 export interface MemoryReading {
   rss: number;
+  /** The V8 heap as reserved: heapUsed plus room V8 has not given back yet. */
+  heapTotal: number;
   heapUsed: number;
   external: number;
 }

@@ -29,8 +29,8 @@ function readMemory(): MemoryReading {
   // Twice: the first collection may leave weakly held objects for the second.
   gc();
   gc();
-  const { rss, heapUsed, external } = process.memoryUsage();
-  return { rss, heapUsed, external };
+  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
+  return { rss, heapTotal, heapUsed, external };
 }
 
 async function main(): Promise<void> {

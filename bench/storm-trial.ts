@@ -13,13 +13,14 @@ export interface StormResult {
   /** Server memory after the storm, idle and collected, less before it, per connection. */
   rssPerConnection: number;
   heapPerConnection: number;
+  /** Reserved heap per connection: above heapPerConnection while V8 keeps a grown heap. */
+  heapTotalPerConnection: number;
 }
 
 /**
  * A join storm on a fresh server: `clients` clients of one kind connect (each worker
  * keeps `connectConcurrency` handshakes in flight) and every join notice must reach every
- * client present. Then the room sits idle for `settleMs` (so nothing the storm started is
- * still in flight) and the server's memory is read.
+ * client present. Then the room sits idle for `settleMs` and the server's memory is read.
  */
 export async function runStormTrial(server: ServerName, kind: ClientKind, clients: number, profile: Profile): Promise<StormResult> {
   const half = Math.floor(clients / 2);
@@ -46,6 +47,7 @@ export async function runStormTrial(server: ServerName, kind: ClientKind, client
       notices: { delivered: totals.notices, expected },
       rssPerConnection: (after.rss - before.rss) / clients,
       heapPerConnection: (after.heapUsed + after.external - before.heapUsed - before.external) / clients,
+      heapTotalPerConnection: (after.heapTotal - before.heapTotal) / clients,
     };
   } finally {
     await fleet.stop();
