@@ -51,8 +51,6 @@ export interface HistogramData {
   maxUs: number;
 }
 
-export type WorkerReply = { ok: true } | Counters | HistogramData;
-
 export type ServerRequest = { cmd: 'memory' };
 
 export interface MemoryReading {
