@@ -17,9 +17,10 @@ export interface Profile {
   /** Clients in a raw join storm, after which idle memory is read. */
   stormClients: number;
   /**
-   * The same for Socket.IO. Smaller in the full run: the bare socket.io baseline sends
-   * N x N packets one write each, over a minute at 2000 clients and several at 5000,
-   * three times over; ours is measured at the same size, so the comparison stays fair.
+   * The same for Socket.IO. Smaller in the full run: both servers send N x N packets
+   * through engine.io, about half a minute each at 2000 clients here (over a minute on a
+   * busy machine), so by N x N some three and a half minutes at 5000, six times over.
+   * Both are measured at the same size, so the comparison stays like for like.
    */
   sioStormClients: number;
   /**
