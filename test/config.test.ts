@@ -17,6 +17,8 @@ describe('configuration', () => {
       maxConnections: 10000,
       maxConnectionsPerIp: 0,
       chatToken: null,
+      redisUrl: null,
+      workers: 1,
     });
   });
 
@@ -35,6 +37,8 @@ describe('configuration', () => {
       MAX_CONNECTIONS: '10',
       MAX_CONNECTIONS_PER_IP: '2',
       CHAT_TOKEN: 's3cret',
+      REDIS_URL: 'redis://127.0.0.1:6380',
+      WORKERS: '4',
     });
     expect(config).toEqual({
       port: 9000,
@@ -50,6 +54,8 @@ describe('configuration', () => {
       maxConnections: 10,
       maxConnectionsPerIp: 2,
       chatToken: 's3cret',
+      redisUrl: 'redis://127.0.0.1:6380',
+      workers: 4,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
@@ -65,6 +71,8 @@ describe('configuration', () => {
         MAX_MESSAGE_BYTES: '1k',
         HISTORY_SIZE: '-1',
         LOG_LEVEL: 'loud',
+        REDIS_URL: 'localhost:6379',
+        WORKERS: '0',
       });
     } catch (err) {
       error = err;
@@ -78,6 +86,8 @@ describe('configuration', () => {
       'MAX_MESSAGE_BYTES',
       'HISTORY_SIZE',
       'LOG_LEVEL',
+      'REDIS_URL',
+      'WORKERS',
     ]);
     expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
     expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
