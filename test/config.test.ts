@@ -107,4 +107,12 @@ describe('configuration', () => {
     expect(stderr).not.toContain('HOST');
     expect(run.lines.filter((line) => line !== '')).toEqual([]);
   });
+
+  it('stops with exit code 1 and says so when REDIS_URL does not answer at start', async () => {
+    // Port 1 on loopback: nothing listens there, so every connection is refused.
+    const run = runMain({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:1' });
+    const exit = await run.exited;
+    expect(exit.code).toBe(1);
+    expect(run.stderr()).toContain('redis at 127.0.0.1:1 did not answer');
+  });
 });

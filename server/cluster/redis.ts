@@ -10,6 +10,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
+import { withDeadline } from '../deadline';
 import { MessageIdGenerator } from '../message-id';
 import type { ChatMessage } from '../protocol';
 
@@ -26,6 +27,9 @@ export interface RedisCluster {
   load(): Promise<ChatMessage[]>;
   close(): Promise<void>;
 }
+
+/** A node starts only with Redis; after that it survives outages. */
+const STARTUP_TIMEOUT_MS = 5_000;
 
 /** Reconnect soon after an outage (node-redis's default waits up to 2 s between tries). */
 const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
@@ -60,7 +64,15 @@ export async function setupRedis(url: string, io: Server, historySize: number, l
   // History and health fail fast instead: a message sent during an outage is stamped
   // locally and delivered locally at once, not held until Redis returns.
   const dataClient = connect(url, 'history', logger, true);
-  await Promise.all([adapterClient.connect(), dataClient.connect()]);
+  // node-redis would retry for ever, and the server would wait, not listening, silently.
+  const answered = await withDeadline(Promise.all([adapterClient.connect(), dataClient.connect()]), STARTUP_TIMEOUT_MS).catch(
+    () => false,
+  );
+  if (!answered) {
+    adapterClient.destroy();
+    dataClient.destroy();
+    throw new Error(`redis at ${new URL(url).host} did not answer within ${STARTUP_TIMEOUT_MS} ms`);
+  }
   io.adapter(createAdapter(adapterClient));
 
   const fallbackIds = new MessageIdGenerator();
