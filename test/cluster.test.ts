@@ -1,5 +1,5 @@
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
-import { startNodes } from './support/nodes';
+import { MULTI_PROCESS_START_MS, startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
 import { eventually, RoomLog } from './support/room-log';
@@ -7,7 +7,7 @@ import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
 
 // Each test starts two or three server processes (tsx compiles on start), on a shared machine.
-jest.setTimeout(60_000);
+jest.setTimeout(90_000);
 
 const LEAVE = 'Server: A user has left the chat room.';
 
@@ -107,9 +107,9 @@ describeWithRedis('several nodes on one Redis', () => {
     for (let i = 1; i <= 5; i += 1) sender.send(`story ${i}`);
     expect((await far.chats.take(5)).map((m) => m.text)).toEqual(['story 1', 'story 2', 'story 3', 'story 4', 'story 5']);
 
-    const [c] = await Promise.all([spawnServer({ REDIS_URL: redis.url, HISTORY_SIZE: '3' })]);
+    const c = await spawnServer({ REDIS_URL: redis.url, HISTORY_SIZE: '3' }, MULTI_PROCESS_START_MS);
     const histories: ChatMessage[][] = [];
-    for (const node of [a!, b!, c!]) histories.push(await (await connectSio(node.url)).histories.next());
+    for (const node of [a!, b!, c]) histories.push(await (await connectSio(node.url)).histories.next());
     expect(histories[0]!.map((m) => `${m.name}: ${m.text}`)).toEqual(['teller: story 3', 'teller: story 4', 'teller: story 5']);
     expect(histories[1]).toEqual(histories[0]);
     expect(histories[2]).toEqual(histories[0]);

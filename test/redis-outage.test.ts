@@ -6,7 +6,7 @@ import { eventually } from './support/room-log';
 import { connectSio } from './support/sio-client';
 
 // Two server processes, a Redis stopped and started again, reconnection back-off.
-jest.setTimeout(60_000);
+jest.setTimeout(90_000);
 
 describeWithRedis('a Redis outage', () => {
   it('keeps each node serving its own clients while Redis is down, and links the nodes again when it returns', async () => {

@@ -4,9 +4,10 @@ import { describeWithRedis, startRedis } from './support/redis';
 import { eventually, RoomLog } from './support/room-log';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { spawnServer, type SpawnedServer } from './support/spawn-server';
+import { MULTI_PROCESS_START_MS } from './support/nodes';
 
 // A primary and two workers per test, each compiling the server with tsx.
-jest.setTimeout(60_000);
+jest.setTimeout(90_000);
 
 /** The pids of the workers that logged a new client (pino puts the pid in every line). */
 function workersServing(server: SpawnedServer): Set<number> {
@@ -49,12 +50,12 @@ async function checkOneRoom(server: SpawnedServer): Promise<void> {
 
 describe('WORKERS=2 on one port', () => {
   it('puts raw and Socket.IO clients (WebSocket and long-polling) of both workers in one room', async () => {
-    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' });
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' }, MULTI_PROCESS_START_MS);
     await checkOneRoom(server);
   });
 
   it('stops the workers and exits 0 on SIGTERM', async () => {
-    const server = await spawnServer({ WORKERS: '2' });
+    const server = await spawnServer({ WORKERS: '2' }, MULTI_PROCESS_START_MS);
     await connectRaw(server.url);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
@@ -64,7 +65,7 @@ describe('WORKERS=2 on one port', () => {
 describeWithRedis('WORKERS=2 with Redis', () => {
   it('puts the clients of both workers in one room through Redis', async () => {
     const redis = await startRedis();
-    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0', REDIS_URL: redis.url });
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0', REDIS_URL: redis.url }, MULTI_PROCESS_START_MS);
     await checkOneRoom(server);
   });
 });

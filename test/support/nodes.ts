@@ -3,13 +3,16 @@ import { eventually } from './room-log';
 import { connectSio, type SioTestClient } from './sio-client';
 import { spawnServer, type SpawnedServer } from './spawn-server';
 
+/** Several server processes compiling at once on a busy machine start slowly. */
+export const MULTI_PROCESS_START_MS = 40_000;
+
 /**
  * Starts `count` server processes with the same settings (a REDIS_URL, usually) and
  * resolves once each one's events reach every other: the adapters subscribe and start
  * reading their stream a moment after the server listens.
  */
 export async function startNodes(count: number, env: Record<string, string>): Promise<SpawnedServer[]> {
-  const nodes = await Promise.all(Array.from({ length: count }, () => spawnServer(env)));
+  const nodes = await Promise.all(Array.from({ length: count }, () => spawnServer(env, MULTI_PROCESS_START_MS)));
   await linked(nodes.map((node) => node.url));
   return nodes;
 }
