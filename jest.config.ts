@@ -9,6 +9,10 @@ const config: Config = {
     // are caught once, by `npm run typecheck`, before jest runs.
     '^.+\\.ts$': 'ts-jest',
   },
+  // Code shared with the browser imports `./x.js` (browsers need the extension); here
+  // that is the TypeScript file `./x.ts`.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  globalSetup: '<rootDir>/test/global-setup.ts',
   testTimeout: 20_000,
 };
 

@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { chatPage } from './chat-page';
 import type { Metrics } from './metrics';
 import { HELLO_TEXT } from './protocol';
 
@@ -18,6 +19,8 @@ export function createApp(options: AppOptions): Express {
   app.get('/', (_req, res) => {
     res.type('text/html').send(HELLO_TEXT);
   });
+
+  app.use(chatPage());
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');

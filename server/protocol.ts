@@ -56,11 +56,28 @@ export interface ServerToClientEvents {
   notice: (notice: Notice) => void;
   /** Sent to a newcomer only: the last HISTORY_SIZE messages, oldest first. */
   history: (messages: ChatMessage[]) => void;
+  /** Someone else is typing (volatile: dropped rather than queued when a client lags). */
+  typing: (who: Typing) => void;
 }
 
 export interface ClientToServerEvents {
   chat: (text: string, ack?: (result: ChatAck) => void) => void;
+  /** "I am typing." No payload: the server names the sender itself. */
+  typing: () => void;
 }
+
+/** Who is typing; `name` is the one the server gave the sender. */
+export interface Typing {
+  name: string;
+}
+
+/**
+ * A client that is typing sends `typing` at most once per TYPING_INTERVAL_MS; the server
+ * relays at most one per half interval per client; clients show the indicator until
+ * TYPING_SHOW_MS after the last one (or until that person's message arrives).
+ */
+export const TYPING_INTERVAL_MS = 2_000;
+export const TYPING_SHOW_MS = 5_000;
 
 /** What a Socket.IO client may put in its handshake `auth`. */
 export interface ClientAuth {

@@ -1,9 +1,7 @@
 import { connectRaw } from './support/raw-client';
 import { connectSio } from './support/sio-client';
 import { startTestServer } from './support/server';
-
-const JOIN = 'Server: A new user has entered the chat room.';
-const LEAVE = 'Server: A user has left the chat room.';
+import { JOIN, LEAVE } from './support/seed-strings';
 
 describe('one room for raw and Socket.IO clients', () => {
   it('relays a raw frame to Socket.IO clients, with the raw client name', async () => {

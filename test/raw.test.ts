@@ -1,11 +1,7 @@
 import WebSocket from 'ws';
 import { connectRaw, rawUrl } from './support/raw-client';
 import { startTestServer } from './support/server';
-
-// The seed's strings, spelled out rather than imported, so a change to the constants
-// cannot pass unnoticed.
-const JOIN = 'Server: A new user has entered the chat room.';
-const LEAVE = 'Server: A user has left the chat room.';
+import { JOIN, LEAVE } from './support/seed-strings';
 
 describe('raw /socket, seed mode', () => {
   it('greets a newcomer with the seed join notice and tells everyone else too', async () => {

@@ -1,8 +1,6 @@
 import { connectSio } from './support/sio-client';
 import { startTestServer } from './support/server';
-
-const JOIN = 'Server: A new user has entered the chat room.';
-const LEAVE = 'Server: A user has left the chat room.';
+import { JOIN, LEAVE } from './support/seed-strings';
 
 describe('Socket.IO', () => {
   it('announces a join to everyone, the newcomer included, with name and online count', async () => {

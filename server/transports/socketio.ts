@@ -14,6 +14,7 @@ import { isOriginAllowed } from '../origin';
 import {
   ChatError,
   SOCKET_IO_PATH,
+  TYPING_INTERVAL_MS,
   type ChatAck,
   type ChatMessage,
   type ClientToServerEvents,
@@ -64,6 +65,12 @@ export const UNAUTHORIZED = 'unauthorized';
 interface EngineInternals {
   writeBuffer?: { data?: unknown }[];
   transport: { writable: boolean; socket?: WebSocket };
+}
+
+/** The handshake's `auth` as sent: any JSON, so each field is checked where it is used. */
+function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
+  const auth: unknown = socket.handshake.auth;
+  return typeof auth === 'object' && auth !== null ? auth : {};
 }
 
 /** Socket.IO on the shared HTTP server, in the same room as the raw clients. */
@@ -118,9 +125,7 @@ export class SocketIoTransport implements Transport {
       conn.once('close', release);
     });
     this.io.use((socket, next) => {
-      const auth: unknown = socket.handshake.auth;
-      const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
-      if (this.admission.tokenAccepted(token)) return next();
+      if (this.admission.tokenAccepted(authOf(socket).token)) return next();
       this.metrics.reject('auth');
       next(new Error(UNAUTHORIZED));
     });
@@ -191,14 +196,23 @@ export class SocketIoTransport implements Transport {
   }
 
   private accept(socket: ChatSocket): void {
-    const auth: unknown = socket.handshake.auth;
-    const name = displayName(typeof auth === 'object' && auth !== null ? (auth as { name?: unknown }).name : undefined);
+    const name = displayName(authOf(socket).name);
     socket.data.name = name;
     const log = this.logger.child({ transport: 'socket.io', name, sid: socket.id });
     log.info({ ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
     const withinRate = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
 
     socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, withinRate));
+    // Whatever a client sends along with `typing` is ignored: the name is the one given
+    // here. Well-behaved clients send one per TYPING_INTERVAL_MS; the rest are dropped so
+    // that one client cannot make the server fan out a flood. Raw clients get nothing.
+    let lastTypingAt = -Infinity;
+    socket.on('typing', () => {
+      const now = Date.now();
+      if (now - lastTypingAt < TYPING_INTERVAL_MS / 2) return;
+      lastTypingAt = now;
+      socket.broadcast.volatile.emit('typing', { name });
+    });
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'connection close');
       this.hub.leave(name);

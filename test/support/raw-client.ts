@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { RawJsonFrame } from '../../server/protocol';
+import { rawSocketUrl } from '../../client/shared/urls';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
@@ -19,11 +20,7 @@ export interface RawTestClient {
   close(): Promise<Closed>;
 }
 
-export function rawUrl(baseUrl: string, query: Record<string, string> = {}): string {
-  const url = new URL('/socket', baseUrl.replace(/^http/, 'ws'));
-  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-  return url.toString();
-}
+export { rawSocketUrl as rawUrl } from '../../client/shared/urls';
 
 /** Connects and resolves once the handshake is done; rejects if the server refuses it. */
 export function connectRaw(
@@ -31,7 +28,7 @@ export function connectRaw(
   query: Record<string, string> = {},
   headers: Record<string, string> = {},
 ): Promise<RawTestClient> {
-  const ws = new WebSocket(rawUrl(baseUrl, query), { headers });
+  const ws = new WebSocket(rawSocketUrl(baseUrl, query), { headers });
   const forget = onCleanup('clients', () => {
     ws.terminate();
     return closed;

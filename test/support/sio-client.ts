@@ -1,15 +1,16 @@
-import { io, type Socket } from 'socket.io-client';
-import type { ChatAck, ChatMessage, ClientToServerEvents, Notice, ServerToClientEvents } from '../../server/protocol';
+import { connectChat, type ChatSocket } from '../../client/connect';
+import type { ChatAck, ChatMessage, Notice, Typing } from '../../server/protocol';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
-export type ChatClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type ChatClientSocket = ChatSocket;
 
 export interface SioTestClient {
   readonly socket: ChatClientSocket;
   readonly chats: EventQueue<ChatMessage>;
   readonly notices: EventQueue<Notice>;
   readonly histories: EventQueue<ChatMessage[]>;
+  readonly typings: EventQueue<Typing>;
   /** Sends a chat and resolves with the server's ack. */
   chat(text: unknown): Promise<ChatAck>;
 }
@@ -23,12 +24,12 @@ export interface SioOptions {
 }
 
 /**
- * A real socket.io-client, one connection per client (forceNew), no automatic
- * reconnection so that a test sees exactly what the server did. Resolves once connected;
+ * A real socket.io-client made by the clients' own connectChat, one connection per client
+ * (forceNew), no automatic reconnection so that a test sees exactly what the server did. Resolves once connected;
  * the queues are listening from the start, so nothing sent on connect is missed.
  */
 export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<SioTestClient> {
-  const socket: ChatClientSocket = io(baseUrl, {
+  const socket = connectChat(baseUrl, {
     forceNew: true,
     reconnection: options.reconnection ?? false,
     transports: options.transports ?? ['websocket'],
@@ -54,6 +55,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     chats: new EventQueue(`${label} chat`),
     notices: new EventQueue(`${label} notice`),
     histories: new EventQueue(`${label} history`),
+    typings: new EventQueue(`${label} typing`),
     chat: (text) =>
       new Promise<ChatAck>((resolve) => {
         socket.emit('chat', text as string, resolve);
@@ -62,6 +64,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
   socket.on('chat', (message) => client.chats.push(message));
   socket.on('notice', (notice) => client.notices.push(notice));
   socket.on('history', (messages) => client.histories.push(messages));
+  socket.on('typing', (who) => client.typings.push(who));
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(client));
     socket.once('connect_error', (err) => {

@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util';
+import type { RawFormat, TransportKind } from './shared/session';
+
+export const DEFAULT_URL = 'http://localhost:8000';
+
+export const USAGE = `Usage: npm run -s chat -- [options] [URL]
+
+Chat with a chat-bridge server from the terminal. URL is the server's address
+(http, https, ws or wss; default ${DEFAULT_URL}).
+
+Modes:
+  (default)       interactive: type a line and press Enter to send it;
+                  /quit or Ctrl-D leaves, /help lists the commands
+  --send TEXT     send one message, wait for the server to take it, print its id
+  --listen        print every event as one JSON line until interrupted
+
+Options:
+  --name NAME     the name others see (default: the server picks guest-xxxx)
+  --raw           use the plain WebSocket endpoint /socket instead of Socket.IO
+  --json          with --raw: JSON frames (names, ids, server times) instead of
+                  the seed's plain text; --send and --listen always use them
+  -h, --help      show this help
+
+Exit status: 0 done, 1 the server could not be reached or refused, 2 bad usage.
+`;
+
+export type Mode = { kind: 'interactive' } | { kind: 'send'; text: string } | { kind: 'listen' };
+
+/** Where and how to connect. */
+export interface Connection {
+  url: string;
+  transport: TransportKind;
+  rawFormat: RawFormat;
+  name: string | undefined;
+}
+
+export interface CliOptions {
+  connection: Connection;
+  mode: Mode;
+}
+
+/** Bad command-line usage; the message is one line. */
+export class UsageError extends Error {
+  readonly code = 'ERR_USAGE';
+}
+
+/** Reads the command line (without `node` and the script). Returns 'help' for -h/--help. */
+export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        name: { type: 'string' },
+        raw: { type: 'boolean' },
+        json: { type: 'boolean' },
+        send: { type: 'string' },
+        listen: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      // parseArgs explains at length; the first sentence says what is wrong.
+      throw new UsageError((err as Error).message.split('. ')[0] ?? 'bad arguments');
+    }
+    throw err;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return 'help';
+
+  if (positionals.length > 1) throw new UsageError(`expected at most one URL, got ${positionals.length} arguments`);
+  const url = positionals[0] ?? DEFAULT_URL;
+  checkUrl(url);
+  if (values.send !== undefined && values.listen === true) throw new UsageError('--send and --listen do not go together');
+  if (values.json === true && values.raw !== true) throw new UsageError('--json goes with --raw');
+  if (values.send !== undefined && values.send.trim() === '') throw new UsageError('--send needs a message');
+  if (values.name !== undefined && values.name.trim() === '') throw new UsageError('--name needs a name');
+
+  const mode: Mode =
+    values.send !== undefined
+      ? { kind: 'send', text: values.send }
+      : values.listen === true
+        ? { kind: 'listen' }
+        : { kind: 'interactive' };
+  const connection: Connection = {
+    url,
+    transport: values.raw === true ? 'raw' : 'socket.io',
+    // --send needs the JSON frames to learn its message's id, --listen to print events as
+    // JSON; the frame a raw client sends is the same either way.
+    rawFormat: values.json === true || mode.kind !== 'interactive' ? 'json' : 'text',
+    name: values.name,
+  };
+  return { connection, mode };
+}
+
+function checkUrl(text: string): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`not a URL: ${text}`);
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) {
+    throw new UsageError(`URL must start with http://, https://, ws:// or wss://, not ${url.protocol}//`);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Connecting from Node: the typed Socket.IO helper for scripts, and the connectors the
+ * terminal client hands to its ChatSession.
+ */
+import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import WebSocket from 'ws';
+import { SOCKET_IO_PATH, type ClientAuth } from '../server/protocol';
+import type { Connection } from './args';
+import {
+  ChatSession,
+  type ChatSocket,
+  type Connectors,
+  type RawSocket,
+  type RawSocketEvents,
+  type RetryPolicy,
+  type SessionHandlers,
+} from './shared/session';
+import { httpOrigin } from './shared/urls';
+
+export type { ChatSocket } from './shared/session';
+
+export interface ConnectChatOptions extends Partial<ManagerOptions & SocketOptions> {
+  /**
+   * Display name. The server drops control characters, trims it and cuts it at 32
+   * characters; without one it picks `guest-xxxx`.
+   */
+  name?: string | undefined;
+}
+
+/** How long a connection attempt may take before it counts as failed. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * A Socket.IO client of the chat server at `url` (http, https, ws or wss; any path is
+ * ignored, since socket.io-client would take it for a namespace), typed with the shared
+ * event maps. It connects over WebSocket only: Node has no use for the long-polling
+ * fallback, and its errors say more. Other socket.io-client options pass through.
+ *
+ *     const socket = connectChat('http://localhost:8000', { name: 'bot' });
+ *     socket.on('chat', (m) => console.log(`${m.name}: ${m.text}`));
+ *     const ack = await socket.emitWithAck('chat', 'hello');
+ */
+export function connectChat(url: string, options: ConnectChatOptions = {}): ChatSocket {
+  const { name, ...rest } = options;
+  const auth: ClientAuth = name === undefined ? {} : { name };
+  return io(httpOrigin(url), {
+    path: SOCKET_IO_PATH,
+    transports: ['websocket'],
+    timeout: CONNECT_TIMEOUT_MS,
+    auth,
+    ...rest,
+  });
+}
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (is the server running?)',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found (DNS lookup failed)',
+  ETIMEDOUT: 'timed out',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+/**
+ * One line saying why a connection attempt failed, from a `ws` error or a socket.io-client
+ * `connect_error` (whose `description` carries the `ws` error event).
+ */
+export function describeConnectError(err: unknown): string {
+  const inner = (err as { description?: { error?: unknown } } | undefined)?.description?.error ?? err;
+  const code = (inner as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code in NETWORK_ERRORS) return `cannot connect: ${NETWORK_ERRORS[code]}`;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  const status = /Unexpected server response: (\d+)/.exec(message);
+  if (status !== null) return `the server refused the connection (HTTP ${status[1]})`;
+  if (message === 'timeout') return `cannot connect: no answer within ${CONNECT_TIMEOUT_MS / 1000} s`;
+  return `cannot connect: ${message}`;
+}
+
+/** How long closing may wait for the server's close frame before the socket is cut. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
+  const ws = new WebSocket(url, { handshakeTimeout: CONNECT_TIMEOUT_MS, perMessageDeflate: false });
+  const closed = new Promise<void>((resolve) => {
+    ws.on('close', (code, reason) => {
+      events.close(code, reason.toString());
+      resolve();
+    });
+  });
+  ws.on('open', () => events.open());
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) events.message(String(data));
+  });
+  ws.on('unexpected-response', (_req, res) => {
+    events.error(`the server refused the connection (HTTP ${res.statusCode ?? '?'})`);
+    res.resume();
+    ws.terminate();
+  });
+  ws.on('error', (err) => events.error(describeConnectError(err)));
+  return {
+    send: (text) =>
+      new Promise<void>((resolve, reject) => {
+        ws.send(text, (err) => (err ? reject(err) : resolve()));
+      }),
+    close: () => {
+      if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+      ws.close();
+      const timer = setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS);
+      return closed.finally(() => clearTimeout(timer));
+    },
+  };
+}
+
+/** Socket.IO through connectChat, raw WebSocket through `ws`. */
+export const nodeConnectors: Connectors = {
+  socketIo: (url, name) => connectChat(url, { name, autoConnect: false, reconnection: false, forceNew: true }),
+  webSocket: openWebSocket,
+  describeError: describeConnectError,
+};
+
+/** A ChatSession from Node, not started yet. */
+export function nodeSession(connection: Connection, retry: RetryPolicy, handlers: SessionHandlers): ChatSession {
+  return new ChatSession({ ...connection, retry, connectors: nodeConnectors, handlers });
+}

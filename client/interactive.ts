@@ -1,0 +1,176 @@
+/**
+ * The interactive terminal client: a readline prompt, with incoming lines printed above
+ * it. In a terminal, what is being typed is redrawn below each new line, never mixed into
+ * it; from a pipe, each input line is a message and the output is plain lines.
+ */
+import * as readline from 'node:readline';
+import type { CliOptions } from './args';
+import { nodeSession } from './connect';
+import type { SessionStatus } from './shared/session';
+import { TerminalFormat, describeStatus, visible } from './terminal-format';
+
+export interface Terminal {
+  input: NodeJS.ReadableStream & { isTTY?: boolean };
+  output: NodeJS.WriteStream;
+  /** Where the one-line reason goes when the client gives up. */
+  errors: NodeJS.WritableStream;
+}
+
+const HELP = [
+  'type a message and press Enter to send it',
+  '/quit (or Ctrl-D) leaves; //text sends a line that starts with /',
+];
+
+/** How long leaving waits for messages the server has not taken yet. */
+const DRAIN_TIMEOUT_MS = 5_000;
+
+/** Prints whole lines above the prompt. */
+class Screen {
+  private closed = false;
+
+  constructor(
+    private readonly rl: readline.Interface,
+    private readonly output: NodeJS.WriteStream,
+    private readonly terminal: boolean,
+  ) {}
+
+  print(line: string): void {
+    if (!this.terminal) {
+      this.output.write(`${line}\n`);
+      return;
+    }
+    if (this.closed) {
+      this.output.write(`\r\x1b[K${line}\n`);
+      return;
+    }
+    // Wipe the prompt and whatever is typed (it may wrap over several rows), write the
+    // line, then let readline draw the prompt and the typed text again, cursor included.
+    readline.moveCursor(this.output, 0, -this.rl.getCursorPos().rows);
+    readline.cursorTo(this.output, 0);
+    readline.clearScreenDown(this.output);
+    this.output.write(`${line}\n`);
+    this.rl.prompt(true);
+  }
+
+  /**
+   * Removes the line just entered: the message shows up again when the server sends it
+   * back, with its time and name. Counting code points undercounts wide characters, so a
+   * doubtful case erases too little, never a line above.
+   */
+  eraseEntered(line: string): void {
+    if (!this.terminal) return;
+    const width = [...this.rl.getPrompt()].length + [...line].length;
+    const rows = Math.max(1, Math.ceil(width / Math.max(1, this.output.columns || 80)));
+    readline.moveCursor(this.output, 0, -rows);
+    readline.clearScreenDown(this.output);
+  }
+
+  prompt(): void {
+    if (this.terminal && !this.closed) this.rl.prompt();
+  }
+
+  /** From now on lines are just written; in a terminal the prompt line is wiped first. */
+  close(): void {
+    this.closed = true;
+    if (this.terminal) this.output.write('\r\x1b[K');
+  }
+}
+
+/** Runs until /quit, Ctrl-D, the end of piped input or `signal`; resolves with the exit code. */
+export function runInteractive(options: CliOptions, term: Terminal, signal: AbortSignal): Promise<number> {
+  const terminal = Boolean(term.input.isTTY && term.output.isTTY);
+  const format = new TerminalFormat(term.output.isTTY && term.output.hasColors());
+  const rl = readline.createInterface({ input: term.input, output: term.output, terminal, prompt: '> ' });
+  const screen = new Screen(rl, term.output, terminal);
+  const pending = new Set<Promise<unknown>>();
+  let reconnecting = false;
+  let failure: string | undefined;
+
+  const where = options.connection.url;
+  const session = nodeSession(options.connection, 'once-connected', {
+    status: (status: SessionStatus) => {
+      if (status.state === 'reconnecting') reconnecting = true;
+      if (status.state === 'connected') reconnecting = false;
+      if (status.state === 'failed') {
+        failure = status.reason;
+        rl.close();
+        return;
+      }
+      if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
+    },
+    chat: (message) => screen.print(format.chat(message, message.name === session.name)),
+    notice: (notice, own) => {
+      if (own) rl.setPrompt(`${visible(notice.name)}> `);
+      screen.print(format.notice(notice));
+    },
+    history: (messages) => {
+      for (const message of messages) screen.print(format.chat(message, message.name === session.name));
+    },
+    typing: () => {
+      // Not shown: a terminal has no spare line for it.
+    },
+    seedFrame: (text) => screen.print(format.seedFrame(text, Date.now())),
+  });
+
+  const send = (text: string) => {
+    if (reconnecting) screen.print(format.status('not connected: the message goes out once the connection is back'));
+    const sent = session.send(text).catch((err: unknown) => {
+      screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
+    });
+    pending.add(sent);
+    void sent.finally(() => pending.delete(sent));
+  };
+
+  rl.on('line', (line) => {
+    screen.eraseEntered(line);
+    const text = line.trim();
+    if (text === '') {
+      screen.prompt();
+      return;
+    }
+    if (text.startsWith('/') && !text.startsWith('//')) {
+      if (text === '/quit') {
+        rl.close();
+        return;
+      }
+      const lines = text === '/help' ? HELP : [`unknown command ${text}; /help lists them`];
+      for (const help of lines) screen.print(format.status(help));
+      return;
+    }
+    send(line.startsWith('//') ? line.slice(1) : line);
+    screen.prompt();
+  });
+
+  if (terminal) {
+    // Tell the others while a message is being written (Socket.IO only; at most one event
+    // per interval, see ChatSession.typing).
+    term.input.on('keypress', (_text: string | undefined, key: { name?: string } | undefined) => {
+      if (key?.name === 'return' || key?.name === 'enter') return;
+      if (rl.line.trim() !== '' && !rl.line.startsWith('/')) session.typing();
+    });
+  }
+  rl.on('SIGINT', () => rl.close());
+  signal.addEventListener('abort', () => rl.close(), { once: true });
+
+  return new Promise((resolve) => {
+    rl.once('close', () => {
+      screen.close();
+      // Piped input ends as soon as it is read: give the messages time to reach the server.
+      const drained = Promise.allSettled([...pending]);
+      const deadline = new Promise((done) => setTimeout(done, DRAIN_TIMEOUT_MS).unref());
+      void Promise.race([drained, deadline])
+        .then(() => session.close())
+        .then(() => {
+          if (failure === undefined) {
+            screen.print(format.status('disconnected'));
+            resolve(0);
+          } else {
+            term.errors.write(`chat: ${failure}\n`);
+            resolve(1);
+          }
+        });
+    });
+    session.start();
+    screen.prompt();
+  });
+}

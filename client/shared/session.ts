@@ -1,0 +1,438 @@
+/**
+ * A chat session over either wire protocol, with reconnection: what the terminal client
+ * and the browser page both stand on. It imports nothing platform-specific; the caller
+ * hands in how to open a Socket.IO socket and a WebSocket (`Connectors`), so the same
+ * code runs in Node (socket.io-client and `ws`) and in the browser (the served client
+ * bundle and the native WebSocket).
+ */
+import type { Socket } from 'socket.io-client';
+import { Backoff } from './backoff.js';
+import { rawSocketUrl } from './urls.js';
+import {
+  TYPING_INTERVAL_MS,
+  type ChatAck,
+  type ChatMessage,
+  type ClientToServerEvents,
+  type Notice,
+  type RawJsonFrame,
+  type ServerToClientEvents,
+  type Typing,
+} from '../../server/protocol.js';
+
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export type TransportKind = 'socket.io' | 'raw';
+/** `text`: the seed's plain frames. `json`: `?format=json`, with names, ids and counts. */
+export type RawFormat = 'text' | 'json';
+
+/** When to try again after a connection fails or is lost. */
+export type RetryPolicy = 'never' | 'once-connected' | 'always';
+
+export type SessionStatus =
+  | { state: 'connecting'; attempt: number }
+  | { state: 'connected' }
+  /** Lost or failed; the next attempt starts in `delayMs`. */
+  | { state: 'reconnecting'; attempt: number; delayMs: number; reason: string }
+  /** Given up (per the retry policy); nothing more will happen. */
+  | { state: 'failed'; reason: string }
+  | { state: 'closed' };
+
+export interface SessionHandlers {
+  status(status: SessionStatus): void;
+  chat(message: ChatMessage): void;
+  /** `own` is true for this client's own join, which carries the name the server gave it. */
+  notice(notice: Notice, own: boolean): void;
+  /** Socket.IO only: the recent messages this session had not seen yet, oldest first. */
+  history(messages: ChatMessage[]): void;
+  /** Socket.IO only. */
+  typing(who: Typing): void;
+  /** Raw seed mode only: a frame exactly as the seed server would send it. */
+  seedFrame(text: string): void;
+}
+
+/** Callbacks of a WebSocket opened through `Connectors.webSocket`. */
+export interface RawSocketEvents {
+  open(): void;
+  message(text: string): void;
+  /** A reason a person can read; `close` follows. */
+  error(reason: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface RawSocket {
+  /** Resolves once the frame is handed to the network. */
+  send(text: string): Promise<void>;
+  /** Resolves when the socket is closed (or given up on). */
+  close(): Promise<void>;
+}
+
+/** How this platform opens connections. */
+export interface Connectors {
+  /** A typed Socket.IO socket for the server at `url`, created with autoConnect and reconnection off. */
+  socketIo(url: string, name: string | undefined): ChatSocket;
+  webSocket(url: string, events: RawSocketEvents): RawSocket;
+  /** One line saying why a Socket.IO connection attempt failed. */
+  describeError(err: unknown): string;
+}
+
+export interface SessionOptions {
+  /** The server's address (http, https, ws or wss); only its origin is used. */
+  url: string;
+  transport: TransportKind;
+  name?: string | undefined;
+  rawFormat?: RawFormat;
+  retry: RetryPolicy;
+  connectors: Connectors;
+  handlers: SessionHandlers;
+  backoff?: Backoff;
+}
+
+/** The server answered a `chat` with `{ ok: false, error }`. */
+export class ChatRefusedError extends Error {
+  constructor(readonly code: string) {
+    super(`the server refused the message: ${code}`);
+    this.name = 'ChatRefusedError';
+  }
+}
+
+/** How many message ids a session remembers to drop repeats (history after a reconnect). */
+const REMEMBERED_IDS = 10_000;
+
+/** What a session needs of either transport. */
+interface Link {
+  open(): void;
+  send(text: string): Promise<string | undefined>;
+  typing(): void;
+  close(): Promise<void>;
+}
+
+/** What a link reports to its session. */
+interface LinkEvents {
+  opened(): void;
+  /** `final`: the server ended it on purpose; do not retry. */
+  lost(reason: string, final: boolean): void;
+  chat(message: ChatMessage): void;
+  notice(notice: Notice): void;
+  history(messages: ChatMessage[]): void;
+  typing(who: Typing): void;
+  seedFrame(text: string): void;
+}
+
+/**
+ * Connects on `start()`, says what it is doing through `handlers.status`, reconnects with
+ * backoff as the retry policy allows, and hands every event to `handlers` once (a message
+ * repeated in the history after a reconnect is dropped).
+ */
+export class ChatSession {
+  private readonly link: Link;
+  private readonly backoff: Backoff;
+  private readonly seen = new Set<string>();
+  private everConnected = false;
+  private awaitingOwnJoin = false;
+  private ownName: string | undefined;
+  private finished = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastTypingAt = -Infinity;
+
+  constructor(private readonly options: SessionOptions) {
+    this.backoff = options.backoff ?? new Backoff();
+    const events: LinkEvents = {
+      opened: () => this.onOpened(),
+      lost: (reason, final) => this.onLost(reason, final),
+      chat: (message) => {
+        if (this.remember(message.id)) options.handlers.chat(message);
+      },
+      notice: (notice) => this.onNotice(notice),
+      history: (messages) => options.handlers.history(messages.filter((m) => this.remember(m.id))),
+      typing: (who) => options.handlers.typing(who),
+      seedFrame: (text) => options.handlers.seedFrame(text),
+    };
+    this.link =
+      options.transport === 'socket.io'
+        ? new SocketIoLink(options.connectors.socketIo(options.url, options.name), options.connectors, events)
+        : new RawLink(options, events, () => this.ownName);
+  }
+
+  /** The name the server gave this client, once its join notice has arrived. */
+  get name(): string | undefined {
+    return this.ownName;
+  }
+
+  start(): void {
+    this.options.handlers.status({ state: 'connecting', attempt: 0 });
+    this.link.open();
+  }
+
+  /**
+   * Sends a chat message. Resolves with its id: from the ack (Socket.IO), or from its echo
+   * (raw JSON mode); raw seed mode has no ids and resolves with undefined once the frame is
+   * sent. Rejects with ChatRefusedError when the server refuses it. While disconnected,
+   * the message waits for the next connection.
+   */
+  send(text: string): Promise<string | undefined> {
+    if (this.finished) return Promise.reject(new Error('the session is closed'));
+    return this.link.send(text);
+  }
+
+  /** Tells the others that this user is typing, at most once per TYPING_INTERVAL_MS. */
+  typing(): void {
+    const now = Date.now();
+    if (now - this.lastTypingAt < TYPING_INTERVAL_MS) return;
+    this.lastTypingAt = now;
+    this.link.typing();
+  }
+
+  async close(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.retryTimer);
+    await this.link.close();
+    this.options.handlers.status({ state: 'closed' });
+  }
+
+  private onOpened(): void {
+    if (this.finished) return;
+    this.everConnected = true;
+    this.awaitingOwnJoin = true;
+    this.backoff.reset();
+    this.options.handlers.status({ state: 'connected' });
+  }
+
+  private onLost(reason: string, final: boolean): void {
+    if (this.finished) return;
+    const { retry } = this.options;
+    if (final || retry === 'never' || (retry === 'once-connected' && !this.everConnected)) {
+      this.finished = true;
+      // Reported before the link rejects what is still unsent, so that the reason is heard first.
+      this.options.handlers.status({ state: 'failed', reason });
+      void this.link.close();
+      return;
+    }
+    const delayMs = this.backoff.next();
+    this.options.handlers.status({ state: 'reconnecting', attempt: this.backoff.attempts, delayMs, reason });
+    this.retryTimer = setTimeout(() => {
+      this.options.handlers.status({ state: 'connecting', attempt: this.backoff.attempts });
+      this.link.open();
+    }, delayMs);
+  }
+
+  /** The first join after connecting is this client's own: the server announces it to the newcomer first. */
+  private onNotice(notice: Notice): void {
+    const own = this.awaitingOwnJoin && notice.kind === 'join';
+    if (own) {
+      this.awaitingOwnJoin = false;
+      this.ownName = notice.name;
+    }
+    this.options.handlers.notice(notice, own);
+  }
+
+  /** False if the id was seen before. */
+  private remember(id: string): boolean {
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    if (this.seen.size > REMEMBERED_IDS) {
+      const oldest = this.seen.values().next();
+      if (oldest.done !== true) this.seen.delete(oldest.value);
+    }
+    return true;
+  }
+}
+
+const DISCONNECT_REASONS: Record<string, string> = {
+  'transport close': 'the server closed the connection',
+  'transport error': 'the connection failed',
+  'ping timeout': 'the server stopped answering',
+  'parse error': 'the server sent something unreadable',
+  'io server disconnect': 'the server disconnected this client',
+};
+
+/** Socket.IO, with its own reconnection off: the session retries, so both transports behave alike. */
+class SocketIoLink implements Link {
+  /** Rejecters of the messages still waiting for their ack. */
+  private readonly unacked = new Set<(err: Error) => void>();
+
+  constructor(
+    private readonly socket: ChatSocket,
+    connectors: Connectors,
+    events: LinkEvents,
+  ) {
+    socket.on('connect', () => events.opened());
+    socket.on('connect_error', (err) => events.lost(connectors.describeError(err), false));
+    socket.on('disconnect', (reason) => {
+      if (reason === 'io client disconnect') return;
+      // After a server-side disconnect() socket.io-client does not come back on its own
+      // either: the server meant it.
+      events.lost(DISCONNECT_REASONS[reason] ?? reason, reason === 'io server disconnect');
+    });
+    socket.on('chat', (message) => events.chat(message));
+    socket.on('notice', (notice) => events.notice(notice));
+    socket.on('history', (messages) => events.history(messages));
+    socket.on('typing', (who) => events.typing(who));
+  }
+
+  open(): void {
+    this.socket.connect();
+  }
+
+  /** socket.io-client buffers what is emitted while disconnected and sends it on reconnection. */
+  send(text: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.unacked.add(reject);
+      this.socket.emit('chat', text, (ack: ChatAck) => {
+        this.unacked.delete(reject);
+        if (ack.ok) resolve(ack.id);
+        else reject(new ChatRefusedError(ack.error));
+      });
+    });
+  }
+
+  typing(): void {
+    // Not buffered: a typing hint that arrives after a reconnection is stale.
+    if (this.socket.connected) this.socket.emit('typing');
+  }
+
+  close(): Promise<void> {
+    this.socket.disconnect();
+    for (const reject of this.unacked) reject(new Error('closed before the server answered'));
+    this.unacked.clear();
+    return Promise.resolve();
+  }
+}
+
+interface Outgoing {
+  text: string;
+  resolve(id: string | undefined): void;
+  reject(err: Error): void;
+}
+
+/**
+ * The raw endpoint. In JSON mode a sent message's id comes from its echo: the server sends
+ * every message back to its sender, in the sender's order, so the first chat frame with
+ * this client's name and the oldest unanswered text is that message.
+ */
+class RawLink implements Link {
+  private socket: RawSocket | undefined;
+  private isOpen = false;
+  /** Waiting for a connection. */
+  private readonly queued: Outgoing[] = [];
+  /** JSON mode: sent, waiting for the echo. */
+  private readonly unechoed: Outgoing[] = [];
+  private readonly format: RawFormat;
+
+  constructor(
+    private readonly options: SessionOptions,
+    private readonly events: LinkEvents,
+    private readonly ownName: () => string | undefined,
+  ) {
+    this.format = options.rawFormat ?? 'text';
+  }
+
+  open(): void {
+    const url = rawSocketUrl(this.options.url, {
+      name: this.options.name,
+      format: this.format === 'json' ? 'json' : undefined,
+    });
+    let failure: string | undefined;
+    const socket: RawSocket = this.options.connectors.webSocket(url, {
+      open: () => {
+        if (socket !== this.socket) return;
+        this.isOpen = true;
+        this.events.opened();
+        this.flush();
+      },
+      message: (text) => {
+        if (socket === this.socket) this.onFrame(text);
+      },
+      error: (reason) => {
+        failure ??= reason;
+      },
+      close: (code, reason) => {
+        if (socket !== this.socket) return;
+        this.socket = undefined;
+        this.isOpen = false;
+        this.failAll(this.unechoed, 'the connection was lost before the message came back');
+        this.events.lost(failure ?? describeClose(code, reason), false);
+      },
+    });
+    this.socket = socket;
+  }
+
+  send(text: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ text, resolve, reject });
+      if (this.isOpen) this.flush();
+    });
+  }
+
+  typing(): void {
+    // The raw endpoint has no typing event: every frame is a chat message.
+  }
+
+  close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.isOpen = false;
+    this.failAll(this.queued, 'closed before the message was sent');
+    this.failAll(this.unechoed, 'closed before the message came back');
+    return socket?.close() ?? Promise.resolve();
+  }
+
+  private flush(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    for (const out of this.queued.splice(0)) {
+      if (this.format === 'json') this.unechoed.push(out);
+      socket.send(out.text).then(
+        () => {
+          if (this.format === 'text') out.resolve(undefined);
+        },
+        (err: unknown) => out.reject(err instanceof Error ? err : new Error(String(err))),
+      );
+    }
+  }
+
+  private onFrame(text: string): void {
+    if (this.format === 'text') {
+      this.events.seedFrame(text);
+      return;
+    }
+    const frame = parseJsonFrame(text);
+    if (frame === null) {
+      this.events.seedFrame(text);
+      return;
+    }
+    if (frame.type === 'notice') {
+      const { type: _type, ...notice } = frame;
+      this.events.notice(notice);
+      return;
+    }
+    const { type: _type, ...message } = frame;
+    const next = this.unechoed[0];
+    if (next !== undefined && message.name === this.ownName() && message.text === next.text) {
+      this.unechoed.shift();
+      next.resolve(message.id);
+    }
+    this.events.chat(message);
+  }
+
+  private failAll(list: Outgoing[], why: string): void {
+    for (const out of list.splice(0)) out.reject(new Error(why));
+  }
+}
+
+function parseJsonFrame(text: string): RawJsonFrame | null {
+  try {
+    const frame = JSON.parse(text) as unknown;
+    if (typeof frame !== 'object' || frame === null) return null;
+    const type = (frame as { type?: unknown }).type;
+    return type === 'chat' || type === 'notice' ? (frame as RawJsonFrame) : null;
+  } catch {
+    return null; // not JSON: shown as it came
+  }
+}
+
+function describeClose(code: number, reason: string): string {
+  if (code === 1001) return `the server is going away${reason ? ` (${reason})` : ''}`;
+  if (code === 1006) return 'the connection dropped';
+  return `the server closed the connection (${code}${reason ? ` ${reason}` : ''})`;
+}

@@ -1,0 +1,51 @@
+import type { io as ioFunction } from 'socket.io-client';
+import { SOCKET_IO_PATH } from '../../server/protocol.js';
+import type { Connectors } from '../shared/session.js';
+
+declare global {
+  interface Window {
+    /** Defined by /socket.io/socket.io.js, the client bundle the server serves. */
+    io?: typeof ioFunction;
+  }
+}
+
+/** Whether the Socket.IO client script loaded. */
+export function socketIoLoaded(): boolean {
+  return typeof window.io === 'function';
+}
+
+/**
+ * The browser's connectors: the served socket.io-client bundle, and the native WebSocket
+ * (which tells a page nothing about why a connection failed, so neither can we).
+ */
+export const browserConnectors: Connectors = {
+  socketIo: (url, name) => {
+    if (window.io === undefined) throw new Error('the Socket.IO client script did not load');
+    return window.io(url, {
+      path: SOCKET_IO_PATH,
+      autoConnect: false,
+      reconnection: false,
+      auth: name === undefined ? {} : { name },
+    });
+  },
+  webSocket: (url, events) => {
+    const ws = new WebSocket(url);
+    ws.onopen = () => events.open();
+    ws.onmessage = (event: MessageEvent<unknown>) => {
+      if (typeof event.data === 'string') events.message(event.data);
+    };
+    ws.onerror = () => events.error('cannot reach the server');
+    ws.onclose = (event) => events.close(event.code, event.reason);
+    return {
+      send: (text) => {
+        ws.send(text);
+        return Promise.resolve();
+      },
+      close: () => {
+        ws.close();
+        return Promise.resolve();
+      },
+    };
+  },
+  describeError: () => 'cannot reach the server',
+};

@@ -1,0 +1,191 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { describeWithBrowser } from './support/browser';
+import { escapeRegExp } from './support/regexp';
+import { connectRaw } from './support/raw-client';
+import { startTestServer } from './support/server';
+import { connectSio } from './support/sio-client';
+
+// Browser steps on a busy two-core machine: generous waits, never fixed sleeps.
+jest.setTimeout(90_000);
+const WAIT = { timeout: 15_000 };
+
+const JOIN = 'Server: A new user has entered the chat room.';
+const SCREENSHOTS = join(__dirname, '..', 'test-output');
+
+type Transport = 'socket.io' | 'raw';
+
+describeWithBrowser('the /chat page in Chromium', (browser) => {
+  /** Opens /chat as a returning user whose name (and choice of transport) the page remembers. */
+  async function openChat(url: string, name: string, transport: Transport = 'socket.io', viewport = { width: 900, height: 700 }) {
+    const page = await browser.open(`${url}/chat`, {
+      viewport,
+      storage: { 'chat-bridge.name': name, 'chat-bridge.transport': transport },
+    });
+    await connected(page);
+    return page;
+  }
+
+  const connected = (page: Page) => page.locator('#status[data-state="connected"]').waitFor(WAIT);
+  const online = (page: Page, count: number) => page.locator('#online', { hasText: new RegExp(`^${count} online$`) }).waitFor(WAIT);
+
+  /** The chat row on `page` with exactly this text, once it is there. */
+  async function chatRow(page: Page, text: string) {
+    const exactly = new RegExp(`^${escapeRegExp(text)}$`);
+    const row = page.locator('#messages li.chat').filter({ has: page.locator('.text', { hasText: exactly }) }).last();
+    await row.waitFor(WAIT);
+    return row;
+  }
+
+  async function say(page: Page, text: string): Promise<void> {
+    await page.locator('#text').fill(text);
+    await page.locator('#text').press('Enter');
+  }
+
+  it('lets two pages and a raw client chat with each other both ways, and keeps the online count', async () => {
+    const server = await startTestServer();
+    const alice = await openChat(server.url, 'alice');
+    await online(alice, 1);
+    const bob = await openChat(server.url, 'bob', 'raw');
+    await online(alice, 2);
+    await online(bob, 2);
+    const carol = await connectRaw(server.url, { name: 'carol' });
+    expect(await carol.messages.next()).toBe(JOIN);
+    await online(alice, 3);
+    await online(bob, 3);
+
+    await say(alice, 'hi from the Socket.IO page');
+    expect(await (await chatRow(bob, 'hi from the Socket.IO page')).locator('.name').textContent()).toBe('alice');
+    expect(await carol.messages.next()).toBe('hi from the Socket.IO page');
+    expect(await (await chatRow(alice, 'hi from the Socket.IO page')).getAttribute('class')).toBe('chat mine');
+
+    await say(bob, 'hi from the raw WebSocket page');
+    expect(await (await chatRow(alice, 'hi from the raw WebSocket page')).locator('.name').textContent()).toBe('bob');
+    expect(await carol.messages.next()).toBe('hi from the raw WebSocket page');
+
+    carol.send('hi from a console');
+    for (const page of [alice, bob]) {
+      expect(await (await chatRow(page, 'hi from a console')).locator('.name').textContent()).toBe('carol');
+    }
+
+    await carol.close();
+    await online(alice, 2);
+    await online(bob, 2);
+    await alice.locator('#messages li.notice', { hasText: 'carol left (2 online)' }).waitFor(WAIT);
+  });
+
+  it('shows "alice is typing…" to another Socket.IO page, clears it when her message comes, and tells raw clients nothing', async () => {
+    const server = await startTestServer();
+    const seed = await connectRaw(server.url);
+    const alice = await openChat(server.url, 'alice');
+    const bob = await openChat(server.url, 'bob');
+    expect(await seed.messages.take(3)).toEqual([JOIN, JOIN, JOIN]);
+
+    await alice.locator('#text').pressSequentially('hel');
+    const typing = bob.locator('#typing');
+    await bob.locator('#typing', { hasText: /^alice is typing…$/ }).waitFor(WAIT);
+    expect(await alice.locator('#typing').textContent()).toBe('');
+
+    await alice.locator('#text').pressSequentially('lo');
+    await alice.locator('#text').press('Enter');
+    await chatRow(bob, 'hello');
+    expect(await typing.textContent()).toBe('');
+    // The seed endpoint saw the message and nothing about typing.
+    expect(await seed.messages.next()).toBe('hello');
+    await seed.messages.expectNothing();
+  });
+
+  it('renders an HTML-injection message as text and runs none of it', async () => {
+    const server = await startTestServer();
+    const page = await openChat(server.url, 'reader');
+    const raw = await connectRaw(server.url, { name: '<b>mallory</b>' });
+    const attack = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>';
+    raw.send(attack);
+
+    const row = await chatRow(page, attack);
+    expect(await row.locator('.text').textContent()).toBe(attack);
+    expect(await row.locator('.name').textContent()).toBe('<b>mallory</b>');
+    expect(await page.locator('#messages img, #messages script, #messages b').count()).toBe(0);
+    expect(await page.title()).toBe('chat-bridge');
+  });
+
+  it.each(['socket.io', 'raw'] as const)('over %s, reconnects after the server restarts on the same port', async (transport) => {
+    const first = await startTestServer();
+    const page = await openChat(first.url, 'phoenix', transport);
+
+    await first.close();
+    await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT);
+
+    const second = await startTestServer({ PORT: String(first.port) });
+    const listener = await connectSio(second.url);
+    await connected(page);
+    await page.locator('#messages li.notice', { hasText: 'You joined as phoenix' }).nth(1).waitFor(WAIT);
+    await say(page, 'back again');
+    expect(await listener.chats.next(15_000)).toMatchObject({ name: 'phoenix', text: 'back again' });
+  });
+
+  it('remembers the name across visits', async () => {
+    const server = await startTestServer();
+    const page = await browser.open(`${server.url}/chat`);
+    await connected(page);
+    await page.locator('#name').fill('dora');
+    await page.locator('#name').press('Enter');
+    await page.locator('#messages li.notice', { hasText: 'You joined as dora' }).waitFor(WAIT);
+
+    await page.reload();
+    expect(await page.locator('#name').inputValue()).toBe('dora');
+    await page.locator('#messages li.notice', { hasText: 'You joined as dora' }).waitFor(WAIT);
+  });
+
+  it('follows new messages at the bottom, and stays put once the reader scrolls up', async () => {
+    const server = await startTestServer();
+    const page = await openChat(server.url, 'reader', 'socket.io', { width: 390, height: 500 });
+    const raw = await connectRaw(server.url, { name: 'chatty' });
+    const log = page.locator('#log');
+    const distanceFromBottom = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+
+    // Few enough to stay well inside any per-connection flood limit.
+    for (let i = 1; i <= 30; i += 1) raw.send(`message ${i}`);
+    await chatRow(page, 'message 30');
+    expect(await distanceFromBottom()).toBeLessThanOrEqual(1);
+
+    await log.evaluate((el) => el.scrollTo({ top: 0 }));
+    for (let i = 31; i <= 33; i += 1) raw.send(`message ${i}`);
+    await chatRow(page, 'message 33');
+    expect(await log.evaluate((el) => el.scrollTop)).toBe(0);
+
+    await log.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+    raw.send('message 34');
+    await chatRow(page, 'message 34');
+    expect(await distanceFromBottom()).toBeLessThanOrEqual(1);
+  });
+
+  it('fits a phone screen, and leaves screenshots in test-output/', async () => {
+    const server = await startTestServer();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const bob = await connectRaw(server.url, { name: 'bob' });
+    const carol = await connectSio(server.url, { auth: { name: 'carol' } });
+    const phone = await openChat(server.url, 'alice', 'socket.io', { width: 390, height: 720 });
+    const desktop = await openChat(server.url, 'alice', 'socket.io', { width: 900, height: 640 });
+
+    bob.send('Hi! I am on a raw WebSocket, like the old Tornado tester.');
+    await carol.chat('And I am on Socket.IO. Both of us are in the same room.');
+    await say(desktop, 'Hello both, from the /chat page. <b>Tags</b> stay text.');
+    carol.socket.emit('typing');
+    for (const page of [phone, desktop]) {
+      await chatRow(page, 'Hello both, from the /chat page. <b>Tags</b> stay text.');
+      await page.locator('#typing', { hasText: 'carol is typing…' }).waitFor(WAIT);
+    }
+
+    // Nothing sticks out sideways, and the message box and its button are on screen.
+    expect(await phone.locator('html').evaluate((el) => el.scrollWidth)).toBeLessThanOrEqual(390);
+    const send = await phone.locator('#composer button').boundingBox();
+    expect(send).not.toBeNull();
+    expect((send?.x ?? 0) + (send?.width ?? 0)).toBeLessThanOrEqual(390);
+    expect((send?.y ?? 0) + (send?.height ?? 0)).toBeLessThanOrEqual(720);
+
+    await phone.screenshot({ path: join(SCREENSHOTS, 'chat-page-phone.png') });
+    await desktop.screenshot({ path: join(SCREENSHOTS, 'chat-page.png') });
+  });
+});

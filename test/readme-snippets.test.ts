@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeWithBrowser } from './support/browser';
+import { Output } from './support/cli';
+import { EventQueue } from './support/event-queue';
+import { connectRaw } from './support/raw-client';
+import { startTestServer } from './support/server';
+import { connectSio } from './support/sio-client';
+
+// The README's snippets, run as written: only the port is changed, to the test server's.
+jest.setTimeout(60_000);
+
+const ROOT = join(__dirname, '..');
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+/** The code blocks in `lang` of the README section under `heading`. */
+function codeBlocks(heading: string, lang: string): string[] {
+  const start = README.indexOf(`\n## ${heading}`);
+  if (start === -1) throw new Error(`README.md has no section "## ${heading}"`);
+  const end = README.indexOf('\n## ', start + 1);
+  const section = README.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] ?? '');
+}
+
+function onPort(code: string, port: number): string {
+  if (!code.includes('localhost:8000')) throw new Error(`the snippet no longer mentions localhost:8000:\n${code}`);
+  return code.replaceAll('localhost:8000', `localhost:${port}`);
+}
+
+describeWithBrowser('the README console snippet in Chromium', (browser) => {
+  it('on /, logs the join notice and then its own message, which the whole room gets', async () => {
+    const [open, send, ...rest] = codeBlocks('Chat from a browser console', 'js');
+    expect(rest).toEqual([]);
+    const server = await startTestServer();
+    const bystander = await connectRaw(server.url);
+    await bystander.messages.next();
+
+    // localhost, as in the README: the page and the socket must have the same origin.
+    const page = await browser.open(`http://localhost:${server.port}/`);
+    expect(await page.locator('body').textContent()).toBe('Hello, This is a WebSocket tester!');
+    const logs = new EventQueue<string>('console.log');
+    page.on('console', (message) => {
+      if (message.type() === 'log') logs.push(message.text());
+    });
+
+    await page.evaluate(onPort(open ?? '', server.port));
+    expect(await logs.next(15_000)).toBe('Client: WS is opening');
+    expect(await logs.next(15_000)).toBe('Client: WS is getting data: Server: A new user has entered the chat room.');
+
+    await page.evaluate(send ?? '');
+    expect(await logs.next(15_000)).toBe("Client: WS is getting data: Client: I'm sending data!");
+    expect(await bystander.messages.take(2)).toEqual(['Server: A new user has entered the chat room.', "Client: I'm sending data!"]);
+  });
+});
+
+describe('the README Node snippet', () => {
+  it('connects with connectChat, sees the room, chats and gets its ack', async () => {
+    const [code, ...rest] = codeBlocks('Chat from a Node script (Socket.IO)', 'ts');
+    expect(rest).toEqual([]);
+    const server = await startTestServer();
+    const friend = await connectSio(server.url, { auth: { name: 'friend' } });
+    await friend.chat('hi bot');
+
+    // Saved outside the repository, so the import of ./client/connect is made absolute.
+    const dir = mkdtempSync(join(tmpdir(), 'readme-snippet-'));
+    const file = join(dir, 'hello.ts');
+    writeFileSync(file, onPort(code ?? '', server.port).replace("'./client/connect'", JSON.stringify(join(ROOT, 'client', 'connect'))));
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT });
+    const stdout = new Output('node snippet stdout');
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
+    try {
+      await stdout.until(/^1 earlier messages$/m);
+      await stdout.until(/^\* bot joined \(2 online\)$/m);
+      await stdout.until(/^<bot> hello from Node$/m);
+      await stdout.until(/\{ ok: true, id: '\d+-\d+' \}/);
+      expect(await friend.typings.next(15_000)).toEqual({ name: 'bot' });
+    } finally {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
