@@ -89,7 +89,8 @@ export class ServerSideLink implements ClusterLink {
   }
 
   private hear(state: NodeState): void {
-    if (typeof state !== 'object' || state === null || typeof state.node !== 'string') {
+    // Only this server's nodes speak on the bus; the check guards against a version skew.
+    if (typeof state !== 'object' || state === null || typeof state.node !== 'string' || typeof state.online !== 'number') {
       this.options.logger.warn('malformed message on the cluster bus');
       return;
     }

@@ -211,7 +211,7 @@ export class SocketIoTransport implements Transport {
       const now = Date.now();
       if (now - lastTypingAt < TYPING_INTERVAL_MS / 2) return;
       lastTypingAt = now;
-      socket.broadcast.volatile.emit('typing', { name });
+      (this.localOnly() ? socket.broadcast.local : socket.broadcast).volatile.emit('typing', { name });
     });
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'connection close');

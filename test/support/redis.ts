@@ -1,10 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { onCleanup } from './cleanup';
 
-/** redis-server on PATH (Debian's package puts it in /usr/bin), or null. */
+/** REDIS_SERVER_PATH if set, else redis-server on PATH (Debian's package: /usr/bin), or null. */
 function findRedisServer(): string | null {
+  const chosen = process.env.REDIS_SERVER_PATH;
+  if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : null;
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   const path = found.stdout.trim();
   return found.status === 0 && path !== '' ? path : null;
@@ -21,7 +24,7 @@ export function describeWithRedis(name: string, body: () => void): void {
     describe(name, body);
     return;
   }
-  const why = 'redis-server is not installed (Debian: apt-get install redis-server)';
+  const why = 'redis-server is not installed (Debian: apt-get install redis-server; or set REDIS_SERVER_PATH)';
   if (process.env.REQUIRE_REDIS === '1') {
     describe(name, () => {
       it('needs redis-server', () => {
