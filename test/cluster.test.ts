@@ -144,7 +144,7 @@ describeWithRedis('several nodes on one Redis', () => {
     expect(await resumed.nextJson()).toMatchObject({ type: 'notice', kind: 'join' });
   });
 
-  it('recovers a dropped Socket.IO client on the other node with the messages it missed, without history again', async () => {
+  it.each([['the other node'], ['the same node']])('recovers a dropped Socket.IO client on %s with the messages it missed, without history again', async (where) => {
     const [a, b] = await nodes(2);
     const sender = await connectRaw(b!.url, { name: 'sender' });
     const client = await connectSio(a!.url, { auth: { name: 'roamer' }, reconnection: true });
@@ -152,8 +152,8 @@ describeWithRedis('several nodes on one Redis', () => {
     expect((await client.chats.next()).text).toBe('before the drop');
     expect(await client.histories.next()).toEqual([]);
 
-    // The load balancer sends the reconnection to the other node.
-    (client.socket.io as unknown as { uri: string }).uri = b!.url;
+    // Where the load balancer sends the reconnection.
+    if (where === 'the other node') (client.socket.io as unknown as { uri: string }).uri = b!.url;
     // 'connect', not the manager's 'reconnect': `recovered` is known once the namespace answers.
     const reconnected = new Promise<void>((resolve) => client.socket.once('connect', () => resolve()));
     client.socket.io.engine.close();
