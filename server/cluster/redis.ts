@@ -65,14 +65,18 @@ export async function setupRedis(url: string, io: Server, historySize: number, l
   // locally and delivered locally at once, not held until Redis returns.
   const dataClient = connect(url, 'history', logger, true);
   // node-redis would retry for ever, and the server would wait, not listening, silently.
-  const answered = await withDeadline(Promise.all([adapterClient.connect(), dataClient.connect()]), STARTUP_TIMEOUT_MS).catch(
-    () => false,
-  );
-  if (!answered) {
+  const host = new URL(url).host;
+  const failed = (why: string) => {
     adapterClient.destroy();
     dataClient.destroy();
-    throw new Error(`redis at ${new URL(url).host} did not answer within ${STARTUP_TIMEOUT_MS} ms`);
-  }
+    return new Error(`redis at ${host} ${why}`);
+  };
+  const answered = await withDeadline(Promise.all([adapterClient.connect(), dataClient.connect()]), STARTUP_TIMEOUT_MS).catch(
+    (err: unknown) => {
+      throw failed(`refused the connection: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
+  if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
   io.adapter(createAdapter(adapterClient));
 
   const fallbackIds = new MessageIdGenerator();
