@@ -3,13 +3,12 @@ import { MULTI_PROCESS_START_MS, startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
 import { eventually, RoomLog } from './support/room-log';
+import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
 
 // Each test starts two or three server processes (tsx compiles on start), on a shared machine.
 jest.setTimeout(90_000);
-
-const LEAVE = 'Server: A user has left the chat room.';
 
 /**
  * A node hears another node's count one bus hop after that node's notice goes out; a
@@ -89,7 +88,7 @@ describeWithRedis('several nodes on one Redis', () => {
     const dave = await connectSio(a!.url, { auth: { name: 'dave' } });
     expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'dave', online: 4 });
     expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'dave', online: 4 });
-    expect(await carol.messages.take(2)).toEqual(['Server: A new user has entered the chat room.', 'Server: A new user has entered the chat room.']);
+    expect(await carol.messages.take(2)).toEqual([JOIN, JOIN]);
 
     bob.socket.disconnect();
     expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'leave', name: 'bob', online: 3 });
