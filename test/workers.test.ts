@@ -3,7 +3,7 @@ import { connectRaw, type RawTestClient } from './support/raw-client';
 import { describeWithRedis, startRedis } from './support/redis';
 import { eventually, RoomLog } from './support/room-log';
 import { connectSio, type SioTestClient } from './support/sio-client';
-import { spawnServer, type SpawnedServer } from './support/spawn-server';
+import { runMain, spawnServer, type SpawnedServer } from './support/spawn-server';
 import { MULTI_PROCESS_START_MS } from './support/nodes';
 
 // A primary and two workers per test, each compiling the server with tsx.
@@ -19,6 +19,15 @@ function workersServing(server: SpawnedServer): Set<number> {
   return pids;
 }
 
+/** Fails naming `what` instead of hanging until jest's timeout. */
+function within<T>(work: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Connects clients of every kind until both workers serve some, checks that each
  * message reaches every client whatever worker it is on, and that `online` counts all.
@@ -27,15 +36,15 @@ async function checkOneRoom(server: SpawnedServer): Promise<void> {
   const raws: RawTestClient[] = [];
   const sios: SioTestClient[] = [];
   for (let i = 0; i < 3; i += 1) {
-    raws.push(await connectRaw(server.url, { name: `raw${i}`, format: 'json' }));
-    sios.push(await connectSio(server.url, { auth: { name: `sio${i}` } }));
+    raws.push(await within(connectRaw(server.url, { name: `raw${i}`, format: 'json' }), `raw client ${i} connects`));
+    sios.push(await within(connectSio(server.url, { auth: { name: `sio${i}` } }), `Socket.IO client ${i} connects`));
   }
-  sios.push(await connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'] }));
+  sios.push(await within(connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'] }), 'long-polling client connects'));
   await eventually(() => workersServing(server).size === 2, 'clients on both workers');
   const logs = [...raws.map((c) => RoomLog.ofRaw(c)), ...sios.map((c) => RoomLog.ofSio(c))];
 
   for (const raw of raws) raw.send('hello from a raw client');
-  for (const sio of sios) await sio.chat('hello from Socket.IO');
+  for (const sio of sios) await within(sio.chat('hello from Socket.IO'), `ack for ${sio.socket.id ?? 'a Socket.IO client'}`);
   await eventually(
     () => logs.every((log) => log.entries.filter((e) => e.type === 'chat').length === raws.length + sios.length),
     'every chat on every client',
@@ -59,6 +68,13 @@ describe('WORKERS=2 on one port', () => {
     await connectRaw(server.url);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 1, naming the cause, when the workers cannot start (here: no Redis answers)', async () => {
+    const run = runMain({ PORT: '0', HOST: '127.0.0.1', WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1' });
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr()).toContain('redis at 127.0.0.1:1 did not answer');
+    expect(run.stderr()).toContain('exited with code 1 while starting');
   });
 });
 

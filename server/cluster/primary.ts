@@ -37,28 +37,38 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   cluster.setupPrimary({ serialization: 'advanced' });
 
   let stopping = false;
+  let started = false;
   const slots = new Map<Worker, number>();
   const fork = (index: number): Promise<void> => {
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(index) });
     slots.set(worker, index);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const onMessage = (message: unknown) => {
         if ((message as { type?: unknown } | null)?.type !== WORKER_READY) return;
         worker.off('message', onMessage);
         resolve();
       };
       worker.on('message', onMessage);
+      // A worker that cannot start (its own error is on stderr) would only fail again.
+      worker.once('exit', (code) => reject(new Error(`worker ${index} exited with code ${code} while starting`)));
     });
   };
   cluster.on('exit', (worker, code, signal) => {
     const index = slots.get(worker);
     slots.delete(worker);
-    if (stopping || index === undefined) return;
+    if (stopping || !started || index === undefined) return;
     logger.error({ pid: worker.process.pid, code, signal, index }, 'worker died; starting another');
-    void fork(index);
+    fork(index).catch((err: unknown) => logger.error({ err }, 'replacement worker failed to start'));
   });
 
-  await Promise.all(Array.from({ length: config.workers }, (_, index) => fork(index)));
+  try {
+    await Promise.all(Array.from({ length: config.workers }, (_, index) => fork(index)));
+  } catch (err) {
+    stopping = true;
+    for (const worker of slots.keys()) worker.process.kill('SIGTERM');
+    throw err;
+  }
+  started = true;
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => {
