@@ -1,7 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatMessage, Notice } from '../server/protocol';
 import type { ListenLine } from '../client/scripted';
+import { onCleanup } from './support/cleanup';
 import { nextJsonLine, ptyAvailable, spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
 import { escapeRegExp } from './support/regexp';
@@ -14,16 +15,11 @@ jest.setTimeout(60_000);
 const TIME = String.raw`\d\d:\d\d:\d\d`;
 const ESC = '\x1b';
 
-const strangers = new Set<Server>();
-afterEach(async () => {
-  await Promise.all([...strangers].map((server) => new Promise((resolve) => server.close(resolve))));
-  strangers.clear();
-});
 
 /** A plain HTTP server that is not a chat server: every request and upgrade gets 404. */
 async function notAChatServer(): Promise<string> {
   const server = createServer((_req, res) => res.writeHead(404).end('no chat here\n'));
-  strangers.add(server);
+  onCleanup('servers', () => new Promise((resolve) => server.close(resolve)));
   server.on('upgrade', (_req, socket) => {
     socket.on('error', () => {}); // a client that resets first is no failure of this test
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
 const ROOT = join(__dirname, '..', '..');
@@ -61,7 +62,6 @@ export interface ChatProcess {
   end(): void;
 }
 
-const running = new Set<ChildProcess>();
 
 /** Whether util-linux `script` is here to run the client in a pseudo-terminal (Debian: bsdutils). */
 export const ptyAvailable = (spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout ?? '').includes('util-linux');
@@ -94,7 +94,7 @@ export function spawnChat(args: readonly string[], options: SpawnOptions = {}): 
         { cwd: ROOT, env: { ...env, TERM: 'xterm-256color' } },
       )
     : spawn(command[0] as string, command.slice(1), { cwd: ROOT, env });
-  running.add(child);
+  const forget = onCleanup('clients', () => child.kill('SIGKILL'));
 
   const stdout = new Output(`chat ${args.join(' ')} stdout`);
   const stderr = new Output(`chat ${args.join(' ')} stderr`);
@@ -111,7 +111,7 @@ export function spawnChat(args: readonly string[], options: SpawnOptions = {}): 
   child.stdin?.on('error', () => {});
   const exited = new Promise<Exit>((resolve) => {
     child.on('exit', (code, signal) => {
-      running.delete(child);
+      forget();
       resolve({ code, signal });
     });
   });
@@ -138,7 +138,3 @@ export async function nextJsonLine<T>(
   }
 }
 
-afterEach(() => {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-});
