@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
+import { FlushPacer } from './flush-pacer';
 
 /**
  * `ws` builds server frames with this static helper; socket.io-adapter uses it the same
@@ -33,7 +34,9 @@ export interface GroupMember {
  * per message (see DESIGN.md, "What speed is possible"). Here each message is encoded and
  * framed once, the frames of a turn are joined into one buffer, and each client gets
  * that buffer in a single write in `setImmediate`, which still runs in the same turn of
- * the event loop, so a lone message waits for nothing.
+ * the event loop, so a lone message waits for nothing. Right after an expensive flush the
+ * next one waits a little, so that a join storm (one join per turn) or a burst of
+ * messages shares writes across turns too (see FlushPacer).
  *
  * Writing to the socket under `ws` is safe because permessage-deflate is off: `ws` then
  * writes its own frames (pong, close) synchronously and whole, so frames never interleave
@@ -51,16 +54,15 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
 
   private readonly members = new Set<Member>();
   private frames: Buffer[] = [];
-  private flushScheduled = false;
-  private readonly flushCallback = () => this.flush();
+  private readonly pacer = new FlushPacer(() => this.writePending());
 
   get size(): number {
     return this.members.size;
   }
 
   /**
-   * A member that joins mid-turn gets only what is published after it joined,
-   * so a newcomer never sees messages from before its arrival.
+   * A member that joins before the pending frames are written gets only what is
+   * published after it joined, so a newcomer never sees messages from before its arrival.
    */
   add(member: Member): void {
     member.from = this.frames.length;
@@ -72,40 +74,36 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
   }
 
   /**
-   * Queues one text message for every member; it goes out at the end of this turn.
-   * Returns the number of members it is for.
+   * Queues one text message for every member; it goes out at the end of this turn (see
+   * FlushPacer). Returns the number of members it is for.
    */
   publish(text: string): number {
     if (this.members.size === 0) return 0;
     for (const part of frame(Buffer.from(text, 'utf8'), TEXT_FRAME)) this.frames.push(part);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushCallback);
-    }
+    this.pacer.request();
     return this.members.size;
   }
 
   /** Writes everything pending now. Also called before closing clients, so nothing is lost. */
   flush(): void {
-    this.flushScheduled = false;
+    this.pacer.flushNow();
+  }
+
+  private writePending(): void {
     const frames = this.frames;
     if (frames.length === 0) return;
     this.frames = [];
 
     const whole = Buffer.concat(frames);
-    // Members that joined mid-turn share a tail of the turn's frames; during a join storm
-    // several join in one turn, so each distinct tail is built once.
-    let tails: Map<number, Buffer> | undefined;
+    // Members that joined since the last flush get a tail of the pending frames: a view
+    // of `whole` from the first frame published after they joined, so a join storm with
+    // many newcomers between two flushes copies nothing more.
+    let starts: number[] | undefined;
     for (const member of this.members) {
       let bytes: Buffer = whole;
       if (member.from > 0) {
-        tails ??= new Map();
-        let tail = tails.get(member.from);
-        if (tail === undefined) {
-          tail = Buffer.concat(frames.slice(member.from));
-          tails.set(member.from, tail);
-        }
-        bytes = tail;
+        starts ??= frameStarts(frames);
+        bytes = whole.subarray(starts[member.from]);
         member.from = 0;
       }
       if (bytes.length === 0 || member.ws.readyState !== WebSocket.OPEN) continue;
@@ -115,4 +113,11 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
       if (member.socket.writableLength > this.maxBufferedBytes) this.onOverflow(member);
     }
   }
+}
+
+/** The byte offset of each frame in the frames' concatenation, and the total at the end. */
+function frameStarts(frames: readonly Buffer[]): number[] {
+  const starts = [0];
+  for (const part of frames) starts.push((starts[starts.length - 1] as number) + part.length);
+  return starts;
 }

@@ -23,6 +23,7 @@ import {
 } from '../protocol';
 import { rejectUpgrade } from '../reject-upgrade';
 import { createRateLimiter } from '../token-bucket';
+import { corkingWsEngine } from './corking-ws-engine';
 
 export interface SocketData {
   name: string;
@@ -95,6 +96,8 @@ export class SocketIoTransport implements Transport {
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
       maxHttpBufferSize: packetLimit(this.config.maxMessageBytes),
+      // One write per WebSocket client per event-loop turn, however many packets it gets.
+      wsEngine: corkingWsEngine(),
       // One heartbeat policy for both kinds of client: a peer that has not answered by
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,

@@ -1,0 +1,76 @@
+/**
+ * What the orchestrator (bench/run.ts) and its child processes say to each other over
+ * Node's IPC channel. Every request carries an id and gets exactly one reply with it.
+ * Nothing here crosses the loopback sockets under test.
+ */
+
+/** Which wire protocol a bench client speaks. */
+export type ClientKind = 'raw' | 'sio';
+
+/** The servers the benchmark can start, each in its own pinned process. */
+export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
+
+export interface Phases {
+  /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */
+  startAt: number;
+  warmupMs: number;
+  measureMs: number;
+}
+
+export type WorkerRequest =
+  /** Opens `count` clients of one kind, at most `concurrency` handshakes at a time. */
+  | { cmd: 'connect'; url: string; kind: ClientKind; count: number; concurrency: number }
+  /** Closed loop: each of the first `senders` clients keeps `window` messages in flight. */
+  | { cmd: 'fanout'; phases: Phases; senders: number; window: number }
+  /** Open loop: the first client sends `rate` messages/s; every client records latency. */
+  | { cmd: 'latency'; phases: Phases; rate: number; send: boolean }
+  | { cmd: 'counters' }
+  | { cmd: 'histogram' };
+
+/** One worker's running totals. Times are clock.ts `nowMs()`, comparable across processes. */
+export interface Counters {
+  /** Chat deliveries received in each phase: before the window, inside it, after it. */
+  chats: [number, number, number];
+  notices: number;
+  /** Chat messages this worker's senders have sent. */
+  sent: number;
+  /** When the last notice arrived (0: none yet). */
+  lastNoticeAtMs: number;
+  open: number;
+  /** Unexpected closes and frames of an unknown shape, and the first few of them. */
+  errors: number;
+  errorSamples: string[];
+}
+
+/** Latency samples as sparse histogram buckets (see histogram.ts). */
+export interface HistogramData {
+  bucketUs: number;
+  /** [bucket index, count] pairs, for the non-empty buckets only. */
+  buckets: [number, number][];
+  count: number;
+  maxUs: number;
+}
+
+export type ServerRequest = { cmd: 'memory' };
+
+export interface MemoryReading {
+  rss: number;
+  /** The V8 heap as reserved: heapUsed plus room V8 has not given back yet. */
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
+
+/** A server process announces its port once it listens. */
+export interface ServerReady {
+  ready: true;
+  port: number;
+  pid: number;
+}
+
+export interface Envelope<T> {
+  id: number;
+  body: T;
+}
+
+export type ReplyEnvelope<T> = { id: number; ok: true; body: T } | { id: number; ok: false; error: string };

@@ -1,0 +1,259 @@
+import type { ServerName } from './ipc';
+import type { Profile } from './profiles';
+import { runRoomTrial, type Delivery, type RoomResult } from './room-trial';
+import { median } from './stats';
+import { runStormTrial, type StormResult } from './storm-trial';
+
+export type Better = 'higher' | 'lower';
+export type Unit = 'deliveries/s' | 'ms' | 's' | 'bytes';
+
+/** A target from the issue, as a bound on the median ratio ours / baseline. */
+export interface Target {
+  ratio: number;
+}
+
+/** One line of the results table: a measure, ours against its baseline, run by run. */
+export interface Row {
+  id: string;
+  label: string;
+  against: string;
+  unit: Unit;
+  better: Better;
+  ours: number[];
+  baseline: number[];
+  /** ours / baseline, pair by pair (A B A B ...). */
+  ratios: number[];
+  medianOurs: number;
+  medianBaseline: number;
+  medianRatio: number;
+  target: Target | null;
+  met: boolean | null;
+  /** Added up over every trial behind the row, ours and the baseline's. */
+  delivery: Delivery;
+  /** The worst single trial, so one short trial cannot hide in a large sum. */
+  worstDelivery: number;
+}
+
+export interface Trials {
+  rawRoom: { ours: RoomResult[]; baseline: RoomResult[] };
+  sioRoom: { ours: RoomResult[]; baseline: RoomResult[] };
+  mixedRoom: RoomResult[];
+  rawStorm: { ours: StormResult[]; baseline: StormResult[] };
+  sioStorm: { ours: StormResult[]; baseline: StormResult[] };
+}
+
+const BASELINE_NAMES: Record<Exclude<ServerName, 'ours'>, string> = {
+  'ws-loop': 'bare ws loop',
+  'socketio-emit': 'bare socket.io',
+};
+
+type Log = (line: string) => void;
+
+/**
+ * Runs every trial of the profile. Each comparison alternates ours and its baseline,
+ * ours first, `repetitions` times (A B A B ...), so a drift in the machine's load
+ * touches both sides alike; every trial starts fresh processes.
+ */
+export async function runPlan(profile: Profile, log: Log): Promise<Trials> {
+  const room = profile.roomClients;
+  const half = Math.floor(room / 2);
+  const rawGroups = [
+    { kind: 'raw' as const, count: room - half },
+    { kind: 'raw' as const, count: half },
+  ];
+  const sioGroups = [
+    { kind: 'sio' as const, count: room - half },
+    { kind: 'sio' as const, count: half },
+  ];
+  const mixedGroups = [
+    { kind: 'raw' as const, count: room - half },
+    { kind: 'sio' as const, count: half },
+  ];
+  const total = profile.repetitions * 9;
+  let step = 0;
+  const timed = async <T>(label: string, run: () => Promise<T>, describe: (result: T) => string): Promise<T> => {
+    step += 1;
+    const started = Date.now();
+    const result = await run();
+    log(`[${step}/${total}] ${label}: ${describe(result)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return result;
+  };
+  const roomLine = (r: RoomResult) =>
+    `${Math.round(r.fanout.deliveriesPerSecond)} deliveries/s, p99 ${r.latency.p99Ms.toFixed(2)} ms`;
+  const stormLine = (r: StormResult) =>
+    `storm ${r.stormSeconds.toFixed(2)} s, ${Math.round(r.rssPerConnection)} B/conn`;
+
+  const alternate = async <T>(
+    name: string,
+    baseline: ServerName,
+    run: (server: ServerName) => Promise<T>,
+    describe: (result: T) => string,
+  ) => {
+    const pair = { ours: [] as T[], baseline: [] as T[] };
+    for (let r = 1; r <= profile.repetitions; r += 1) {
+      pair.ours.push(await timed(`${name}, ours, run ${r}`, () => run('ours'), describe));
+      pair.baseline.push(await timed(`${name}, ${baseline}, run ${r}`, () => run(baseline), describe));
+    }
+    return pair;
+  };
+
+  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, rawGroups, profile), roomLine);
+  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, sioGroups, profile), roomLine);
+  const mixedRoom: RoomResult[] = [];
+  for (let r = 1; r <= profile.repetitions; r += 1) {
+    mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', mixedGroups, profile), roomLine));
+  }
+  const rawStorm = await alternate('raw storm', 'ws-loop', (s) => runStormTrial(s, 'raw', profile.stormClients, profile), stormLine);
+  const sioStorm = await alternate('Socket.IO storm', 'socketio-emit', (s) => runStormTrial(s, 'sio', profile.sioStormClients, profile), stormLine);
+  return { rawRoom, sioRoom, mixedRoom, rawStorm, sioStorm };
+}
+
+interface Measure<T> {
+  id: string;
+  label: string;
+  unit: Unit;
+  better: Better;
+  target: Target | null;
+  value: (result: T) => number;
+  delivery: (result: T) => Delivery;
+}
+
+function compare<T>(measure: Measure<T>, against: string, ours: readonly T[], baseline: readonly T[]): Row {
+  const oursValues = ours.map(measure.value);
+  const baselineValues = baseline.map(measure.value);
+  const ratios = oursValues.map((value, i) => value / (baselineValues[i] as number));
+  return finish(measure, against, oursValues, baselineValues, ratios, [...ours, ...baseline].map(measure.delivery));
+}
+
+function finish<T>(
+  measure: Measure<T>,
+  against: string,
+  ours: number[],
+  baseline: number[],
+  ratios: number[],
+  deliveries: Delivery[],
+): Row {
+  const medianRatio = median(ratios);
+  const { target } = measure;
+  const met = target === null ? null : measure.better === 'higher' ? medianRatio >= target.ratio : medianRatio <= target.ratio;
+  const delivery = deliveries.reduce(
+    (sum, d) => ({ delivered: sum.delivered + d.delivered, expected: sum.expected + d.expected }),
+    { delivered: 0, expected: 0 },
+  );
+  const worstDelivery = Math.min(...deliveries.map((d) => (d.expected === 0 ? 1 : d.delivered / d.expected)));
+  return {
+    id: measure.id,
+    label: measure.label,
+    against,
+    unit: measure.unit,
+    better: measure.better,
+    ours,
+    baseline,
+    ratios,
+    medianOurs: median(ours),
+    medianBaseline: median(baseline),
+    medianRatio,
+    target,
+    met,
+    delivery,
+    worstDelivery,
+  };
+}
+
+const fanoutDelivery = (r: RoomResult) => r.fanout;
+const latencyDelivery = (r: RoomResult) => r.latency;
+const stormDelivery = (r: StormResult) => r.notices;
+
+/** The rows of the results table, with the issue's targets. */
+export function buildRows(trials: Trials, profile: Profile): Row[] {
+  const room = profile.roomClients;
+  const rate = profile.latencyRate;
+  const roomMeasures = (prefix: string, name: string, fanoutTarget: number): Measure<RoomResult>[] => [
+    {
+      id: `${prefix}-fanout`,
+      label: `${name} fan-out, ${room} clients`,
+      unit: 'deliveries/s',
+      better: 'higher',
+      target: { ratio: fanoutTarget },
+      value: (r) => r.fanout.deliveriesPerSecond,
+      delivery: fanoutDelivery,
+    },
+    ...(['p50', 'p99', 'max'] as const).map(
+      (q): Measure<RoomResult> => ({
+        id: `${prefix}-latency-${q}`,
+        label: `${name} latency ${q}, ${rate} msg/s to ${room}`,
+        unit: 'ms',
+        better: 'lower',
+        target: q === 'p99' ? { ratio: 1 } : null,
+        value: (r) => r.latency[`${q}Ms`],
+        delivery: latencyDelivery,
+      }),
+    ),
+  ];
+  const stormMeasures = (prefix: string, name: string, storm: number, stormTarget: Target | null): Measure<StormResult>[] => [
+    {
+      id: `${prefix}-storm`,
+      label: `${name} join storm, ${storm} clients`,
+      unit: 's',
+      better: 'lower',
+      target: stormTarget,
+      value: (r) => r.stormSeconds,
+      delivery: stormDelivery,
+    },
+    {
+      id: `${prefix}-memory`,
+      label: `${name} idle memory per connection (RSS), ${storm} clients`,
+      unit: 'bytes',
+      better: 'lower',
+      target: { ratio: 1.1 },
+      value: (r) => r.rssPerConnection,
+      delivery: stormDelivery,
+    },
+    {
+      // What the JavaScript side holds (heap and Buffers): steadier than RSS, which also
+      // keeps whatever the storm's garbage left the allocator holding.
+      id: `${prefix}-heap`,
+      label: `${name} idle heap + external per connection, ${storm} clients`,
+      unit: 'bytes',
+      better: 'lower',
+      target: null,
+      value: (r) => r.heapPerConnection,
+      delivery: stormDelivery,
+    },
+  ];
+
+  const rows: Row[] = [];
+  const raw = BASELINE_NAMES['ws-loop'];
+  const sio = BASELINE_NAMES['socketio-emit'];
+  for (const m of roomMeasures('raw', 'Raw', 6)) rows.push(compare(m, raw, trials.rawRoom.ours, trials.rawRoom.baseline));
+  for (const m of roomMeasures('sio', 'Socket.IO', 2.5)) rows.push(compare(m, sio, trials.sioRoom.ours, trials.sioRoom.baseline));
+
+  // The mixed room has no bare counterpart: it is held to the slower of our two pure rooms.
+  const rawFanout = rows.find((row) => row.id === 'raw-fanout') as Row;
+  const sioFanout = rows.find((row) => row.id === 'sio-fanout') as Row;
+  const slower = rawFanout.medianOurs <= sioFanout.medianOurs ? rawFanout : sioFanout;
+  const mixed = trials.mixedRoom.map((r) => r.fanout.deliveriesPerSecond);
+  const mixedMeasure: Measure<RoomResult> = {
+    id: 'mixed-fanout',
+    label: `Mixed room fan-out, ${room - Math.floor(room / 2)} raw + ${Math.floor(room / 2)} Socket.IO`,
+    unit: 'deliveries/s',
+    better: 'higher',
+    target: { ratio: 1 },
+    value: (r) => r.fanout.deliveriesPerSecond,
+    delivery: fanoutDelivery,
+  };
+  rows.push(
+    finish(
+      mixedMeasure,
+      `ours, ${slower === rawFanout ? 'raw' : 'Socket.IO'} room (the slower)`,
+      mixed,
+      [slower.medianOurs],
+      mixed.map((value) => value / slower.medianOurs),
+      trials.mixedRoom.map(fanoutDelivery),
+    ),
+  );
+
+  for (const m of stormMeasures('raw', 'Raw', profile.stormClients, { ratio: 0.15 })) rows.push(compare(m, raw, trials.rawStorm.ours, trials.rawStorm.baseline));
+  for (const m of stormMeasures('sio', 'Socket.IO', profile.sioStormClients, null)) rows.push(compare(m, sio, trials.sioStorm.ours, trials.sioStorm.baseline));
+  return rows;
+}

@@ -1,0 +1,96 @@
+/** The sizes of one benchmark run. `full` is the issue's; the others only shrink it. */
+export interface Profile {
+  name: 'full' | 'quick' | 'tiny';
+  /** Alternated pairs (ours, baseline) per comparison. */
+  repetitions: number;
+  /** Clients in a room (raw, Socket.IO; the mixed room is half of each). */
+  roomClients: number;
+  /** Closed-loop senders among them, and the messages each keeps in flight. */
+  senders: number;
+  window: number;
+  fanoutWarmupMs: number;
+  fanoutMeasureMs: number;
+  /** The fixed rate of the latency probe, messages per second from one sender. */
+  latencyRate: number;
+  latencyWarmupMs: number;
+  latencyMeasureMs: number;
+  /** Clients in a raw join storm, after which idle memory is read. */
+  stormClients: number;
+  /**
+   * The same for Socket.IO. Smaller in the full run: the bare socket.io baseline sends
+   * N x N packets one write each, over a minute at 2000 clients and several at 5000,
+   * three times over; ours is measured at the same size, so the comparison stays fair.
+   */
+  sioStormClients: number;
+  /**
+   * Quiet time after a storm before the idle memory reading. Long in the full run: a
+   * storm's allocation rate grows V8's young generation, which V8 gives back only after
+   * several idle seconds; read at once, RSS counted megabytes of empty heap as memory of
+   * the connections (measured here: 8.3 KiB reserved heap per connection for 4.1 KiB used
+   * one second after the storm, 2.1 KiB reserved twelve seconds after it).
+   */
+  settleMs: number;
+  /** Handshakes each client worker keeps in flight while connecting. */
+  connectConcurrency: number;
+  /** Give up on a storm or a drain when nothing has arrived for this long. */
+  stallMs: number;
+  /** Give up on connecting a room or a storm after this long. */
+  connectTimeoutMs: number;
+}
+
+export const PROFILES: Record<Profile['name'], Profile> = {
+  full: {
+    name: 'full',
+    repetitions: 3,
+    roomClients: 1000,
+    senders: 10,
+    window: 8,
+    fanoutWarmupMs: 1_000,
+    fanoutMeasureMs: 5_000,
+    latencyRate: 100,
+    latencyWarmupMs: 1_000,
+    latencyMeasureMs: 10_000,
+    stormClients: 5000,
+    sioStormClients: 2000,
+    settleMs: 15_000,
+    connectConcurrency: 100,
+    stallMs: 30_000,
+    connectTimeoutMs: 1_200_000,
+  },
+  quick: {
+    name: 'quick',
+    repetitions: 3,
+    roomClients: 200,
+    senders: 4,
+    window: 8,
+    fanoutWarmupMs: 100,
+    fanoutMeasureMs: 300,
+    latencyRate: 100,
+    latencyWarmupMs: 100,
+    latencyMeasureMs: 200,
+    stormClients: 300,
+    sioStormClients: 150,
+    settleMs: 300,
+    connectConcurrency: 100,
+    stallMs: 10_000,
+    connectTimeoutMs: 60_000,
+  },
+  tiny: {
+    name: 'tiny',
+    repetitions: 1,
+    roomClients: 20,
+    senders: 2,
+    window: 4,
+    fanoutWarmupMs: 100,
+    fanoutMeasureMs: 200,
+    latencyRate: 100,
+    latencyWarmupMs: 50,
+    latencyMeasureMs: 200,
+    stormClients: 50,
+    sioStormClients: 30,
+    settleMs: 50,
+    connectConcurrency: 25,
+    stallMs: 5_000,
+    connectTimeoutMs: 20_000,
+  },
+};

@@ -1,0 +1,33 @@
+import type { Row, Unit } from '../plan';
+
+/** A value with its unit, short enough for a table cell or a chart label. */
+export function formatValue(value: number, unit: Unit): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  switch (unit) {
+    case 'deliveries/s':
+      return value >= 1e6 ? `${(value / 1e6).toFixed(2)}M/s` : `${(value / 1e3).toFixed(1)}k/s`;
+    case 'ms':
+      return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+    case 's':
+      return `${value.toFixed(value < 10 ? 2 : 1)} s`;
+    case 'bytes':
+      return `${(value / 1024).toFixed(1)} KiB`;
+  }
+}
+
+export function formatRatio(ratio: number): string {
+  if (!Number.isFinite(ratio)) return 'n/a';
+  return `${ratio.toFixed(ratio < 10 ? 2 : 1)}x`;
+}
+
+export function formatTarget(row: Row): string {
+  if (row.target === null) return '-';
+  return `${row.better === 'higher' ? '>=' : '<='} ${formatRatio(row.target.ratio)}`;
+}
+
+/** Exactly 1 only when every expected delivery arrived: 0.9999996 must not round to 1. */
+export function formatDelivery(row: Row): string {
+  const { delivered, expected } = row.delivery;
+  if (delivered === expected && row.worstDelivery === 1) return `1 (${delivered})`;
+  return `${(delivered / expected).toFixed(6)} (${delivered}/${expected}, worst ${row.worstDelivery.toFixed(6)})`;
+}

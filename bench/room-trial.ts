@@ -1,0 +1,104 @@
+import { Fleet, joinNotices, sleep, type Totals, type WorkerGroup } from './fleet';
+import { summarize, type LatencySummary } from './histogram';
+import type { HistogramData, Phases, ServerName } from './ipc';
+import type { Profile } from './profiles';
+
+/** Every chat sent, times every client in the room: what "all delivered" means. */
+export interface Delivery {
+  delivered: number;
+  expected: number;
+}
+
+/** Shares of one core used during a measured window (null where there is no /proc). */
+export interface CpuShares {
+  serverCpu: number | null;
+  /** All client workers together; near 1.0 would mean the clients, not the server, set the pace. */
+  clientCpu: number | null;
+}
+
+export interface RoomResult {
+  server: ServerName;
+  clients: number;
+  latency: LatencySummary & Delivery & CpuShares;
+  fanout: Delivery & CpuShares & { deliveriesPerSecond: number };
+}
+
+/** Lead time so that every worker has its orders before the first phase begins. */
+const START_LEAD_MS = 50;
+/** After the window, so that every worker's own end-of-window timer has fired. */
+const END_GRACE_MS = 50;
+
+/**
+ * One room on a fresh server: connect every client, let the join notices settle, probe
+ * latency at a fixed rate, then run the closed fan-out loop. Both steps wait until every
+ * message sent has reached every client (or nothing more arrives), and count it.
+ */
+export async function runRoomTrial(server: ServerName, groups: readonly WorkerGroup[], profile: Profile): Promise<RoomResult> {
+  const fleet = await Fleet.start(server, groups);
+  try {
+    const clients = fleet.clientCount;
+    await fleet.connect(profile.connectConcurrency, profile.connectTimeoutMs);
+    const settled = await fleet.waitFor((t) => t.notices >= joinNotices(clients), profile.stallMs);
+    assertNoErrors(settled, 'connecting');
+    if (settled.notices !== joinNotices(clients)) {
+      throw new Error(`${server}: ${settled.notices} of ${joinNotices(clients)} join notices arrived`);
+    }
+    const latency = await probeLatency(fleet, profile);
+    const fanout = await runFanout(fleet, profile);
+    return { server, clients, latency, fanout };
+  } finally {
+    await fleet.stop();
+  }
+}
+
+function phasesFrom(warmupMs: number, measureMs: number): Phases {
+  return { startAt: Date.now() + START_LEAD_MS, warmupMs, measureMs };
+}
+
+async function probeLatency(fleet: Fleet, profile: Profile): Promise<RoomResult['latency']> {
+  const phases = phasesFrom(profile.latencyWarmupMs, profile.latencyMeasureMs);
+  await fleet.broadcast((i) => ({ cmd: 'latency', phases, rate: profile.latencyRate, send: i === 0 }));
+  const cpu = await watchWindow(fleet, phases);
+  const { delivery } = await drain(fleet, profile, 'latency probe');
+  const histograms = await fleet.broadcast<HistogramData>(() => ({ cmd: 'histogram' }));
+  return { ...summarize(histograms), ...delivery, ...cpu };
+}
+
+async function runFanout(fleet: Fleet, profile: Profile): Promise<RoomResult['fanout']> {
+  const phases = phasesFrom(profile.fanoutWarmupMs, profile.fanoutMeasureMs);
+  const workers = fleet.workers.length;
+  // The senders are spread over the workers, so both kinds send in a mixed room.
+  const senders = (i: number) => Math.floor(profile.senders / workers) + (i < profile.senders % workers ? 1 : 0);
+  await fleet.broadcast((i) => ({ cmd: 'fanout', phases, senders: senders(i), window: profile.window }));
+  const cpu = await watchWindow(fleet, phases);
+  const { delivery, totals } = await drain(fleet, profile, 'fan-out');
+  return { ...delivery, ...cpu, deliveriesPerSecond: totals.chatsInWindow / (phases.measureMs / 1000) };
+}
+
+/** Sleeps through the phases, reading how busy the server and the clients were in the window. */
+async function watchWindow(fleet: Fleet, phases: Phases): Promise<CpuShares> {
+  const windowStart = phases.startAt + phases.warmupMs;
+  await sleep(windowStart - Date.now());
+  const before = fleet.cpu();
+  const wallBefore = Date.now();
+  await sleep(windowStart + phases.measureMs - Date.now());
+  const after = fleet.cpu();
+  const seconds = (Date.now() - wallBefore) / 1000;
+  await sleep(END_GRACE_MS);
+  const share = (a: number | null, b: number | null) => (a === null || b === null ? null : (b - a) / seconds);
+  return { serverCpu: share(before.server, after.server), clientCpu: share(before.clients, after.clients) };
+}
+
+/** Waits until every chat sent has reached every client, or nothing more comes. */
+async function drain(fleet: Fleet, profile: Profile, step: string): Promise<{ delivery: Delivery; totals: Totals }> {
+  const clients = fleet.clientCount;
+  const totals = await fleet.waitFor((t) => t.chats >= t.sent * clients, profile.stallMs);
+  assertNoErrors(totals, step);
+  return { delivery: { delivered: totals.chats, expected: totals.sent * clients }, totals };
+}
+
+export function assertNoErrors(totals: Totals, step: string): void {
+  if (totals.errors > 0) {
+    throw new Error(`${totals.errors} client errors while ${step}, e.g. ${totals.errorSamples.slice(0, 3).join('; ')}`);
+  }
+}

@@ -1,0 +1,33 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
+import { TurnCork } from './turn-cork';
+
+/**
+ * A `ws` server for engine.io's `wsEngine` option whose connections write once per
+ * event-loop turn (see TurnCork).
+ *
+ * Why here: `io.emit` already encodes a broadcast once and frames it once for every
+ * WebSocket (socket.io-adapter's `wsPreEncodedFrame`), but engine.io then writes each
+ * packet to each socket with its own `socket.write`, so N clients cost N system calls
+ * per message. engine.io builds its WebSocket server from this option and hands it the
+ * raw socket of every upgrade that passed its checks, so the socket is known here, once
+ * the handshake has been answered (the 101 and any refusal go out unchanged).
+ * Long-polling clients never come through here: their packets leave in HTTP responses,
+ * as before. `io.emit` stays the broadcast API, so adapters behind it keep working.
+ */
+export function corkingWsEngine(cork: TurnCork = new TurnCork()): new (options: ServerOptions) => WebSocketServer {
+  return class CorkingWebSocketServer extends WebSocketServer {
+    override handleUpgrade(
+      request: IncomingMessage,
+      socket: Duplex,
+      upgradeHead: Buffer,
+      callback: (client: WebSocket, request: IncomingMessage) => void,
+    ): void {
+      super.handleUpgrade(request, socket, upgradeHead, (client, req) => {
+        cork.attach(socket);
+        callback(client, req);
+      });
+    }
+  };
+}

@@ -1,0 +1,60 @@
+import type { Duplex } from 'node:stream';
+import { FlushPacer } from './flush-pacer';
+
+/**
+ * Turns every write a socket makes during one event-loop turn into one system call.
+ *
+ * Why: a broadcast to N clients costs one system call per client per message when each
+ * message is written on its own, and that call, not the encoding, is what limits
+ * fan-out (DESIGN.md, "What speed is possible"). A socket attached here is corked by its
+ * first write of a turn; one `setImmediate` per turn uncorks every socket corked in it,
+ * and Node then hands each socket's pending chunks to the kernel in a single writev.
+ * `setImmediate` runs in the check phase of the same loop iteration as the I/O callbacks
+ * that wrote, so a lone message goes out in the turn it was written: corking adds no
+ * latency, it only stops the kernel from being called once per chunk. Right after an
+ * expensive uncork the next one waits a little, so that a join storm (one join per turn)
+ * shares writes across turns too (see FlushPacer).
+ *
+ * Ordering and back-pressure are the stream's own: cork only holds chunks in the
+ * socket's buffer in write order, `writableLength` counts them as before, and `end()`
+ * uncorks fully on its own. Writes made while uncorking (write callbacks run on the next
+ * tick and may write again) cork the socket anew for the next turn, so the loop moves on.
+ */
+export class TurnCork {
+  private releases: (() => void)[] = [];
+  private readonly pacer = new FlushPacer(() => {
+    const releases = this.releases;
+    this.releases = [];
+    for (const release of releases) release();
+  });
+
+  /**
+   * Routes every later write of `socket` through the per-turn cork. The socket's own
+   * `write` is wrapped on the instance because the writer (here `ws`'s Sender, which
+   * engine.io drives packet by packet) holds the socket and calls `write` on it directly;
+   * there is no other place where all of a connection's writes pass.
+   */
+  attach(socket: Duplex): void {
+    const write = socket.write;
+    let corked = false;
+    const release = (): void => {
+      if (!corked) return;
+      corked = false;
+      socket.uncork();
+    };
+    socket.write = ((...args: unknown[]): boolean => {
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        this.releases.push(release);
+        this.pacer.request();
+      }
+      const ok = Reflect.apply(write, socket, args) as boolean;
+      // Past the socket's high-water mark, send what is held now (later writes of the
+      // turn cork anew): a single write of megabytes is more than the kernel takes at
+      // once, and what it leaves would look like a client that stopped reading.
+      if (socket.writableLength >= socket.writableHighWaterMark) release();
+      return ok;
+    }) as Duplex['write'];
+  }
+}

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+interface BenchRow {
+  id: string;
+  delivery: { delivered: number; expected: number };
+  worstDelivery: number;
+}
+
+/**
+ * Runs the whole benchmark at its tiny size, as `npm run bench -- --tiny` would: real
+ * processes, real sockets, both baselines. Speed is not judged here (it belongs to the
+ * benchmark itself); that every delivery is counted and the outputs are written is.
+ */
+describe('the fan-out benchmark, tiny', () => {
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('runs every scenario, counts every delivery and writes the table, JSON and chart', async () => {
+    const root = path.resolve(__dirname, '..');
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'bench/run.ts', '--tiny', '--out', outDir], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+
+    expect(stdout).toContain('| Raw fan-out, 20 clients |');
+    for (const ext of ['json', 'md', 'svg']) expect(existsSync(path.join(outDir, `bench-tiny.${ext}`))).toBe(true);
+    const { rows } = JSON.parse(readFileSync(path.join(outDir, 'bench-tiny.json'), 'utf8')) as { rows: BenchRow[] };
+    expect(rows.map((row) => row.id)).toEqual([
+      'raw-fanout',
+      'raw-latency-p50',
+      'raw-latency-p99',
+      'raw-latency-max',
+      'sio-fanout',
+      'sio-latency-p50',
+      'sio-latency-p99',
+      'sio-latency-max',
+      'mixed-fanout',
+      'raw-storm',
+      'raw-memory',
+      'raw-heap',
+      'sio-storm',
+      'sio-memory',
+      'sio-heap',
+    ]);
+    for (const row of rows) {
+      expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
+      expect(row.delivery.expected).toBeGreaterThan(0);
+    }
+    expect(readFileSync(path.join(outDir, 'bench-tiny.svg'), 'utf8')).toMatch(/^<svg /);
+  }, 120_000);
+});
