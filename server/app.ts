@@ -6,6 +6,8 @@ import { HELLO_TEXT } from './protocol';
 export interface AppOptions {
   /** False while shutting down: load balancers should stop sending new clients here. */
   isReady: () => boolean;
+  /** Why not, for the 503 body; "shutting down" when absent. */
+  notReadyText?: () => string;
   metrics: Metrics;
 }
 
@@ -26,7 +28,7 @@ export function createApp(options: AppOptions): Express {
 
   app.get('/readyz', (_req, res) => {
     if (options.isReady()) res.type('text/plain').send('ready\n');
-    else res.status(503).type('text/plain').send('shutting down\n');
+    else res.status(503).type('text/plain').send(`${options.notReadyText?.() ?? 'shutting down'}\n`);
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -18,6 +18,8 @@ export const DEFAULTS = {
   MAX_CONNECTIONS: '10000', // clients of both kinds together
   MAX_CONNECTIONS_PER_IP: '0', // 0: no limit per address
   CHAT_TOKEN: '', // empty: no token needed
+  REDIS_URL: '', // empty: one node, in memory; set (redis://host:6379): several nodes share Redis
+  WORKERS: '1', // processes on this machine sharing the port (node:cluster)
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
@@ -45,6 +47,9 @@ export interface Config {
   readonly maxConnectionsPerIp: number;
   /** null when no token is required. */
   readonly chatToken: string | null;
+  /** null: a single node with in-memory history and the default adapter. */
+  readonly redisUrl: string | null;
+  readonly workers: number;
 }
 
 const integer = (min: number, max: number) =>
@@ -99,6 +104,11 @@ const schema = z.object({
   MAX_CONNECTIONS: integer(1, 10_000_000),
   MAX_CONNECTIONS_PER_IP: integer(0, 10_000_000),
   CHAT_TOKEN: z.string(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine((text) => text === '' || /^rediss?:\/\/[^\s]+$/.test(text), 'must be a redis:// or rediss:// URL'),
+  WORKERS: integer(1, 1024),
 });
 
 /** Thrown when the environment holds invalid settings; `problems` names every one. */
@@ -146,5 +156,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxConnections: v.MAX_CONNECTIONS,
     maxConnectionsPerIp: v.MAX_CONNECTIONS_PER_IP,
     chatToken: v.CHAT_TOKEN === '' ? null : v.CHAT_TOKEN,
+    redisUrl: v.REDIS_URL === '' ? null : v.REDIS_URL,
+    workers: v.WORKERS,
   });
 }

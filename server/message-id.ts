@@ -2,12 +2,19 @@
  * Message ids shaped like Redis stream ids, `<epoch ms>-<sequence>`: unique within a
  * process, ordered by time, and readable. A clock that steps backwards never
  * produces an id lower than the last one.
+ *
+ * Several workers sharing no Redis (WORKERS > 1) each take every `stride`-th sequence
+ * number starting at `offset`, so their ids never collide and keep the same shape.
  */
 export class MessageIdGenerator {
   private lastMs = 0;
   private sequence = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly offset = 0,
+    private readonly stride = 1,
+  ) {}
 
   next(): { id: string; at: number } {
     const at = this.now();
@@ -17,6 +24,20 @@ export class MessageIdGenerator {
     } else {
       this.sequence += 1;
     }
-    return { id: `${this.lastMs}-${this.sequence}`, at };
+    return { id: `${this.lastMs}-${this.sequence * this.stride + this.offset}`, at };
   }
+}
+
+const ID_PATTERN = /^(\d{1,16})-(\d{1,16})$/;
+
+/** Whether `text` has the `<ms>-<seq>` shape of a message id. */
+export function isMessageId(text: string): boolean {
+  return ID_PATTERN.test(text);
+}
+
+/** Orders two message ids the way Redis orders stream ids: by time, then sequence. */
+export function compareIds(a: string, b: string): number {
+  const [, aMs = '0', aSeq = '0'] = ID_PATTERN.exec(a) ?? [];
+  const [, bMs = '0', bSeq = '0'] = ID_PATTERN.exec(b) ?? [];
+  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
 }

@@ -89,6 +89,19 @@ export interface ClientAuth {
 /** Frames of the raw endpoint in `?format=json` mode. */
 export type RawJsonFrame = ({ type: 'chat' } & ChatMessage) | ({ type: 'notice' } & Notice);
 
+/**
+ * Raw `?format=json&since=<id>` when the server no longer has (or never had) message
+ * `since`: what came after it cannot be replayed; live traffic follows.
+ */
+export const HISTORY_INCOMPLETE_TEXT = 'Server: Some messages since your last one are no longer available.';
+export interface RawResumeFrame {
+  type: 'notice';
+  kind: 'history_incomplete';
+  text: string;
+  since: string;
+  at: number;
+}
+
 /** Close codes the raw endpoint uses (RFC 6455, section 7.4.1). */
 export const CloseCode = {
   /** The server is shutting down; reconnect later or elsewhere. */

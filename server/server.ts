@@ -1,8 +1,10 @@
+import { setupWorker } from '@socket.io/sticky';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Admission } from './admission';
 import { createApp } from './app';
+import { joinCluster, type WorkerSlot } from './cluster/setup';
 import type { Config } from './config';
 import { Hub } from './hub';
 import { createLogger } from './logger';
@@ -25,27 +27,52 @@ export interface StartOptions {
   logger?: Logger;
   /** How long clients get to close cleanly on shutdown before they are cut. */
   shutdownGraceMs?: number;
+  /** Set in a worker of WORKERS > 1: the primary owns the port and hands connections over. */
+  worker?: WorkerSlot;
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+/** The URL clients use for a server listening on `host`:`port`. */
+export function baseUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
 
 /** Builds the whole server from a validated Config and listens. Reads no environment. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   let ready = true;
+  let clusterConnected = () => true;
 
   const hub = new Hub({ historySize: config.historySize, logger });
   const admission = new Admission(config);
   // The transports exist only below; the gauge reads them when scraped.
   const sizes: Record<TransportName, () => number> = { raw: () => raw.size, 'socket.io': () => socketIo.size };
   const metrics = new Metrics(sizes);
-  const httpServer = createServer(createApp({ isReady: () => ready, metrics }));
+  const httpServer = createServer(
+    createApp({
+      isReady: () => ready && clusterConnected(),
+      notReadyText: () => (ready ? 'redis unreachable' : 'shutting down'),
+      metrics,
+    }),
+  );
 
   const raw = new RawTransport({ hub, config, admission, metrics, logger });
-  const socketIo = new SocketIoTransport({ hub, httpServer, config, admission, metrics, logger });
+  const socketIo = new SocketIoTransport({
+    hub,
+    httpServer,
+    config,
+    admission,
+    metrics,
+    logger,
+    localOnly: () => !clusterConnected(),
+  });
   hub.addTransport(raw);
   hub.addTransport(socketIo);
+  const cluster = await joinCluster(config, socketIo.io, hub, logger, options.worker);
+  if (cluster !== null) clusterConnected = cluster.connected;
 
   // engine.io's attach() added an 'upgrade' listener of its own; it answers a refused
   // handshake with 400 and leaves other paths to a timeout. One router owns every
@@ -74,17 +101,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => {
-      httpServer.off('error', reject);
-      resolve();
+  if (options.worker === undefined) {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, port, host: config.host }, 'listening');
+  } else {
+    // The primary accepts each connection and passes it here (sticky by session id).
+    setupWorker(socketIo.io);
+  }
+  const port = options.worker === undefined ? (httpServer.address() as AddressInfo).port : config.port;
+  const url = baseUrl(config.host, port);
+  if (options.worker === undefined) logger.info({ url, port, host: config.host }, 'listening');
 
   let closing: Promise<void> | undefined;
   /**
@@ -97,10 +128,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closing ??= (async () => {
       ready = false;
       logger.info({ raw: raw.size, socketIo: socketIo.size }, 'shutting down');
-      const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // A worker's server never listened: there is nothing to wait for.
+      const httpClosed = options.worker === undefined ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
       httpServer.closeIdleConnections();
       hub.silenceNotices();
+      cluster?.leave();
       await Promise.all([raw.close(graceMs), socketIo.close(graceMs)]);
+      await cluster?.close();
       httpServer.closeAllConnections();
       await httpClosed;
       logger.info('closed');

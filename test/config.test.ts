@@ -17,6 +17,8 @@ describe('configuration', () => {
       maxConnections: 10000,
       maxConnectionsPerIp: 0,
       chatToken: null,
+      redisUrl: null,
+      workers: 1,
     });
   });
 
@@ -35,6 +37,8 @@ describe('configuration', () => {
       MAX_CONNECTIONS: '10',
       MAX_CONNECTIONS_PER_IP: '2',
       CHAT_TOKEN: 's3cret',
+      REDIS_URL: 'redis://127.0.0.1:6380',
+      WORKERS: '4',
     });
     expect(config).toEqual({
       port: 9000,
@@ -50,6 +54,8 @@ describe('configuration', () => {
       maxConnections: 10,
       maxConnectionsPerIp: 2,
       chatToken: 's3cret',
+      redisUrl: 'redis://127.0.0.1:6380',
+      workers: 4,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
@@ -65,6 +71,8 @@ describe('configuration', () => {
         MAX_MESSAGE_BYTES: '1k',
         HISTORY_SIZE: '-1',
         LOG_LEVEL: 'loud',
+        REDIS_URL: 'localhost:6379',
+        WORKERS: '0',
       });
     } catch (err) {
       error = err;
@@ -78,6 +86,8 @@ describe('configuration', () => {
       'MAX_MESSAGE_BYTES',
       'HISTORY_SIZE',
       'LOG_LEVEL',
+      'REDIS_URL',
+      'WORKERS',
     ]);
     expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
     expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
@@ -96,5 +106,13 @@ describe('configuration', () => {
     for (const name of ['PORT', 'LOG_LEVEL', 'MAX_MESSAGE_BYTES']) expect(stderr).toContain(`${name}=`);
     expect(stderr).not.toContain('HOST');
     expect(run.lines.filter((line) => line !== '')).toEqual([]);
+  });
+
+  it('stops with exit code 1 and says so when REDIS_URL does not answer at start', async () => {
+    // Port 1 on loopback: nothing listens there, so every connection is refused.
+    const run = runMain({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:1' });
+    const exit = await run.exited;
+    expect(exit.code).toBe(1);
+    expect(run.stderr()).toContain('redis at 127.0.0.1:1 did not answer');
   });
 });

@@ -8,7 +8,15 @@ import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
 import type { Metrics, RejectReason } from '../metrics';
 import { displayName } from '../names';
-import { CloseCode, type ChatMessage, type Notice, type RawJsonFrame } from '../protocol';
+import { isMessageId } from '../message-id';
+import {
+  CloseCode,
+  HISTORY_INCOMPLETE_TEXT,
+  type ChatMessage,
+  type Notice,
+  type RawJsonFrame,
+  type RawResumeFrame,
+} from '../protocol';
 import { rejectUpgrade } from '../reject-upgrade';
 import { createRateLimiter } from '../token-bucket';
 import { BroadcastGroup, type GroupMember } from './broadcast-group';
@@ -84,6 +92,12 @@ export class RawTransport implements Transport {
       rejectUpgrade(socket, 400, 'format must be "text" or "json"');
       return;
     }
+    const since = url.searchParams.get('since') ?? undefined;
+    if (since !== undefined && (format !== 'json' || !isMessageId(since))) {
+      this.metrics.reject('invalid');
+      rejectUpgrade(socket, 400, 'since needs format=json and a message id like 1700000000000-0');
+      return;
+    }
     const ip = req.socket.remoteAddress ?? 'unknown';
     const refusal = this.admission.refusal(ip, url.searchParams.get('token') ?? undefined);
     if (refusal !== null) {
@@ -93,7 +107,11 @@ export class RawTransport implements Transport {
       return;
     }
     const name = displayName(url.searchParams.get('name') ?? undefined);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, name, format, ip));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // Sent before the client joins the broadcast group, so it comes before anything live.
+      if (since !== undefined) this.replay(ws, since);
+      this.accept(ws, socket, name, format, ip);
+    });
   }
 
   deliverChat(message: ChatMessage): void {
@@ -178,6 +196,20 @@ export class RawTransport implements Transport {
     });
 
     this.hub.join(name);
+  }
+
+  /** `?since=<id>`: the chat messages after that id, or a notice that they are gone. */
+  private replay(ws: WebSocket, since: string): void {
+    const missed = this.hub.since(since);
+    if (missed === null) {
+      const frame: RawResumeFrame = { type: 'notice', kind: 'history_incomplete', text: HISTORY_INCOMPLETE_TEXT, since, at: Date.now() };
+      ws.send(JSON.stringify(frame));
+      return;
+    }
+    for (const message of missed) {
+      const frame: RawJsonFrame = { type: 'chat', ...message };
+      ws.send(JSON.stringify(frame));
+    }
   }
 
   /** The standard ws heartbeat: ping everyone; whoever did not answer the last ping is gone. */

@@ -39,7 +39,12 @@ export interface SocketIoTransportOptions {
   admission: Admission;
   metrics: Metrics;
   logger: Logger;
+  /** True while other nodes cannot be reached (Redis down): emit to this node's clients only. */
+  localOnly?: () => boolean;
 }
+
+/** How long a dropped client's session is kept for it (connection state recovery, Redis only). */
+export const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 /**
  * Room for the JSON encoding of a message (quotes and escapes can double it) and the
@@ -72,6 +77,9 @@ function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
 /** Socket.IO on the shared HTTP server, in the same room as the raw clients. */
 export class SocketIoTransport implements Transport {
   readonly io: ChatServer;
+  /** `io.emit` reaches every node's Socket.IO clients through the adapter. */
+  readonly clusterWide = true;
+  private readonly localOnly: () => boolean;
   private readonly hub: Hub;
   private readonly config: Config;
   private readonly admission: Admission;
@@ -83,6 +91,7 @@ export class SocketIoTransport implements Transport {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
       options);
     const { allowedOrigins } = this.config;
+    this.localOnly = options.localOnly ?? (() => false);
 
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
@@ -93,6 +102,11 @@ export class SocketIoTransport implements Transport {
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,
       pingTimeout: this.config.heartbeatMs,
+      // Only with Redis: the streams adapter keeps the missed packets in Redis. In memory
+      // every broadcast would be kept for two minutes, whatever the message rate.
+      ...(this.config.redisUrl !== null
+        ? { connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: true } }
+        : {}),
       // Long-polling handshakes are plain HTTP requests; they get the same origin policy
       // as WebSocket upgrades (which the upgrade router checks before they get here).
       allowRequest: (req, callback) => {
@@ -137,12 +151,14 @@ export class SocketIoTransport implements Transport {
   }
 
   deliverChat(message: ChatMessage): void {
-    this.io.emit('chat', message);
+    (this.localOnly() ? this.io.local : this.io).emit('chat', message);
     this.afterBroadcast();
   }
 
   deliverNotice(notice: Notice): void {
-    this.io.emit('notice', notice);
+    // The adapter would hold a broadcast until Redis answers: during an outage local
+    // clients would get nothing.
+    (this.localOnly() ? this.io.local : this.io).emit('notice', notice);
     this.afterBroadcast();
   }
 
@@ -198,14 +214,17 @@ export class SocketIoTransport implements Transport {
       const now = Date.now();
       if (now - lastTypingAt < TYPING_INTERVAL_MS / 2) return;
       lastTypingAt = now;
-      socket.broadcast.volatile.emit('typing', { name });
+      (this.localOnly() ? socket.broadcast.local : socket.broadcast).volatile.emit('typing', { name });
     });
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'connection close');
       this.hub.leave(name);
     });
 
-    socket.emit('history', this.hub.recent());
+    // A recovered client (back within RECOVERY_WINDOW_MS) has just been sent what it
+    // missed, its own leave included; history again would repeat it. Its return is a join
+    // like any other: one leave and one join per drop, no more.
+    if (!socket.recovered) socket.emit('history', this.hub.recent());
     this.hub.join(name);
   }
 

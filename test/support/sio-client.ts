@@ -19,6 +19,8 @@ export interface SioOptions {
   auth?: Record<string, unknown>;
   transports?: ('websocket' | 'polling')[];
   extraHeaders?: Record<string, string>;
+  /** Reconnect after a drop, as a real client does (off by default: see connectSio). */
+  reconnection?: boolean;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface SioOptions {
 export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<SioTestClient> {
   const socket = connectChat(baseUrl, {
     forceNew: true,
-    reconnection: false,
+    reconnection: options.reconnection ?? false,
     transports: options.transports ?? ['websocket'],
     auth: options.auth ?? {},
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),

@@ -43,10 +43,13 @@ export function runMain(env: Record<string, string>): { child: ChildProcess; lin
   return { child, lines, stderr: () => stderr, exited };
 }
 
-/** Starts the entry point on an ephemeral port and resolves once it is listening. */
-export async function spawnServer(env: Record<string, string> = {}): Promise<SpawnedServer> {
+/**
+ * Starts the entry point on an ephemeral port and resolves once it is listening.
+ * `startTimeoutMs`: more for several processes at once (each compiles with tsx).
+ */
+export async function spawnServer(env: Record<string, string> = {}, startTimeoutMs = 15_000): Promise<SpawnedServer> {
   const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env });
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + startTimeoutMs;
   while (Date.now() < deadline) {
     for (const line of run.lines) {
       const entry = JSON.parse(line) as { msg?: string; url?: string };

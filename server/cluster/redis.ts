@@ -1,0 +1,115 @@
+/**
+ * Redis for several nodes: the Socket.IO adapter, the shared history, and whether the
+ * other nodes can be reached.
+ *
+ * Client library: node-redis (`redis`). It is Redis's own client, the first one the
+ * streams adapter documents, promise-based with typed commands, and it reconnects and
+ * re-subscribes by itself after an outage, which the adapter relies on.
+ */
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { Logger } from 'pino';
+import { createClient } from 'redis';
+import type { Server } from 'socket.io';
+import { withDeadline } from '../deadline';
+import { MessageIdGenerator } from '../message-id';
+import type { ChatMessage } from '../protocol';
+
+/** The shared history: a stream trimmed to HISTORY_SIZE entries. */
+export const HISTORY_KEY = 'chat:history';
+
+
+export interface RedisCluster {
+  /** Both connections are up: other nodes can be reached. */
+  connected(): boolean;
+  /** XADDs the message to the shared history; its stream id becomes the message id. */
+  stamp(name: string, text: string): Promise<ChatMessage>;
+  /** The shared history, oldest first. */
+  load(): Promise<ChatMessage[]>;
+  close(): Promise<void>;
+}
+
+/** A node starts only with Redis; after that it survives outages. */
+const STARTUP_TIMEOUT_MS = 5_000;
+
+/** Reconnect soon after an outage (node-redis's default waits up to 2 s between tries). */
+const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
+
+function connect(url: string, role: string, logger: Logger, disableOfflineQueue: boolean) {
+  const client = createClient({ url, disableOfflineQueue, socket: { reconnectStrategy } });
+  let down = false;
+  // Without an 'error' listener a lost connection would crash the process.
+  client.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err: err.message, role }, 'redis unreachable; delivering to local clients only');
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ role }, 'redis reachable again');
+  });
+  return client;
+}
+
+/**
+ * Connects and installs @socket.io/redis-streams-adapter on `io`: of the official Redis
+ * adapters, the only one that supports connection state recovery (it replays missed
+ * packets from the stream, and keeps sessions in Redis, so a client may come back on
+ * any node).
+ */
+export async function setupRedis(url: string, io: Server, historySize: number, logger: Logger): Promise<RedisCluster> {
+  // The adapter's connection keeps node-redis's offline queue: its blocking stream reader
+  // then waits for the connection instead of spinning on errors during an outage.
+  const adapterClient = connect(url, 'adapter', logger, false);
+  // History and health fail fast instead: a message sent during an outage is stamped
+  // locally and delivered locally at once, not held until Redis returns.
+  const dataClient = connect(url, 'history', logger, true);
+  // node-redis would retry for ever, and the server would wait, not listening, silently.
+  const host = new URL(url).host;
+  const failed = (why: string) => {
+    adapterClient.destroy();
+    dataClient.destroy();
+    return new Error(`redis at ${host} ${why}`);
+  };
+  const answered = await withDeadline(Promise.all([adapterClient.connect(), dataClient.connect()]), STARTUP_TIMEOUT_MS).catch(
+    (err: unknown) => {
+      throw failed(`refused the connection: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
+  if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
+  io.adapter(createAdapter(adapterClient));
+
+  const fallbackIds = new MessageIdGenerator();
+  return {
+    connected: () => adapterClient.isReady && dataClient.isReady,
+
+    async stamp(name, text) {
+      const at = Date.now();
+      try {
+        const id = await dataClient.xAdd(HISTORY_KEY, '*', { name, text, at: String(at) }, {
+          TRIM: { strategy: 'MAXLEN', threshold: historySize },
+        });
+        return { id, text, name, at };
+      } catch (err) {
+        // Unique on this node only, and not in the shared history: see README, failures.
+        logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
+        return { id: fallbackIds.next().id, text, name, at };
+      }
+    },
+
+    async load() {
+      if (historySize === 0) return [];
+      const entries = await dataClient.xRevRange(HISTORY_KEY, '+', '-', { COUNT: historySize });
+      return (entries ?? []).reverse().map(({ id, message }) => {
+        const fields = message as Record<string, string>;
+        return { id, text: fields.text ?? '', name: fields.name ?? '', at: Number(fields.at) };
+      });
+    },
+
+    async close() {
+      // After io.close(): the adapter has stopped its own duplicated connections.
+      adapterClient.destroy();
+      dataClient.destroy();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { createAdapter as createClusterAdapter } from '@socket.io/cluster-adapter';
+import type { Logger } from 'pino';
+import type { Server } from 'socket.io';
+import type { Config } from '../config';
+import type { Hub } from '../hub';
+import { MessageIdGenerator } from '../message-id';
+import { ServerSideLink } from './link';
+import { setupRedis } from './redis';
+
+/** This process is worker `index` (0-based) of `count`; the primary owns the port. */
+export interface WorkerSlot {
+  index: number;
+  count: number;
+}
+
+/** A node's part in a cluster. */
+export interface ClusterMembership {
+  /** The other nodes can be reached (false while Redis is down). */
+  connected(): boolean;
+  /** Shutdown, first step: the other nodes stop counting this node's clients. */
+  leave(): void;
+  /** Shutdown, last step, after Socket.IO has closed its adapter. */
+  close(): Promise<void>;
+}
+
+/**
+ * Joins the node to the others, if there are any: REDIS_URL set means Redis (adapter,
+ * shared history, bus); several workers and no Redis means the node:cluster adapter
+ * through the primary. Otherwise nothing changes: in-memory history, default adapter,
+ * and null is returned.
+ */
+export async function joinCluster(
+  config: Config,
+  io: Server,
+  hub: Hub,
+  logger: Logger,
+  worker?: WorkerSlot,
+): Promise<ClusterMembership | null> {
+  const link = (stamp: ServerSideLink['stamp'], connected: () => boolean) =>
+    new ServerSideLink({ io, hub, logger, stamp, connected, heartbeatMs: config.heartbeatMs });
+
+  if (config.redisUrl !== null) {
+    const redis = await setupRedis(config.redisUrl, io, config.historySize, logger);
+    const bus = link((name, text) => redis.stamp(name, text), redis.connected);
+    hub.joinCluster(bus, await redis.load());
+    return { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() };
+  }
+  if (worker !== undefined && worker.count > 1) {
+    io.adapter(createClusterAdapter());
+    // Each worker takes every count-th sequence number, so ids stay unique without Redis.
+    const ids = new MessageIdGenerator(Date.now, worker.index, worker.count);
+    const bus = link(async (name, text) => ({ ...ids.next(), text, name }), () => true);
+    hub.joinCluster(bus);
+    return { connected: () => true, leave: () => bus.close(), close: async () => undefined };
+  }
+  return null;
+}

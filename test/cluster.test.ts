@@ -1,0 +1,186 @@
+import type { ChatMessage, RawResumeFrame } from '../server/protocol';
+import { MULTI_PROCESS_START_MS, startNodes } from './support/nodes';
+import { connectRaw } from './support/raw-client';
+import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
+import { eventually, RoomLog } from './support/room-log';
+import { JOIN, LEAVE } from './support/seed-strings';
+import { connectSio } from './support/sio-client';
+import { spawnServer } from './support/spawn-server';
+
+// Each test starts two or three server processes (tsx compiles on start), on a shared machine.
+jest.setTimeout(90_000);
+
+/**
+ * A node hears another node's count one bus hop after that node's notice goes out; a
+ * count computed sooner may not include it yet. Tests give the hop this long.
+ */
+const busHop = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+describeWithRedis('several nodes on one Redis', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  beforeEach(async () => {
+    await redis.flush();
+  });
+  const nodes = (count: number, env: Record<string, string> = {}) => startNodes(count, { REDIS_URL: redis.url, RATE_LIMIT: '0', ...env });
+
+  it('delivers every message to raw and Socket.IO clients on both nodes, whichever kind sends it from whichever node', async () => {
+    const [a, b] = await nodes(2);
+    const rawA = await connectRaw(a!.url, { name: 'rawA', format: 'json' });
+    const sioA = await connectSio(a!.url, { auth: { name: 'sioA' } });
+    const rawB = await connectRaw(b!.url, { name: 'rawB', format: 'json' });
+    const sioB = await connectSio(b!.url, { auth: { name: 'sioB' } });
+    const textB = await connectRaw(b!.url, { name: 'textB' });
+    const logs = [RoomLog.ofRaw(rawA), RoomLog.ofSio(sioA), RoomLog.ofRaw(rawB), RoomLog.ofSio(sioB)];
+
+    rawA.send('raw on A');
+    await sioA.chat('sio on A');
+    rawB.send('raw on B');
+    await sioB.chat('sio on B');
+    textB.send('text on B');
+
+    const sent: Record<string, string> = { rawA: 'raw on A', sioA: 'sio on A', rawB: 'raw on B', sioB: 'sio on B', textB: 'text on B' };
+    const everywhere = () => logs.every((log) => Object.keys(sent).every((name) => log.chatsFrom(name).length > 0));
+    await eventually(everywhere, 'every chat on every client');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
+    for (const log of logs) {
+      for (const [name, text] of Object.entries(sent)) expect(log.chatsFrom(name)).toEqual([text]);
+    }
+    await eventually(() => Object.values(sent).every((text) => textB.messages.pending.includes(text)), 'every chat on the text client');
+    expect(textB.messages.pending.filter((m) => !m.startsWith('Server: ')).sort()).toEqual(Object.values(sent).sort());
+  });
+
+  it('keeps one sender’s 200 messages in order on the other node, both ways', async () => {
+    const [a, b] = await nodes(2);
+    const rawA = await connectRaw(a!.url, { name: 'rawA' });
+    const rawB = await connectRaw(b!.url, { name: 'rawB' });
+    const sioB = await connectSio(b!.url, { auth: { name: 'sioB' } });
+
+    const fromA = Array.from({ length: 200 }, (_, i) => `A #${i}`);
+    for (const text of fromA) rawA.send(text);
+    expect((await sioB.chats.take(200)).map((m) => m.text)).toEqual(fromA);
+    const chatsOf = (messages: readonly string[], prefix: string) => messages.filter((m) => m.startsWith(prefix) && !m.startsWith('Server: '));
+    await eventually(() => chatsOf(rawB.messages.pending, 'A #').length === 200, '200 chats from A on B');
+    expect(chatsOf(rawB.messages.pending, 'A #')).toEqual(fromA);
+
+    const fromB = Array.from({ length: 200 }, (_, i) => `B #${i}`);
+    for (const text of fromB) sioB.socket.emit('chat', text);
+    await eventually(() => chatsOf(rawA.messages.pending, 'B #').length === 200, '200 chats from B on A');
+    expect(chatsOf(rawA.messages.pending, '')).toEqual([...fromA, ...fromB]);
+  });
+
+  it('announces joins and leaves on every node, counting the clients of both nodes', async () => {
+    const [a, b] = await nodes(2);
+    const watcher = await connectRaw(a!.url, { name: 'watcher', format: 'json' });
+    expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'watcher', online: 1 });
+    await busHop();
+
+    const bob = await connectSio(b!.url, { auth: { name: 'bob' } });
+    expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'bob', online: 2 });
+    expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'bob', online: 2 });
+
+    const carol = await connectRaw(b!.url, { name: 'carol' });
+    expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'carol', online: 3 });
+    expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'carol', online: 3 });
+
+    const dave = await connectSio(a!.url, { auth: { name: 'dave' } });
+    expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'dave', online: 4 });
+    expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'dave', online: 4 });
+    expect(await carol.messages.take(2)).toEqual([JOIN, JOIN]);
+
+    bob.socket.disconnect();
+    expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'leave', name: 'bob', online: 3 });
+    expect(await carol.messages.next()).toBe(LEAVE);
+    expect(await dave.notices.take(2)).toEqual([
+      expect.objectContaining({ kind: 'join', name: 'dave', online: 4 }),
+      expect.objectContaining({ kind: 'leave', name: 'bob', online: 3 }),
+    ]);
+  });
+
+  it('gives a newcomer on any node, even one started later, the same history from Redis, bounded by HISTORY_SIZE', async () => {
+    const [a, b] = await nodes(2, { HISTORY_SIZE: '3' });
+    const sender = await connectRaw(a!.url, { name: 'teller' });
+    const far = await connectSio(b!.url);
+    for (let i = 1; i <= 5; i += 1) sender.send(`story ${i}`);
+    expect((await far.chats.take(5)).map((m) => m.text)).toEqual(['story 1', 'story 2', 'story 3', 'story 4', 'story 5']);
+
+    const c = await spawnServer({ REDIS_URL: redis.url, HISTORY_SIZE: '3' }, MULTI_PROCESS_START_MS);
+    const histories: ChatMessage[][] = [];
+    for (const node of [a!, b!, c]) histories.push(await (await connectSio(node.url)).histories.next());
+    expect(histories[0]!.map((m) => `${m.name}: ${m.text}`)).toEqual(['teller: story 3', 'teller: story 4', 'teller: story 5']);
+    expect(histories[1]).toEqual(histories[0]);
+    expect(histories[2]).toEqual(histories[0]);
+    const ids = histories[0]!.map((m) => m.id);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('resumes a raw client on the other node: the chats after its last id, in order, then live', async () => {
+    const [a, b] = await nodes(2);
+    const before = await connectRaw(a!.url, { name: 'ann', format: 'json' });
+    await before.nextJson(); // own join
+    for (const text of ['one', 'two', 'three']) before.send(text);
+    const seen = [await before.nextJson(), await before.nextJson(), await before.nextJson()];
+    await before.close();
+    await busHop(); // its leave, published by A, reaches B before the resumed client joins
+
+    const resumed = await connectRaw(b!.url, { name: 'ann', format: 'json', since: (seen[0] as ChatMessage).id });
+    expect(await resumed.nextJson()).toEqual({ type: 'chat', ...(seen[1] as ChatMessage) });
+    expect(await resumed.nextJson()).toEqual({ type: 'chat', ...(seen[2] as ChatMessage) });
+    expect(await resumed.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'ann' });
+    const other = await connectSio(a!.url, { auth: { name: 'bo' } });
+    expect(await resumed.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'bo' });
+    await other.chat('live now');
+    expect(await resumed.nextJson()).toMatchObject({ type: 'chat', text: 'live now', name: 'bo' });
+  });
+
+  it('tells a raw client resuming from an unknown id that history is incomplete, then goes live', async () => {
+    const [a] = await nodes(1);
+    const resumed = await connectRaw(a!.url, { format: 'json', since: '1-0' });
+    const notice = JSON.parse(await resumed.messages.next()) as RawResumeFrame;
+    expect(notice).toEqual({ type: 'notice', kind: 'history_incomplete', text: expect.stringContaining('no longer available'), since: '1-0', at: expect.any(Number) });
+    expect(await resumed.nextJson()).toMatchObject({ type: 'notice', kind: 'join' });
+  });
+
+  it.each([['the other node'], ['the same node']])('recovers a dropped Socket.IO client on %s with the messages it missed, without history again', async (where) => {
+    const [a, b] = await nodes(2);
+    const sender = await connectRaw(b!.url, { name: 'sender' });
+    const client = await connectSio(a!.url, { auth: { name: 'roamer' }, reconnection: true });
+    sender.send('before the drop');
+    expect((await client.chats.next()).text).toBe('before the drop');
+    expect(await client.histories.next()).toEqual([]);
+
+    // Where the load balancer sends the reconnection.
+    if (where === 'the other node') (client.socket.io as unknown as { uri: string }).uri = b!.url;
+    // 'connect', not the manager's 'reconnect': `recovered` is known once the namespace answers.
+    const reconnected = new Promise<void>((resolve) => client.socket.once('connect', () => resolve()));
+    client.socket.io.engine.close();
+    sender.send('missed 1');
+    sender.send('missed 2');
+    await reconnected;
+
+    expect(client.socket.recovered).toBe(true);
+    expect((await client.chats.take(2)).map((m) => m.text)).toEqual(['missed 1', 'missed 2']);
+    sender.send('after');
+    expect((await client.chats.next()).text).toBe('after');
+    await client.histories.expectNothing();
+  });
+
+  it('stops counting the clients of a node that died without a word within the heartbeat window', async () => {
+    const [a, b] = await nodes(2, { HEARTBEAT_MS: '1000' });
+    const watcher = await connectRaw(a!.url, { name: 'watcher', format: 'json' });
+    await watcher.nextJson();
+    await connectRaw(b!.url, { name: 'doomed' });
+    expect(await watcher.nextJson()).toMatchObject({ kind: 'join', name: 'doomed' });
+    // The doomed join came over the bus, so node A knows B's count now.
+    await connectRaw(a!.url, { name: 'second' });
+    expect(await watcher.nextJson()).toMatchObject({ kind: 'join', name: 'second', online: 3 });
+
+    b!.child.kill('SIGKILL');
+    await b!.exited;
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await connectRaw(a!.url, { name: 'later' });
+    expect(await watcher.nextJson()).toMatchObject({ kind: 'join', name: 'later', online: 3 });
+  });
+});

@@ -1,0 +1,87 @@
+import type { RawJsonFrame } from '../server/protocol';
+import { connectRaw, type RawTestClient } from './support/raw-client';
+import { describeWithRedis, startRedis } from './support/redis';
+import { eventually, RoomLog } from './support/room-log';
+import { connectSio, type SioTestClient } from './support/sio-client';
+import { runMain, spawnServer, type SpawnedServer } from './support/spawn-server';
+import { MULTI_PROCESS_START_MS } from './support/nodes';
+
+// A primary and two workers per test, each compiling the server with tsx.
+jest.setTimeout(90_000);
+
+/** The pids of the workers that logged a new client (pino puts the pid in every line). */
+function workersServing(server: SpawnedServer): Set<number> {
+  const pids = new Set<number>();
+  for (const line of server.lines) {
+    const entry = JSON.parse(line) as { msg?: string; pid?: number };
+    if (entry.msg === 'connection open' && entry.pid !== undefined) pids.add(entry.pid);
+  }
+  return pids;
+}
+
+/** Fails naming `what` instead of hanging until jest's timeout. */
+function within<T>(work: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Connects clients of every kind until both workers serve some, checks that each
+ * message reaches every client whatever worker it is on, and that `online` counts all.
+ */
+async function checkOneRoom(server: SpawnedServer): Promise<void> {
+  const raws: RawTestClient[] = [];
+  const sios: SioTestClient[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    raws.push(await within(connectRaw(server.url, { name: `raw${i}`, format: 'json' }), `raw client ${i} connects`));
+    sios.push(await within(connectSio(server.url, { auth: { name: `sio${i}` } }), `Socket.IO client ${i} connects`));
+  }
+  sios.push(await within(connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'] }), 'long-polling client connects'));
+  await eventually(() => workersServing(server).size === 2, 'clients on both workers');
+  const logs = [...raws.map((c) => RoomLog.ofRaw(c)), ...sios.map((c) => RoomLog.ofSio(c))];
+
+  for (const raw of raws) raw.send('hello from a raw client');
+  for (const sio of sios) await within(sio.chat('hello from Socket.IO'), `ack for ${sio.socket.id ?? 'a Socket.IO client'}`);
+  await eventually(
+    () => logs.every((log) => log.entries.filter((e) => e.type === 'chat').length === raws.length + sios.length),
+    'every chat on every client',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
+  for (const log of logs) expect(log.entries.filter((e) => e.type === 'chat')).toHaveLength(raws.length + sios.length);
+
+  const newcomer = await connectRaw(server.url, { format: 'json' });
+  const ownJoin = (await newcomer.nextJson()) as RawJsonFrame;
+  expect(ownJoin).toMatchObject({ type: 'notice', kind: 'join', online: raws.length + sios.length + 1 });
+}
+
+describe('WORKERS=2 on one port', () => {
+  it('puts raw and Socket.IO clients (WebSocket and long-polling) of both workers in one room', async () => {
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' }, MULTI_PROCESS_START_MS);
+    await checkOneRoom(server);
+  });
+
+  it('stops the workers and exits 0 on SIGTERM', async () => {
+    const server = await spawnServer({ WORKERS: '2' }, MULTI_PROCESS_START_MS);
+    await connectRaw(server.url);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 1, naming the cause, when the workers cannot start (here: no Redis answers)', async () => {
+    const run = runMain({ PORT: '0', HOST: '127.0.0.1', WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1' });
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr()).toContain('redis at 127.0.0.1:1 did not answer');
+    expect(run.stderr()).toContain('exited with code 1 while starting');
+  });
+});
+
+describeWithRedis('WORKERS=2 with Redis', () => {
+  it('puts the clients of both workers in one room through Redis', async () => {
+    const redis = await startRedis();
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0', REDIS_URL: redis.url }, MULTI_PROCESS_START_MS);
+    await checkOneRoom(server);
+  });
+});
