@@ -43,6 +43,8 @@ export function baseUrl(host: string, port: number): string {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  // A worker of WORKERS > 1 does not listen: the primary owns the port.
+  const listens = options.worker === undefined;
   let ready = true;
   let clusterConnected = () => true;
 
@@ -101,7 +103,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   });
 
-  if (options.worker === undefined) {
+  if (listens) {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, () => {
@@ -113,9 +115,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // The primary accepts each connection and passes it here (sticky by session id).
     setupWorker(socketIo.io);
   }
-  const port = options.worker === undefined ? (httpServer.address() as AddressInfo).port : config.port;
+  const port = listens ? (httpServer.address() as AddressInfo).port : config.port;
   const url = baseUrl(config.host, port);
-  if (options.worker === undefined) logger.info({ url, port, host: config.host }, 'listening');
+  if (listens) logger.info({ url, port, host: config.host }, 'listening');
 
   let closing: Promise<void> | undefined;
   /**
@@ -129,7 +131,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ready = false;
       logger.info({ raw: raw.size, socketIo: socketIo.size }, 'shutting down');
       // A worker's server never listened: there is nothing to wait for.
-      const httpClosed = options.worker === undefined ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
+      const httpClosed = listens ? new Promise<void>((resolve) => httpServer.close(() => resolve())) : Promise.resolve();
       httpServer.closeIdleConnections();
       hub.silenceNotices();
       cluster?.leave();
