@@ -3,11 +3,9 @@
  * signals and exits. Exit codes: 0 after a clean shutdown, 1 when the server fails,
  * 2 when the configuration is invalid.
  */
-import cluster from 'node:cluster';
-import { startPrimary, WORKER_INDEX_VARIABLE, WORKER_READY } from './cluster/primary';
+import { startProcess } from './cluster/start-process';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
-import { startServer } from './server';
 
 /** Far past the server's own grace period; reaching it means shutdown itself is stuck. */
 const SHUTDOWN_DEADLINE_MS = 9_500;
@@ -26,12 +24,7 @@ async function main(): Promise<void> {
 
   const logger = createLogger(config.logLevel);
   // WORKERS > 1: the primary owns the port and forks; each worker runs a whole server.
-  const isPrimary = config.workers > 1 && cluster.isPrimary;
-  const worker = cluster.isWorker ? { index: Number(process.env[WORKER_INDEX_VARIABLE]), count: config.workers } : undefined;
-  const server = isPrimary
-    ? await startPrimary(config, logger).then((primary) => ({ close: () => primary.stop() }))
-    : await startServer(config, { logger, ...(worker ? { worker } : {}) });
-  if (worker !== undefined) process.send?.({ type: WORKER_READY });
+  const server = await startProcess(config, logger);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -15,6 +15,9 @@ export const WORKER_READY = 'chat:worker-ready';
 
 export interface Primary {
   readonly url: string;
+  readonly port: number;
+  /** The workers running now (a replaced one appears once it has been forked). */
+  workerPids(): number[];
   /** Forwards SIGTERM to every worker and resolves once all have exited. */
   stop(): Promise<void>;
 }
@@ -82,6 +85,8 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
 
   return {
     url,
+    port,
+    workerPids: () => [...slots.keys()].flatMap((worker) => (worker.process.pid === undefined ? [] : [worker.process.pid])),
     async stop() {
       stopping = true;
       httpServer.close();

@@ -1,0 +1,41 @@
+import cluster from 'node:cluster';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { startServer } from '../server';
+import { startPrimary, WORKER_INDEX_VARIABLE, WORKER_READY } from './primary';
+
+/** What this process runs, once it runs. */
+export interface RunningProcess {
+  /**
+   * `primary` owns the port and forks the workers (WORKERS > 1); `worker` is one of them
+   * (its IPC channel belongs to the primary); `single` is the whole server on its own.
+   */
+  readonly role: 'primary' | 'worker' | 'single';
+  /** Where clients connect (in a worker: the primary's address as configured). */
+  readonly url: string;
+  readonly port: number;
+  /** The processes that hold the clients: the workers under a primary, else this one. */
+  chatPids(): number[];
+  /** Graceful shutdown (a primary stops its workers and waits for them). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts what this process is for: with WORKERS > 1, the primary when run directly and a
+ * worker when forked by it; otherwise a single server. Reads no environment beyond the
+ * slot node:cluster's primary gives each worker.
+ */
+export async function startProcess(config: Config, logger: Logger): Promise<RunningProcess> {
+  if (config.workers > 1 && cluster.isPrimary) {
+    const primary = await startPrimary(config, logger);
+    return { role: 'primary', url: primary.url, port: primary.port, chatPids: () => primary.workerPids(), close: () => primary.stop() };
+  }
+  if (cluster.isWorker) {
+    const worker = { index: Number(process.env[WORKER_INDEX_VARIABLE]), count: config.workers };
+    const server = await startServer(config, { logger, worker });
+    process.send?.({ type: WORKER_READY });
+    return { role: 'worker', url: server.url, port: server.port, chatPids: () => [process.pid], close: () => server.close() };
+  }
+  const server = await startServer(config, { logger });
+  return { role: 'single', url: server.url, port: server.port, chatPids: () => [process.pid], close: () => server.close() };
+}

@@ -1,0 +1,118 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+
+/**
+ * A throwaway redis-server for the tests and the benchmark (no jest here, so the
+ * benchmark can use it too).
+ */
+
+/** REDIS_SERVER_PATH if set, else redis-server on PATH (Debian's package: /usr/bin), or null. */
+function findRedisServer(): string | null {
+  const chosen = process.env.REDIS_SERVER_PATH;
+  if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : null;
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  return found.status === 0 && path !== '' ? path : null;
+}
+
+export const REDIS_SERVER = findRedisServer();
+
+export const REDIS_MISSING = 'redis-server is not installed (Debian: apt-get install redis-server; or set REDIS_SERVER_PATH)';
+
+/** Sends one command in the inline protocol and resolves with the first reply line. */
+export function redisCommand(port: number, command: string, timeoutMs = 1_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`redis on ${port}: no answer to ${command}`));
+    }, timeoutMs);
+    let reply = '';
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      if (!reply.includes('\r\n')) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply.split('\r\n')[0] as string);
+    });
+    socket.write(`${command}\r\n`);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface RedisProcess {
+  readonly port: number;
+  readonly url: string;
+  /** The running redis-server's pid (null while stopped). */
+  readonly pid: number | null;
+  /** Kills redis-server (an outage, not a shutdown: SIGKILL saves nothing). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  /** Empties every key. */
+  flush(): Promise<string>;
+}
+
+export interface RedisOptions {
+  /** Runs redis-server through this command, e.g. ['taskset', '-c', '0'] to pin it. */
+  prefix?: readonly string[];
+}
+
+/**
+ * redis-server on a free loopback port (port 0 would turn off TCP in Redis), without
+ * persistence. The caller stops it.
+ */
+export async function startRedisProcess(options: RedisOptions = {}): Promise<RedisProcess> {
+  if (REDIS_SERVER === null) throw new Error(REDIS_MISSING);
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    const command = [...(options.prefix ?? []), REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const process = spawn(command[0] as string, command.slice(1), { stdio: 'ignore' });
+    child = process;
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      try {
+        if ((await redisCommand(port, 'PING')) === '+PONG') return;
+      } catch (err) {
+        if (Date.now() > deadline || process.exitCode !== null) throw new Error(`redis-server on ${port} did not start: ${String(err)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = once(running, 'exit');
+    running.kill('SIGKILL');
+    await exited;
+  };
+
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid ?? null;
+    },
+    stop,
+    start,
+    flush: () => redisCommand(port, 'FLUSHALL'),
+  };
+}
