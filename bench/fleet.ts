@@ -1,9 +1,9 @@
 import { ChildLink, spawnBenchProcess } from './child-link';
 import { cpuSeconds } from './cpu';
-import type { ClientKind, Counters, ServerName, ServerReady, ServerRequest, WorkerRequest } from './ipc';
+import type { ClientKind, Counters, ServerSetup, WorkerRequest } from './ipc';
+import { startServerSide, type ServerSide } from './server-side';
 
-/** The server gets core 0 to itself; the clients and the orchestrator share core 1. */
-const SERVER_CPU = 0;
+/** The server side gets core 0 to itself (server-side.ts); the clients and the orchestrator share core 1. */
 const CLIENT_CPU = 1;
 const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 20;
@@ -13,22 +13,19 @@ export interface WorkerGroup {
   count: number;
 }
 
-/** One trial's processes: a fresh server and one client worker per group. */
+/**
+ * One trial's processes: a fresh server side and one client worker per group. Group i
+ * connects to node i of the server side, round the nodes.
+ */
 export class Fleet {
   private constructor(
-    readonly serverName: ServerName,
-    readonly server: ChildLink<ServerRequest, ServerReady>,
-    readonly serverPid: number,
-    readonly url: string,
+    readonly server: ServerSide,
     readonly workers: ChildLink<WorkerRequest, unknown>[],
     readonly groups: readonly WorkerGroup[],
   ) {}
 
-  static async start(serverName: ServerName, groups: readonly WorkerGroup[]): Promise<Fleet> {
-    const server = new ChildLink<ServerRequest, ServerReady>(
-      `server ${serverName}`,
-      spawnBenchProcess('server-process.ts', { cpu: SERVER_CPU, nodeFlags: ['--expose-gc'], args: [serverName] }),
-    );
+  static async start(setup: ServerSetup, groups: readonly WorkerGroup[]): Promise<Fleet> {
+    const server = startServerSide(setup, START_TIMEOUT_MS);
     const workers = groups.map(
       (group, i) =>
         new ChildLink<WorkerRequest, unknown>(
@@ -37,10 +34,10 @@ export class Fleet {
         ),
     );
     try {
-      const [ready] = await Promise.all([server.ready(START_TIMEOUT_MS), ...workers.map((w) => w.ready(START_TIMEOUT_MS))]);
-      return new Fleet(serverName, server, ready.pid, `http://127.0.0.1:${ready.port}`, workers, groups);
+      const [side] = await Promise.all([server, ...workers.map((w) => w.ready(START_TIMEOUT_MS))]);
+      return new Fleet(side, workers, groups);
     } catch (err) {
-      await Promise.all([server.kill(), ...workers.map((w) => w.kill())]);
+      await Promise.all([server.then((side) => side.stop(), () => undefined), ...workers.map((w) => w.kill())]);
       throw err;
     }
   }
@@ -54,18 +51,15 @@ export class Fleet {
     await Promise.all(
       this.workers.map((worker, i) => {
         const { kind, count } = this.groups[i] as WorkerGroup;
-        return worker.request({ cmd: 'connect', url: this.url, kind, count, concurrency }, timeoutMs);
+        const url = this.server.urls[i % this.server.urls.length] as string;
+        return worker.request({ cmd: 'connect', url, kind, count, concurrency }, timeoutMs);
       }),
     );
   }
 
-  /** CPU seconds used so far by the server and by all client workers together. */
+  /** CPU seconds used so far by the server side and by all client workers, each added up. */
   cpu(): { server: number | null; clients: number | null } {
-    const clients = this.workers.map((worker) => cpuSeconds(worker.pid));
-    return {
-      server: cpuSeconds(this.serverPid),
-      clients: clients.some((c) => c === null) ? null : clients.reduce<number>((a, c) => a + (c as number), 0),
-    };
+    return { server: totalCpu(this.server.pids), clients: totalCpu(this.workers.map((worker) => worker.pid)) };
   }
 
   counters(): Promise<Counters[]> {
@@ -99,9 +93,14 @@ export class Fleet {
 
   /** SIGKILL everything: a dying server sends no leave notices to clients nobody reads. */
   async stop(): Promise<void> {
-    await this.server.kill();
+    await this.server.stop();
     await Promise.all(this.workers.map((worker) => worker.kill()));
   }
+}
+
+function totalCpu(pids: readonly number[]): number | null {
+  const seconds = pids.map(cpuSeconds);
+  return seconds.some((s) => s === null) ? null : seconds.reduce<number>((sum, s) => sum + (s as number), 0);
 }
 
 /** The workers' counters added up. */

@@ -10,6 +10,13 @@ export type ClientKind = 'raw' | 'sio';
 /** The servers the benchmark can start, each in its own pinned process. */
 export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
 
+/**
+ * How the server side of a trial is deployed: one of the servers above as one process,
+ * or ours on several (bench/server-side.ts): two nodes sharing a redis-server, or
+ * WORKERS=2 behind one port.
+ */
+export type ServerSetup = ServerName | 'ours-redis-2' | 'ours-workers-2';
+
 export interface Phases {
   /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */
   startAt: number;
@@ -65,7 +72,8 @@ export interface MemoryReading {
 export interface ServerReady {
   ready: true;
   port: number;
-  pid: number;
+  /** The process itself, and the workers it forked (WORKERS > 1). */
+  pids: number[];
 }
 
 export interface Envelope<T> {

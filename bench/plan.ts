@@ -1,5 +1,6 @@
 import type { ServerName } from './ipc';
 import type { Profile } from './profiles';
+import type { WorkerGroup } from './fleet';
 import { runRoomTrial, type Delivery, type RoomResult } from './room-trial';
 import { median } from './stats';
 import { runStormTrial, type StormResult } from './storm-trial';
@@ -49,37 +50,53 @@ const BASELINE_NAMES: Record<Exclude<ServerName, 'ours'>, string> = {
 
 type Log = (line: string) => void;
 
-/**
- * Runs every trial of the profile. Each comparison alternates ours and its baseline,
- * ours first, `repetitions` times (A B A B ...), so a drift in the machine's load
- * touches both sides alike; every trial starts fresh processes.
- */
-export async function runPlan(profile: Profile, log: Log): Promise<Trials> {
-  const room = profile.roomClients;
-  const half = Math.floor(room / 2);
-  const rawGroups = [
-    { kind: 'raw' as const, count: room - half },
-    { kind: 'raw' as const, count: half },
-  ];
-  const sioGroups = [
-    { kind: 'sio' as const, count: room - half },
-    { kind: 'sio' as const, count: half },
-  ];
-  const mixedGroups = [
-    { kind: 'raw' as const, count: room - half },
-    { kind: 'sio' as const, count: half },
-  ];
-  const total = profile.repetitions * 9;
+/** Runs one trial, and logs its result with its place among all the run's trials. */
+export type Timed = <T>(label: string, run: () => Promise<T>, describe: (result: T) => string) => Promise<T>;
+
+export function stepCounter(total: number, log: Log): Timed {
   let step = 0;
-  const timed = async <T>(label: string, run: () => Promise<T>, describe: (result: T) => string): Promise<T> => {
+  return async (label, run, describe) => {
     step += 1;
     const started = Date.now();
     const result = await run();
     log(`[${step}/${total}] ${label}: ${describe(result)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return result;
   };
-  const roomLine = (r: RoomResult) =>
-    `${Math.round(r.fanout.deliveriesPerSecond)} deliveries/s, p99 ${r.latency.p99Ms.toFixed(2)} ms`;
+}
+
+export const roomLine = (r: RoomResult) =>
+  `${Math.round(r.fanout.deliveriesPerSecond)} deliveries/s, p99 ${r.latency.p99Ms.toFixed(2)} ms`;
+
+/** The three rooms, each client kind split over two workers (two nodes, where there are two). */
+export function roomGroups(profile: Profile): Record<'raw' | 'sio' | 'mixed', WorkerGroup[]> {
+  const room = profile.roomClients;
+  const half = Math.floor(room / 2);
+  return {
+    raw: [
+      { kind: 'raw', count: room - half },
+      { kind: 'raw', count: half },
+    ],
+    sio: [
+      { kind: 'sio', count: room - half },
+      { kind: 'sio', count: half },
+    ],
+    mixed: [
+      { kind: 'raw', count: room - half },
+      { kind: 'sio', count: half },
+    ],
+  };
+}
+
+/** Trials per repetition in runPlan. */
+export const SINGLE_PROCESS_STEPS = 9;
+
+/**
+ * Runs every trial of the profile. Each comparison alternates ours and its baseline,
+ * ours first, `repetitions` times (A B A B ...), so a drift in the machine's load
+ * touches both sides alike; every trial starts fresh processes.
+ */
+export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
+  const groups = roomGroups(profile);
   const stormLine = (r: StormResult) =>
     `storm ${r.stormSeconds.toFixed(2)} s, ${Math.round(r.rssPerConnection)} B/conn`;
 
@@ -97,18 +114,18 @@ export async function runPlan(profile: Profile, log: Log): Promise<Trials> {
     return pair;
   };
 
-  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, rawGroups, profile), roomLine);
-  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, sioGroups, profile), roomLine);
+  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, groups.raw, profile), roomLine);
+  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, groups.sio, profile), roomLine);
   const mixedRoom: RoomResult[] = [];
   for (let r = 1; r <= profile.repetitions; r += 1) {
-    mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', mixedGroups, profile), roomLine));
+    mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', groups.mixed, profile), roomLine));
   }
   const rawStorm = await alternate('raw storm', 'ws-loop', (s) => runStormTrial(s, 'raw', profile.stormClients, profile), stormLine);
   const sioStorm = await alternate('Socket.IO storm', 'socketio-emit', (s) => runStormTrial(s, 'sio', profile.sioStormClients, profile), stormLine);
   return { rawRoom, sioRoom, mixedRoom, rawStorm, sioStorm };
 }
 
-interface Measure<T> {
+export interface Measure<T> {
   id: string;
   label: string;
   unit: Unit;
@@ -118,7 +135,7 @@ interface Measure<T> {
   delivery: (result: T) => Delivery;
 }
 
-function compare<T>(measure: Measure<T>, against: string, ours: readonly T[], baseline: readonly T[]): Row {
+export function compare<T>(measure: Measure<T>, against: string, ours: readonly T[], baseline: readonly T[]): Row {
   const oursValues = ours.map(measure.value);
   const baselineValues = baseline.map(measure.value);
   const ratios = oursValues.map((value, i) => value / (baselineValues[i] as number));
@@ -160,8 +177,8 @@ function finish<T>(
   };
 }
 
-const fanoutDelivery = (r: RoomResult) => r.fanout;
-const latencyDelivery = (r: RoomResult) => r.latency;
+export const fanoutDelivery = (r: RoomResult) => r.fanout;
+export const latencyDelivery = (r: RoomResult) => r.latency;
 const stormDelivery = (r: StormResult) => r.notices;
 
 /** The rows of the results table, with the issue's targets. */

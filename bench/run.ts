@@ -1,36 +1,64 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --out DIR]`: runs our server and the bare
- * baselines side by side (bench/plan.ts), prints the results table on stdout, and writes
- * it with every trial's numbers as JSON, Markdown and an SVG chart under DIR
- * (bench/results by default). Progress goes to stderr. Exits 1 if any trial failed or
- * any expected delivery went missing; a missed speed target is a result, not a failure.
+ * `npm run bench [-- --quick | --tiny] [-- --only single|cluster] [-- --out DIR]`: runs
+ * our server and the bare baselines side by side (bench/plan.ts), then our server on one
+ * process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
+ * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
+ * an SVG chart under DIR (bench/results by default). Progress goes to stderr. Exits 1 if
+ * any trial failed or any expected delivery went missing; a missed speed target is a
+ * result, not a failure. The cluster part needs redis-server: without it, a full run
+ * leaves that part out with a warning, and `--only cluster` fails.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { REDIS_MISSING, REDIS_SERVER } from '../test/support/redis-process';
 import { hasTaskset } from './child-link';
-import { buildRows, runPlan } from './plan';
+import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
+import { buildRows, runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
 import { PROFILES, type Profile } from './profiles';
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
+type Part = 'single' | 'cluster';
+
 interface Options {
   profile: Profile;
+  /** Only this part of the plan; both when null. */
+  only: Part | null;
   outDir: string;
 }
 
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|cluster] [--out DIR]';
+
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
+  let only: Part | null = null;
   let outDir = path.join(__dirname, 'results');
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
+    const next = argv[i + 1];
     if (arg === '--quick') profile = PROFILES.quick;
     else if (arg === '--tiny') profile = PROFILES.tiny;
-    else if (arg === '--out' && argv[i + 1] !== undefined) outDir = path.resolve(argv[(i += 1)] as string);
-    else throw new Error(`unknown argument "${arg}"; usage: run.ts [--quick | --tiny] [--out DIR]`);
+    else if (arg === '--only' && (next === 'single' || next === 'cluster')) {
+      only = next;
+      i += 1;
+    } else if (arg === '--out' && next !== undefined) {
+      outDir = path.resolve(next);
+      i += 1;
+    } else throw new Error(`unknown argument "${arg}"; ${USAGE}`);
   }
-  return { profile, outDir };
+  return { profile, only, outDir };
+}
+
+/** Which parts run: the cluster part only where a redis-server can be started. */
+function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
+  if (REDIS_SERVER === null) {
+    if (only === 'cluster') throw new Error(`the cluster part needs Redis: ${REDIS_MISSING}`);
+    log(`warning: leaving out the cluster part (two nodes on Redis, WORKERS=2): ${REDIS_MISSING}`);
+    return { single: true, cluster: false };
+  }
+  return { single: only !== 'cluster', cluster: only !== 'single' };
 }
 
 /** The machine as the results need it described, read before and after the run. */
@@ -60,29 +88,33 @@ function checkMachine(profile: Profile, machine: ReturnType<typeof describeMachi
 }
 
 async function main(): Promise<void> {
-  const { profile, outDir } = parseArgs(process.argv.slice(2));
+  const { profile, only, outDir } = parseArgs(process.argv.slice(2));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const parts = partsToRun(only, log);
   const machine = describeMachine();
   checkMachine(profile, machine);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
   const loadBefore = os.loadavg();
   log(`bench ${profile.name}: ${machine.cpus} cores, ${machine.cpuModel}, Node ${machine.node}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
 
   const startedAt = new Date();
-  const trials = await runPlan(profile, log);
-  const rows = buildRows(trials, profile);
+  const steps = profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0));
+  const timed = stepCounter(steps, log);
+  const trials = parts.single ? await runPlan(profile, timed) : null;
+  const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
+  const rows = [...(trials === null ? [] : buildRows(trials, profile)), ...(cluster === null ? [] : buildClusterRows(cluster, profile))];
   const loadAfter = os.loadavg();
   const table = markdownTable(rows);
   process.stdout.write(`${table}\n`);
 
   mkdirSync(outDir, { recursive: true });
-  const base = path.join(outDir, `bench-${profile.name}`);
+  const base = path.join(outDir, `bench-${profile.name}${only === null ? '' : `-${only}`}`);
   const results = {
     profile,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
-    trials,
+    trials: { ...trials, cluster },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);

@@ -1,26 +1,39 @@
 /**
- * Entry point of a server process under test: `server-process.ts <name>`. It starts the
- * named server on an ephemeral loopback port, announces the port, and answers memory
- * readings. It runs with `--expose-gc`, so a reading is taken after a full collection.
+ * Entry point of a server process under test: `server-process.ts <name> [KEY=VALUE ...]`.
+ * It starts the named server on an ephemeral loopback port, announces the port and its
+ * processes, and answers memory readings. It runs with `--expose-gc`, so a reading is
+ * taken after a full collection. For `ours`, each KEY=VALUE overrides one setting of the
+ * server's configuration (e.g. `WORKERS=2`, `REDIS_URL=redis://...`).
  */
+import { startProcess } from '../server/cluster/start-process';
 import { loadConfig } from '../server/config';
-import { startServer } from '../server/server';
+import { createLogger } from '../server/logger';
 import { startSocketIoEmit } from './baselines/socketio-emit';
 import { startWsLoop } from './baselines/ws-loop';
 import { announce, serveRequests } from './child-link';
 import type { MemoryReading, ServerName, ServerReady, ServerRequest } from './ipc';
 
-const starters: Record<ServerName, () => Promise<number>> = {
+interface Started {
+  port: number;
+  pids: () => number[];
+  /** A forked worker of WORKERS > 1: its IPC channel is the primary's, not the orchestrator's. */
+  isClusterWorker: boolean;
+}
+
+const alone = (port: number): Started => ({ port, pids: () => [process.pid], isClusterWorker: false });
+
+const starters: Record<ServerName, (overrides: Record<string, string>) => Promise<Started>> = {
   // Our server as main.ts builds it, with two settings changed to do the baselines' work:
   // logs at `warn` (the per-connection loggers are still made, but nothing is printed, as
   // the baselines print nothing), and flood control off (RATE_LIMIT=0: the closed loop
   // sends far more than 20 messages/s per sender, which the default would refuse).
-  ours: async () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT: '0' });
-    return (await startServer(config)).port;
+  ours: async (overrides) => {
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT: '0', ...overrides });
+    const running = await startProcess(config, createLogger(config.logLevel));
+    return { port: running.port, pids: () => running.pids(), isClusterWorker: running.role === 'worker' };
   },
-  'ws-loop': () => startWsLoop(0),
-  'socketio-emit': () => startSocketIoEmit(0),
+  'ws-loop': async () => alone(await startWsLoop(0)),
+  'socketio-emit': async () => alone(await startSocketIoEmit(0)),
 };
 
 function readMemory(): MemoryReading {
@@ -33,16 +46,27 @@ function readMemory(): MemoryReading {
   return { rss, heapTotal, heapUsed, external };
 }
 
+function parseOverrides(args: readonly string[]): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const arg of args) {
+    const equals = arg.indexOf('=');
+    if (equals <= 0) throw new Error(`"${arg}" is not KEY=VALUE`);
+    overrides[arg.slice(0, equals)] = arg.slice(equals + 1);
+  }
+  return overrides;
+}
+
 async function main(): Promise<void> {
   const name = process.argv[2] as ServerName;
   const start = starters[name];
   if (start === undefined) throw new Error(`unknown server "${name}"; one of ${Object.keys(starters).join(', ')}`);
-  const port = await start();
+  const started = await start(parseOverrides(process.argv.slice(3)));
+  if (started.isClusterWorker) return;
   serveRequests<ServerRequest>((request) => {
     if (request.cmd === 'memory') return readMemory();
     throw new Error(`unknown request ${JSON.stringify(request)}`);
   });
-  announce<ServerReady>({ ready: true, port, pid: process.pid });
+  announce<ServerReady>({ ready: true, port: started.port, pids: started.pids() });
 }
 
 main().catch((err: unknown) => {

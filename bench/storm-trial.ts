@@ -30,7 +30,7 @@ export async function runStormTrial(server: ServerName, kind: ClientKind, client
   ];
   const fleet = await Fleet.start(server, groups);
   try {
-    const before = await fleet.server.request<MemoryReading>({ cmd: 'memory' });
+    const before = await fleet.server.main.request<MemoryReading>({ cmd: 'memory' });
     const expected = joinNotices(clients);
     const startedAt = nowMs();
     await fleet.connect(profile.connectConcurrency, profile.connectTimeoutMs);
@@ -39,7 +39,7 @@ export async function runStormTrial(server: ServerName, kind: ClientKind, client
     const stormSeconds = (totals.lastNoticeAtMs - startedAt) / 1000;
 
     await sleep(profile.settleMs);
-    const after = await fleet.server.request<MemoryReading>({ cmd: 'memory' });
+    const after = await fleet.server.main.request<MemoryReading>({ cmd: 'memory' });
     return {
       server,
       clients,

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startRedisProcess, type RedisProcess } from '../test/support/redis-process';
+import { ChildLink, hasTaskset, spawnBenchProcess } from './child-link';
+import type { ServerReady, ServerRequest, ServerSetup } from './ipc';
+
+/** Every process of the server side shares core 0; the clients get core 1 (fleet.ts). */
+export const SERVER_CPU = 0;
+const EXIT_POLL_MS = 20;
+
+export interface ServerSide {
+  readonly setup: ServerSetup;
+  /** More than one process holds the clients (see runRoomTrial on what that changes). */
+  readonly isCluster: boolean;
+  /** Where clients connect, one URL per node; client groups take them in turn. */
+  readonly urls: string[];
+  /** The first (in a single-process setup, the only) server process; it reads its memory. */
+  readonly main: ChildLink<ServerRequest, ServerReady>;
+  /** Every process doing the server side's work: nodes, their workers, redis-server. */
+  readonly pids: number[];
+  /** SIGKILL everything: a dying server sends no leave notices to clients nobody reads. */
+  stop(): Promise<void>;
+}
+
+function startNode(label: string, args: string[]): ChildLink<ServerRequest, ServerReady> {
+  return new ChildLink<ServerRequest, ServerReady>(
+    label,
+    spawnBenchProcess('server-process.ts', { cpu: SERVER_CPU, nodeFlags: ['--expose-gc'], args }),
+  );
+}
+
+/** The node processes of a setup, given the Redis they share (if the setup has one). */
+function nodesOf(setup: ServerSetup, redis: RedisProcess | null): ChildLink<ServerRequest, ServerReady>[] {
+  switch (setup) {
+    case 'ours-redis-2':
+      return ['A', 'B'].map((node) => startNode(`server ours, node ${node}`, ['ours', `REDIS_URL=${(redis as RedisProcess).url}`]));
+    case 'ours-workers-2':
+      // One process owns the port and forks two; @socket.io/sticky hands each
+      // connection to the worker with fewer clients, the cluster adapter joins them.
+      return [startNode('server ours, WORKERS=2', ['ours', 'WORKERS=2'])];
+    default:
+      return [startNode(`server ${setup}`, [setup])];
+  }
+}
+
+/**
+ * Starts the server side of a trial, pinned to its core: one server process, or ours
+ * deployed on several (two nodes and the redis-server between them, also pinned here,
+ * so that a cluster gets the same one core as a single process and the comparison
+ * shows what spreading the room costs, not what a second core buys).
+ */
+export async function startServerSide(setup: ServerSetup, timeoutMs: number): Promise<ServerSide> {
+  const redis = setup === 'ours-redis-2' ? await startRedisProcess({ prefix: hasTaskset ? ['taskset', '-c', String(SERVER_CPU)] : [] }) : null;
+  const nodes = nodesOf(setup, redis);
+  const forked: number[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.kill()));
+    await killAll(forked);
+    await redis?.stop();
+  };
+  try {
+    const ready = await Promise.all(nodes.map((node) => node.ready(timeoutMs)));
+    for (const announced of ready) forked.push(...announced.pids.slice(1));
+    const redisPid = redis?.pid ?? null;
+    return {
+      setup,
+      isCluster: setup === 'ours-redis-2' || setup === 'ours-workers-2',
+      urls: ready.map((node) => `http://127.0.0.1:${node.port}`),
+      main: nodes[0] as ChildLink<ServerRequest, ServerReady>,
+      pids: [...ready.flatMap((node) => node.pids), ...(redisPid === null ? [] : [redisPid])],
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/**
+ * SIGKILLs processes that are not our children (a primary's workers) and waits until
+ * each is gone, so that the next trial starts on a quiet core.
+ */
+async function killAll(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone: a worker exits by itself when its primary dies.
+    }
+  }
+  while (pids.some(isRunning)) await sleep(EXIT_POLL_MS);
+}
+
+/** True while `pid` exists and is not a zombie waiting for its parent to reap it. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
