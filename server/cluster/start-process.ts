@@ -14,8 +14,8 @@ export interface RunningProcess {
   /** Where clients connect (in a worker: the primary's address as configured). */
   readonly url: string;
   readonly port: number;
-  /** The processes that hold the clients: the workers under a primary, else this one. */
-  chatPids(): number[];
+  /** Every process of this server: this one, and under a primary its workers too. */
+  pids(): number[];
   /** Graceful shutdown (a primary stops its workers and waits for them). */
   close(): Promise<void>;
 }
@@ -28,14 +28,14 @@ export interface RunningProcess {
 export async function startProcess(config: Config, logger: Logger): Promise<RunningProcess> {
   if (config.workers > 1 && cluster.isPrimary) {
     const primary = await startPrimary(config, logger);
-    return { role: 'primary', url: primary.url, port: primary.port, chatPids: () => primary.workerPids(), close: () => primary.stop() };
+    return { role: 'primary', url: primary.url, port: primary.port, pids: () => [process.pid, ...primary.workerPids()], close: () => primary.stop() };
   }
   if (cluster.isWorker) {
     const worker = { index: Number(process.env[WORKER_INDEX_VARIABLE]), count: config.workers };
     const server = await startServer(config, { logger, worker });
     process.send?.({ type: WORKER_READY });
-    return { role: 'worker', url: server.url, port: server.port, chatPids: () => [process.pid], close: () => server.close() };
+    return { role: 'worker', url: server.url, port: server.port, pids: () => [process.pid], close: () => server.close() };
   }
   const server = await startServer(config, { logger });
-  return { role: 'single', url: server.url, port: server.port, chatPids: () => [process.pid], close: () => server.close() };
+  return { role: 'single', url: server.url, port: server.port, pids: () => [process.pid], close: () => server.close() };
 }
