@@ -60,18 +60,21 @@ export class Admission {
     return this.capacityRefusal(ip);
   }
 
-  /** Counts an accepted connection; the returned function uncounts it (once, however often called). */
-  admit(ip: string): () => void {
+  /** Counts an accepted connection. */
+  admit(ip: string): void {
     this.total += 1;
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.total -= 1;
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left === 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, left);
-    };
+  }
+
+  /**
+   * Uncounts a connection `admit` counted: call it exactly once per admitted connection,
+   * when it closes (no closure per connection guards this: each would cost memory for as
+   * long as the connection lives).
+   */
+  release(ip: string): void {
+    this.total -= 1;
+    const left = (this.perIp.get(ip) ?? 1) - 1;
+    if (left === 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, left);
   }
 }

@@ -30,8 +30,6 @@ export class TokenBucket {
 }
 
 /** One bucket per connection, or none at all when RATE_LIMIT is 0. */
-export function createRateLimiter(rateLimit: number, rateBurst: number): (() => boolean) | null {
-  if (rateLimit === 0) return null;
-  const bucket = new TokenBucket(rateLimit, rateBurst);
-  return () => bucket.take();
+export function createRateLimiter(rateLimit: number, rateBurst: number): TokenBucket | null {
+  return rateLimit === 0 ? null : new TokenBucket(rateLimit, rateBurst);
 }

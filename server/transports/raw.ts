@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import type { Admission } from '../admission';
 import type { Config } from '../config';
 import { withDeadline } from '../deadline';
@@ -19,10 +19,10 @@ import {
 } from '../protocol';
 import { rejectUpgrade } from '../reject-upgrade';
 import { createRateLimiter } from '../token-bucket';
-import { BroadcastGroup, type GroupMember } from './broadcast-group';
+import { BroadcastGroup } from './broadcast-group';
+import { RawClient, type RawClientHost, type RawFormat } from './raw-client';
 
-/** `text`: the seed's plain strings. `json`: one JSON object per frame. */
-export type RawFormat = 'text' | 'json';
+export type { RawFormat } from './raw-client';
 
 export interface RawTransportOptions {
   hub: Hub;
@@ -30,13 +30,6 @@ export interface RawTransportOptions {
   admission: Admission;
   metrics: Metrics;
   logger: Logger;
-}
-
-interface RawClient extends GroupMember {
-  readonly name: string;
-  readonly format: RawFormat;
-  /** Cleared on each ping, set by the pong; still clear at the next ping means dead. */
-  alive: boolean;
 }
 
 /**
@@ -57,8 +50,8 @@ const PROTOCOL_ERROR_REASONS: Record<string, RejectReason> = {
  * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
  * verbatim to everyone (sender included), the seed's join and leave strings.
  */
-export class RawTransport implements Transport {
-  private readonly wss: WebSocketServer;
+export class RawTransport implements Transport, RawClientHost {
+  private readonly wss: WsServer<typeof RawClient>;
   private readonly hub: Hub;
   private readonly config: Config;
   private readonly admission: Admission;
@@ -78,6 +71,7 @@ export class RawTransport implements Transport {
     };
     this.wss = new WebSocketServer({
       noServer: true,
+      WebSocket: RawClient,
       clientTracking: false,
       // ws would otherwise accept frames of up to 100 MiB; a larger one is closed with 1009.
       maxPayload: this.config.maxMessageBytes,
@@ -115,10 +109,10 @@ export class RawTransport implements Transport {
       return;
     }
     const name = displayName(url.searchParams.get('name') ?? undefined);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    this.wss.handleUpgrade(req, socket, head, (client) => {
       // Sent before the client joins the broadcast group, so it comes before anything live.
-      if (since !== undefined) this.replay(ws, since);
-      this.accept(ws, socket, name, format, ip);
+      if (since !== undefined) this.replay(client, since);
+      this.accept(client, socket, name, format, ip);
     });
   }
 
@@ -151,62 +145,64 @@ export class RawTransport implements Transport {
     const closed = [...this.clients].map(
       (client) =>
         new Promise<void>((resolve) => {
-          client.ws.once('close', () => resolve());
-          client.ws.close(CloseCode.GoingAway, 'Server shutting down');
+          client.once('close', () => resolve());
+          client.close(CloseCode.GoingAway, 'Server shutting down');
         }),
     );
     await withDeadline(Promise.all(closed), graceMs);
-    for (const client of this.clients) client.ws.terminate();
+    for (const client of this.clients) client.terminate();
   }
 
-  private accept(ws: WebSocket, socket: Duplex, name: string, format: RawFormat, ip: string): void {
-    const release = this.admission.admit(ip);
-    const client: RawClient = { name, format, ws, socket, alive: true, from: 0 };
+  private accept(client: RawClient, socket: Duplex, name: string, format: RawFormat, ip: string): void {
+    this.admission.admit(ip);
+    client.name = name;
+    client.format = format;
+    client.ip = ip;
+    client.socket = socket;
+    client.bucket = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
+    client.listen(this);
     this.groups[format].add(client);
     this.clients.add(client);
     this.logger.info({ ...clientFields(client), ip }, 'connection open');
-    const withinRate = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
-
-    // Without an 'error' listener one bad frame would throw and take the process down.
-    // ws has already chosen the close code (1007, 1009, ...) when this fires.
-    ws.on('error', (err: Error & { code?: string }) => {
-      this.metrics.reject(PROTOCOL_ERROR_REASONS[err.code ?? ''] ?? 'invalid');
-      this.logger.debug({ ...clientFields(client), err: err.message, code: err.code }, 'protocol error');
-    });
-    ws.on('pong', () => {
-      client.alive = true;
-    });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (isBinary) {
-        this.metrics.reject('invalid');
-        ws.close(CloseCode.UnsupportedData, 'Binary frames are not supported');
-        return;
-      }
-      // A raw client has no ack to carry "slow down", so going past the burst closes it.
-      if (withinRate !== null && !withinRate()) {
-        this.metrics.reject('rate');
-        this.logger.info(clientFields(client), 'rate limit exceeded');
-        ws.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
-        return;
-      }
-      this.metrics.messageIn('raw');
-      // ws hands text frames over as one Buffer (the default binaryType) and has already
-      // checked that they are valid UTF-8.
-      this.hub.post(name, (data as Buffer).toString('utf8'));
-    });
-    ws.once('close', (code: number) => {
-      this.groups[format].delete(client);
-      this.clients.delete(client);
-      release();
-      this.logger.info({ ...clientFields(client), code }, 'connection close');
-      this.hub.leave(name);
-    });
-
     this.hub.join(name);
   }
 
+  /** ws has already chosen the close code (1007, 1009, ...) when this fires. */
+  failed(client: RawClient, err: Error & { code?: string }): void {
+    this.metrics.reject(PROTOCOL_ERROR_REASONS[err.code ?? ''] ?? 'invalid');
+    this.logger.debug({ ...clientFields(client), err: err.message, code: err.code }, 'protocol error');
+  }
+
+  received(client: RawClient, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.metrics.reject('invalid');
+      client.close(CloseCode.UnsupportedData, 'Binary frames are not supported');
+      return;
+    }
+    // A raw client has no ack to carry "slow down", so going past the burst closes it.
+    if (client.bucket !== null && !client.bucket.take()) {
+      this.metrics.reject('rate');
+      this.logger.info(clientFields(client), 'rate limit exceeded');
+      client.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
+      return;
+    }
+    this.metrics.messageIn('raw');
+    // ws hands text frames over as one Buffer (the default binaryType) and has already
+    // checked that they are valid UTF-8.
+    this.hub.post(client.name, (data as Buffer).toString('utf8'));
+  }
+
+  /** ws emits 'close' once per client. */
+  closed(client: RawClient, code: number): void {
+    this.groups[client.format].delete(client);
+    this.clients.delete(client);
+    this.admission.release(client.ip);
+    this.logger.info({ ...clientFields(client), code }, 'connection close');
+    this.hub.leave(client.name);
+  }
+
   /** `?since=<id>`: the chat messages after that id, or a notice that they are gone. */
-  private replay(ws: WebSocket, since: string): void {
+  private replay(ws: RawClient, since: string): void {
     const missed = this.hub.since(since);
     if (missed === null) {
       const frame: RawResumeFrame = { type: 'notice', kind: 'history_incomplete', text: HISTORY_INCOMPLETE_TEXT, since, at: Date.now() };
@@ -224,11 +220,11 @@ export class RawTransport implements Transport {
     for (const client of this.clients) {
       if (!client.alive) {
         this.logger.info(clientFields(client), 'no pong since the last ping; terminating');
-        client.ws.terminate();
+        client.terminate();
         continue;
       }
       client.alive = false;
-      client.ws.ping();
+      client.ping();
     }
   }
 
@@ -239,6 +235,6 @@ export class RawTransport implements Transport {
   private cutSlowConsumer(client: RawClient): void {
     this.metrics.reject('slow_consumer');
     this.logger.info({ ...clientFields(client), buffered: client.socket.writableLength }, 'slow consumer; terminating');
-    client.ws.terminate();
+    client.terminate();
   }
 }

@@ -22,7 +22,7 @@ import {
   type ServerToClientEvents,
 } from '../protocol';
 import { rejectUpgrade } from '../reject-upgrade';
-import { createRateLimiter } from '../token-bucket';
+import { createRateLimiter, type TokenBucket } from '../token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
 
 export interface SocketData {
@@ -124,8 +124,9 @@ export class SocketIoTransport implements Transport {
       this.checkPollingHandshake(req, res, next),
     );
     this.io.engine.on('connection', (conn: Socket['conn']) => {
-      const release = this.admission.admit(conn.remoteAddress);
-      conn.once('close', release);
+      const ip = conn.remoteAddress;
+      this.admission.admit(ip);
+      conn.once('close', () => this.admission.release(ip));
     });
     this.io.use((socket, next) => {
       if (this.admission.tokenAccepted(authOf(socket).token)) return next();
@@ -205,9 +206,9 @@ export class SocketIoTransport implements Transport {
     // 0.45 KiB for as long as the connection lives, to write two lines.
     const fields = { transport: 'socket.io', name, sid: socket.id };
     this.logger.info({ ...fields, ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
-    const withinRate = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
+    const bucket = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
 
-    socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, withinRate));
+    socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, bucket));
     // Whatever a client sends along with `typing` is ignored: the name is the one given
     // here. Well-behaved clients send one per TYPING_INTERVAL_MS; the rest are dropped so
     // that one client cannot make the server fan out a flood. Raw clients get nothing.
@@ -231,7 +232,7 @@ export class SocketIoTransport implements Transport {
   }
 
   /** Validate, ack, and only then broadcast. Type hints do not check what arrives. */
-  private onChat(name: string, text: unknown, ack: unknown, withinRate: (() => boolean) | null): void {
+  private onChat(name: string, text: unknown, ack: unknown, bucket: TokenBucket | null): void {
     const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
     const error = chatTextError(text, this.config.maxMessageBytes);
     if (error !== null) {
@@ -239,7 +240,7 @@ export class SocketIoTransport implements Transport {
       reply?.({ ok: false, error });
       return;
     }
-    if (withinRate !== null && !withinRate()) {
+    if (bucket !== null && !bucket.take()) {
       this.metrics.reject('rate');
       reply?.({ ok: false, error: ChatError.RateLimited });
       return;
