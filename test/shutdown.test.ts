@@ -2,6 +2,11 @@ import { connectRaw } from './support/raw-client';
 import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
 
+// A process start (spawnServer allows it 15 s: tsx compiles the server) plus the 5 s
+// shutdown grace already fill jest's default 20 s; on a busy machine that would end as
+// an anonymous timeout instead of the step that was slow.
+jest.setTimeout(45_000);
+
 describe.each(['SIGTERM', 'SIGINT'] as const)('the real entry point on %s', (signal) => {
   it('sends what was acked, closes raw clients with 1001, drops Socket.IO clients so they reconnect, exits 0', async () => {
     const server = await spawnServer();
