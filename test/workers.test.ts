@@ -52,8 +52,8 @@ async function checkOneRoom(server: SpawnedServer): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
   for (const log of logs) expect(log.entries.filter((e) => e.type === 'chat')).toHaveLength(raws.length + sios.length);
 
-  const newcomer = await connectRaw(server.url, { format: 'json' });
-  const ownJoin = (await newcomer.nextJson()) as RawJsonFrame;
+  const newcomer = await within(connectRaw(server.url, { format: 'json' }), 'the newcomer connects');
+  const ownJoin = (await within(newcomer.nextJson(), "the newcomer's own join")) as RawJsonFrame;
   expect(ownJoin).toMatchObject({ type: 'notice', kind: 'join', online: raws.length + sios.length + 1 });
 }
 
@@ -65,14 +65,14 @@ describe('WORKERS=2 on one port', () => {
 
   it('stops the workers and exits 0 on SIGTERM', async () => {
     const server = await spawnServer({ WORKERS: '2' }, MULTI_PROCESS_START_MS);
-    await connectRaw(server.url);
+    await within(connectRaw(server.url), 'a raw client connects');
     server.child.kill('SIGTERM');
-    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(await within(server.exited, 'the primary exits after SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
   it('exits 1, naming the cause, when the workers cannot start (here: no Redis answers)', async () => {
     const run = runMain({ PORT: '0', HOST: '127.0.0.1', WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1' });
-    expect((await run.exited).code).toBe(1);
+    expect((await within(run.exited, 'the primary exits')).code).toBe(1);
     expect(run.stderr()).toContain('redis at 127.0.0.1:1 did not answer');
     expect(run.stderr()).toContain('exited with code 1 while starting');
   });
