@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Admission } from './admission';
 import { createApp } from './app';
 import { joinCluster, type WorkerSlot } from './cluster/setup';
+import { stickyLoadReport } from './cluster/sticky-load';
 import type { Config } from './config';
 import { Hub } from './hub';
 import { createLogger } from './logger';
@@ -61,7 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }),
   );
 
-  const raw = new RawTransport({ hub, config, admission, metrics, logger });
+  const raw = new RawTransport({ hub, config, admission, metrics, logger, ...(listens ? {} : { loadReport: stickyLoadReport }) });
   const socketIo = new SocketIoTransport({
     hub,
     httpServer,

@@ -9,12 +9,16 @@ import { MULTI_PROCESS_START_MS } from './support/nodes';
 // A primary and two workers per test, each compiling the server with tsx.
 jest.setTimeout(90_000);
 
-/** The pids of the workers that logged a new client (pino puts the pid in every line). */
-function workersServing(server: SpawnedServer): Set<number> {
+/**
+ * The pids of the workers that logged a new client, of one transport or any (pino puts
+ * the pid in every line).
+ */
+function workersServing(server: SpawnedServer, transport?: 'raw' | 'socket.io'): Set<number> {
   const pids = new Set<number>();
   for (const line of server.lines) {
-    const entry = JSON.parse(line) as { msg?: string; pid?: number };
-    if (entry.msg === 'connection open' && entry.pid !== undefined) pids.add(entry.pid);
+    const entry = JSON.parse(line) as { msg?: string; pid?: number; transport?: string };
+    if (entry.msg !== 'connection open' || entry.pid === undefined) continue;
+    if (transport === undefined || entry.transport === transport) pids.add(entry.pid);
   }
   return pids;
 }
@@ -61,6 +65,13 @@ describe('WORKERS=2 on one port', () => {
   it('puts raw and Socket.IO clients (WebSocket and long-polling) of both workers in one room', async () => {
     const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' }, MULTI_PROCESS_START_MS);
     await checkOneRoom(server);
+  });
+
+  it('spreads raw clients over the workers, not only Socket.IO sessions', async () => {
+    const server = await spawnServer({ WORKERS: '2' }, MULTI_PROCESS_START_MS);
+    for (let i = 0; i < 4; i += 1) await within(connectRaw(server.url, { name: `raw${i}` }), `raw client ${i} connects`);
+    await eventually(() => server.lines.filter((line) => line.includes('"connection open"')).length === 4, 'four connections logged');
+    expect(workersServing(server, 'raw').size).toBe(2);
   });
 
   it('stops the workers and exits 0 on SIGTERM', async () => {

@@ -17,6 +17,7 @@ import {
   type RawJsonFrame,
   type RawResumeFrame,
 } from '../protocol';
+import type { LoadReport } from '../cluster/sticky-load';
 import { rejectUpgrade } from '../reject-upgrade';
 import { createRateLimiter } from '../token-bucket';
 import { BroadcastGroup } from './broadcast-group';
@@ -30,6 +31,8 @@ export interface RawTransportOptions {
   admission: Admission;
   metrics: Metrics;
   logger: Logger;
+  /** In a worker of WORKERS > 1: tells the primary's balancer about each client. */
+  loadReport?: LoadReport;
 }
 
 /**
@@ -57,6 +60,7 @@ export class RawTransport implements Transport, RawClientHost {
   private readonly admission: Admission;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
+  private readonly loadReport: LoadReport | undefined;
   private readonly groups: Record<RawFormat, BroadcastGroup<RawClient>>;
   private readonly clients = new Set<RawClient>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -64,6 +68,7 @@ export class RawTransport implements Transport, RawClientHost {
   constructor(options: RawTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
       options);
+    this.loadReport = options.loadReport;
     const onOverflow = (client: RawClient) => this.cutSlowConsumer(client);
     this.groups = {
       text: new BroadcastGroup(this.config.maxBufferedBytes, onOverflow),
@@ -163,6 +168,7 @@ export class RawTransport implements Transport, RawClientHost {
     client.listen(this);
     this.groups[format].add(client);
     this.clients.add(client);
+    this.loadReport?.opened();
     this.logger.info({ ...clientFields(client), ip }, 'connection open');
     this.hub.join(name);
   }
@@ -197,6 +203,7 @@ export class RawTransport implements Transport, RawClientHost {
     this.groups[client.format].delete(client);
     this.clients.delete(client);
     this.admission.release(client.ip);
+    this.loadReport?.closed();
     this.logger.info({ ...clientFields(client), code }, 'connection close');
     this.hub.leave(client.name);
   }

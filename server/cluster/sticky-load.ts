@@ -1,0 +1,26 @@
+/**
+ * What a worker tells the primary's @socket.io/sticky about its raw clients.
+ *
+ * Sticky's least-connection balancing counts the clients each worker reports, and its
+ * setupWorker reports Socket.IO sessions only: raw /socket clients would never count, and
+ * every one of them would go to the same worker. So each raw client is reported with
+ * sticky's own two messages. Why not round-robin instead: a long-polling client's second
+ * request can reach the primary before the worker's report binding its session does;
+ * sticky then balances it like a new connection, and least-connection (counts unchanged
+ * until that same report) sends it back to the worker holding the session, where
+ * round-robin would send it to the other one ("Session ID unknown").
+ *
+ * The id is one constant: sticky keeps it in its session map, where no request ever
+ * looks it up (a session id there has 20 characters), and only the count matters.
+ */
+const RAW_CLIENT_ID = 'raw-client';
+
+export interface LoadReport {
+  opened(): void;
+  closed(): void;
+}
+
+export const stickyLoadReport: LoadReport = {
+  opened: () => process.send?.({ type: 'sticky:connection', data: RAW_CLIENT_ID }),
+  closed: () => process.send?.({ type: 'sticky:disconnection', data: RAW_CLIENT_ID }),
+};
