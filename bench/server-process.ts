@@ -24,8 +24,8 @@ const alone = (port: number): Started => ({ port, pids: () => [process.pid], isC
 
 const starters: Record<ServerName, (overrides: Record<string, string>) => Promise<Started>> = {
   // Our server as main.ts builds it, with two settings changed to do the baselines' work:
-  // logs at `warn` (the per-connection loggers are still made, but nothing is printed, as
-  // the baselines print nothing), and flood control off (RATE_LIMIT=0: the closed loop
+  // logs at `warn` (a line per connection is still prepared and dropped by pino's level
+  // check; the baselines print nothing), and flood control off (RATE_LIMIT=0: the closed loop
   // sends far more than 20 messages/s per sender, which the default would refuse).
   ours: async (overrides) => {
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT: '0', ...overrides });
