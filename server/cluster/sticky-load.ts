@@ -10,6 +10,12 @@
  * until that same report) sends it back to the worker holding the session, where
  * round-robin would send it to the other one ("Session ID unknown").
  *
+ * Order matters for the same reason: a raw client is reported before its 101 is written,
+ * so a client that connects again at once is balanced on counts that include it. Counts
+ * that change between a polling handshake and its next request would send that request
+ * elsewhere; sticky's own session report has this race too, sent as it is just after the
+ * handshake's answer, so it is rare only as long as the primary reads its IPC promptly.
+ *
  * The id is one constant: sticky keeps it in its session map, where no request ever
  * looks it up (a session id there has 20 characters), and only the count matters.
  */

@@ -114,11 +114,18 @@ export class RawTransport implements Transport, RawClientHost {
       return;
     }
     const name = displayName(url.searchParams.get('name') ?? undefined);
+    // Told before the 101 goes out, so the primary counts this client before the client
+    // can open its next connection (see sticky-load.ts). ws completes the handshake and
+    // calls back synchronously, or not at all when it refused it.
+    this.loadReport?.opened();
+    let accepted = false;
     this.wss.handleUpgrade(req, socket, head, (client) => {
+      accepted = true;
       // Sent before the client joins the broadcast group, so it comes before anything live.
       if (since !== undefined) this.replay(client, since);
       this.accept(client, socket, name, format, ip);
     });
+    if (!accepted) this.loadReport?.closed();
   }
 
   deliverChat(message: ChatMessage): void {
@@ -168,7 +175,6 @@ export class RawTransport implements Transport, RawClientHost {
     client.listen(this);
     this.groups[format].add(client);
     this.clients.add(client);
-    this.loadReport?.opened();
     this.logger.info({ ...clientFields(client), ip }, 'connection open');
     this.hub.join(name);
   }
