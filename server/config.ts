@@ -10,10 +10,13 @@ export const DEFAULTS = {
   ALLOWED_ORIGINS: '', // empty: same origin only (plus requests without an Origin header)
   MAX_MESSAGE_BYTES: '65536', // 64 KiB, one chat message as UTF-8
   HISTORY_SIZE: '50', // messages a newcomer receives
+  HISTORY_BYTES: '1048576', // 1 MiB: at most this much message text (UTF-8) in that history
   LOG_LEVEL: 'info',
   RATE_LIMIT: '20', // chat messages per second per connection; 0 turns flood control off
   RATE_BURST: '40', // messages a connection may send at once before the rate applies
-  MAX_BUFFERED_BYTES: '1048576', // 1 MiB unsent to one client, and it is cut off
+  MAX_BUFFERED_BYTES: '1048576', // 1 MiB unsent to one client for MAX_BUFFERED_MS, and it is cut off
+  MAX_BUFFERED_MS: '25000', // how long a client may stay above MAX_BUFFERED_BYTES without draining
+  BUFFERED_CEILING_BYTES: '67108864', // 64 MiB unsent to one client at any moment: cut at once
   HEARTBEAT_MS: '25000', // ping interval; a peer that misses a pong until the next ping is cut
   MAX_CONNECTIONS: '10000', // clients of both kinds together
   MAX_CONNECTIONS_PER_IP: '0', // 0: no limit per address
@@ -36,11 +39,17 @@ export interface Config {
   readonly allowedOrigins: AllowedOrigins;
   readonly maxMessageBytes: number;
   readonly historySize: number;
+  /** Bytes of message text (UTF-8) the history may hold; the oldest go first. */
+  readonly historyBytes: number;
   readonly logLevel: LogLevel;
   /** Messages per second per connection; 0 means no limit. */
   readonly rateLimit: number;
   readonly rateBurst: number;
+  /** A client above this many unsent bytes for `maxBufferedMs` is a slow consumer. */
   readonly maxBufferedBytes: number;
+  readonly maxBufferedMs: number;
+  /** A client above this many unsent bytes is cut at once. */
+  readonly bufferedCeilingBytes: number;
   readonly heartbeatMs: number;
   readonly maxConnections: number;
   /** 0 means no limit. */
@@ -95,11 +104,14 @@ const schema = z.object({
   // The upper bound keeps a single message well below what a Socket.IO packet may carry.
   MAX_MESSAGE_BYTES: integer(1, 16 * 1024 * 1024),
   HISTORY_SIZE: integer(0, 10_000),
+  HISTORY_BYTES: integer(0, 1024 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   RATE_LIMIT: integer(0, 1_000_000),
   RATE_BURST: integer(1, 1_000_000),
   // Below a few kilobytes even one ordinary message would count as a slow consumer.
   MAX_BUFFERED_BYTES: integer(16 * 1024, 1024 * 1024 * 1024),
+  MAX_BUFFERED_MS: integer(0, 3_600_000),
+  BUFFERED_CEILING_BYTES: integer(16 * 1024, 16 * 1024 * 1024 * 1024),
   HEARTBEAT_MS: integer(100, 3_600_000),
   MAX_CONNECTIONS: integer(1, 10_000_000),
   MAX_CONNECTIONS_PER_IP: integer(0, 10_000_000),
@@ -109,6 +121,10 @@ const schema = z.object({
     .trim()
     .refine((text) => text === '' || /^rediss?:\/\/[^\s]+$/.test(text), 'must be a redis:// or rediss:// URL'),
   WORKERS: integer(1, 1024),
+}).superRefine((v, ctx) => {
+  if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
+    ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
+  }
 });
 
 /** Thrown when the environment holds invalid settings; `problems` names every one. */
@@ -148,10 +164,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     allowedOrigins: v.ALLOWED_ORIGINS,
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
     historySize: v.HISTORY_SIZE,
+    historyBytes: v.HISTORY_BYTES,
     logLevel: v.LOG_LEVEL,
     rateLimit: v.RATE_LIMIT,
     rateBurst: v.RATE_BURST,
     maxBufferedBytes: v.MAX_BUFFERED_BYTES,
+    maxBufferedMs: v.MAX_BUFFERED_MS,
+    bufferedCeilingBytes: v.BUFFERED_CEILING_BYTES,
     heartbeatMs: v.HEARTBEAT_MS,
     maxConnections: v.MAX_CONNECTIONS,
     maxConnectionsPerIp: v.MAX_CONNECTIONS_PER_IP,

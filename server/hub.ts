@@ -38,6 +38,8 @@ export interface ClusterLink {
 
 export interface HubOptions {
   historySize: number;
+  /** Bytes of message text the history may hold (HISTORY_BYTES); no bound when absent. */
+  historyBytes?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -60,7 +62,7 @@ export class Hub {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(options: HubOptions) {
-    this.history = new History(options.historySize);
+    this.history = new History(options.historySize, options.historyBytes);
     this.now = options.now ?? Date.now;
     this.ids = new MessageIdGenerator(this.now);
     this.logger = options.logger;

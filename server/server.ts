@@ -49,7 +49,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let ready = true;
   let clusterConnected = () => true;
 
-  const hub = new Hub({ historySize: config.historySize, logger });
+  const hub = new Hub({ historySize: config.historySize, historyBytes: config.historyBytes, logger });
   const admission = new Admission(config);
   // The transports exist only below; the gauge reads them when scraped.
   const sizes: Record<TransportName, () => number> = { raw: () => raw.size, 'socket.io': () => socketIo.size };

@@ -31,6 +31,9 @@ beforeAll(async () => {
     CHAT_TOKEN: TOKEN,
     MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
     MAX_BUFFERED_BYTES: '65536',
+    // Shorter than the heartbeat, so that a peer that stopped reading is cut as a slow
+    // consumer before its missed pongs would cut it.
+    MAX_BUFFERED_MS: '300',
     HEARTBEAT_MS: '1000',
     MAX_CONNECTIONS: String(MAX_CONNECTIONS),
     RATE_LIMIT: String(RATE_LIMIT),

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { FlushPacer } from './flush-pacer';
+import type { DrainState, SlowConsumerRule } from './slow-consumer';
 
 /**
  * `ws` builds server frames with this static helper; socket.io-adapter uses it the same
@@ -18,8 +19,11 @@ const frame = (WebSocket as unknown as {
 
 const TEXT_FRAME = { fin: true, rsv1: false, opcode: 0x1, mask: false, readOnly: false };
 
-/** One receiver: its `ws` object (for the state) and the socket the upgrade handed us. */
-export interface GroupMember {
+/**
+ * One receiver: its `ws` object (for the state), the socket the upgrade handed us, and
+ * what the slow-consumer rule remembers of it.
+ */
+export interface GroupMember extends DrainState {
   readonly ws: WebSocket;
   readonly socket: Duplex;
   /** Index into the pending frames of the first frame this member should get; set by `add`. */
@@ -44,12 +48,13 @@ export interface GroupMember {
  */
 export class BroadcastGroup<Member extends GroupMember = GroupMember> {
   /**
-   * @param maxBufferedBytes a member with more than this unsent after a write is handed
-   *   to `onOverflow` (a client that stopped reading must not grow server memory).
+   * @param slowConsumers judges each member from what it has not taken yet, around each
+   *   write; a member it cuts is handed to `onSlow` (a client that stopped reading must
+   *   not grow server memory) and gets nothing more from this flush.
    */
   constructor(
-    private readonly maxBufferedBytes: number,
-    private readonly onOverflow: (member: Member) => void,
+    private readonly slowConsumers: SlowConsumerRule,
+    private readonly onSlow: (member: Member) => void,
   ) {}
 
   private readonly members = new Set<Member>();
@@ -107,10 +112,17 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
         member.from = 0;
       }
       if (bytes.length === 0 || member.ws.readyState !== WebSocket.OPEN) continue;
-      member.socket.write(bytes);
+      const socket = member.socket;
       // writableLength counts what the kernel has not taken yet: a reader that keeps up
       // leaves it near zero, one that stopped reading makes it grow with every turn.
-      if (member.socket.writableLength > this.maxBufferedBytes) this.onOverflow(member);
+      // Looked at before the write too (only for members already behind, so the common
+      // case costs nothing): what a member took since the last write is its progress.
+      if (member.overSince !== 0 && this.slowConsumers.judge(member, socket.writableLength) === 'cut') {
+        this.onSlow(member);
+        continue;
+      }
+      socket.write(bytes);
+      if (this.slowConsumers.judge(member, socket.writableLength) === 'cut') this.onSlow(member);
     }
   }
 }

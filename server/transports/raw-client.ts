@@ -32,6 +32,7 @@ export class RawClient extends WebSocket implements GroupMember {
   /** Cleared on each ping, set by the pong; still clear at the next ping means dead. */
   alive = true;
   from = 0;
+  overSince = 0;
   private host: RawClientHost | null = null;
 
   get ws(): WebSocket {

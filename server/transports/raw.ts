@@ -22,6 +22,7 @@ import { rejectUpgrade } from '../reject-upgrade';
 import { createRateLimiter } from '../token-bucket';
 import { BroadcastGroup } from './broadcast-group';
 import { RawClient, type RawClientHost, type RawFormat } from './raw-client';
+import { SlowConsumerRule } from './slow-consumer';
 
 export type { RawFormat } from './raw-client';
 
@@ -64,15 +65,17 @@ export class RawTransport implements Transport, RawClientHost {
   private readonly groups: Record<RawFormat, BroadcastGroup<RawClient>>;
   private readonly clients = new Set<RawClient>();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly slowConsumers: SlowConsumerRule;
 
   constructor(options: RawTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
       options);
     this.loadReport = options.loadReport;
-    const onOverflow = (client: RawClient) => this.cutSlowConsumer(client);
+    this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
+    const onSlow = (client: RawClient) => this.cutSlowConsumer(client);
     this.groups = {
-      text: new BroadcastGroup(this.config.maxBufferedBytes, onOverflow),
-      json: new BroadcastGroup(this.config.maxBufferedBytes, onOverflow),
+      text: new BroadcastGroup(this.slowConsumers, onSlow),
+      json: new BroadcastGroup(this.slowConsumers, onSlow),
     };
     this.wss = new WebSocketServer({
       noServer: true,
@@ -228,10 +231,22 @@ export class RawTransport implements Transport, RawClientHost {
     }
   }
 
-  /** The standard ws heartbeat: ping everyone; whoever did not answer the last ping is gone. */
+  /**
+   * The standard ws heartbeat: ping everyone; whoever did not answer the last ping is
+   * gone. A client whose ping still waits behind more than MAX_BUFFERED_BYTES it has not
+   * read had a whole interval to drain and did not: that is a slow consumer.
+   */
   private checkHeartbeats(): void {
     for (const client of this.clients) {
+      if (this.slowConsumers.judge(client, client.socket.writableLength) === 'cut') {
+        this.cutSlowConsumer(client);
+        continue;
+      }
       if (!client.alive) {
+        if (this.slowConsumers.isBehind(client.socket.writableLength)) {
+          this.cutSlowConsumer(client);
+          continue;
+        }
         this.logger.info(clientFields(client), 'no pong since the last ping; terminating');
         client.terminate();
         continue;
@@ -246,6 +261,7 @@ export class RawTransport implements Transport, RawClientHost {
    * connection is cut; the 'close' handler then announces the leave, once.
    */
   private cutSlowConsumer(client: RawClient): void {
+    if (client.socket.destroyed) return; // cut already; its 'close' is on the way
     this.metrics.reject('slow_consumer');
     this.logger.info({ ...clientFields(client), buffered: client.socket.writableLength }, 'slow consumer; terminating');
     client.terminate();

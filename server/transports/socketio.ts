@@ -24,6 +24,7 @@ import {
 import { rejectUpgrade } from '../reject-upgrade';
 import { createRateLimiter, type TokenBucket } from '../token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
+import { SlowConsumerRule, type DrainState } from './slow-consumer';
 
 export interface SocketData {
   name: string;
@@ -86,12 +87,16 @@ export class SocketIoTransport implements Transport {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private slowCheckScheduled = false;
+  private readonly slowConsumers: SlowConsumerRule;
+  /** What the slow-consumer rule remembers of the clients that have been behind. */
+  private readonly drainStates = new WeakMap<ChatSocket, DrainState>();
 
   constructor(options: SocketIoTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
       options);
     const { allowedOrigins } = this.config;
     this.localOnly = options.localOnly ?? (() => false);
+    this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
 
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
@@ -263,19 +268,29 @@ export class SocketIoTransport implements Transport {
   /**
    * Engine.IO keeps a client's packets in its own queue while the transport is busy, and
    * the TCP socket holds what the kernel has not taken: together, what that client has
-   * not read. Over MAX_BUFFERED_BYTES the connection is closed; the client's
-   * 'disconnect' then announces the leave, once.
+   * not read. The slow-consumer rule judges that number (see slow-consumer.ts): above
+   * MAX_BUFFERED_BYTES for MAX_BUFFERED_MS without draining, or above the ceiling, the
+   * connection is closed; the client's 'disconnect' then announces the leave, once.
    */
   private cutSlowConsumers(): void {
     for (const socket of this.io.of('/').sockets.values()) {
       const conn = socket.conn as unknown as EngineInternals;
-      if (conn.transport.writable) continue; // nothing waiting
+      const state = this.drainStates.get(socket);
+      if (conn.transport.writable) {
+        // Nothing waiting: whatever it had, it took.
+        if (state !== undefined) state.overSince = 0;
+        continue;
+      }
       const ws = conn.transport.socket;
       let pending = ws?.bufferedAmount ?? 0;
       for (const packet of conn.writeBuffer ?? []) {
-        pending += typeof packet.data === 'string' ? packet.data.length : 0;
+        if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
       }
-      if (pending <= this.config.maxBufferedBytes) continue;
+      // Most clients are never behind: they get no state at all.
+      if (state === undefined && !this.slowConsumers.isBehind(pending)) continue;
+      const drain = state ?? { overSince: 0 };
+      this.drainStates.set(socket, drain);
+      if (this.slowConsumers.judge(drain, pending) === 'keep') continue;
       this.metrics.reject('slow_consumer');
       this.logger.info({ transport: 'socket.io', name: socket.data.name, pending }, 'slow consumer; disconnecting');
       // A close frame would wait behind what the client is not reading: cut the TCP
