@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Admission } from './admission';
 import { createApp } from './app';
+import { FloodControl } from './flood-control';
 import { joinCluster, type WorkerSlot } from './cluster/setup';
 import { stickyLoadReport } from './cluster/sticky-load';
 import type { Config } from './config';
@@ -51,6 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const hub = new Hub({ historySize: config.historySize, historyBytes: config.historyBytes, logger });
   const admission = new Admission(config);
+  const floodControl = new FloodControl(config.rateLimit, config.rateBurst);
   // The transports exist only below; the gauge reads them when scraped.
   const sizes: Record<TransportName, () => number> = { raw: () => raw.size, 'socket.io': () => socketIo.size };
   const metrics = new Metrics(sizes);
@@ -62,12 +64,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }),
   );
 
-  const raw = new RawTransport({ hub, config, admission, metrics, logger, ...(listens ? {} : { loadReport: stickyLoadReport }) });
+  const raw = new RawTransport({ hub, config, admission, floodControl, metrics, logger, ...(listens ? {} : { loadReport: stickyLoadReport }) });
   const socketIo = new SocketIoTransport({
     hub,
     httpServer,
     config,
     admission,
+    floodControl,
     metrics,
     logger,
     localOnly: () => !clusterConnected(),

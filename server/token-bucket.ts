@@ -1,6 +1,6 @@
 /**
  * Flood control for one connection: `burst` messages may go at once, then `ratePerSecond`
- * on average. Refilled lazily from the clock on each take, so an idle connection costs
+ * on average. Refilled lazily from the clock on each look, so an idle connection costs
  * no timer.
  */
 export class TokenBucket {
@@ -18,18 +18,22 @@ export class TokenBucket {
 
   /** Spends one token; false when none is left (the message must be refused). */
   take(): boolean {
-    const now = this.now();
-    if (now > this.updatedAt) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
-      this.updatedAt = now;
-    }
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
   }
-}
 
-/** One bucket per connection, or none at all when RATE_LIMIT is 0. */
-export function createRateLimiter(rateLimit: number, rateBurst: number): TokenBucket | null {
-  return rateLimit === 0 ? null : new TokenBucket(rateLimit, rateBurst);
+  /** True once the whole burst is back: the bucket is then as good as a new one. */
+  isFull(): boolean {
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    if (now <= this.updatedAt) return;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
+    this.updatedAt = now;
+  }
 }

@@ -9,10 +9,13 @@ describe('configuration', () => {
       allowedOrigins: [],
       maxMessageBytes: 65536,
       historySize: 50,
+      historyBytes: 1048576,
       logLevel: 'info',
       rateLimit: 20,
       rateBurst: 40,
       maxBufferedBytes: 1048576,
+      maxBufferedMs: 25000,
+      bufferedCeilingBytes: 67108864,
       heartbeatMs: 25000,
       maxConnections: 10000,
       maxConnectionsPerIp: 0,
@@ -29,10 +32,13 @@ describe('configuration', () => {
       ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080/',
       MAX_MESSAGE_BYTES: '1024',
       HISTORY_SIZE: '0',
+      HISTORY_BYTES: '4096',
       LOG_LEVEL: '',
       RATE_LIMIT: '0',
       RATE_BURST: '5',
       MAX_BUFFERED_BYTES: '65536',
+      MAX_BUFFERED_MS: '500',
+      BUFFERED_CEILING_BYTES: '131072',
       HEARTBEAT_MS: '1000',
       MAX_CONNECTIONS: '10',
       MAX_CONNECTIONS_PER_IP: '2',
@@ -46,10 +52,13 @@ describe('configuration', () => {
       allowedOrigins: ['https://a.example', 'http://b.example:8080'],
       maxMessageBytes: 1024,
       historySize: 0,
+      historyBytes: 4096,
       logLevel: 'info',
       rateLimit: 0,
       rateBurst: 5,
       maxBufferedBytes: 65536,
+      maxBufferedMs: 500,
+      bufferedCeilingBytes: 131072,
       heartbeatMs: 1000,
       maxConnections: 10,
       maxConnectionsPerIp: 2,
@@ -91,6 +100,12 @@ describe('configuration', () => {
     ]);
     expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
     expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it('refuses a buffer ceiling below MAX_BUFFERED_BYTES', () => {
+    expect(() => loadConfig({ MAX_BUFFERED_BYTES: '1048576', BUFFERED_CEILING_BYTES: '65536' })).toThrow(
+      'BUFFERED_CEILING_BYTES="65536": must be at least MAX_BUFFERED_BYTES',
+    );
   });
 
   it.each([['ftp://files.example'], ['https://a.example/path'], ['null']])('refuses %s as an allowed origin', (origin) => {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import type { Admission } from '../admission';
 import type { Config } from '../config';
+import type { FloodControl } from '../flood-control';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
 import type { Metrics, RejectReason } from '../metrics';
@@ -19,7 +20,6 @@ import {
 } from '../protocol';
 import type { LoadReport } from '../cluster/sticky-load';
 import { rejectUpgrade } from '../reject-upgrade';
-import { createRateLimiter } from '../token-bucket';
 import { BroadcastGroup } from './broadcast-group';
 import { RawClient, type RawClientHost, type RawFormat } from './raw-client';
 import { SlowConsumerRule } from './slow-consumer';
@@ -30,6 +30,8 @@ export interface RawTransportOptions {
   hub: Hub;
   config: Config;
   admission: Admission;
+  /** Message budgets, kept per address across reconnects. */
+  floodControl: FloodControl;
   metrics: Metrics;
   logger: Logger;
   /** In a worker of WORKERS > 1: tells the primary's balancer about each client. */
@@ -59,6 +61,7 @@ export class RawTransport implements Transport, RawClientHost {
   private readonly hub: Hub;
   private readonly config: Config;
   private readonly admission: Admission;
+  private readonly floodControl: FloodControl;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly loadReport: LoadReport | undefined;
@@ -70,6 +73,7 @@ export class RawTransport implements Transport, RawClientHost {
   constructor(options: RawTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
       options);
+    this.floodControl = options.floodControl;
     this.loadReport = options.loadReport;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
     const onSlow = (client: RawClient) => this.cutSlowConsumer(client);
@@ -174,7 +178,7 @@ export class RawTransport implements Transport, RawClientHost {
     client.format = format;
     client.ip = ip;
     client.socket = socket;
-    client.bucket = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
+    client.bucket = this.floodControl.open(ip);
     client.listen(this);
     this.groups[format].add(client);
     this.clients.add(client);
@@ -189,6 +193,10 @@ export class RawTransport implements Transport, RawClientHost {
   }
 
   received(client: RawClient, data: RawData, isBinary: boolean): void {
+    // Once the server has decided to close a client (1003, 1008, shutdown), ws still
+    // hands over what it sends until the close handshake ends (up to 30 s for a client
+    // that ignores the close frame): none of it goes out.
+    if (client.readyState !== RawClient.OPEN) return;
     if (isBinary) {
       this.metrics.reject('invalid');
       client.close(CloseCode.UnsupportedData, 'Binary frames are not supported');
@@ -212,6 +220,7 @@ export class RawTransport implements Transport, RawClientHost {
     this.groups[client.format].delete(client);
     this.clients.delete(client);
     this.admission.release(client.ip);
+    this.floodControl.close(client.ip, client.bucket);
     this.loadReport?.closed();
     this.logger.info({ ...clientFields(client), code }, 'connection close');
     this.hub.leave(client.name);

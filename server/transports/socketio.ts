@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import type { Admission, Refusal } from '../admission';
 import { chatTextError } from '../chat-text';
 import type { Config } from '../config';
+import type { FloodControl } from '../flood-control';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
 import type { Metrics } from '../metrics';
@@ -22,7 +23,7 @@ import {
   type ServerToClientEvents,
 } from '../protocol';
 import { rejectUpgrade } from '../reject-upgrade';
-import { createRateLimiter, type TokenBucket } from '../token-bucket';
+import type { TokenBucket } from '../token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
 import { SlowConsumerRule, type DrainState } from './slow-consumer';
 
@@ -38,6 +39,8 @@ export interface SocketIoTransportOptions {
   httpServer: HttpServer;
   config: Config;
   admission: Admission;
+  /** Message budgets, kept per address across reconnects. */
+  floodControl: FloodControl;
   metrics: Metrics;
   logger: Logger;
   /** True while other nodes cannot be reached (Redis down): emit to this node's clients only. */
@@ -84,6 +87,7 @@ export class SocketIoTransport implements Transport {
   private readonly hub: Hub;
   private readonly config: Config;
   private readonly admission: Admission;
+  private readonly floodControl: FloodControl;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private slowCheckScheduled = false;
@@ -96,6 +100,7 @@ export class SocketIoTransport implements Transport {
       options);
     const { allowedOrigins } = this.config;
     this.localOnly = options.localOnly ?? (() => false);
+    this.floodControl = options.floodControl;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
 
     this.io = new Server(options.httpServer, {
@@ -211,7 +216,8 @@ export class SocketIoTransport implements Transport {
     // 0.45 KiB for as long as the connection lives, to write two lines.
     const fields = { transport: 'socket.io', name, sid: socket.id };
     this.logger.info({ ...fields, ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
-    const bucket = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
+    const ip = socket.conn.remoteAddress;
+    const bucket = this.floodControl.open(ip);
 
     socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, bucket));
     // Whatever a client sends along with `typing` is ignored: the name is the one given
@@ -226,6 +232,7 @@ export class SocketIoTransport implements Transport {
     });
     socket.on('disconnect', (reason) => {
       this.logger.info({ ...fields, reason }, 'connection close');
+      this.floodControl.close(ip, bucket);
       this.hub.leave(name);
     });
 

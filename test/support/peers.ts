@@ -30,13 +30,27 @@ export function tcpWebSocketPeer(baseUrl: string, path: string): Promise<Socket>
   });
 }
 
-/** A masked client text frame (RFC 6455 5.3: clients must mask), for peers that write by hand. */
-export function clientTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text, 'utf8');
-  if (payload.length > 125) throw new Error('clientTextFrame builds short frames only');
+/** WebSocket opcodes a hand-written peer sends (RFC 6455 5.2). */
+export const Opcode = { Text: 0x1, Binary: 0x2, Close: 0x8 } as const;
+
+/** A masked client frame (RFC 6455 5.3: clients must mask), for peers that write by hand. */
+export function clientFrame(opcode: number, payload: Buffer): Buffer {
+  if (payload.length > 125) throw new Error('clientFrame builds short frames only');
   const mask = Buffer.from([1, 2, 3, 4]);
   const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
-  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
+}
+
+/** A masked client text frame. */
+export function clientTextFrame(text: string): Buffer {
+  return clientFrame(Opcode.Text, Buffer.from(text, 'utf8'));
+}
+
+/** A masked client close frame with a status code (1000: normal closure). */
+export function clientCloseFrame(code = 1000): Buffer {
+  const payload = Buffer.alloc(2);
+  payload.writeUInt16BE(code);
+  return clientFrame(Opcode.Close, payload);
 }
 
 export interface EngineClientOptions {

@@ -19,6 +19,12 @@ export interface SioOptions {
   auth?: Record<string, unknown>;
   transports?: ('websocket' | 'polling')[];
   extraHeaders?: Record<string, string>;
+  /**
+   * The local address to connect from, e.g. 127.0.0.2: the server keeps flood-control
+   * budgets per address. Linux answers on all of 127.0.0.0/8 without configuration;
+   * other systems need the alias added first.
+   */
+  localAddress?: string;
   /** Reconnect after a drop, as a real client does (off by default: see connectSio). */
   reconnection?: boolean;
 }
@@ -35,6 +41,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     transports: options.transports ?? ['websocket'],
     auth: options.auth ?? {},
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
   // Resolves once the Engine.IO connection is really closed: a long-polling client sends
   // its goodbye in one more HTTP request, which must finish before the server goes away.
