@@ -19,9 +19,29 @@ export interface AdmissionLimits {
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /**
+ * One admitted connection's place in the counts. Admission hands it out when a
+ * handshake passes the caps and takes it back once, at `release`.
+ */
+export interface Ticket {
+  readonly ip: string;
+}
+
+class Slot implements Ticket {
+  released = false;
+  constructor(readonly ip: string) {}
+}
+
+/** Narrows what `Admission.admit` answered. */
+export function isRefusal(answer: Ticket | Refusal): answer is Refusal {
+  return 'status' in answer;
+}
+
+/**
  * Who may connect. Checked at the handshake, so a refused client costs one HTTP answer
  * and never joins: the shared token, then the connection caps, counted across both
- * kinds of client.
+ * kinds of client. A handshake is counted the moment it passes the caps, not when its
+ * connection opens: otherwise handshakes that arrive together (pipelined on one TCP
+ * connection, or in one burst) would all pass the check before any was counted.
  */
 export class Admission {
   private total = 0;
@@ -42,8 +62,12 @@ export class Admission {
     return typeof token === 'string' && timingSafeEqual(sha256(token), this.tokenDigest);
   }
 
-  /** The caps; null when a connection from `ip` may open now. */
-  capacityRefusal(ip: string): Refusal | null {
+  /**
+   * The caps: a ticket, counted from now on, when a connection from `ip` may open; the
+   * refusal otherwise. Every ticket must be given back to `release` whatever becomes of
+   * the handshake.
+   */
+  admit(ip: string): Ticket | Refusal {
     if (this.total >= this.limits.maxConnections) {
       return { status: 503, reason: 'capacity', message: 'Server full, try again later' };
     }
@@ -51,30 +75,22 @@ export class Admission {
     if (max > 0 && (this.perIp.get(ip) ?? 0) >= max) {
       return { status: 429, reason: 'capacity', message: 'Too many connections from your address' };
     }
-    return null;
-  }
-
-  /** Token, then caps: everything a new raw connection needs. */
-  refusal(ip: string, token: unknown): Refusal | null {
-    if (!this.tokenAccepted(token)) return { status: 401, reason: 'auth', message: 'Missing or wrong token' };
-    return this.capacityRefusal(ip);
-  }
-
-  /** Counts an accepted connection. */
-  admit(ip: string): void {
     this.total += 1;
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    return new Slot(ip);
   }
 
   /**
-   * Uncounts a connection `admit` counted: call it exactly once per admitted connection,
-   * when it closes (no closure per connection guards this: each would cost memory for as
-   * long as the connection lives).
+   * Uncounts what `admit` counted. Only the first call per ticket counts: a handshake
+   * can fail in several ways at once (refused by Engine.IO and its socket closed), and
+   * each may report it.
    */
-  release(ip: string): void {
+  release(ticket: Ticket): void {
+    if (!(ticket instanceof Slot) || ticket.released) return;
+    ticket.released = true;
     this.total -= 1;
-    const left = (this.perIp.get(ip) ?? 1) - 1;
-    if (left === 0) this.perIp.delete(ip);
-    else this.perIp.set(ip, left);
+    const left = (this.perIp.get(ticket.ip) ?? 1) - 1;
+    if (left === 0) this.perIp.delete(ticket.ip);
+    else this.perIp.set(ticket.ip, left);
   }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
-import type { Admission } from '../admission';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
 import type { Config } from '../config';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
@@ -106,11 +106,13 @@ export class RawTransport implements Transport, RawClientHost {
       return;
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    const refusal = this.admission.refusal(ip, url.searchParams.get('token') ?? undefined);
-    if (refusal !== null) {
-      this.metrics.reject(refusal.reason);
-      this.logger.info({ transport: 'raw', ip, status: refusal.status }, `upgrade refused: ${refusal.reason}`);
-      rejectUpgrade(socket, refusal.status, refusal.message);
+    const admitted: Ticket | Refusal = this.admission.tokenAccepted(url.searchParams.get('token') ?? undefined)
+      ? this.admission.admit(ip)
+      : { status: 401, reason: 'auth', message: 'Missing or wrong token' };
+    if (isRefusal(admitted)) {
+      this.metrics.reject(admitted.reason);
+      this.logger.info({ transport: 'raw', ip, status: admitted.status }, `upgrade refused: ${admitted.reason}`);
+      rejectUpgrade(socket, admitted.status, admitted.message);
       return;
     }
     const name = displayName(url.searchParams.get('name') ?? undefined);
@@ -123,9 +125,11 @@ export class RawTransport implements Transport, RawClientHost {
       accepted = true;
       // Sent before the client joins the broadcast group, so it comes before anything live.
       if (since !== undefined) this.replay(client, since);
-      this.accept(client, socket, name, format, ip);
+      this.accept(client, socket, name, format, admitted);
     });
-    if (!accepted) this.loadReport?.closed();
+    if (accepted) return;
+    this.admission.release(admitted);
+    this.loadReport?.closed();
   }
 
   deliverChat(message: ChatMessage): void {
@@ -165,11 +169,11 @@ export class RawTransport implements Transport, RawClientHost {
     for (const client of this.clients) client.terminate();
   }
 
-  private accept(client: RawClient, socket: Duplex, name: string, format: RawFormat, ip: string): void {
-    this.admission.admit(ip);
+  private accept(client: RawClient, socket: Duplex, name: string, format: RawFormat, ticket: Ticket): void {
+    const { ip } = ticket;
     client.name = name;
     client.format = format;
-    client.ip = ip;
+    client.ticket = ticket;
     client.socket = socket;
     client.bucket = createRateLimiter(this.config.rateLimit, this.config.rateBurst);
     client.listen(this);
@@ -208,7 +212,7 @@ export class RawTransport implements Transport, RawClientHost {
   closed(client: RawClient, code: number): void {
     this.groups[client.format].delete(client);
     this.clients.delete(client);
-    this.admission.release(client.ip);
+    this.admission.release(client.ticket);
     this.loadReport?.closed();
     this.logger.info({ ...clientFields(client), code }, 'connection close');
     this.hub.leave(client.name);

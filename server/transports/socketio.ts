@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import type { WebSocket } from 'ws';
-import type { Admission, Refusal } from '../admission';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
 import { chatTextError } from '../chat-text';
 import type { Config } from '../config';
 import { withDeadline } from '../deadline';
@@ -68,6 +68,14 @@ interface EngineInternals {
   transport: { writable: boolean; socket?: WebSocket };
 }
 
+/** A handshake's slot, held until Engine.IO opens its session or refuses it. */
+interface Reservation {
+  ticket: Ticket;
+  /** The response (long-polling) or socket (WebSocket) whose 'close' means the client gave up. */
+  closes: ServerResponse | Duplex;
+  gone: () => void;
+}
+
 /** The handshake's `auth` as sent: any JSON, so each field is checked where it is used. */
 function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
   const auth: unknown = socket.handshake.auth;
@@ -86,6 +94,8 @@ export class SocketIoTransport implements Transport {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private slowCheckScheduled = false;
+  /** Handshakes that passed the caps and have no session yet, by their request. */
+  private readonly reservations = new WeakMap<IncomingMessage, Reservation>();
 
   constructor(options: SocketIoTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
@@ -123,11 +133,10 @@ export class SocketIoTransport implements Transport {
     this.io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) =>
       this.checkPollingHandshake(req, res, next),
     );
-    this.io.engine.on('connection', (conn: Socket['conn']) => {
-      const ip = conn.remoteAddress;
-      this.admission.admit(ip);
-      conn.once('close', () => this.admission.release(ip));
-    });
+    // A handshake's slot is taken when it passes the caps (checkPollingHandshake,
+    // handleUpgrade); here it passes to the session that handshake opened.
+    this.io.engine.on('connection', (conn: Socket['conn']) => this.opened(conn));
+    this.io.engine.on('connection_error', (err: { req: IncomingMessage }) => this.abandon(err.req));
     this.io.use((socket, next) => {
       if (this.admission.tokenAccepted(authOf(socket).token)) return next();
       this.metrics.reject('auth');
@@ -145,8 +154,13 @@ export class SocketIoTransport implements Transport {
     // An upgrade that carries a sid moves an existing long-polling client to WebSocket:
     // it was admitted already.
     if (!url.searchParams.has('sid')) {
-      const refusal = this.admission.capacityRefusal(req.socket.remoteAddress ?? 'unknown');
-      if (refusal !== null) return this.refuse(refusal, () => rejectUpgrade(socket, refusal.status, refusal.message));
+      const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown');
+      if (isRefusal(admitted)) {
+        return this.refuse(admitted, () => rejectUpgrade(socket, admitted.status, admitted.message));
+      }
+      // ws can refuse the upgrade (a bad Sec-WebSocket-Key, say) without telling
+      // Engine.IO: the socket closing is then the only sign.
+      this.reserve(req, admitted, socket);
     }
     this.io.engine.handleUpgrade(req, socket, head);
   }
@@ -185,12 +199,51 @@ export class SocketIoTransport implements Transport {
   /** Caps for a new long-polling client (WebSocket handshakes are checked in handleUpgrade). */
   private checkPollingHandshake(req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
     const isHandshake = req.headers.upgrade === undefined && !new URL(req.url ?? '/', 'http://x').searchParams.has('sid');
-    const refusal = isHandshake ? this.admission.capacityRefusal(req.socket.remoteAddress ?? 'unknown') : null;
-    if (refusal === null) return next();
-    this.refuse(refusal, () => {
-      res.writeHead(refusal.status, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`${refusal.message}\n`);
-    });
+    if (!isHandshake) return next();
+    const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown');
+    if (isRefusal(admitted)) {
+      return this.refuse(admitted, () => {
+        res.writeHead(admitted.status, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`${admitted.message}\n`);
+      });
+    }
+    this.reserve(req, admitted, res);
+    next();
+  }
+
+  /**
+   * Holds `ticket` for the handshake `req` until Engine.IO opens its session or gives up
+   * on it. Engine.IO says when it refuses a handshake ('connection_error'), but a client
+   * that goes away while its handshake waits (middlewares and id generation are
+   * asynchronous) is only seen by `closes` closing.
+   */
+  private reserve(req: IncomingMessage, ticket: Ticket, closes: ServerResponse | Duplex): void {
+    const gone = () => this.abandon(req);
+    closes.once('close', gone);
+    this.reservations.set(req, { ticket, closes, gone });
+  }
+
+  /** The handshake `req` will open no session: its slot is free again. */
+  private abandon(req: IncomingMessage): void {
+    const reservation = this.reservations.get(req);
+    if (reservation === undefined) return;
+    this.reservations.delete(req);
+    reservation.closes.off('close', reservation.gone);
+    this.admission.release(reservation.ticket);
+  }
+
+  /** A new Engine.IO session: the slot its handshake reserved is its own until it closes. */
+  private opened(conn: Socket['conn']): void {
+    const reservation = this.reservations.get(conn.request);
+    if (reservation === undefined) {
+      // Its client went away during the handshake, and the slot with it.
+      conn.close(true);
+      return;
+    }
+    this.reservations.delete(conn.request);
+    reservation.closes.off('close', reservation.gone);
+    const { ticket } = reservation;
+    conn.once('close', () => this.admission.release(ticket));
   }
 
   private refuse(refusal: Refusal, answer: () => void): void {
