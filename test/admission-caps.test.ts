@@ -6,7 +6,9 @@ import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { getRequest, pipeline, postRequest, type PipelinedResponse } from './support/pipeline';
 import WebSocket from 'ws';
 import { onCleanup } from './support/cleanup';
-import { rawUrl } from './support/raw-client';
+import { EventQueue } from './support/event-queue';
+import { connectRaw, rawUrl, type RawTestClient } from './support/raw-client';
+import { connectSio } from './support/sio-client';
 import { eventually } from './support/room-log';
 import { startTestServer } from './support/server';
 
@@ -64,9 +66,8 @@ describe('pipelined long-polling handshakes', () => {
       getRequest('/socket.io/?EIO=4&transport=websocket'), // websocket without an upgrade
       getRequest('/socket.io/?EIO=4&transport=carrier-pigeon'),
     ];
-    for (let i = 0; i < 5; i += 1) {
-      const responses = await pipeline(server.url, failing);
-      expect(responses.map((r) => r.status)).toEqual([400, 400, 400, 400]);
+    for (const request of [...failing, ...failing]) {
+      expect((await pipeline(server.url, [request, request])).map((r) => r.status)).toEqual([400, 400]);
     }
     for (let i = 0; i < 5; i += 1) {
       expect(
@@ -83,4 +84,100 @@ describe('pipelined long-polling handshakes', () => {
     await Promise.all(clients);
     await expect(openRaw(server.url, '127.0.0.3')).rejects.toThrow('HTTP 503');
   });
+});
+
+const TOKEN = 'x';
+
+/**
+ * A Socket.IO client with the wrong token that keeps its Engine.IO session open after
+ * the `connect_error`, as a hostile client would (socket.io-client closes its own).
+ * Resolves once the server has refused the token; rejects if the handshake is refused.
+ */
+async function wrongTokenSession(url: string, localAddress: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${POLLING.replace('polling', 'websocket')}`, { localAddress });
+  onCleanup('clients', () => ws.terminate());
+  const packets = new EventQueue<string>('wrong-token session');
+  ws.on('message', (data) => packets.push(String(data)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake refused with HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  expect(await packets.next()).toMatch(/^0\{"sid"/);
+  ws.send(`40${JSON.stringify({ token: 'wrong' })}`);
+  expect(await packets.next()).toBe('44{"message":"unauthorized"}');
+  return ws;
+}
+
+/** Waits for chat `text` among what a raw `format=json` client receives. */
+async function rawReceives(client: RawTestClient, text: string): Promise<void> {
+  for (;;) {
+    const frame = await client.nextJson();
+    if (frame.type === 'chat' && frame.text === text) return;
+  }
+}
+
+describe('sessions that have not shown CHAT_TOKEN', () => {
+  it('cannot lock token holders out, on either transport', async () => {
+    const server = await startTestServer({ MAX_CONNECTIONS: '20', CHAT_TOKEN: TOKEN });
+
+    // From another address: four Socket.IO sessions with a wrong token, kept open, then
+    // twenty-five plain long-polling handshakes, more than the server has room for.
+    const wrongToken = await Promise.allSettled(Array.from({ length: 4 }, () => wrongTokenSession(server.url, '127.0.0.2')));
+    const handshakes = await pipeline(server.url, Array(25).fill(getRequest(POLLING)), '127.0.0.2');
+
+    // Token holders still get in, and chat.
+    const raw = await connectRaw(server.url, { name: 'raw-holder', token: TOKEN, format: 'json' });
+    const overWebSocket = await connectSio(server.url, { auth: { name: 'ws-holder', token: TOKEN } });
+    const overPolling = await connectSio(server.url, { auth: { name: 'polling-holder', token: TOKEN }, transports: ['polling'] });
+    expect(await overWebSocket.chat('still room for us')).toMatchObject({ ok: true });
+    await rawReceives(raw, 'still room for us');
+    expect(await overPolling.chats.next()).toMatchObject({ name: 'ws-holder', text: 'still room for us' });
+
+    // The intruder held a quarter of the server at most.
+    const intruderSessions =
+      wrongToken.filter((r) => r.status === 'fulfilled').length + handshakes.filter((r) => sessionOf(r) !== null).length;
+    expect(intruderSessions).toBeLessThanOrEqual(5);
+    expect(handshakes.filter((r) => sessionOf(r) === null).every((r) => r.status === 503)).toBe(true);
+  });
+
+  it('are dropped oldest first to make room, and learn it at their next request', async () => {
+    const server = await startTestServer({ MAX_CONNECTIONS: '20', CHAT_TOKEN: TOKEN });
+    const handshakes = await pipeline(server.url, Array(25).fill(getRequest(POLLING)), '127.0.0.2');
+    const sids = handshakes.map(sessionOf).filter((sid): sid is string => sid !== null);
+    expect(sids.length).toBeGreaterThanOrEqual(3);
+    /** What each of those sessions hears when it sends a no-op packet. */
+    const probe = async () =>
+      (await pipeline(server.url, sids.map((sid) => postRequest(`${POLLING}&sid=${sid}`, '6')), '127.0.0.2')).map(
+        (r) => (r.status === 200 ? r.body : `${r.status} ${r.body}`),
+      );
+    const GONE = '400 {"code":1,"message":"Session ID unknown"}';
+    expect(await probe()).toEqual(Array(sids.length).fill('ok'));
+
+    // Token holders fill the server; then each newcomer takes the place of the oldest.
+    for (let i = sids.length; i < 20; i += 1) await connectRaw(server.url, { name: `raw-${i}`, token: TOKEN });
+    await connectSio(server.url, { auth: { name: 'sio-1', token: TOKEN } });
+    await connectRaw(server.url, { name: 'raw-late', token: TOKEN });
+    expect(await probe()).toEqual([GONE, GONE, ...Array(sids.length - 2).fill('ok')]);
+    for (let i = 2; i < sids.length; i += 1) {
+      await connectSio(server.url, { auth: { name: `sio-${i}`, token: TOKEN }, transports: ['polling'] });
+    }
+    expect(await probe()).toEqual(Array(sids.length).fill(GONE));
+
+    // Every place is a token holder's now: the server is full for everyone.
+    await expect(connectRaw(server.url, { name: 'one-too-many', token: TOKEN })).rejects.toThrow('HTTP 503');
+    expect((await httpGet(`${server.url}${POLLING}`)).status).toBe(503);
+  });
+
+  it('are closed after ten seconds', async () => {
+    const server = await startTestServer({ MAX_CONNECTIONS: '20', CHAT_TOKEN: TOKEN, HEARTBEAT_MS: '60000' });
+    const [handshake] = await pipeline(server.url, [getRequest(POLLING)], '127.0.0.2');
+    const sid = handshake === undefined ? null : sessionOf(handshake);
+    expect(sid).not.toBeNull();
+    const started = Date.now();
+    // The next poll is held open until the server has something to say: the close packet.
+    const [poll] = await pipeline(server.url, [getRequest(`${POLLING}&sid=${sid}`)], '127.0.0.2');
+    expect(poll).toEqual({ status: 200, body: '1' });
+    expect(Date.now() - started).toBeLessThan(12_000);
+  }, 20_000);
 });

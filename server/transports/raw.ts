@@ -107,7 +107,7 @@ export class RawTransport implements Transport, RawClientHost {
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
     const admitted: Ticket | Refusal = this.admission.tokenAccepted(url.searchParams.get('token') ?? undefined)
-      ? this.admission.admit(ip)
+      ? this.admission.admit(ip, true)
       : { status: 401, reason: 'auth', message: 'Missing or wrong token' };
     if (isRefusal(admitted)) {
       this.metrics.reject(admitted.reason);

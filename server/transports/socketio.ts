@@ -55,6 +55,13 @@ export function packetLimit(maxMessageBytes: number): number {
   return 2 * maxMessageBytes + 4096;
 }
 
+/**
+ * How long an Engine.IO session may stay open without joining the namespace, that is
+ * without showing CHAT_TOKEN (socket.io's default is 45 s). Clients join within a round
+ * trip of the handshake.
+ */
+export const UNPROVEN_TIMEOUT_MS = 10_000;
+
 /** The connect_error message a client gets for a missing or wrong CHAT_TOKEN. */
 export const UNAUTHORIZED = 'unauthorized';
 
@@ -96,6 +103,8 @@ export class SocketIoTransport implements Transport {
   private slowCheckScheduled = false;
   /** Handshakes that passed the caps and have no session yet, by their request. */
   private readonly reservations = new WeakMap<IncomingMessage, Reservation>();
+  /** Each open Engine.IO session's place in Admission's counts. */
+  private readonly sessions = new WeakMap<Socket['conn'], Ticket>();
 
   constructor(options: SocketIoTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
@@ -112,6 +121,10 @@ export class SocketIoTransport implements Transport {
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,
       pingTimeout: this.config.heartbeatMs,
+      // A session that has not joined the namespace (it has not shown CHAT_TOKEN, or
+      // showed a wrong one: a refused connect does not stop this timer) is closed after
+      // this long, and its place counted free again (see Admission).
+      connectTimeout: UNPROVEN_TIMEOUT_MS,
       // Only with Redis: the streams adapter keeps the missed packets in Redis. In memory
       // every broadcast would be kept for two minutes, whatever the message rate.
       ...(this.config.redisUrl !== null
@@ -142,7 +155,12 @@ export class SocketIoTransport implements Transport {
       this.metrics.reject('auth');
       next(new Error(UNAUTHORIZED));
     });
-    this.io.on('connection', (socket) => this.accept(socket));
+    this.io.on('connection', (socket) => {
+      // Past the token check: this session keeps its place until it closes.
+      const ticket = this.sessions.get(socket.conn);
+      if (ticket !== undefined) this.admission.prove(ticket);
+      this.accept(socket);
+    });
   }
 
   get size(): number {
@@ -154,7 +172,7 @@ export class SocketIoTransport implements Transport {
     // An upgrade that carries a sid moves an existing long-polling client to WebSocket:
     // it was admitted already.
     if (!url.searchParams.has('sid')) {
-      const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown');
+      const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown', false);
       if (isRefusal(admitted)) {
         return this.refuse(admitted, () => rejectUpgrade(socket, admitted.status, admitted.message));
       }
@@ -200,7 +218,7 @@ export class SocketIoTransport implements Transport {
   private checkPollingHandshake(req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
     const isHandshake = req.headers.upgrade === undefined && !new URL(req.url ?? '/', 'http://x').searchParams.has('sid');
     if (!isHandshake) return next();
-    const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown');
+    const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown', false);
     if (isRefusal(admitted)) {
       return this.refuse(admitted, () => {
         res.writeHead(admitted.status, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -235,14 +253,22 @@ export class SocketIoTransport implements Transport {
   /** A new Engine.IO session: the slot its handshake reserved is its own until it closes. */
   private opened(conn: Socket['conn']): void {
     const reservation = this.reservations.get(conn.request);
-    if (reservation === undefined) {
-      // Its client went away during the handshake, and the slot with it.
+    this.reservations.delete(conn.request);
+    reservation?.closes.off('close', reservation.gone);
+    if (reservation === undefined || reservation.ticket.state === 'released') {
+      // Its client went away during the handshake, or its place went to a newcomer
+      // (evicted while unproven): either way the slot is gone.
       conn.close(true);
       return;
     }
-    this.reservations.delete(conn.request);
-    reservation.closes.off('close', reservation.gone);
     const { ticket } = reservation;
+    this.sessions.set(conn, ticket);
+    ticket.onEvict = () => {
+      this.logger.info({ transport: 'socket.io', ip: ticket.ip }, 'session without a token evicted to make room');
+      // Discarded: a long-polling session without a pending request would otherwise
+      // wait for the next one to send its close packet. Its next request gets 400.
+      conn.close(true);
+    };
     conn.once('close', () => this.admission.release(ticket));
   }
 
