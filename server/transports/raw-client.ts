@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
+import type { Ticket } from '../admission';
 import type { TokenBucket } from '../token-bucket';
 import type { GroupMember } from './broadcast-group';
 
@@ -23,8 +24,8 @@ export interface RawClientHost {
 export class RawClient extends WebSocket implements GroupMember {
   name = '';
   format: RawFormat = 'text';
-  /** The peer's address, counted by Admission until the client closes. */
-  ip = '';
+  /** The peer's place in Admission's counts, given back when the client closes. Set before `listen`. */
+  ticket!: Ticket;
   /** The socket the upgrade handed over; BroadcastGroup writes to it directly. Set before `listen`. */
   socket!: Duplex;
   /** Flood control; null when RATE_LIMIT is 0. */

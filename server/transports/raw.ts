@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
-import type { Admission } from '../admission';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
 import type { Config } from '../config';
 import type { FloodControl } from '../flood-control';
 import { withDeadline } from '../deadline';
@@ -113,11 +113,13 @@ export class RawTransport implements Transport, RawClientHost {
       return;
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    const refusal = this.admission.refusal(ip, url.searchParams.get('token') ?? undefined);
-    if (refusal !== null) {
-      this.metrics.reject(refusal.reason);
-      this.logger.info({ transport: 'raw', ip, status: refusal.status }, `upgrade refused: ${refusal.reason}`);
-      rejectUpgrade(socket, refusal.status, refusal.message);
+    const admitted: Ticket | Refusal = this.admission.tokenAccepted(url.searchParams.get('token') ?? undefined)
+      ? this.admission.admit(ip, true)
+      : { status: 401, reason: 'auth', message: 'Missing or wrong token' };
+    if (isRefusal(admitted)) {
+      this.metrics.reject(admitted.reason);
+      this.logger.info({ transport: 'raw', ip, status: admitted.status }, `upgrade refused: ${admitted.reason}`);
+      rejectUpgrade(socket, admitted.status, admitted.message);
       return;
     }
     const name = displayName(url.searchParams.get('name') ?? undefined);
@@ -130,9 +132,11 @@ export class RawTransport implements Transport, RawClientHost {
       accepted = true;
       // Sent before the client joins the broadcast group, so it comes before anything live.
       if (since !== undefined) this.replay(client, since);
-      this.accept(client, socket, name, format, ip);
+      this.accept(client, socket, name, format, admitted);
     });
-    if (!accepted) this.loadReport?.closed();
+    if (accepted) return;
+    this.admission.release(admitted);
+    this.loadReport?.closed();
   }
 
   deliverChat(message: ChatMessage): void {
@@ -172,11 +176,11 @@ export class RawTransport implements Transport, RawClientHost {
     for (const client of this.clients) client.terminate();
   }
 
-  private accept(client: RawClient, socket: Duplex, name: string, format: RawFormat, ip: string): void {
-    this.admission.admit(ip);
+  private accept(client: RawClient, socket: Duplex, name: string, format: RawFormat, ticket: Ticket): void {
+    const { ip } = ticket;
     client.name = name;
     client.format = format;
-    client.ip = ip;
+    client.ticket = ticket;
     client.socket = socket;
     client.bucket = this.floodControl.open(ip);
     client.listen(this);
@@ -219,8 +223,8 @@ export class RawTransport implements Transport, RawClientHost {
   closed(client: RawClient, code: number): void {
     this.groups[client.format].delete(client);
     this.clients.delete(client);
-    this.admission.release(client.ip);
-    this.floodControl.close(client.ip, client.bucket);
+    this.admission.release(client.ticket);
+    this.floodControl.close(client.ticket.ip, client.bucket);
     this.loadReport?.closed();
     this.logger.info({ ...clientFields(client), code }, 'connection close');
     this.hub.leave(client.name);

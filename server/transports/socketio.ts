@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import type { WebSocket } from 'ws';
-import type { Admission, Refusal } from '../admission';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
 import { chatTextError } from '../chat-text';
 import type { Config } from '../config';
 import type { FloodControl } from '../flood-control';
@@ -59,6 +59,13 @@ export function packetLimit(maxMessageBytes: number): number {
   return 2 * maxMessageBytes + 4096;
 }
 
+/**
+ * How long an Engine.IO session may stay open without joining the namespace, that is
+ * without showing CHAT_TOKEN (socket.io's default is 45 s). Clients join within a round
+ * trip of the handshake.
+ */
+export const UNPROVEN_TIMEOUT_MS = 10_000;
+
 /** The connect_error message a client gets for a missing or wrong CHAT_TOKEN. */
 export const UNAUTHORIZED = 'unauthorized';
 
@@ -70,6 +77,14 @@ export const UNAUTHORIZED = 'unauthorized';
 interface EngineInternals {
   writeBuffer?: { data?: unknown }[];
   transport: { writable: boolean; socket?: WebSocket };
+}
+
+/** A handshake's slot, held until Engine.IO opens its session or refuses it. */
+interface Reservation {
+  ticket: Ticket;
+  /** The response (long-polling) or socket (WebSocket) whose 'close' means the client gave up. */
+  closes: ServerResponse | Duplex;
+  gone: () => void;
 }
 
 /** The handshake's `auth` as sent: any JSON, so each field is checked where it is used. */
@@ -94,6 +109,10 @@ export class SocketIoTransport implements Transport {
   private readonly slowConsumers: SlowConsumerRule;
   /** What the slow-consumer rule remembers of the clients that have been behind. */
   private readonly drainStates = new WeakMap<ChatSocket, DrainState>();
+  /** Handshakes that passed the caps and have no session yet, by their request. */
+  private readonly reservations = new WeakMap<IncomingMessage, Reservation>();
+  /** Each open Engine.IO session's place in Admission's counts. */
+  private readonly sessions = new WeakMap<Socket['conn'], Ticket>();
 
   constructor(options: SocketIoTransportOptions) {
     ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
@@ -112,6 +131,10 @@ export class SocketIoTransport implements Transport {
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,
       pingTimeout: this.config.heartbeatMs,
+      // A session that has not joined the namespace (it has not shown CHAT_TOKEN, or
+      // showed a wrong one: a refused connect does not stop this timer) is closed after
+      // this long, and its place counted free again (see Admission).
+      connectTimeout: UNPROVEN_TIMEOUT_MS,
       // Only with Redis: the streams adapter keeps the missed packets in Redis. In memory
       // every broadcast would be kept for two minutes, whatever the message rate.
       ...(this.config.redisUrl !== null
@@ -133,17 +156,21 @@ export class SocketIoTransport implements Transport {
     this.io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) =>
       this.checkPollingHandshake(req, res, next),
     );
-    this.io.engine.on('connection', (conn: Socket['conn']) => {
-      const ip = conn.remoteAddress;
-      this.admission.admit(ip);
-      conn.once('close', () => this.admission.release(ip));
-    });
+    // A handshake's slot is taken when it passes the caps (checkPollingHandshake,
+    // handleUpgrade); here it passes to the session that handshake opened.
+    this.io.engine.on('connection', (conn: Socket['conn']) => this.opened(conn));
+    this.io.engine.on('connection_error', (err: { req: IncomingMessage }) => this.abandon(err.req));
     this.io.use((socket, next) => {
       if (this.admission.tokenAccepted(authOf(socket).token)) return next();
       this.metrics.reject('auth');
       next(new Error(UNAUTHORIZED));
     });
-    this.io.on('connection', (socket) => this.accept(socket));
+    this.io.on('connection', (socket) => {
+      // Past the token check: this session keeps its place until it closes.
+      const ticket = this.sessions.get(socket.conn);
+      if (ticket !== undefined) this.admission.prove(ticket);
+      this.accept(socket);
+    });
   }
 
   get size(): number {
@@ -155,8 +182,13 @@ export class SocketIoTransport implements Transport {
     // An upgrade that carries a sid moves an existing long-polling client to WebSocket:
     // it was admitted already.
     if (!url.searchParams.has('sid')) {
-      const refusal = this.admission.capacityRefusal(req.socket.remoteAddress ?? 'unknown');
-      if (refusal !== null) return this.refuse(refusal, () => rejectUpgrade(socket, refusal.status, refusal.message));
+      const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown', false);
+      if (isRefusal(admitted)) {
+        return this.refuse(admitted, () => rejectUpgrade(socket, admitted.status, admitted.message));
+      }
+      // ws can refuse the upgrade (a bad Sec-WebSocket-Key, say) without telling
+      // Engine.IO: the socket closing is then the only sign.
+      this.reserve(req, admitted, socket);
     }
     this.io.engine.handleUpgrade(req, socket, head);
   }
@@ -195,12 +227,59 @@ export class SocketIoTransport implements Transport {
   /** Caps for a new long-polling client (WebSocket handshakes are checked in handleUpgrade). */
   private checkPollingHandshake(req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
     const isHandshake = req.headers.upgrade === undefined && !new URL(req.url ?? '/', 'http://x').searchParams.has('sid');
-    const refusal = isHandshake ? this.admission.capacityRefusal(req.socket.remoteAddress ?? 'unknown') : null;
-    if (refusal === null) return next();
-    this.refuse(refusal, () => {
-      res.writeHead(refusal.status, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`${refusal.message}\n`);
-    });
+    if (!isHandshake) return next();
+    const admitted = this.admission.admit(req.socket.remoteAddress ?? 'unknown', false);
+    if (isRefusal(admitted)) {
+      return this.refuse(admitted, () => {
+        res.writeHead(admitted.status, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`${admitted.message}\n`);
+      });
+    }
+    this.reserve(req, admitted, res);
+    next();
+  }
+
+  /**
+   * Holds `ticket` for the handshake `req` until Engine.IO opens its session or gives up
+   * on it. Engine.IO says when it refuses a handshake ('connection_error'), but a client
+   * that goes away while its handshake waits (middlewares and id generation are
+   * asynchronous) is only seen by `closes` closing.
+   */
+  private reserve(req: IncomingMessage, ticket: Ticket, closes: ServerResponse | Duplex): void {
+    const gone = () => this.abandon(req);
+    closes.once('close', gone);
+    this.reservations.set(req, { ticket, closes, gone });
+  }
+
+  /** The handshake `req` will open no session: its slot is free again. */
+  private abandon(req: IncomingMessage): void {
+    const reservation = this.reservations.get(req);
+    if (reservation === undefined) return;
+    this.reservations.delete(req);
+    reservation.closes.off('close', reservation.gone);
+    this.admission.release(reservation.ticket);
+  }
+
+  /** A new Engine.IO session: the slot its handshake reserved is its own until it closes. */
+  private opened(conn: Socket['conn']): void {
+    const reservation = this.reservations.get(conn.request);
+    this.reservations.delete(conn.request);
+    reservation?.closes.off('close', reservation.gone);
+    if (reservation === undefined || reservation.ticket.state === 'released') {
+      // Its client went away during the handshake, or its place went to a newcomer
+      // (evicted while unproven): either way the slot is gone.
+      conn.close(true);
+      return;
+    }
+    const { ticket } = reservation;
+    this.sessions.set(conn, ticket);
+    ticket.onEvict = () => {
+      this.logger.info({ transport: 'socket.io', ip: ticket.ip }, 'session without a token evicted to make room');
+      // Discarded: a long-polling session without a pending request would otherwise
+      // wait for the next one to send its close packet. Its next request gets 400.
+      conn.close(true);
+    };
+    conn.once('close', () => this.admission.release(ticket));
   }
 
   private refuse(refusal: Refusal, answer: () => void): void {
