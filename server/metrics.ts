@@ -8,6 +8,7 @@ export type RejectReason =
   | 'size' // over MAX_MESSAGE_BYTES, or a packet over Engine.IO's limit
   | 'invalid' // not a string, empty, binary, not UTF-8, malformed packet
   | 'origin' // foreign Origin
+  | 'host' // Host header not in ALLOWED_HOSTS
   | 'auth' // missing or wrong CHAT_TOKEN
   | 'capacity' // MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP reached
   | 'slow_consumer'; // more than MAX_BUFFERED_BYTES unsent
