@@ -1,5 +1,17 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * How long one rendering of /metrics is served again. Rendering walks every metric and
+ * collects process statistics (milliseconds of CPU): a loop of scrapes must not cost one
+ * rendering each. Prometheus scrapes every 15 s or so, so a second of staleness is moot.
+ */
+export const METRICS_CACHE_MS = 1_000;
+
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
+}
+
 export type TransportName = 'raw' | 'socket.io';
 
 /** Why a connection or a message was turned away; the `reason` label of chat_rejected_total. */
@@ -36,6 +48,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The rendering under way, shared by every scrape that arrives meanwhile. */
+  private rendering: Promise<RenderedMetrics> | null = null;
+  private cached: { at: number; value: RenderedMetrics } | null = null;
+
   private readonly rejected = new Counter({
     name: 'chat_rejected_total',
     help: 'Connections and messages refused, by reason',
@@ -69,8 +85,22 @@ export class Metrics {
     this.rejected.inc({ reason });
   }
 
-  /** The text format Prometheus scrapes. */
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  /**
+   * The text format Prometheus scrapes: rendered at most once per METRICS_CACHE_MS, and
+   * once for all the scrapes that arrive while it is being rendered.
+   */
+  render(): Promise<RenderedMetrics> {
+    if (this.cached !== null && Date.now() - this.cached.at < METRICS_CACHE_MS) return Promise.resolve(this.cached.value);
+    this.rendering ??= this.registry
+      .metrics()
+      .then((body) => {
+        const value = { contentType: this.registry.contentType, body };
+        this.cached = { at: Date.now(), value };
+        return value;
+      })
+      .finally(() => {
+        this.rendering = null;
+      });
+    return this.rendering;
   }
 }
