@@ -60,6 +60,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       isReady: () => ready && clusterConnected(),
       notReadyText: () => (ready ? 'redis unreachable' : 'shutting down'),
       metrics,
+      metricsToken: config.metricsToken,
     }),
   );
 
