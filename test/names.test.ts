@@ -21,6 +21,10 @@ describe('displayName', () => {
     expect(displayName(`dad ${family}`)).toBe(`dad ${family}`);
     const rainbowFlag = '\u{1F3F3}\uFE0F\u200D\u{1F308}';
     expect(displayName(rainbowFlag)).toBe(rainbowFlag);
+    const darkSkinnedCook = '\u{1F9D1}\u{1F3FF}\u200D\u{1F373}';
+    expect(displayName(darkSkinnedCook)).toBe(darkSkinnedCook);
+    const englandFlag = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}';
+    expect(displayName(englandFlag)).toBe(englandFlag);
   });
 
   it('drops a zero-width joiner that joins no emoji', () => {
