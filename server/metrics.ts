@@ -25,6 +25,13 @@ export type RejectReason =
   | 'capacity' // MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP reached
   | 'slow_consumer'; // more than MAX_BUFFERED_BYTES unsent
 
+/** How an error `ws` reports for what a peer sent (its err.code) is counted. */
+export function wsErrorReason(code: string | undefined): RejectReason {
+  // A frame over maxPayload; everything else (bad UTF-8, bad opcodes, too many
+  // fragments, ...) is an invalid message.
+  return code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'size' : 'invalid';
+}
+
 /**
  * The server's Prometheus metrics, in a registry of its own (not prom-client's global
  * one), so that several servers in one process (tests, WORKERS) keep separate counts.
