@@ -37,7 +37,12 @@ export function isHostAllowed(req: IncomingMessage, allowed: AllowedHosts): bool
   return allowed.some((entry) => entry.hostname === host.hostname && (entry.port === null || entry.port === host.port));
 }
 
-/** The 421 body: one line. The Host is quoted (JSON) so that nothing in it reads as more text. */
+/**
+ * The body of the refusal: one line. The status is 421 Misdirected Request, not 403: the
+ * client is not refused for who it is, the request names a host this server does not
+ * serve (RFC 9110 15.5.20), and logs and metrics keep it apart from origin refusals.
+ * The Host is quoted (JSON) so that nothing in it reads as more text.
+ */
 export function misdirectedText(req: IncomingMessage): string {
   return `Host ${JSON.stringify(req.headers.host ?? '')} is not served here; use one of this server's names`;
 }
