@@ -1,7 +1,21 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express } from 'express';
 import { chatPage } from './chat-page';
 import type { Metrics } from './metrics';
-import { HELLO_TEXT } from './protocol';
+import { HELLO_TEXT, RAW_PATH } from './protocol';
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * Whether an Authorization header carries `Bearer <token>`. Both sides are hashed first,
+ * so the comparison takes the same time whatever the length or the first wrong byte.
+ */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer +(.+)$/i.exec(header ?? '');
+  const given = match?.[1] ?? '';
+  // Compared even when the header is missing or malformed: no early way out to time.
+  return timingSafeEqual(digest(given), digest(token)) && match !== null;
+}
 
 export interface AppOptions {
   /** False while shutting down: load balancers should stop sending new clients here. */
@@ -9,6 +23,8 @@ export interface AppOptions {
   /** Why not, for the 503 body; "shutting down" when absent. */
   notReadyText?: () => string;
   metrics: Metrics;
+  /** null: /metrics is open to anyone who can reach the port. */
+  metricsToken?: string | null;
 }
 
 /** The plain HTTP routes. Socket.IO's engine intercepts its own path before these run. */
@@ -22,6 +38,18 @@ export function createApp(options: AppOptions): Express {
 
   app.use(chatPage());
 
+  // A plain GET on the WebSocket endpoint (a browser tab, curl): say what it is rather
+  // than a bare 404. Real handshakes never get here, they are upgrades.
+  app.get(RAW_PATH, (req, res) => {
+    const url = `ws://${req.headers.host ?? 'localhost:8000'}${RAW_PATH}`;
+    res
+      .status(426)
+      .set('Upgrade', 'websocket')
+      .set('X-Content-Type-Options', 'nosniff')
+      .type('text/plain')
+      .send(`${RAW_PATH} is a WebSocket endpoint: connect with a WebSocket client, e.g. new WebSocket("${url}") (wss:// behind TLS)\n`);
+  });
+
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
@@ -31,7 +59,16 @@ export function createApp(options: AppOptions): Express {
     else res.status(503).type('text/plain').send(`${options.notReadyText?.() ?? 'shutting down'}\n`);
   });
 
-  app.get('/metrics', async (_req, res) => {
+  const metricsToken = options.metricsToken ?? null;
+  app.get('/metrics', async (req, res) => {
+    if (metricsToken !== null && !bearerMatches(req.headers.authorization, metricsToken)) {
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer realm="metrics"')
+        .type('text/plain')
+        .send('/metrics needs the header Authorization: Bearer <METRICS_TOKEN>\n');
+      return;
+    }
     const { contentType, body } = await options.metrics.render();
     res.type(contentType).send(body);
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseHost, type AllowedHost, type AllowedHosts } from './hosts';
 
 /**
  * Every setting, its environment variable and its default, in one literal.
@@ -23,6 +24,8 @@ export const DEFAULTS = {
   CHAT_TOKEN: '', // empty: no token needed
   REDIS_URL: '', // empty: one node, in memory; set (redis://host:6379): several nodes share Redis
   WORKERS: '1', // processes on this machine sharing the port (node:cluster)
+  METRICS_TOKEN: '', // empty: /metrics is open; set: it needs `Authorization: Bearer <token>`
+  ALLOWED_HOSTS: '', // empty: any Host header; set: comma-separated names (optional :port), others get 421
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
@@ -59,6 +62,10 @@ export interface Config {
   /** null: a single node with in-memory history and the default adapter. */
   readonly redisUrl: string | null;
   readonly workers: number;
+  /** null: /metrics needs no token. */
+  readonly metricsToken: string | null;
+  /** Empty: any Host is served. */
+  readonly allowedHosts: AllowedHosts;
 }
 
 const integer = (min: number, max: number) =>
@@ -97,6 +104,22 @@ const allowedOrigins = z.string().transform((text, ctx): AllowedOrigins => {
   return Object.freeze(origins);
 });
 
+const allowedHosts = z.string().transform((text, ctx): AllowedHosts => {
+  const hosts: AllowedHost[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const host = parseHost(part);
+    if (host === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a comma-separated list of host names with an optional port, like chat.example.com,localhost:8000; "${part}" is not one`,
+      });
+      return z.NEVER;
+    }
+    hosts.push(Object.freeze(host));
+  }
+  return Object.freeze(hosts);
+});
+
 const schema = z.object({
   PORT: integer(0, 65535),
   HOST: z.string().trim().min(1, 'must not be empty'),
@@ -121,6 +144,8 @@ const schema = z.object({
     .trim()
     .refine((text) => text === '' || /^rediss?:\/\/[^\s]+$/.test(text), 'must be a redis:// or rediss:// URL'),
   WORKERS: integer(1, 1024),
+  METRICS_TOKEN: z.string(),
+  ALLOWED_HOSTS: allowedHosts,
 }).superRefine((v, ctx) => {
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
@@ -177,5 +202,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     chatToken: v.CHAT_TOKEN === '' ? null : v.CHAT_TOKEN,
     redisUrl: v.REDIS_URL === '' ? null : v.REDIS_URL,
     workers: v.WORKERS,
+    metricsToken: v.METRICS_TOKEN === '' ? null : v.METRICS_TOKEN,
+    allowedHosts: v.ALLOWED_HOSTS,
   });
 }

@@ -1,5 +1,17 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * How long one rendering of /metrics is served again. Rendering walks every metric and
+ * collects process statistics (milliseconds of CPU): a loop of scrapes must not cost one
+ * rendering each. Prometheus scrapes every 15 s or so, so a second of staleness is moot.
+ */
+export const METRICS_CACHE_MS = 1_000;
+
+export interface RenderedMetrics {
+  contentType: string;
+  body: string;
+}
+
 export type TransportName = 'raw' | 'socket.io';
 
 /** Why a connection or a message was turned away; the `reason` label of chat_rejected_total. */
@@ -8,9 +20,17 @@ export type RejectReason =
   | 'size' // over MAX_MESSAGE_BYTES, or a packet over Engine.IO's limit
   | 'invalid' // not a string, empty, binary, not UTF-8, malformed packet
   | 'origin' // foreign Origin
+  | 'host' // Host header not in ALLOWED_HOSTS
   | 'auth' // missing or wrong CHAT_TOKEN
   | 'capacity' // MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP reached
   | 'slow_consumer'; // more than MAX_BUFFERED_BYTES unsent
+
+/** How an error `ws` reports for what a peer sent (its err.code) is counted. */
+export function wsErrorReason(code: string | undefined): RejectReason {
+  // A frame over maxPayload; everything else (bad UTF-8, bad opcodes, too many
+  // fragments, ...) is an invalid message.
+  return code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'size' : 'invalid';
+}
 
 /**
  * The server's Prometheus metrics, in a registry of its own (not prom-client's global
@@ -34,6 +54,10 @@ export class Metrics {
     labelNames: ['transport'] as const,
     registers: [this.registry],
   });
+
+  /** The rendering under way, shared by every scrape that arrives meanwhile. */
+  private rendering: Promise<RenderedMetrics> | null = null;
+  private cached: { at: number; value: RenderedMetrics } | null = null;
 
   private readonly rejected = new Counter({
     name: 'chat_rejected_total',
@@ -68,8 +92,22 @@ export class Metrics {
     this.rejected.inc({ reason });
   }
 
-  /** The text format Prometheus scrapes. */
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  /**
+   * The text format Prometheus scrapes: rendered at most once per METRICS_CACHE_MS, and
+   * once for all the scrapes that arrive while it is being rendered.
+   */
+  render(): Promise<RenderedMetrics> {
+    if (this.cached !== null && Date.now() - this.cached.at < METRICS_CACHE_MS) return Promise.resolve(this.cached.value);
+    this.rendering ??= this.registry
+      .metrics()
+      .then((body) => {
+        const value = { contentType: this.registry.contentType, body };
+        this.cached = { at: Date.now(), value };
+        return value;
+      })
+      .finally(() => {
+        this.rendering = null;
+      });
+    return this.rendering;
   }
 }

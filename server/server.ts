@@ -9,6 +9,7 @@ import { joinCluster, type WorkerSlot } from './cluster/setup';
 import { stickyLoadReport } from './cluster/sticky-load';
 import type { Config } from './config';
 import { Hub } from './hub';
+import { guardRequests } from './http-guard';
 import { createLogger } from './logger';
 import { Metrics, type TransportName } from './metrics';
 import { RawTransport } from './transports/raw';
@@ -61,6 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       isReady: () => ready && clusterConnected(),
       notReadyText: () => (ready ? 'redis unreachable' : 'shutting down'),
       metrics,
+      metricsToken: config.metricsToken,
     }),
   );
 
@@ -77,6 +79,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   hub.addTransport(raw);
   hub.addTransport(socketIo);
+  // After Socket.IO, whose engine wrapped the 'request' listeners it found: the guard
+  // must see every request, the engine's long-polling ones included.
+  guardRequests(httpServer, { allowedHosts: config.allowedHosts, metrics, logger });
   const cluster = await joinCluster(config, socketIo.io, hub, logger, options.worker);
   if (cluster !== null) clusterConnected = cluster.connected;
 
@@ -92,6 +97,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         socketIo: (req, socket, head, url) => socketIo.handleUpgrade(req, socket, head, url),
       },
       config.allowedOrigins,
+      config.allowedHosts,
       metrics,
       logger,
     ),

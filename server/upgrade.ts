@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AllowedOrigins } from './config';
+import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
 import type { Metrics } from './metrics';
 import { isOriginAllowed } from './origin';
 import { RAW_PATH, SOCKET_IO_PATH } from './protocol';
@@ -24,6 +25,7 @@ const ENGINE_PATH = `${SOCKET_IO_PATH}/`;
 export function createUpgradeRouter(
   routes: UpgradeRoutes,
   allowedOrigins: AllowedOrigins,
+  allowedHosts: AllowedHosts,
   metrics: Metrics,
   logger: Logger,
 ) {
@@ -32,6 +34,14 @@ export function createUpgradeRouter(
     // listener that error would be thrown and stop the process.
     socket.on('error', (err) => logger.debug({ err: err.message }, 'upgrade socket error'));
 
+    // Before anything else: a name this server does not serve (DNS rebinding) gets no
+    // endpoint at all, whatever the path.
+    if (!isHostAllowed(req, allowedHosts)) {
+      metrics.reject('host');
+      logger.info({ host: req.headers.host, path: req.url }, 'upgrade refused: host');
+      rejectUpgrade(socket, 421, misdirectedText(req));
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');

@@ -22,6 +22,8 @@ describe('configuration', () => {
       chatToken: null,
       redisUrl: null,
       workers: 1,
+      metricsToken: null,
+      allowedHosts: [],
     });
   });
 
@@ -45,6 +47,8 @@ describe('configuration', () => {
       CHAT_TOKEN: 's3cret',
       REDIS_URL: 'redis://127.0.0.1:6380',
       WORKERS: '4',
+      METRICS_TOKEN: 'scrape-me',
+      ALLOWED_HOSTS: 'Chat.Example.com, localhost:8000,[::1]:8000',
     });
     expect(config).toEqual({
       port: 9000,
@@ -65,6 +69,12 @@ describe('configuration', () => {
       chatToken: 's3cret',
       redisUrl: 'redis://127.0.0.1:6380',
       workers: 4,
+      metricsToken: 'scrape-me',
+      allowedHosts: [
+        { hostname: 'chat.example.com', port: null },
+        { hostname: 'localhost', port: 8000 },
+        { hostname: '[::1]', port: 8000 },
+      ],
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
@@ -107,6 +117,13 @@ describe('configuration', () => {
       'BUFFERED_CEILING_BYTES="65536": must be at least MAX_BUFFERED_BYTES',
     );
   });
+
+  it.each([['https://chat.example.com'], ['chat.example.com/path'], ['chat.example.com:99999'], ['user@chat.example.com'], ['a b']])(
+    'refuses %s as an allowed host',
+    (host) => {
+      expect(() => loadConfig({ ALLOWED_HOSTS: host })).toThrow(/ALLOWED_HOSTS=/);
+    },
+  );
 
   it.each([['ftp://files.example'], ['https://a.example/path'], ['null']])('refuses %s as an allowed origin', (origin) => {
     expect(() => loadConfig({ ALLOWED_ORIGINS: origin })).toThrow(ConfigError);

@@ -16,7 +16,13 @@ import { TurnCork } from './turn-cork';
  * Long-polling clients never come through here: their packets leave in HTTP responses,
  * as before. `io.emit` stays the broadcast API, so adapters behind it keep working.
  */
-export function corkingWsEngine(cork: TurnCork = new TurnCork()): new (options: ServerOptions) => WebSocketServer {
+/** Told of each error `ws` reports on a connection: what the peer sent broke a rule (err.code). */
+export type WsClientErrorHandler = (err: Error & { code?: string }, request: IncomingMessage) => void;
+
+export function corkingWsEngine(
+  cork: TurnCork = new TurnCork(),
+  onClientError?: WsClientErrorHandler,
+): new (options: ServerOptions) => WebSocketServer {
   return class CorkingWebSocketServer extends WebSocketServer {
     override handleUpgrade(
       request: IncomingMessage,
@@ -26,6 +32,9 @@ export function corkingWsEngine(cork: TurnCork = new TurnCork()): new (options: 
     ): void {
       super.handleUpgrade(request, socket, upgradeHead, (client, req) => {
         cork.attach(socket);
+        // engine.io turns ws's error into a bare "transport error" and drops err.code
+        // (which says, e.g., that a frame was over maxPayload): it is read here instead.
+        if (onClientError !== undefined) client.on('error', (err: Error & { code?: string }) => onClientError(err, req));
         callback(client, req);
       });
     }

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import type { FloodControl } from '../flood-control';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
-import type { Metrics, RejectReason } from '../metrics';
+import { wsErrorReason, type Metrics } from '../metrics';
 import { displayName } from '../names';
 import { isMessageId } from '../message-id';
 import {
@@ -47,10 +47,12 @@ function clientFields(client: RawClient) {
   return { transport: 'raw', name: client.name, format: client.format };
 }
 
-/** ws's error codes (err.code) for what a client sent, and how each is counted. */
-const PROTOCOL_ERROR_REASONS: Record<string, RejectReason> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'size',
-};
+/**
+ * ws's code for a message in more than 16384 fragments (its maxFragments) or buffered in
+ * too many pieces. ws closes with 1008 itself, the code flood control uses, so these get
+ * a log line of their own to tell the two apart.
+ */
+const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
 
 /**
  * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
@@ -192,8 +194,10 @@ export class RawTransport implements Transport, RawClientHost {
 
   /** ws has already chosen the close code (1007, 1009, ...) when this fires. */
   failed(client: RawClient, err: Error & { code?: string }): void {
-    this.metrics.reject(PROTOCOL_ERROR_REASONS[err.code ?? ''] ?? 'invalid');
-    this.logger.debug({ ...clientFields(client), err: err.message, code: err.code }, 'protocol error');
+    this.metrics.reject(wsErrorReason(err.code));
+    const fields = { ...clientFields(client), err: err.message, code: err.code };
+    if (err.code === TOO_MANY_PARTS) this.logger.info(fields, 'too many message fragments');
+    else this.logger.debug(fields, 'protocol error');
   }
 
   received(client: RawClient, data: RawData, isBinary: boolean): void {

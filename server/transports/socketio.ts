@@ -9,7 +9,7 @@ import type { Config } from '../config';
 import type { FloodControl } from '../flood-control';
 import { withDeadline } from '../deadline';
 import type { Hub, Transport } from '../hub';
-import type { Metrics } from '../metrics';
+import { wsErrorReason, type Metrics } from '../metrics';
 import { displayName } from '../names';
 import { isOriginAllowed } from '../origin';
 import {
@@ -126,7 +126,7 @@ export class SocketIoTransport implements Transport {
       path: SOCKET_IO_PATH,
       maxHttpBufferSize: packetLimit(this.config.maxMessageBytes),
       // One write per WebSocket client per event-loop turn, however many packets it gets.
-      wsEngine: corkingWsEngine(),
+      wsEngine: corkingWsEngine(undefined, (err, req) => this.onWebSocketError(err, req)),
       // One heartbeat policy for both kinds of client: a peer that has not answered by
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,
@@ -156,6 +156,10 @@ export class SocketIoTransport implements Transport {
     this.io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) =>
       this.checkPollingHandshake(req, res, next),
     );
+    this.io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => {
+      if (req.method === 'POST') res.once('finish', () => this.afterPollingPost(req, res));
+      next();
+    });
     // A handshake's slot is taken when it passes the caps (checkPollingHandshake,
     // handleUpgrade); here it passes to the session that handshake opened.
     this.io.engine.on('connection', (conn: Socket['conn']) => this.opened(conn));
@@ -222,6 +226,33 @@ export class SocketIoTransport implements Transport {
     );
     await withDeadline(Promise.all(gone), graceMs);
     await this.io.close();
+  }
+
+  /**
+   * A frame over maxHttpBufferSize (or otherwise broken) on a Socket.IO WebSocket: ws
+   * closes it (1009 for size) and engine.io disconnects the client with "transport
+   * error", saying nothing more; here it is counted and logged.
+   */
+  private onWebSocketError(err: Error & { code?: string }, req: IncomingMessage): void {
+    const reason = wsErrorReason(err.code);
+    this.metrics.reject(reason);
+    const fields = { transport: 'socket.io', via: 'websocket', ip: req.socket.remoteAddress, code: err.code, err: err.message };
+    this.logger.info(fields, reason === 'size' ? 'packet too large; disconnected' : 'protocol error; disconnected');
+  }
+
+  /**
+   * engine.io answers a long-polling POST over maxHttpBufferSize with 413 and keeps the
+   * session; socket.io-client gives up on its own, a hostile client would not. The
+   * session is closed here, as the WebSocket one is, and counted and logged.
+   */
+  private afterPollingPost(req: IncomingMessage, res: ServerResponse): void {
+    if (res.statusCode !== 413) return;
+    this.metrics.reject('size');
+    const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('sid') ?? '';
+    this.logger.info({ transport: 'socket.io', via: 'polling', ip: req.socket.remoteAddress, sid }, 'packet too large; disconnected');
+    // engine.io's own table of open sessions, by the sid the request carries (typed protected).
+    const sessions = (this.io.engine as unknown as { clients: Record<string, { close(): void } | undefined> }).clients;
+    sessions[sid]?.close();
   }
 
   /** Caps for a new long-polling client (WebSocket handshakes are checked in handleUpgrade). */

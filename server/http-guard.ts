@@ -1,0 +1,72 @@
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
+import type { Metrics } from './metrics';
+
+/**
+ * Requests one TCP connection may have unanswered at once. Browsers do not pipeline and
+ * Socket.IO's long-polling has at most two requests open per client, so only a client
+ * that writes requests without reading the answers gets near it.
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 16;
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface HttpGuardOptions {
+  allowedHosts: AllowedHosts;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * Puts one 'request' listener in front of every other the server has: call it once all
+ * of them are attached (engine.io's attach() wraps the listeners it finds, so after
+ * Socket.IO). Every HTTP request, Engine.IO's long-polling included, passes here first.
+ *
+ * Pipelining: Node's HTTP server does pause a connection whose responses pile up
+ * (parserOnIncoming in lib/_http_server.js pauses the socket once `outgoingData` passes
+ * the socket's highWaterMark), but only after the parser has executed the whole chunk it
+ * was reading: one 64 KiB read holds some 1500 small GETs, and each is handed to the
+ * application before the pause takes effect, so each is rendered and its answer queued
+ * in memory. `maxRequestsPerSocket` counts requests over the connection's lifetime, not
+ * unanswered ones, and answers the excess with 503s that queue in the same way. Here the
+ * unanswered requests of each connection are counted, and the connection that goes past
+ * MAX_REQUESTS_IN_FLIGHT is destroyed on the spot: the rest of that chunk is dropped
+ * unread and nothing more is read from it.
+ */
+export function guardRequests(server: HttpServer, options: HttpGuardOptions): void {
+  const { allowedHosts, metrics, logger } = options;
+  const listeners = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  const inFlight = new WeakMap<Socket, number>();
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    // The rest of a chunk that was already being parsed when the connection was cut.
+    if (socket.destroyed) return;
+    const count = (inFlight.get(socket) ?? 0) + 1;
+    if (count > MAX_REQUESTS_IN_FLIGHT) {
+      logger.info({ ip: socket.remoteAddress, inFlight: count - 1 }, 'too many pipelined requests unanswered; connection closed');
+      socket.destroy();
+      return;
+    }
+    inFlight.set(socket, count);
+    // 'close' comes once the response is sent or the connection is gone.
+    res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+
+    if (!isHostAllowed(req, allowedHosts)) {
+      metrics.reject('host');
+      logger.info({ host: req.headers.host, path: req.url }, 'request refused: host');
+      const body = `${misdirectedText(req)}\n`;
+      res.writeHead(421, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        Connection: 'close',
+      });
+      res.end(body);
+      return;
+    }
+    for (const listener of listeners) listener.call(server, req, res);
+  });
+}
