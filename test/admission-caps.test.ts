@@ -3,7 +3,7 @@
  * TCP connection at once, and sessions that never prove they hold CHAT_TOKEN.
  */
 import { httpGet, upgradeStatus } from './support/http-upgrade';
-import { getRequest, pipeline, postRequest, type PipelinedResponse } from './support/pipeline';
+import { getRequest, pipeline, pipelineInGroups, postRequest, type PipelinedResponse } from './support/pipeline';
 import WebSocket from 'ws';
 import { onCleanup } from './support/cleanup';
 import { EventQueue } from './support/event-queue';
@@ -42,10 +42,11 @@ describe('pipelined long-polling handshakes', () => {
   it('get no more sessions than the caps allow, and the slots come back when they close', async () => {
     const server = await startTestServer({ MAX_CONNECTIONS: '10', MAX_CONNECTIONS_PER_IP: '5' });
 
-    // Sixty handshakes in one write from each of three addresses.
+    // Sixty handshakes from each of three addresses, pipelined as many at a time as one
+    // connection may have unanswered.
     const sids: string[] = [];
     for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) {
-      const responses = await pipeline(server.url, Array(60).fill(getRequest(POLLING)), address);
+      const responses = await pipelineInGroups(server.url, Array(60).fill(getRequest(POLLING)), address);
       const admitted = responses.map(sessionOf).filter((sid): sid is string => sid !== null);
       expect(admitted.length).toBeLessThanOrEqual(5);
       const refused = responses.filter((r) => sessionOf(r) === null);
@@ -56,7 +57,7 @@ describe('pipelined long-polling handshakes', () => {
     expect(sids.length).toBeLessThanOrEqual(10);
 
     // Each session says goodbye (an Engine.IO close packet), as a client leaving does.
-    await pipeline(server.url, sids.map((sid) => postRequest(`${POLLING}&sid=${sid}`, '1')));
+    await pipelineInGroups(server.url, sids.map((sid) => postRequest(`${POLLING}&sid=${sid}`, '1')));
     await eventually(async () => (await socketIoConnections(server.url)) === 0, 'the sessions to close');
 
     // Handshakes that pass the caps and then fail must give their slot back.
@@ -124,7 +125,7 @@ describe('sessions that have not shown CHAT_TOKEN', () => {
     // From another address: four Socket.IO sessions with a wrong token, kept open, then
     // twenty-five plain long-polling handshakes, more than the server has room for.
     const wrongToken = await Promise.allSettled(Array.from({ length: 4 }, () => wrongTokenSession(server.url, '127.0.0.2')));
-    const handshakes = await pipeline(server.url, Array(25).fill(getRequest(POLLING)), '127.0.0.2');
+    const handshakes = await pipelineInGroups(server.url, Array(25).fill(getRequest(POLLING)), '127.0.0.2');
 
     // Token holders still get in, and chat.
     const raw = await connectRaw(server.url, { name: 'raw-holder', token: TOKEN, format: 'json' });
@@ -143,7 +144,7 @@ describe('sessions that have not shown CHAT_TOKEN', () => {
 
   it('are dropped oldest first to make room, and learn it at their next request', async () => {
     const server = await startTestServer({ MAX_CONNECTIONS: '20', CHAT_TOKEN: TOKEN });
-    const handshakes = await pipeline(server.url, Array(25).fill(getRequest(POLLING)), '127.0.0.2');
+    const handshakes = await pipelineInGroups(server.url, Array(25).fill(getRequest(POLLING)), '127.0.0.2');
     const sids = handshakes.map(sessionOf).filter((sid): sid is string => sid !== null);
     expect(sids.length).toBeGreaterThanOrEqual(3);
     /** What each of those sessions hears when it sends a no-op packet. */

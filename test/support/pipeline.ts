@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { MAX_REQUESTS_IN_FLIGHT } from '../../server/http-guard';
 import { onCleanup } from './cleanup';
 
 export interface PipelinedResponse {
@@ -80,4 +81,20 @@ export function getRequest(path: string): string {
 /** A POST request with a text body. */
 export function postRequest(path: string, body: string): string {
   return `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/**
+ * `requests` pipelined in groups of MAX_REQUESTS_IN_FLIGHT (more on one connection and
+ * the server closes it, see server/http-guard.ts), each group in one write on a
+ * connection of its own, all at once; the responses in the order of `requests`.
+ */
+export async function pipelineInGroups(
+  baseUrl: string,
+  requests: string[],
+  localAddress = '127.0.0.1',
+): Promise<PipelinedResponse[]> {
+  const groups: string[][] = [];
+  for (let i = 0; i < requests.length; i += MAX_REQUESTS_IN_FLIGHT) groups.push(requests.slice(i, i + MAX_REQUESTS_IN_FLIGHT));
+  const answers = await Promise.all(groups.map((group) => pipeline(baseUrl, group, localAddress)));
+  return answers.flat();
 }
