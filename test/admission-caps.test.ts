@@ -3,7 +3,7 @@
  * TCP connection at once, and sessions that never prove they hold CHAT_TOKEN.
  */
 import { httpGet, upgradeStatus } from './support/http-upgrade';
-import { getRequest, pipeline, pipelineInGroups, postRequest, type PipelinedResponse } from './support/pipeline';
+import { getRequest, pipeline, pipelineInGroups, POLLING_HANDSHAKE, postRequest, sessionOf } from './support/pipeline';
 import WebSocket from 'ws';
 import { onCleanup } from './support/cleanup';
 import { EventQueue } from './support/event-queue';
@@ -12,13 +12,7 @@ import { connectSio } from './support/sio-client';
 import { eventually } from './support/room-log';
 import { startTestServer } from './support/server';
 
-const POLLING = '/socket.io/?EIO=4&transport=polling';
-
-/** The sid of an Engine.IO open packet (`0{"sid":...}`), or null for any other answer. */
-function sessionOf(response: PipelinedResponse): string | null {
-  if (response.status !== 200 || !response.body.startsWith('0{"sid"')) return null;
-  return (JSON.parse(response.body.slice(1)) as { sid: string }).sid;
-}
+const POLLING = POLLING_HANDSHAKE;
 
 /** chat_connections{transport="socket.io"} as an operator reads it from /metrics. */
 async function socketIoConnections(url: string): Promise<number> {

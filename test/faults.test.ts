@@ -7,7 +7,9 @@
 import WebSocket from 'ws';
 import type { RunningServer } from '../server/server';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
-import { clientTextFrame, connectEngineClient, tcpWebSocketPeer } from './support/peers';
+import { unprovenShare } from '../server/admission';
+import { clientCloseFrame, clientFrame, clientTextFrame, connectEngineClient, Opcode, tcpWebSocketPeer } from './support/peers';
+import { getRequest, pipelineInGroups, pipelineUnread, POLLING_HANDSHAKE, sessionOf } from './support/pipeline';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import { eventually, RoomLog } from './support/room-log';
 import { startTestServer } from './support/server';
@@ -287,6 +289,57 @@ describe('faults, with observers connected throughout', () => {
     const after = await raw('after-the-cap');
     await after.close();
     await leaves('after-the-cap');
+  });
+});
+
+describe('hostile clients, with observers connected throughout', () => {
+  it('gives a client that reconnects in a loop no fresh flood budget', async () => {
+    const started = Date.now();
+    const names = Array.from({ length: 5 }, (_, round) => `recycler-${round}`);
+    for (const name of names) {
+      // From an address of its own: the budget it leaves behind is that address's.
+      const recycler = await connectRaw(server.url, { name, token: TOKEN }, {}, { localAddress: '127.0.0.3' });
+      for (let i = 0; i < RATE_BURST; i += 1) recycler.send(`${name} #${i}`);
+      await recycler.close(); // or the server closed it with 1008 already
+      await leaves(name);
+    }
+    const recycled = (log: RoomLog) => names.flatMap((name) => log.chatsFrom(name));
+    const allowed = RATE_BURST + Math.ceil(((Date.now() - started) / 1000) * RATE_LIMIT) + 1;
+    expect(recycled(sioLog).length).toBeLessThanOrEqual(allowed);
+    expect(recycled(rawLog)).toEqual(recycled(sioLog));
+  });
+
+  it('broadcasts nothing a raw client sends after the server closed it', async () => {
+    const peer = await tcpWebSocketPeer(server.url, `/socket?name=ignores-close&token=${TOKEN}`);
+    await eventually(() => sioLog.count('join', 'ignores-close') === 1, 'ignores-close to join');
+    const after = Array.from({ length: 20 }, (_, i) => clientTextFrame(`after the close ${i}`));
+    // A binary frame (close 1003), then text as if it had not seen the close, then its own close.
+    peer.write(Buffer.concat([clientFrame(Opcode.Binary, Buffer.from([1])), ...after, clientCloseFrame()]));
+    peer.resume(); // reads, so it sees the server end the connection after the close handshake
+    await leaves('ignores-close');
+    expect(rawLog.chatsFrom('ignores-close')).toEqual([]);
+    expect(sioLog.chatsFrom('ignores-close')).toEqual([]);
+  });
+
+  it('keeps the chat going while connections pipeline requests they never read', async () => {
+    const attackers = await Promise.all(
+      ['/metrics', '/', '/metrics', '/', '/metrics'].map((path) => pipelineUnread(server.url, path, 2000)),
+    );
+    await probe(); // the chat meanwhile (and once more after this test)
+    for (const attacker of attackers) expect(await attacker.drain()).toBeLessThanOrEqual(16);
+  });
+
+  it('keeps places for token holders while sessions without a token pile up', async () => {
+    const handshakes = await pipelineInGroups(server.url, Array(MAX_CONNECTIONS).fill(getRequest(POLLING_HANDSHAKE)), '127.0.0.4');
+    expect(handshakes.filter((answer) => sessionOf(answer) !== null).length).toBeLessThanOrEqual(unprovenShare(MAX_CONNECTIONS));
+    const holder = await sio('token-holder');
+    expect(await holder.chat('still room for token holders')).toMatchObject({ ok: true });
+    await eventually(
+      () => rawLog.chatsFrom('token-holder').length === 1 && sioLog.chatsFrom('token-holder').length === 1,
+      'the token holder’s message at both observers',
+    );
+    holder.socket.disconnect();
+    await leaves('token-holder');
   });
 });
 

@@ -1,10 +1,9 @@
-import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { createLogger } from '../server/logger';
 import { Metrics } from '../server/metrics';
 import { JOIN_TEXT } from '../server/protocol';
-import { onCleanup } from './support/cleanup';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
+import { pipelineUnread, POLLING_HANDSHAKE } from './support/pipeline';
 import { connectRaw } from './support/raw-client';
 import { eventually } from './support/room-log';
 import { connectSio } from './support/sio-client';
@@ -37,45 +36,6 @@ async function sample(url: string, name: string, labels: string, headers: Record
 const rejectedReaches = (url: string, reason: string, value: number) =>
   eventually(async () => (await sample(url, 'chat_rejected_total', `{reason="${reason}"}`)) >= value, `chat_rejected_total{reason="${reason}"} to reach ${value}`);
 
-interface Pipeliner {
-  /** Starts reading at last, and resolves with how many responses came before the connection closed. */
-  drain(): Promise<number>;
-}
-
-/**
- * A client that writes `count` pipelined GETs of `path` in one write and then stops
- * reading, as the hostile report did.
- */
-function pipeline(url: string, path: string, count: number): Promise<Pipeliner> {
-  const { hostname, port } = new URL(url);
-  const request = `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`;
-  return new Promise((resolve, reject) => {
-    const socket: Socket = connect(Number(port), hostname, () => {
-      socket.write(request.repeat(count));
-      socket.pause();
-      resolve({
-        drain: () =>
-          new Promise<number>((done) => {
-            let responses = 0;
-            let tail = '';
-            socket.setEncoding('latin1');
-            socket.on('data', (chunk: string) => {
-              const text = tail + chunk;
-              responses += text.split('HTTP/1.1 ').length - 1;
-              tail = text.slice(-8);
-            });
-            socket.once('close', () => done(responses));
-            socket.resume();
-          }),
-      });
-    });
-    // A connection the server cut may report ECONNRESET; that is the outcome wanted.
-    socket.on('error', () => {});
-    socket.once('error', reject);
-    onCleanup('clients', () => socket.destroy());
-  });
-}
-
 describe('pipelined HTTP requests that are never read', () => {
   it.each(['/metrics', '/'])(
     'are cut off at a small bound on %s, while a raw sender at half the rate limit is echoed in order',
@@ -84,7 +44,7 @@ describe('pipelined HTTP requests that are never read', () => {
       const legit = await connectRaw(server.url, { name: 'legit' });
       expect(await legit.messages.next()).toBe(JOIN_TEXT);
 
-      const attackers = await Promise.all(Array.from({ length: 25 }, () => pipeline(server.url, path, 2000)));
+      const attackers = await Promise.all(Array.from({ length: 25 }, () => pipelineUnread(server.url, path, 2000)));
       const sent: string[] = [];
       for (let i = 0; i < 30; i += 1) {
         sent.push(`message ${i}`);
@@ -104,7 +64,7 @@ describe('pipelined HTTP requests that are never read', () => {
 
   it('counts Engine.IO long-polling requests too', async () => {
     const server = await startTestServer();
-    const attacker = await pipeline(server.url, '/socket.io/?EIO=4&transport=polling', 200);
+    const attacker = await pipelineUnread(server.url, POLLING_HANDSHAKE, 200);
     expect(await attacker.drain()).toBeLessThanOrEqual(16);
     // A polite polling client still connects.
     const sio = await connectSio(server.url, { transports: ['polling'] });

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { MAX_REQUESTS_IN_FLIGHT } from '../../server/http-guard';
 import { onCleanup } from './cleanup';
 
@@ -97,4 +97,53 @@ export async function pipelineInGroups(
   for (let i = 0; i < requests.length; i += MAX_REQUESTS_IN_FLIGHT) groups.push(requests.slice(i, i + MAX_REQUESTS_IN_FLIGHT));
   const answers = await Promise.all(groups.map((group) => pipeline(baseUrl, group, localAddress)));
   return answers.flat();
+}
+
+/** The path of an Engine.IO long-polling handshake. */
+export const POLLING_HANDSHAKE = '/socket.io/?EIO=4&transport=polling';
+
+/** The sid of an Engine.IO open packet (`0{"sid":...}`), or null for any other answer. */
+export function sessionOf(response: PipelinedResponse): string | null {
+  if (response.status !== 200 || !response.body.startsWith('0{"sid"')) return null;
+  return (JSON.parse(response.body.slice(1)) as { sid: string }).sid;
+}
+
+export interface UnreadPipeline {
+  /** Starts reading at last, and resolves with how many responses came before the connection closed. */
+  drain(): Promise<number>;
+}
+
+/**
+ * A client that writes `count` pipelined GETs of `path` in one write and then stops
+ * reading, as a hostile client may: its answers pile up on the server unless the server
+ * stops it.
+ */
+export function pipelineUnread(url: string, path: string, count: number): Promise<UnreadPipeline> {
+  const { hostname, port } = new URL(url);
+  const request = `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`;
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(Number(port), hostname, () => {
+      socket.write(request.repeat(count));
+      socket.pause();
+      resolve({
+        drain: () =>
+          new Promise<number>((done) => {
+            let responses = 0;
+            let tail = '';
+            socket.setEncoding('latin1');
+            socket.on('data', (chunk: string) => {
+              const text = tail + chunk;
+              responses += text.split('HTTP/1.1 ').length - 1;
+              tail = text.slice(-8);
+            });
+            socket.once('close', () => done(responses));
+            socket.resume();
+          }),
+      });
+    });
+    // A connection the server cut may report ECONNRESET; that is the outcome wanted.
+    socket.on('error', () => {});
+    socket.once('error', reject);
+    onCleanup('clients', () => socket.destroy());
+  });
 }

@@ -22,13 +22,26 @@ export interface RawTestClient {
 
 export { rawSocketUrl as rawUrl } from '../../client/shared/urls';
 
+export interface RawConnectOptions {
+  /**
+   * The local address to connect from, e.g. 127.0.0.2: the server keeps flood-control
+   * budgets and connection counts per address. Linux answers on all of 127.0.0.0/8
+   * without configuration; other systems need the alias added first.
+   */
+  localAddress?: string;
+}
+
 /** Connects and resolves once the handshake is done; rejects if the server refuses it. */
 export function connectRaw(
   baseUrl: string,
   query: Record<string, string> = {},
   headers: Record<string, string> = {},
+  options: RawConnectOptions = {},
 ): Promise<RawTestClient> {
-  const ws = new WebSocket(rawSocketUrl(baseUrl, query), { headers });
+  const ws = new WebSocket(rawSocketUrl(baseUrl, query), {
+    headers,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const forget = onCleanup('clients', () => {
     ws.terminate();
     return closed;
