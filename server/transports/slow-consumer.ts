@@ -52,7 +52,7 @@ export class SlowConsumerRule {
   judge(state: DrainState, pending: number): Verdict {
     if (pending > this.limits.ceilingBytes) return 'cut';
     if (pending <= this.limits.softBytes) {
-      state.overSince = 0;
+      if (state.overSince !== 0) state.overSince = 0; // no store on the common path
       return 'keep';
     }
     const now = this.now();

@@ -107,8 +107,11 @@ export class SocketIoTransport implements Transport {
   private readonly logger: Logger;
   private slowCheckScheduled = false;
   private readonly slowConsumers: SlowConsumerRule;
-  /** What the slow-consumer rule remembers of the clients that have been behind. */
-  private readonly drainStates = new WeakMap<ChatSocket, DrainState>();
+  /**
+   * What the slow-consumer rule remembers of the clients that are behind now: few, so
+   * the per-turn check costs the many that keep up no lookup at all.
+   */
+  private readonly behind = new Map<ChatSocket, DrainState>();
   /** Handshakes that passed the caps and have no session yet, by their request. */
   private readonly reservations = new WeakMap<IncomingMessage, Reservation>();
   /** Each open Engine.IO session's place in Admission's counts. */
@@ -343,6 +346,7 @@ export class SocketIoTransport implements Transport {
     socket.on('disconnect', (reason) => {
       this.logger.info({ ...fields, reason }, 'connection close');
       this.floodControl.close(ip, bucket);
+      this.behind.delete(socket);
       this.hub.leave(name);
     });
 
@@ -390,23 +394,25 @@ export class SocketIoTransport implements Transport {
    * connection is closed; the client's 'disconnect' then announces the leave, once.
    */
   private cutSlowConsumers(): void {
+    // Nothing waiting any more: whatever they had, they took.
+    for (const socket of this.behind.keys()) {
+      if ((socket.conn as unknown as EngineInternals).transport.writable) this.behind.delete(socket);
+    }
     for (const socket of this.io.of('/').sockets.values()) {
       const conn = socket.conn as unknown as EngineInternals;
-      const state = this.drainStates.get(socket);
-      if (conn.transport.writable) {
-        // Nothing waiting: whatever it had, it took.
-        if (state !== undefined) state.overSince = 0;
-        continue;
-      }
+      // Nothing waiting; or closing already (cut in an earlier turn, its 'disconnect' to come).
+      if (conn.transport.writable || socket.conn.readyState !== 'open') continue;
       const ws = conn.transport.socket;
       let pending = ws?.bufferedAmount ?? 0;
       for (const packet of conn.writeBuffer ?? []) {
         if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
       }
-      // Most clients are never behind: they get no state at all.
-      if (state === undefined && !this.slowConsumers.isBehind(pending)) continue;
-      const drain = state ?? { overSince: 0 };
-      this.drainStates.set(socket, drain);
+      let drain = this.behind.get(socket);
+      if (drain === undefined) {
+        if (!this.slowConsumers.isBehind(pending)) continue;
+        drain = { overSince: 0 };
+        this.behind.set(socket, drain);
+      }
       if (this.slowConsumers.judge(drain, pending) === 'keep') continue;
       this.metrics.reject('slow_consumer');
       this.logger.info({ transport: 'socket.io', name: socket.data.name, pending }, 'slow consumer; disconnecting');
