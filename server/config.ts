@@ -86,39 +86,39 @@ function parseOrigin(text: string): string | null {
   }
 }
 
-const allowedOrigins = z.string().transform((text, ctx): AllowedOrigins => {
-  const trimmed = text.trim();
-  if (trimmed === '*') return '*';
-  const origins: string[] = [];
-  for (const part of trimmed.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const origin = parseOrigin(part);
-    if (origin === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be "*" or a comma-separated list of origins like https://chat.example.com; "${part}" is not one`,
-      });
+/**
+ * A comma-separated list, each part read by `parse` (null: not one), frozen; the first
+ * part that is not one is named in the error, after `expected`.
+ */
+function commaList<T>(text: string, ctx: z.RefinementCtx, parse: (part: string) => T | null, expected: string): readonly T[] {
+  const items: T[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const item = parse(part);
+    if (item === null) {
+      ctx.addIssue({ code: 'custom', message: `${expected}; "${part}" is not one` });
       return z.NEVER;
     }
-    origins.push(origin);
+    items.push(item);
   }
-  return Object.freeze(origins);
+  return Object.freeze(items);
+}
+
+const allowedOrigins = z.string().transform((text, ctx): AllowedOrigins => {
+  if (text.trim() === '*') return '*';
+  return commaList(text, ctx, parseOrigin, 'must be "*" or a comma-separated list of origins like https://chat.example.com');
 });
 
-const allowedHosts = z.string().transform((text, ctx): AllowedHosts => {
-  const hosts: AllowedHost[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const host = parseHost(part);
-    if (host === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a comma-separated list of host names with an optional port, like chat.example.com,localhost:8000; "${part}" is not one`,
-      });
-      return z.NEVER;
-    }
-    hosts.push(Object.freeze(host));
-  }
-  return Object.freeze(hosts);
-});
+const allowedHosts = z.string().transform((text, ctx): AllowedHosts =>
+  commaList(
+    text,
+    ctx,
+    (part): AllowedHost | null => {
+      const host = parseHost(part);
+      return host === null ? null : Object.freeze(host);
+    },
+    'must be a comma-separated list of host names with an optional port, like chat.example.com,localhost:8000',
+  ),
+);
 
 const schema = z.object({
   PORT: integer(0, 65535),
