@@ -3,6 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { TurnCork } from './turn-cork';
 
+/** Told of each error `ws` reports on a connection: what the peer sent broke a rule (err.code). */
+export type WsClientErrorHandler = (err: Error & { code?: string }, request: IncomingMessage) => void;
+
 /**
  * A `ws` server for engine.io's `wsEngine` option whose connections write once per
  * event-loop turn (see TurnCork).
@@ -16,9 +19,6 @@ import { TurnCork } from './turn-cork';
  * Long-polling clients never come through here: their packets leave in HTTP responses,
  * as before. `io.emit` stays the broadcast API, so adapters behind it keep working.
  */
-/** Told of each error `ws` reports on a connection: what the peer sent broke a rule (err.code). */
-export type WsClientErrorHandler = (err: Error & { code?: string }, request: IncomingMessage) => void;
-
 export function corkingWsEngine(
   cork: TurnCork = new TurnCork(),
   onClientError?: WsClientErrorHandler,
