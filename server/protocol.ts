@@ -17,6 +17,46 @@ export const HELLO_TEXT = 'Hello, This is a WebSocket tester!';
 export const RAW_PATH = '/socket';
 export const SOCKET_IO_PATH = '/socket.io';
 
+/**
+ * Rooms. A room name is 1-64 characters of `a-z`, `0-9`, `-`, `_`, `.`, starting with a
+ * letter or digit, and never two dots in a row (nothing that reads as a path step).
+ * The default room, the seed's one room, is the lobby:
+ * - raw: `ws://HOST/socket` is the lobby, `ws://HOST/socket/<room>` any room
+ *   (`/socket/lobby` is the lobby too); a malformed name gets HTTP 400;
+ * - Socket.IO: the namespace is the room; `/` (the seed's `io.emit`) is the lobby, and
+ *   so is `/lobby`; a malformed name gets a `connect_error` (RoomError).
+ * Everything else (chat, notices, `online`, history, typing, resume) is per room, and
+ * nothing crosses rooms.
+ */
+export const DEFAULT_ROOM = 'lobby';
+export const MAX_ROOM_NAME_LENGTH = 64;
+const ROOM_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Whether `text` is a well-formed room name. */
+export function isRoomName(text: string): boolean {
+  return ROOM_NAME.test(text) && !text.includes('..');
+}
+
+/** The raw endpoint's path for `room`: `/socket` for the lobby, as in the seed. */
+export function rawRoomPath(room: string): string {
+  return room === DEFAULT_ROOM ? RAW_PATH : `${RAW_PATH}/${room}`;
+}
+
+/** The Socket.IO namespace of `room`: `/` for the lobby, as in the seed. */
+export function roomNamespace(room: string): string {
+  return room === DEFAULT_ROOM ? '/' : `/${room}`;
+}
+
+/** Why a Socket.IO client could not join a room: the `connect_error` message. Stable. */
+export const RoomError = {
+  /** The namespace is not a well-formed room name (socket.io's own "Invalid namespace"). */
+  InvalidRoom: 'Invalid namespace',
+  /** The node already holds MAX_ROOMS rooms with clients in them. */
+  RoomLimit: 'room_limit',
+  /** This connection is already in MAX_ROOMS_PER_CONNECTION rooms. */
+  TooManyRooms: 'too_many_rooms',
+} as const;
+
 /** A chat message as every client sees it. `at` is server time in epoch milliseconds. */
 export interface ChatMessage {
   id: string;
@@ -27,7 +67,7 @@ export interface ChatMessage {
 
 export type NoticeKind = 'join' | 'leave';
 
-/** A join or leave; `text` is the seed's string, `online` counts clients of both kinds. */
+/** A join or leave; `text` is the seed's string, `online` counts the room's clients of both kinds. */
 export interface Notice {
   kind: NoticeKind;
   text: string;
@@ -51,11 +91,31 @@ export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
 export type ChatAck = { ok: true; id: string } | { ok: false; error: ChatErrorCode };
 
+/** One name in a room and how many connections it has there (tabs, devices, kinds). */
+export interface PresenceMember {
+  name: string;
+  connections: number;
+}
+
+/**
+ * Who is in a room: `online` counts every connection of both kinds on every node (within
+ * the heartbeat window); `members` are sorted by name, at most MAX_PRESENCE_MEMBERS.
+ * Clients keep it current from the join and leave notices that follow.
+ */
+export interface Presence {
+  online: number;
+  members: PresenceMember[];
+}
+
+export const MAX_PRESENCE_MEMBERS = 1000;
+
 export interface ServerToClientEvents {
   chat: (message: ChatMessage) => void;
   notice: (notice: Notice) => void;
-  /** Sent to a newcomer only: the last HISTORY_SIZE messages, oldest first. */
+  /** Sent to a newcomer only: the room's last HISTORY_SIZE messages, oldest first. */
   history: (messages: ChatMessage[]) => void;
+  /** Sent to a newcomer only, right after `history`: who is in the room. */
+  presence: (presence: Presence) => void;
   /** Someone else is typing (volatile: dropped rather than queued when a client lags). */
   typing: (who: Typing) => void;
 }
