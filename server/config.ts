@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseHost, type AllowedHost, type AllowedHosts } from './hosts';
+import { parseHost, type AllowedHost, type AllowedHosts } from './edge/hosts';
 
 /**
  * Every setting, its environment variable and its default, in one literal.

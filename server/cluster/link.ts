@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
-import type { ClusterLink, Hub, HubEvent } from '../hub';
+import type { ClusterLink, Hub, HubEvent } from '../room/room';
 import type { ChatMessage } from '../protocol';
 
 /** What a node says to the others: who it is, its client count, and maybe an event. */

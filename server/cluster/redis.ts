@@ -10,8 +10,8 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
-import { withDeadline } from '../deadline';
-import { MessageIdGenerator } from '../message-id';
+import { withDeadline } from '../support/deadline';
+import { MessageIdGenerator } from '../room/message-id';
 import type { ChatMessage } from '../protocol';
 
 /** The shared history: a stream trimmed to HISTORY_SIZE entries. */

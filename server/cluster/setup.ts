@@ -2,8 +2,8 @@ import { createAdapter as createClusterAdapter } from '@socket.io/cluster-adapte
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import type { Config } from '../config';
-import type { Hub } from '../hub';
-import { MessageIdGenerator } from '../message-id';
+import type { Hub } from '../room/room';
+import { MessageIdGenerator } from '../room/message-id';
 import { ServerSideLink } from './link';
 import { setupRedis } from './redis';
 

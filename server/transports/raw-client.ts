@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import type { Ticket } from '../admission';
-import type { TokenBucket } from '../token-bucket';
+import type { Ticket } from '../edge/admission';
+import type { TokenBucket } from '../room/token-bucket';
 import type { GroupMember } from './broadcast-group';
 
 /** `text`: the seed's plain strings. `json`: one JSON object per frame. */

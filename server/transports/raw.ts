@@ -2,14 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
-import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../edge/admission';
 import type { Config } from '../config';
-import type { FloodControl } from '../flood-control';
-import { withDeadline } from '../deadline';
-import type { Hub, Transport } from '../hub';
-import { wsErrorReason, type Metrics } from '../metrics';
-import { displayName } from '../names';
-import { isMessageId } from '../message-id';
+import type { FloodControl } from '../room/flood-control';
+import { withDeadline } from '../support/deadline';
+import type { Hub, Transport } from '../room/room';
+import { wsErrorReason, type Metrics } from '../support/metrics';
+import { displayName } from '../room/names';
+import { isMessageId } from '../room/message-id';
 import {
   CloseCode,
   HISTORY_INCOMPLETE_TEXT,
@@ -18,8 +18,8 @@ import {
   type RawJsonFrame,
   type RawResumeFrame,
 } from '../protocol';
-import type { LoadReport } from '../cluster/sticky-load';
-import { rejectUpgrade } from '../reject-upgrade';
+import type { LoadReport } from '../process/sticky-load';
+import { rejectUpgrade } from '../edge/reject-upgrade';
 import { BroadcastGroup } from './broadcast-group';
 import { RawClient, type RawClientHost, type RawFormat } from './raw-client';
 import { SlowConsumerRule } from './slow-consumer';

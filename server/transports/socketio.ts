@@ -3,15 +3,15 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import type { WebSocket } from 'ws';
-import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
-import { chatTextError } from '../chat-text';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../edge/admission';
+import { chatTextError } from '../room/chat-text';
 import type { Config } from '../config';
-import type { FloodControl } from '../flood-control';
-import { withDeadline } from '../deadline';
-import type { Hub, Transport } from '../hub';
-import { wsErrorReason, type Metrics } from '../metrics';
-import { displayName } from '../names';
-import { isOriginAllowed } from '../origin';
+import type { FloodControl } from '../room/flood-control';
+import { withDeadline } from '../support/deadline';
+import type { Hub, Transport } from '../room/room';
+import { wsErrorReason, type Metrics } from '../support/metrics';
+import { displayName } from '../room/names';
+import { isOriginAllowed } from '../edge/origin';
 import {
   ChatError,
   SOCKET_IO_PATH,
@@ -22,8 +22,8 @@ import {
   type Notice,
   type ServerToClientEvents,
 } from '../protocol';
-import { rejectUpgrade } from '../reject-upgrade';
-import type { TokenBucket } from '../token-bucket';
+import { rejectUpgrade } from '../edge/reject-upgrade';
+import type { TokenBucket } from '../room/token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
 import { SlowConsumerRule, type DrainState } from './slow-consumer';
 

@@ -2,19 +2,19 @@ import { setupWorker } from '@socket.io/sticky';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Admission } from './admission';
-import { createApp } from './app';
-import { FloodControl } from './flood-control';
-import { joinCluster, type WorkerSlot } from './cluster/setup';
-import { stickyLoadReport } from './cluster/sticky-load';
-import type { Config } from './config';
-import { Hub } from './hub';
-import { guardRequests } from './http-guard';
-import { createLogger } from './logger';
-import { Metrics, type TransportName } from './metrics';
-import { RawTransport } from './transports/raw';
-import { SocketIoTransport, type ChatServer } from './transports/socketio';
-import { createUpgradeRouter } from './upgrade';
+import { Admission } from '../edge/admission';
+import { createApp } from '../edge/app';
+import { FloodControl } from '../room/flood-control';
+import { joinCluster, type WorkerSlot } from '../cluster/setup';
+import { stickyLoadReport } from './sticky-load';
+import type { Config } from '../config';
+import { Hub } from '../room/room';
+import { guardRequests } from '../edge/http-guard';
+import { createLogger } from '../support/logger';
+import { Metrics, type TransportName } from '../support/metrics';
+import { RawTransport } from '../transports/raw';
+import { SocketIoTransport, type ChatServer } from '../transports/socketio';
+import { createUpgradeRouter } from '../edge/upgrade';
 
 export interface RunningServer {
   /** Base URL for clients, e.g. http://127.0.0.1:8000 */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { History } from './history';
 import { MessageIdGenerator } from './message-id';
-import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind } from './protocol';
+import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind } from '../protocol';
 
 /**
  * What the hub needs of a transport: take each stamped message or notice and get it to

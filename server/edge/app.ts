@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express } from 'express';
 import { chatPage } from './chat-page';
-import type { Metrics } from './metrics';
-import { HELLO_TEXT, RAW_PATH } from './protocol';
+import type { Metrics } from '../support/metrics';
+import { HELLO_TEXT, RAW_PATH } from '../protocol';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
-import type { Metrics } from './metrics';
+import type { Metrics } from '../support/metrics';
 
 /**
  * Requests one TCP connection may have unanswered at once. Browsers do not pipeline and

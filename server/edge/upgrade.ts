@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { AllowedOrigins } from './config';
+import type { AllowedOrigins } from '../config';
 import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
-import type { Metrics } from './metrics';
+import type { Metrics } from '../support/metrics';
 import { isOriginAllowed } from './origin';
-import { RAW_PATH, SOCKET_IO_PATH } from './protocol';
+import { RAW_PATH, SOCKET_IO_PATH } from '../protocol';
 import { rejectUpgrade } from './reject-upgrade';
 
 export interface UpgradeRoutes {
