@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import type { RunningServer } from '../server/process/server';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
-import { unprovenShare } from '../server/edge/admission';
+import { unprovenShare } from '../server/access/admission';
 import { clientCloseFrame, clientFrame, clientTextFrame, connectEngineClient, Opcode, tcpWebSocketPeer } from './support/peers';
 import { getRequest, pipelineInGroups, pipelineUnread, POLLING_HANDSHAKE, sessionOf } from './support/pipeline';
 import { connectRaw, type RawTestClient } from './support/raw-client';

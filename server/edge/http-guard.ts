@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
+import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hosts';
 import type { Metrics } from '../support/metrics';
 
 /**

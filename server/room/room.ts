@@ -1,132 +1,151 @@
 import type { Logger } from 'pino';
+import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind, type Presence } from '../protocol';
 import { History } from './history';
-import { MessageIdGenerator } from './message-id';
-import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind } from '../protocol';
+import { mergePresence, PresenceCount } from './presence';
+import type { MessageStore } from './store';
 
 /**
- * What the hub needs of a transport: take each stamped message or notice and get it to
- * that transport's own clients. A transport never calls another transport; everything
- * goes through the hub, so every client sees one order of events.
+ * One transport's clients in one room: takes each stamped message or notice of the room
+ * and gets it to them. A sink never calls another sink; everything goes through the
+ * room, so every client of the room sees one order of events.
  */
-export interface Transport {
-  deliverChat(message: ChatMessage): void;
-  deliverNotice(notice: Notice): void;
+export interface RoomSink {
+  chat(message: ChatMessage): void;
+  notice(notice: Notice): void;
   /**
-   * True when this transport's own broadcast already reaches its clients on every node
+   * True when this sink's own broadcast already reaches its clients on every node
    * (Socket.IO, through its cluster adapter): events from other nodes then skip it, so
    * its clients never get one twice.
    */
   readonly clusterWide?: boolean;
+  /** The room leaves memory: let go of what is held for it. */
+  dispose?(): void;
 }
 
-/** What one node tells the others (see ClusterLink). */
-export type HubEvent = { type: 'chat'; message: ChatMessage } | { type: 'notice'; notice: Notice };
+/** What one node tells the others about a room. */
+export type RoomEvent =
+  | { type: 'chat'; room: string; message: ChatMessage }
+  | { type: 'notice'; room: string; notice: Notice };
 
 /**
- * The other nodes, when there are several (server/cluster/link.ts). The hub still
- * publishes each event once; the link carries it to the other nodes' hubs, which hand
- * it to their transports that are not cluster-wide (the raw clients).
+ * The other nodes, when there are several (server/cluster/link.ts). A room publishes
+ * each event once; the bus carries it to the other nodes' rooms of the same name, which
+ * hand it to their sinks that are not cluster-wide (the raw clients).
  */
-export interface ClusterLink {
-  /** A new message's cluster-wide id and time (stored where history is shared). Never rejects. */
-  stamp(name: string, text: string): Promise<ChatMessage>;
-  /** Tells the other nodes about an event of this node, and how many clients this node has. */
-  publish(event: HubEvent, localOnline: number): void;
-  /** Clients on the other nodes, as last heard within the heartbeat window. */
-  remoteOnline(): number;
+export interface RoomBus {
+  /** Tells the other nodes about an event, with who is in the room on this node now. */
+  publish(event: RoomEvent, local: PresenceCount): void;
+  /** Who is in `room` on each other node, as last heard within the heartbeat window. */
+  remote(room: string): Iterable<Iterable<[string, number]>>;
+  /** How many connections `room` has on the other nodes (the sum of `remote`, cheaply). */
+  remoteOnline(room: string): number;
 }
 
-export interface HubOptions {
+export interface RoomOptions {
+  name: string;
   historySize: number;
-  /** Bytes of message text the history may hold (HISTORY_BYTES); no bound when absent. */
-  historyBytes?: number;
+  /** Bytes of message text the history may hold (HISTORY_BYTES). */
+  historyBytes: number;
+  store: MessageStore;
+  sinks: readonly RoomSink[];
   logger: Logger;
+  bus?: RoomBus | undefined;
   now?: () => number;
 }
 
 /**
- * The chat room. It stamps messages (id, time, name), keeps the history, counts who is
- * online across every transport, and publishes each event once to every transport.
- * It knows nothing of sockets.
+ * A chat room. It stamps messages through the store, keeps the recent history, counts
+ * who is in it across every transport (and every node, through the bus), and publishes
+ * each event once to every sink. It knows nothing of sockets.
  */
-export class Hub {
-  private readonly transports: Transport[] = [];
+export class Room {
+  readonly name: string;
+  /** Resolves once the stored history is in memory; `loaded` says whether it already is. */
+  readonly ready: Promise<void>;
+  loaded = false;
+  /** When the last client here left (performance.now()); 0 while anyone is here. */
+  emptySince: number;
   private readonly history: History;
-  private readonly ids: MessageIdGenerator;
+  private readonly presence = new PresenceCount();
+  private readonly store: MessageStore;
+  private readonly sinks: readonly RoomSink[];
+  private readonly bus: RoomBus | undefined;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private members = 0;
   private quiet = false;
-  private cluster: ClusterLink | undefined;
-  /** With a cluster link: the last local event in flight; each next one waits for it. */
+  /** Events still waiting for their stamp (a store that answers later); later ones wait behind. */
+  private waiting = 0;
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(options: HubOptions) {
+  constructor(options: RoomOptions) {
+    this.name = options.name;
     this.history = new History(options.historySize, options.historyBytes);
-    this.now = options.now ?? Date.now;
-    this.ids = new MessageIdGenerator(this.now);
+    this.store = options.store;
+    this.sinks = options.sinks;
+    this.bus = options.bus;
     this.logger = options.logger;
-  }
-
-  addTransport(transport: Transport): void {
-    this.transports.push(transport);
-  }
-
-  /**
-   * From now on messages get their ids from the link, events also go to the other nodes,
-   * and `online` counts their clients too. `known` is the shared history so far.
-   */
-  joinCluster(link: ClusterLink, known: readonly ChatMessage[] = []): void {
-    this.cluster = link;
-    for (const message of known) this.history.add(message);
-  }
-
-  /** Clients on this node. */
-  get online(): number {
-    return this.members;
-  }
-
-  /** An event published by another node: its raw clients (and history) are ours to serve. */
-  receive(event: HubEvent): void {
-    if (event.type === 'chat') this.history.add(event.message);
-    else if (this.quiet) return;
-    for (const transport of this.transports) {
-      if (transport.clusterWide === true) continue;
-      if (event.type === 'chat') transport.deliverChat(event.message);
-      else transport.deliverNotice(event.notice);
+    this.now = options.now ?? Date.now;
+    this.emptySince = performance.now();
+    const stored = this.store.load(this.name);
+    if (Array.isArray(stored)) {
+      this.keep(stored);
+      this.ready = Promise.resolve();
+    } else {
+      this.ready = Promise.resolve(stored)
+        .then((messages) => this.keep(messages))
+        .catch((err: unknown) => {
+          this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
+          this.loaded = true;
+        });
     }
   }
 
-  /** Someone joined through any transport: everyone, the newcomer included, is told. */
+  /** Clients in this room on this node. */
+  get localOnline(): number {
+    return this.presence.online;
+  }
+
+  /** Someone joined through any transport: everyone in the room, the newcomer included, is told. */
   join(name: string): Notice {
-    this.members += 1;
+    this.presence.add(name);
+    this.emptySince = 0;
     return this.announce('join', JOIN_TEXT, name);
   }
 
-  /** Someone left: everyone still here is told. */
+  /** Someone left: everyone still in the room is told. */
   leave(name: string): Notice {
-    this.members -= 1;
+    this.presence.remove(name);
+    if (this.presence.online === 0) this.emptySince = performance.now();
     return this.announce('leave', LEAVE_TEXT, name);
   }
 
   /**
    * Stamps a message that its transport has already checked, hands it to `acknowledge`
    * (so a sender learns its id before the broadcast reaches it), keeps it in the history
-   * and delivers it everywhere, sender included.
+   * and delivers it to the whole room, sender included.
    */
   post(name: string, text: string, acknowledge?: (message: ChatMessage) => void): void {
-    if (this.cluster === undefined) {
-      const { id, at } = this.ids.next();
-      this.publishChat({ id, text, name, at }, acknowledge);
+    const stamped = this.store.stamp(this.name, name, text);
+    if (!(stamped instanceof Promise) && this.waiting === 0) {
+      this.publishChat(stamped, acknowledge);
       return;
     }
-    // Stamping is a Redis round trip. The requests are pipelined on one connection, so
-    // their answers come back in the order sent; `inOrder` then publishes each only after
-    // the one before. One sender's messages therefore leave this node in order, and the
-    // link and the adapter each carry them on one ordered channel (a Redis stream or
-    // channel, or the IPC pipe), so every node delivers them in that order.
-    const stamped = this.cluster.stamp(name, text);
-    this.inOrder(() => stamped.then((message) => this.publishChat(message, acknowledge)));
+    // A store that answers later (Redis) answers in the order asked: its requests are
+    // pipelined on one connection. Publishing each only after the one before keeps one
+    // sender's messages in order on this node, and the bus and the adapter each carry
+    // them on one ordered channel, so every node delivers them in that order.
+    this.inOrder(async () => this.publishChat(await stamped, acknowledge));
+  }
+
+  /** An event another node published in this room: the raw clients here are ours to serve. */
+  receive(event: RoomEvent): void {
+    if (event.type === 'chat') this.history.add(event.message);
+    else if (this.quiet) return;
+    for (const sink of this.sinks) {
+      if (sink.clusterWide === true) continue;
+      if (event.type === 'chat') sink.chat(event.message);
+      else sink.notice(event.notice);
+    }
   }
 
   /** The last messages, oldest first. */
@@ -139,6 +158,16 @@ export class Hub {
     return this.history.after(id);
   }
 
+  /** Who is here, on every node. */
+  presenceNow(): Presence {
+    return mergePresence([this.presence.entries(), ...(this.bus?.remote(this.name) ?? [])]);
+  }
+
+  /** This node's count per name, for the bus. */
+  localPresence(): PresenceCount {
+    return this.presence;
+  }
+
   /**
    * From now on joins and leaves still count but are not announced. Used on shutdown:
    * telling each of N departing clients about the N others is quadratic noise that
@@ -148,29 +177,48 @@ export class Hub {
     this.quiet = true;
   }
 
+  /** The room leaves memory. */
+  dispose(): void {
+    for (const sink of this.sinks) sink.dispose?.();
+  }
+
+  private keep(messages: readonly ChatMessage[]): void {
+    for (const message of messages) this.history.add(message);
+    this.loaded = true;
+  }
+
   private publishChat(message: ChatMessage, acknowledge?: (message: ChatMessage) => void): void {
     acknowledge?.(message);
     this.history.add(message);
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ id: message.id, name: message.name, text: message.text }, 'chat');
-    for (const transport of this.transports) transport.deliverChat(message);
-    this.cluster?.publish({ type: 'chat', message }, this.members);
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug({ room: this.name, id: message.id, name: message.name, text: message.text }, 'chat');
+    }
+    for (const sink of this.sinks) sink.chat(message);
+    this.bus?.publish({ type: 'chat', room: this.name, message }, this.presence);
   }
 
   private announce(kind: NoticeKind, text: string, name: string): Notice {
-    const online = this.members + (this.cluster?.remoteOnline() ?? 0);
+    // Not presenceNow(): a join storm would sort the whole member list once per join.
+    const online = this.presence.online + (this.bus?.remoteOnline(this.name) ?? 0);
     const notice: Notice = { kind, text, name, online, at: this.now() };
     if (this.quiet) return notice;
     const deliver = () => {
-      for (const transport of this.transports) transport.deliverNotice(notice);
-      this.cluster?.publish({ type: 'notice', notice }, this.members);
+      for (const sink of this.sinks) sink.notice(notice);
+      this.bus?.publish({ type: 'notice', room: this.name, notice }, this.presence);
     };
-    // Behind the messages still being stamped, so that this node's events keep their order.
-    if (this.cluster === undefined) deliver();
+    // Behind the messages still being stamped, so that this room's events keep their order.
+    if (this.waiting === 0) deliver();
     else this.inOrder(async () => deliver());
     return notice;
   }
 
   private inOrder(step: () => Promise<void>): void {
-    this.tail = this.tail.then(step).catch((err: unknown) => this.logger.error({ err }, 'publishing an event failed'));
+    this.waiting += 1;
+    this.tail = this.tail
+      .then(step)
+      .catch((err: unknown) => this.logger.error({ room: this.name, err }, 'publishing an event failed'))
+      .finally(() => {
+        this.waiting -= 1;
+      });
   }
 }
