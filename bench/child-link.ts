@@ -6,7 +6,8 @@ const ROOT = path.resolve(__dirname, '..');
 
 /**
  * `taskset` where it exists: the server gets one core and the clients the other, so a
- * server never competes with its own load for the CPU (DESIGN.md measures the same way).
+ * server never competes with its own load for the CPU (every figure in BENCHMARKS.md was
+ * measured this way; see its "Method").
  */
 export const hasTaskset = spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
 

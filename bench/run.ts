@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REDIS_MISSING, REDIS_SERVER } from '../test/support/redis-process';
+import { REDIS_MISSING, REDIS_SERVER } from '../tools/redis-process';
 import { hasTaskset } from './child-link';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
 import { buildRows, runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';

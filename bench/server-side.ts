@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisProcess, type RedisProcess } from '../test/support/redis-process';
+import { startRedisProcess, type RedisProcess } from '../tools/redis-process';
 import { ChildLink, hasTaskset, spawnBenchProcess } from './child-link';
 import type { ServerReady, ServerRequest, ServerSetup } from './ipc';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REDIS_SERVER } from './support/redis-process';
+import { REDIS_SERVER } from '../tools/redis-process';
 
 interface BenchRow {
   id: string;

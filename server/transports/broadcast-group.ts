@@ -34,13 +34,15 @@ export interface GroupMember extends DrainState {
  * A set of raw WebSocket clients that all receive the same bytes, and the frames
  * published to them during the current event-loop turn.
  *
- * Why not `ws.send()` per client: the cost of a broadcast is one system call per client
- * per message (see DESIGN.md, "What speed is possible"). Here each message is encoded and
- * framed once, the frames of a turn are joined into one buffer, and each client gets
- * that buffer in a single write in `setImmediate`, which still runs in the same turn of
- * the event loop, so a lone message waits for nothing. Right after an expensive flush the
- * next one waits a little, so that a join storm (one join per turn) or a burst of
- * messages shares writes across turns too (see FlushPacer).
+ * Why not `ws.send()` per client: that frames the message again for every client and
+ * writes it with its own system call, so a broadcast costs one call per client per
+ * message. A bare `ws` loop doing that fills a core at 100 messages/s to 1000 clients,
+ * where this group does not (measured in BENCHMARKS.md, "Reading the numbers"). Here
+ * each message is encoded and framed once, the frames of a turn are joined into one
+ * buffer, and each client gets that buffer in a single write in `setImmediate`, which
+ * still runs in the same turn of the event loop, so a lone message waits for nothing.
+ * Right after an expensive flush the next one waits a little, so that a join storm (one
+ * join per turn) or a burst of messages shares writes across turns too (see FlushPacer).
  *
  * Writing to the socket under `ws` is safe because permessage-deflate is off: `ws` then
  * writes its own frames (pong, close) synchronously and whole, so frames never interleave

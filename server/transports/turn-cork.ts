@@ -5,10 +5,12 @@ import { FlushPacer } from './flush-pacer';
  * Turns every write a socket makes during one event-loop turn into one system call.
  *
  * Why: a broadcast to N clients costs one system call per client per message when each
- * message is written on its own, and that call, not the encoding, is what limits
- * fan-out (DESIGN.md, "What speed is possible"). A socket attached here is corked by its
- * first write of a turn; one `setImmediate` per turn uncorks every socket corked in it,
- * and Node then hands each socket's pending chunks to the kernel in a single writev.
+ * message is written on its own. `io.emit` already encodes and frames a broadcast once,
+ * but engine.io writes each packet to each socket with its own `socket.write`, so that
+ * per-client call is the cost left to cut (BENCHMARKS.md, "What the numbers rest on",
+ * measures the result). A socket attached here is corked by its first write of a turn;
+ * one `setImmediate` per turn uncorks every socket corked in it, and Node then hands
+ * each socket's pending chunks to the kernel in a single writev.
  * `setImmediate` runs in the check phase of the same loop iteration as the I/O callbacks
  * that wrote, so a lone message goes out in the turn it was written: corking adds no
  * latency, it only stops the kernel from being called once per chunk. Right after an

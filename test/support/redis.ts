@@ -1,5 +1,5 @@
+import { REDIS_MISSING, REDIS_SERVER, startRedisProcess, type RedisProcess } from '../../tools/redis-process';
 import { onCleanup } from './cleanup';
-import { REDIS_MISSING, REDIS_SERVER, startRedisProcess, type RedisProcess } from './redis-process';
 
 /**
  * `describe` for tests that need a real Redis. Without redis-server they are skipped

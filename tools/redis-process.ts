@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 
 /**
- * A throwaway redis-server for the tests and the benchmark (no jest here, so the
- * benchmark can use it too).
+ * A throwaway redis-server for the tests and the benchmark. It lives outside test/ and
+ * bench/ so that both may import it, and uses no jest, so the benchmark can run it.
  */
 
 /** REDIS_SERVER_PATH if set, else redis-server on PATH (Debian's package: /usr/bin), or null. */
