@@ -73,7 +73,9 @@ export class Rooms {
   open(name: string): Room | null {
     const existing = this.rooms.get(name);
     if (existing !== undefined) return existing;
-    if (name !== DEFAULT_ROOM && this.rooms.size >= this.options.maxRooms && !this.dropLongestEmpty()) return null;
+    // The lobby counts whether it is in memory yet or not: its place is always kept.
+    const held = this.rooms.size + (this.rooms.has(DEFAULT_ROOM) ? 0 : 1);
+    if (name !== DEFAULT_ROOM && held >= this.options.maxRooms && !this.dropLongestEmpty()) return null;
     const room = new Room({
       name,
       historySize: this.options.historySize,

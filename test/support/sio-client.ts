@@ -1,15 +1,25 @@
+import { io } from 'socket.io-client';
 import { connectChat, type ChatSocket } from '../../client/connect';
-import type { ChatAck, ChatMessage, Notice, Typing } from '../../server/protocol';
+import { httpOrigin } from '../../client/shared/urls';
+import { roomNamespace, SOCKET_IO_PATH } from '../../server/protocol';
+import type { ChatAck, ChatMessage, Notice, Presence, Typing } from '../../server/protocol';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
 export type ChatClientSocket = ChatSocket;
+
+/** connectChat for the lobby; the same options, with the room's namespace, for any other room. */
+function connectChatTo(url: string, options: Parameters<typeof connectChat>[1]): ChatSocket {
+  if (new URL(url).pathname === '/') return connectChat(url, options);
+  return io(url, { path: SOCKET_IO_PATH, ...options }) as ChatSocket;
+}
 
 export interface SioTestClient {
   readonly socket: ChatClientSocket;
   readonly chats: EventQueue<ChatMessage>;
   readonly notices: EventQueue<Notice>;
   readonly histories: EventQueue<ChatMessage[]>;
+  readonly presences: EventQueue<Presence>;
   readonly typings: EventQueue<Typing>;
   /** Sends a chat and resolves with the server's ack. */
   chat(text: unknown): Promise<ChatAck>;
@@ -27,6 +37,8 @@ export interface SioOptions {
   localAddress?: string;
   /** Reconnect after a drop, as a real client does (off by default: see connectSio). */
   reconnection?: boolean;
+  /** The room (its namespace, /<room>); the lobby, namespace /, when absent. */
+  room?: string;
 }
 
 /**
@@ -35,7 +47,8 @@ export interface SioOptions {
  * the queues are listening from the start, so nothing sent on connect is missed.
  */
 export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<SioTestClient> {
-  const socket = connectChat(baseUrl, {
+  const url = options.room === undefined ? baseUrl : `${httpOrigin(baseUrl)}${roomNamespace(options.room)}`;
+  const socket = connectChatTo(url, {
     forceNew: true,
     reconnection: options.reconnection ?? false,
     transports: options.transports ?? ['websocket'],
@@ -62,6 +75,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     chats: new EventQueue(`${label} chat`),
     notices: new EventQueue(`${label} notice`),
     histories: new EventQueue(`${label} history`),
+    presences: new EventQueue(`${label} presence`),
     typings: new EventQueue(`${label} typing`),
     chat: (text) =>
       new Promise<ChatAck>((resolve) => {
@@ -71,6 +85,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
   socket.on('chat', (message) => client.chats.push(message));
   socket.on('notice', (notice) => client.notices.push(notice));
   socket.on('history', (messages) => client.histories.push(messages));
+  socket.on('presence', (presence) => client.presences.push(presence));
   socket.on('typing', (who) => client.typings.push(who));
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(client));
