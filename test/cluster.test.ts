@@ -52,6 +52,39 @@ describeWithRedis('several nodes on one Redis', () => {
     expect(textB.messages.pending.filter((m) => !m.startsWith('Server: ')).sort()).toEqual(Object.values(sent).sort());
   });
 
+  it('keeps a room across two nodes for both kinds, with its history and presence, and nothing crosses rooms', async () => {
+    const [a, b] = await nodes(2);
+    const rawA = await connectRaw(a!.url, { name: 'ann', format: 'json' }, {}, { room: 'alpha' });
+    const sioB = await connectSio(b!.url, { auth: { name: 'bob' }, room: 'alpha' });
+    const lobbyB = await connectRaw(b!.url, { name: 'lobby', format: 'json' });
+    const alphaA = RoomLog.ofRaw(rawA);
+    const alphaB = RoomLog.ofSio(sioB);
+    const lobby = RoomLog.ofRaw(lobbyB);
+
+    rawA.send('raw on A in alpha');
+    expect(await sioB.chat('sio on B in alpha')).toMatchObject({ ok: true });
+    await eventually(
+      () => [alphaA, alphaB].every((log) => log.chatsFrom('ann').length === 1 && log.chatsFrom('bob').length === 1),
+      'both alpha messages on both nodes',
+    );
+    lobbyB.send('lobby marker');
+    await eventually(() => lobby.chatsFrom('lobby').length === 1, 'the lobby marker');
+    expect([...lobby.names()].sort()).toEqual(['lobby']);
+    expect(lobby.entries.filter((e) => e.type === 'chat')).toHaveLength(1);
+
+    // A newcomer on A gets alpha's history from Redis and the members of both nodes.
+    await eventually(async () => {
+      const newcomer = await connectSio(a!.url, { auth: { name: 'cid' }, room: 'alpha' });
+      const history = (await newcomer.histories.next()).map((m) => m.text);
+      const presence = await newcomer.presences.next();
+      newcomer.socket.disconnect();
+      return (
+        history.join('|') === 'raw on A in alpha|sio on B in alpha' &&
+        JSON.stringify(presence.members) === JSON.stringify([{ name: 'ann', connections: 1 }, { name: 'bob', connections: 1 }])
+      );
+    }, 'alpha’s history and both nodes’ members for a newcomer on A');
+  });
+
   it('keeps one sender’s 200 messages in order on the other node, both ways', async () => {
     const [a, b] = await nodes(2);
     const rawA = await connectRaw(a!.url, { name: 'rawA' });

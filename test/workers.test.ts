@@ -36,14 +36,17 @@ function within<T>(work: Promise<T>, what: string, ms = 10_000): Promise<T> {
  * Connects clients of every kind until both workers serve some, checks that each
  * message reaches every client whatever worker it is on, and that `online` counts all.
  */
-async function checkOneRoom(server: SpawnedServer): Promise<void> {
+async function checkOneRoom(server: SpawnedServer, room?: string): Promise<void> {
   const raws: RawTestClient[] = [];
   const sios: SioTestClient[] = [];
+  const inRoom = room === undefined ? {} : { room };
   for (let i = 0; i < 3; i += 1) {
-    raws.push(await within(connectRaw(server.url, { name: `raw${i}`, format: 'json' }), `raw client ${i} connects`));
-    sios.push(await within(connectSio(server.url, { auth: { name: `sio${i}` } }), `Socket.IO client ${i} connects`));
+    raws.push(await within(connectRaw(server.url, { name: `raw${i}`, format: 'json' }, {}, inRoom), `raw client ${i} connects`));
+    sios.push(await within(connectSio(server.url, { auth: { name: `sio${i}` }, ...inRoom }), `Socket.IO client ${i} connects`));
   }
-  sios.push(await within(connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'] }), 'long-polling client connects'));
+  sios.push(
+    await within(connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'], ...inRoom }), 'long-polling client connects'),
+  );
   await eventually(() => workersServing(server).size === 2, 'clients on both workers');
   const logs = [...raws.map((c) => RoomLog.ofRaw(c)), ...sios.map((c) => RoomLog.ofSio(c))];
 
@@ -56,7 +59,7 @@ async function checkOneRoom(server: SpawnedServer): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
   for (const log of logs) expect(log.entries.filter((e) => e.type === 'chat')).toHaveLength(raws.length + sios.length);
 
-  const newcomer = await within(connectRaw(server.url, { format: 'json' }), 'the newcomer connects');
+  const newcomer = await within(connectRaw(server.url, { format: 'json' }, {}, inRoom), 'the newcomer connects');
   const ownJoin = (await within(newcomer.nextJson(), "the newcomer's own join")) as RawJsonFrame;
   expect(ownJoin).toMatchObject({ type: 'notice', kind: 'join', online: raws.length + sios.length + 1 });
 }
@@ -65,6 +68,11 @@ describe('WORKERS=2 on one port', () => {
   it('puts raw and Socket.IO clients (WebSocket and long-polling) of both workers in one room', async () => {
     const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' }, MULTI_PROCESS_START_MS);
     await checkOneRoom(server);
+  });
+
+  it('does the same in any other room', async () => {
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' }, MULTI_PROCESS_START_MS);
+    await checkOneRoom(server, 'alpha');
   });
 
   it('spreads raw clients over the workers, not only Socket.IO sessions', async () => {
@@ -94,5 +102,11 @@ describeWithRedis('WORKERS=2 with Redis', () => {
     const redis = await startRedis();
     const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0', REDIS_URL: redis.url }, MULTI_PROCESS_START_MS);
     await checkOneRoom(server);
+  });
+
+  it('does the same in any other room', async () => {
+    const redis = await startRedis();
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0', REDIS_URL: redis.url }, MULTI_PROCESS_START_MS);
+    await checkOneRoom(server, 'alpha');
   });
 });
