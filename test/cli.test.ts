@@ -57,7 +57,7 @@ describe('terminal client, --send', () => {
       // The seed endpoint gets the same message verbatim, whichever way it was sent.
       await seedReader.messages.next(); // bot's join
       expect(await seedReader.messages.next()).toBe('hello from a script');
-      expect(chat.stderr.all).toMatch(/^chat: connecting to http:\/\/127\.0\.0\.1:\d+\nchat: connected to /);
+      expect(chat.stderr.all).toMatch(/^chat: connecting to room lobby at http:\/\/127\.0\.0\.1:\d+\nchat: connected to /);
     },
   );
 
@@ -206,7 +206,7 @@ describe('terminal client, interactive', () => {
     expect(await chat.exited).toEqual({ code: 0, signal: null });
     expect(await friend.notices.next()).toMatchObject({ kind: 'join', name: 'piper' } satisfies Partial<Notice>);
     expect(await friend.notices.next()).toMatchObject({ kind: 'leave', name: 'piper' } satisfies Partial<Notice>);
-    expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} -- connecting to ${escapeRegExp(server.url)}$`, 'm'));
+    expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} -- connecting to room lobby at ${escapeRegExp(server.url)}$`, 'm'));
     for (const line of chat.stdout.all.trim().split('\n')) expect(line).toMatch(new RegExp(`^${TIME} (-- |\\* |[\\w-]+: )`));
     expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} piper: first line$`, 'm'));
     expect(chat.stdout.all).not.toContain(ESC);
