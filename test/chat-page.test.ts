@@ -18,9 +18,18 @@ const SCREENSHOTS = join(__dirname, '..', 'test-output');
 type Transport = 'socket.io' | 'raw';
 
 describeWithBrowser('the /chat page in Chromium', (browser) => {
-  /** Opens /chat as a returning user whose name (and choice of transport) the page remembers. */
-  async function openChat(url: string, name: string, transport: Transport = 'socket.io', viewport = { width: 900, height: 700 }) {
-    const page = await browser.open(`${url}/chat`, {
+  /**
+   * Opens /chat (`fragment`: e.g. `#room=alpha`) as a returning user whose name (and choice
+   * of transport) the page remembers.
+   */
+  async function openChat(
+    url: string,
+    name: string,
+    transport: Transport = 'socket.io',
+    viewport = { width: 900, height: 700 },
+    fragment = '',
+  ) {
+    const page = await browser.open(`${url}/chat${fragment}`, {
       viewport,
       storage: { 'chat-bridge.name': name, 'chat-bridge.transport': transport },
     });
@@ -202,5 +211,120 @@ describeWithBrowser('the /chat page in Chromium', (browser) => {
 
     await phone.screenshot({ path: join(SCREENSHOTS, 'chat-page-phone.png') });
     await desktop.screenshot({ path: join(SCREENSHOTS, 'chat-page.png') });
+  });
+});
+
+describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
+  const openIn = async (url: string, fragment: string, name: string, viewport = { width: 900, height: 700 }) => {
+    const page = await browser.open(`${url}/chat${fragment}`, { viewport, storage: { 'chat-bridge.name': name } });
+    await page.locator('#status[data-state="connected"]').waitFor(WAIT);
+    return page;
+  };
+
+  async function say(page: Page, text: string): Promise<void> {
+    await page.locator('#text').fill(text);
+    await page.locator('#text').press('Enter');
+  }
+
+  /** The names in the presence list, as a reader sees them. */
+  const shownMembers = (page: Page) => page.locator('#members li').allTextContents();
+  /** Waits until the presence list reads exactly `names`, in this order. */
+  const membersAre = (page: Page, names: string[]) =>
+    page.waitForFunction(
+      `JSON.stringify([...document.querySelectorAll('#members li')].map((li) => li.textContent)) === ${JSON.stringify(JSON.stringify(names))}`,
+      undefined,
+      WAIT,
+    );
+  const fragment = (page: Page) => page.evaluate<string>('window.location.hash');
+
+  it('opened at /chat#room=alpha, chats in alpha: an alpha client gets its message, a lobby client does not', async () => {
+    const server = await startTestServer();
+    const inAlpha = await connectRaw(server.url, { name: 'alpha-reader' }, {}, { room: 'alpha' });
+    const inLobby = await connectRaw(server.url, { name: 'lobby-reader' });
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    expect(await inLobby.messages.next()).toBe(JOIN);
+
+    const page = await openIn(server.url, '#room=alpha', 'alice');
+    expect(await page.locator('#room').inputValue()).toBe('alpha');
+    expect(await page.locator('#room-label').textContent()).toBe('# alpha');
+    await page.locator('#online', { hasText: /^2 online$/ }).waitFor(WAIT);
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+
+    await say(page, 'hello alpha');
+    expect(await inAlpha.messages.next()).toBe('hello alpha');
+    // Had it leaked into the lobby, the lobby reader would have had it before this.
+    inLobby.send('lobby marker');
+    expect(await inLobby.messages.next()).toBe('lobby marker');
+  });
+
+  it('switches to another room from the room field: new fragment, no reload, messages go there', async () => {
+    const server = await startTestServer();
+    const inAlpha = await connectRaw(server.url, { name: 'alpha-reader' }, {}, { room: 'alpha' });
+    const inBeta = await connectRaw(server.url, { name: 'beta-reader' }, {}, { room: 'beta' });
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    expect(await inBeta.messages.next()).toBe(JOIN);
+    const page = await openIn(server.url, '#room=alpha', 'mover');
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    await say(page, 'said in alpha');
+    await page.locator('#messages li.chat', { hasText: 'said in alpha' }).waitFor(WAIT);
+    // A reload would lose this.
+    await page.evaluate('window.notReloaded = true');
+
+    await page.locator('#room').fill('beta');
+    await page.locator('#room-form button').click();
+    await page.waitForFunction(`window.location.hash === '#room=beta'`, undefined, WAIT);
+    await page.locator('#messages li.notice', { hasText: 'You joined as mover (2 online)' }).waitFor(WAIT);
+    expect(await inAlpha.messages.next()).toBe('said in alpha');
+    expect(await inAlpha.messages.next()).toBe('Server: A user has left the chat room.');
+    expect(await inBeta.messages.next()).toBe(JOIN);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
+    expect(await page.locator('#room-label').textContent()).toBe('# beta');
+    // The other room's messages are not shown in this one.
+    expect(await page.locator('#messages li.chat').count()).toBe(0);
+
+    await say(page, 'said in beta');
+    expect(await inBeta.messages.next()).toBe('said in beta');
+    inAlpha.send('alpha marker');
+    expect(await inAlpha.messages.next()).toBe('alpha marker');
+  });
+
+  it('lists who is here, with a count for a name on two connections, and keeps the list current', async () => {
+    const server = await startTestServer();
+    const bobOne = await connectSio(server.url, { room: 'gamma', auth: { name: 'bob' } });
+    await connectSio(server.url, { room: 'gamma', auth: { name: 'bob' } });
+    await bobOne.notices.take(2);
+
+    const page = await openIn(server.url, '#room=gamma', 'alice');
+    await membersAre(page, ['alice', 'bob ×2']);
+    expect(await page.locator('#members li', { hasText: 'bob' }).locator('.connections').getAttribute('title')).toBe('2 connections');
+
+    await connectRaw(server.url, { name: 'carol' }, {}, { room: 'gamma' });
+    await membersAre(page, ['alice', 'bob ×2', 'carol']);
+    bobOne.socket.disconnect();
+    await membersAre(page, ['alice', 'bob', 'carol']);
+    await page.locator('#online', { hasText: /^3 online$/ }).waitFor(WAIT);
+    expect(await shownMembers(page)).toEqual(['alice', 'bob', 'carol']);
+  });
+
+  it('says so when a room name is malformed, in the URL or in the room field, and stays usable', async () => {
+    const server = await startTestServer();
+    const page = await openIn(server.url, '#room=Not%20A%20Room', 'alice');
+    const problem = page.locator('#room-problem');
+    expect(await problem.textContent()).toBe(
+      '“Not A Room” is not a room name: use 1-64 of a-z 0-9 - _ . starting with a letter or a digit. You are in lobby.',
+    );
+    expect(await fragment(page)).toBe('#room=lobby');
+    expect(await page.locator('#room').inputValue()).toBe('lobby');
+
+    await page.locator('#room').fill('../admin');
+    await page.locator('#room').press('Enter');
+    await page.locator('#room-problem', { hasText: /^“\.\.\/admin” is not a room name: .* You are in lobby\.$/ }).waitFor(WAIT);
+    expect(await page.locator('#room').getAttribute('aria-invalid')).toBe('true');
+    expect(await fragment(page)).toBe('#room=lobby');
+
+    const reader = await connectRaw(server.url, { name: 'reader' });
+    expect(await reader.messages.next()).toBe(JOIN);
+    await say(page, 'still in the lobby');
+    expect(await reader.messages.next()).toBe('still in the lobby');
   });
 });

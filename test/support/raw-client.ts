@@ -29,6 +29,8 @@ export interface RawConnectOptions {
    * without configuration; other systems need the alias added first.
    */
   localAddress?: string;
+  /** The room to join; the lobby (`/socket`) by default. */
+  room?: string;
 }
 
 /** Connects and resolves once the handshake is done; rejects if the server refuses it. */
@@ -38,7 +40,7 @@ export function connectRaw(
   headers: Record<string, string> = {},
   options: RawConnectOptions = {},
 ): Promise<RawTestClient> {
-  const ws = new WebSocket(rawSocketUrl(baseUrl, query), {
+  const ws = new WebSocket(rawSocketUrl(baseUrl, query, options.room), {
     headers,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });

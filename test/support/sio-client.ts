@@ -27,6 +27,8 @@ export interface SioOptions {
   localAddress?: string;
   /** Reconnect after a drop, as a real client does (off by default: see connectSio). */
   reconnection?: boolean;
+  /** The room (namespace) to join; the lobby by default. */
+  room?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export interface SioOptions {
  */
 export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<SioTestClient> {
   const socket = connectChat(baseUrl, {
+    room: options.room,
     forceNew: true,
     reconnection: options.reconnection ?? false,
     transports: options.transports ?? ['websocket'],
