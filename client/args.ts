@@ -20,7 +20,8 @@ Options:
   --name NAME     the name others see (default: the server picks guest-xxxx)
   --room ROOM     the room to chat in (default ${DEFAULT_ROOM}); a room name is 1-${MAX_ROOM_NAME_LENGTH}
                   of a-z 0-9 - _ . and starts with a letter or a digit
-  --raw           use the plain WebSocket endpoint /socket instead of Socket.IO
+  --raw           use the plain WebSocket endpoint instead of Socket.IO
+                  (/socket for the lobby, /socket/ROOM for a room)
   --json          with --raw: JSON frames (names, ids, server times) instead of
                   the seed's plain text; --send and --listen always use them
   -h, --help      show this help
