@@ -188,10 +188,11 @@ describeWithBrowser('the /chat page in Chromium', (browser) => {
   it('fits a phone screen, and leaves screenshots in test-output/', async () => {
     const server = await startTestServer();
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const bob = await connectRaw(server.url, { name: 'bob' });
-    const carol = await connectSio(server.url, { auth: { name: 'carol' } });
-    const phone = await openChat(server.url, 'alice', 'socket.io', { width: 390, height: 720 });
-    const desktop = await openChat(server.url, 'alice', 'socket.io', { width: 900, height: 640 });
+    const room = { room: 'design' };
+    const bob = await connectRaw(server.url, { name: 'bob' }, {}, room);
+    const carol = await connectSio(server.url, { ...room, auth: { name: 'carol' } });
+    const phone = await openChat(server.url, 'alice', 'socket.io', { width: 390, height: 720 }, '#room=design');
+    const desktop = await openChat(server.url, 'alice', 'socket.io', { width: 900, height: 640 }, '#room=design');
 
     bob.send('Hi! I am on a raw WebSocket, like the old Tornado tester.');
     await carol.chat('And I am on Socket.IO. Both of us are in the same room.');
@@ -200,6 +201,8 @@ describeWithBrowser('the /chat page in Chromium', (browser) => {
     for (const page of [phone, desktop]) {
       await chatRow(page, 'Hello both, from the /chat page. <b>Tags</b> stay text.');
       await page.locator('#typing', { hasText: 'carol is typing…' }).waitFor(WAIT);
+      await page.locator('#members li', { hasText: /^alice ×2$/ }).waitFor(WAIT);
+      expect(await page.locator('#members li').allTextContents()).toEqual(['alice ×2', 'bob', 'carol']);
     }
 
     // Nothing sticks out sideways, and the message box and its button are on screen.
