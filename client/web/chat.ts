@@ -79,12 +79,17 @@ function showStatus(status: SessionStatus): void {
   // Why it is offline, on hover.
   page.status.title = status.state === 'reconnecting' ? status.reason : '';
   if (status.state !== 'connected') typing.clear();
-  // The server turning the room down is said where the room is chosen, too.
+  // The server turning the room down is said where the room is chosen, too, until it lets us in.
   const refusal = status.state === 'reconnecting' || status.state === 'failed' ? status.reason : '';
-  if (isRoomRefusal(refusal)) showRoomProblem(`Room ${shownRoom()}: ${refusal}`);
+  if (isRoomRefusal(refusal)) showRoomProblem(`Room ${shownRoom()}: ${refusal}`, true);
+  else if (status.state === 'connected' && refusalShown) showRoomProblem('');
 }
 
-function showRoomProblem(text: string): void {
+/** Whether the room problem on show is the server's refusal (gone once it lets us in). */
+let refusalShown = false;
+
+function showRoomProblem(text: string, refusal = false): void {
+  refusalShown = refusal;
   page.roomProblem.textContent = text;
   page.roomProblem.hidden = text === '';
   page.room.setAttribute('aria-invalid', String(text !== ''));
@@ -102,6 +107,8 @@ function roomFragment(room: string): string {
 
 let session: ChatSession | undefined;
 let presence: RoomPresence = EMPTY_PRESENCE;
+/** The room whose messages the list shows: a new name or transport in it keeps them. */
+let listedRoom: string | undefined;
 
 function shownRoom(): string {
   return session?.room ?? requestedRoom();
@@ -140,7 +147,8 @@ function connect(): void {
     room = DEFAULT_ROOM;
   }
   showRoom(room);
-  messages.clear();
+  if (room !== listedRoom) messages.clear();
+  listedRoom = room;
   const transport = page.transport.value as TransportKind;
   presenceList.listed(transport === 'socket.io');
   showPresence(EMPTY_PRESENCE);
