@@ -5,9 +5,9 @@
  * taken after a full collection. For `ours`, each KEY=VALUE overrides one setting of the
  * server's configuration (e.g. `WORKERS=2`, `REDIS_URL=redis://...`).
  */
-import { startProcess } from '../server/cluster/start-process';
+import { startProcess } from '../server/process/start-process';
 import { loadConfig } from '../server/config';
-import { createLogger } from '../server/logger';
+import { createLogger } from '../server/support/logger';
 import { startSocketIoEmit } from './baselines/socketio-emit';
 import { startWsLoop } from './baselines/ws-loop';
 import { announce, serveRequests } from './child-link';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseHost, type AllowedHost, type AllowedHosts } from './hosts';
+import { parseHost, type AllowedHost, type AllowedHosts } from './access/hosts';
 
 /**
  * Every setting, its environment variable and its default, in one literal.
@@ -21,6 +21,7 @@ export const DEFAULTS = {
   HEARTBEAT_MS: '25000', // ping interval; a peer that misses a pong until the next ping is cut
   MAX_CONNECTIONS: '10000', // clients of both kinds together
   MAX_CONNECTIONS_PER_IP: '0', // 0: no limit per address
+  MAX_ROOMS: '1000', // rooms held in memory at once (with clients, or used in the last minute)
   CHAT_TOKEN: '', // empty: no token needed
   REDIS_URL: '', // empty: one node, in memory; set (redis://host:6379): several nodes share Redis
   WORKERS: '1', // processes on this machine sharing the port (node:cluster)
@@ -57,6 +58,7 @@ export interface Config {
   readonly maxConnections: number;
   /** 0 means no limit. */
   readonly maxConnectionsPerIp: number;
+  readonly maxRooms: number;
   /** null when no token is required. */
   readonly chatToken: string | null;
   /** null: a single node with in-memory history and the default adapter. */
@@ -138,6 +140,7 @@ const schema = z.object({
   HEARTBEAT_MS: integer(100, 3_600_000),
   MAX_CONNECTIONS: integer(1, 10_000_000),
   MAX_CONNECTIONS_PER_IP: integer(0, 10_000_000),
+  MAX_ROOMS: integer(1, 10_000_000),
   CHAT_TOKEN: z.string(),
   REDIS_URL: z
     .string()
@@ -199,6 +202,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     heartbeatMs: v.HEARTBEAT_MS,
     maxConnections: v.MAX_CONNECTIONS,
     maxConnectionsPerIp: v.MAX_CONNECTIONS_PER_IP,
+    maxRooms: v.MAX_ROOMS,
     chatToken: v.CHAT_TOKEN === '' ? null : v.CHAT_TOKEN,
     redisUrl: v.REDIS_URL === '' ? null : v.REDIS_URL,
     workers: v.WORKERS,

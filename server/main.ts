@@ -3,9 +3,9 @@
  * signals and exits. Exit codes: 0 after a clean shutdown, 1 when the server fails,
  * 2 when the configuration is invalid.
  */
-import { startProcess } from './cluster/start-process';
+import { startProcess } from './process/start-process';
 import { ConfigError, loadConfig } from './config';
-import { createLogger } from './logger';
+import { createLogger } from './support/logger';
 
 /** Far past the server's own grace period; reaching it means shutdown itself is stuck. */
 const SHUTDOWN_DEADLINE_MS = 9_500;

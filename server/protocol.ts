@@ -47,6 +47,9 @@ export function roomNamespace(room: string): string {
   return room === DEFAULT_ROOM ? '/' : `/${room}`;
 }
 
+/** Rooms one Socket.IO connection may be in at once (one namespace each). */
+export const MAX_ROOMS_PER_CONNECTION = 50;
+
 /** Why a Socket.IO client could not join a room: the `connect_error` message. Stable. */
 export const RoomError = {
   /** The namespace is not a well-formed room name (socket.io's own "Invalid namespace"). */

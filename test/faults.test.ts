@@ -5,9 +5,9 @@
  * notice for every peer that went away, however it went.
  */
 import WebSocket from 'ws';
-import type { RunningServer } from '../server/server';
+import type { RunningServer } from '../server/process/server';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
-import { unprovenShare } from '../server/admission';
+import { unprovenShare } from '../server/access/admission';
 import { clientCloseFrame, clientFrame, clientTextFrame, connectEngineClient, Opcode, tcpWebSocketPeer } from './support/peers';
 import { getRequest, pipelineInGroups, pipelineUnread, POLLING_HANDSHAKE, sessionOf } from './support/pipeline';
 import { connectRaw, type RawTestClient } from './support/raw-client';

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
-import { createLogger } from '../server/logger';
-import { Metrics } from '../server/metrics';
+import { createLogger } from '../server/support/logger';
+import { Metrics } from '../server/support/metrics';
 import { JOIN_TEXT } from '../server/protocol';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { pipelineUnread, POLLING_HANDSHAKE } from './support/pipeline';

@@ -1,6 +1,6 @@
 import { loadConfig } from '../server/config';
-import { createLogger } from '../server/logger';
-import { startServer } from '../server/server';
+import { createLogger } from '../server/support/logger';
+import { startServer } from '../server/process/server';
 import { onCleanup } from './support/cleanup';
 import { connectRaw } from './support/raw-client';
 import { connectSio } from './support/sio-client';

@@ -1,4 +1,4 @@
-import { MessageIdGenerator } from '../server/message-id';
+import { MessageIdGenerator } from '../server/room/message-id';
 
 describe('message ids', () => {
   it('are <ms>-<sequence>, unique within a millisecond and across a clock step back', () => {

@@ -1,4 +1,4 @@
-import { displayName, MAX_NAME_LENGTH } from '../server/names';
+import { displayName, MAX_NAME_LENGTH } from '../server/room/names';
 
 describe('displayName', () => {
   it('removes zero-width characters, so look-alikes become the same name', () => {

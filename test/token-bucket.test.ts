@@ -1,5 +1,5 @@
-import { FloodControl } from '../server/flood-control';
-import { TokenBucket } from '../server/token-bucket';
+import { FloodControl } from '../server/room/flood-control';
+import { TokenBucket } from '../server/room/token-bucket';
 
 describe('token bucket', () => {
   it('allows the burst at once, then the rate', () => {

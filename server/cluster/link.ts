@@ -1,14 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
-import type { ClusterLink, Hub, HubEvent } from '../hub';
-import type { ChatMessage } from '../protocol';
+import { PresenceCount } from '../room/presence';
+import type { RoomBus, RoomEvent } from '../room/room';
+import type { Rooms } from '../room/rooms';
 
-/** What a node says to the others: who it is, its client count, and maybe an event. */
+/**
+ * What a node says to the others: an event of one of its rooms with that room's client
+ * count there, or (on a timer) who is in each of its rooms.
+ */
 interface NodeState {
   node: string;
-  online: number;
-  event?: HubEvent;
+  event?: RoomEvent;
+  /** With `event`: the room's clients on the sending node, after the event. */
+  online?: number;
+  /** Every room with clients on the sending node: [room, [name, connections][]]. */
+  snapshot?: [string, [string, number][]][];
 }
 
 /** The server-side events of the bus (io.serverSideEmit), received by every other node. */
@@ -19,14 +26,18 @@ interface BusEvents {
 export interface LinkOptions {
   /** Any Socket.IO server whose adapter reaches the other nodes (Redis or node:cluster). */
   io: Server;
-  hub: Hub;
+  rooms: Rooms;
   logger: Logger;
-  /** Cluster-wide id (and shared storage) for a new message; see ClusterLink.stamp. */
-  stamp: (name: string, text: string) => Promise<ChatMessage>;
   /** False while the other nodes cannot be reached (Redis down): nothing is sent then. */
   connected: () => boolean;
   /** A node not heard from for this long is gone, and its clients no longer count. */
   heartbeatMs: number;
+}
+
+/** What this node knows of another. */
+interface Peer {
+  heardAt: number;
+  rooms: Map<string, PresenceCount>;
 }
 
 /**
@@ -35,51 +46,67 @@ export interface LinkOptions {
  * adapter's `broadcast`: remote broadcasts reach a node through `super.broadcast`, so
  * raw clients would miss them.
  *
- * Socket.IO clients of every node already get each event from the node's own `io.emit`,
- * carried by the adapter; the bus only tells the other hubs, which hand the event to
- * their raw clients (Transport.clusterWide), so nobody gets anything twice.
+ * Socket.IO clients of every node already get each event from the node's own namespace
+ * emit, carried by the adapter; the bus only tells the other nodes' rooms, which hand
+ * the event to their raw clients (RoomSink.clusterWide), so nobody gets anything twice.
  *
- * Presence: every event carries the sender's client count, and each node repeats its
- * count three times per heartbeat window. A node not heard from within the window (it
- * died, or Redis is down) stops counting, so its clients are never ghosts for longer.
+ * Presence: each node sends who is in each of its rooms three times per heartbeat
+ * window, and every join and leave between (a notice names who came or went). A node
+ * not heard from within the window (it died, or Redis is down) stops counting, so its
+ * clients are never ghosts for longer.
  */
-export class ServerSideLink implements ClusterLink {
+export class ServerSideLink implements RoomBus {
   readonly node = randomUUID();
   private readonly io: Server<Record<string, never>, Record<string, never>, BusEvents>;
   private readonly options: LinkOptions;
-  private readonly peers = new Map<string, { online: number; heardAt: number }>();
+  private readonly peers = new Map<string, Peer>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(options: LinkOptions) {
     this.options = options;
     this.io = options.io as unknown as Server<Record<string, never>, Record<string, never>, BusEvents>;
     this.io.on('chat:node', (state) => this.hear(state));
-    this.timer = setInterval(() => this.send({ node: this.node, online: options.hub.online }), Math.max(options.heartbeatMs / 3, 30));
+    this.timer = setInterval(() => this.send({ node: this.node, snapshot: this.snapshot() }), Math.max(options.heartbeatMs / 3, 30));
     this.timer.unref();
   }
 
-  stamp(name: string, text: string): Promise<ChatMessage> {
-    return this.options.stamp(name, text);
+  publish(event: RoomEvent, local: PresenceCount): void {
+    this.send({ node: this.node, event, online: local.online });
   }
 
-  publish(event: HubEvent, localOnline: number): void {
-    this.send({ node: this.node, online: localOnline, event });
-  }
-
-  remoteOnline(): number {
-    const oldest = Date.now() - this.options.heartbeatMs;
-    let sum = 0;
-    for (const [node, peer] of this.peers) {
-      if (peer.heardAt < oldest) this.peers.delete(node);
-      else sum += peer.online;
+  *remote(room: string): Iterable<Iterable<[string, number]>> {
+    for (const peer of this.freshPeers()) {
+      const count = peer.rooms.get(room);
+      if (count !== undefined) yield count.entries();
     }
+  }
+
+  remoteOnline(room: string): number {
+    let sum = 0;
+    for (const peer of this.freshPeers()) sum += peer.rooms.get(room)?.online ?? 0;
     return sum;
   }
 
   /** Tells the others this node is leaving, so that its clients stop counting at once. */
   close(): void {
     clearInterval(this.timer);
-    this.send({ node: this.node, online: 0 });
+    this.send({ node: this.node, snapshot: [] });
+  }
+
+  private *freshPeers(): Iterable<Peer> {
+    const oldest = Date.now() - this.options.heartbeatMs;
+    for (const [node, peer] of this.peers) {
+      if (peer.heardAt < oldest) this.peers.delete(node);
+      else yield peer;
+    }
+  }
+
+  private snapshot(): [string, [string, number][]][] {
+    const rooms: [string, [string, number][]][] = [];
+    for (const room of this.options.rooms.all()) {
+      if (room.localOnline > 0) rooms.push([room.name, room.localPresence().entries()]);
+    }
+    return rooms;
   }
 
   private send(state: NodeState): void {
@@ -90,11 +117,28 @@ export class ServerSideLink implements ClusterLink {
 
   private hear(state: NodeState): void {
     // Only this server's nodes speak on the bus; the check guards against a version skew.
-    if (typeof state !== 'object' || state === null || typeof state.node !== 'string' || typeof state.online !== 'number') {
+    if (typeof state !== 'object' || state === null || typeof state.node !== 'string') {
       this.options.logger.warn('malformed message on the cluster bus');
       return;
     }
-    this.peers.set(state.node, { online: state.online, heardAt: Date.now() });
-    if (state.event !== undefined) this.options.hub.receive(state.event);
+    let peer = this.peers.get(state.node);
+    if (peer === undefined) {
+      peer = { heardAt: 0, rooms: new Map() };
+      this.peers.set(state.node, peer);
+    }
+    peer.heardAt = Date.now();
+    if (Array.isArray(state.snapshot)) {
+      peer.rooms = new Map(state.snapshot.map(([room, entries]) => [room, PresenceCount.from(entries)]));
+    }
+    const event = state.event;
+    if (event === undefined) return;
+    if (event.type === 'notice') {
+      // Who came or went on that node, until its next snapshot says it all again.
+      let count = peer.rooms.get(event.room);
+      if (count === undefined) peer.rooms.set(event.room, (count = new PresenceCount()));
+      if (event.notice.kind === 'join') count.add(event.notice.name);
+      else count.remove(event.notice.name);
+    }
+    this.options.rooms.receive(event);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Redis for several nodes: the Socket.IO adapter, the shared history, and whether the
- * other nodes can be reached.
+ * Redis for several nodes: the Socket.IO adapter, the shared history (one stream per
+ * room), and whether the other nodes can be reached.
  *
  * Client library: node-redis (`redis`). It is Redis's own client, the first one the
  * streams adapter documents, promise-based with typed commands, and it reconnects and
@@ -10,21 +10,41 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
-import { withDeadline } from '../deadline';
-import { MessageIdGenerator } from '../message-id';
-import type { ChatMessage } from '../protocol';
+import { withDeadline } from '../support/deadline';
+import { MessageIdGenerator } from '../room/message-id';
+import type { MessageStore } from '../room/store';
+import { DEFAULT_ROOM, type ChatMessage } from '../protocol';
 
-/** The shared history: a stream trimmed to HISTORY_SIZE entries. */
+/** The lobby's history: a stream trimmed to HISTORY_SIZE entries (the key it had before rooms). */
 export const HISTORY_KEY = 'chat:history';
 
+/** Each room's history stream. */
+export function historyKey(room: string): string {
+  return room === DEFAULT_ROOM ? HISTORY_KEY : `${HISTORY_KEY}:${room}`;
+}
 
-export interface RedisCluster {
+/** A stream holding only its last entry: its ids are the message ids of every room. */
+const IDS_KEY = 'chat:ids';
+
+/**
+ * Stamps and stores a message in one step. Stream ids only increase within one stream,
+ * and two rooms' streams would hand out the same ids; so the id comes from one stream
+ * for all rooms (Redis keeps it increasing even when its clock steps back), and the
+ * message goes into its room's stream under that id, which is newer than anything there.
+ * KEYS: ids stream, room stream. ARGV: room, HISTORY_SIZE, name, text, at.
+ */
+const STAMP_SCRIPT = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
+return id`;
+
+export interface RedisCluster extends MessageStore {
   /** Both connections are up: other nodes can be reached. */
   connected(): boolean;
-  /** XADDs the message to the shared history; its stream id becomes the message id. */
-  stamp(name: string, text: string): Promise<ChatMessage>;
-  /** The shared history, oldest first. */
-  load(): Promise<ChatMessage[]>;
+  /** Stores the message in its room's stream; the id is unique across rooms. */
+  stamp(room: string, name: string, text: string): Promise<ChatMessage>;
+  /** A room's stored history, oldest first. */
+  load(room: string): Promise<ChatMessage[]>;
   close(): Promise<void>;
 }
 
@@ -83,13 +103,14 @@ export async function setupRedis(url: string, io: Server, historySize: number, l
   return {
     connected: () => adapterClient.isReady && dataClient.isReady,
 
-    async stamp(name, text) {
+    async stamp(room, name, text) {
       const at = Date.now();
       try {
-        const id = await dataClient.xAdd(HISTORY_KEY, '*', { name, text, at: String(at) }, {
-          TRIM: { strategy: 'MAXLEN', threshold: historySize },
+        const id = await dataClient.eval(STAMP_SCRIPT, {
+          keys: [IDS_KEY, historyKey(room)],
+          arguments: [room, String(historySize), name, text, String(at)],
         });
-        return { id, text, name, at };
+        return { id: String(id), text, name, at };
       } catch (err) {
         // Unique on this node only, and not in the shared history: see README, failures.
         logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
@@ -97,9 +118,9 @@ export async function setupRedis(url: string, io: Server, historySize: number, l
       }
     },
 
-    async load() {
+    async load(room) {
       if (historySize === 0) return [];
-      const entries = await dataClient.xRevRange(HISTORY_KEY, '+', '-', { COUNT: historySize });
+      const entries = await dataClient.xRevRange(historyKey(room), '+', '-', { COUNT: historySize });
       return (entries ?? []).reverse().map(({ id, message }) => {
         const fields = message as Record<string, string>;
         return { id, text: fields.text ?? '', name: fields.name ?? '', at: Number(fields.at) };

@@ -2,8 +2,9 @@ import { createAdapter as createClusterAdapter } from '@socket.io/cluster-adapte
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import type { Config } from '../config';
-import type { Hub } from '../hub';
-import { MessageIdGenerator } from '../message-id';
+import type { Rooms } from '../room/rooms';
+import { MemoryStore, type MessageStore } from '../room/store';
+import { MessageIdGenerator } from '../room/message-id';
 import { ServerSideLink } from './link';
 import { setupRedis } from './redis';
 
@@ -23,35 +24,40 @@ export interface ClusterMembership {
   close(): Promise<void>;
 }
 
+/** What a node uses when it is one of several. */
+export interface Cluster {
+  bus: ServerSideLink;
+  store: MessageStore;
+  membership: ClusterMembership;
+}
+
 /**
  * Joins the node to the others, if there are any: REDIS_URL set means Redis (adapter,
  * shared history, bus); several workers and no Redis means the node:cluster adapter
- * through the primary. Otherwise nothing changes: in-memory history, default adapter,
- * and null is returned.
+ * through the primary, with history in each worker's memory. Otherwise nothing changes
+ * (in-memory history, default adapter) and null is returned.
  */
 export async function joinCluster(
   config: Config,
   io: Server,
-  hub: Hub,
+  rooms: Rooms,
   logger: Logger,
   worker?: WorkerSlot,
-): Promise<ClusterMembership | null> {
-  const link = (stamp: ServerSideLink['stamp'], connected: () => boolean) =>
-    new ServerSideLink({ io, hub, logger, stamp, connected, heartbeatMs: config.heartbeatMs });
+): Promise<Cluster | null> {
+  const link = (connected: () => boolean) =>
+    new ServerSideLink({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
 
   if (config.redisUrl !== null) {
     const redis = await setupRedis(config.redisUrl, io, config.historySize, logger);
-    const bus = link((name, text) => redis.stamp(name, text), redis.connected);
-    hub.joinCluster(bus, await redis.load());
-    return { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() };
+    const bus = link(redis.connected);
+    return { bus, store: redis, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }
   if (worker !== undefined && worker.count > 1) {
     io.adapter(createClusterAdapter());
     // Each worker takes every count-th sequence number, so ids stay unique without Redis.
-    const ids = new MessageIdGenerator(Date.now, worker.index, worker.count);
-    const bus = link(async (name, text) => ({ ...ids.next(), text, name }), () => true);
-    hub.joinCluster(bus);
-    return { connected: () => true, leave: () => bus.close(), close: async () => undefined };
+    const store = new MemoryStore(new MessageIdGenerator(Date.now, worker.index, worker.count));
+    const bus = link(() => true);
+    return { bus, store, membership: { connected: () => true, leave: () => bus.close(), close: async () => undefined } };
   }
   return null;
 }

@@ -1,7 +1,9 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import type { Ticket } from '../admission';
-import type { TokenBucket } from '../token-bucket';
+import type { Ticket } from '../access/admission';
+import type { Member } from '../room/members';
+import type { Room } from '../room/room';
+import type { TokenBucket } from '../room/token-bucket';
 import type { GroupMember } from './broadcast-group';
 
 /** `text`: the seed's plain strings. `json`: one JSON object per frame. */
@@ -21,7 +23,11 @@ export interface RawClientHost {
  * socket listeners. A separate record and four closures per connection cost about half
  * a KiB more per idle client (measured: heap snapshots of 2000 idle clients).
  */
-export class RawClient extends WebSocket implements GroupMember {
+export class RawClient extends WebSocket implements GroupMember, Member {
+  /** Its room. Set before `listen`. */
+  room!: Room;
+  /** In its room's broadcast group and counted there (after the room's history is in memory). */
+  joined = false;
   name = '';
   format: RawFormat = 'text';
   /** The peer's place in Admission's counts, given back when the client closes. Set before `listen`. */

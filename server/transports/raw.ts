@@ -2,14 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
-import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../access/admission';
 import type { Config } from '../config';
-import type { FloodControl } from '../flood-control';
-import { withDeadline } from '../deadline';
-import type { Hub, Transport } from '../hub';
-import { wsErrorReason, type Metrics } from '../metrics';
-import { displayName } from '../names';
-import { isMessageId } from '../message-id';
+import type { FloodControl } from '../room/flood-control';
+import type { Members } from '../room/members';
+import { isMessageId } from '../room/message-id';
+import { displayName } from '../room/names';
+import type { Room, RoomSink } from '../room/room';
+import type { Rooms } from '../room/rooms';
+import { withDeadline } from '../support/deadline';
+import { wsErrorReason, type Metrics } from '../support/metrics';
 import {
   CloseCode,
   HISTORY_INCOMPLETE_TEXT,
@@ -18,16 +20,34 @@ import {
   type RawJsonFrame,
   type RawResumeFrame,
 } from '../protocol';
-import type { LoadReport } from '../cluster/sticky-load';
-import { rejectUpgrade } from '../reject-upgrade';
+import { rejectUpgrade } from '../access/reject-upgrade';
 import { BroadcastGroup } from './broadcast-group';
 import { RawClient, type RawClientHost, type RawFormat } from './raw-client';
 import { SlowConsumerRule } from './slow-consumer';
 
 export type { RawFormat } from './raw-client';
 
+/** What a raw client asked for in its upgrade, once it passed every check. */
+interface RawEntry {
+  room: Room;
+  name: string;
+  format: RawFormat;
+  since: string | undefined;
+  ticket: Ticket;
+}
+
+/**
+ * Told of each raw client opening and closing: in a worker of WORKERS > 1, the primary's
+ * balancer counts them (server/process/sticky-load.ts).
+ */
+export interface LoadReport {
+  opened(): void;
+  closed(): void;
+}
+
 export interface RawTransportOptions {
-  hub: Hub;
+  rooms: Rooms;
+  members: Members;
   config: Config;
   admission: Admission;
   /** Message budgets, kept per address across reconnects. */
@@ -44,7 +64,7 @@ export interface RawTransportOptions {
  * storm) for as long as the connection lives, for the few lines it writes.
  */
 function clientFields(client: RawClient) {
-  return { transport: 'raw', name: client.name, format: client.format };
+  return { transport: 'raw', room: client.room.name, name: client.name, format: client.format };
 }
 
 /**
@@ -55,34 +75,80 @@ function clientFields(client: RawClient) {
 const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
 
 /**
- * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
- * verbatim to everyone (sender included), the seed's join and leave strings.
+ * The raw clients of one room: one broadcast group per format, each message framed once
+ * per format for all of them.
  */
-export class RawTransport implements Transport, RawClientHost {
+class RawRoomSink implements RoomSink {
+  readonly groups: Record<RawFormat, BroadcastGroup<RawClient>>;
+
+  constructor(
+    slowConsumers: SlowConsumerRule,
+    onSlow: (client: RawClient) => void,
+    private readonly metrics: Metrics,
+    private readonly forget: () => void,
+  ) {
+    this.groups = { text: new BroadcastGroup(slowConsumers, onSlow), json: new BroadcastGroup(slowConsumers, onSlow) };
+  }
+
+  chat(message: ChatMessage): void {
+    this.publish(message.text, { type: 'chat', ...message });
+  }
+
+  notice(notice: Notice): void {
+    this.publish(notice.text, { type: 'notice', ...notice });
+  }
+
+  /** Writes everything pending now (before clients are closed, so nothing is lost). */
+  flush(): void {
+    this.groups.text.flush();
+    this.groups.json.flush();
+  }
+
+  dispose(): void {
+    this.forget();
+  }
+
+  /** Seed clients get the text as it is; JSON clients the frame, encoded only if one listens. */
+  private publish(text: string, frame: RawJsonFrame): void {
+    let count = this.groups.text.publish(text);
+    if (this.groups.json.size > 0) count += this.groups.json.publish(JSON.stringify(frame));
+    this.metrics.delivered('raw', count);
+  }
+}
+
+/**
+ * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
+ * verbatim to everyone in the room (sender included), the seed's join and leave strings.
+ * `/socket` is the lobby, `/socket/<room>` any other room.
+ */
+export class RawTransport implements RawClientHost {
   private readonly wss: WsServer<typeof RawClient>;
-  private readonly hub: Hub;
+  private readonly rooms: Rooms;
+  private readonly members: Members;
   private readonly config: Config;
   private readonly admission: Admission;
   private readonly floodControl: FloodControl;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly loadReport: LoadReport | undefined;
-  private readonly groups: Record<RawFormat, BroadcastGroup<RawClient>>;
+  /** The raw part of each room in memory. */
+  private readonly sinks = new Map<string, RawRoomSink>();
   private readonly clients = new Set<RawClient>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly slowConsumers: SlowConsumerRule;
 
   constructor(options: RawTransportOptions) {
-    ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
-      options);
+    ({ rooms: this.rooms, members: this.members, config: this.config, admission: this.admission } = options);
+    ({ metrics: this.metrics, logger: this.logger } = options);
     this.floodControl = options.floodControl;
     this.loadReport = options.loadReport;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
     const onSlow = (client: RawClient) => this.cutSlowConsumer(client);
-    this.groups = {
-      text: new BroadcastGroup(this.slowConsumers, onSlow),
-      json: new BroadcastGroup(this.slowConsumers, onSlow),
-    };
+    this.rooms.addSinks((room) => {
+      const sink = new RawRoomSink(this.slowConsumers, onSlow, this.metrics, () => this.sinks.delete(room));
+      this.sinks.set(room, sink);
+      return sink;
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       WebSocket: RawClient,
@@ -100,8 +166,11 @@ export class RawTransport implements Transport, RawClientHost {
     return this.clients.size;
   }
 
-  /** Completes the handshake of an upgrade the router sent here (its origin already passed). */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  /**
+   * Completes the handshake of an upgrade the router sent here for `roomName` (a
+   * well-formed name; its origin already passed).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, roomName: string): void {
     const format = url.searchParams.get('format') ?? 'text';
     if (format !== 'text' && format !== 'json') {
       this.metrics.reject('invalid');
@@ -124,6 +193,14 @@ export class RawTransport implements Transport, RawClientHost {
       rejectUpgrade(socket, admitted.status, admitted.message);
       return;
     }
+    const room = this.rooms.open(roomName);
+    if (room === null) {
+      this.admission.release(admitted);
+      this.metrics.reject('room_limit');
+      this.logger.info({ transport: 'raw', ip, room: roomName }, 'upgrade refused: room limit');
+      rejectUpgrade(socket, 503, 'Too many rooms on this server, try again later');
+      return;
+    }
     const name = displayName(url.searchParams.get('name') ?? undefined);
     // Told before the 101 goes out, so the primary counts this client before the client
     // can open its next connection (see sticky-load.ts). ws completes the handshake and
@@ -132,31 +209,11 @@ export class RawTransport implements Transport, RawClientHost {
     let accepted = false;
     this.wss.handleUpgrade(req, socket, head, (client) => {
       accepted = true;
-      // Sent before the client joins the broadcast group, so it comes before anything live.
-      if (since !== undefined) this.replay(client, since);
-      this.accept(client, socket, name, format, admitted);
+      this.accept(client, socket, { room, name, format, since, ticket: admitted });
     });
     if (accepted) return;
     this.admission.release(admitted);
     this.loadReport?.closed();
-  }
-
-  deliverChat(message: ChatMessage): void {
-    let count = this.groups.text.publish(message.text);
-    if (this.groups.json.size > 0) {
-      const frame: RawJsonFrame = { type: 'chat', ...message };
-      count += this.groups.json.publish(JSON.stringify(frame));
-    }
-    this.metrics.delivered('raw', count);
-  }
-
-  deliverNotice(notice: Notice): void {
-    let count = this.groups.text.publish(notice.text);
-    if (this.groups.json.size > 0) {
-      const frame: RawJsonFrame = { type: 'notice', ...notice };
-      count += this.groups.json.publish(JSON.stringify(frame));
-    }
-    this.metrics.delivered('raw', count);
   }
 
   /**
@@ -165,8 +222,7 @@ export class RawTransport implements Transport, RawClientHost {
    */
   async close(graceMs: number): Promise<void> {
     clearInterval(this.heartbeat);
-    this.groups.text.flush();
-    this.groups.json.flush();
+    for (const sink of this.sinks.values()) sink.flush();
     const closed = [...this.clients].map(
       (client) =>
         new Promise<void>((resolve) => {
@@ -178,18 +234,26 @@ export class RawTransport implements Transport, RawClientHost {
     for (const client of this.clients) client.terminate();
   }
 
-  private accept(client: RawClient, socket: Duplex, name: string, format: RawFormat, ticket: Ticket): void {
-    const { ip } = ticket;
-    client.name = name;
+  private accept(client: RawClient, socket: Duplex, entry: RawEntry): void {
+    const { room, format, since, ticket } = entry;
+    client.room = room;
+    client.name = entry.name;
     client.format = format;
     client.ticket = ticket;
     client.socket = socket;
-    client.bucket = this.floodControl.open(ip);
+    client.bucket = this.floodControl.open(ticket.ip);
     client.listen(this);
-    this.groups[format].add(client);
     this.clients.add(client);
-    this.logger.info({ ...clientFields(client), ip }, 'connection open');
-    this.hub.join(name);
+    const enter = () => {
+      if (client.readyState !== RawClient.OPEN) return; // gone while the room's history was loading
+      // Sent before the client joins the broadcast group, so it comes before anything live.
+      if (since !== undefined) this.replay(client, since);
+      this.sinks.get(room.name)?.groups[format].add(client);
+      client.joined = true;
+      this.members.join(client, { transport: 'raw', format, ip: ticket.ip });
+    };
+    if (room.loaded) enter();
+    else void room.ready.then(enter);
   }
 
   /** ws has already chosen the close code (1007, 1009, ...) when this fires. */
@@ -210,33 +274,30 @@ export class RawTransport implements Transport, RawClientHost {
       client.close(CloseCode.UnsupportedData, 'Binary frames are not supported');
       return;
     }
-    // A raw client has no ack to carry "slow down", so going past the burst closes it.
-    if (client.bucket !== null && !client.bucket.take()) {
-      this.metrics.reject('rate');
-      this.logger.info(clientFields(client), 'rate limit exceeded');
-      client.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
-      return;
-    }
-    this.metrics.messageIn('raw');
+    if (!client.joined) return; // its room's history is still loading: it has not joined yet
     // ws hands text frames over as one Buffer (the default binaryType) and has already
-    // checked that they are valid UTF-8.
-    this.hub.post(client.name, (data as Buffer).toString('utf8'));
+    // checked that they are valid UTF-8; the seed broadcasts every one as it is.
+    const refused = this.members.post(client, 'raw', (data as Buffer).toString('utf8'), false);
+    if (refused === null) return;
+    // A raw client has no ack to carry "slow down", so going past the burst closes it.
+    this.logger.info(clientFields(client), 'rate limit exceeded');
+    client.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
   }
 
   /** ws emits 'close' once per client. */
   closed(client: RawClient, code: number): void {
-    this.groups[client.format].delete(client);
     this.clients.delete(client);
     this.admission.release(client.ticket);
     this.floodControl.close(client.ticket.ip, client.bucket);
     this.loadReport?.closed();
-    this.logger.info({ ...clientFields(client), code }, 'connection close');
-    this.hub.leave(client.name);
+    if (!client.joined) return;
+    this.sinks.get(client.room.name)?.groups[client.format].delete(client);
+    this.members.leave(client, { transport: 'raw', format: client.format, code });
   }
 
   /** `?since=<id>`: the chat messages after that id, or a notice that they are gone. */
   private replay(ws: RawClient, since: string): void {
-    const missed = this.hub.since(since);
+    const missed = ws.room.since(since);
     if (missed === null) {
       const frame: RawResumeFrame = { type: 'notice', kind: 'history_incomplete', text: HISTORY_INCOMPLETE_TEXT, since, at: Date.now() };
       ws.send(JSON.stringify(frame));

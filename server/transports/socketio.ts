@@ -3,17 +3,21 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import type { WebSocket } from 'ws';
-import { isRefusal, type Admission, type Refusal, type Ticket } from '../admission';
-import { chatTextError } from '../chat-text';
+import { isRefusal, type Admission, type Refusal, type Ticket } from '../access/admission';
 import type { Config } from '../config';
-import type { FloodControl } from '../flood-control';
-import { withDeadline } from '../deadline';
-import type { Hub, Transport } from '../hub';
-import { wsErrorReason, type Metrics } from '../metrics';
-import { displayName } from '../names';
-import { isOriginAllowed } from '../origin';
+import type { FloodControl } from '../room/flood-control';
+import type { Member, Members } from '../room/members';
+import { displayName } from '../room/names';
+import type { RoomSink } from '../room/room';
+import type { Rooms } from '../room/rooms';
+import { withDeadline } from '../support/deadline';
+import { wsErrorReason, type Metrics } from '../support/metrics';
+import { isOriginAllowed } from '../access/origin';
 import {
-  ChatError,
+  DEFAULT_ROOM,
+  isRoomName,
+  MAX_ROOMS_PER_CONNECTION,
+  RoomError,
   SOCKET_IO_PATH,
   TYPING_INTERVAL_MS,
   type ChatAck,
@@ -22,8 +26,8 @@ import {
   type Notice,
   type ServerToClientEvents,
 } from '../protocol';
-import { rejectUpgrade } from '../reject-upgrade';
-import type { TokenBucket } from '../token-bucket';
+import { rejectUpgrade } from '../access/reject-upgrade';
+import type { TokenBucket } from '../room/token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
 import { SlowConsumerRule, type DrainState } from './slow-consumer';
 
@@ -33,9 +37,12 @@ export interface SocketData {
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type ChatNamespace = ReturnType<ChatServer['of']>;
+type EngineConnection = Socket['conn'];
 
 export interface SocketIoTransportOptions {
-  hub: Hub;
+  rooms: Rooms;
+  members: Members;
   httpServer: HttpServer;
   config: Config;
   admission: Admission;
@@ -45,6 +52,21 @@ export interface SocketIoTransportOptions {
   logger: Logger;
   /** True while other nodes cannot be reached (Redis down): emit to this node's clients only. */
   localOnly?: () => boolean;
+  /**
+   * True when other nodes may have Socket.IO clients in a room that this node has none
+   * in: a room's broadcast then goes through its namespace's adapter even so.
+   */
+  clustered?: boolean;
+}
+
+/** The lobby is `/` (the seed's `io.emit`) and `/lobby` alike. */
+const LOBBY_ALIAS = `/${DEFAULT_ROOM}`;
+
+/** The room a namespace stands for, or null for a name that is not a room's. */
+export function roomOfNamespace(namespace: string): string | null {
+  if (namespace === '/') return DEFAULT_ROOM;
+  const name = namespace.slice(1);
+  return namespace.startsWith('/') && isRoomName(name) ? name : null;
 }
 
 /** How long a dropped client's session is kept for it (connection state recovery, Redis only). */
@@ -79,6 +101,14 @@ interface EngineInternals {
   transport: { writable: boolean; socket?: WebSocket };
 }
 
+/** socket.io's open namespaces by name and a client's sockets (one per namespace): internals, typed here. */
+interface ServerInternals {
+  _nsps: Map<string, ChatNamespace>;
+}
+interface ClientInternals {
+  sockets: Map<string, unknown>;
+}
+
 /** A handshake's slot, held until Engine.IO opens its session or refuses it. */
 interface Reservation {
   ticket: Ticket;
@@ -93,35 +123,44 @@ function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
   return typeof auth === 'object' && auth !== null ? auth : {};
 }
 
-/** Socket.IO on the shared HTTP server, in the same room as the raw clients. */
-export class SocketIoTransport implements Transport {
+/**
+ * Socket.IO on the shared HTTP server. The namespace is the room: `/` is the lobby, in the
+ * same room as the raw clients of `/socket`, and `/<room>` any other room, so one client
+ * may be in several rooms over one connection.
+ */
+export class SocketIoTransport {
   readonly io: ChatServer;
-  /** `io.emit` reaches every node's Socket.IO clients through the adapter. */
-  readonly clusterWide = true;
   private readonly localOnly: () => boolean;
-  private readonly hub: Hub;
+  private readonly clustered: boolean;
+  private readonly rooms: Rooms;
+  private readonly members: Members;
   private readonly config: Config;
   private readonly admission: Admission;
   private readonly floodControl: FloodControl;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
+  /** Every room's namespace but the lobby's `/` (socket.io creates each on first use). */
+  private readonly roomNamespaces: ReturnType<ChatServer['of']> & { createChild(name: string): ChatNamespace };
   private slowCheckScheduled = false;
   private readonly slowConsumers: SlowConsumerRule;
   /**
-   * What the slow-consumer rule remembers of the clients that are behind now: few, so
-   * the per-turn check costs the many that keep up no lookup at all.
+   * What the slow-consumer rule remembers of the connections that are behind now: few,
+   * so the per-turn check costs the many that keep up no lookup at all.
    */
-  private readonly behind = new Map<ChatSocket, DrainState>();
+  private readonly behind = new Map<EngineConnection, DrainState>();
   /** Handshakes that passed the caps and have no session yet, by their request. */
   private readonly reservations = new WeakMap<IncomingMessage, Reservation>();
   /** Each open Engine.IO session's place in Admission's counts. */
-  private readonly sessions = new WeakMap<Socket['conn'], Ticket>();
+  private readonly sessions = new WeakMap<EngineConnection, Ticket>();
+  /** Each connection's flood budget, shared by every room it is in. */
+  private readonly budgets = new WeakMap<EngineConnection, TokenBucket | null>();
 
   constructor(options: SocketIoTransportOptions) {
-    ({ hub: this.hub, config: this.config, admission: this.admission, metrics: this.metrics, logger: this.logger } =
-      options);
+    ({ rooms: this.rooms, members: this.members, config: this.config, admission: this.admission } = options);
+    ({ metrics: this.metrics, logger: this.logger } = options);
     const { allowedOrigins } = this.config;
     this.localOnly = options.localOnly ?? (() => false);
+    this.clustered = options.clustered ?? false;
     this.floodControl = options.floodControl;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
 
@@ -138,6 +177,9 @@ export class SocketIoTransport implements Transport {
       // showed a wrong one: a refused connect does not stop this timer) is closed after
       // this long, and its place counted free again (see Admission).
       connectTimeout: UNPROVEN_TIMEOUT_MS,
+      // A room's namespace goes when its last client leaves: rooms come and go, and a
+      // namespace nobody is in would otherwise stay for the life of the process.
+      cleanupEmptyChildNamespaces: true,
       // Only with Redis: the streams adapter keeps the missed packets in Redis. In memory
       // every broadcast would be kept for two minutes, whatever the message rate.
       ...(this.config.redisUrl !== null
@@ -165,21 +207,23 @@ export class SocketIoTransport implements Transport {
     });
     // A handshake's slot is taken when it passes the caps (checkPollingHandshake,
     // handleUpgrade); here it passes to the session that handshake opened.
-    this.io.engine.on('connection', (conn: Socket['conn']) => this.opened(conn));
+    this.io.engine.on('connection', (conn: EngineConnection) => this.opened(conn));
     this.io.engine.on('connection_error', (err: { req: IncomingMessage }) => this.abandon(err.req));
-    this.io.use((socket, next) => {
-      if (this.admission.tokenAccepted(authOf(socket).token)) return next();
-      this.metrics.reject('auth');
-      next(new Error(UNAUTHORIZED));
-    });
-    this.io.on('connection', (socket) => {
-      // Past the token check: this session keeps its place until it closes.
-      const ticket = this.sessions.get(socket.conn);
-      if (ticket !== undefined) this.admission.prove(ticket);
-      this.accept(socket);
-    });
+
+    // A name that is no room's is refused by socket.io itself ("Invalid namespace"),
+    // before any namespace exists for it.
+    this.roomNamespaces = this.io.of((name, _auth, next) => next(null, roomOfNamespace(name) !== null)) as typeof this.roomNamespaces;
+    // Child namespaces copy the parent's middlewares and listeners when they are
+    // created: everything is set up here, before the first client arrives.
+    for (const namespace of [this.io.of('/'), this.roomNamespaces]) {
+      namespace.use((socket, next) => this.checkToken(socket, next));
+      namespace.use((socket, next) => this.checkRoom(socket, next));
+      namespace.on('connection', (socket) => this.accept(socket));
+    }
+    this.rooms.addSinks((room) => this.sinkFor(room));
   }
 
+  /** Engine.IO connections (each may be in several rooms). */
   get size(): number {
     return this.io.engine.clientsCount;
   }
@@ -200,18 +244,6 @@ export class SocketIoTransport implements Transport {
     this.io.engine.handleUpgrade(req, socket, head);
   }
 
-  deliverChat(message: ChatMessage): void {
-    (this.localOnly() ? this.io.local : this.io).emit('chat', message);
-    this.afterBroadcast();
-  }
-
-  deliverNotice(notice: Notice): void {
-    // The adapter would hold a broadcast until Redis answers: during an outage local
-    // clients would get nothing.
-    (this.localOnly() ? this.io.local : this.io).emit('notice', notice);
-    this.afterBroadcast();
-  }
-
   /**
    * Shutdown: closes every client's underlying connection once its pending packets are
    * written. The clients see "transport close" and reconnect on their own (to another
@@ -219,18 +251,89 @@ export class SocketIoTransport implements Transport {
    * Resolves when all are gone, or after `graceMs`.
    */
   async close(graceMs: number): Promise<void> {
-    const sockets = [...this.io.of('/').sockets.values()];
-    const gone = sockets.map(
-      (socket) =>
+    const gone = Object.values(this.engineClients()).map(
+      (conn) =>
         new Promise<void>((resolve) => {
-          socket.conn.once('close', () => resolve());
-          socket.conn.close();
+          conn.once('close', () => resolve());
+          conn.close();
         }),
     );
     await withDeadline(Promise.all(gone), graceMs);
     await this.io.close();
   }
 
+  /** The Socket.IO part of a room coming into memory. */
+  private sinkFor(room: string): RoomSink {
+    const emit = (event: 'chat' | 'notice', payload: ChatMessage | Notice) => this.emitToRoom(room, event, payload);
+    return {
+      // `nsp.emit` reaches every node's Socket.IO clients through the adapter.
+      clusterWide: true,
+      chat: (message) => emit('chat', message),
+      notice: (notice) => emit('notice', notice),
+      dispose: () => this.forgetNamespace(room),
+    };
+  }
+
+  /**
+   * Emits to every namespace of `room` (the lobby has two). A room's namespace exists
+   * where it has Socket.IO clients; with several nodes it is made if need be, since
+   * other nodes' clients are reached through it.
+   */
+  private emitToRoom(room: string, event: 'chat' | 'notice', payload: ChatMessage | Notice): void {
+    const names = room === DEFAULT_ROOM ? ['/', LOBBY_ALIAS] : [`/${room}`];
+    let count = 0;
+    for (const name of names) {
+      const namespace = this.namespace(name);
+      if (namespace === undefined) continue;
+      // The adapter would hold a broadcast until Redis answers: during an outage local
+      // clients would get nothing.
+      (this.localOnly() ? namespace.local : namespace).emit(event, payload as ChatMessage & Notice);
+      count += namespace.sockets.size;
+    }
+    this.afterBroadcast(count);
+  }
+
+  private namespace(name: string): ChatNamespace | undefined {
+    const existing = (this.io as unknown as ServerInternals)._nsps.get(name);
+    if (existing !== undefined || !this.clustered) return existing;
+    return this.roomNamespaces.createChild(name);
+  }
+
+  /** A room left memory: a namespace made for it that nobody joined goes too. */
+  private forgetNamespace(room: string): void {
+    if (room === DEFAULT_ROOM) return;
+    const name = `/${room}`;
+    const nsps = (this.io as unknown as ServerInternals)._nsps;
+    const namespace = nsps.get(name);
+    if (namespace === undefined || namespace.sockets.size > 0) return;
+    namespace.adapter.close();
+    nsps.delete(name);
+    (this.roomNamespaces as unknown as { children: Set<ChatNamespace> }).children.delete(namespace);
+  }
+
+  private engineClients(): Record<string, EngineConnection> {
+    // engine.io's own table of open sessions (typed protected).
+    return (this.io.engine as unknown as { clients: Record<string, EngineConnection> }).clients;
+  }
+
+  private checkToken(socket: ChatSocket, next: (err?: Error) => void): void {
+    if (this.admission.tokenAccepted(authOf(socket).token)) return next();
+    this.metrics.reject('auth');
+    next(new Error(UNAUTHORIZED));
+  }
+
+  /** Room in memory, or a place for it; and not too many rooms on one connection. */
+  private checkRoom(socket: ChatSocket, next: (err?: Error) => void): void {
+    if ((socket.client as unknown as ClientInternals).sockets.size >= MAX_ROOMS_PER_CONNECTION) {
+      this.metrics.reject('room_limit');
+      return next(new Error(RoomError.TooManyRooms));
+    }
+    const room = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
+    if (this.rooms.open(room) !== null) return next();
+    this.metrics.reject('room_limit');
+    this.logger.info({ transport: 'socket.io', room }, 'join refused: room limit');
+    next(new Error(RoomError.RoomLimit));
+  }
   /**
    * A frame over maxHttpBufferSize (or otherwise broken) on a Socket.IO WebSocket: ws
    * closes it (1009 for size) and engine.io disconnects the client with "transport
@@ -323,16 +426,29 @@ export class SocketIoTransport implements Transport {
   }
 
   private accept(socket: ChatSocket): void {
+    // Past the token check: this session keeps its place until it closes.
+    const ticket = this.sessions.get(socket.conn);
+    if (ticket !== undefined) this.admission.prove(ticket);
+    // Opened by checkRoom just before; again here for a recovered client, which skips
+    // middlewares, and in case the place went meanwhile.
+    const room = this.rooms.open(roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM);
+    if (room === null) {
+      socket.disconnect(true);
+      return;
+    }
     const name = displayName(authOf(socket).name);
     socket.data.name = name;
+    const member: Member = { room, name, bucket: this.budgetOf(socket.conn) };
     // Fields per line, not a child logger per connection: a child would hold about
     // 0.45 KiB for as long as the connection lives, to write two lines.
-    const fields = { transport: 'socket.io', name, sid: socket.id };
-    this.logger.info({ ...fields, ip: socket.handshake.address, via: socket.conn.transport.name }, 'connection open');
-    const ip = socket.conn.remoteAddress;
-    const bucket = this.floodControl.open(ip);
+    const fields = { transport: 'socket.io', sid: socket.id };
 
-    socket.on('chat', (text: unknown, ack: unknown) => this.onChat(name, text, ack, bucket));
+    socket.on('chat', (text: unknown, ack: unknown) => {
+      // Validate, ack, and only then broadcast. Type hints do not check what arrives.
+      const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
+      const error = this.members.post(member, 'socket.io', text, true, (message) => reply?.({ ok: true, id: message.id }));
+      if (error !== null) reply?.({ ok: false, error });
+    });
     // Whatever a client sends along with `typing` is ignored: the name is the one given
     // here. Well-behaved clients send one per TYPING_INTERVAL_MS; the rest are dropped so
     // that one client cannot make the server fan out a flood. Raw clients get nothing.
@@ -343,41 +459,40 @@ export class SocketIoTransport implements Transport {
       lastTypingAt = now;
       (this.localOnly() ? socket.broadcast.local : socket.broadcast).volatile.emit('typing', { name });
     });
-    socket.on('disconnect', (reason) => {
-      this.logger.info({ ...fields, reason }, 'connection close');
-      this.floodControl.close(ip, bucket);
-      this.behind.delete(socket);
-      this.hub.leave(name);
-    });
 
-    // A recovered client (back within RECOVERY_WINDOW_MS) has just been sent what it
-    // missed, its own leave included; history again would repeat it. Its return is a join
-    // like any other: one leave and one join per drop, no more.
-    if (!socket.recovered) socket.emit('history', this.hub.recent());
-    this.hub.join(name);
+    let joined = false;
+    socket.on('disconnect', (reason) => {
+      if (joined) this.members.leave(member, { ...fields, reason });
+    });
+    const enter = () => {
+      if (!socket.connected) return; // gone while the room's history was loading
+      // A recovered client (back within RECOVERY_WINDOW_MS) has just been sent what it
+      // missed, its own leave included; history again would repeat it. Its return is a
+      // join like any other: one leave and one join per drop, no more.
+      if (!socket.recovered) {
+        socket.emit('history', room.recent());
+        socket.emit('presence', room.presenceNow());
+      }
+      joined = true;
+      this.members.join(member, { ...fields, ip: socket.handshake.address, via: socket.conn.transport.name });
+    };
+    if (room.loaded) enter();
+    else void room.ready.then(enter);
   }
 
-  /** Validate, ack, and only then broadcast. Type hints do not check what arrives. */
-  private onChat(name: string, text: unknown, ack: unknown, bucket: TokenBucket | null): void {
-    const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
-    const error = chatTextError(text, this.config.maxMessageBytes);
-    if (error !== null) {
-      this.metrics.reject(error === ChatError.TooLarge ? 'size' : 'invalid');
-      reply?.({ ok: false, error });
-      return;
-    }
-    if (bucket !== null && !bucket.take()) {
-      this.metrics.reject('rate');
-      reply?.({ ok: false, error: ChatError.RateLimited });
-      return;
-    }
-    this.metrics.messageIn('socket.io');
-    this.hub.post(name, text as string, (message) => reply?.({ ok: true, id: message.id }));
+  /** One flood budget per connection, whatever rooms it is in (joining more gives no more). */
+  private budgetOf(conn: EngineConnection): TokenBucket | null {
+    if (this.budgets.has(conn)) return this.budgets.get(conn) ?? null;
+    const ip = conn.remoteAddress;
+    const bucket = this.floodControl.open(ip);
+    this.budgets.set(conn, bucket);
+    conn.once('close', () => this.floodControl.close(ip, bucket));
+    return bucket;
   }
 
   /** Counts the deliveries and, once per turn, looks for clients that stopped reading. */
-  private afterBroadcast(): void {
-    this.metrics.delivered('socket.io', this.io.of('/').sockets.size);
+  private afterBroadcast(deliveries: number): void {
+    this.metrics.delivered('socket.io', deliveries);
     if (this.slowCheckScheduled) return;
     this.slowCheckScheduled = true;
     setImmediate(() => {
@@ -395,31 +510,34 @@ export class SocketIoTransport implements Transport {
    */
   private cutSlowConsumers(): void {
     // Nothing waiting any more: whatever they had, they took.
-    for (const socket of this.behind.keys()) {
-      if ((socket.conn as unknown as EngineInternals).transport.writable) this.behind.delete(socket);
+    for (const conn of this.behind.keys()) {
+      if ((conn as unknown as EngineInternals).transport.writable || conn.readyState !== 'open') this.behind.delete(conn);
     }
-    for (const socket of this.io.of('/').sockets.values()) {
-      const conn = socket.conn as unknown as EngineInternals;
-      // Nothing waiting; or closing already (cut in an earlier turn, its 'disconnect' to come).
-      if (conn.transport.writable || socket.conn.readyState !== 'open') continue;
-      const ws = conn.transport.socket;
+    const clients = this.engineClients();
+    for (const id in clients) {
+      const conn = clients[id] as EngineConnection;
+      const internals = conn as unknown as EngineInternals;
+      // Nothing waiting; or closing already (cut in an earlier turn, its 'close' to come).
+      if (internals.transport.writable || conn.readyState !== 'open') continue;
+      const ws = internals.transport.socket;
       let pending = ws?.bufferedAmount ?? 0;
-      for (const packet of conn.writeBuffer ?? []) {
+      for (const packet of internals.writeBuffer ?? []) {
         if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
       }
-      let drain = this.behind.get(socket);
+      let drain = this.behind.get(conn);
       if (drain === undefined) {
         if (!this.slowConsumers.isBehind(pending)) continue;
         drain = { overSince: 0 };
-        this.behind.set(socket, drain);
+        this.behind.set(conn, drain);
       }
       if (this.slowConsumers.judge(drain, pending) === 'keep') continue;
+      this.behind.delete(conn);
       this.metrics.reject('slow_consumer');
-      this.logger.info({ transport: 'socket.io', name: socket.data.name, pending }, 'slow consumer; disconnecting');
+      this.logger.info({ transport: 'socket.io', ip: conn.remoteAddress, pending }, 'slow consumer; disconnecting');
       // A close frame would wait behind what the client is not reading: cut the TCP
       // connection (WebSocket), or drop the session (long-polling).
       if (ws !== undefined) ws.terminate();
-      else socket.conn.close(true);
+      else conn.close(true);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { MAX_REQUESTS_IN_FLIGHT } from '../../server/http-guard';
+import { MAX_REQUESTS_IN_FLIGHT } from '../../server/edge/http-guard';
 import { onCleanup } from './cleanup';
 
 export interface PipelinedResponse {

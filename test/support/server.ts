@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { loadConfig } from '../../server/config';
-import { createLogger } from '../../server/logger';
-import { startServer, type RunningServer, type StartOptions } from '../../server/server';
+import { createLogger } from '../../server/support/logger';
+import { startServer, type RunningServer, type StartOptions } from '../../server/process/server';
 import { onCleanup } from './cleanup';
 
 /**

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { AllowedOrigins } from './config';
+import type { AllowedOrigins } from '../config';
 
 /**
  * Browsers do not apply CORS to WebSocket handshakes, so any page on the web could open a

@@ -1,3 +1,5 @@
+import type { LoadReport } from '../transports/raw';
+
 /**
  * What a worker tells the primary's @socket.io/sticky about its raw clients.
  *
@@ -21,10 +23,6 @@
  */
 const RAW_CLIENT_ID = 'raw-client';
 
-export interface LoadReport {
-  opened(): void;
-  closed(): void;
-}
 
 export const stickyLoadReport: LoadReport = {
   opened: () => process.send?.({ type: 'sticky:connection', data: RAW_CLIENT_ID }),

@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
-import type { Metrics } from './metrics';
+import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hosts';
+import type { Metrics } from '../support/metrics';
 
 /**
  * Requests one TCP connection may have unanswered at once. Browsers do not pipeline and

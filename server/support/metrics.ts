@@ -23,6 +23,7 @@ export type RejectReason =
   | 'host' // Host header not in ALLOWED_HOSTS
   | 'auth' // missing or wrong CHAT_TOKEN
   | 'capacity' // MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP reached
+  | 'room_limit' // MAX_ROOMS rooms with clients, or MAX_ROOMS_PER_CONNECTION for one connection
   | 'slow_consumer'; // more than MAX_BUFFERED_BYTES unsent
 
 /** How an error `ws` reports for what a peer sent (its err.code) is counted. */
@@ -66,7 +67,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(connections: Record<TransportName, () => number>) {
+  /** `rooms`: how many rooms are in memory, read when scraped (no label per room: unbounded). */
+  constructor(connections: Record<TransportName, () => number>, rooms: () => number = () => 1) {
+    new Gauge({
+      name: 'chat_rooms',
+      help: 'Rooms held in memory (with clients, or used recently)',
+      registers: [this.registry],
+      collect() {
+        this.set(rooms());
+      },
+    });
     new Gauge({
       name: 'chat_connections',
       help: 'Open client connections',

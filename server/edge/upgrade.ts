@@ -1,21 +1,39 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { AllowedOrigins } from './config';
-import { isHostAllowed, misdirectedText, type AllowedHosts } from './hosts';
-import type { Metrics } from './metrics';
-import { isOriginAllowed } from './origin';
-import { RAW_PATH, SOCKET_IO_PATH } from './protocol';
-import { rejectUpgrade } from './reject-upgrade';
+import type { AllowedOrigins } from '../config';
+import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hosts';
+import type { Metrics } from '../support/metrics';
+import { isOriginAllowed } from '../access/origin';
+import { DEFAULT_ROOM, isRoomName, RAW_PATH, SOCKET_IO_PATH } from '../protocol';
+import { rejectUpgrade } from '../access/reject-upgrade';
 
 export interface UpgradeRoutes {
-  /** The seed-compatible endpoint. */
-  raw(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void;
+  /** The seed-compatible endpoint, for `room` (a well-formed name). */
+  raw(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, room: string): void;
   /** Socket.IO's engine. */
   socketIo(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void;
 }
 
 const ENGINE_PATH = `${SOCKET_IO_PATH}/`;
+
+const INVALID_ROOM = Symbol('invalid room');
+
+/** What a malformed room name is told. */
+export const ROOM_NAME_RULE =
+  'A room name is 1-64 characters of a-z, 0-9, "-", "_" and ".", starting with a letter or digit, without ".."';
+
+/**
+ * The room of a raw endpoint path: `/socket` is the lobby, `/socket/<room>` that room
+ * (as sent: `%2F`, upper case and the like are malformed, not decoded or folded);
+ * null for a path that is not the raw endpoint's.
+ */
+export function rawRoom(pathname: string): string | typeof INVALID_ROOM | null {
+  if (pathname === RAW_PATH) return DEFAULT_ROOM;
+  if (!pathname.startsWith(`${RAW_PATH}/`)) return null;
+  const room = pathname.slice(RAW_PATH.length + 1);
+  return isRoomName(room) ? room : INVALID_ROOM;
+}
 
 /**
  * The one 'upgrade' listener of the HTTP server. Each check answers and returns on the
@@ -49,9 +67,14 @@ export function createUpgradeRouter(
       rejectUpgrade(socket, 400, 'Bad request URL');
       return;
     }
-    const route = url.pathname === RAW_PATH ? 'raw' : url.pathname === ENGINE_PATH ? 'socketIo' : null;
+    const route = url.pathname === ENGINE_PATH ? 'socketIo' : rawRoom(url.pathname);
     if (route === null) {
       rejectUpgrade(socket, 404, `No WebSocket endpoint at ${url.pathname}; try ${RAW_PATH}`);
+      return;
+    }
+    if (route === INVALID_ROOM) {
+      metrics.reject('invalid');
+      rejectUpgrade(socket, 400, ROOM_NAME_RULE);
       return;
     }
     if (!isOriginAllowed(req, allowedOrigins)) {
@@ -60,7 +83,7 @@ export function createUpgradeRouter(
       rejectUpgrade(socket, 403, 'Origin not allowed');
       return;
     }
-    if (route === 'raw') routes.raw(req, socket, head, url);
-    else routes.socketIo(req, socket, head, url);
+    if (route === 'socketIo') routes.socketIo(req, socket, head, url);
+    else routes.raw(req, socket, head, url, route);
   };
 }

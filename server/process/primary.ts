@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { baseUrl } from '../server';
+import { baseUrl } from './listen';
 
 /** The environment variable that tells a forked worker its slot (set by the primary only). */
 export const WORKER_INDEX_VARIABLE = 'CHAT_WORKER_INDEX';

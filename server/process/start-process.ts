@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { startServer } from '../server';
+import { startServer } from './server';
 import { startPrimary, WORKER_INDEX_VARIABLE, WORKER_READY } from './primary';
 
 /** What this process runs, once it runs. */

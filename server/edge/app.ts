@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express } from 'express';
 import { chatPage } from './chat-page';
-import type { Metrics } from './metrics';
-import { HELLO_TEXT, RAW_PATH } from './protocol';
+import type { Metrics } from '../support/metrics';
+import { HELLO_TEXT, RAW_PATH } from '../protocol';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
@@ -40,14 +40,14 @@ export function createApp(options: AppOptions): Express {
 
   // A plain GET on the WebSocket endpoint (a browser tab, curl): say what it is rather
   // than a bare 404. Real handshakes never get here, they are upgrades.
-  app.get(RAW_PATH, (req, res) => {
-    const url = `ws://${req.headers.host ?? 'localhost:8000'}${RAW_PATH}`;
+  app.get([RAW_PATH, `${RAW_PATH}/:room`], (req, res) => {
+    const url = `ws://${req.headers.host ?? 'localhost:8000'}${req.path}`;
     res
       .status(426)
       .set('Upgrade', 'websocket')
       .set('X-Content-Type-Options', 'nosniff')
       .type('text/plain')
-      .send(`${RAW_PATH} is a WebSocket endpoint: connect with a WebSocket client, e.g. new WebSocket("${url}") (wss:// behind TLS)\n`);
+      .send(`${req.path} is a WebSocket endpoint: connect with a WebSocket client, e.g. new WebSocket(${JSON.stringify(url)}) (wss:// behind TLS)\n`);
   });
 
   app.get('/healthz', (_req, res) => {

@@ -1,4 +1,4 @@
-import { ChatError, type ChatErrorCode } from './protocol';
+import { ChatError, type ChatErrorCode } from '../protocol';
 
 /**
  * Checks the text of a Socket.IO `chat` before it is stamped and broadcast.

@@ -1,5 +1,5 @@
 import { compareIds } from './message-id';
-import type { ChatMessage } from './protocol';
+import type { ChatMessage } from '../protocol';
 
 const textBytes = (message: ChatMessage) => Buffer.byteLength(message.text, 'utf8');
 

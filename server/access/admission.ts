@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RejectReason } from './metrics';
+import type { RejectReason } from '../support/metrics';
 
 /** Why a handshake is refused: the HTTP status it gets and the metric reason. */
 export interface Refusal {

@@ -1,0 +1,166 @@
+import { setupWorker } from '@socket.io/sticky';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import { Admission } from '../access/admission';
+import { joinCluster, type WorkerSlot } from '../cluster/setup';
+import type { Config } from '../config';
+import { createApp } from '../edge/app';
+import { guardRequests } from '../edge/http-guard';
+import { createUpgradeRouter } from '../edge/upgrade';
+import { FloodControl } from '../room/flood-control';
+import { Members } from '../room/members';
+import { Rooms } from '../room/rooms';
+import { MemoryStore } from '../room/store';
+import { createLogger } from '../support/logger';
+import { Metrics } from '../support/metrics';
+import { RawTransport } from '../transports/raw';
+import { SocketIoTransport, type ChatServer } from '../transports/socketio';
+import { baseUrl, listen } from './listen';
+import { Shutdown } from './shutdown';
+import { stickyLoadReport } from './sticky-load';
+
+export { baseUrl } from './listen';
+
+export interface RunningServer {
+  /** Base URL for clients, e.g. http://127.0.0.1:8000 */
+  readonly url: string;
+  readonly port: number;
+  /** The Socket.IO server, for code that builds on this one. */
+  readonly io: ChatServer;
+  /** Graceful shutdown (see startServer). Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** How long clients get to close cleanly on shutdown before they are cut. */
+  shutdownGraceMs?: number;
+  /** Set in a worker of WORKERS > 1: the primary owns the port and hands connections over. */
+  worker?: WorkerSlot;
+}
+
+const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * Builds the whole server from a validated Config and listens. Reads no environment.
+ *
+ * Each part adds its shutdown step where it is built, so they run in this order: refuse
+ * new connections and report not ready; stop announcing departures; tell the other nodes
+ * this one is leaving; send every client what is pending and close it (raw: 1001;
+ * Socket.IO: its transport, so that it reconnects elsewhere); cut whatever is left after
+ * the grace period; let go of Redis; wait for the HTTP server to be done.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const worker = options.worker;
+  const shutdown = new Shutdown(logger);
+  let ready = true;
+  let clusterConnected = () => true;
+
+  const rooms = new Rooms({ ...config, store: new MemoryStore(), logger });
+  const admission = new Admission(config);
+  const floodControl = new FloodControl(config.rateLimit, config.rateBurst);
+  // The transports exist only below; the gauges read them when scraped.
+  const metrics = new Metrics({ raw: (): number => raw.size, 'socket.io': (): number => socketIo.size }, () => rooms.size);
+  const members = new Members({ maxMessageBytes: config.maxMessageBytes, metrics, logger });
+  const httpServer = createServer(
+    createApp({
+      isReady: () => ready && clusterConnected(),
+      notReadyText: () => (ready ? 'redis unreachable' : 'shutting down'),
+      metrics,
+      metricsToken: config.metricsToken,
+    }),
+  );
+  const httpClosed = stopHttp(httpServer, shutdown, () => {
+    ready = false;
+    logger.info({ raw: raw.size, socketIo: socketIo.size }, 'shutting down');
+  });
+  shutdown.add('silence notices', () => rooms.silenceNotices());
+
+  const shared = { rooms, members, config, admission, floodControl, metrics, logger };
+  const raw: RawTransport = new RawTransport({ ...shared, ...(worker === undefined ? {} : { loadReport: stickyLoadReport }) });
+  const socketIo: SocketIoTransport = new SocketIoTransport({
+    ...shared,
+    httpServer,
+    localOnly: () => !clusterConnected(),
+    clustered: config.redisUrl !== null || (worker?.count ?? 1) > 1,
+  });
+  // After Socket.IO, whose engine wrapped the 'request' listeners it found: the guard
+  // must see every request, the engine's long-polling ones included.
+  guardRequests(httpServer, { allowedHosts: config.allowedHosts, metrics, logger });
+
+  const cluster = await joinCluster(config, socketIo.io, rooms, logger, worker);
+  if (cluster !== null) {
+    rooms.joinCluster(cluster.bus, cluster.store);
+    clusterConnected = cluster.membership.connected;
+    shutdown.add('leave the cluster', () => cluster.membership.leave());
+  }
+  shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
+  if (cluster !== null) shutdown.add('close the cluster', () => cluster.membership.close());
+  shutdown.add('close rooms', () => rooms.close());
+
+  // engine.io's attach() added an 'upgrade' listener of its own; it answers a refused
+  // handshake with 400 and leaves other paths to a timeout. One router owns every
+  // upgrade instead (host -> 421, path -> 404 or 400, origin -> 403) and hands
+  // Socket.IO's to the engine.
+  httpServer.removeAllListeners('upgrade');
+  httpServer.on(
+    'upgrade',
+    createUpgradeRouter(
+      {
+        raw: (req, socket, head, url, room) => raw.handleUpgrade(req, socket, head, url, room),
+        socketIo: (req, socket, head, url) => socketIo.handleUpgrade(req, socket, head, url),
+      },
+      config.allowedOrigins,
+      config.allowedHosts,
+      metrics,
+      logger,
+    ),
+  );
+  answerBadRequests(httpServer, logger);
+  shutdown.add('wait for HTTP', async () => {
+    httpServer.closeAllConnections();
+    await httpClosed();
+    logger.info('closed');
+  });
+
+  // A worker of WORKERS > 1 does not listen: the primary owns the port and passes each
+  // connection here (sticky by session id).
+  let port = config.port;
+  if (worker === undefined) {
+    port = await listen(httpServer, config.port, config.host);
+    logger.info({ url: baseUrl(config.host, port), port, host: config.host }, 'listening');
+  } else {
+    setupWorker(socketIo.io);
+  }
+  return { url: baseUrl(config.host, port), port, io: socketIo.io, close: () => shutdown.run() };
+}
+
+/**
+ * The HTTP server's first shutdown step: no new connections, idle ones closed. Returns
+ * what the last step waits for (a worker's server never listened: nothing to wait for).
+ */
+function stopHttp(httpServer: HttpServer, shutdown: Shutdown, first: () => void): () => Promise<void> {
+  let closed: Promise<void> = Promise.resolve();
+  shutdown.add('refuse new connections', () => {
+    first();
+    if (httpServer.listening) closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeIdleConnections();
+  });
+  return () => closed;
+}
+
+/** A request Node's parser refuses gets a status, not a silent close. */
+function answerBadRequests(httpServer: HttpServer, logger: Logger): void {
+  httpServer.on('clientError', (err: Error & { code?: string }, socket) => {
+    logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Node's parser refuses requests with too many or too large headers with this code.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  });
+}

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import { DEFAULT_ROOM } from '../protocol';
+import { Room, type RoomBus, type RoomEvent, type RoomSink } from './room';
+import type { MessageStore } from './store';
+
+/** How long a room nobody is in stays in memory (for its history, and a quick return). */
+export const ROOM_IDLE_MS = 60_000;
+
+/** Builds one transport's sink for a room coming into memory. */
+export type SinkFactory = (room: string) => RoomSink;
+
+export interface RoomsOptions {
+  /** MAX_ROOMS: rooms held in memory at once. */
+  maxRooms: number;
+  historySize: number;
+  historyBytes: number;
+  store: MessageStore;
+  logger: Logger;
+  idleMs?: number;
+}
+
+/**
+ * Every room this node holds in memory, by name: a room with clients in it, or one that
+ * was used recently. Rooms come into memory on first use and leave it after ROOM_IDLE_MS
+ * with nobody in them, or at once when a new room needs the place: at most MAX_ROOMS are
+ * held, and only a node whose MAX_ROOMS rooms all have clients refuses a new one. The
+ * lobby, the seed's one room, is always open and never leaves memory.
+ */
+export class Rooms {
+  private readonly rooms = new Map<string, Room>();
+  private readonly sinkFactories: SinkFactory[] = [];
+  private readonly options: RoomsOptions;
+  private readonly idleMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private bus: RoomBus | undefined;
+  private store: MessageStore;
+  private quiet = false;
+
+  constructor(options: RoomsOptions) {
+    this.options = options;
+    this.store = options.store;
+    this.idleMs = options.idleMs ?? ROOM_IDLE_MS;
+    this.sweeper = setInterval(() => this.dropIdle(), Math.max(this.idleMs / 2, 10));
+    this.sweeper.unref();
+  }
+
+  /** Rooms in memory now. */
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  /** A transport's part of every room, from now on (call before the first room opens). */
+  addSinks(factory: SinkFactory): void {
+    this.sinkFactories.push(factory);
+  }
+
+  /**
+   * This node is one of several: every room publishes to, and counts, the other nodes,
+   * and stamps its messages in the shared store. Only before the first room opens.
+   */
+  joinCluster(bus: RoomBus, store: MessageStore): void {
+    if (this.rooms.size > 0) throw new Error('joinCluster comes before the first room opens');
+    this.bus = bus;
+    this.store = store;
+  }
+
+  /** The room, if it is in memory. */
+  get(name: string): Room | undefined {
+    return this.rooms.get(name);
+  }
+
+  /** The room `name` (a well-formed name), brought into memory if need be; null when no place is free. */
+  open(name: string): Room | null {
+    const existing = this.rooms.get(name);
+    if (existing !== undefined) return existing;
+    if (name !== DEFAULT_ROOM && this.rooms.size >= this.options.maxRooms && !this.dropLongestEmpty()) return null;
+    const room = new Room({
+      name,
+      historySize: this.options.historySize,
+      historyBytes: this.options.historyBytes,
+      store: this.store,
+      sinks: this.sinkFactories.map((factory) => factory(name)),
+      logger: this.options.logger,
+      bus: this.bus,
+    });
+    if (this.quiet) room.silenceNotices();
+    this.rooms.set(name, room);
+    return room;
+  }
+
+  /** An event of another node: delivered to this node's clients of that room, if it can be held. */
+  receive(event: RoomEvent): void {
+    this.open(event.room)?.receive(event);
+  }
+
+  /** Every room in memory. */
+  all(): IterableIterator<Room> {
+    return this.rooms.values();
+  }
+
+  /** Shutdown: joins and leaves are no longer announced in any room (see Room.silenceNotices). */
+  silenceNotices(): void {
+    this.quiet = true;
+    for (const room of this.rooms.values()) room.silenceNotices();
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private dropIdle(): void {
+    const oldest = performance.now() - this.idleMs;
+    for (const room of this.rooms.values()) {
+      if (room.name !== DEFAULT_ROOM && room.emptySince !== 0 && room.emptySince <= oldest) this.drop(room);
+    }
+  }
+
+  /** Makes a place by dropping the room that has been empty longest; false when every room has clients. */
+  private dropLongestEmpty(): boolean {
+    let longest: Room | undefined;
+    for (const room of this.rooms.values()) {
+      if (room.name === DEFAULT_ROOM || room.emptySince === 0) continue;
+      if (longest === undefined || room.emptySince < longest.emptySince) longest = room;
+    }
+    if (longest === undefined) return false;
+    this.drop(longest);
+    return true;
+  }
+
+  private drop(room: Room): void {
+    this.rooms.delete(room.name);
+    room.dispose();
+    this.options.logger.debug({ room: room.name }, 'room left memory');
+  }
+}
