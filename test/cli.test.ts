@@ -79,6 +79,8 @@ describe('terminal client, --listen', () => {
     const chat = spawnChat(['--listen', '--name', 'ears', server.url]);
     const history = await nextJsonLine<ListenLine>(chat);
     expect(history).toEqual({ type: 'history', messages: [expect.objectContaining({ text: 'before the listener', name: 'early' })] });
+    // Who was here before the listener; its own join follows.
+    expect(await nextJsonLine<ListenLine>(chat)).toEqual({ type: 'presence', online: 1, members: [{ name: 'early', connections: 1 }] });
     expect(await nextJsonLine<ListenLine>(chat)).toEqual({
       type: 'notice', kind: 'join', name: 'ears', online: 2, text: expect.any(String), at: expect.any(Number),
     });
@@ -311,6 +313,8 @@ describe('terminal client, rooms', () => {
     const server = await startTestServer();
     const lobby = await connectSio(server.url, { auth: { name: 'lobby-watcher' } });
     const beta = await connectSio(server.url, { room: 'beta', auth: { name: 'beta-watcher' } });
+    expect(await lobby.notices.next()).toMatchObject({ kind: 'join', name: 'lobby-watcher' });
+    expect(await beta.notices.next()).toMatchObject({ kind: 'join', name: 'beta-watcher' });
 
     const chat = spawnChat(['--name', 'mover', server.url]);
     await chat.stdout.until(/\* mover joined \(2 online\)\n/);
