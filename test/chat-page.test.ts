@@ -311,6 +311,18 @@ describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
     await page.locator('#online', { hasText: /^3 online$/ }).waitFor(WAIT);
   });
 
+  it('shows the server\'s refusal when it has no room for another room', async () => {
+    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const page = await openIn(server.url, '#room=first', 'alice');
+    await page.locator('#room').fill('second');
+    await page.locator('#room').press('Enter');
+    await page
+      .locator('#room-problem', { hasText: /^Room second: the server refused the room: it has as many rooms open as it allows$/ })
+      .waitFor(WAIT);
+    expect(await page.locator('#status').getAttribute('data-state')).not.toBe('connected');
+    expect(await fragment(page)).toBe('#room=second');
+  });
+
   it('says so when a room name is malformed, in the URL or in the room field, and stays usable', async () => {
     const server = await startTestServer();
     const page = await openIn(server.url, '#room=Not%20A%20Room', 'alice');

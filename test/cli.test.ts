@@ -309,6 +309,17 @@ describe('terminal client, rooms', () => {
     expect(chat.stdout.all).not.toContain('lobby-talker');
   });
 
+  it.each([
+    ['socket.io', 'chat: the server refused the room: it has as many rooms open as it allows'],
+    ['raw', 'chat: the server refused the connection (HTTP 503)'],
+  ] as const)('over %s, exits 1 saying so when the server has no room for another room', async (transport, reason) => {
+    const server = await startTestServer({ MAX_ROOMS: '1' });
+    await connectSio(server.url, { room: 'first' });
+    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--send', 'hi', '--room', 'second', server.url]);
+    expect((await chat.exited).code).toBe(1);
+    expect(await lastErrorLine(chat)).toBe(reason);
+  });
+
   it('interactive: /join moves to another room, says so, and sends there', async () => {
     const server = await startTestServer();
     const lobby = await connectSio(server.url, { auth: { name: 'lobby-watcher' } });
@@ -330,6 +341,29 @@ describe('terminal client, rooms', () => {
     await lobby.chat('lobby marker');
     expect((await lobby.chats.next()).text).toBe('lobby marker');
 
+    chat.end();
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('interactive: /join to a room the server turns down says why and goes back', async () => {
+    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const first = await connectSio(server.url, { room: 'first', auth: { name: 'watcher' } });
+    await first.notices.next();
+    const chat = spawnChat(['--room', 'first', '--name', 'bouncer', server.url]);
+    await chat.stdout.until(/\* bouncer joined \(2 online\)\n/);
+
+    chat.write('/join second\n');
+    await chat.stdout.until(
+      /!! cannot join room second: the server refused the room: it has as many rooms open as it allows; back to room first\n/,
+    );
+    await chat.stdout.until(/-- connected to room first at /);
+    expect(await first.notices.take(2)).toMatchObject([
+      { kind: 'join', name: 'bouncer' },
+      { kind: 'leave', name: 'bouncer' },
+    ]);
+    expect(await first.notices.next()).toMatchObject({ kind: 'join', name: 'bouncer' });
+    chat.write('back in first\n');
+    expect(await first.chats.next()).toMatchObject({ name: 'bouncer', text: 'back in first' });
     chat.end();
     expect(await chat.exited).toEqual({ code: 0, signal: null });
   });
