@@ -292,6 +292,12 @@ describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
     expect(await inBeta.messages.next()).toBe('said in beta');
     inAlpha.send('alpha marker');
     expect(await inAlpha.messages.next()).toBe('alpha marker');
+
+    // Back is a room switch too: to alpha again, still without a reload.
+    await page.goBack();
+    await page.locator('#room-label', { hasText: /^# alpha$/ }).waitFor(WAIT);
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
   });
 
   it('lists who is here, with a count for a name on two connections, and keeps the list current', async () => {

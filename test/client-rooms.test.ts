@@ -1,6 +1,11 @@
 import { ChatSession, type ChatSocket, type Connectors, type SessionHandlers } from '../client/shared/session';
 import { rawSocketUrl, socketIoRoomUrl } from '../client/shared/urls';
 import { parseCliArgs } from '../client/args';
+import { connectChat } from '../client/connect';
+import { onCleanup } from './support/cleanup';
+import { EventQueue } from './support/event-queue';
+import { startTestServer } from './support/server';
+import { connectSio } from './support/sio-client';
 
 describe('room addresses', () => {
   it('keeps the lobby where it always was, and puts other rooms after it', () => {
@@ -84,5 +89,31 @@ describe('terminal client arguments', () => {
     expect(room(['--room', 'ops'])).toBe('ops');
     expect(room(['--send', 'hi', '--room', 'ops'])).toBe('ops');
     expect(room(['--listen', '--raw', '--json', '--room', 'ops'])).toBe('ops');
+  });
+});
+
+describe('connectChat in several rooms', () => {
+  it('joins them over one connection, and each socket hears its own room only', async () => {
+    const server = await startTestServer();
+    const alphaReader = await connectSio(server.url, { room: 'alpha' });
+    await alphaReader.notices.next();
+
+    const inAlpha = connectChat(server.url, { name: 'multi', room: 'alpha', reconnection: false });
+    const inBeta = connectChat(server.url, { name: 'multi', room: 'beta', reconnection: false });
+    onCleanup('clients', () => {
+      // The shared connection closes once its last socket is gone.
+      inAlpha.disconnect();
+      inBeta.disconnect();
+    });
+    expect(inAlpha.io).toBe(inBeta.io);
+    const betaChats = new EventQueue<string>('beta chats');
+    inBeta.on('chat', (message) => betaChats.push(message.text));
+    await Promise.all([inAlpha, inBeta].map((socket) => new Promise((resolve) => socket.once('connect', () => resolve(undefined)))));
+
+    expect(await inAlpha.emitWithAck('chat', 'to alpha')).toMatchObject({ ok: true });
+    expect(await alphaReader.chats.next()).toMatchObject({ name: 'multi', text: 'to alpha' });
+    expect(await inBeta.emitWithAck('chat', 'to beta')).toMatchObject({ ok: true });
+    // Had "to alpha" reached the beta socket, it would have come first.
+    expect(await betaChats.next()).toBe('to beta');
   });
 });
