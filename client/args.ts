@@ -18,8 +18,8 @@ Modes:
 
 Options:
   --name NAME     the name others see (default: the server picks guest-xxxx)
-  --room ROOM     the room to chat in (default ${DEFAULT_ROOM}); a room name is 1-${MAX_ROOM_NAME_LENGTH}
-                  of a-z 0-9 - _ . and starts with a letter or a digit
+  --room ROOM     the room to chat in, in every mode (default ${DEFAULT_ROOM}): 1-${MAX_ROOM_NAME_LENGTH} of
+                  a-z 0-9 - _ . starting with a letter or a digit, never ..
   --raw           use the plain WebSocket endpoint instead of Socket.IO
                   (/socket for the lobby, /socket/ROOM for a room)
   --json          with --raw: JSON frames (names, ids, server times) instead of
