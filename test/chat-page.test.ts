@@ -334,7 +334,7 @@ describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
     const page = await openIn(server.url, '#room=Not%20A%20Room', 'alice');
     const problem = page.locator('#room-problem');
     expect(await problem.textContent()).toBe(
-      '“Not A Room” is not a room name: use 1-64 of a-z 0-9 - _ . starting with a letter or a digit. You are in lobby.',
+      '“Not A Room” is not a room name: use 1-64 of a-z 0-9 - _ . starting with a letter or a digit, never "..". You are in lobby.',
     );
     expect(await fragment(page)).toBe('#room=lobby');
     expect(await page.locator('#room').inputValue()).toBe('lobby');

@@ -130,7 +130,7 @@ function showPresence(next: RoomPresence): void {
 }
 
 function notARoomName(text: string, fallback: string): string {
-  return `“${text}” is not a room name: use 1-${MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ . starting with a letter or a digit. You are in ${fallback}.`;
+  return `“${text}” is not a room name: use 1-${MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ . starting with a letter or a digit, never "..". You are in ${fallback}.`;
 }
 
 /** (Re)connects in the room the URL names; a malformed one is refused here, and the lobby opened. */
