@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, isRoomName } from '../server/protocol';
 import type { RawFormat, TransportKind } from './shared/session';
 
 export const DEFAULT_URL = 'http://localhost:8000';
@@ -10,13 +11,17 @@ Chat with a chat-bridge server from the terminal. URL is the server's address
 
 Modes:
   (default)       interactive: type a line and press Enter to send it;
-                  /quit or Ctrl-D leaves, /help lists the commands
+                  /join ROOM moves to another room, /quit or Ctrl-D leaves,
+                  /help lists the commands
   --send TEXT     send one message, wait for the server to take it, print its id
   --listen        print every event as one JSON line until interrupted
 
 Options:
   --name NAME     the name others see (default: the server picks guest-xxxx)
-  --raw           use the plain WebSocket endpoint /socket instead of Socket.IO
+  --room ROOM     the room to chat in, in every mode (default ${DEFAULT_ROOM}): 1-${MAX_ROOM_NAME_LENGTH} of
+                  a-z 0-9 - _ . starting with a letter or a digit, never ..
+  --raw           use the plain WebSocket endpoint instead of Socket.IO
+                  (/socket for the lobby, /socket/ROOM for a room)
   --json          with --raw: JSON frames (names, ids, server times) instead of
                   the seed's plain text; --send and --listen always use them
   -h, --help      show this help
@@ -32,6 +37,8 @@ export interface Connection {
   transport: TransportKind;
   rawFormat: RawFormat;
   name: string | undefined;
+  /** A well-formed room name (isRoomName). */
+  room: string;
 }
 
 export interface CliOptions {
@@ -54,6 +61,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
       strict: true,
       options: {
         name: { type: 'string' },
+        room: { type: 'string' },
         raw: { type: 'boolean' },
         json: { type: 'boolean' },
         send: { type: 'string' },
@@ -79,6 +87,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
   if (values.json === true && values.raw !== true) throw new UsageError('--json goes with --raw');
   if (values.send !== undefined && values.send.trim() === '') throw new UsageError('--send needs a message');
   if (values.name !== undefined && values.name.trim() === '') throw new UsageError('--name needs a name');
+  const room = values.room ?? DEFAULT_ROOM;
+  if (!isRoomName(room)) throw new UsageError(roomNameProblem(room));
 
   const mode: Mode =
     values.send !== undefined
@@ -93,8 +103,14 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
     // JSON; the frame a raw client sends is the same either way.
     rawFormat: values.json === true || mode.kind !== 'interactive' ? 'json' : 'text',
     name: values.name,
+    room,
   };
   return { connection, mode };
+}
+
+/** Why `text` is not a room name, in one line; also for the interactive /join. */
+export function roomNameProblem(text: string): string {
+  return `not a room name: ${JSON.stringify(text)} (1-${MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ . starting with a letter or a digit, no "..")`;
 }
 
 function checkUrl(text: string): void {

@@ -15,7 +15,7 @@ import {
   type RetryPolicy,
   type SessionHandlers,
 } from './shared/session';
-import { httpOrigin } from './shared/urls';
+import { socketIoRoomUrl } from './shared/urls';
 
 export type { ChatSocket } from './shared/session';
 
@@ -25,6 +25,11 @@ export interface ConnectChatOptions extends Partial<ManagerOptions & SocketOptio
    * characters; without one it picks `guest-xxxx`.
    */
   name?: string | undefined;
+  /**
+   * The room to join (default the lobby): its namespace. Sockets for several rooms made
+   * without `forceNew` share one connection. A malformed name throws a RangeError here.
+   */
+  room?: string | undefined;
 }
 
 /** How long a connection attempt may take before it counts as failed. */
@@ -32,18 +37,19 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * A Socket.IO client of the chat server at `url` (http, https, ws or wss; any path is
- * ignored, since socket.io-client would take it for a namespace), typed with the shared
- * event maps. It connects over WebSocket only: Node has no use for the long-polling
- * fallback, and its errors say more. Other socket.io-client options pass through.
+ * ignored, since socket.io-client would take it for a namespace), in `room` (default the
+ * lobby), typed with the shared event maps. It connects over WebSocket only: Node has no
+ * use for the long-polling fallback, and its errors say more. Other socket.io-client
+ * options pass through.
  *
- *     const socket = connectChat('http://localhost:8000', { name: 'bot' });
+ *     const socket = connectChat('http://localhost:8000', { name: 'bot', room: 'ops' });
  *     socket.on('chat', (m) => console.log(`${m.name}: ${m.text}`));
  *     const ack = await socket.emitWithAck('chat', 'hello');
  */
 export function connectChat(url: string, options: ConnectChatOptions = {}): ChatSocket {
-  const { name, ...rest } = options;
+  const { name, room, ...rest } = options;
   const auth: ClientAuth = name === undefined ? {} : { name };
-  return io(httpOrigin(url), {
+  return io(socketIoRoomUrl(url, room), {
     path: SOCKET_IO_PATH,
     transports: ['websocket'],
     timeout: CONNECT_TIMEOUT_MS,
@@ -114,7 +120,7 @@ function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
 
 /** Socket.IO through connectChat, raw WebSocket through `ws`. */
 export const nodeConnectors: Connectors = {
-  socketIo: (url, name) => connectChat(url, { name, autoConnect: false, reconnection: false, forceNew: true }),
+  socketIo: (url, name, room) => connectChat(url, { name, room, autoConnect: false, reconnection: false, forceNew: true }),
   webSocket: openWebSocket,
   describeError: describeConnectError,
 };

@@ -4,10 +4,11 @@
  * it; from a pipe, each input line is a message and the output is plain lines.
  */
 import * as readline from 'node:readline';
-import type { CliOptions } from './args';
+import { isRoomName } from '../server/protocol';
+import { roomNameProblem, type CliOptions } from './args';
 import { nodeSession } from './connect';
-import type { SessionStatus } from './shared/session';
-import { TerminalFormat, describeStatus, visible } from './terminal-format';
+import type { ChatSession, SessionStatus } from './shared/session';
+import { TerminalFormat, describeStatus, describeWhere, visible } from './terminal-format';
 
 export interface Terminal {
   input: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -18,6 +19,7 @@ export interface Terminal {
 
 const HELP = [
   'type a message and press Enter to send it',
+  '/join ROOM leaves this room for ROOM (a-z 0-9 - _ ., e.g. /join lobby)',
   '/quit (or Ctrl-D) leaves; //text sends a line that starts with /',
 ];
 
@@ -76,41 +78,115 @@ class Screen {
   }
 }
 
+/** `[alpha] alice> `: the room, and the name once the server has given one. */
+function promptFor(room: string, name: string | undefined): string {
+  return `[${room}] ${name === undefined ? '' : visible(name)}> `;
+}
+
 /** Runs until /quit, Ctrl-D, the end of piped input or `signal`; resolves with the exit code. */
 export function runInteractive(options: CliOptions, term: Terminal, signal: AbortSignal): Promise<number> {
   const terminal = Boolean(term.input.isTTY && term.output.isTTY);
   const format = new TerminalFormat(term.output.isTTY && term.output.hasColors());
-  const rl = readline.createInterface({ input: term.input, output: term.output, terminal, prompt: '> ' });
+  const rl = readline.createInterface({
+    input: term.input,
+    output: term.output,
+    terminal,
+    prompt: promptFor(options.connection.room, undefined),
+  });
   const screen = new Screen(rl, term.output, terminal);
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
   let failure: string | undefined;
 
-  const where = options.connection.url;
-  const session = nodeSession(options.connection, 'once-connected', {
-    status: (status: SessionStatus) => {
-      if (status.state === 'reconnecting') reconnecting = true;
-      if (status.state === 'connected') reconnecting = false;
-      if (status.state === 'failed') {
-        failure = status.reason;
-        rl.close();
-        return;
-      }
-      if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
-    },
-    chat: (message) => screen.print(format.chat(message, message.name === session.name)),
-    notice: (notice, own) => {
-      if (own) rl.setPrompt(`${visible(notice.name)}> `);
-      screen.print(format.notice(notice));
-    },
-    history: (messages) => {
-      for (const message of messages) screen.print(format.chat(message, message.name === session.name));
-    },
-    typing: () => {
-      // Not shown: a terminal has no spare line for it.
-    },
-    seedFrame: (text) => screen.print(format.seedFrame(text, Date.now())),
-  });
+  /** Sends still under way may finish, for a while, before their session is closed. */
+  const drained = () => {
+    const all = Promise.allSettled([...pending]);
+    const deadline = new Promise((done) => setTimeout(done, DRAIN_TIMEOUT_MS).unref());
+    return Promise.race([all, deadline]);
+  };
+
+  /**
+   * A session in `room`. Only the current one is heard: one being closed after a /join
+   * may still deliver a last event or two. `previous` is the room to go back to when this
+   * one was reached by /join and cannot be joined at all.
+   */
+  const open = (room: string, previous: string | undefined): ChatSession => {
+    const where = describeWhere({ url: options.connection.url, room });
+    let connectedOnce = false;
+    const current: ChatSession = nodeSession({ ...options.connection, room }, 'once-connected', {
+      status: (status: SessionStatus) => {
+        if (current !== session) return;
+        if (status.state === 'reconnecting') reconnecting = true;
+        if (status.state === 'connected') {
+          reconnecting = false;
+          connectedOnce = true;
+        }
+        if (status.state === 'failed') {
+          if (previous !== undefined && !connectedOnce) {
+            screen.print(format.problem(`cannot join room ${room}: ${status.reason}; back to room ${previous}`));
+            switchTo(previous, undefined);
+            return;
+          }
+          failure = status.reason;
+          rl.close();
+          return;
+        }
+        if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
+      },
+      chat: (message) => {
+        if (current === session) screen.print(format.chat(message, message.name === current.name));
+      },
+      notice: (notice, own) => {
+        if (current !== session) return;
+        if (own) rl.setPrompt(promptFor(room, notice.name));
+        screen.print(format.notice(notice));
+      },
+      history: (messages) => {
+        if (current !== session) return;
+        for (const message of messages) screen.print(format.chat(message, message.name === current.name));
+      },
+      presence: () => {
+        // The join and leave lines say who comes and goes; the list itself is for the page.
+      },
+      typing: () => {
+        // Not shown: a terminal has no spare line for it.
+      },
+      seedFrame: (text) => {
+        if (current === session) screen.print(format.seedFrame(text, Date.now()));
+      },
+    });
+    return current;
+  };
+
+  let session = open(options.connection.room, undefined);
+
+  /** Leaves the current room (letting its sends finish) and joins `room`. */
+  function switchTo(room: string, previous: string | undefined): void {
+    const leaving = session;
+    reconnecting = false;
+    rl.setPrompt(promptFor(room, undefined));
+    session = open(room, previous);
+    void drained().then(() => leaving.close());
+    session.start();
+  }
+
+  const join = (argument: string) => {
+    const room = argument.trim();
+    if (room === '') {
+      screen.print(format.status(`you are in room ${session.room}; /join ROOM moves to another`));
+      return;
+    }
+    if (!isRoomName(room)) {
+      screen.print(format.problem(roomNameProblem(room)));
+      return;
+    }
+    if (room === session.room) {
+      screen.print(format.status(`already in room ${room}`));
+      return;
+    }
+    screen.print(format.status(`leaving room ${session.room} for room ${room}`));
+    switchTo(room, session.room);
+  };
 
   const send = (text: string) => {
     if (reconnecting) screen.print(format.status('not connected: the message goes out once the connection is back'));
@@ -121,6 +197,23 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     void sent.finally(() => pending.delete(sent));
   };
 
+  const command = (text: string) => {
+    const [verb = '', ...rest] = text.split(/\s+/);
+    switch (verb) {
+      case '/quit':
+        rl.close();
+        return;
+      case '/join':
+        join(rest.join(' '));
+        return;
+      case '/help':
+        for (const help of [...HELP, `you are in room ${session.room}`]) screen.print(format.status(help));
+        return;
+      default:
+        screen.print(format.status(`unknown command ${text}; /help lists them`));
+    }
+  };
+
   rl.on('line', (line) => {
     screen.eraseEntered(line);
     const text = line.trim();
@@ -129,12 +222,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       return;
     }
     if (text.startsWith('/') && !text.startsWith('//')) {
-      if (text === '/quit') {
-        rl.close();
-        return;
-      }
-      const lines = text === '/help' ? HELP : [`unknown command ${text}; /help lists them`];
-      for (const help of lines) screen.print(format.status(help));
+      command(text);
       return;
     }
     send(line.startsWith('//') ? line.slice(1) : line);
@@ -156,9 +244,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     rl.once('close', () => {
       screen.close();
       // Piped input ends as soon as it is read: give the messages time to reach the server.
-      const drained = Promise.allSettled([...pending]);
-      const deadline = new Promise((done) => setTimeout(done, DRAIN_TIMEOUT_MS).unref());
-      void Promise.race([drained, deadline])
+      void drained()
         .then(() => session.close())
         .then(() => {
           if (failure === undefined) {

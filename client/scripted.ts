@@ -2,16 +2,17 @@
  * The scriptable modes: `--send` (one message, its id on stdout) and `--listen` (every
  * event as one JSON line on stdout). What the client is doing goes to stderr.
  */
-import type { ChatMessage, RawJsonFrame, Typing } from '../server/protocol';
+import type { ChatMessage, Presence, RawJsonFrame, Typing } from '../server/protocol';
 import type { Connection } from './args';
 import { nodeSession } from './connect';
 import type { SessionStatus } from './shared/session';
-import { describeStatus } from './terminal-format';
+import { describeStatus, describeWhere } from './terminal-format';
 
 /** What `--listen` prints, one JSON object a line: the raw endpoint's frames, and the rest alike. */
 export type ListenLine =
   | RawJsonFrame
   | { type: 'history'; messages: ChatMessage[] }
+  | ({ type: 'presence' } & Presence)
   | ({ type: 'typing' } & Typing)
   | { type: 'frame'; text: string };
 
@@ -42,10 +43,11 @@ export async function sendOnce(connection: Connection, text: string): Promise<nu
   });
   const ignore = () => {};
   const chat = nodeSession(connection, 'never', {
-    status: reportStatus(connection.url, (why) => failed(why)),
+    status: reportStatus(describeWhere(connection), (why) => failed(why)),
     chat: ignore,
     notice: ignore,
     history: ignore,
+    presence: ignore,
     typing: ignore,
     seedFrame: ignore,
   });
@@ -72,7 +74,7 @@ export function listen(connection: Connection, signal: AbortSignal): Promise<num
   const print = (line: ListenLine) => process.stdout.write(`${JSON.stringify(line)}\n`);
   return new Promise((resolve) => {
     const chat = nodeSession(connection, 'once-connected', {
-      status: reportStatus(connection.url, (why) => {
+      status: reportStatus(describeWhere(connection), (why) => {
         report(why);
         resolve(1);
       }),
@@ -81,6 +83,7 @@ export function listen(connection: Connection, signal: AbortSignal): Promise<num
       history: (messages) => {
         if (messages.length > 0) print({ type: 'history', messages });
       },
+      presence: (presence) => print({ type: 'presence', ...presence }),
       typing: (who) => print({ type: 'typing', ...who }),
       seedFrame: (text) => print({ type: 'frame', text }),
     });

@@ -61,6 +61,11 @@ export class TerminalFormat {
   }
 }
 
+/** `room alpha at http://localhost:8000`: where a session is, for its status lines. */
+export function describeWhere(place: { url: string; room: string }): string {
+  return `room ${place.room} at ${place.url}`;
+}
+
 /** What the client is doing, in words, for the status line. */
 export function describeStatus(status: SessionStatus, where: string): string {
   switch (status.state) {

@@ -18,9 +18,18 @@ const SCREENSHOTS = join(__dirname, '..', 'test-output');
 type Transport = 'socket.io' | 'raw';
 
 describeWithBrowser('the /chat page in Chromium', (browser) => {
-  /** Opens /chat as a returning user whose name (and choice of transport) the page remembers. */
-  async function openChat(url: string, name: string, transport: Transport = 'socket.io', viewport = { width: 900, height: 700 }) {
-    const page = await browser.open(`${url}/chat`, {
+  /**
+   * Opens /chat (`fragment`: e.g. `#room=alpha`) as a returning user whose name (and choice
+   * of transport) the page remembers.
+   */
+  async function openChat(
+    url: string,
+    name: string,
+    transport: Transport = 'socket.io',
+    viewport = { width: 900, height: 700 },
+    fragment = '',
+  ) {
+    const page = await browser.open(`${url}/chat${fragment}`, {
       viewport,
       storage: { 'chat-bridge.name': name, 'chat-bridge.transport': transport },
     });
@@ -179,10 +188,11 @@ describeWithBrowser('the /chat page in Chromium', (browser) => {
   it('fits a phone screen, and leaves screenshots in test-output/', async () => {
     const server = await startTestServer();
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const bob = await connectRaw(server.url, { name: 'bob' });
-    const carol = await connectSio(server.url, { auth: { name: 'carol' } });
-    const phone = await openChat(server.url, 'alice', 'socket.io', { width: 390, height: 720 });
-    const desktop = await openChat(server.url, 'alice', 'socket.io', { width: 900, height: 640 });
+    const room = { room: 'design' };
+    const bob = await connectRaw(server.url, { name: 'bob' }, {}, room);
+    const carol = await connectSio(server.url, { ...room, auth: { name: 'carol' } });
+    const phone = await openChat(server.url, 'alice', 'socket.io', { width: 390, height: 720 }, '#room=design');
+    const desktop = await openChat(server.url, 'alice', 'socket.io', { width: 900, height: 640 }, '#room=design');
 
     bob.send('Hi! I am on a raw WebSocket, like the old Tornado tester.');
     await carol.chat('And I am on Socket.IO. Both of us are in the same room.');
@@ -191,6 +201,8 @@ describeWithBrowser('the /chat page in Chromium', (browser) => {
     for (const page of [phone, desktop]) {
       await chatRow(page, 'Hello both, from the /chat page. <b>Tags</b> stay text.');
       await page.locator('#typing', { hasText: 'carol is typing…' }).waitFor(WAIT);
+      await page.locator('#members li', { hasText: /^alice ×2$/ }).waitFor(WAIT);
+      expect(await page.locator('#members li').allTextContents()).toEqual(['alice ×2', 'bob', 'carol']);
     }
 
     // Nothing sticks out sideways, and the message box and its button are on screen.
@@ -202,5 +214,140 @@ describeWithBrowser('the /chat page in Chromium', (browser) => {
 
     await phone.screenshot({ path: join(SCREENSHOTS, 'chat-page-phone.png') });
     await desktop.screenshot({ path: join(SCREENSHOTS, 'chat-page.png') });
+  });
+});
+
+describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
+  const openIn = async (url: string, fragment: string, name: string, viewport = { width: 900, height: 700 }) => {
+    const page = await browser.open(`${url}/chat${fragment}`, { viewport, storage: { 'chat-bridge.name': name } });
+    await page.locator('#status[data-state="connected"]').waitFor(WAIT);
+    return page;
+  };
+
+  async function say(page: Page, text: string): Promise<void> {
+    await page.locator('#text').fill(text);
+    await page.locator('#text').press('Enter');
+  }
+
+  /**
+   * Waits until the presence list reads exactly `names`, in this order. (Locators, not
+   * waitForFunction: the page's CSP forbids the eval that polling a function needs.)
+   */
+  async function membersAre(page: Page, names: string[]): Promise<void> {
+    const rows = page.locator('#members li');
+    for (const [index, name] of names.entries()) {
+      await rows.nth(index).filter({ hasText: new RegExp(`^${escapeRegExp(name)}$`) }).waitFor(WAIT);
+    }
+    await rows.nth(names.length).waitFor({ ...WAIT, state: 'detached' });
+    expect(await rows.allTextContents()).toEqual(names);
+  }
+  const fragment = (page: Page) => page.evaluate<string>('window.location.hash');
+
+  it('opened at /chat#room=alpha, chats in alpha: an alpha client gets its message, a lobby client does not', async () => {
+    const server = await startTestServer();
+    const inAlpha = await connectRaw(server.url, { name: 'alpha-reader' }, {}, { room: 'alpha' });
+    const inLobby = await connectRaw(server.url, { name: 'lobby-reader' });
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    expect(await inLobby.messages.next()).toBe(JOIN);
+
+    const page = await openIn(server.url, '#room=alpha', 'alice');
+    expect(await page.locator('#room').inputValue()).toBe('alpha');
+    expect(await page.locator('#room-label').textContent()).toBe('# alpha');
+    await page.locator('#online', { hasText: /^2 online$/ }).waitFor(WAIT);
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+
+    await say(page, 'hello alpha');
+    expect(await inAlpha.messages.next()).toBe('hello alpha');
+    // Had it leaked into the lobby, the lobby reader would have had it before this.
+    inLobby.send('lobby marker');
+    expect(await inLobby.messages.next()).toBe('lobby marker');
+  });
+
+  it('switches to another room from the room field: new fragment, no reload, messages go there', async () => {
+    const server = await startTestServer();
+    const inAlpha = await connectRaw(server.url, { name: 'alpha-reader' }, {}, { room: 'alpha' });
+    const inBeta = await connectRaw(server.url, { name: 'beta-reader' }, {}, { room: 'beta' });
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    expect(await inBeta.messages.next()).toBe(JOIN);
+    const page = await openIn(server.url, '#room=alpha', 'mover');
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    await say(page, 'said in alpha');
+    await page.locator('#messages li.chat', { hasText: 'said in alpha' }).waitFor(WAIT);
+    // A reload would lose this.
+    await page.evaluate('window.notReloaded = true');
+
+    await page.locator('#room').fill('beta');
+    await page.locator('#room-form button').click();
+    await page.waitForURL(/\/chat#room=beta$/, WAIT);
+    await page.locator('#messages li.notice', { hasText: 'You joined as mover (2 online)' }).waitFor(WAIT);
+    expect(await inAlpha.messages.next()).toBe('said in alpha');
+    expect(await inAlpha.messages.next()).toBe('Server: A user has left the chat room.');
+    expect(await inBeta.messages.next()).toBe(JOIN);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
+    expect(await page.locator('#room-label').textContent()).toBe('# beta');
+    // The other room's messages are not shown in this one.
+    expect(await page.locator('#messages li.chat').count()).toBe(0);
+
+    await say(page, 'said in beta');
+    expect(await inBeta.messages.next()).toBe('said in beta');
+    inAlpha.send('alpha marker');
+    expect(await inAlpha.messages.next()).toBe('alpha marker');
+
+    // Back is a room switch too: to alpha again, still without a reload.
+    await page.goBack();
+    await page.locator('#room-label', { hasText: /^# alpha$/ }).waitFor(WAIT);
+    expect(await inAlpha.messages.next()).toBe(JOIN);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
+  });
+
+  it('lists who is here, with a count for a name on two connections, and keeps the list current', async () => {
+    const server = await startTestServer();
+    const bobOne = await connectSio(server.url, { room: 'gamma', auth: { name: 'bob' } });
+    await connectSio(server.url, { room: 'gamma', auth: { name: 'bob' } });
+    await bobOne.notices.take(2);
+
+    const page = await openIn(server.url, '#room=gamma', 'alice');
+    await membersAre(page, ['alice', 'bob ×2']);
+    expect(await page.locator('#members li', { hasText: 'bob' }).locator('.connections').getAttribute('title')).toBe('2 connections');
+
+    await connectRaw(server.url, { name: 'carol' }, {}, { room: 'gamma' });
+    await membersAre(page, ['alice', 'bob ×2', 'carol']);
+    bobOne.socket.disconnect();
+    await membersAre(page, ['alice', 'bob', 'carol']);
+    await page.locator('#online', { hasText: /^3 online$/ }).waitFor(WAIT);
+  });
+
+  it('shows the server\'s refusal when it has no room for another room', async () => {
+    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const page = await openIn(server.url, '#room=first', 'alice');
+    await page.locator('#room').fill('second');
+    await page.locator('#room').press('Enter');
+    await page
+      .locator('#room-problem', { hasText: /^Room second: the server refused the room: it has as many rooms open as it allows$/ })
+      .waitFor(WAIT);
+    expect(await page.locator('#status').getAttribute('data-state')).not.toBe('connected');
+    expect(await fragment(page)).toBe('#room=second');
+  });
+
+  it('says so when a room name is malformed, in the URL or in the room field, and stays usable', async () => {
+    const server = await startTestServer();
+    const page = await openIn(server.url, '#room=Not%20A%20Room', 'alice');
+    const problem = page.locator('#room-problem');
+    expect(await problem.textContent()).toBe(
+      '“Not A Room” is not a room name: use 1-64 of a-z 0-9 - _ . starting with a letter or a digit, never "..". You are in lobby.',
+    );
+    expect(await fragment(page)).toBe('#room=lobby');
+    expect(await page.locator('#room').inputValue()).toBe('lobby');
+
+    await page.locator('#room').fill('../admin');
+    await page.locator('#room').press('Enter');
+    await page.locator('#room-problem', { hasText: /^“\.\.\/admin” is not a room name: .* You are in lobby\.$/ }).waitFor(WAIT);
+    expect(await page.locator('#room').getAttribute('aria-invalid')).toBe('true');
+    expect(await fragment(page)).toBe('#room=lobby');
+
+    const reader = await connectRaw(server.url, { name: 'reader' });
+    expect(await reader.messages.next()).toBe(JOIN);
+    await say(page, 'still in the lobby');
+    expect(await reader.messages.next()).toBe('still in the lobby');
   });
 });

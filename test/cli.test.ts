@@ -57,7 +57,7 @@ describe('terminal client, --send', () => {
       // The seed endpoint gets the same message verbatim, whichever way it was sent.
       await seedReader.messages.next(); // bot's join
       expect(await seedReader.messages.next()).toBe('hello from a script');
-      expect(chat.stderr.all).toMatch(/^chat: connecting to http:\/\/127\.0\.0\.1:\d+\nchat: connected to /);
+      expect(chat.stderr.all).toMatch(/^chat: connecting to room lobby at http:\/\/127\.0\.0\.1:\d+\nchat: connected to /);
     },
   );
 
@@ -79,6 +79,8 @@ describe('terminal client, --listen', () => {
     const chat = spawnChat(['--listen', '--name', 'ears', server.url]);
     const history = await nextJsonLine<ListenLine>(chat);
     expect(history).toEqual({ type: 'history', messages: [expect.objectContaining({ text: 'before the listener', name: 'early' })] });
+    // Who was here before the listener; its own join follows.
+    expect(await nextJsonLine<ListenLine>(chat)).toEqual({ type: 'presence', online: 1, members: [{ name: 'early', connections: 1 }] });
     expect(await nextJsonLine<ListenLine>(chat)).toEqual({
       type: 'notice', kind: 'join', name: 'ears', online: 2, text: expect.any(String), at: expect.any(Number),
     });
@@ -168,6 +170,8 @@ describe('terminal client, failures', () => {
     [['localhost:8000'], 'URL must start with http://, https://, ws:// or wss://, not localhost://'],
     [['not a url'], 'not a URL: not a url'],
     [['http://a', 'http://b'], 'expected at most one URL, got 2 arguments'],
+    [['--room', 'Ops'], 'not a room name: "Ops" (1-64 of a-z 0-9 - _ . starting with a letter or a digit, no "..")'],
+    [['--listen', '--room', 'a..b'], 'not a room name: "a..b" (1-64 of a-z 0-9 - _ . starting with a letter or a digit, no "..")'],
   ])('answers bad usage %j with one line and exit code 2', async (args, message) => {
     const chat = spawnChat(args);
     expect((await chat.exited).code).toBe(2);
@@ -206,7 +210,7 @@ describe('terminal client, interactive', () => {
     expect(await chat.exited).toEqual({ code: 0, signal: null });
     expect(await friend.notices.next()).toMatchObject({ kind: 'join', name: 'piper' } satisfies Partial<Notice>);
     expect(await friend.notices.next()).toMatchObject({ kind: 'leave', name: 'piper' } satisfies Partial<Notice>);
-    expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} -- connecting to ${escapeRegExp(server.url)}$`, 'm'));
+    expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} -- connecting to room lobby at ${escapeRegExp(server.url)}$`, 'm'));
     for (const line of chat.stdout.all.trim().split('\n')) expect(line).toMatch(new RegExp(`^${TIME} (-- |\\* |[\\w-]+: )`));
     expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} piper: first line$`, 'm'));
     expect(chat.stdout.all).not.toContain(ESC);
@@ -263,5 +267,129 @@ describe('terminal client, interactive', () => {
     chat.write('\x04');
     expect(await chat.exited).toEqual({ code: 0, signal: null });
     expect(await watcher.notices.take(2)).toMatchObject([{ kind: 'join', name: 'leaver' }, { kind: 'leave', name: 'leaver' }]);
+  });
+});
+
+describe('terminal client, rooms', () => {
+  it.each(['socket.io', 'raw'] as const)(
+    'over %s, --send --room reaches a listener in that room and not one in the lobby',
+    async (transport) => {
+      const server = await startTestServer();
+      const inAlpha = await connectSio(server.url, { room: 'alpha', auth: { name: 'alpha-reader' } });
+      const inLobby = await connectSio(server.url, { auth: { name: 'lobby-reader' } });
+
+      const args = ['--send', 'for alpha only', '--room', 'alpha', '--name', 'bot', server.url];
+      const chat = spawnChat(transport === 'raw' ? ['--raw', ...args] : args);
+      expect(await chat.exited).toEqual({ code: 0, signal: null });
+      expect(await inAlpha.chats.next()).toEqual({ id: chat.stdout.all.trim(), text: 'for alpha only', name: 'bot', at: expect.any(Number) });
+      expect(chat.stderr.all).toMatch(/^chat: connecting to room alpha at http:\/\/127\.0\.0\.1:\d+\n/);
+
+      // Had the message leaked into the lobby, it would have reached the lobby reader before this one.
+      await inLobby.chat('lobby marker');
+      expect((await inLobby.chats.next()).text).toBe('lobby marker');
+    },
+  );
+
+  it.each(['socket.io', 'raw'] as const)('over %s, --listen --room prints that room\'s events only', async (transport) => {
+    const server = await startTestServer();
+    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--listen', '--room', 'alpha', '--name', 'ears', server.url]);
+    await nextJsonLine<ListenLine>(chat, (line) => line.type === 'notice' && line.kind === 'join' && line.name === 'ears');
+
+    const lobbyTalker = await connectRaw(server.url, { name: 'lobby-talker' });
+    lobbyTalker.send('said in the lobby');
+    const alphaTalker = await connectRaw(server.url, { name: 'alpha-talker' }, {}, { room: 'alpha' });
+    alphaTalker.send('said in alpha');
+
+    // The lobby talker's join and message came first; only alpha's reach the listener.
+    expect(await nextJsonLine<ListenLine>(chat)).toMatchObject({ type: 'notice', kind: 'join', name: 'alpha-talker', online: 2 });
+    expect(await nextJsonLine<ListenLine>(chat)).toMatchObject({ type: 'chat', text: 'said in alpha', name: 'alpha-talker' });
+    expect(chat.stderr.all).toContain('chat: connected to room alpha at ');
+    chat.child.kill('SIGINT');
+    expect((await chat.exited).code).toBe(0);
+    expect(chat.stdout.all).not.toContain('lobby-talker');
+  });
+
+  it.each([
+    ['socket.io', 'chat: the server refused the room: it has as many rooms open as it allows'],
+    ['raw', 'chat: the server refused the connection (HTTP 503)'],
+  ] as const)('over %s, exits 1 saying so when the server has no room for another room', async (transport, reason) => {
+    const server = await startTestServer({ MAX_ROOMS: '1' });
+    await connectSio(server.url, { room: 'first' });
+    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--send', 'hi', '--room', 'second', server.url]);
+    expect((await chat.exited).code).toBe(1);
+    expect(await lastErrorLine(chat)).toBe(reason);
+  });
+
+  it('interactive: /join moves to another room, says so, and sends there', async () => {
+    const server = await startTestServer();
+    const lobby = await connectSio(server.url, { auth: { name: 'lobby-watcher' } });
+    const beta = await connectSio(server.url, { room: 'beta', auth: { name: 'beta-watcher' } });
+    expect(await lobby.notices.next()).toMatchObject({ kind: 'join', name: 'lobby-watcher' });
+    expect(await beta.notices.next()).toMatchObject({ kind: 'join', name: 'beta-watcher' });
+
+    const chat = spawnChat(['--name', 'mover', server.url]);
+    await chat.stdout.until(/\* mover joined \(2 online\)\n/);
+    expect(await lobby.notices.next()).toMatchObject({ kind: 'join', name: 'mover' });
+    chat.write('/join beta\n');
+    await chat.stdout.until(/-- leaving room lobby for room beta\n/);
+    await chat.stdout.until(/-- connected to room beta at /);
+    expect(await lobby.notices.next()).toMatchObject({ kind: 'leave', name: 'mover', online: 1 });
+    expect(await beta.notices.next()).toMatchObject({ kind: 'join', name: 'mover', online: 2 });
+
+    chat.write('hello beta\n');
+    expect(await beta.chats.next()).toMatchObject({ name: 'mover', text: 'hello beta' });
+    await lobby.chat('lobby marker');
+    expect((await lobby.chats.next()).text).toBe('lobby marker');
+
+    chat.end();
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('interactive: /join to a room the server turns down says why and goes back', async () => {
+    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const first = await connectSio(server.url, { room: 'first', auth: { name: 'watcher' } });
+    await first.notices.next();
+    const chat = spawnChat(['--room', 'first', '--name', 'bouncer', server.url]);
+    await chat.stdout.until(/\* bouncer joined \(2 online\)\n/);
+
+    chat.write('/join second\n');
+    await chat.stdout.until(
+      /!! cannot join room second: the server refused the room: it has as many rooms open as it allows; back to room first\n/,
+    );
+    await chat.stdout.until(/-- connected to room first at /);
+    expect(await first.notices.take(2)).toMatchObject([
+      { kind: 'join', name: 'bouncer' },
+      { kind: 'leave', name: 'bouncer' },
+    ]);
+    expect(await first.notices.next()).toMatchObject({ kind: 'join', name: 'bouncer' });
+    chat.write('back in first\n');
+    expect(await first.chats.next()).toMatchObject({ name: 'bouncer', text: 'back in first' });
+    chat.end();
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('interactive: /join with a malformed name says why and stays in the room', async () => {
+    const server = await startTestServer();
+    const watcher = await connectSio(server.url, { auth: { name: 'watcher' } });
+    const chat = spawnChat(['--name', 'stayer', server.url]);
+    await chat.stdout.until(/\* stayer joined \(2 online\)\n/);
+
+    chat.write('/join Not..A-Room\n');
+    await chat.stdout.until(new RegExp(`^${TIME} !! not a room name: "Not\\.\\.A-Room" \\(1-64 of a-z 0-9 - _ \\. starting with a letter or a digit, no "\\.\\."\\)$`, 'm'));
+    chat.write('/help\n');
+    await chat.stdout.until(/-- \/join ROOM leaves this room for ROOM/);
+    await chat.stdout.until(/-- you are in room lobby\n/);
+    chat.write('still here\n');
+    expect(await watcher.chats.next()).toMatchObject({ name: 'stayer', text: 'still here' });
+    chat.end();
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+  });
+
+  inTerminal('in a terminal: the prompt shows the room and the name', async () => {
+    const server = await startTestServer();
+    const chat = spawnChat(['--name', 'tty', server.url], { tty: true });
+    await chat.stdout.until(/\[lobby\] tty> /);
+    chat.write('/quit\r');
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -7,13 +7,17 @@
  */
 import type { Socket } from 'socket.io-client';
 import { Backoff } from './backoff.js';
-import { rawSocketUrl } from './urls.js';
+import { describeRoomRefusal } from './format.js';
+import { checkRoomName, rawSocketUrl } from './urls.js';
 import {
+  DEFAULT_ROOM,
+  RoomError,
   TYPING_INTERVAL_MS,
   type ChatAck,
   type ChatMessage,
   type ClientToServerEvents,
   type Notice,
+  type Presence,
   type RawJsonFrame,
   type ServerToClientEvents,
   type Typing,
@@ -44,6 +48,11 @@ export interface SessionHandlers {
   notice(notice: Notice, own: boolean): void;
   /** Socket.IO only: the recent messages this session had not seen yet, oldest first. */
   history(messages: ChatMessage[]): void;
+  /**
+   * Socket.IO only, after `history` on every (re)connection: who is in the room. The join
+   * and leave notices that follow keep it current (see shared/presence.ts).
+   */
+  presence(presence: Presence): void;
   /** Socket.IO only. */
   typing(who: Typing): void;
   /** Raw seed mode only: a frame exactly as the seed server would send it. */
@@ -68,8 +77,11 @@ export interface RawSocket {
 
 /** How this platform opens connections. */
 export interface Connectors {
-  /** A typed Socket.IO socket for the server at `url`, created with autoConnect and reconnection off. */
-  socketIo(url: string, name: string | undefined): ChatSocket;
+  /**
+   * A typed Socket.IO socket for `room` on the server at `url`, created with autoConnect
+   * and reconnection off.
+   */
+  socketIo(url: string, name: string | undefined, room: string): ChatSocket;
   webSocket(url: string, events: RawSocketEvents): RawSocket;
   /** One line saying why a Socket.IO connection attempt failed. */
   describeError(err: unknown): string;
@@ -80,6 +92,8 @@ export interface SessionOptions {
   url: string;
   transport: TransportKind;
   name?: string | undefined;
+  /** Default: the lobby. A malformed name throws a RangeError from the constructor. */
+  room?: string | undefined;
   rawFormat?: RawFormat;
   retry: RetryPolicy;
   connectors: Connectors;
@@ -114,6 +128,7 @@ interface LinkEvents {
   chat(message: ChatMessage): void;
   notice(notice: Notice): void;
   history(messages: ChatMessage[]): void;
+  presence(presence: Presence): void;
   typing(who: Typing): void;
   seedFrame(text: string): void;
 }
@@ -133,8 +148,12 @@ export class ChatSession {
   private finished = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private lastTypingAt = -Infinity;
+  /** The room this session is in; fixed for its lifetime (another room is another session). */
+  readonly room: string;
 
   constructor(private readonly options: SessionOptions) {
+    this.room = options.room ?? DEFAULT_ROOM;
+    checkRoomName(this.room);
     this.backoff = options.backoff ?? new Backoff();
     const events: LinkEvents = {
       opened: () => this.onOpened(),
@@ -144,13 +163,14 @@ export class ChatSession {
       },
       notice: (notice) => this.onNotice(notice),
       history: (messages) => options.handlers.history(messages.filter((m) => this.remember(m.id))),
+      presence: (presence) => options.handlers.presence(presence),
       typing: (who) => options.handlers.typing(who),
       seedFrame: (text) => options.handlers.seedFrame(text),
     };
     this.link =
       options.transport === 'socket.io'
-        ? new SocketIoLink(options.connectors.socketIo(options.url, options.name), options.connectors, events)
-        : new RawLink(options, events, () => this.ownName);
+        ? new SocketIoLink(options.connectors.socketIo(options.url, options.name, this.room), options.connectors, events)
+        : new RawLink({ ...options, room: this.room }, events, () => this.ownName);
   }
 
   /** The name the server gave this client, once its join notice has arrived. */
@@ -257,7 +277,13 @@ class SocketIoLink implements Link {
     events: LinkEvents,
   ) {
     socket.on('connect', () => events.opened());
-    socket.on('connect_error', (err) => events.lost(connectors.describeError(err), false));
+    socket.on('connect_error', (err) => {
+      const refusal = describeRoomRefusal(err.message);
+      // A malformed room stays malformed: trying again would only be refused again. A full
+      // server may have room later, so room_limit is retried like any other failure.
+      if (refusal !== undefined) events.lost(refusal, err.message === RoomError.InvalidRoom);
+      else events.lost(connectors.describeError(err), false);
+    });
     socket.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') return;
       // After a server-side disconnect() socket.io-client does not come back on its own
@@ -267,6 +293,7 @@ class SocketIoLink implements Link {
     socket.on('chat', (message) => events.chat(message));
     socket.on('notice', (notice) => events.notice(notice));
     socket.on('history', (messages) => events.history(messages));
+    socket.on('presence', (presence) => events.presence(presence));
     socket.on('typing', (who) => events.typing(who));
   }
 
@@ -328,10 +355,11 @@ class RawLink implements Link {
   }
 
   open(): void {
-    const url = rawSocketUrl(this.options.url, {
-      name: this.options.name,
-      format: this.format === 'json' ? 'json' : undefined,
-    });
+    const url = rawSocketUrl(
+      this.options.url,
+      { name: this.options.name, format: this.format === 'json' ? 'json' : undefined },
+      this.options.room,
+    );
     let failure: string | undefined;
     const socket: RawSocket = this.options.connectors.webSocket(url, {
       open: () => {

@@ -1,6 +1,7 @@
 import type { io as ioFunction } from 'socket.io-client';
 import { SOCKET_IO_PATH } from '../../server/protocol.js';
 import type { Connectors } from '../shared/session.js';
+import { socketIoRoomUrl } from '../shared/urls.js';
 
 declare global {
   interface Window {
@@ -19,10 +20,13 @@ export function socketIoLoaded(): boolean {
  * (which tells a page nothing about why a connection failed, so neither can we).
  */
 export const browserConnectors: Connectors = {
-  socketIo: (url, name) => {
+  socketIo: (url, name, room) => {
     if (window.io === undefined) throw new Error('the Socket.IO client script did not load');
-    return window.io(url, {
+    return window.io(socketIoRoomUrl(url, room), {
       path: SOCKET_IO_PATH,
+      // A connection of its own per session: the session being closed on a room switch
+      // must not take the next one's connection down with it.
+      forceNew: true,
       autoConnect: false,
       reconnection: false,
       auth: name === undefined ? {} : { name },

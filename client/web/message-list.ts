@@ -27,6 +27,12 @@ export class MessageList {
     private readonly list: HTMLOListElement,
   ) {}
 
+  /** Another room: its messages start from an empty list. */
+  clear(): void {
+    this.shown.clear();
+    this.list.replaceChildren();
+  }
+
   addChat(message: ChatMessage, mine: boolean): void {
     if (this.shown.has(message.id)) return;
     this.shown.add(message.id);

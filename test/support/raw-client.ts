@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { rawRoomPath, type RawJsonFrame } from '../../server/protocol';
+import type { RawJsonFrame } from '../../server/protocol';
 import { rawSocketUrl } from '../../client/shared/urls';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
@@ -23,14 +23,14 @@ export interface RawTestClient {
 export { rawSocketUrl as rawUrl } from '../../client/shared/urls';
 
 export interface RawConnectOptions {
-  /** The room to join (its path, /socket/<room>); the lobby, /socket, when absent. */
-  room?: string;
   /**
    * The local address to connect from, e.g. 127.0.0.2: the server keeps flood-control
    * budgets and connection counts per address. Linux answers on all of 127.0.0.0/8
    * without configuration; other systems need the alias added first.
    */
   localAddress?: string;
+  /** The room to join; the lobby (`/socket`) by default. */
+  room?: string;
 }
 
 /** Connects and resolves once the handshake is done; rejects if the server refuses it. */
@@ -40,9 +40,7 @@ export function connectRaw(
   headers: Record<string, string> = {},
   options: RawConnectOptions = {},
 ): Promise<RawTestClient> {
-  const url = new URL(rawSocketUrl(baseUrl, query));
-  if (options.room !== undefined) url.pathname = rawRoomPath(options.room);
-  const ws = new WebSocket(url, {
+  const ws = new WebSocket(rawSocketUrl(baseUrl, query, options.room), {
     headers,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });

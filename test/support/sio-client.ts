@@ -1,18 +1,9 @@
-import { io } from 'socket.io-client';
 import { connectChat, type ChatSocket } from '../../client/connect';
-import { httpOrigin } from '../../client/shared/urls';
-import { roomNamespace, SOCKET_IO_PATH } from '../../server/protocol';
 import type { ChatAck, ChatMessage, Notice, Presence, Typing } from '../../server/protocol';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
 export type ChatClientSocket = ChatSocket;
-
-/** connectChat for the lobby; the same options, with the room's namespace, for any other room. */
-function connectChatTo(url: string, options: Parameters<typeof connectChat>[1]): ChatSocket {
-  if (new URL(url).pathname === '/') return connectChat(url, options);
-  return io(url, { path: SOCKET_IO_PATH, ...options }) as ChatSocket;
-}
 
 export interface SioTestClient {
   readonly socket: ChatClientSocket;
@@ -37,7 +28,7 @@ export interface SioOptions {
   localAddress?: string;
   /** Reconnect after a drop, as a real client does (off by default: see connectSio). */
   reconnection?: boolean;
-  /** The room (its namespace, /<room>); the lobby, namespace /, when absent. */
+  /** The room (namespace) to join; the lobby by default. */
   room?: string;
 }
 
@@ -47,8 +38,8 @@ export interface SioOptions {
  * the queues are listening from the start, so nothing sent on connect is missed.
  */
 export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<SioTestClient> {
-  const url = options.room === undefined ? baseUrl : `${httpOrigin(baseUrl)}${roomNamespace(options.room)}`;
-  const socket = connectChatTo(url, {
+  const socket = connectChat(baseUrl, {
+    room: options.room,
     forceNew: true,
     reconnection: options.reconnection ?? false,
     transports: options.transports ?? ['websocket'],
