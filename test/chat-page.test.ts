@@ -318,7 +318,7 @@ describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
   });
 
   it('shows the server\'s refusal when it has no room for another room', async () => {
-    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const server = await startTestServer({ MAX_ROOMS: '2' }); // the lobby, always open, and one room
     const page = await openIn(server.url, '#room=first', 'alice');
     await page.locator('#room').fill('second');
     await page.locator('#room').press('Enter');

@@ -313,7 +313,7 @@ describe('terminal client, rooms', () => {
     ['socket.io', 'chat: the server refused the room: it has as many rooms open as it allows'],
     ['raw', 'chat: the server refused the connection (HTTP 503)'],
   ] as const)('over %s, exits 1 saying so when the server has no room for another room', async (transport, reason) => {
-    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const server = await startTestServer({ MAX_ROOMS: '2' }); // the lobby, always open, and one room
     await connectSio(server.url, { room: 'first' });
     const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--send', 'hi', '--room', 'second', server.url]);
     expect((await chat.exited).code).toBe(1);
@@ -346,7 +346,7 @@ describe('terminal client, rooms', () => {
   });
 
   it('interactive: /join to a room the server turns down says why and goes back', async () => {
-    const server = await startTestServer({ MAX_ROOMS: '1' });
+    const server = await startTestServer({ MAX_ROOMS: '2' }); // the lobby, always open, and one room
     const first = await connectSio(server.url, { room: 'first', auth: { name: 'watcher' } });
     await first.notices.next();
     const chat = spawnChat(['--room', 'first', '--name', 'bouncer', server.url]);
