@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseHost, type AllowedHost, type AllowedHosts } from './access/hosts';
+import { parseHost, type AllowedHost, type AllowedHosts } from './host-name';
 
 /**
  * Every setting, its environment variable and its default, in one literal.
