@@ -1,0 +1,99 @@
+/**
+ * The room layer on its own, with no sockets: a sink that records, a store that answers
+ * when the test says so.
+ */
+import { createLogger } from '../server/support/logger';
+import type { ChatMessage, Notice } from '../server/protocol';
+import type { RoomSink } from '../server/room/room';
+import { Rooms } from '../server/room/rooms';
+import { MemoryStore, type MessageStore } from '../server/room/store';
+
+const logger = createLogger('silent');
+
+/** Records what a room publishes, as one list of `chat:<text>` and `<kind>:<name>` lines. */
+function recordingSink(events: string[]): RoomSink {
+  return {
+    chat: (message: ChatMessage) => events.push(`chat:${message.text}`),
+    notice: (notice: Notice) => events.push(`${notice.kind}:${notice.name}`),
+  };
+}
+
+function rooms(maxRooms: number, store: MessageStore = new MemoryStore(), events: string[] = []): Rooms {
+  const all = new Rooms({ maxRooms, historySize: 10, historyBytes: 1 << 20, store, logger });
+  all.addSinks(() => recordingSink(events));
+  return all;
+}
+
+describe('Rooms', () => {
+  it('always has a place for the lobby, and counts it', () => {
+    const held = rooms(2);
+    const alpha = held.open('alpha');
+    alpha?.join('a');
+    expect(held.open('beta')).toBeNull();
+    expect(held.open('lobby')).not.toBeNull();
+    held.close();
+  });
+
+  it('gives a new room the place of the room that has been empty longest', () => {
+    const held = rooms(3);
+    for (const name of ['alpha', 'beta']) {
+      held.open(name)?.join('x');
+    }
+    held.get('alpha')?.leave('x');
+    held.get('beta')?.leave('x');
+    expect(held.open('gamma')).not.toBeNull();
+    expect([held.get('alpha'), held.get('beta') !== undefined]).toEqual([undefined, true]);
+    held.close();
+  });
+
+  it('refuses a new room only while every room has someone in it', () => {
+    const held = rooms(2);
+    held.open('alpha')?.join('x');
+    expect(held.open('beta')).toBeNull();
+    held.get('alpha')?.leave('x');
+    expect(held.open('beta')).not.toBeNull();
+    held.close();
+  });
+});
+
+describe('Room', () => {
+  it('publishes in stamp order when the store answers later, notices included', async () => {
+    const answers: (() => void)[] = [];
+    let sequence = 0;
+    const slowStore: MessageStore = {
+      stamp: (_room, name, text) =>
+        new Promise<ChatMessage>((resolve) => answers.push(() => resolve({ id: `1-${(sequence += 1)}`, name, text, at: 1 }))),
+      load: () => [],
+    };
+    const events: string[] = [];
+    const held = rooms(5, slowStore, events);
+    const room = held.open('alpha');
+    room?.post('ann', 'first');
+    room?.post('ann', 'second');
+    room?.join('bob'); // after two messages still being stamped: announced after them
+    expect(events).toEqual([]);
+    for (const answer of answers) answer();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['chat:first', 'chat:second', 'join:bob']);
+    held.close();
+  });
+
+  it('answers the sender before anyone receives the message', () => {
+    const events: string[] = [];
+    const held = rooms(5, new MemoryStore(), events);
+    held.open('alpha')?.post('ann', 'hello', (message) => events.push(`ack:${message.text}`));
+    expect(events).toEqual(['ack:hello', 'chat:hello']);
+    held.close();
+  });
+
+  it('counts presence per name, several connections each', () => {
+    const held = rooms(5);
+    const room = held.open('alpha');
+    room?.join('ann');
+    room?.join('ann');
+    room?.join('bob');
+    room?.leave('bob');
+    expect(room?.presenceNow()).toEqual({ online: 2, members: [{ name: 'ann', connections: 2 }] });
+    held.close();
+  });
+});
