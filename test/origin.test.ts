@@ -67,7 +67,9 @@ describe('upgrade routing', () => {
   it('answers an upgrade to an unknown path with 404', async () => {
     const server = await startTestServer();
     expect(await upgradeStatus(server.url, '/elsewhere')).toBe(404);
-    expect(await upgradeStatus(server.url, '/socket/extra')).toBe(404);
+    expect(await upgradeStatus(server.url, '/socketx')).toBe(404);
+    // Below /socket/ is a room: a malformed room name is a bad request, not an unknown path.
+    expect(await upgradeStatus(server.url, '/socket/extra/more')).toBe(400);
   });
 
   it('upgrades Socket.IO WebSockets next to /socket, query strings and all', async () => {
