@@ -101,12 +101,9 @@ interface EngineInternals {
   transport: { writable: boolean; socket?: WebSocket };
 }
 
-/** socket.io's open namespaces by name and a client's sockets (one per namespace): internals, typed here. */
+/** socket.io's open namespaces by name: internal, typed here. */
 interface ServerInternals {
   _nsps: Map<string, ChatNamespace>;
-}
-interface ClientInternals {
-  sockets: Map<string, unknown>;
 }
 
 /** A handshake's slot, held until Engine.IO opens its session or refuses it. */
@@ -154,6 +151,12 @@ export class SocketIoTransport {
   private readonly sessions = new WeakMap<EngineConnection, Ticket>();
   /** Each connection's flood budget, shared by every room it is in. */
   private readonly budgets = new WeakMap<EngineConnection, TokenBucket | null>();
+  /**
+   * Rooms each connection is in or joining. Counted when a join passes checkRoom, not
+   * when it completes: a client asking for hundreds of namespaces at once would
+   * otherwise find each of them checked before any of them counted.
+   */
+  private readonly roomCounts = new WeakMap<EngineConnection, number>();
 
   constructor(options: SocketIoTransportOptions) {
     ({ rooms: this.rooms, members: this.members, config: this.config, admission: this.admission } = options);
@@ -324,12 +327,16 @@ export class SocketIoTransport {
 
   /** Room in memory, or a place for it; and not too many rooms on one connection. */
   private checkRoom(socket: ChatSocket, next: (err?: Error) => void): void {
-    if ((socket.client as unknown as ClientInternals).sockets.size >= MAX_ROOMS_PER_CONNECTION) {
+    const joined = this.roomCounts.get(socket.conn) ?? 0;
+    if (joined >= MAX_ROOMS_PER_CONNECTION) {
       this.metrics.reject('room_limit');
       return next(new Error(RoomError.TooManyRooms));
     }
     const room = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
-    if (this.rooms.open(room) !== null) return next();
+    if (this.rooms.open(room) !== null) {
+      this.roomCounts.set(socket.conn, joined + 1);
+      return next();
+    }
     this.metrics.reject('room_limit');
     this.logger.info({ transport: 'socket.io', room }, 'join refused: room limit');
     next(new Error(RoomError.RoomLimit));
@@ -426,6 +433,9 @@ export class SocketIoTransport {
   }
 
   private accept(socket: ChatSocket): void {
+    // A recovered client skips the middlewares (checkRoom counted its other rooms).
+    if (socket.recovered) this.roomCounts.set(socket.conn, (this.roomCounts.get(socket.conn) ?? 0) + 1);
+    socket.once('disconnect', () => this.roomCounts.set(socket.conn, Math.max(0, (this.roomCounts.get(socket.conn) ?? 1) - 1)));
     // Past the token check: this session keeps its place until it closes.
     const ticket = this.sessions.get(socket.conn);
     if (ticket !== undefined) this.admission.prove(ticket);
