@@ -46,6 +46,16 @@ describe('Rooms', () => {
     held.close();
   });
 
+  it('keeps a room that a client is on its way into (its history still loading)', () => {
+    const held = rooms(2);
+    const alpha = held.open('alpha');
+    alpha?.arrive();
+    expect(held.open('beta')).toBeNull();
+    alpha?.abandon();
+    expect(held.open('beta')).not.toBeNull();
+    held.close();
+  });
+
   it('refuses a new room only while every room has someone in it', () => {
     const held = rooms(2);
     held.open('alpha')?.join('x');

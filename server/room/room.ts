@@ -75,6 +75,8 @@ export class Room {
   private quiet = false;
   /** Events still waiting for their stamp (a store that answers later); later ones wait behind. */
   private waiting = 0;
+  /** Clients on their way in (the room's history still loading): the room must stay in memory. */
+  private arriving = 0;
   private tail: Promise<void> = Promise.resolve();
 
   constructor(options: RoomOptions) {
@@ -105,8 +107,24 @@ export class Room {
     return this.presence.online;
   }
 
+  /**
+   * A client is on its way in: from now until it joins (or gives up), the room counts as
+   * used and does not leave memory, so that it joins the room it was admitted to.
+   */
+  arrive(): void {
+    this.arriving += 1;
+    this.emptySince = 0;
+  }
+
+  /** A client that arrived went away before it joined. */
+  abandon(): void {
+    this.arriving = Math.max(0, this.arriving - 1);
+    this.markIfEmpty();
+  }
+
   /** Someone joined through any transport: everyone in the room, the newcomer included, is told. */
   join(name: string): Notice {
+    this.arriving = Math.max(0, this.arriving - 1);
     this.presence.add(name);
     this.emptySince = 0;
     return this.announce('join', JOIN_TEXT, name);
@@ -115,7 +133,7 @@ export class Room {
   /** Someone left: everyone still in the room is told. */
   leave(name: string): Notice {
     this.presence.remove(name);
-    if (this.presence.online === 0) this.emptySince = performance.now();
+    this.markIfEmpty();
     return this.announce('leave', LEAVE_TEXT, name);
   }
 
@@ -180,6 +198,10 @@ export class Room {
   /** The room leaves memory. */
   dispose(): void {
     for (const sink of this.sinks) sink.dispose?.();
+  }
+
+  private markIfEmpty(): void {
+    if (this.presence.online === 0 && this.arriving === 0) this.emptySince = performance.now();
   }
 
   private keep(messages: readonly ChatMessage[]): void {

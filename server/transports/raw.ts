@@ -244,6 +244,7 @@ export class RawTransport implements RawClientHost {
     client.bucket = this.floodControl.open(ticket.ip);
     client.listen(this);
     this.clients.add(client);
+    room.arrive();
     const enter = () => {
       if (client.readyState !== RawClient.OPEN) return; // gone while the room's history was loading
       // Sent before the client joins the broadcast group, so it comes before anything live.
@@ -290,7 +291,10 @@ export class RawTransport implements RawClientHost {
     this.admission.release(client.ticket);
     this.floodControl.close(client.ticket.ip, client.bucket);
     this.loadReport?.closed();
-    if (!client.joined) return;
+    if (!client.joined) {
+      client.room.abandon();
+      return;
+    }
     this.sinks.get(client.room.name)?.groups[client.format].delete(client);
     this.members.leave(client, { transport: 'raw', format: client.format, code });
   }

@@ -446,6 +446,7 @@ export class SocketIoTransport {
       socket.disconnect(true);
       return;
     }
+    room.arrive();
     const name = displayName(authOf(socket).name);
     socket.data.name = name;
     const member: Member = { room, name, bucket: this.budgetOf(socket.conn) };
@@ -473,6 +474,7 @@ export class SocketIoTransport {
     let joined = false;
     socket.on('disconnect', (reason) => {
       if (joined) this.members.leave(member, { ...fields, reason });
+      else room.abandon();
     });
     const enter = () => {
       if (!socket.connected) return; // gone while the room's history was loading
