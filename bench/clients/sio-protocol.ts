@@ -13,6 +13,7 @@ const EVENT_INITIAL = 4;
 const CHAT = 0x63; // 'c'
 const NOTICE = 0x6e; // 'n'
 const HISTORY = 0x68; // 'h'
+const PRESENCE = 0x70; // 'p'
 
 /**
  * A thin Socket.IO client: the WebSocket transport from the first request (no polling,
@@ -28,7 +29,8 @@ export const sioProtocol: WireProtocol = {
       const initial = frame[EVENT_INITIAL];
       if (initial === CHAT) events.chat(frame);
       else if (initial === NOTICE) events.notice();
-      else if (initial !== HISTORY) events.error(`unexpected event: ${frame.toString('utf8', 0, 60)}`);
+      // A newcomer's `history` and `presence` come once, before any notice: not counted.
+      else if (initial !== HISTORY && initial !== PRESENCE) events.error(`unexpected event: ${frame.toString('utf8', 0, 60)}`);
     } else if (type === EIO_PING && frame.length === 1) {
       send('3');
     } else if (type === EIO_OPEN) {
