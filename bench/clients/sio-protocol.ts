@@ -31,13 +31,14 @@ export function sioProtocol(room: string): WireProtocol {
   const prefix = namespace === '/' ? '' : `${namespace},`;
   const connectPacket = `40${prefix}`;
   const connected = Buffer.from(connectPacket);
+  const connectError = Buffer.from(`44${prefix}`);
   const event = Buffer.from(`42${prefix}`);
   // The first letter of the event's name, past the prefix and '["'.
   const eventInitial = event.length + 2;
   return {
     path: `${SOCKET_IO_PATH}/?EIO=4&transport=websocket`,
     readyOnOpen: false,
-    onFrame(frame, events, send, ready) {
+    onFrame(frame, events, send, ready, refused) {
       if (startsWith(frame, event)) {
         const initial = frame[eventInitial];
         if (initial === CHAT) events.chat(frame);
@@ -50,6 +51,9 @@ export function sioProtocol(room: string): WireProtocol {
         send(connectPacket);
       } else if (startsWith(frame, connected)) {
         ready();
+      } else if (startsWith(frame, connectError)) {
+        // e.g. `44/room-7,{"message":"room_limit"}`: the namespace would not take us.
+        refused(frame.toString('utf8', connectError.length));
       } else {
         events.error(`unexpected packet: ${frame.toString('utf8', 0, 60)}`);
       }
