@@ -41,10 +41,15 @@ export function manyRoomGroups(profile: Profile): Record<RoomKind, WorkerGroup[]
 /**
  * One talker per room, for the latency probe and the fan-out alike: room r's is client r
  * of worker r % 2 (each worker's client r is in room r), so half the rooms talk from
- * each worker, and both kinds talk in the mixed rooms. In the probe each talker sends
- * `profile.latencyRate` messages/s, as the one room's single talker does: rooms x rate x
- * clientsPerRoom is then rate x roomClients, the same deliveries per second as the one
- * room of as many clients, carried by `rooms` times as many messages.
+ * each worker, and both kinds talk in the mixed rooms. Both steps put the same load in
+ * deliveries on the server as the one room of as many clients, carried by more messages:
+ * - in the probe each talker sends `profile.latencyRate` messages/s, as the one room's
+ *   single talker does: rooms x rate x clientsPerRoom = rate x roomClients deliveries/s;
+ * - in the fan-out each talker keeps senders x window messages in flight, as many as the
+ *   one room's senders together: rooms x that x clientsPerRoom = senders x window x
+ *   roomClients deliveries in flight. With the one room's window of 8 a talker, 100 rooms
+ *   of 10 would keep a tenth of that in flight, and the closed loop would measure the
+ *   round trip of a message more than what the server can deliver.
  */
 export function manyRoomTalkers(profile: Profile): Talkers {
   const { rooms, clientsPerRoom } = profile.manyRooms;
@@ -53,6 +58,7 @@ export function manyRoomTalkers(profile: Profile): Talkers {
     rooms,
     latency: talkers,
     fanout: talkers,
+    window: profile.senders * profile.window,
     audience: clientsPerRoom,
     // One process announces each join to the clients of its room present, newcomer included.
     notices: rooms * joinNotices(clientsPerRoom),

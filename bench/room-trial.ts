@@ -37,8 +37,10 @@ export interface Talkers {
   rooms: number;
   /** Worker i's clients that send in the latency probe, each at `profile.latencyRate`. */
   latency(worker: number): number[];
-  /** Worker i's clients that run the closed fan-out loop, each with `profile.window` in flight. */
+  /** Worker i's clients that run the closed fan-out loop. */
   fanout(worker: number): number[];
+  /** Messages each of them keeps in flight. */
+  window: number;
   /** How many clients each message must reach: everyone in its room, the sender included. */
   audience: number;
   /** Join notices due once every client has connected to one process. */
@@ -57,6 +59,7 @@ export function oneRoom(groups: readonly WorkerGroup[], profile: Profile): Talke
     rooms: 1,
     latency: (i) => (i === 0 ? [0] : []),
     fanout: (i) => Array.from({ length: senders(i) }, (_, index) => index),
+    window: profile.window,
     audience: clients,
     notices: joinNotices(clients),
   };
@@ -115,7 +118,7 @@ async function probeLatency(fleet: Fleet, profile: Profile, talkers: Talkers): P
 
 async function runFanout(fleet: Fleet, profile: Profile, talkers: Talkers): Promise<RoomResult['fanout']> {
   const phases = phasesFrom(profile.fanoutWarmupMs, profile.fanoutMeasureMs);
-  await fleet.broadcast((i) => ({ cmd: 'fanout', phases, senders: talkers.fanout(i), window: profile.window }));
+  await fleet.broadcast((i) => ({ cmd: 'fanout', phases, senders: talkers.fanout(i), window: talkers.window }));
   const cpu = await watchWindow(fleet, phases);
   const { delivery, totals } = await drain(fleet, profile, talkers, 'fan-out');
   return { ...delivery, ...cpu, deliveriesPerSecond: totals.chatsInWindow / (phases.measureMs / 1000) };
