@@ -1,11 +1,12 @@
 /**
  * Entry point of a client worker: `client-worker.ts <worker index>`. It holds a pool of
- * thin clients of one kind and drives them as the orchestrator asks: connect, a closed
- * fan-out loop, an open-loop latency probe. It counts every delivery and keeps counting
- * until told otherwise, so nothing that arrives late goes unseen.
+ * thin clients of one kind, in one room or dealt into several, and drives them as the
+ * orchestrator asks: connect, a closed fan-out loop, an open-loop latency probe. It counts
+ * every delivery and keeps counting until told otherwise, so nothing that arrives late
+ * goes unseen; with several rooms it also counts any delivery to the wrong room.
  */
 import { openClient, type BenchClient, type ClientEvents, type WireProtocol } from './clients/bench-client';
-import { makePayload, readPayload } from './clients/payload';
+import { makePayload, readPayload, type Payload } from './clients/payload';
 import { rawProtocol } from './clients/raw-protocol';
 import { sioProtocol } from './clients/sio-protocol';
 import { announce, serveRequests } from './child-link';
@@ -13,24 +14,32 @@ import { nowMs, nowUs } from './clock';
 import { Histogram } from './histogram';
 import type { ClientKind, Counters, Phases, WorkerRequest } from './ipc';
 
-const PROTOCOLS: Record<ClientKind, WireProtocol> = { raw: rawProtocol, sio: sioProtocol };
+const PROTOCOLS: Record<ClientKind, (room: string) => WireProtocol> = { raw: rawProtocol, sio: sioProtocol };
 const MAX_ERROR_SAMPLES = 10;
 /** Sender ids are unique across workers: worker index times this, plus the client's index. */
 const SENDERS_PER_WORKER = 1_000_000;
 
 const workerIndex = Number(process.argv[2] ?? 0);
 const clients: BenchClient[] = [];
+/** Each client's room, as its index in the connect request's list (the same in every worker). */
+const roomOf: number[] = [];
+/**
+ * Whether the clients are in several rooms. Only then is every chat's payload read to
+ * check its room: in one room nothing can stray, and a parse per frame would cost the
+ * client core what a one-room trial has always measured without it.
+ */
+let checkRooms = false;
 let counters: Counters = freshCounters(0);
 /** 0 before the measured window, 1 inside it, 2 after it. */
 let phase: 0 | 1 | 2 = 0;
 let phaseTimers: NodeJS.Timeout[] = [];
-/** Clients below this index are closed-loop senders (fan-out only). */
-let closedLoopSenders = 0;
+/** 1 for the clients that are closed-loop senders right now (fan-out only). */
+let closedLoop = new Uint8Array(0);
 let histogram: Histogram | null = null;
 const nextSeq: number[] = [];
 
 function freshCounters(notices: number): Counters {
-  return { chats: [0, 0, 0], notices, sent: 0, lastNoticeAtMs: 0, open: clients.length, errors: 0, errorSamples: [] };
+  return { chats: [0, 0, 0], misrouted: 0, notices, sent: 0, lastNoticeAtMs: 0, open: clients.length, errors: 0, errorSamples: [] };
 }
 
 function senderId(index: number): number {
@@ -40,41 +49,67 @@ function senderId(index: number): number {
 function sendFrom(index: number): void {
   const seq = nextSeq[index] ?? 0;
   nextSeq[index] = seq + 1;
-  (clients[index] as BenchClient).sendChat(makePayload(senderId(index), seq, nowUs()));
+  (clients[index] as BenchClient).sendChat(makePayload(senderId(index), seq, nowUs(), roomOf[index] ?? 0));
   counters.sent += 1;
 }
 
 function eventsFor(index: number): ClientEvents {
   return {
     chat(frame) {
+      // Read at most once, and only when needed (undefined: not read yet).
+      let payload: Payload | null | undefined;
+      if (checkRooms) {
+        payload = readPayload(frame);
+        if (payload === null) {
+          recordError(`unreadable chat: ${frame.toString('utf8', 0, 60)}`);
+          return;
+        }
+        // Not a delivery: a message must reach its own room and no other.
+        if (payload.room !== roomOf[index]) {
+          counters.misrouted += 1;
+          return;
+        }
+      }
       counters.chats[phase] += 1;
       if (histogram !== null && phase === 1) {
-        const payload = readPayload(frame);
+        if (payload === undefined) payload = readPayload(frame);
         if (payload !== null) histogram.record(nowUs() - payload.sentUs);
       }
       // A closed-loop sender sends its next message when one of its own comes back.
-      if (index < closedLoopSenders && phase < 2 && readPayload(frame)?.sender === senderId(index)) sendFrom(index);
+      if (closedLoop[index] === 1 && phase < 2) {
+        if (payload === undefined) payload = readPayload(frame);
+        if (payload?.sender === senderId(index)) sendFrom(index);
+      }
     },
     notice() {
       counters.notices += 1;
       counters.lastNoticeAtMs = nowMs();
     },
-    error(message) {
-      counters.errors += 1;
-      if (counters.errorSamples.length < MAX_ERROR_SAMPLES) counters.errorSamples.push(message);
-    },
+    error: recordError,
   };
 }
 
-/** Opens `count` clients, at most `concurrency` handshakes in flight; fails on the first refusal. */
-async function connect(url: string, kind: ClientKind, count: number, concurrency: number): Promise<void> {
+function recordError(message: string): void {
+  counters.errors += 1;
+  if (counters.errorSamples.length < MAX_ERROR_SAMPLES) counters.errorSamples.push(message);
+}
+
+/**
+ * Opens `count` clients dealt into `rooms` in turn, at most `concurrency` handshakes in
+ * flight; fails on the first refusal.
+ */
+async function connect(url: string, kind: ClientKind, count: number, concurrency: number, rooms: readonly string[]): Promise<void> {
   const first = clients.length;
+  const protocols = rooms.map(PROTOCOLS[kind]);
+  checkRooms = rooms.length > 1;
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < count) {
       const index = first + next;
+      const room = next % rooms.length;
       next += 1;
-      clients[index] = await openClient(url, PROTOCOLS[kind], eventsFor(index));
+      roomOf[index] = room;
+      clients[index] = await openClient(url, protocols[room] as WireProtocol, eventsFor(index));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
@@ -98,39 +133,52 @@ function startPhases(phases: Phases, onStart: () => void, onEnd: () => void): vo
   });
 }
 
-function fanout(phases: Phases, senders: number, window: number): void {
+/** The requested senders that this worker has. */
+function ownSenders(senders: readonly number[]): number[] {
+  return senders.filter((index) => index < clients.length);
+}
+
+function fanout(phases: Phases, senders: readonly number[], window: number): void {
   histogram = null;
-  closedLoopSenders = 0;
-  const count = Math.min(senders, clients.length);
+  closedLoop = new Uint8Array(clients.length);
+  const chosen = ownSenders(senders);
   startPhases(
     phases,
     () => {
-      closedLoopSenders = count;
-      for (let index = 0; index < count; index += 1) for (let k = 0; k < window; k += 1) sendFrom(index);
+      for (const index of chosen) closedLoop[index] = 1;
+      for (const index of chosen) for (let k = 0; k < window; k += 1) sendFrom(index);
     },
     () => {
-      closedLoopSenders = 0;
+      closedLoop.fill(0);
     },
   );
 }
 
-/** Open loop: sends on a fixed schedule whatever comes back, so a slow server cannot slow the probe. */
-function latency(phases: Phases, rate: number, send: boolean): void {
+/**
+ * Open loop: sends on a fixed schedule whatever comes back, so a slow server cannot slow
+ * the probe. Several senders take turns on one schedule, evenly spaced, so that each
+ * sends `rate` messages/s and they do not all send in the same millisecond.
+ */
+function latency(phases: Phases, rate: number, senders: readonly number[]): void {
   histogram = new Histogram();
-  closedLoopSenders = 0;
-  const intervalMs = 1000 / rate;
+  closedLoop.fill(0);
+  const chosen = ownSenders(senders);
+  const intervalMs = 1000 / (rate * Math.max(1, chosen.length));
   let sending = false;
   let sentCount = 0;
   const tick = (): void => {
     if (!sending) return;
-    sendFrom(0);
-    sentCount += 1;
+    // Everything due by now: at thousands of messages/s a timer cannot fire for each one.
+    do {
+      sendFrom(chosen[sentCount % chosen.length] as number);
+      sentCount += 1;
+    } while (phases.startAt + sentCount * intervalMs <= Date.now());
     setTimeout(tick, phases.startAt + sentCount * intervalMs - Date.now());
   };
   startPhases(
     phases,
     () => {
-      sending = send && clients.length > 0;
+      sending = chosen.length > 0;
       tick();
     },
     () => {
@@ -142,13 +190,13 @@ function latency(phases: Phases, rate: number, send: boolean): void {
 serveRequests<WorkerRequest>(async (request) => {
   switch (request.cmd) {
     case 'connect':
-      await connect(request.url, request.kind, request.count, request.concurrency);
+      await connect(request.url, request.kind, request.count, request.concurrency, request.rooms);
       return { ok: true };
     case 'fanout':
       fanout(request.phases, request.senders, request.window);
       return { ok: true };
     case 'latency':
-      latency(request.phases, request.rate, request.send);
+      latency(request.phases, request.rate, request.senders);
       return { ok: true };
     case 'counters':
       return counters;

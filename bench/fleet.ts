@@ -1,4 +1,5 @@
 import { ChildLink, spawnBenchProcess } from './child-link';
+import { DEFAULT_ROOM } from '../server/protocol';
 import { cpuSeconds } from './cpu';
 import type { ClientKind, Counters, ServerSetup, WorkerRequest } from './ipc';
 import { startServerSide, type ServerSide } from './server-side';
@@ -11,6 +12,8 @@ const POLL_MS = 20;
 export interface WorkerGroup {
   kind: ClientKind;
   count: number;
+  /** The rooms its clients are dealt into, in turn (see the `connect` request); the lobby when absent. */
+  rooms?: readonly string[];
 }
 
 /**
@@ -50,9 +53,9 @@ export class Fleet {
   async connect(concurrency: number, timeoutMs: number): Promise<void> {
     await Promise.all(
       this.workers.map((worker, i) => {
-        const { kind, count } = this.groups[i] as WorkerGroup;
+        const { kind, count, rooms = [DEFAULT_ROOM] } = this.groups[i] as WorkerGroup;
         const url = this.server.urls[i % this.server.urls.length] as string;
-        return worker.request({ cmd: 'connect', url, kind, count, concurrency }, timeoutMs);
+        return worker.request({ cmd: 'connect', url, kind, count, concurrency, rooms: [...rooms] }, timeoutMs);
       }),
     );
   }
@@ -78,11 +81,11 @@ export class Fleet {
   async waitFor(done: (total: Totals) => boolean, stallMs: number): Promise<Totals> {
     let total = sum(await this.counters());
     let lastProgress = Date.now();
-    let lastSeen = total.chats + total.notices;
+    let lastSeen = total.chats + total.misrouted + total.notices;
     while (!done(total) && Date.now() - lastProgress < stallMs) {
       await sleep(POLL_MS);
       total = sum(await this.counters());
-      const seen = total.chats + total.notices;
+      const seen = total.chats + total.misrouted + total.notices;
       if (seen !== lastSeen) {
         lastSeen = seen;
         lastProgress = Date.now();
@@ -107,6 +110,8 @@ function totalCpu(pids: readonly number[]): number | null {
 export interface Totals {
   chats: number;
   chatsInWindow: number;
+  /** Chats that reached a client of another room (not in `chats`). */
+  misrouted: number;
   notices: number;
   sent: number;
   lastNoticeAtMs: number;
@@ -115,10 +120,11 @@ export interface Totals {
 }
 
 export function sum(parts: readonly Counters[]): Totals {
-  const total: Totals = { chats: 0, chatsInWindow: 0, notices: 0, sent: 0, lastNoticeAtMs: 0, errors: 0, errorSamples: [] };
+  const total: Totals = { chats: 0, chatsInWindow: 0, misrouted: 0, notices: 0, sent: 0, lastNoticeAtMs: 0, errors: 0, errorSamples: [] };
   for (const part of parts) {
     total.chats += part.chats[0] + part.chats[1] + part.chats[2];
     total.chatsInWindow += part.chats[1];
+    total.misrouted += part.misrouted;
     total.notices += part.notices;
     total.sent += part.sent;
     total.lastNoticeAtMs = Math.max(total.lastNoticeAtMs, part.lastNoticeAtMs);

@@ -25,12 +25,16 @@ export interface Phases {
 }
 
 export type WorkerRequest =
-  /** Opens `count` clients of one kind, at most `concurrency` handshakes at a time. */
-  | { cmd: 'connect'; url: string; kind: ClientKind; count: number; concurrency: number }
-  /** Closed loop: each of the first `senders` clients keeps `window` messages in flight. */
-  | { cmd: 'fanout'; phases: Phases; senders: number; window: number }
-  /** Open loop: the first client sends `rate` messages/s; every client records latency. */
-  | { cmd: 'latency'; phases: Phases; rate: number; send: boolean }
+  /**
+   * Opens `count` clients of one kind, at most `concurrency` handshakes at a time, dealt
+   * into `rooms` in turn: client i (of this worker) joins rooms[i % rooms.length]. Every
+   * worker of a trial gets the same list, so a room's index in it names the room to all.
+   */
+  | { cmd: 'connect'; url: string; kind: ClientKind; count: number; concurrency: number; rooms: string[] }
+  /** Closed loop: each of the clients `senders` (this worker's indexes) keeps `window` messages in flight. */
+  | { cmd: 'fanout'; phases: Phases; senders: number[]; window: number }
+  /** Open loop: each of the clients `senders` sends `rate` messages/s; every client records latency. */
+  | { cmd: 'latency'; phases: Phases; rate: number; senders: number[] }
   | { cmd: 'counters' }
   | { cmd: 'histogram' };
 
@@ -38,6 +42,11 @@ export type WorkerRequest =
 export interface Counters {
   /** Chat deliveries received in each phase: before the window, inside it, after it. */
   chats: [number, number, number];
+  /**
+   * Chat messages that reached a client of another room than the one they were sent to
+   * (checked only when the worker's clients are in several rooms); not counted in `chats`.
+   */
+  misrouted: number;
   notices: number;
   /** Chat messages this worker's senders have sent. */
   sent: number;

@@ -1,6 +1,7 @@
 import type { ServerName } from './ipc';
 import type { Profile } from './profiles';
 import type { WorkerGroup } from './fleet';
+import { manyRoomGroups, manyRoomTalkers, type RoomKind } from './many-rooms';
 import { runRoomTrial, type Delivery, type RoomResult } from './room-trial';
 import { median } from './stats';
 import { runStormTrial, type StormResult } from './storm-trial';
@@ -39,6 +40,8 @@ export interface Trials {
   rawRoom: { ours: RoomResult[]; baseline: RoomResult[] };
   sioRoom: { ours: RoomResult[]; baseline: RoomResult[] };
   mixedRoom: RoomResult[];
+  /** The same clients in many small rooms, one talker each (many-rooms.ts), run beside the one room. */
+  manyRooms: Record<RoomKind, RoomResult[]>;
   rawStorm: { ours: StormResult[]; baseline: StormResult[] };
   sioStorm: { ours: StormResult[]; baseline: StormResult[] };
 }
@@ -88,7 +91,7 @@ export function roomGroups(profile: Profile): Record<'raw' | 'sio' | 'mixed', Wo
 }
 
 /** Trials per repetition in runPlan. */
-export const SINGLE_PROCESS_STEPS = 9;
+export const SINGLE_PROCESS_STEPS = 12;
 
 /**
  * Runs every trial of the profile. Each comparison alternates ours and its baseline,
@@ -97,32 +100,50 @@ export const SINGLE_PROCESS_STEPS = 9;
  */
 export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
   const groups = roomGroups(profile);
+  const manyGroups = manyRoomGroups(profile);
+  const talkers = manyRoomTalkers(profile);
+  const { rooms, clientsPerRoom } = profile.manyRooms;
+  const manyRooms: Record<RoomKind, RoomResult[]> = { raw: [], sio: [], mixed: [] };
+  // Right after the one room it is compared with, in the same repetition, so that a
+  // drift in the machine's load touches both alike.
+  const inManyRooms = async (kind: RoomKind, name: string, run: number) => {
+    const label = `${name}, ${rooms} rooms x ${clientsPerRoom}, ours, run ${run}`;
+    manyRooms[kind].push(await timed(label, () => runRoomTrial('ours', manyGroups[kind], profile, talkers), roomLine));
+  };
   const stormLine = (r: StormResult) =>
     `storm ${r.stormSeconds.toFixed(2)} s, ${Math.round(r.rssPerConnection)} B/conn`;
 
+  /** Ours, then its baseline, then anything run beside them (`also`), each repetition. */
   const alternate = async <T>(
     name: string,
     baseline: ServerName,
     run: (server: ServerName) => Promise<T>,
     describe: (result: T) => string,
+    also: (run: number) => Promise<void> = async () => undefined,
   ) => {
     const pair = { ours: [] as T[], baseline: [] as T[] };
     for (let r = 1; r <= profile.repetitions; r += 1) {
       pair.ours.push(await timed(`${name}, ours, run ${r}`, () => run('ours'), describe));
       pair.baseline.push(await timed(`${name}, ${baseline}, run ${r}`, () => run(baseline), describe));
+      await also(r);
     }
     return pair;
   };
 
-  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, groups.raw, profile), roomLine);
-  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, groups.sio, profile), roomLine);
+  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, groups.raw, profile), roomLine, (r) =>
+    inManyRooms('raw', 'raw', r),
+  );
+  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, groups.sio, profile), roomLine, (r) =>
+    inManyRooms('sio', 'Socket.IO', r),
+  );
   const mixedRoom: RoomResult[] = [];
   for (let r = 1; r <= profile.repetitions; r += 1) {
     mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', groups.mixed, profile), roomLine));
+    await inManyRooms('mixed', 'mixed', r);
   }
   const rawStorm = await alternate('raw storm', 'ws-loop', (s) => runStormTrial(s, 'raw', profile.stormClients, profile), stormLine);
   const sioStorm = await alternate('Socket.IO storm', 'socketio-emit', (s) => runStormTrial(s, 'sio', profile.sioStormClients, profile), stormLine);
-  return { rawRoom, sioRoom, mixedRoom, rawStorm, sioStorm };
+  return { rawRoom, sioRoom, mixedRoom, manyRooms, rawStorm, sioStorm };
 }
 
 export interface Measure<T> {
@@ -135,11 +156,18 @@ export interface Measure<T> {
   delivery: (result: T) => Delivery;
 }
 
-export function compare<T>(measure: Measure<T>, against: string, ours: readonly T[], baseline: readonly T[]): Row {
+/** Ours against the baseline, run by run; the row's deliveries are those of `counted` (both sides by default). */
+export function compare<T>(
+  measure: Measure<T>,
+  against: string,
+  ours: readonly T[],
+  baseline: readonly T[],
+  counted: readonly T[] = [...ours, ...baseline],
+): Row {
   const oursValues = ours.map(measure.value);
   const baselineValues = baseline.map(measure.value);
   const ratios = oursValues.map((value, i) => value / (baselineValues[i] as number));
-  return finish(measure, against, oursValues, baselineValues, ratios, [...ours, ...baseline].map(measure.delivery));
+  return finish(measure, against, oursValues, baselineValues, ratios, counted.map(measure.delivery));
 }
 
 function finish<T>(
@@ -153,10 +181,13 @@ function finish<T>(
   const medianRatio = median(ratios);
   const { target } = measure;
   const met = target === null ? null : measure.better === 'higher' ? medianRatio >= target.ratio : medianRatio <= target.ratio;
-  const delivery = deliveries.reduce(
+  const delivery: Delivery = deliveries.reduce(
     (sum, d) => ({ delivered: sum.delivered + d.delivered, expected: sum.expected + d.expected }),
     { delivered: 0, expected: 0 },
   );
+  // Only where the trials checked it (several rooms): elsewhere there is no other room.
+  const checked = deliveries.filter((d) => d.misrouted !== undefined);
+  if (checked.length > 0) delivery.misrouted = checked.reduce((sum, d) => sum + (d.misrouted as number), 0);
   const worstDelivery = Math.min(...deliveries.map((d) => (d.expected === 0 ? 1 : d.delivered / d.expected)));
   return {
     id: measure.id,
@@ -270,7 +301,63 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
     ),
   );
 
+  rows.push(...manyRoomRows(trials, profile));
+
   for (const m of stormMeasures('raw', 'Raw', profile.stormClients, { ratio: 0.15 })) rows.push(compare(m, raw, trials.rawStorm.ours, trials.rawStorm.baseline));
   for (const m of stormMeasures('sio', 'Socket.IO', profile.sioStormClients, null)) rows.push(compare(m, sio, trials.sioStorm.ours, trials.sioStorm.baseline));
+  return rows;
+}
+
+/**
+ * The many rooms, kind by kind: fan-out, latency p50 and p99. No baseline has rooms, so
+ * each is compared with our one room of as many clients and the same kinds, run in the
+ * same repetitions, pair by pair: a ratio to read (what splitting the clients into rooms
+ * costs or gains), with no target. The labels say so.
+ */
+function manyRoomRows(trials: Trials, profile: Profile): Row[] {
+  const room = profile.roomClients;
+  const { rooms, clientsPerRoom } = profile.manyRooms;
+  const half = Math.floor(clientsPerRoom / 2);
+  const kinds: { kind: RoomKind; prefix: string; name: string; shape: string; oneRoom: RoomResult[]; against: string }[] = [
+    { kind: 'raw', prefix: 'raw', name: 'Raw', shape: `${clientsPerRoom}`, oneRoom: trials.rawRoom.ours, against: 'room' },
+    { kind: 'sio', prefix: 'sio', name: 'Socket.IO', shape: `${clientsPerRoom}`, oneRoom: trials.sioRoom.ours, against: 'room' },
+    {
+      kind: 'mixed',
+      prefix: 'mixed',
+      name: 'Mixed',
+      shape: `(${clientsPerRoom - half} raw + ${half} Socket.IO)`,
+      oneRoom: trials.mixedRoom,
+      against: 'mixed room',
+    },
+  ];
+  const rows: Row[] = [];
+  for (const { kind, prefix, name, shape, oneRoom, against } of kinds) {
+    const versus = `(vs our one ${against} of ${room})`;
+    const measures: Measure<RoomResult>[] = [
+      {
+        id: `${prefix}-rooms-fanout`,
+        label: `${name} fan-out, ${rooms} rooms x ${shape}, a talker each ${versus}`,
+        unit: 'deliveries/s',
+        better: 'higher',
+        target: null,
+        value: (r) => r.fanout.deliveriesPerSecond,
+        delivery: fanoutDelivery,
+      },
+      ...(['p50', 'p99'] as const).map(
+        (q): Measure<RoomResult> => ({
+          id: `${prefix}-rooms-latency-${q}`,
+          label: `${name} latency ${q}, ${profile.latencyRate} msg/s in each of ${rooms} rooms x ${shape} ${versus}`,
+          unit: 'ms',
+          better: 'lower',
+          target: null,
+          value: (r) => r.latency[`${q}Ms`],
+          delivery: latencyDelivery,
+        }),
+      ),
+    ];
+    // Only the many rooms' deliveries belong to these rows: the one room has rows of its own.
+    const many = trials.manyRooms[kind];
+    for (const m of measures) rows.push(compare(m, `ours, one ${against} of ${room}`, many, oneRoom, many));
+  }
   return rows;
 }

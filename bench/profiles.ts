@@ -5,6 +5,12 @@ export interface Profile {
   repetitions: number;
   /** Clients in a room (raw, Socket.IO; the mixed room is half of each). */
   roomClients: number;
+  /**
+   * The same number of clients in many small rooms (raw, Socket.IO, mixed), one talker
+   * each: rooms x clientsPerRoom must equal roomClients, since these rooms are compared
+   * with the one room of as many clients (the baselines have no rooms).
+   */
+  manyRooms: { rooms: number; clientsPerRoom: number };
   /** Closed-loop senders among them, and the messages each keeps in flight. */
   senders: number;
   window: number;
@@ -44,6 +50,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     name: 'full',
     repetitions: 3,
     roomClients: 1000,
+    manyRooms: { rooms: 100, clientsPerRoom: 10 },
     senders: 10,
     window: 8,
     fanoutWarmupMs: 1_000,
@@ -62,6 +69,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     name: 'quick',
     repetitions: 3,
     roomClients: 200,
+    manyRooms: { rooms: 20, clientsPerRoom: 10 },
     senders: 4,
     window: 8,
     fanoutWarmupMs: 100,
@@ -80,6 +88,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     name: 'tiny',
     repetitions: 1,
     roomClients: 20,
+    manyRooms: { rooms: 4, clientsPerRoom: 5 },
     senders: 2,
     window: 4,
     fanoutWarmupMs: 100,

@@ -3,10 +3,15 @@ import { summarize, type LatencySummary } from './histogram';
 import type { HistogramData, Phases, ServerSetup } from './ipc';
 import type { Profile } from './profiles';
 
-/** Every chat sent, times every client in the room: what "all delivered" means. */
+/** Every chat sent, times every client in its room: what "all delivered" means. */
 export interface Delivery {
   delivered: number;
   expected: number;
+  /**
+   * Deliveries to a client of another room, counted apart from `delivered` (in trials with
+   * several rooms; absent elsewhere). Any is a failure, even with delivered = expected.
+   */
+  misrouted?: number;
 }
 
 /** Shares of one core used during a measured window (null where there is no /proc). */
@@ -23,22 +28,65 @@ export interface RoomResult {
   fanout: Delivery & CpuShares & { deliveriesPerSecond: number };
 }
 
+/**
+ * Who sends in a room trial, and whom each message must reach. Senders are given as each
+ * worker's own client indexes (client-worker.ts).
+ */
+export interface Talkers {
+  /** Rooms in the trial; with more than one, the workers count deliveries to the wrong room. */
+  rooms: number;
+  /** Worker i's clients that send in the latency probe, each at `profile.latencyRate`. */
+  latency(worker: number): number[];
+  /** Worker i's clients that run the closed fan-out loop. */
+  fanout(worker: number): number[];
+  /** Messages each of them keeps in flight. */
+  window: number;
+  /** How many clients each message must reach: everyone in its room, the sender included. */
+  audience: number;
+  /** Join notices due once every client has connected to one process. */
+  notices: number;
+}
+
+/**
+ * One room: the first client of the first worker probes latency, and `profile.senders`
+ * clients spread over the workers (so both kinds send in a mixed room) run the fan-out.
+ */
+export function oneRoom(groups: readonly WorkerGroup[], profile: Profile): Talkers {
+  const workers = groups.length;
+  const clients = groups.reduce((sum, group) => sum + group.count, 0);
+  const senders = (i: number) => Math.floor(profile.senders / workers) + (i < profile.senders % workers ? 1 : 0);
+  return {
+    rooms: 1,
+    latency: (i) => (i === 0 ? [0] : []),
+    fanout: (i) => Array.from({ length: senders(i) }, (_, index) => index),
+    window: profile.window,
+    audience: clients,
+    notices: joinNotices(clients),
+  };
+}
+
 /** Lead time so that every worker has its orders before the first phase begins. */
 const START_LEAD_MS = 50;
 /** After the window, so that every worker's own end-of-window timer has fired. */
 const END_GRACE_MS = 50;
 
 /**
- * One room on a fresh server side: connect every client, let the join notices settle,
- * probe latency at a fixed rate, then run the closed fan-out loop. Both steps wait until
- * every message sent has reached every client (or nothing more arrives), and count it.
+ * One room, or many (see `talkers`), on a fresh server side: connect every client, let
+ * the join notices settle, probe latency at a fixed rate, then run the closed fan-out
+ * loop. Both steps wait until every message sent has reached every client of its room
+ * (or nothing more arrives), and count it.
  */
-export async function runRoomTrial(server: ServerSetup, groups: readonly WorkerGroup[], profile: Profile): Promise<RoomResult> {
+export async function runRoomTrial(
+  server: ServerSetup,
+  groups: readonly WorkerGroup[],
+  profile: Profile,
+  talkers: Talkers = oneRoom(groups, profile),
+): Promise<RoomResult> {
   const fleet = await Fleet.start(server, groups);
   try {
     const clients = fleet.clientCount;
     await fleet.connect(profile.connectConcurrency, profile.connectTimeoutMs);
-    const expected = joinNotices(clients);
+    const expected = talkers.notices;
     const settled = await fleet.waitFor((t) => t.notices >= expected, profile.stallMs);
     assertNoErrors(settled, 'connecting');
     // One process announces each join to exactly the clients present. Across nodes two
@@ -47,8 +95,8 @@ export async function runRoomTrial(server: ServerSetup, groups: readonly WorkerG
     // delivers at least the single-process count.
     const short = fleet.server.isCluster ? settled.notices < expected : settled.notices !== expected;
     if (short) throw new Error(`${server}: ${settled.notices} of ${expected} join notices arrived`);
-    const latency = await probeLatency(fleet, profile);
-    const fanout = await runFanout(fleet, profile);
+    const latency = await probeLatency(fleet, profile, talkers);
+    const fanout = await runFanout(fleet, profile, talkers);
     return { server, clients, latency, fanout };
   } finally {
     await fleet.stop();
@@ -59,23 +107,20 @@ function phasesFrom(warmupMs: number, measureMs: number): Phases {
   return { startAt: Date.now() + START_LEAD_MS, warmupMs, measureMs };
 }
 
-async function probeLatency(fleet: Fleet, profile: Profile): Promise<RoomResult['latency']> {
+async function probeLatency(fleet: Fleet, profile: Profile, talkers: Talkers): Promise<RoomResult['latency']> {
   const phases = phasesFrom(profile.latencyWarmupMs, profile.latencyMeasureMs);
-  await fleet.broadcast((i) => ({ cmd: 'latency', phases, rate: profile.latencyRate, send: i === 0 }));
+  await fleet.broadcast((i) => ({ cmd: 'latency', phases, rate: profile.latencyRate, senders: talkers.latency(i) }));
   const cpu = await watchWindow(fleet, phases);
-  const { delivery } = await drain(fleet, profile, 'latency probe');
+  const { delivery } = await drain(fleet, profile, talkers, 'latency probe');
   const histograms = await fleet.broadcast<HistogramData>(() => ({ cmd: 'histogram' }));
   return { ...summarize(histograms), ...delivery, ...cpu };
 }
 
-async function runFanout(fleet: Fleet, profile: Profile): Promise<RoomResult['fanout']> {
+async function runFanout(fleet: Fleet, profile: Profile, talkers: Talkers): Promise<RoomResult['fanout']> {
   const phases = phasesFrom(profile.fanoutWarmupMs, profile.fanoutMeasureMs);
-  const workers = fleet.workers.length;
-  // The senders are spread over the workers, so both kinds send in a mixed room.
-  const senders = (i: number) => Math.floor(profile.senders / workers) + (i < profile.senders % workers ? 1 : 0);
-  await fleet.broadcast((i) => ({ cmd: 'fanout', phases, senders: senders(i), window: profile.window }));
+  await fleet.broadcast((i) => ({ cmd: 'fanout', phases, senders: talkers.fanout(i), window: talkers.window }));
   const cpu = await watchWindow(fleet, phases);
-  const { delivery, totals } = await drain(fleet, profile, 'fan-out');
+  const { delivery, totals } = await drain(fleet, profile, talkers, 'fan-out');
   return { ...delivery, ...cpu, deliveriesPerSecond: totals.chatsInWindow / (phases.measureMs / 1000) };
 }
 
@@ -93,12 +138,15 @@ async function watchWindow(fleet: Fleet, phases: Phases): Promise<CpuShares> {
   return { serverCpu: share(before.server, after.server), clientCpu: share(before.clients, after.clients) };
 }
 
-/** Waits until every chat sent has reached every client, or nothing more comes. */
-async function drain(fleet: Fleet, profile: Profile, step: string): Promise<{ delivery: Delivery; totals: Totals }> {
-  const clients = fleet.clientCount;
-  const totals = await fleet.waitFor((t) => t.chats >= t.sent * clients, profile.stallMs);
+/** Waits until every chat sent has reached every client of its room, or nothing more comes. */
+async function drain(fleet: Fleet, profile: Profile, talkers: Talkers, step: string): Promise<{ delivery: Delivery; totals: Totals }> {
+  const { audience } = talkers;
+  const totals = await fleet.waitFor((t) => t.chats >= t.sent * audience, profile.stallMs);
   assertNoErrors(totals, step);
-  return { delivery: { delivered: totals.chats, expected: totals.sent * clients }, totals };
+  const delivery: Delivery = { delivered: totals.chats, expected: totals.sent * audience };
+  // Checked only where there is another room to stray into (client-worker.ts).
+  if (talkers.rooms > 1) delivery.misrouted = totals.misrouted;
+  return { delivery, totals };
 }
 
 export function assertNoErrors(totals: Totals, step: string): void {

@@ -4,9 +4,10 @@
  * process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
  * an SVG chart under DIR (bench/results by default). Progress goes to stderr. Exits 1 if
- * any trial failed or any expected delivery went missing; a missed speed target is a
- * result, not a failure. The cluster part needs redis-server: without it, a full run
- * leaves that part out with a warning, and `--only cluster` fails.
+ * any trial failed, any expected delivery went missing or any reached a client of another
+ * room; a missed speed target is a result, not a failure. The cluster part needs
+ * redis-server: without it, a full run leaves that part out with a warning, and
+ * `--only cluster` fails.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -124,6 +125,11 @@ async function main(): Promise<void> {
   const short = rows.filter((row) => row.delivery.delivered !== row.delivery.expected || row.worstDelivery !== 1);
   if (short.length > 0) {
     log(`missing deliveries in: ${short.map((row) => row.id).join(', ')}`);
+    process.exitCode = 1;
+  }
+  const strayed = rows.filter((row) => (row.delivery.misrouted ?? 0) > 0);
+  if (strayed.length > 0) {
+    log(`deliveries to the wrong room in: ${strayed.map((row) => row.id).join(', ')}`);
     process.exitCode = 1;
   }
 }

@@ -6,7 +6,7 @@ import { REDIS_SERVER } from '../tools/redis-process';
 
 interface BenchRow {
   id: string;
-  delivery: { delivered: number; expected: number };
+  delivery: { delivered: number; expected: number; misrouted?: number };
   worstDelivery: number;
 }
 
@@ -20,6 +20,7 @@ const SINGLE_PROCESS_ROWS = [
   'sio-latency-p99',
   'sio-latency-max',
   'mixed-fanout',
+  ...['raw', 'sio', 'mixed'].flatMap((kind) => [`${kind}-rooms-fanout`, `${kind}-rooms-latency-p50`, `${kind}-rooms-latency-p99`]),
   'raw-storm',
   'raw-memory',
   'raw-heap',
@@ -70,6 +71,9 @@ describe('the fan-out benchmark, tiny', () => {
       expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
       expect(row.delivery.expected).toBeGreaterThan(0);
     }
+    // The many rooms are checked for deliveries to the wrong room, and had none.
+    const roomRows = rows.filter((row) => row.id.includes('-rooms-'));
+    expect(roomRows.map((row) => [row.id, row.delivery.misrouted])).toEqual(roomRows.map((row) => [row.id, 0]));
     expect(readFileSync(path.join(outDir, 'bench-tiny.svg'), 'utf8')).toMatch(/^<svg /);
   }, 300_000);
 });

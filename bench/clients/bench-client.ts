@@ -23,8 +23,11 @@ export interface WireProtocol {
   readonly path: string;
   /** Whether the client may chat once the WebSocket handshake is done (else: see onFrame). */
   readonly readyOnOpen: boolean;
-  /** Sorts one received text frame; `send` answers on the same socket; `ready` marks it usable. */
-  onFrame(frame: Buffer, events: ClientEvents, send: (text: string) => void, ready: () => void): void;
+  /**
+   * Sorts one received text frame; `send` answers on the same socket; `ready` marks it
+   * usable; `refused` drops a client that the server will not let in (before it is ready).
+   */
+  onFrame(frame: Buffer, events: ClientEvents, send: (text: string) => void, ready: () => void, refused: (why: string) => void): void;
   chatFrame(text: string): string;
 }
 
@@ -77,13 +80,19 @@ export function openClient(baseUrl: string, protocol: WireProtocol, events: Clie
       socket.destroy();
     },
   };
+  // Fails the connect at once, rather than after the worker's timeout (minutes in a full run).
+  const refused = (why: string): void => {
+    fail(`${baseUrl}${protocol.path}: refused: ${why}`);
+    terminated = true;
+    socket.destroy();
+  };
   const ready = (): void => {
     if (isReady) return;
     isReady = true;
     onReady(client);
   };
   const reader = new FrameReader((opcode, payload) => {
-    if (opcode === Opcode.Text) protocol.onFrame(payload, events, send, ready);
+    if (opcode === Opcode.Text) protocol.onFrame(payload, events, send, ready, refused);
     else if (opcode === Opcode.Ping) socket.write(maskedFrame(Opcode.Pong, Buffer.from(payload)));
     else if (opcode === Opcode.Close) fail(`close frame ${payload.length >= 2 ? payload.readUInt16BE(0) : ''}`);
     else if (opcode !== Opcode.Pong) fail(`unexpected opcode ${opcode}`);

@@ -25,9 +25,14 @@ export function formatTarget(row: Row): string {
   return `${row.better === 'higher' ? '>=' : '<='} ${formatRatio(row.target.ratio)}`;
 }
 
-/** Exactly 1 only when every expected delivery arrived: 0.9999996 must not round to 1. */
+/**
+ * Exactly 1 only when every expected delivery arrived: 0.9999996 must not round to 1.
+ * Where the trials had several rooms, also how many deliveries went to another room than
+ * the message's (they are not in `delivered`, and any at all is a failure).
+ */
 export function formatDelivery(row: Row): string {
-  const { delivered, expected } = row.delivery;
-  if (delivered === expected && row.worstDelivery === 1) return `1 (${delivered})`;
-  return `${(delivered / expected).toFixed(6)} (${delivered}/${expected}, worst ${row.worstDelivery.toFixed(6)})`;
+  const { delivered, expected, misrouted } = row.delivery;
+  const strays = misrouted === undefined ? '' : misrouted === 0 ? ', 0 to other rooms' : `, **${misrouted} to other rooms**`;
+  if (delivered === expected && row.worstDelivery === 1) return `1 (${delivered})${strays}`;
+  return `${(delivered / expected).toFixed(6)} (${delivered}/${expected}, worst ${row.worstDelivery.toFixed(6)})${strays}`;
 }
