@@ -62,6 +62,8 @@ describeWithRedis('several nodes on one Redis', () => {
     const lobby = RoomLog.ofRaw(lobbyB);
 
     rawA.send('raw on A in alpha');
+    // Its echo first, so that the two messages are stamped in this order.
+    await eventually(() => alphaA.chatsFrom('ann').length === 1, 'the raw message’s echo on A');
     expect(await sioB.chat('sio on B in alpha')).toMatchObject({ ok: true });
     await eventually(
       () => [alphaA, alphaB].every((log) => log.chatsFrom('ann').length === 1 && log.chatsFrom('bob').length === 1),
