@@ -27,13 +27,15 @@ export class History {
   }
 
   add(message: ChatMessage): void {
-    if (this.capacity === 0 || textBytes(message) > this.maxBytes) return;
+    if (this.capacity === 0) return;
+    const bytes = textBytes(message);
+    if (bytes > this.maxBytes) return;
     const newest = this.size === 0 ? undefined : this.at(this.size - 1);
     if (newest !== undefined && compareIds(message.id, newest.id) <= 0) {
       this.insertInOrder(message);
       return;
     }
-    this.append(message);
+    this.append(message, bytes);
   }
 
   /** Oldest first. */
@@ -74,15 +76,18 @@ export class History {
     this.size = 0;
     this.bytes = 0;
     // Re-added oldest first, so the count and byte bounds drop from the old end.
-    for (const m of all) this.append(m);
+    for (const m of all) this.append(m, textBytes(m));
   }
 
-  /** Puts a message newer than all others at the end, dropping the oldest past either bound. */
-  private append(message: ChatMessage): void {
+  /**
+   * Puts a message newer than all others at the end, dropping the oldest past either
+   * bound. `bytes`: its text's UTF-8 length, measured once by the caller.
+   */
+  private append(message: ChatMessage, bytes: number): void {
     if (this.size === this.capacity) this.dropOldest();
     this.ring[(this.start + this.size) % this.capacity] = message;
     this.size += 1;
-    this.bytes += textBytes(message);
+    this.bytes += bytes;
     while (this.bytes > this.maxBytes) this.dropOldest();
   }
 }

@@ -91,11 +91,11 @@ class RawRoomSink implements RoomSink {
   }
 
   chat(message: ChatMessage): void {
-    this.publish(message.text, { type: 'chat', ...message });
+    this.publish(message.text, () => ({ type: 'chat', ...message }));
   }
 
   notice(notice: Notice): void {
-    this.publish(notice.text, { type: 'notice', ...notice });
+    this.publish(notice.text, () => ({ type: 'notice', ...notice }));
   }
 
   /** Writes everything pending now (before clients are closed, so nothing is lost). */
@@ -108,10 +108,13 @@ class RawRoomSink implements RoomSink {
     this.forget();
   }
 
-  /** Seed clients get the text as it is; JSON clients the frame, encoded only if one listens. */
-  private publish(text: string, frame: RawJsonFrame): void {
+  /**
+   * Seed clients get the text as it is; JSON clients the frame, built and encoded only
+   * if one listens (most rooms have none: this runs for every message).
+   */
+  private publish(text: string, frame: () => RawJsonFrame): void {
     let count = this.groups.text.publish(text);
-    if (this.groups.json.size > 0) count += this.groups.json.publish(JSON.stringify(frame));
+    if (this.groups.json.size > 0) count += this.groups.json.publish(JSON.stringify(frame()));
     this.metrics.delivered('raw', count);
   }
 }
