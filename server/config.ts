@@ -12,6 +12,8 @@ export const DEFAULTS = {
   MAX_MESSAGE_BYTES: '65536', // 64 KiB, one chat message as UTF-8
   HISTORY_SIZE: '50', // messages a newcomer receives
   HISTORY_BYTES: '1048576', // 1 MiB: at most this much message text (UTF-8) in that history
+  HISTORY_KEEP: '10000', // messages stored per room (for ?since= and the API)
+  DATA_DIR: 'data', // the SQLite database's directory; ':memory:' keeps history in memory only
   LOG_LEVEL: 'info',
   RATE_LIMIT: '20', // chat messages per second per connection; 0 turns flood control off
   RATE_BURST: '40', // messages a connection may send at once before the rate applies
@@ -27,6 +29,7 @@ export const DEFAULTS = {
   WORKERS: '1', // processes on this machine sharing the port (node:cluster)
   METRICS_TOKEN: '', // empty: /metrics is open; set: it needs `Authorization: Bearer <token>`
   ALLOWED_HOSTS: '', // empty: any Host header; set: comma-separated names (optional :port), others get 421
+  API_KEY: '', // empty: the HTTP API (/api/...) is off; set: it needs `Authorization: Bearer <key>`
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
@@ -45,6 +48,10 @@ export interface Config {
   readonly historySize: number;
   /** Bytes of message text (UTF-8) the history may hold; the oldest go first. */
   readonly historyBytes: number;
+  /** Messages stored per room. */
+  readonly historyKeep: number;
+  /** Where the SQLite database lives; null: `:memory:`, history in memory only. Unused with Redis. */
+  readonly dataDir: string | null;
   readonly logLevel: LogLevel;
   /** Messages per second per connection; 0 means no limit. */
   readonly rateLimit: number;
@@ -68,6 +75,8 @@ export interface Config {
   readonly metricsToken: string | null;
   /** Empty: any Host is served. */
   readonly allowedHosts: AllowedHosts;
+  /** null: the HTTP API is off. */
+  readonly apiKey: string | null;
 }
 
 const integer = (min: number, max: number) =>
@@ -130,6 +139,8 @@ const schema = z.object({
   MAX_MESSAGE_BYTES: integer(1, 16 * 1024 * 1024),
   HISTORY_SIZE: integer(0, 10_000),
   HISTORY_BYTES: integer(0, 1024 * 1024 * 1024),
+  HISTORY_KEEP: integer(1, 10_000_000),
+  DATA_DIR: z.string().trim().min(1, 'must not be empty'),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   RATE_LIMIT: integer(0, 1_000_000),
   RATE_BURST: integer(1, 1_000_000),
@@ -149,6 +160,7 @@ const schema = z.object({
   WORKERS: integer(1, 1024),
   METRICS_TOKEN: z.string(),
   ALLOWED_HOSTS: allowedHosts,
+  API_KEY: z.string(),
 }).superRefine((v, ctx) => {
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
@@ -193,6 +205,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxMessageBytes: v.MAX_MESSAGE_BYTES,
     historySize: v.HISTORY_SIZE,
     historyBytes: v.HISTORY_BYTES,
+    historyKeep: v.HISTORY_KEEP,
+    dataDir: v.DATA_DIR === ':memory:' ? null : v.DATA_DIR,
     logLevel: v.LOG_LEVEL,
     rateLimit: v.RATE_LIMIT,
     rateBurst: v.RATE_BURST,
@@ -208,5 +222,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     workers: v.WORKERS,
     metricsToken: v.METRICS_TOKEN === '' ? null : v.METRICS_TOKEN,
     allowedHosts: v.ALLOWED_HOSTS,
+    apiKey: v.API_KEY === '' ? null : v.API_KEY,
   });
 }

@@ -89,6 +89,8 @@ export const ChatError = {
   TooLarge: 'too_large',
   /** More than RATE_LIMIT messages per second (after a burst of RATE_BURST). */
   RateLimited: 'rate_limited',
+  /** The message store cannot take messages now (disk full, read-only, ...): nobody received it. */
+  Unavailable: 'unavailable',
 } as const;
 export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
@@ -177,4 +179,6 @@ export const CloseCode = {
   PolicyViolation: 1008,
   /** A frame larger than MAX_MESSAGE_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,
+  /** The message store cannot take messages now: the last message reached nobody. */
+  InternalError: 1011,
 } as const;

@@ -10,6 +10,8 @@ describe('configuration', () => {
       maxMessageBytes: 65536,
       historySize: 50,
       historyBytes: 1048576,
+      historyKeep: 10000,
+      dataDir: 'data',
       logLevel: 'info',
       rateLimit: 20,
       rateBurst: 40,
@@ -25,6 +27,7 @@ describe('configuration', () => {
       workers: 1,
       metricsToken: null,
       allowedHosts: [],
+      apiKey: null,
     });
   });
 
@@ -36,6 +39,8 @@ describe('configuration', () => {
       MAX_MESSAGE_BYTES: '1024',
       HISTORY_SIZE: '0',
       HISTORY_BYTES: '4096',
+      HISTORY_KEEP: '300',
+      DATA_DIR: ':memory:',
       LOG_LEVEL: '',
       RATE_LIMIT: '0',
       RATE_BURST: '5',
@@ -51,6 +56,7 @@ describe('configuration', () => {
       WORKERS: '4',
       METRICS_TOKEN: 'scrape-me',
       ALLOWED_HOSTS: 'Chat.Example.com, localhost:8000,[::1]:8000',
+      API_KEY: 'backend-key',
     });
     expect(config).toEqual({
       port: 9000,
@@ -59,6 +65,8 @@ describe('configuration', () => {
       maxMessageBytes: 1024,
       historySize: 0,
       historyBytes: 4096,
+      historyKeep: 300,
+      dataDir: null,
       logLevel: 'info',
       rateLimit: 0,
       rateBurst: 5,
@@ -78,6 +86,7 @@ describe('configuration', () => {
         { hostname: 'localhost', port: 8000 },
         { hostname: '[::1]', port: 8000 },
       ],
+      apiKey: 'backend-key',
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');

@@ -1,5 +1,5 @@
-import { History } from '../server/room/history';
-import { compareIds, MessageIdGenerator } from '../server/room/message-id';
+import { History } from '../server/store/history';
+import { compareIds, MessageIdGenerator } from '../server/store/message-id';
 import type { ChatMessage } from '../server/protocol';
 
 const message = (id: string): ChatMessage => ({ id, text: id, name: 'n', at: 0 });

@@ -1,4 +1,4 @@
-import { MessageIdGenerator } from '../server/room/message-id';
+import { MessageIdGenerator } from '../server/store/message-id';
 
 describe('message ids', () => {
   it('are <ms>-<sequence>, unique within a millisecond and across a clock step back', () => {

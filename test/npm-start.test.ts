@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onCleanup } from './support/cleanup';
+import { freshDataDir } from './support/data-dir';
 import { waitUntil } from './support/wait';
 
 /**
@@ -76,7 +77,7 @@ describe('npm start', () => {
     // detached: npm leads its own process group, so `ps -g` shows exactly its tree.
     const npm = spawn('npm', ['start'], {
       cwd: dir,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: freshDataDir() },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

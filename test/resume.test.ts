@@ -28,8 +28,20 @@ describe('raw resume with ?since=<id>', () => {
     expect(await back.nextJson()).toMatchObject({ type: 'notice', kind: 'join' });
   });
 
-  it('says history is incomplete for an id pushed out of HISTORY_SIZE, then goes live', async () => {
+  it('replays from the store what HISTORY_SIZE no longer holds', async () => {
     const server = await startTestServer({ HISTORY_SIZE: '2' });
+    const talker = await connectRaw(server.url, { format: 'json' });
+    await talker.nextJson();
+    for (const text of ['a', 'b', 'c', 'd']) talker.send(text);
+    const [a] = (await Promise.all([talker.nextJson(), talker.nextJson(), talker.nextJson(), talker.nextJson()])) as ChatMessage[];
+
+    const back = await connectRaw(server.url, { format: 'json', since: a!.id });
+    for (const text of ['b', 'c', 'd']) expect(await back.nextJson()).toMatchObject({ type: 'chat', text });
+    expect(await back.nextJson()).toMatchObject({ type: 'notice', kind: 'join' });
+  });
+
+  it('says history is incomplete for an id the store no longer keeps (HISTORY_KEEP), then goes live', async () => {
+    const server = await startTestServer({ HISTORY_SIZE: '2', HISTORY_KEEP: '2' });
     const talker = await connectRaw(server.url, { format: 'json' });
     await talker.nextJson();
     for (const text of ['a', 'b', 'c']) talker.send(text);

@@ -6,7 +6,8 @@ import { createLogger } from '../server/support/logger';
 import type { ChatMessage, Notice } from '../server/protocol';
 import type { RoomSink } from '../server/room/room';
 import { Rooms } from '../server/room/rooms';
-import { MemoryStore, type MessageStore } from '../server/room/store';
+import { MemoryStore } from '../server/store/memory-store';
+import { StoreUnavailableError, type MessageStore } from '../server/store/message-store';
 
 const logger = createLogger('silent');
 
@@ -18,7 +19,26 @@ function recordingSink(events: string[]): RoomSink {
   };
 }
 
-function rooms(maxRooms: number, store: MessageStore = new MemoryStore(), events: string[] = []): Rooms {
+const memoryStore = () => new MemoryStore({ keep: 100, maxBytes: 1 << 20 });
+
+/** A store that answers each append when the test calls the next of `answers` (refusing the texts in `refuse`). */
+function slowStore(answers: (() => void)[], refuse: ReadonlySet<string> = new Set()): MessageStore {
+  let sequence = 0;
+  return {
+    append: (_room, name, text, done) =>
+      answers.push(() => {
+        if (refuse.has(text)) done(new StoreUnavailableError('test'), null);
+        else done(null, { id: `1-${(sequence += 1)}`, name, text, at: 1 });
+      }),
+    recent: () => [],
+    read: () => ({ messages: [], complete: true }),
+    rooms: () => [],
+    problem: () => null,
+    close: () => undefined,
+  };
+}
+
+function rooms(maxRooms: number, store: MessageStore = memoryStore(), events: string[] = []): Rooms {
   const all = new Rooms({ maxRooms, historySize: 10, historyBytes: 1 << 20, store, logger });
   all.addSinks(() => recordingSink(events));
   return all;
@@ -69,30 +89,41 @@ describe('Rooms', () => {
 describe('Room', () => {
   it('publishes in stamp order when the store answers later, notices included', async () => {
     const answers: (() => void)[] = [];
-    let sequence = 0;
-    const slowStore: MessageStore = {
-      stamp: (_room, name, text) =>
-        new Promise<ChatMessage>((resolve) => answers.push(() => resolve({ id: `1-${(sequence += 1)}`, name, text, at: 1 }))),
-      load: () => [],
-    };
     const events: string[] = [];
-    const held = rooms(5, slowStore, events);
+    const held = rooms(5, slowStore(answers), events);
     const room = held.open('alpha');
     room?.post('ann', 'first');
     room?.post('ann', 'second');
-    room?.join('bob'); // after two messages still being stamped: announced after them
+    room?.join('bob'); // after two messages still being stored: announced after them
     expect(events).toEqual([]);
-    for (const answer of answers) answer();
-    await new Promise((resolve) => setImmediate(resolve));
+    answers[1]?.(); // the second answers first: it still waits for the first
+    expect(events).toEqual([]);
+    answers[0]?.();
     expect(events).toEqual(['chat:first', 'chat:second', 'join:bob']);
     held.close();
   });
 
   it('answers the sender before anyone receives the message', () => {
     const events: string[] = [];
-    const held = rooms(5, new MemoryStore(), events);
-    held.open('alpha')?.post('ann', 'hello', (message) => events.push(`ack:${message.text}`));
+    const held = rooms(5, memoryStore(), events);
+    held.open('alpha')?.post('ann', 'hello', { accepted: (message) => events.push(`ack:${message.text}`) });
     expect(events).toEqual(['ack:hello', 'chat:hello']);
+    held.close();
+  });
+
+  it('delivers nothing of a message the store refuses, and tells its sender; the next goes out', () => {
+    const answers: (() => void)[] = [];
+    const events: string[] = [];
+    const held = rooms(5, slowStore(answers, new Set(['lost'])), events);
+    const room = held.open('alpha');
+    const outcome = (label: string) => ({
+      accepted: () => events.push(`ack:${label}`),
+      refused: (error: StoreUnavailableError) => events.push(`refused:${label}:${error.code}`),
+    });
+    room?.post('ann', 'lost', outcome('lost'));
+    room?.post('ann', 'kept', outcome('kept'));
+    for (const answer of answers) answer();
+    expect(events).toEqual(['refused:lost:unavailable', 'ack:kept', 'chat:kept']);
     held.close();
   });
 

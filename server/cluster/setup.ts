@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import type { Config } from '../config';
 import type { Rooms } from '../room/rooms';
-import { MemoryStore, type MessageStore } from '../room/store';
-import { MessageIdGenerator } from '../room/message-id';
+import type { MessageStore } from '../store/message-store';
 import { ServerSideLink } from './link';
 import { setupRedis } from './redis';
 
@@ -27,15 +26,16 @@ export interface ClusterMembership {
 /** What a node uses when it is one of several. */
 export interface Cluster {
   bus: ServerSideLink;
-  store: MessageStore;
+  /** The shared store (Redis); undefined: each node keeps its own. */
+  store?: MessageStore;
   membership: ClusterMembership;
 }
 
 /**
  * Joins the node to the others, if there are any: REDIS_URL set means Redis (adapter,
  * shared history, bus); several workers and no Redis means the node:cluster adapter
- * through the primary, with history in each worker's memory. Otherwise nothing changes
- * (in-memory history, default adapter) and null is returned.
+ * through the primary, the workers keeping their own store (one SQLite file they share,
+ * or each its memory). Otherwise nothing changes (default adapter) and null is returned.
  */
 export async function joinCluster(
   config: Config,
@@ -48,16 +48,14 @@ export async function joinCluster(
     new ServerSideLink({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
 
   if (config.redisUrl !== null) {
-    const redis = await setupRedis(config.redisUrl, io, config.historySize, logger);
+    const redis = await setupRedis(config.redisUrl, io, config.historyKeep, logger);
     const bus = link(redis.connected);
-    return { bus, store: redis, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
+    return { bus, store: redis.store, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }
   if (worker !== undefined && worker.count > 1) {
     io.adapter(createClusterAdapter());
-    // Each worker takes every count-th sequence number, so ids stay unique without Redis.
-    const store = new MemoryStore(new MessageIdGenerator(Date.now, worker.index, worker.count));
     const bus = link(() => true);
-    return { bus, store, membership: { connected: () => true, leave: () => bus.close(), close: async () => undefined } };
+    return { bus, membership: { connected: () => true, leave: () => bus.close(), close: async () => undefined } };
   }
   return null;
 }

@@ -10,7 +10,9 @@ import { createUpgradeRouter } from '../edge/upgrade';
 import { FloodControl } from '../room/flood-control';
 import { Members } from '../room/members';
 import { Rooms } from '../room/rooms';
-import { MemoryStore } from '../room/store';
+import { MemoryStore } from '../store/memory-store';
+import type { MessageStore } from '../store/message-store';
+import { openLocalStore } from '../store/open-store';
 import { createLogger } from '../support/logger';
 import { Metrics } from '../support/metrics';
 import { RawTransport } from '../transports/raw';
@@ -58,7 +60,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let ready = true;
   let clusterConnected = () => true;
 
-  const rooms = new Rooms({ ...config, store: new MemoryStore(), logger });
+  // With Redis the shared store comes with the cluster (below, before any room opens);
+  // until then the rooms hold an empty memory store that nothing uses.
+  const store: MessageStore =
+    config.redisUrl === null
+      ? openLocalStore(config, logger, worker === undefined ? undefined : { offset: worker.index, stride: worker.count })
+      : new MemoryStore({ keep: config.historyKeep, maxBytes: config.historyBytes });
+  const rooms = new Rooms({ ...config, store, logger });
   const admission = new Admission(config);
   const floodControl = new FloodControl(config.rateLimit, config.rateBurst);
   // The transports exist only below; the gauges read them when scraped.
@@ -66,8 +74,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const members = new Members({ maxMessageBytes: config.maxMessageBytes, metrics, logger });
   const httpServer = createServer(
     createApp({
-      isReady: () => ready && clusterConnected(),
-      notReadyText: () => (ready ? 'redis unreachable' : 'shutting down'),
+      isReady: () => ready && clusterConnected() && store.problem() === null,
+      notReadyText: () => (!ready ? 'shutting down' : !clusterConnected() ? 'redis unreachable' : 'store unavailable'),
       metrics,
       metricsToken: config.metricsToken,
     }),
@@ -99,6 +107,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
   if (cluster !== null) shutdown.add('close the cluster', () => cluster.membership.close());
   shutdown.add('close rooms', () => rooms.close());
+  // Last: whatever was sent until the clients closed is committed first.
+  shutdown.add('close the store', () => store.close());
 
   // engine.io's attach() added an 'upgrade' listener of its own; it answers a refused
   // handshake with 400 and leaves other paths to a timeout. One router owns every

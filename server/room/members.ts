@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { ChatError, type ChatErrorCode, type ChatMessage } from '../protocol';
+import { ChatError, type ChatErrorCode } from '../protocol';
 import type { Metrics, TransportName } from '../support/metrics';
 import { chatTextError } from './chat-text';
-import type { Room } from './room';
+import type { PostOutcome, Room } from './room';
 import type { TokenBucket } from './token-bucket';
 
 /**
@@ -43,8 +43,9 @@ export class Members {
   }
 
   /**
-   * A chat from `member`: refused with its error code (nothing is broadcast), or posted
-   * to the room, `accepted` hearing of its id before anyone receives it.
+   * A chat from `member`: refused at once with its error code (nothing is broadcast), or
+   * posted to the room, `outcome` hearing later of its id (before anyone receives it) or
+   * of the store's refusal.
    * `checkText`: false for raw frames, which the seed broadcasts verbatim, whatever they
    * hold (`ws` has already refused binary, oversize and invalid UTF-8 frames).
    */
@@ -53,7 +54,7 @@ export class Members {
     transport: TransportName,
     text: unknown,
     checkText: boolean,
-    accepted?: (message: ChatMessage) => void,
+    outcome?: PostOutcome,
   ): ChatErrorCode | null {
     const { metrics } = this.options;
     const error = checkText ? chatTextError(text, this.options.maxMessageBytes) : null;
@@ -66,7 +67,7 @@ export class Members {
       return ChatError.RateLimited;
     }
     metrics.messageIn(transport);
-    member.room.post(member.name, text as string, accepted);
+    member.room.post(member.name, text as string, outcome);
     return null;
   }
 }

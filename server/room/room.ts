@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind, type Presence } from '../protocol';
-import { History } from './history';
+import { History } from '../store/history';
+import type { MessageStore, StoreUnavailableError } from '../store/message-store';
 import { mergePresence, PresenceCount } from './presence';
-import type { MessageStore } from './store';
 
 /**
  * One transport's clients in one room: takes each stamped message or notice of the room
@@ -41,6 +41,18 @@ export interface RoomBus {
   remoteOnline(room: string): number;
 }
 
+/** What the room tells the sender of a message: its id before anyone receives it, or why it was refused. */
+export interface PostOutcome {
+  accepted?(message: ChatMessage): void;
+  /** The store could not keep it: nobody received it. */
+  refused?(error: StoreUnavailableError): void;
+}
+
+/** An event that waits for the message before it (still being stored) to be published. */
+type Queued =
+  | { type: 'chat'; settled: boolean; message: ChatMessage | null; error: StoreUnavailableError | null; outcome: PostOutcome | undefined }
+  | { type: 'notice'; settled: true; deliver: () => void };
+
 export interface RoomOptions {
   name: string;
   historySize: number;
@@ -73,11 +85,15 @@ export class Room {
   private readonly logger: Logger;
   private readonly now: () => number;
   private quiet = false;
-  /** Events still waiting for their stamp (a store that answers later); later ones wait behind. */
-  private waiting = 0;
+  /**
+   * Events in the order they happened, while a message at the head is still being
+   * stored (SQLite: until the end of the turn; Redis: until it answers). Empty most of
+   * the time with an in-memory store, which answers at once.
+   */
+  private readonly queue: Queued[] = [];
+  private draining = false;
   /** Clients on their way in (the room's history still loading): the room must stay in memory. */
   private arriving = 0;
-  private tail: Promise<void> = Promise.resolve();
 
   constructor(options: RoomOptions) {
     this.name = options.name;
@@ -88,17 +104,23 @@ export class Room {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.emptySince = performance.now();
-    const stored = this.store.load(this.name);
+    const unavailable = (err: unknown) => {
+      this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
+      this.loaded = true;
+    };
+    let stored: readonly ChatMessage[] | Promise<readonly ChatMessage[]> = [];
+    try {
+      stored = this.store.recent(this.name, options.historySize);
+    } catch (err) {
+      unavailable(err);
+    }
     if (Array.isArray(stored)) {
       this.keep(stored);
       this.ready = Promise.resolve();
     } else {
       this.ready = Promise.resolve(stored)
         .then((messages) => this.keep(messages))
-        .catch((err: unknown) => {
-          this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
-          this.loaded = true;
-        });
+        .catch(unavailable);
     }
   }
 
@@ -138,27 +160,33 @@ export class Room {
   }
 
   /**
-   * Stamps a message that its transport has already checked, hands it to `acknowledge`
-   * (so a sender learns its id before the broadcast reaches it), keeps it in the history
-   * and delivers it to the whole room, sender included.
+   * Stores a message that its transport has already checked and, once it is stored,
+   * tells the sender (`outcome.accepted`, so a sender learns its id before the broadcast
+   * reaches it), keeps it in the history and delivers it to the whole room, sender
+   * included. A message the store refuses reaches nobody (`outcome.refused`).
    */
-  post(name: string, text: string, acknowledge?: (message: ChatMessage) => void): void {
-    const stamped = this.store.stamp(this.name, name, text);
-    if (!(stamped instanceof Promise) && this.waiting === 0) {
-      this.publishChat(stamped, acknowledge);
-      return;
-    }
-    // A store that answers later (Redis) answers in the order asked: its requests are
-    // pipelined on one connection. Publishing each only after the one before keeps one
-    // sender's messages in order on this node, and the bus and the adapter each carry
-    // them on one ordered channel, so every node delivers them in that order.
-    this.inOrder(async () => this.publishChat(await stamped, acknowledge));
+  post(name: string, text: string, outcome?: PostOutcome): void {
+    const slot: Queued = { type: 'chat', settled: false, message: null, error: null, outcome };
+    this.queue.push(slot);
+    // A store answers in the order asked (SQLite: one transaction per turn; Redis: its
+    // requests are pipelined on one connection). Publishing each message only after the
+    // ones before keeps one sender's messages in order on this node, and the bus and the
+    // adapter each carry them on one ordered channel, so every node delivers them in
+    // that order.
+    this.store.append(this.name, name, text, (error, message) => {
+      slot.settled = true;
+      slot.error = error;
+      slot.message = message;
+      this.drain();
+    });
   }
 
   /** An event another node published in this room: the raw clients here are ours to serve. */
   receive(event: RoomEvent): void {
-    if (event.type === 'chat') this.history.add(event.message);
-    else if (this.quiet) return;
+    if (event.type === 'chat') {
+      this.history.add(event.message);
+      this.store.observe?.(this.name, event.message);
+    } else if (this.quiet) return;
     for (const sink of this.sinks) {
       if (sink.clusterWide === true) continue;
       if (event.type === 'chat') sink.chat(event.message);
@@ -171,9 +199,24 @@ export class Room {
     return this.history.list();
   }
 
-  /** The messages after `id`, oldest first, or null when `id` is unknown or too old. */
-  since(id: string): ChatMessage[] | null {
-    return this.history.after(id);
+  /**
+   * The messages after `id`, oldest first, or null when `id` is unknown or too old. Past
+   * the history in memory, a store that answers at once (SQLite) is asked too, for up to
+   * `limit` messages: a client may resume across a restart, or after a long absence.
+   */
+  since(id: string, limit: number): ChatMessage[] | null {
+    const recent = this.history.after(id);
+    if (recent !== null) return recent;
+    try {
+      const stored = this.store.read(this.name, { since: id, limit });
+      if (stored instanceof Promise) {
+        stored.catch(() => undefined);
+        return null;
+      }
+      return stored.complete ? stored.messages : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Who is here, on every node. */
@@ -198,6 +241,7 @@ export class Room {
   /** The room leaves memory. */
   dispose(): void {
     for (const sink of this.sinks) sink.dispose?.();
+    this.store.forget?.(this.name);
   }
 
   private markIfEmpty(): void {
@@ -209,8 +253,28 @@ export class Room {
     this.loaded = true;
   }
 
-  private publishChat(message: ChatMessage, acknowledge?: (message: ChatMessage) => void): void {
-    acknowledge?.(message);
+  /** Publishes the events at the head of the queue whose turn has come. */
+  private drain(): void {
+    if (this.draining) return; // a sink that posts from inside a delivery: the loop below takes it
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && (this.queue[0] as Queued).settled) {
+        const event = this.queue.shift() as Queued;
+        try {
+          if (event.type === 'notice') event.deliver();
+          else if (event.message !== null) this.publishChat(event.message, event.outcome);
+          else event.outcome?.refused?.(event.error as StoreUnavailableError);
+        } catch (err) {
+          this.logger.error({ room: this.name, err }, 'publishing an event failed');
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private publishChat(message: ChatMessage, outcome: PostOutcome | undefined): void {
+    outcome?.accepted?.(message);
     this.history.add(message);
     if (this.logger.isLevelEnabled('debug')) {
       this.logger.debug({ room: this.name, id: message.id, name: message.name, text: message.text }, 'chat');
@@ -228,19 +292,9 @@ export class Room {
       for (const sink of this.sinks) sink.notice(notice);
       this.bus?.publish({ type: 'notice', room: this.name, notice }, this.presence);
     };
-    // Behind the messages still being stamped, so that this room's events keep their order.
-    if (this.waiting === 0) deliver();
-    else this.inOrder(async () => deliver());
+    // Behind the messages still being stored, so that this room's events keep their order.
+    if (this.queue.length === 0) deliver();
+    else this.queue.push({ type: 'notice', settled: true, deliver });
     return notice;
-  }
-
-  private inOrder(step: () => Promise<void>): void {
-    this.waiting += 1;
-    this.tail = this.tail
-      .then(step)
-      .catch((err: unknown) => this.logger.error({ room: this.name, err }, 'publishing an event failed'))
-      .finally(() => {
-        this.waiting -= 1;
-      });
   }
 }

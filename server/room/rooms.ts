@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { DEFAULT_ROOM } from '../protocol';
 import { Room, type RoomBus, type RoomEvent, type RoomSink } from './room';
-import type { MessageStore } from './store';
+import type { MessageStore } from '../store/message-store';
 
 /** How long a room nobody is in stays in memory (for its history, and a quick return). */
 export const ROOM_IDLE_MS = 60_000;
@@ -56,12 +56,13 @@ export class Rooms {
 
   /**
    * This node is one of several: every room publishes to, and counts, the other nodes,
-   * and stamps its messages in the shared store. Only before the first room opens.
+   * and stores its messages in the shared store, if there is one. Only before the first
+   * room opens.
    */
-  joinCluster(bus: RoomBus, store: MessageStore): void {
+  joinCluster(bus: RoomBus, store?: MessageStore): void {
     if (this.rooms.size > 0) throw new Error('joinCluster comes before the first room opens');
     this.bus = bus;
-    this.store = store;
+    if (store !== undefined) this.store = store;
   }
 
   /** The room, if it is in memory. */

@@ -2,7 +2,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Ticket } from '../access/admission';
 import type { Member } from '../room/members';
-import type { Room } from '../room/room';
+import type { PostOutcome, Room } from '../room/room';
+import { CloseCode } from '../protocol';
 import type { TokenBucket } from '../room/token-bucket';
 import type { GroupMember } from './broadcast-group';
 
@@ -23,7 +24,7 @@ export interface RawClientHost {
  * socket listeners. A separate record and four closures per connection cost about half
  * a KiB more per idle client (measured: heap snapshots of 2000 idle clients).
  */
-export class RawClient extends WebSocket implements GroupMember, Member {
+export class RawClient extends WebSocket implements GroupMember, Member, PostOutcome {
   /** Its room. Set before `listen`. */
   room!: Room;
   /** In its room's broadcast group and counted there (after the room's history is in memory). */
@@ -54,6 +55,14 @@ export class RawClient extends WebSocket implements GroupMember, Member {
     this.on('pong', RawClient.onPong);
     this.on('message', RawClient.onMessage);
     this.on('close', RawClient.onClose);
+  }
+
+  /**
+   * The store refused this client's message: nobody received it. A raw client has no ack
+   * to say so, and its echo will never come; closing with 1011 tells it to retry later.
+   */
+  refused(): void {
+    this.close(CloseCode.InternalError, 'Message store unavailable');
   }
 
   // The listeners, shared by every client. `this` is the client that emitted (a

@@ -6,7 +6,7 @@ import { isRefusal, type Admission, type Refusal, type Ticket } from '../access/
 import type { Config } from '../config';
 import type { FloodControl } from '../room/flood-control';
 import type { Members } from '../room/members';
-import { isMessageId } from '../room/message-id';
+import { isMessageId } from '../store/message-id';
 import { displayName } from '../room/names';
 import type { Room, RoomSink } from '../room/room';
 import type { Rooms } from '../room/rooms';
@@ -281,7 +281,7 @@ export class RawTransport implements RawClientHost {
     if (!client.joined) return; // its room's history is still loading: it has not joined yet
     // ws hands text frames over as one Buffer (the default binaryType) and has already
     // checked that they are valid UTF-8; the seed broadcasts every one as it is.
-    const refused = this.members.post(client, 'raw', (data as Buffer).toString('utf8'), false);
+    const refused = this.members.post(client, 'raw', (data as Buffer).toString('utf8'), false, client);
     if (refused === null) return;
     // A raw client has no ack to carry "slow down", so going past the burst closes it.
     this.logger.info(clientFields(client), 'rate limit exceeded');
@@ -304,7 +304,7 @@ export class RawTransport implements RawClientHost {
 
   /** `?since=<id>`: the chat messages after that id, or a notice that they are gone. */
   private replay(ws: RawClient, since: string): void {
-    const missed = ws.room.since(since);
+    const missed = ws.room.since(since, this.config.historyKeep);
     if (missed === null) {
       const frame: RawResumeFrame = { type: 'notice', kind: 'history_incomplete', text: HISTORY_INCOMPLETE_TEXT, since, at: Date.now() };
       ws.send(JSON.stringify(frame));

@@ -14,6 +14,7 @@ import { withDeadline } from '../support/deadline';
 import { wsErrorReason, type Metrics } from '../support/metrics';
 import { isOriginAllowed } from '../access/origin';
 import {
+  ChatError,
   DEFAULT_ROOM,
   isRoomName,
   MAX_ROOMS_PER_CONNECTION,
@@ -463,7 +464,10 @@ export class SocketIoTransport {
     socket.on('chat', (text: unknown, ack: unknown) => {
       // Validate, ack, and only then broadcast. Type hints do not check what arrives.
       const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
-      const error = this.members.post(member, 'socket.io', text, true, (message) => reply?.({ ok: true, id: message.id }));
+      const error = this.members.post(member, 'socket.io', text, true, {
+        accepted: (message) => reply?.({ ok: true, id: message.id }),
+        refused: () => reply?.({ ok: false, error: ChatError.Unavailable }),
+      });
       if (error !== null) reply?.({ ok: false, error });
     });
     // Whatever a client sends along with `typing` is ignored: the name is the one given

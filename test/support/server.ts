@@ -3,6 +3,7 @@ import { loadConfig } from '../../server/config';
 import { createLogger } from '../../server/support/logger';
 import { startServer, type RunningServer, type StartOptions } from '../../server/process/server';
 import { onCleanup } from './cleanup';
+import { freshDataDir } from './data-dir';
 
 /**
  * Starts the real server on an ephemeral loopback port with logs off, configured the way
@@ -12,7 +13,8 @@ export async function startTestServer(
   env: Record<string, string> = {},
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  const dataDir = env.DATA_DIR ?? freshDataDir();
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
   const server = await startServer(config, {
     logger: createLogger(config.logLevel),
     shutdownGraceMs: 1_000,

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { onCleanup } from './cleanup';
+import { freshDataDir } from './data-dir';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'server/main.ts');
@@ -23,7 +24,9 @@ export interface SpawnedServer {
 export function runMain(env: Record<string, string>): { child: ChildProcess; lines: string[]; stderr: () => string; exited: Promise<Exit> } {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // A DATA_DIR of its own unless the test names one (a test that restarts a server
+    // passes the same one again).
+    env: { PATH: process.env.PATH ?? '', DATA_DIR: env.DATA_DIR ?? freshDataDir(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

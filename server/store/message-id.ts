@@ -16,6 +16,25 @@ export class MessageIdGenerator {
     private readonly stride = 1,
   ) {}
 
+  /**
+   * Every id from now on is greater than `id` (the newest one stored before a restart),
+   * whatever the clock says: a clock that stepped back since then only slows the
+   * milliseconds part down, the sequence goes on.
+   */
+  continueAfter(id: string): void {
+    const parts = ID_PATTERN.exec(id);
+    if (parts === null) return;
+    const ms = Number(parts[1]);
+    const sequence = Number(parts[2]);
+    if (ms < this.lastMs) return;
+    // next() at `ms` then gives (this.sequence + 1) * stride + offset, which is > sequence.
+    const taken = Math.floor(sequence / this.stride);
+    if (ms > this.lastMs || taken > this.sequence) {
+      this.lastMs = ms;
+      this.sequence = taken;
+    }
+  }
+
   next(): { id: string; at: number } {
     const at = this.now();
     if (at > this.lastMs) {

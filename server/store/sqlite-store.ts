@@ -1,0 +1,357 @@
+/**
+ * The embedded default: every room's messages in one SQLite file under DATA_DIR, through
+ * better-sqlite3 (synchronous, so reads answer in the same turn and no promise is made
+ * per message).
+ *
+ * Durability: WAL mode with `synchronous=NORMAL`. A commit is in the operating system's
+ * hands when it returns, so it survives `kill -9` of this process (it is not fsynced: a
+ * power cut may lose the last commits). Every message appended during one turn of the
+ * event loop goes into one transaction, committed in the next check phase; only then
+ * are the senders told and the messages broadcast.
+ */
+import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { ChatMessage } from '../protocol';
+import { MessageIdGenerator } from './message-id';
+import { StoreUnavailableError, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
+
+export const DATABASE_FILE = 'chat.sqlite';
+
+/** A room's surplus over HISTORY_KEEP is deleted once this many new messages came in (one index walk per batch of them). */
+const TRIM_EVERY = 256;
+/** How often a failed store tries to open its file again, and a working one checks that its file is still there. */
+const CHECK_INTERVAL_MS = 500;
+/** Another process (a worker of WORKERS > 1) holding the write lock: wait this long before failing. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/** DATA_DIR cannot be used at start: the message names the path and the reason. */
+export class DataDirError extends Error {
+  constructor(dir: string, reason: string) {
+    super(`DATA_DIR ${JSON.stringify(dir)} cannot be used: ${reason}`);
+    this.name = 'DataDirError';
+  }
+}
+
+export interface SqliteStoreOptions {
+  /** DATA_DIR as configured (relative to the working directory). */
+  dir: string;
+  /** HISTORY_KEEP: messages kept per room. */
+  keep: number;
+  logger: Logger;
+  /** Worker `offset` of `stride` (WORKERS > 1 sharing one file): ids stay unique. */
+  idOffset?: number;
+  idStride?: number;
+  now?: () => number;
+}
+
+interface Row {
+  ms: number;
+  seq: number;
+  name: string;
+  text: string;
+  at: number;
+}
+
+interface Pending {
+  room: string;
+  ms: number;
+  seq: number;
+  message: ChatMessage;
+  done: AppendCallback;
+}
+
+/** The prepared statements of one open database. */
+interface Connection {
+  db: Db;
+  /** The file's identity when opened: a removed or replaced file is noticed before writing to it. */
+  file: Stats;
+  insert: Statement<[string, number, number, string, string, number]>;
+  touchRoom: Statement<[string, number, number, number, number]>;
+  roomCount: Statement<[string], { count: number }>;
+  resetCount: Statement<[string]>;
+  trim: Statement<[string, string, number]>;
+  raiseLastId: Statement<[number, number, number, number]>;
+  newest: Statement<[string, number], Row>;
+  after: Statement<[string, number, number, number, number], Row>;
+  exists: Statement<[string, number, number], { one: number }>;
+  newerThan: Statement<[string, number, number, number], { count: number }>;
+  rooms: Statement<[], { name: string; lastAt: number }>;
+  commitBatch: (batch: readonly Pending[]) => void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  room TEXT NOT NULL,
+  ms   INTEGER NOT NULL,
+  seq  INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  text TEXT NOT NULL,
+  at   INTEGER NOT NULL,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rooms (
+  name        TEXT PRIMARY KEY,
+  last_at     INTEGER NOT NULL,
+  since_trim  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS last_id (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  ms  INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO last_id (one, ms, seq) VALUES (1, 0, 0);
+`;
+
+const idOf = (row: { ms: number; seq: number }) => `${row.ms}-${row.seq}`;
+const messageOf = (row: Row): ChatMessage => ({ id: idOf(row), text: row.text, name: row.name, at: row.at });
+
+/** `<ms>-<seq>` as numbers, or null. */
+function idParts(id: string): [number, number] | null {
+  const match = /^(\d{1,16})-(\d{1,16})$/.exec(id);
+  return match === null ? null : [Number(match[1]), Number(match[2])];
+}
+
+/** What went wrong, in words an operator can act on. */
+function reasonOf(err: unknown): string {
+  const error = err as { code?: string; message?: string };
+  const code = error.code ?? '';
+  if (code === 'SQLITE_FULL' || /ENOSPC|disk is full/i.test(error.message ?? '')) return 'disk full';
+  if (code.startsWith('SQLITE_READONLY') || /EROFS|readonly|read-only/i.test(error.message ?? '')) return 'read-only';
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return `corrupt database (${error.message ?? code})`;
+  return error.message ?? String(err);
+}
+
+export class SqliteStore implements MessageStore {
+  readonly path: string;
+  private connection: Connection | null;
+  private readonly ids: MessageIdGenerator;
+  private batch: Pending[] = [];
+  private flushScheduled = false;
+  private broken: string | null = null;
+  private readonly checker: NodeJS.Timeout;
+  private readonly flushNow = () => this.flush();
+
+  /**
+   * Opens (creating it if need be) the database under `options.dir`. Throws DataDirError
+   * when that cannot be done: the directory cannot be made, the file is not a database,
+   * or nothing can be written there.
+   */
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.path = join(resolve(options.dir), DATABASE_FILE);
+    try {
+      mkdirSync(options.dir, { recursive: true });
+    } catch (err) {
+      throw new DataDirError(options.dir, (err as Error).message);
+    }
+    try {
+      this.connection = this.connect();
+    } catch (err) {
+      throw new DataDirError(options.dir, reasonOf(err));
+    }
+    const last = this.connection.db.prepare('SELECT ms, seq FROM last_id WHERE one = 1').get() as { ms: number; seq: number };
+    this.ids = new MessageIdGenerator(options.now ?? Date.now, options.idOffset ?? 0, options.idStride ?? 1);
+    this.ids.continueAfter(idOf(last));
+    this.checker = setInterval(() => this.check(), CHECK_INTERVAL_MS);
+    this.checker.unref();
+  }
+
+  append(room: string, name: string, text: string, done: AppendCallback): void {
+    const { id, at } = this.ids.next();
+    const [ms, seq] = idParts(id) as [number, number];
+    this.batch.push({ room, ms, seq, message: { id, text, name, at }, done });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNow);
+    }
+  }
+
+  recent(room: string, limit: number): ChatMessage[] {
+    if (limit === 0) return [];
+    return this.reading((c) => c.newest.all(room, limit).reverse().map(messageOf));
+  }
+
+  read(room: string, query: { since?: string | undefined; limit: number }): StoredPage {
+    const keep = this.options.keep;
+    return this.reading((c) => {
+      if (query.since === undefined) return { messages: c.newest.all(room, query.limit).reverse().map(messageOf), complete: true };
+      const [ms, seq] = idParts(query.since) ?? [0, 0];
+      const messages = c.after.all(room, ms, ms, seq, query.limit).map(messageOf);
+      // Rows past HISTORY_KEEP wait for the next trim (every TRIM_EVERY messages); to a
+      // reader they are gone already.
+      const kept = c.exists.get(room, ms, seq) !== undefined && (c.newerThan.get(room, ms, seq, keep)?.count ?? 0) < keep;
+      return { messages, complete: kept };
+    });
+  }
+
+  rooms(): StoredRoom[] {
+    return this.reading((c) => c.rooms.all().map(({ name, lastAt }) => ({ name, lastMessageAt: lastAt })));
+  }
+
+  problem(): string | null {
+    return this.broken;
+  }
+
+  /** Commits what is pending, then closes the file. */
+  close(): void {
+    clearInterval(this.checker);
+    this.flush();
+    this.connection?.db.close();
+    this.connection = null;
+  }
+
+  private connect(): Connection {
+    const db = new Database(this.path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      // Proves that the file can be written now, not at the first message.
+      db.prepare('UPDATE last_id SET ms = ms WHERE one = 1').run();
+      const statements = this.prepare(db);
+      return statements;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private prepare(db: Db): Connection {
+    const c: Omit<Connection, 'commitBatch'> = {
+      db,
+      file: statSync(this.path),
+      insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      touchRoom: db.prepare(
+        `INSERT INTO rooms (name, last_at, since_trim) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET last_at = max(last_at, ?), since_trim = since_trim + ?`,
+      ),
+      roomCount: db.prepare('SELECT since_trim AS count FROM rooms WHERE name = ?'),
+      resetCount: db.prepare('UPDATE rooms SET since_trim = 0 WHERE name = ?'),
+      // Deletes what is older than the room's `keep`-th newest message.
+      trim: db.prepare(
+        `DELETE FROM messages WHERE room = ? AND (ms, seq) < (
+           SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?)`,
+      ),
+      raiseLastId: db.prepare('UPDATE last_id SET ms = ?, seq = ? WHERE one = 1 AND (ms, seq) < (?, ?)'),
+      newest: db.prepare('SELECT ms, seq, name, text, at FROM messages WHERE room = ? ORDER BY ms DESC, seq DESC LIMIT ?'),
+      after: db.prepare(
+        'SELECT ms, seq, name, text, at FROM messages WHERE room = ? AND ms >= ? AND (ms, seq) > (?, ?) ORDER BY ms, seq LIMIT ?',
+      ),
+      exists: db.prepare('SELECT 1 AS one FROM messages WHERE room = ? AND ms = ? AND seq = ?'),
+      // Bounded by LIMIT: counts up to HISTORY_KEEP rows at most.
+      newerThan: db.prepare(
+        'SELECT count(*) AS count FROM (SELECT 1 FROM messages WHERE room = ? AND (ms, seq) > (?, ?) LIMIT ?)',
+      ),
+      rooms: db.prepare('SELECT name, last_at AS lastAt FROM rooms ORDER BY name'),
+    };
+    const keep = this.options.keep;
+    const commitBatch = db.transaction((batch: readonly Pending[]) => {
+      const counts = new Map<string, { count: number; lastAt: number }>();
+      let last = batch[0] as Pending;
+      for (const p of batch) {
+        c.insert.run(p.room, p.ms, p.seq, p.message.name, p.message.text, p.message.at);
+        const seen = counts.get(p.room);
+        if (seen === undefined) counts.set(p.room, { count: 1, lastAt: p.message.at });
+        else {
+          seen.count += 1;
+          seen.lastAt = Math.max(seen.lastAt, p.message.at);
+        }
+        if (p.ms > last.ms || (p.ms === last.ms && p.seq > last.seq)) last = p;
+      }
+      for (const [room, { count, lastAt }] of counts) {
+        c.touchRoom.run(room, lastAt, count, lastAt, count);
+        if ((c.roomCount.get(room)?.count ?? 0) >= TRIM_EVERY) {
+          c.trim.run(room, room, keep - 1);
+          c.resetCount.run(room);
+        }
+      }
+      c.raiseLastId.run(last.ms, last.seq, last.ms, last.seq);
+    });
+    return { ...c, commitBatch };
+  }
+
+  /** The check phase after a turn: one transaction for the turn's messages, then every sender hears. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    const failure = this.write(batch);
+    for (const pending of batch) {
+      if (failure === null) pending.done(null, pending.message);
+      else pending.done(failure, null);
+    }
+  }
+
+  private write(batch: readonly Pending[]): StoreUnavailableError | null {
+    if (this.broken !== null || this.connection === null) return new StoreUnavailableError(this.broken ?? 'closed');
+    // A file removed or replaced under us would take the commit and lose it with the file.
+    const moved = this.fileMoved(this.connection);
+    if (moved !== null) return this.fail(moved);
+    try {
+      this.connection.commitBatch(batch);
+      return null;
+    } catch (err) {
+      return this.fail(reasonOf(err));
+    }
+  }
+
+  private fail(reason: string): StoreUnavailableError {
+    if (this.broken === null) this.options.logger.error({ path: this.path, reason }, 'message store unavailable; refusing messages');
+    this.broken = reason;
+    return new StoreUnavailableError(reason);
+  }
+
+  private fileMoved(connection: Connection): string | null {
+    let now: Stats;
+    try {
+      now = statSync(this.path);
+    } catch {
+      return 'database file removed';
+    }
+    return now.ino === connection.file.ino && now.dev === connection.file.dev ? null : 'database file replaced';
+  }
+
+  /**
+   * Twice a second: a working store checks that its file is still the one it opened (so
+   * /readyz tells even when nobody writes); a failed one opens its file again (the
+   * directory must exist: a volume that is not mounted must not get a new database
+   * written under its mount point) and takes messages again once it can write there.
+   */
+  private check(): void {
+    if (this.broken === null) {
+      const moved = this.connection === null ? null : this.fileMoved(this.connection);
+      if (moved !== null) this.fail(moved);
+      return;
+    }
+    try {
+      statSync(this.options.dir);
+    } catch {
+      return;
+    }
+    try {
+      this.connection?.db.close();
+    } catch {
+      // Closing a database whose file is gone or broken may fail; it is dropped either way.
+    }
+    this.connection = null;
+    try {
+      this.connection = this.connect();
+      // A new file may hold older ids than the generator's; the generator only goes up.
+      this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
+      this.broken = null;
+    } catch (err) {
+      this.broken = reasonOf(err);
+    }
+  }
+
+  private reading<T>(read: (connection: Connection) => T): T {
+    if (this.connection === null) throw new StoreUnavailableError(this.broken ?? 'closed');
+    try {
+      return read(this.connection);
+    } catch (err) {
+      throw new StoreUnavailableError(reasonOf(err));
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onCleanup } from './cleanup';
+
+/**
+ * A new, empty DATA_DIR of this test's own, removed after it (or after the file, from a
+ * beforeAll). Servers started by the test helpers get one unless the test names a
+ * DATA_DIR: every test then runs on the default store (SQLite) and none sees another's
+ * history.
+ */
+export function freshDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-data-'));
+  onCleanup('servers', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
