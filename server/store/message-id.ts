@@ -35,7 +35,8 @@ export class MessageIdGenerator {
     }
   }
 
-  next(): { id: string; at: number } {
+  /** The next id, its two parts (`ms`, `seq`) as numbers, and the time it was made. */
+  next(): { id: string; at: number; ms: number; seq: number } {
     const at = this.now();
     if (at > this.lastMs) {
       this.lastMs = at;
@@ -43,7 +44,8 @@ export class MessageIdGenerator {
     } else {
       this.sequence += 1;
     }
-    return { id: `${this.lastMs}-${this.sequence * this.stride + this.offset}`, at };
+    const seq = this.sequence * this.stride + this.offset;
+    return { id: `${this.lastMs}-${seq}`, at, ms: this.lastMs, seq };
   }
 }
 

@@ -158,8 +158,7 @@ export class SqliteStore implements MessageStore {
   }
 
   append(room: string, name: string, text: string, done: AppendCallback): void {
-    const { id, at } = this.ids.next();
-    const [ms, seq] = idParts(id) as [number, number];
+    const { id, at, ms, seq } = this.ids.next();
     this.batch.push({ room, ms, seq, message: { id, text, name, at }, done });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
