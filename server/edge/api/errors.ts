@@ -1,0 +1,43 @@
+import type { Response } from 'express';
+
+/** Every `error` code the HTTP API answers with. Stable: backends may switch on these. */
+export const ApiErrorCode = {
+  Unauthorized: 'unauthorized',
+  Disabled: 'api_disabled',
+  NotFound: 'not_found',
+  MethodNotAllowed: 'method_not_allowed',
+  InvalidJson: 'invalid_json',
+  InvalidType: 'invalid_type',
+  Empty: 'empty',
+  InvalidRoom: 'invalid_room',
+  InvalidLimit: 'invalid_limit',
+  InvalidSince: 'invalid_since',
+  InvalidIdempotencyKey: 'invalid_idempotency_key',
+  TooLarge: 'too_large',
+  UnsupportedMediaType: 'unsupported_media_type',
+  RateLimited: 'rate_limited',
+  Unavailable: 'unavailable',
+  RoomLimit: 'room_limit',
+  Internal: 'internal',
+} as const;
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+/**
+ * A request the API refuses, thrown from anywhere in a handler and answered by the
+ * router's error handler. `close`: the connection goes after the answer (a body that was
+ * not read to its end must not be taken for the next request).
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+    readonly close = false,
+  ) {
+    super(code);
+    this.name = 'ApiError';
+  }
+}
+
+export function sendError(res: Response, status: number, code: ApiErrorCode): void {
+  res.status(status).json({ error: code });
+}
