@@ -342,6 +342,14 @@ describe('HTTP API: reading', () => {
     expect([texts(rest), rest.body.complete]).toEqual([[], true]);
     const unknown = await call(server.url, 'GET', '/api/rooms/alpha/messages?since=1-0');
     expect(unknown.body.complete).toBe(false);
+    // Never 304, whatever a poller sends (not through fetch, which adds no-cache to it).
+    const conditional = await rawHttp(
+      server.url,
+      `GET /api/rooms/alpha/messages?limit=2 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${KEY}\r\n` +
+        `If-None-Match: ${latest.headers.get('etag') ?? '*'}\r\nConnection: close\r\n\r\n`,
+      '',
+    );
+    expect(conditional).toMatch(/^HTTP\/1\.1 200 /);
     const empty = await call(server.url, 'GET', '/api/rooms/nobody-here/messages');
     expect(empty.body).toEqual({ messages: [], complete: true });
   });

@@ -78,6 +78,10 @@ function addRoutes(router: Router, options: ApiOptions): void {
 function answerFreshly(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     res.set('Cache-Control', 'no-store');
+    // Express would answer a matching If-None-Match with 304 and no body: a poller that
+    // sent one would read an empty page for "nothing new".
+    delete req.headers['if-none-match'];
+    delete req.headers['if-modified-since'];
     res.once('finish', () => metrics.apiRequest(req.method, res.statusCode));
     next();
   };
