@@ -38,7 +38,7 @@ function readUpTo(req: Request, limit: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let length = 0;
     const stop = (err: ApiError | null) => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onError);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onError);
       if (err === null) resolve(Buffer.concat(chunks, length));
       else reject(err);
     };
@@ -52,6 +52,6 @@ function readUpTo(req: Request, limit: number): Promise<Buffer> {
     const onEnd = () => stop(null);
     // The client went away mid-body: nobody is left to answer, but the handler must end.
     const onError = () => stop(new ApiError(400, ApiErrorCode.InvalidJson, true));
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onError);
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onError);
   });
 }
