@@ -275,6 +275,9 @@ describe('HTTP API: refused posts', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toMatch(/\r\nconnection: close\r\n/i);
     expect(answer.endsWith('{"error":"too_large"}')).toBe(true);
+    // Refused for another reason before the body is read: closed the same way.
+    const unauthorized = await rawHttp(server.url, head.replace(`Bearer ${KEY}`, 'Bearer wrong'), 'x');
+    expect(unauthorized).toMatch(/^HTTP\/1\.1 401 [^]*\r\nconnection: close\r\n/i);
   });
 
   it('answers 413 to a chunked body once it passes the limit, and closes the connection', async () => {

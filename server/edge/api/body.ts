@@ -22,9 +22,9 @@ function isJson(contentType: string | undefined): boolean {
  * and a chunked body as soon as it passes the limit; the connection then closes.
  */
 export async function readJsonBody(req: Request, limit: number): Promise<unknown> {
-  if (!isJson(req.headers['content-type'])) throw new ApiError(415, ApiErrorCode.UnsupportedMediaType, true);
+  if (!isJson(req.headers['content-type'])) throw new ApiError(415, ApiErrorCode.UnsupportedMediaType);
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new ApiError(413, ApiErrorCode.TooLarge, true);
+  if (declared > limit) throw new ApiError(413, ApiErrorCode.TooLarge);
   const bytes = await readUpTo(req, limit);
   try {
     return JSON.parse(utf8.decode(bytes)) as unknown;
@@ -46,12 +46,12 @@ function readUpTo(req: Request, limit: number): Promise<Buffer> {
       length += chunk.length;
       if (length > limit) {
         req.pause();
-        stop(new ApiError(413, ApiErrorCode.TooLarge, true));
+        stop(new ApiError(413, ApiErrorCode.TooLarge));
       } else chunks.push(chunk);
     };
     const onEnd = () => stop(null);
     // The client went away mid-body: nobody is left to answer, but the handler must end.
-    const onError = () => stop(new ApiError(400, ApiErrorCode.InvalidJson, true));
+    const onError = () => stop(new ApiError(400, ApiErrorCode.InvalidJson));
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onError);
   });
 }

@@ -22,16 +22,11 @@ export const ApiErrorCode = {
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
-/**
- * A request the API refuses, thrown from anywhere in a handler and answered by the
- * router's error handler. `close`: the connection goes after the answer (a body that was
- * not read to its end must not be taken for the next request).
- */
+/** A request the API refuses, thrown from anywhere in a handler and answered by the router's error handler. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: ApiErrorCode,
-    readonly close = false,
   ) {
     super(code);
     this.name = 'ApiError';
@@ -39,5 +34,8 @@ export class ApiError extends Error {
 }
 
 export function sendError(res: Response, status: number, code: ApiErrorCode): void {
+  // Refused before its body was read to the end (401, 413, 415, a bad room): Node would
+  // read the rest, however long, to keep the connection; it is closed instead.
+  if (!res.req.complete) res.set('Connection', 'close');
   res.status(status).json({ error: code });
 }

@@ -112,8 +112,6 @@ function answerError(logger: Logger) {
       return;
     }
     if (err instanceof ApiError) {
-      // The rest of the body was never read: it must not be taken for a next request.
-      if (err.close) res.set('Connection', 'close');
       sendError(res, err.status, err.code);
       return;
     }
