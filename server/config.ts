@@ -30,6 +30,7 @@ export const DEFAULTS = {
   METRICS_TOKEN: '', // empty: /metrics is open; set: it needs `Authorization: Bearer <token>`
   ALLOWED_HOSTS: '', // empty: any Host header; set: comma-separated names (optional :port), others get 421
   API_KEY: '', // empty: the HTTP API (/api/...) is off; set: it needs `Authorization: Bearer <key>`
+  API_RATE_LIMIT: '100', // messages per second posted through the API (burst: twice that); 0: no limit
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
@@ -77,6 +78,8 @@ export interface Config {
   readonly allowedHosts: AllowedHosts;
   /** null: the HTTP API is off. */
   readonly apiKey: string | null;
+  /** Messages per second posted through the API, with a burst of twice that; 0 means no limit. */
+  readonly apiRateLimit: number;
 }
 
 const integer = (min: number, max: number) =>
@@ -161,6 +164,8 @@ const schema = z.object({
   METRICS_TOKEN: z.string(),
   ALLOWED_HOSTS: allowedHosts,
   API_KEY: z.string(),
+  // Half the largest burst a bucket may hold (the burst is twice the rate).
+  API_RATE_LIMIT: integer(0, 500_000),
 }).superRefine((v, ctx) => {
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
@@ -223,5 +228,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     metricsToken: v.METRICS_TOKEN === '' ? null : v.METRICS_TOKEN,
     allowedHosts: v.ALLOWED_HOSTS,
     apiKey: v.API_KEY === '' ? null : v.API_KEY,
+    apiRateLimit: v.API_RATE_LIMIT,
   });
 }

@@ -28,6 +28,7 @@ describe('configuration', () => {
       metricsToken: null,
       allowedHosts: [],
       apiKey: null,
+      apiRateLimit: 100,
     });
   });
 
@@ -57,6 +58,7 @@ describe('configuration', () => {
       METRICS_TOKEN: 'scrape-me',
       ALLOWED_HOSTS: 'Chat.Example.com, localhost:8000,[::1]:8000',
       API_KEY: 'backend-key',
+      API_RATE_LIMIT: '7',
     });
     expect(config).toEqual({
       port: 9000,
@@ -87,6 +89,7 @@ describe('configuration', () => {
         { hostname: '[::1]', port: 8000 },
       ],
       apiKey: 'backend-key',
+      apiRateLimit: 7,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');

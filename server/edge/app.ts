@@ -1,21 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import { bearerMatches } from './bearer';
 import { chatPage } from './chat-page';
 import type { Metrics } from '../support/metrics';
 import { HELLO_TEXT, RAW_PATH } from '../protocol';
 
-const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
-
-/**
- * Whether an Authorization header carries `Bearer <token>`. Both sides are hashed first,
- * so the comparison takes the same time whatever the length or the first wrong byte.
- */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer +(.+)$/i.exec(header ?? '');
-  const given = match?.[1] ?? '';
-  // Compared even when the header is missing or malformed: no early way out to time.
-  return timingSafeEqual(digest(given), digest(token)) && match !== null;
-}
+export { bearerMatches } from './bearer';
 
 export interface AppOptions {
   /** False while shutting down: load balancers should stop sending new clients here. */
@@ -25,6 +14,8 @@ export interface AppOptions {
   metrics: Metrics;
   /** null: /metrics is open to anyone who can reach the port. */
   metricsToken?: string | null;
+  /** The HTTP API (edge/api), mounted at /api. */
+  api?: RequestHandler;
 }
 
 /** The plain HTTP routes. Socket.IO's engine intercepts its own path before these run. */
@@ -58,6 +49,8 @@ export function createApp(options: AppOptions): Express {
     if (options.isReady()) res.type('text/plain').send('ready\n');
     else res.status(503).type('text/plain').send(`${options.notReadyText?.() ?? 'shutting down'}\n`);
   });
+
+  if (options.api !== undefined) app.use('/api', options.api);
 
   const metricsToken = options.metricsToken ?? null;
   app.get('/metrics', async (req, res) => {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Admission } from '../access/admission';
 import { joinCluster, type WorkerSlot } from '../cluster/setup';
 import type { Config } from '../config';
+import { createApi } from '../edge/api';
 import { createApp } from '../edge/app';
 import { guardRequests } from '../edge/http-guard';
 import { createUpgradeRouter } from '../edge/upgrade';
@@ -78,6 +79,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       notReadyText: () => (!ready ? 'shutting down' : !clusterConnected() ? 'redis unreachable' : 'store unavailable'),
       metrics,
       metricsToken: config.metricsToken,
+      // The rooms' store is read through `rooms`: with Redis it is replaced below.
+      api: createApi({
+        apiKey: config.apiKey,
+        rateLimit: config.apiRateLimit,
+        maxMessageBytes: config.maxMessageBytes,
+        rooms,
+        metrics,
+        logger,
+      }),
     }),
   );
   const httpClosed = stopHttp(httpServer, shutdown, () => {

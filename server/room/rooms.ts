@@ -33,15 +33,23 @@ export class Rooms {
   private readonly idleMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private bus: RoomBus | undefined;
-  private store: MessageStore;
+  private messageStore: MessageStore;
   private quiet = false;
 
   constructor(options: RoomsOptions) {
     this.options = options;
-    this.store = options.store;
+    this.messageStore = options.store;
     this.idleMs = options.idleMs ?? ROOM_IDLE_MS;
     this.sweeper = setInterval(() => this.dropIdle(), Math.max(this.idleMs / 2, 10));
     this.sweeper.unref();
+  }
+
+  /**
+   * The store the rooms use now: with Redis, the shared one joinCluster brought, not the
+   * one they were built with. Readers of stored history (the HTTP API) ask here.
+   */
+  get store(): MessageStore {
+    return this.messageStore;
   }
 
   /** Rooms in memory now. */
@@ -62,7 +70,7 @@ export class Rooms {
   joinCluster(bus: RoomBus, store?: MessageStore): void {
     if (this.rooms.size > 0) throw new Error('joinCluster comes before the first room opens');
     this.bus = bus;
-    if (store !== undefined) this.store = store;
+    if (store !== undefined) this.messageStore = store;
   }
 
   /** The room, if it is in memory. */
@@ -81,7 +89,7 @@ export class Rooms {
       name,
       historySize: this.options.historySize,
       historyBytes: this.options.historyBytes,
-      store: this.store,
+      store: this.messageStore,
       sinks: this.sinkFactories.map((factory) => factory(name)),
       logger: this.options.logger,
       bus: this.bus,

@@ -56,6 +56,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly apiRequests = new Counter({
+    name: 'chat_api_requests_total',
+    help: 'HTTP API requests answered, by method and status',
+    labelNames: ['method', 'status'] as const,
+    registers: [this.registry],
+  });
+
   /** The rendering under way, shared by every scrape that arrives meanwhile. */
   private rendering: Promise<RenderedMetrics> | null = null;
   private cached: { at: number; value: RenderedMetrics } | null = null;
@@ -90,8 +97,14 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  messageIn(transport: TransportName): void {
+  /** `api`: posted through the HTTP API by a backend. */
+  messageIn(transport: TransportName | 'api'): void {
     this.messagesIn.inc({ transport });
+  }
+
+  /** Methods other than GET and POST count as `other`: a client must not make labels up. */
+  apiRequest(method: string, status: number): void {
+    this.apiRequests.inc({ method: method === 'GET' || method === 'POST' ? method : 'other', status: String(status) });
   }
 
   delivered(transport: TransportName, count: number): void {

@@ -1,0 +1,41 @@
+import type { Response } from 'express';
+
+/** Every `error` code the HTTP API answers with. Stable: backends may switch on these. */
+export const ApiErrorCode = {
+  Unauthorized: 'unauthorized',
+  Disabled: 'api_disabled',
+  NotFound: 'not_found',
+  MethodNotAllowed: 'method_not_allowed',
+  InvalidJson: 'invalid_json',
+  InvalidType: 'invalid_type',
+  Empty: 'empty',
+  InvalidRoom: 'invalid_room',
+  InvalidLimit: 'invalid_limit',
+  InvalidSince: 'invalid_since',
+  InvalidIdempotencyKey: 'invalid_idempotency_key',
+  TooLarge: 'too_large',
+  UnsupportedMediaType: 'unsupported_media_type',
+  RateLimited: 'rate_limited',
+  Unavailable: 'unavailable',
+  RoomLimit: 'room_limit',
+  Internal: 'internal',
+} as const;
+export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+/** A request the API refuses, thrown from anywhere in a handler and answered by the router's error handler. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+  ) {
+    super(code);
+    this.name = 'ApiError';
+  }
+}
+
+export function sendError(res: Response, status: number, code: ApiErrorCode): void {
+  // Refused before its body was read to the end (401, 413, 415, a bad room): Node would
+  // read the rest, however long, to keep the connection; it is closed instead.
+  if (!res.req.complete) res.set('Connection', 'close');
+  res.status(status).json({ error: code });
+}

@@ -1,0 +1,2 @@
+export { createApi, type ApiOptions } from './router';
+export { ApiErrorCode } from './errors';

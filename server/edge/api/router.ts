@@ -1,0 +1,126 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
+import type { Metrics } from '../../support/metrics';
+import { bearerMatches } from '../bearer';
+import { bodyLimit, readJsonBody } from './body';
+import { ApiError, ApiErrorCode, sendError } from './errors';
+import { IdempotencyCache } from './idempotency';
+import { historyQueryOf, idempotencyKeyOf, postInputOf, roomOf } from './input';
+import { RoomAccess, type RoomAccessOptions } from './room-access';
+
+export interface ApiOptions extends RoomAccessOptions {
+  /** null: the API is off, every /api/ request gets 404 api_disabled. */
+  apiKey: string | null;
+  maxMessageBytes: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** The HTTP API for backends, mounted at /api (see README, HTTP API; docs/openapi.yaml). */
+export function createApi(options: ApiOptions): Router {
+  const router = express.Router();
+  router.use(answerFreshly(options.metrics));
+  const { apiKey } = options;
+  if (apiKey === null) {
+    router.use((_req, res) => sendError(res, 404, ApiErrorCode.Disabled));
+    return router;
+  }
+  router.use(authorize(apiKey));
+  addRoutes(router, options);
+  router.use((_req, res) => sendError(res, 404, ApiErrorCode.NotFound));
+  router.use(answerError(options.logger));
+  return router;
+}
+
+function addRoutes(router: Router, options: ApiOptions): void {
+  const access = new RoomAccess(options);
+  const idempotency = new IdempotencyCache();
+  const limit = bodyLimit(options.maxMessageBytes);
+
+  router
+    .route('/rooms')
+    .get(async (_req, res) => {
+      res.json({ rooms: await access.list() });
+    })
+    .all(methodNotAllowed('GET, HEAD'));
+
+  router
+    .route('/rooms/:room/messages')
+    .get(async (req, res) => {
+      const room = roomOf(req);
+      const page = await access.history(room, historyQueryOf(req));
+      res.json({ messages: page.messages, complete: page.complete });
+    })
+    .post(async (req, res) => {
+      const room = roomOf(req);
+      const key = idempotencyKeyOf(req);
+      const { name, text } = postInputOf(await readJsonBody(req, limit), options.maxMessageBytes);
+      const earlier = key === undefined ? undefined : idempotency.lookup(key);
+      if (earlier !== undefined) {
+        res.status(200).json(await earlier);
+        return;
+      }
+      const answer = access.post(room, name, text);
+      if (key !== undefined) idempotency.remember(key, answer);
+      res.status(201).json(await answer);
+    })
+    .all(methodNotAllowed('GET, HEAD, POST'));
+
+  router
+    .route('/rooms/:room/presence')
+    .get((req, res) => {
+      res.json(access.presence(roomOf(req)));
+    })
+    .all(methodNotAllowed('GET, HEAD'));
+}
+
+/** Answers are live state: no cache along the way may keep one. Counted once sent. */
+function answerFreshly(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    // Express would answer a matching If-None-Match with 304 and no body: a poller that
+    // sent one would read an empty page for "nothing new".
+    delete req.headers['if-none-match'];
+    delete req.headers['if-modified-since'];
+    res.once('finish', () => metrics.apiRequest(req.method, res.statusCode));
+    next();
+  };
+}
+
+function authorize(apiKey: string): RequestHandler {
+  return (req, res, next) => {
+    if (bearerMatches(req.headers.authorization, apiKey)) {
+      next();
+      return;
+    }
+    res.set('WWW-Authenticate', 'Bearer realm="api"');
+    sendError(res, 401, ApiErrorCode.Unauthorized);
+  };
+}
+
+function methodNotAllowed(allow: string): RequestHandler {
+  return (_req, res) => {
+    res.set('Allow', allow);
+    sendError(res, 405, ApiErrorCode.MethodNotAllowed);
+  };
+}
+
+function answerError(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    if (err instanceof ApiError) {
+      sendError(res, err.status, err.code);
+      return;
+    }
+    // Express could not decode a path parameter (`%E0`): the only one is the room.
+    if (err instanceof URIError) {
+      sendError(res, 400, ApiErrorCode.InvalidRoom);
+      return;
+    }
+    logger.error({ err, method: req.method, path: req.originalUrl }, 'API request failed');
+    sendError(res, 500, ApiErrorCode.Internal);
+  };
+}
