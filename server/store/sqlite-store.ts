@@ -10,7 +10,7 @@
  * are the senders told and the messages broadcast.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../protocol';
@@ -123,6 +123,26 @@ function reasonOf(err: unknown): string {
   return error.message ?? String(err);
 }
 
+/**
+ * Why the database under `dir` could not be opened. SQLite says only "unable to open
+ * database file" (SQLITE_CANTOPEN) when the directory is read-only or not writable (it
+ * cannot create the file, its -wal or its -shm); the directory itself tells which.
+ */
+function openFailureOf(dir: string, err: unknown): string {
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (dirErr) {
+      const dirCode = (dirErr as NodeJS.ErrnoException).code;
+      if (dirCode === 'EROFS') return 'read-only file system';
+      if (dirCode === 'EACCES' || dirCode === 'EPERM') return 'permission denied (the directory is not writable)';
+      if (dirCode === 'ENOENT') return 'directory removed';
+    }
+  }
+  return reasonOf(err);
+}
+
 export class SqliteStore implements MessageStore {
   readonly path: string;
   private connection: Connection | null;
@@ -143,12 +163,15 @@ export class SqliteStore implements MessageStore {
     try {
       mkdirSync(options.dir, { recursive: true });
     } catch (err) {
-      throw new DataDirError(options.dir, (err as Error).message);
+      const code = (err as NodeJS.ErrnoException).code;
+      // EEXIST: the path is a file; ENOTDIR: one of its parents is.
+      const reason = code === 'EEXIST' || code === 'ENOTDIR' ? `not a directory (${(err as Error).message})` : (err as Error).message;
+      throw new DataDirError(options.dir, reason);
     }
     try {
       this.connection = this.connect();
     } catch (err) {
-      throw new DataDirError(options.dir, reasonOf(err));
+      throw new DataDirError(options.dir, openFailureOf(options.dir, err));
     }
     const last = this.connection.db.prepare('SELECT ms, seq FROM last_id WHERE one = 1').get() as { ms: number; seq: number };
     this.ids = new MessageIdGenerator(options.now ?? Date.now, options.idOffset ?? 0, options.idStride ?? 1);
