@@ -66,15 +66,18 @@ const textsOf = (messages: readonly { text: string }[]) => messages.map((m) => m
 
 /**
  * One fault while running, from the clients' side: `fault()` breaks the storage,
- * `repair()` mends it. Checks the whole promise: before, during, after, and after a restart.
+ * `repair()` mends it. Checks the whole promise: before, during, after, and after a
+ * restart. HISTORY_SIZE=1 keeps one message in memory, so that a resume further back is
+ * read from the store.
  */
 async function survivesFault(dataDir: string, fault: () => void | Promise<void>, repair: () => void | Promise<void>): Promise<void> {
-  const server = await spawnServer({ DATA_DIR: dataDir });
+  const env = { DATA_DIR: dataDir, HISTORY_SIZE: '1' };
+  const server = await spawnServer(env);
   const sender = await connectSio(server.url);
   const observer = await connectSio(server.url);
   const rawObserver = await rawJson(server.url);
   const rawSender = await rawJson(server.url);
-  await sioSend(sender, 'before, from socket.io');
+  const firstId = await sioSend(sender, 'before, from socket.io');
   await rawSend(rawSender, 'before, from raw');
   expect(textsOf(await observer.chats.take(2))).toEqual(['before, from socket.io', 'before, from raw']);
   expect(textsOf([await nextChat(rawObserver), await nextChat(rawObserver)])).toEqual(['before, from socket.io', 'before, from raw']);
@@ -87,7 +90,12 @@ async function survivesFault(dataDir: string, fault: () => void | Promise<void>,
   expect(await readyz(server.url)).toEqual({ status: 503, body: 'store unavailable' });
   expect((await fetch(`${server.url}/`)).status).toBe(200);
   const newcomer = await connectSio(server.url);
-  expect(textsOf(await newcomer.histories.next())).toEqual(['before, from socket.io', 'before, from raw']);
+  expect(textsOf(await newcomer.histories.next())).toEqual(['before, from raw']);
+  // The store retries its file twice a second while failed: a retry must not take the
+  // stored history away from readers.
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  const resumed = await connectRaw(server.url, { format: 'json', since: firstId });
+  expect(await resumed.nextJson()).toMatchObject({ type: 'chat', text: 'before, from raw' });
 
   await repair();
 
@@ -101,11 +109,13 @@ async function survivesFault(dataDir: string, fault: () => void | Promise<void>,
   expect((await observer.chats.next()).text).toBe('after the repair');
   expect((await nextChat(rawObserver)).text).toBe('after the repair');
   expect((await newcomer.chats.next()).text).toBe('after the repair');
+  expect((await nextChat(resumed)).text).toBe('after the repair');
   await stop(server);
 
-  const again = await spawnServer({ DATA_DIR: dataDir });
-  const later = await connectSio(again.url);
-  expect(textsOf(await later.histories.next())).toEqual(['before, from socket.io', 'before, from raw', 'after the repair']);
+  const again = await spawnServer(env);
+  const later = await connectRaw(again.url, { format: 'json', since: firstId });
+  expect(textsOf([await nextChat(later), await nextChat(later)])).toEqual(['before, from raw', 'after the repair']);
+  expect(await later.nextJson()).toMatchObject({ type: 'notice', kind: 'join' });
 }
 
 /** Runs the entry point and expects exit 1 with one stderr line naming the DATA_DIR and the reason. */
@@ -145,6 +155,27 @@ describe('store faults while running', () => {
       () => volume.repair(),
     );
   }, 30_000, 'ext4');
+
+  // Fault simulated: the operator stops the server (SIGTERM) while the disk is still full.
+  itWithMounts('shuts down cleanly while the store is unavailable, and keeps what was acked', async () => {
+    const volume = mountTmpfs(2 * 1024 * 1024);
+    const dataDir = join(volume.dir, 'data');
+    const server = await spawnServer({ DATA_DIR: dataDir });
+    const sender = await connectSio(server.url);
+    await sioSend(sender, 'acked');
+    const filler = volume.fill();
+    expect(await sender.chat('refused')).toEqual({ ok: false, error: 'unavailable' });
+    // One more in the turn the shutdown begins: refused too, not lost in a crash.
+    const last = sender.chat('refused on the way out');
+    server.child.kill('SIGTERM');
+    expect(await last).toEqual({ ok: false, error: 'unavailable' });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.lines.filter((l) => /uncaught|unhandled/i.test(l))).toEqual([]);
+
+    rmSync(filler);
+    const again = await spawnServer({ DATA_DIR: dataDir });
+    expect(textsOf(await (await connectSio(again.url)).histories.next())).toEqual(['acked']);
+  });
 
   // Fault simulated: someone (a cleanup script, an operator) runs rm -rf on DATA_DIR
   // while the server runs; later the directory is made again.

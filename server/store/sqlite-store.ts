@@ -120,6 +120,8 @@ function reasonOf(err: unknown): string {
   if (code === 'SQLITE_FULL' || /ENOSPC|disk is full/i.test(error.message ?? '')) return 'disk full';
   if (code.startsWith('SQLITE_READONLY') || /EROFS|readonly|read-only/i.test(error.message ?? '')) return 'read-only';
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return `corrupt database (${error.message ?? code})`;
+  // "disk I/O error" alone does not say which: SQLite's extended code does (SQLITE_IOERR_WRITE...).
+  if (code.startsWith('SQLITE_IOERR')) return `${error.message ?? 'disk I/O error'} (${code})`;
   return error.message ?? String(err);
 }
 
@@ -341,6 +343,10 @@ export class SqliteStore implements MessageStore {
    * /readyz tells even when nobody writes); a failed one opens its file again (the
    * directory must exist: a volume that is not mounted must not get a new database
    * written under its mount point) and takes messages again once it can write there.
+   *
+   * Until then the old connection stays open for reading: a full or read-only disk (or a
+   * removed file, still open) can still serve the history it holds, to a newcomer or a
+   * client resuming with ?since=. It is replaced only by a connection that can write.
    */
   private check(): void {
     if (this.broken === null) {
@@ -353,20 +359,24 @@ export class SqliteStore implements MessageStore {
     } catch {
       return;
     }
+    let fresh: Connection;
+    try {
+      fresh = this.connect();
+    } catch (err) {
+      const reason = openFailureOf(this.options.dir, err);
+      if (reason !== this.broken) this.options.logger.warn({ path: this.path, reason, was: this.broken }, 'message store still unavailable');
+      this.broken = reason;
+      return;
+    }
     try {
       this.connection?.db.close();
     } catch {
       // Closing a database whose file is gone or broken may fail; it is dropped either way.
     }
-    this.connection = null;
-    try {
-      this.connection = this.connect();
-      // A new file may hold older ids than the generator's; the generator only goes up.
-      this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
-      this.broken = null;
-    } catch (err) {
-      this.broken = reasonOf(err);
-    }
+    this.connection = fresh;
+    // A new file may hold older ids than the generator's; the generator only goes up.
+    this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
+    this.broken = null;
   }
 
   private reading<T>(read: (connection: Connection) => T): T {
