@@ -5,7 +5,8 @@
  * (Socket.IO ack `unavailable`, raw close 1011), /readyz says 503 `store unavailable`,
  * the rest of the server keeps answering, and chat comes back once the fault is gone.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChatMessage } from '../server/protocol';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
@@ -118,6 +119,17 @@ async function survivesFault(dataDir: string, fault: () => void | Promise<void>,
   expect(await later.nextJson()).toMatchObject({ type: 'notice', kind: 'join' });
 }
 
+/** Every stored message's text, oldest first, read directly from a stopped server's sound database. */
+function storedTexts(dataDir: string): string[] {
+  const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true });
+  try {
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    return db.prepare('SELECT text FROM messages ORDER BY ms, seq').pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
 /** Runs the entry point and expects exit 1 with one stderr line naming the DATA_DIR and the reason. */
 async function expectStartFailure(env: Record<string, string>, dataDir: string, reason: RegExp): Promise<void> {
   const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env, DATA_DIR: dataDir });
@@ -203,16 +215,41 @@ describe('store faults while running', () => {
     expect(textsOf(await (await connectSio(again.url)).histories.next())).toEqual(['after']);
   });
 
-  // Fault simulated: the database file alone is deleted (rm data/chat.sqlite*).
-  it('database file removed: noticed by /readyz without any message, then a fresh database is made', async () => {
+  // Fault simulated: the database file alone is deleted (rm data/chat.sqlite), its -wal
+  // and -shm left behind.
+  it('database file removed: noticed by /readyz without any message, then a fresh, sound database is made', async () => {
     const dataDir = freshDataDir();
     const server = await spawnServer({ DATA_DIR: dataDir });
     const sender = await connectSio(server.url);
-    await sioSend(sender, 'before');
-    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dataDir, DATABASE_FILE + suffix), { force: true });
+    for (let i = 0; i < 20; i += 1) await sioSend(sender, `before ${i}`);
+    rmSync(join(dataDir, DATABASE_FILE));
     await waitForReadyz(server.url, 503);
     await waitForReadyz(server.url, 200);
     await sioSend(sender, 'after');
+    await stop(server);
+    expect(storedTexts(dataDir)).toEqual(['after']);
+  });
+
+  // Fault simulated: an operator restores a backup by moving another database file over
+  // chat.sqlite while the server runs (the old file's -wal is still there).
+  it('database file replaced: noticed, then the new file is used, without the old file’s write-ahead log', async () => {
+    const backupDir = freshDataDir();
+    const backup = await spawnServer({ DATA_DIR: backupDir });
+    await sioSend(await connectSio(backup.url), 'from the backup');
+    await stop(backup);
+
+    const dataDir = freshDataDir();
+    const server = await spawnServer({ DATA_DIR: dataDir });
+    const sender = await connectSio(server.url);
+    for (let i = 0; i < 20; i += 1) await sioSend(sender, `old ${i}`);
+    expect(existsSync(join(dataDir, `${DATABASE_FILE}-wal`))).toBe(true);
+    renameSync(join(backupDir, DATABASE_FILE), join(dataDir, DATABASE_FILE));
+    await waitForReadyz(server.url, 503);
+    await waitForReadyz(server.url, 200);
+    await sioSend(sender, 'after the restore');
+    await stop(server);
+
+    expect(storedTexts(dataDir)).toEqual(['from the backup', 'after the restore']);
   });
 });
 

@@ -10,7 +10,7 @@
  * are the senders told and the messages broadcast.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../protocol';
@@ -67,6 +67,11 @@ interface Connection {
   db: Db;
   /** The file's identity when opened: a removed or replaced file is noticed before writing to it. */
   file: Stats;
+  /**
+   * The identity of its write-ahead log and shared-memory index (`-wal`, `-shm`) when
+   * opened: they belong to that file, and must not be applied to another one put in its place.
+   */
+  companions: (Stats | null)[];
   insert: Statement<[string, number, number, string, string, number]>;
   touchRoom: Statement<[string, number, number, number, number]>;
   roomCount: Statement<[string], { count: number }>;
@@ -103,6 +108,19 @@ CREATE TABLE IF NOT EXISTS last_id (
 );
 INSERT OR IGNORE INTO last_id (one, ms, seq) VALUES (1, 0, 0);
 `;
+
+/** The files SQLite keeps next to a database in WAL mode. */
+const COMPANIONS = ['-wal', '-shm'] as const;
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
 
 const idOf = (row: { ms: number; seq: number }) => `${row.ms}-${row.seq}`;
 const messageOf = (row: Row): ChatMessage => ({ id: idOf(row), text: row.text, name: row.name, at: row.at });
@@ -246,6 +264,7 @@ export class SqliteStore implements MessageStore {
     const c: Omit<Connection, 'commitBatch'> = {
       db,
       file: statSync(this.path),
+      companions: COMPANIONS.map((suffix) => statOrNull(this.path + suffix)),
       insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)'),
       touchRoom: db.prepare(
         `INSERT INTO rooms (name, last_at, since_trim) VALUES (?, ?, ?)
@@ -359,6 +378,7 @@ export class SqliteStore implements MessageStore {
     } catch {
       return;
     }
+    if (this.connection !== null && this.fileMoved(this.connection) !== null) this.dropMoved(this.connection);
     let fresh: Connection;
     try {
       fresh = this.connect();
@@ -377,6 +397,35 @@ export class SqliteStore implements MessageStore {
     // A new file may hold older ids than the generator's; the generator only goes up.
     this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
     this.broken = null;
+  }
+
+  /**
+   * The file under the open connection was removed or replaced. SQLite will not write to
+   * a moved file (SQLITE_READONLY_DBMOVED), so closing does not checkpoint: the old file's
+   * `-wal` (its last commits) and `-shm` stay at the path, and the next connection would
+   * replay that log onto whatever file is there now, making it a copy of pages of the old
+   * one, or corrupt. They are removed, but only if they are still the very files this
+   * connection opened (a backup restored with its own -wal is left alone).
+   */
+  private dropMoved(connection: Connection): void {
+    try {
+      connection.db.close();
+    } catch {
+      // Closing a database whose file is gone may fail; it is dropped either way.
+    }
+    this.connection = null;
+    const removed: string[] = [];
+    COMPANIONS.forEach((suffix, i) => {
+      const path = this.path + suffix;
+      if (!sameFile(statOrNull(path), connection.companions[i] ?? null)) return;
+      try {
+        unlinkSync(path);
+        removed.push(path);
+      } catch {
+        // Gone already (another worker of the same DATA_DIR removed it).
+      }
+    });
+    this.options.logger.warn({ path: this.path, removed }, 'closed a removed or replaced database file; removed what it left beside it');
   }
 
   private reading<T>(read: (connection: Connection) => T): T {
