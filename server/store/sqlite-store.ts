@@ -364,8 +364,9 @@ export class SqliteStore implements MessageStore {
    * written under its mount point) and takes messages again once it can write there.
    *
    * Until then the old connection stays open for reading: a full or read-only disk (or a
-   * removed file, still open) can still serve the history it holds, to a newcomer or a
-   * client resuming with ?since=. It is replaced only by a connection that can write.
+   * DATA_DIR removed with the file still open) can still serve the history it holds, to a
+   * newcomer or a client resuming with ?since=. It is replaced only by a connection that
+   * can write, except when another file now lies at its path (see dropMoved).
    */
   private check(): void {
     if (this.broken === null) {
