@@ -10,7 +10,7 @@
  * are the senders told and the messages broadcast.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../protocol';
@@ -67,6 +67,11 @@ interface Connection {
   db: Db;
   /** The file's identity when opened: a removed or replaced file is noticed before writing to it. */
   file: Stats;
+  /**
+   * The identity of its write-ahead log and shared-memory index (`-wal`, `-shm`) when
+   * opened: they belong to that file, and must not be applied to another one put in its place.
+   */
+  companions: (Stats | null)[];
   insert: Statement<[string, number, number, string, string, number]>;
   touchRoom: Statement<[string, number, number, number, number]>;
   roomCount: Statement<[string], { count: number }>;
@@ -104,6 +109,19 @@ CREATE TABLE IF NOT EXISTS last_id (
 INSERT OR IGNORE INTO last_id (one, ms, seq) VALUES (1, 0, 0);
 `;
 
+/** The files SQLite keeps next to a database in WAL mode. */
+const COMPANIONS = ['-wal', '-shm'] as const;
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
+
 const idOf = (row: { ms: number; seq: number }) => `${row.ms}-${row.seq}`;
 const messageOf = (row: Row): ChatMessage => ({ id: idOf(row), text: row.text, name: row.name, at: row.at });
 
@@ -120,7 +138,29 @@ function reasonOf(err: unknown): string {
   if (code === 'SQLITE_FULL' || /ENOSPC|disk is full/i.test(error.message ?? '')) return 'disk full';
   if (code.startsWith('SQLITE_READONLY') || /EROFS|readonly|read-only/i.test(error.message ?? '')) return 'read-only';
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return `corrupt database (${error.message ?? code})`;
+  // "disk I/O error" alone does not say which: SQLite's extended code does (SQLITE_IOERR_WRITE...).
+  if (code.startsWith('SQLITE_IOERR')) return `${error.message ?? 'disk I/O error'} (${code})`;
   return error.message ?? String(err);
+}
+
+/**
+ * Why the database under `dir` could not be opened. SQLite says only "unable to open
+ * database file" (SQLITE_CANTOPEN) when the directory is read-only or not writable (it
+ * cannot create the file, its -wal or its -shm); the directory itself tells which.
+ */
+function openFailureOf(dir: string, err: unknown): string {
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (dirErr) {
+      const dirCode = (dirErr as NodeJS.ErrnoException).code;
+      if (dirCode === 'EROFS') return 'read-only file system';
+      if (dirCode === 'EACCES' || dirCode === 'EPERM') return 'permission denied (the directory is not writable)';
+      if (dirCode === 'ENOENT') return 'directory removed';
+    }
+  }
+  return reasonOf(err);
 }
 
 export class SqliteStore implements MessageStore {
@@ -143,12 +183,15 @@ export class SqliteStore implements MessageStore {
     try {
       mkdirSync(options.dir, { recursive: true });
     } catch (err) {
-      throw new DataDirError(options.dir, (err as Error).message);
+      const code = (err as NodeJS.ErrnoException).code;
+      // EEXIST: the path is a file; ENOTDIR: one of its parents is.
+      const reason = code === 'EEXIST' || code === 'ENOTDIR' ? `not a directory (${(err as Error).message})` : (err as Error).message;
+      throw new DataDirError(options.dir, reason);
     }
     try {
       this.connection = this.connect();
     } catch (err) {
-      throw new DataDirError(options.dir, reasonOf(err));
+      throw new DataDirError(options.dir, openFailureOf(options.dir, err));
     }
     const last = this.connection.db.prepare('SELECT ms, seq FROM last_id WHERE one = 1').get() as { ms: number; seq: number };
     this.ids = new MessageIdGenerator(options.now ?? Date.now, options.idOffset ?? 0, options.idStride ?? 1);
@@ -220,6 +263,7 @@ export class SqliteStore implements MessageStore {
     const c: Omit<Connection, 'commitBatch'> = {
       db,
       file: statSync(this.path),
+      companions: COMPANIONS.map((suffix) => statOrNull(this.path + suffix)),
       insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)'),
       touchRoom: db.prepare(
         `INSERT INTO rooms (name, last_at, since_trim) VALUES (?, ?, ?)
@@ -317,6 +361,11 @@ export class SqliteStore implements MessageStore {
    * /readyz tells even when nobody writes); a failed one opens its file again (the
    * directory must exist: a volume that is not mounted must not get a new database
    * written under its mount point) and takes messages again once it can write there.
+   *
+   * Until then the old connection stays open for reading: a full or read-only disk (or a
+   * DATA_DIR removed with the file still open) can still serve the history it holds, to a
+   * newcomer or a client resuming with ?since=. It is replaced only by a connection that
+   * can write, except when another file now lies at its path (see dropMoved).
    */
   private check(): void {
     if (this.broken === null) {
@@ -329,20 +378,54 @@ export class SqliteStore implements MessageStore {
     } catch {
       return;
     }
+    if (this.connection !== null && this.fileMoved(this.connection) !== null) this.dropMoved(this.connection);
+    let fresh: Connection;
+    try {
+      fresh = this.connect();
+    } catch (err) {
+      const reason = openFailureOf(this.options.dir, err);
+      if (reason !== this.broken) this.options.logger.warn({ path: this.path, reason, was: this.broken }, 'message store still unavailable');
+      this.broken = reason;
+      return;
+    }
     try {
       this.connection?.db.close();
     } catch {
       // Closing a database whose file is gone or broken may fail; it is dropped either way.
     }
-    this.connection = null;
+    this.connection = fresh;
+    // A new file may hold older ids than the generator's; the generator only goes up.
+    this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
+    this.broken = null;
+  }
+
+  /**
+   * The file under the open connection was removed or replaced. SQLite will not write to
+   * a moved file (SQLITE_READONLY_DBMOVED), so closing does not checkpoint: the old file's
+   * `-wal` (its last commits) and `-shm` stay at the path, and the next connection would
+   * replay that log onto whatever file is there now, making it a copy of pages of the old
+   * one, or corrupt. They are removed, but only if they are still the very files this
+   * connection opened (a backup restored with its own -wal is left alone).
+   */
+  private dropMoved(connection: Connection): void {
     try {
-      this.connection = this.connect();
-      // A new file may hold older ids than the generator's; the generator only goes up.
-      this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
-      this.broken = null;
-    } catch (err) {
-      this.broken = reasonOf(err);
+      connection.db.close();
+    } catch {
+      // Closing a database whose file is gone may fail; it is dropped either way.
     }
+    this.connection = null;
+    const removed: string[] = [];
+    COMPANIONS.forEach((suffix, i) => {
+      const path = this.path + suffix;
+      if (!sameFile(statOrNull(path), connection.companions[i] ?? null)) return;
+      try {
+        unlinkSync(path);
+        removed.push(path);
+      } catch {
+        // Gone already (another worker of the same DATA_DIR removed it).
+      }
+    });
+    this.options.logger.warn({ path: this.path, removed }, 'closed a removed or replaced database file; removed what it left beside it');
   }
 
   private reading<T>(read: (connection: Connection) => T): T {

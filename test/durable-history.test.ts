@@ -1,0 +1,149 @@
+/**
+ * The durable store's promises, proved with real processes on a real DATA_DIR: history
+ * survives a restart and a `kill -9`, and ids keep increasing across restarts.
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { ChatMessage, RawJsonFrame } from '../server/protocol';
+import { DATABASE_FILE } from '../server/store/sqlite-store';
+import { compareIds } from '../server/store/message-id';
+import { freshDataDir } from './support/data-dir';
+import { connectRaw, type RawTestClient } from './support/raw-client';
+import { connectSio, type SioTestClient } from './support/sio-client';
+import { spawnServer, type SpawnedServer } from './support/spawn-server';
+
+/** A raw client speaking JSON, in `room` (the lobby by default), resuming after `since` when given. */
+function rawJson(url: string, room?: string, since?: string): Promise<RawTestClient> {
+  return connectRaw(url, since === undefined ? { format: 'json' } : { format: 'json', since }, {}, room === undefined ? {} : { room });
+}
+
+/** The next chat frame a JSON raw client receives (notices skipped). */
+async function nextChat(client: RawTestClient): Promise<ChatMessage> {
+  for (;;) {
+    const frame = await client.nextJson();
+    if (frame.type === 'chat') return { id: frame.id, text: frame.text, name: frame.name, at: frame.at };
+  }
+}
+
+/** Sends `text` from a raw JSON client; resolves with its id once its own echo comes back (stored). */
+async function rawSend(client: RawTestClient, text: string): Promise<string> {
+  client.send(text);
+  for (;;) {
+    const message = await nextChat(client);
+    if (message.text === text) return message.id;
+  }
+}
+
+/** Sends `text` from a Socket.IO client; resolves with its id once acked ok. */
+async function sioSend(client: SioTestClient, text: string): Promise<string> {
+  const ack = await client.chat(text);
+  if (!ack.ok) throw new Error(`"${text}" was refused: ${ack.error}`);
+  return ack.id;
+}
+
+/** SIGTERM, and the clean exit that follows. */
+async function stop(server: SpawnedServer): Promise<void> {
+  server.child.kill('SIGTERM');
+  expect(await server.exited).toEqual({ code: 0, signal: null });
+}
+
+const textsOf = (messages: readonly { text: string }[]) => messages.map((m) => m.text);
+
+describe('durable history (SQLite under DATA_DIR)', () => {
+  // Fault simulated: an ordinary restart (deploy, reboot) of the server process.
+  it('keeps every room’s history across a restart, for Socket.IO history and raw ?since= replay', async () => {
+    const dataDir = freshDataDir();
+    const first = await spawnServer({ DATA_DIR: dataDir });
+    const lobbyRaw = await rawJson(first.url);
+    const lobbySio = await connectSio(first.url);
+    const teamRaw = await rawJson(first.url, 'team-a');
+    const teamSio = await connectSio(first.url, { room: 'team-a' });
+
+    const lobby: { id: string; text: string }[] = [];
+    const team: { id: string; text: string }[] = [];
+    for (let i = 1; i <= 2; i += 1) {
+      lobby.push({ text: `lobby raw ${i}`, id: await rawSend(lobbyRaw, `lobby raw ${i}`) });
+      lobby.push({ text: `lobby sio ${i}`, id: await sioSend(lobbySio, `lobby sio ${i}`) });
+      team.push({ text: `team raw ${i}`, id: await rawSend(teamRaw, `team raw ${i}`) });
+      team.push({ text: `team sio ${i}`, id: await sioSend(teamSio, `team sio ${i}`) });
+    }
+    await stop(first);
+
+    const second = await spawnServer({ DATA_DIR: dataDir });
+    const lobbyNewcomer = await connectSio(second.url);
+    expect((await lobbyNewcomer.histories.next()).map(({ id, text }) => ({ id, text }))).toEqual(lobby);
+    const teamNewcomer = await connectSio(second.url, { room: 'team-a' });
+    expect((await teamNewcomer.histories.next()).map(({ id, text }) => ({ id, text }))).toEqual(team);
+
+    // Resuming after the first lobby message: the three later ones, then live traffic
+    // (its own join notice), and nothing of team-a.
+    const resumed = await rawJson(second.url, undefined, (lobby[0] as { id: string }).id);
+    const replayed: RawJsonFrame[] = [];
+    for (let i = 0; i < 4; i += 1) replayed.push(await resumed.nextJson());
+    expect(replayed.slice(0, 3).map((f) => (f.type === 'chat' ? { id: f.id, text: f.text } : f))).toEqual(lobby.slice(1));
+    expect(replayed[3]).toMatchObject({ type: 'notice', kind: 'join' });
+
+    const newest = [...lobby, ...team].map((m) => m.id).sort(compareIds).at(-1) as string;
+    expect(compareIds(await sioSend(lobbyNewcomer, 'after restart'), newest)).toBeGreaterThan(0);
+    expect(compareIds(await rawSend(await rawJson(second.url, 'team-a'), 'team after restart'), newest)).toBeGreaterThan(0);
+  });
+
+  // Fault simulated: the process killed outright (OOM killer, kill -9, a crash) right
+  // after acking: whatever a sender was told is stored must be there after a restart.
+  it('loses nothing that was acked when the process is killed with SIGKILL', async () => {
+    const dataDir = freshDataDir();
+    const env = { DATA_DIR: dataDir, HISTORY_SIZE: '500', RATE_LIMIT: '0' };
+    const first = await spawnServer(env);
+    const sio = await connectSio(first.url);
+    const raw = await rawJson(first.url);
+    const acked: string[] = [];
+    for (let i = 0; i < 220; i += 1) {
+      acked.push(await sioSend(sio, `sio ${i}`));
+      if (i % 10 === 5) acked.push(await rawSend(raw, `raw ${i}`));
+    }
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(acked.length).toBeGreaterThanOrEqual(240);
+
+    const second = await spawnServer(env);
+    const history = await (await connectSio(second.url)).histories.next();
+    expect(history.map((m) => m.id)).toEqual(acked);
+
+    const resumed = await rawJson(second.url, undefined, acked[0]);
+    const replayed: string[] = [];
+    for (let i = 1; i < acked.length; i += 1) replayed.push((await nextChat(resumed)).id);
+    expect(replayed).toEqual(acked.slice(1));
+    expect(textsOf(history).filter((t) => t.startsWith('raw')).length).toBe(22);
+  });
+
+  // Fault simulated: the system clock stepped back between two runs (NTP correction, a
+  // restored VM snapshot): the newest stored id is then "in the future".
+  it('hands out ids greater than every stored one even when the clock is behind the newest stored id', async () => {
+    const dataDir = freshDataDir();
+    // The store creates its schema on start.
+    await stop(await spawnServer({ DATA_DIR: dataDir }));
+
+    const future = Date.now() + 10 * 365 * 24 * 3600 * 1000;
+    const futureId = `${future}-7`;
+    const db = new Database(join(dataDir, DATABASE_FILE));
+    db.prepare('INSERT INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)').run('lobby', future, 7, 'Time traveller', 'from the future', future);
+    db.prepare('INSERT INTO rooms (name, last_at, since_trim) VALUES (?, ?, 1)').run('lobby', future);
+    db.prepare('UPDATE last_id SET ms = ?, seq = ? WHERE one = 1').run(future, 7);
+    db.close();
+
+    const server = await spawnServer({ DATA_DIR: dataDir });
+    const sio = await connectSio(server.url);
+    expect((await sio.histories.next()).map((m) => m.id)).toEqual([futureId]);
+    const first = await sioSend(sio, 'now');
+    expect(compareIds(first, futureId)).toBeGreaterThan(0);
+    const raw = await rawJson(server.url, 'team-a');
+    const second = await rawSend(raw, 'now, elsewhere');
+    expect(compareIds(second, first)).toBeGreaterThan(0);
+
+    // And again after a restart: the ids the clock-behind server handed out were stored.
+    await stop(server);
+    const again = await spawnServer({ DATA_DIR: dataDir });
+    const third = await sioSend(await connectSio(again.url), 'later');
+    expect(compareIds(third, second)).toBeGreaterThan(0);
+  });
+});
