@@ -373,6 +373,7 @@ export class SqliteStore implements MessageStore {
       if (moved !== null) this.fail(moved);
       return;
     }
+    this.options.logger.debug({ path: this.path, reason: this.broken }, 'message store retrying');
     try {
       statSync(this.options.dir);
     } catch {
