@@ -7,7 +7,7 @@ import { median } from './stats';
 import { runStormTrial, type StormResult } from './storm-trial';
 
 export type Better = 'higher' | 'lower';
-export type Unit = 'deliveries/s' | 'ms' | 's' | 'bytes';
+export type Unit = 'deliveries/s' | 'ms' | 's' | 'bytes' | 'µs';
 
 /** A target from the issue, as a bound on the median ratio ours / baseline. */
 export interface Target {

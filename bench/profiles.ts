@@ -3,6 +3,12 @@ export interface Profile {
   name: 'full' | 'quick' | 'tiny';
   /** Alternated pairs (ours, baseline) per comparison. */
   repetitions: number;
+  /**
+   * Alternated pairs (store on, store off) per room in the store comparison
+   * (store-plan.ts). More in the full run than `repetitions`: its target (0.9x) is
+   * closer to 1 than the run-to-run noise of three pairs here.
+   */
+  storeRepetitions: number;
   /** Clients in a room (raw, Socket.IO; the mixed room is half of each). */
   roomClients: number;
   /**
@@ -49,6 +55,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   full: {
     name: 'full',
     repetitions: 3,
+    storeRepetitions: 5,
     roomClients: 1000,
     manyRooms: { rooms: 100, clientsPerRoom: 10 },
     senders: 10,
@@ -68,6 +75,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   quick: {
     name: 'quick',
     repetitions: 3,
+    storeRepetitions: 2,
     roomClients: 200,
     manyRooms: { rooms: 20, clientsPerRoom: 10 },
     senders: 4,
@@ -87,6 +95,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   tiny: {
     name: 'tiny',
     repetitions: 1,
+    storeRepetitions: 1,
     roomClients: 20,
     manyRooms: { rooms: 4, clientsPerRoom: 5 },
     senders: 2,

@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --only single|cluster] [-- --out DIR]`: runs
- * our server and the bare baselines side by side (bench/plan.ts), then our server on one
- * process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
+ * `npm run bench [-- --quick | --tiny] [-- --only single|store|cluster] [-- --out DIR]`: runs
+ * our server and the bare baselines side by side (bench/plan.ts), then our server with its
+ * store on (SQLite) against the store off (DATA_DIR=:memory:) (bench/store-plan.ts), then
+ * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
  * an SVG chart under DIR (bench/results by default). Progress goes to stderr. Exits 1 if
  * any trial failed, any expected delivery went missing or any reached a client of another
@@ -18,10 +19,12 @@ import { hasTaskset } from './child-link';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
 import { buildRows, runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
 import { PROFILES, type Profile } from './profiles';
+import { buildStoreRows, runStorePlan, storeSteps } from './store-plan';
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
-type Part = 'single' | 'cluster';
+type Part = 'single' | 'store' | 'cluster';
+const PARTS: readonly Part[] = ['single', 'store', 'cluster'];
 
 interface Options {
   profile: Profile;
@@ -30,7 +33,7 @@ interface Options {
   outDir: string;
 }
 
-const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|cluster] [--out DIR]';
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|store|cluster] [--out DIR]';
 
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
@@ -41,8 +44,8 @@ function parseArgs(argv: readonly string[]): Options {
     const next = argv[i + 1];
     if (arg === '--quick') profile = PROFILES.quick;
     else if (arg === '--tiny') profile = PROFILES.tiny;
-    else if (arg === '--only' && (next === 'single' || next === 'cluster')) {
-      only = next;
+    else if (arg === '--only' && PARTS.includes(next as Part)) {
+      only = next as Part;
       i += 1;
     } else if (arg === '--out' && next !== undefined) {
       outDir = path.resolve(next);
@@ -54,12 +57,14 @@ function parseArgs(argv: readonly string[]): Options {
 
 /** Which parts run: the cluster part only where a redis-server can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
-  if (REDIS_SERVER === null) {
+  const parts: Record<Part, boolean> = { single: true, store: true, cluster: true };
+  if (only !== null) for (const part of PARTS) parts[part] = part === only;
+  if (REDIS_SERVER === null && parts.cluster) {
     if (only === 'cluster') throw new Error(`the cluster part needs Redis: ${REDIS_MISSING}`);
     log(`warning: leaving out the cluster part (two nodes on Redis, WORKERS=2): ${REDIS_MISSING}`);
-    return { single: true, cluster: false };
+    parts.cluster = false;
   }
-  return { single: only !== 'cluster', cluster: only !== 'single' };
+  return parts;
 }
 
 /** The machine as the results need it described, read before and after the run. */
@@ -76,6 +81,11 @@ function describeMachine() {
     fileDescriptorLimit: Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || null,
   };
 }
+
+/** Under the table: which store the rows measured. */
+const STORE_NOTE =
+  'Ours runs with its default store, SQLite (one transaction per event-loop turn), in a fresh temporary DATA_DIR per server start; ' +
+  'the rows "store on (SQLite)" are held against the same server with DATA_DIR=:memory: (history in memory only), run alternately.';
 
 function checkMachine(profile: Profile, machine: ReturnType<typeof describeMachine>): void {
   if (!machine.taskset) process.stderr.write('warning: no taskset; server and clients are not pinned to separate cores\n');
@@ -96,15 +106,23 @@ async function main(): Promise<void> {
   checkMachine(profile, machine);
   const loadBefore = os.loadavg();
   log(`bench ${profile.name}: ${machine.cpus} cores, ${machine.cpuModel}, Node ${machine.node}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  log(`ours runs with its default store, SQLite, in a fresh DATA_DIR under ${os.tmpdir()} per server start, except where a row says DATA_DIR=:memory:`);
 
   const startedAt = new Date();
-  const steps = profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0));
+  const steps =
+    profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0)) +
+    (parts.store ? storeSteps(profile) : 0);
   const timed = stepCounter(steps, log);
   const trials = parts.single ? await runPlan(profile, timed) : null;
+  const store = parts.store ? await runStorePlan(profile, timed) : null;
   const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
-  const rows = [...(trials === null ? [] : buildRows(trials, profile)), ...(cluster === null ? [] : buildClusterRows(cluster, profile))];
+  const rows = [
+    ...(trials === null ? [] : buildRows(trials, profile)),
+    ...(store === null ? [] : buildStoreRows(store, profile)),
+    ...(cluster === null ? [] : buildClusterRows(cluster, profile)),
+  ];
   const loadAfter = os.loadavg();
-  const table = markdownTable(rows);
+  const table = `${markdownTable(rows)}\n\n${STORE_NOTE}`;
   process.stdout.write(`${table}\n`);
 
   mkdirSync(outDir, { recursive: true });
@@ -115,7 +133,8 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
-    trials: { ...trials, cluster },
+    dataDirParent: os.tmpdir(),
+    trials: { ...trials, store, cluster },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);

@@ -27,6 +27,8 @@ const starters: Record<ServerName, (overrides: Record<string, string>) => Promis
   // logs at `warn` (a line per connection is still prepared and dropped by pino's level
   // check; the baselines print nothing), and flood control off (RATE_LIMIT=0: the closed loop
   // sends far more than 20 messages/s per sender, which the default would refuse).
+  // Its store is the default too, SQLite: server-side.ts gives each start a DATA_DIR of
+  // its own, a fresh temporary directory (or DATA_DIR=:memory: for the store's "off" side).
   ours: async (overrides) => {
     const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT: '0', ...overrides });
     const running = await startProcess(config, createLogger(config.logLevel));

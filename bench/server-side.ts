@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisProcess, type RedisProcess } from '../tools/redis-process';
 import { ChildLink, hasTaskset, spawnBenchProcess } from './child-link';
@@ -29,15 +31,28 @@ function startNode(label: string, args: string[]): ChildLink<ServerRequest, Serv
   );
 }
 
-/** The node processes of a setup, given the Redis they share (if the setup has one). */
-function nodesOf(setup: ServerSetup, redis: RedisProcess | null): ChildLink<ServerRequest, ServerReady>[] {
+/**
+ * The node processes of a setup, given the Redis they share (if the setup has one) and
+ * the fresh DATA_DIR of this start. Ours keeps its default store, SQLite, in that
+ * directory (never the repository's `data/`, and nothing left from an earlier trial);
+ * `ours-memory` is the same server with DATA_DIR=:memory:. On Redis the nodes store
+ * their history there, and DATA_DIR is given only so that nothing could land in `data/`.
+ */
+function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string): ChildLink<ServerRequest, ServerReady>[] {
   switch (setup) {
     case 'ours-redis-2':
-      return ['A', 'B'].map((node) => startNode(`server ours, node ${node}`, ['ours', `REDIS_URL=${(redis as RedisProcess).url}`]));
+      return ['A', 'B'].map((node) =>
+        startNode(`server ours, node ${node}`, ['ours', `REDIS_URL=${(redis as RedisProcess).url}`, `DATA_DIR=${path.join(dataDir, node)}`]),
+      );
     case 'ours-workers-2':
       // One process owns the port and forks two; @socket.io/sticky hands each
-      // connection to the worker with fewer clients, the cluster adapter joins them.
-      return [startNode('server ours, WORKERS=2', ['ours', 'WORKERS=2'])];
+      // connection to the worker with fewer clients, the cluster adapter joins them
+      // (and both write to the one SQLite file in DATA_DIR).
+      return [startNode('server ours, WORKERS=2', ['ours', 'WORKERS=2', `DATA_DIR=${dataDir}`])];
+    case 'ours':
+      return [startNode('server ours', ['ours', `DATA_DIR=${dataDir}`])];
+    case 'ours-memory':
+      return [startNode('server ours, DATA_DIR=:memory:', ['ours', 'DATA_DIR=:memory:'])];
     default:
       return [startNode(`server ${setup}`, [setup])];
   }
@@ -51,12 +66,15 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null): ChildLink<Serv
  */
 export async function startServerSide(setup: ServerSetup, timeoutMs: number): Promise<ServerSide> {
   const redis = setup === 'ours-redis-2' ? await startRedisProcess({ prefix: hasTaskset ? ['taskset', '-c', String(SERVER_CPU)] : [] }) : null;
-  const nodes = nodesOf(setup, redis);
+  // Under TMPDIR (os.tmpdir()): that is the file system the store rows measure.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bridge-bench-data-'));
+  const nodes = nodesOf(setup, redis, dataDir);
   const forked: number[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.kill()));
     await killAll(forked);
     await redis?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     const ready = await Promise.all(nodes.map((node) => node.ready(timeoutMs)));

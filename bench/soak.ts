@@ -7,14 +7,23 @@
  * leave all the time, a third of them vanishing without a close. At the end it reports
  * the messages that the stable observers missed (must be 0), the server's RSS at start
  * and end, and its event-loop lag p99, read from /metrics as an operator would.
+ *
+ * The server keeps its default store, SQLite, in `--data-dir DIR` (or DATA_DIR from the
+ * environment) when given, else in a fresh temporary directory removed at the end
+ * (DATA_DIR=:memory: runs it without the store). The soak then also reports the
+ * database's size on disk (chat.sqlite with its -wal and -shm files) just before the
+ * server is stopped and after it has stopped, and the rows it holds, read after the stop.
  */
+import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { ChatAck, ClientToServerEvents, RawJsonFrame, ServerToClientEvents } from '../server/protocol';
+import { DATABASE_FILE } from '../server/store/sqlite-store';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +32,7 @@ const { values: args } = parseArgs({
     senders: { type: 'string', default: '6' },
     'rate-per-sender': { type: 'string', default: '15' }, // below the default RATE_LIMIT of 20/s
     churn: { type: 'string', default: '20' }, // new clients per second
+    'data-dir': { type: 'string', default: process.env.DATA_DIR ?? '' }, // empty: a fresh temporary directory
   },
 });
 const minutes = Number(args.minutes);
@@ -32,6 +42,13 @@ const ratePerSender = Number(args['rate-per-sender']);
 const churnPerSecond = Number(args.churn);
 
 const ROOT = path.resolve(__dirname, '..');
+/** Where the server keeps its store: as given, or a temporary directory of this soak's own. */
+const givenDataDir = args['data-dir'] ?? '';
+const dataDir = givenDataDir === '' ? mkdtempSync(path.join(os.tmpdir(), 'chat-bridge-soak-data-')) : givenDataDir;
+const sqlite = dataDir !== ':memory:';
+const removeTemporaryDataDir = () => {
+  if (givenDataDir === '') rmSync(dataDir, { recursive: true, force: true });
+};
 type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Set when the soak itself closes everything: closes after that are expected. */
@@ -43,7 +60,7 @@ const unexpected = (message: string) => {
 function startServer(): Promise<{ url: string; stop: () => Promise<number | null> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -161,11 +178,42 @@ function churnOnce(url: string, n: number): void {
   }
 }
 
+/** The database's files and their sizes in bytes (a missing file counts 0). */
+function databaseFiles(): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const suffix of ['', '-wal', '-shm']) {
+    const file = `${DATABASE_FILE}${suffix}`;
+    try {
+      sizes[file] = statSync(path.join(dataDir, file)).size;
+    } catch {
+      sizes[file] = 0;
+    }
+  }
+  return sizes;
+}
+
+const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(2);
+const total = (sizes: Record<string, number>) => Object.values(sizes).reduce((a, b) => a + b, 0);
+
+/**
+ * Rows in the stopped server's database, opened read-only (after the sizes are read:
+ * opening a WAL database, even read-only, brings back an empty -wal and a -shm file).
+ */
+function storedRows(): { messages: number; rooms: number } {
+  const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return { messages: count('messages'), rooms: count('rooms') };
+  } finally {
+    db.close();
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const server = await startServer();
-  console.log(`soak: ${minutes} min against ${server.url}`);
+  console.log(`soak: ${minutes} min against ${server.url}, store ${sqlite ? `SQLite in ${dataDir}` : 'in memory (DATA_DIR=:memory:)'}`);
   const observers = await Promise.all(
     Array.from({ length: stableCount }, (_, i) =>
       i % 2 === 0 ? rawObserver(server.url, `stable-${i}`) : sioObserver(server.url, `stable-${i}`),
@@ -217,18 +265,40 @@ async function main(): Promise<void> {
   finishing = true;
   for (const sender of senders) sender.close();
   for (const observer of observers) observer.close();
+  const filesRunning = sqlite ? databaseFiles() : null;
   const exitCode = await server.stop();
+  // A clean stop checkpoints the WAL into chat.sqlite and removes -wal and -shm.
+  const filesStopped = sqlite ? databaseFiles() : null;
+  let rows: ReturnType<typeof storedRows> | null = null;
+  try {
+    if (sqlite) rows = storedRows();
+  } finally {
+    removeTemporaryDataDir();
+  }
+  const store = {
+    store: sqlite ? 'sqlite' : 'memory',
+    databaseMiBBeforeStop: filesRunning === null ? null : mib(total(filesRunning)),
+    databaseMiBAfterStop: filesStopped === null ? null : mib(total(filesStopped)),
+    messagesStored: rows?.messages ?? null,
+    roomsStored: rows?.rooms ?? null,
+  };
 
-  console.table(result);
+  console.table({ ...result, ...store });
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ ...result, serverExitCode: exitCode }, null, 2)}\n`);
+  const details = {
+    dataDir: givenDataDir === '' ? `${dataDir} (temporary, removed)` : dataDir,
+    filesBeforeStop: filesRunning,
+    filesAfterStop: filesStopped,
+  };
+  writeFileSync(file, `${JSON.stringify({ ...result, ...store, ...details, serverExitCode: exitCode }, null, 2)}\n`);
   console.log(`written: ${path.relative(ROOT, file)}`);
   if (result.messagesLostForStableClients > 0 || exitCode !== 0) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
   console.error(err);
+  removeTemporaryDataDir();
   process.exit(1);
 });

@@ -12,6 +12,8 @@ export function formatValue(value: number, unit: Unit): string {
       return `${value.toFixed(value < 10 ? 2 : 1)} s`;
     case 'bytes':
       return `${(value / 1024).toFixed(1)} KiB`;
+    case 'µs':
+      return `${value.toFixed(value < 10 ? 2 : 1)} µs`;
   }
 }
 
