@@ -127,8 +127,7 @@ describe('durable history (SQLite under DATA_DIR)', () => {
     const futureId = `${future}-7`;
     const db = new Database(join(dataDir, DATABASE_FILE));
     db.prepare('INSERT INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)').run('lobby', future, 7, 'Time traveller', 'from the future', future);
-    db.prepare('INSERT INTO rooms (name, last_at, since_trim) VALUES (?, ?, 1)').run('lobby', future);
-    db.prepare('UPDATE last_id SET ms = ?, seq = ? WHERE one = 1').run(future, 7);
+    db.prepare('INSERT OR IGNORE INTO rooms (name) VALUES (?)').run('lobby');
     db.close();
 
     const server = await spawnServer({ DATA_DIR: dataDir });

@@ -73,16 +73,13 @@ interface Connection {
    */
   companions: (Stats | null)[];
   insert: Statement<[string, number, number, string, string, number]>;
-  touchRoom: Statement<[string, number, number, number, number]>;
-  roomCount: Statement<[string], { count: number }>;
-  resetCount: Statement<[string]>;
+  addRoom: Statement<[string]>;
   trim: Statement<[string, string, number]>;
-  raiseLastId: Statement<[number, number, number, number]>;
   newest: Statement<[string, number], Row>;
   after: Statement<[string, number, number, number, number], Row>;
   exists: Statement<[string, number, number], { one: number }>;
   newerThan: Statement<[string, number, number, number], { count: number }>;
-  rooms: Statement<[], { name: string; lastAt: number }>;
+  rooms: Statement<[], { name: string; lastAt: number | null }>;
   commitBatch: (batch: readonly Pending[]) => void;
 }
 
@@ -97,16 +94,11 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (room, ms, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rooms (
-  name        TEXT PRIMARY KEY,
-  last_at     INTEGER NOT NULL,
-  since_trim  INTEGER NOT NULL DEFAULT 0
+  name TEXT PRIMARY KEY
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS last_id (
-  one INTEGER PRIMARY KEY CHECK (one = 1),
-  ms  INTEGER NOT NULL,
-  seq INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS probe (
+  one INTEGER PRIMARY KEY CHECK (one = 1)
 );
-INSERT OR IGNORE INTO last_id (one, ms, seq) VALUES (1, 0, 0);
 `;
 
 /** The files SQLite keeps next to a database in WAL mode. */
@@ -170,6 +162,8 @@ export class SqliteStore implements MessageStore {
   private batch: Pending[] = [];
   private flushScheduled = false;
   private broken: string | null = null;
+  /** Messages stored per room since its last trim (from this process's start: a restart trims a little late). */
+  private readonly sinceTrim = new Map<string, number>();
   private readonly checker: NodeJS.Timeout;
   private readonly flushNow = () => this.flush();
 
@@ -193,9 +187,12 @@ export class SqliteStore implements MessageStore {
     } catch (err) {
       throw new DataDirError(options.dir, openFailureOf(options.dir, err));
     }
-    const last = this.connection.db.prepare('SELECT ms, seq FROM last_id WHERE one = 1').get() as { ms: number; seq: number };
     this.ids = new MessageIdGenerator(options.now ?? Date.now, options.idOffset ?? 0, options.idStride ?? 1);
-    this.ids.continueAfter(idOf(last));
+    // Trimming keeps each room's newest messages, so the newest id of all is still here.
+    for (const { name } of this.connection.rooms.all()) {
+      const newest = this.connection.newest.get(name, 1);
+      if (newest !== undefined) this.ids.continueAfter(idOf(newest));
+    }
     this.checker = setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.checker.unref();
   }
@@ -228,7 +225,9 @@ export class SqliteStore implements MessageStore {
   }
 
   rooms(): StoredRoom[] {
-    return this.reading((c) => c.rooms.all().map(({ name, lastAt }) => ({ name, lastMessageAt: lastAt })));
+    return this.reading((c) =>
+      c.rooms.all().flatMap(({ name, lastAt }) => (lastAt === null ? [] : [{ name, lastMessageAt: lastAt }])),
+    );
   }
 
   problem(): string | null {
@@ -250,7 +249,7 @@ export class SqliteStore implements MessageStore {
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
       // Proves that the file can be written now, not at the first message.
-      db.prepare('UPDATE last_id SET ms = ms WHERE one = 1').run();
+      db.prepare('INSERT OR REPLACE INTO probe (one) VALUES (1)').run();
       const statements = this.prepare(db);
       return statements;
     } catch (err) {
@@ -265,18 +264,13 @@ export class SqliteStore implements MessageStore {
       file: statSync(this.path),
       companions: COMPANIONS.map((suffix) => statOrNull(this.path + suffix)),
       insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)'),
-      touchRoom: db.prepare(
-        `INSERT INTO rooms (name, last_at, since_trim) VALUES (?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET last_at = max(last_at, ?), since_trim = since_trim + ?`,
-      ),
-      roomCount: db.prepare('SELECT since_trim AS count FROM rooms WHERE name = ?'),
-      resetCount: db.prepare('UPDATE rooms SET since_trim = 0 WHERE name = ?'),
+      // A room already listed is left as it is: no page of the database changes.
+      addRoom: db.prepare('INSERT OR IGNORE INTO rooms (name) VALUES (?)'),
       // Deletes what is older than the room's `keep`-th newest message.
       trim: db.prepare(
         `DELETE FROM messages WHERE room = ? AND (ms, seq) < (
            SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?)`,
       ),
-      raiseLastId: db.prepare('UPDATE last_id SET ms = ?, seq = ? WHERE one = 1 AND (ms, seq) < (?, ?)'),
       newest: db.prepare('SELECT ms, seq, name, text, at FROM messages WHERE room = ? ORDER BY ms DESC, seq DESC LIMIT ?'),
       after: db.prepare(
         'SELECT ms, seq, name, text, at FROM messages WHERE room = ? AND ms >= ? AND (ms, seq) > (?, ?) ORDER BY ms, seq LIMIT ?',
@@ -286,30 +280,31 @@ export class SqliteStore implements MessageStore {
       newerThan: db.prepare(
         'SELECT count(*) AS count FROM (SELECT 1 FROM messages WHERE room = ? AND (ms, seq) > (?, ?) LIMIT ?)',
       ),
-      rooms: db.prepare('SELECT name, last_at AS lastAt FROM rooms ORDER BY name'),
+      // Each room's newest message through the primary key: one index seek per room.
+      rooms: db.prepare(
+        `SELECT name, (SELECT at FROM messages WHERE room = rooms.name ORDER BY ms DESC, seq DESC LIMIT 1) AS lastAt
+         FROM rooms ORDER BY name`,
+      ),
     };
-    const keep = this.options.keep;
+    // Only the messages' own pages (and a new room's name) change in a commit: every page
+    // written costs the commit a write to the log.
     const commitBatch = db.transaction((batch: readonly Pending[]) => {
-      const counts = new Map<string, { count: number; lastAt: number }>();
-      let last = batch[0] as Pending;
+      let room: string | null = null;
       for (const p of batch) {
         c.insert.run(p.room, p.ms, p.seq, p.message.name, p.message.text, p.message.at);
-        const seen = counts.get(p.room);
-        if (seen === undefined) counts.set(p.room, { count: 1, lastAt: p.message.at });
-        else {
-          seen.count += 1;
-          seen.lastAt = Math.max(seen.lastAt, p.message.at);
-        }
-        if (p.ms > last.ms || (p.ms === last.ms && p.seq > last.seq)) last = p;
+        if (p.room === room) continue;
+        room = p.room;
+        c.addRoom.run(room);
       }
-      for (const [room, { count, lastAt }] of counts) {
-        c.touchRoom.run(room, lastAt, count, lastAt, count);
-        if ((c.roomCount.get(room)?.count ?? 0) >= TRIM_EVERY) {
-          c.trim.run(room, room, keep - 1);
-          c.resetCount.run(room);
+      for (const p of batch) {
+        const count = (this.sinceTrim.get(p.room) ?? 0) + 1;
+        if (count < TRIM_EVERY) {
+          this.sinceTrim.set(p.room, count);
+          continue;
         }
+        c.trim.run(p.room, p.room, this.options.keep - 1);
+        this.sinceTrim.set(p.room, 0);
       }
-      c.raiseLastId.run(last.ms, last.seq, last.ms, last.seq);
     });
     return { ...c, commitBatch };
   }
