@@ -6,14 +6,16 @@
  * Durability: WAL mode with `synchronous=NORMAL`. A commit is in the operating system's
  * hands when it returns, so it survives `kill -9` of this process (it is not fsynced: a
  * power cut may lose the last commits). Every message appended during one turn of the
- * event loop goes into one transaction, committed in the next check phase; only then
- * are the senders told and the messages broadcast.
+ * event loop goes into one transaction, committed at the end of the turn (atTurnEnd,
+ * before the broadcast flushes it leads to); only then are the senders told and the
+ * messages broadcast.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { accessSync, constants, mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../protocol';
+import { atTurnEnd } from '../support/turn-end';
 import { MessageIdGenerator } from './message-id';
 import { StoreUnavailableError, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
 
@@ -202,7 +204,7 @@ export class SqliteStore implements MessageStore {
     this.batch.push({ room, ms, seq, message: { id, text, name, at }, done });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushNow);
+      atTurnEnd(this.flushNow);
     }
   }
 

@@ -39,8 +39,9 @@ export interface GroupMember extends DrainState {
  * message. A bare `ws` loop doing that fills a core at 100 messages/s to 1000 clients,
  * where this group does not (measured in BENCHMARKS.md, "Reading the numbers"). Here
  * each message is encoded and framed once, the frames of a turn are joined into one
- * buffer, and each client gets that buffer in a single write in `setImmediate`, which
- * still runs in the same turn of the event loop, so a lone message waits for nothing.
+ * buffer, and each client gets that buffer in a single write at the end of the turn
+ * (`atTurnEnd`, a `setImmediate`), still in the same turn of the event loop, so a lone
+ * message waits for nothing.
  * Right after an expensive flush the next one waits a little, so that a join storm (one
  * join per turn) or a burst of messages shares writes across turns too (see FlushPacer).
  *

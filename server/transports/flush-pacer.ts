@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { atTurnEnd } from '../support/turn-end';
 
 /** Below this, a pause is not worth a timer: the flush runs in the current turn. */
 const MIN_PAUSE_MS = 1;
@@ -7,7 +8,7 @@ const PAUSE_SHARE = 0.25;
 
 /**
  * Decides when a broadcast flush runs: in the check phase of the current event-loop turn
- * (`setImmediate`), unless the previous flush was expensive and has just ended, in which
+ * (`atTurnEnd`, after the store's commit of the turn), unless the previous flush was expensive and has just ended, in which
  * case it waits for a quarter of that flush's duration first.
  *
  * Why: since libuv 1.45 (Node 20) the server accepts one connection per loop turn
@@ -34,7 +35,7 @@ export class FlushPacer {
     if (this.pending) return;
     this.pending = true;
     const wait = this.notBefore - performance.now();
-    if (wait < MIN_PAUSE_MS) setImmediate(this.run);
+    if (wait < MIN_PAUSE_MS) atTurnEnd(this.run);
     else this.timer = setTimeout(this.run, wait);
   }
 
