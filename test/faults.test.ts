@@ -349,11 +349,10 @@ describe('the record kept by both observers', () => {
       expect(log.chatsFrom('legit')).toEqual(sent);
       for (const name of log.names()) {
         if (PERMANENT.includes(name)) continue;
-        expect({ name, joins: log.count('join', name), leaves: log.count('leave', name) }).toEqual({
-          name,
-          joins: 1,
-          leaves: 1,
-        });
+        // Peers that gave no name are `guest-` and four random hex digits: two of the
+        // hundreds here may draw the same one. Each still leaves once per join.
+        const joins = name.startsWith('guest-') ? log.count('join', name) : 1;
+        expect({ name, joins: log.count('join', name), leaves: log.count('leave', name) }).toEqual({ name, joins, leaves: joins });
       }
     }
   });
