@@ -319,8 +319,13 @@ export class SqliteStore implements MessageStore {
     this.batch = [];
     const failure = this.write(batch);
     for (const pending of batch) {
-      if (failure === null) pending.done(null, pending.message);
-      else pending.done(failure, null);
+      // Each sender hears, whatever another's callback does: a room waits for its answer.
+      try {
+        if (failure === null) pending.done(null, pending.message);
+        else pending.done(failure, null);
+      } catch (err) {
+        this.options.logger.error({ err, room: pending.room }, 'a stored message could not be published');
+      }
     }
   }
 
