@@ -1,3 +1,5 @@
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseHost, type AllowedHost, type AllowedHosts } from './host-name';
 
@@ -31,12 +33,35 @@ export const DEFAULTS = {
   ALLOWED_HOSTS: '', // empty: any Host header; set: comma-separated names (optional :port), others get 421
   API_KEY: '', // empty: the HTTP API (/api/...) is off; set: it needs `Authorization: Bearer <key>`
   API_RATE_LIMIT: '100', // messages per second posted through the API (burst: twice that); 0: no limit
+  JWT_SECRET: '', // set: clients need a JWT signed with this secret (HS256)
+  JWT_PUBLIC_KEY: '', // set: path to a PEM public key (RSA: RS256, P-256: ES256, Ed25519: EdDSA)
+  JWT_JWKS_URL: '', // set: an http(s) URL serving the signing keys as a JSON Web Key Set
+  JWT_ISSUER: '', // set: a token's `iss` must be this
+  JWT_AUDIENCE: '', // set: a token's `aud` must include this
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The signature algorithms a public key file may verify: exactly the one its key type signs with. */
+export type JwtPublicKeyAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+
+/** Where the keys that sign clients' tokens come from: exactly one of the three. */
+export type JwtKeySource =
+  | { readonly kind: 'secret'; readonly secret: string }
+  | { readonly kind: 'public-key'; readonly path: string; readonly pem: string; readonly algorithm: JwtPublicKeyAlgorithm }
+  | { readonly kind: 'jwks'; readonly url: string };
+
+/** JWT identity: every client shows a token signed by `key`. */
+export interface JwtSettings {
+  readonly key: JwtKeySource;
+  /** null: any issuer. */
+  readonly issuer: string | null;
+  /** null: any audience. */
+  readonly audience: string | null;
+}
 
 /** `'*'` allows any origin; a list allows exactly those (the page's own origin always passes). */
 export type AllowedOrigins = '*' | readonly string[];
@@ -80,6 +105,8 @@ export interface Config {
   readonly apiKey: string | null;
   /** Messages per second posted through the API, with a burst of twice that; 0 means no limit. */
   readonly apiRateLimit: number;
+  /** null: no JWT (CHAT_TOKEN, if set, is the only check). */
+  readonly jwt: JwtSettings | null;
 }
 
 const integer = (min: number, max: number) =>
@@ -134,6 +161,57 @@ const allowedHosts = z.string().transform((text, ctx): AllowedHosts =>
   ),
 );
 
+/**
+ * A PEM public key file, read now (at start): its text and the one algorithm its key
+ * type signs with. Anything else (unreadable, not a public key, another curve) is a
+ * configuration error naming the file.
+ */
+const publicKeyFile = z.string().transform((path, ctx) => {
+  if (path.trim() === '') return null;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read the key file (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    return z.NEVER;
+  }
+  let algorithm: JwtPublicKeyAlgorithm | null = null;
+  try {
+    const key = createPublicKey(pem);
+    if (key.asymmetricKeyType === 'rsa') algorithm = 'RS256';
+    else if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') algorithm = 'ES256';
+    else if (key.asymmetricKeyType === 'ed25519') algorithm = 'EdDSA';
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a PEM public key' });
+    return z.NEVER;
+  }
+  if (algorithm === null) {
+    ctx.addIssue({ code: 'custom', message: 'must hold an RSA, P-256 (EC) or Ed25519 public key' });
+    return z.NEVER;
+  }
+  return { path, pem, algorithm };
+});
+
+const jwksUrl = z
+  .string()
+  .trim()
+  .refine((text) => {
+    if (text === '') return true;
+    try {
+      const url = new URL(text);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL');
+
+/** The variables that choose JWT's key, and every JWT variable. */
+const JWT_KEY_VARIABLES = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'] as const;
+const JWT_VARIABLES = [...JWT_KEY_VARIABLES, 'JWT_ISSUER', 'JWT_AUDIENCE'] as const;
+
+/** Settings whose values stay out of error messages. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['CHAT_TOKEN', 'METRICS_TOKEN', 'API_KEY', 'JWT_SECRET']);
+
 const schema = z.object({
   PORT: integer(0, 65535),
   HOST: z.string().trim().min(1, 'must not be empty'),
@@ -166,9 +244,24 @@ const schema = z.object({
   API_KEY: z.string(),
   // Half the largest burst a bucket may hold (the burst is twice the rate).
   API_RATE_LIMIT: integer(0, 500_000),
+  JWT_SECRET: z.string(),
+  JWT_PUBLIC_KEY: publicKeyFile,
+  JWT_JWKS_URL: jwksUrl,
+  JWT_ISSUER: z.string().trim(),
+  JWT_AUDIENCE: z.string().trim(),
 }).superRefine((v, ctx) => {
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
+  }
+  const keys = JWT_KEY_VARIABLES.filter((key) => (key === 'JWT_PUBLIC_KEY' ? v[key] !== null : v[key] !== ''));
+  const jwtSet = JWT_VARIABLES.filter((key) => (key === 'JWT_PUBLIC_KEY' ? v[key] !== null : v[key] !== ''));
+  if (keys.length > 1) {
+    ctx.addIssue({ code: 'custom', path: [keys[1] as string], message: `set only one of ${JWT_KEY_VARIABLES.join(', ')} (${keys.join(' and ')} are both set)` });
+  } else if (keys.length === 0 && jwtSet.length > 0) {
+    ctx.addIssue({ code: 'custom', path: [jwtSet[0] as string], message: `needs one of ${JWT_KEY_VARIABLES.join(', ')}` });
+  }
+  if (jwtSet.length > 0 && v.CHAT_TOKEN !== '') {
+    ctx.addIssue({ code: 'custom', path: ['CHAT_TOKEN'], message: `cannot be combined with ${jwtSet.join(', ')}: use either CHAT_TOKEN or JWT` });
   }
 });
 
@@ -197,7 +290,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const key = String(issue.path[0]);
-      return `${key}=${JSON.stringify(raw[key])}: ${issue.message}`;
+      const value = SECRET_VARIABLES.has(key) ? '<hidden>' : JSON.stringify(raw[key]);
+      return `${key}=${value}: ${issue.message}`;
     });
     throw new ConfigError(problems);
   }
@@ -229,5 +323,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     allowedHosts: v.ALLOWED_HOSTS,
     apiKey: v.API_KEY === '' ? null : v.API_KEY,
     apiRateLimit: v.API_RATE_LIMIT,
+    jwt: jwtSettings(v),
+  });
+}
+
+/** The JWT settings of a validated environment, or null when none is set. */
+function jwtSettings(v: z.infer<typeof schema>): JwtSettings | null {
+  let key: JwtKeySource;
+  if (v.JWT_SECRET !== '') key = { kind: 'secret', secret: v.JWT_SECRET };
+  else if (v.JWT_PUBLIC_KEY !== null) key = Object.freeze({ kind: 'public-key', ...v.JWT_PUBLIC_KEY });
+  else if (v.JWT_JWKS_URL !== '') key = { kind: 'jwks', url: v.JWT_JWKS_URL };
+  else return null;
+  return Object.freeze({
+    key: Object.freeze(key),
+    issuer: v.JWT_ISSUER === '' ? null : v.JWT_ISSUER,
+    audience: v.JWT_AUDIENCE === '' ? null : v.JWT_AUDIENCE,
   });
 }

@@ -1,3 +1,7 @@
+import { exportSPKI, generateKeyPair } from 'jose';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../server/config';
 import { runMain } from './support/spawn-server';
 
@@ -29,6 +33,7 @@ describe('configuration', () => {
       allowedHosts: [],
       apiKey: null,
       apiRateLimit: 100,
+      jwt: null,
     });
   });
 
@@ -90,6 +95,7 @@ describe('configuration', () => {
       ],
       apiKey: 'backend-key',
       apiRateLimit: 7,
+      jwt: null,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
@@ -125,6 +131,52 @@ describe('configuration', () => {
     ]);
     expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
     expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it('reads the JWT settings: a secret, a public key file (its algorithm from the key type) or a JWKS URL', async () => {
+    expect(loadConfig({ JWT_SECRET: 'k', JWT_ISSUER: 'https://id.example', JWT_AUDIENCE: 'chat' }).jwt).toEqual({
+      key: { kind: 'secret', secret: 'k' },
+      issuer: 'https://id.example',
+      audience: 'chat',
+    });
+    expect(loadConfig({ JWT_JWKS_URL: 'https://id.example/jwks.json' }).jwt).toEqual({
+      key: { kind: 'jwks', url: 'https://id.example/jwks.json' },
+      issuer: null,
+      audience: null,
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), 'chat-config-'));
+    for (const [alg, expected] of [['RS256', 'RS256'], ['ES256', 'ES256'], ['EdDSA', 'EdDSA']] as const) {
+      const { publicKey } = await generateKeyPair(alg, { extractable: true });
+      const file = path.join(dir, `${alg}.pem`);
+      writeFileSync(file, await exportSPKI(publicKey));
+      expect(loadConfig({ JWT_PUBLIC_KEY: file }).jwt?.key).toEqual(expect.objectContaining({ kind: 'public-key', path: file, algorithm: expected }));
+    }
+  });
+
+  it.each([
+    [{ JWT_SECRET: 'k', CHAT_TOKEN: 't' }, 'CHAT_TOKEN=<hidden>: cannot be combined with JWT_SECRET'],
+    [{ JWT_ISSUER: 'x', CHAT_TOKEN: 't' }, 'CHAT_TOKEN=<hidden>: cannot be combined with JWT_ISSUER'],
+    [{ JWT_SECRET: 'k', JWT_JWKS_URL: 'https://id.example/jwks' }, 'JWT_JWKS_URL="https://id.example/jwks": set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL'],
+    [{ JWT_AUDIENCE: 'chat' }, 'JWT_AUDIENCE="chat": needs one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL'],
+    [{ JWT_JWKS_URL: 'ftp://id.example/jwks' }, 'JWT_JWKS_URL="ftp://id.example/jwks": must be an http:// or https:// URL'],
+    [{ JWT_PUBLIC_KEY: '/nonexistent/key.pem' }, 'JWT_PUBLIC_KEY="/nonexistent/key.pem": cannot read the key file (ENOENT)'],
+  ])('refuses the JWT settings %j', (env, problem) => {
+    expect(() => loadConfig(env)).toThrow(problem);
+  });
+
+  it('refuses a key file that holds no usable public key, and never shows a secret', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'chat-config-'));
+    const file = path.join(dir, 'not-a-key.pem');
+    writeFileSync(file, 'hello\n');
+    expect(() => loadConfig({ JWT_PUBLIC_KEY: file })).toThrow(`JWT_PUBLIC_KEY=${JSON.stringify(file)}: is not a PEM public key`);
+    let message = '';
+    try {
+      loadConfig({ JWT_SECRET: 'very-secret', CHAT_TOKEN: 'also-secret', JWT_JWKS_URL: 'https://x.example' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('JWT_JWKS_URL');
+    expect(message).not.toMatch(/very-secret|also-secret/);
   });
 
   it('refuses a buffer ceiling below MAX_BUFFERED_BYTES', () => {
