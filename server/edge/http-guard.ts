@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hosts';
 import type { Metrics } from '../support/metrics';
+import { redactUrl } from '../support/redact';
 
 /**
  * Requests one TCP connection may have unanswered at once. Browsers do not pipeline and
@@ -57,7 +58,7 @@ export function guardRequests(server: HttpServer, options: HttpGuardOptions): vo
 
     if (!isHostAllowed(req, allowedHosts)) {
       metrics.reject('host');
-      logger.info({ host: req.headers.host, path: req.url }, 'request refused: host');
+      logger.info({ host: req.headers.host, path: redactUrl(req.url) }, 'request refused: host');
       const body = `${misdirectedText(req)}\n`;
       res.writeHead(421, {
         'Content-Type': 'text/plain; charset=utf-8',

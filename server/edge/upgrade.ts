@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AllowedOrigins } from '../config';
 import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hosts';
 import type { Metrics } from '../support/metrics';
+import { redactUrl } from '../support/redact';
 import { isOriginAllowed } from '../access/origin';
 import { DEFAULT_ROOM, isRoomName, RAW_PATH, SOCKET_IO_PATH } from '../protocol';
 import { rejectUpgrade } from '../access/reject-upgrade';
@@ -56,7 +57,7 @@ export function createUpgradeRouter(
     // endpoint at all, whatever the path.
     if (!isHostAllowed(req, allowedHosts)) {
       metrics.reject('host');
-      logger.info({ host: req.headers.host, path: req.url }, 'upgrade refused: host');
+      logger.info({ host: req.headers.host, path: redactUrl(req.url) }, 'upgrade refused: host');
       rejectUpgrade(socket, 421, misdirectedText(req));
       return;
     }

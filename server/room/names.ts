@@ -43,12 +43,24 @@ export function guestName(): string {
  * non-empty string becomes a generated guest name.
  */
 export function displayName(requested: unknown): string {
-  if (typeof requested !== 'string') return guestName();
-  const cleaned = requested
+  return typeof requested === 'string' ? (cleanName(requested) ?? guestName()) : guestName();
+}
+
+/**
+ * The display name of a client whose token named it: the token's `name` claim cleaned
+ * as displayName does, or its `sub` when that leaves nothing (or there is none).
+ */
+export function claimedName(name: string | null, sub: string): string {
+  return (name === null ? null : cleanName(name)) ?? displayName(sub);
+}
+
+/** `text` cleaned for display (see displayName); null when nothing is left. */
+function cleanName(text: string): string | null {
+  const cleaned = text
     .replace(CONTROL_CHARACTERS, '')
     .replace(FORMAT_CHARACTERS, (char: string, offset: number, text: string) => (keepsEmojiWhole(char, offset, text) ? char : ''))
     .trim();
   // Cutting may leave a joiner with nothing after it.
   const name = Array.from(cleaned).slice(0, MAX_NAME_LENGTH).join('').replace(/\u200d+$/u, '').trim();
-  return name === '' ? guestName() : name;
+  return name === '' ? null : name;
 }

@@ -21,7 +21,8 @@ export type RejectReason =
   | 'invalid' // not a string, empty, binary, not UTF-8, malformed packet
   | 'origin' // foreign Origin
   | 'host' // Host header not in ALLOWED_HOSTS
-  | 'auth' // missing or wrong CHAT_TOKEN
+  | 'auth' // missing or wrong CHAT_TOKEN, or a JWT refused
+  | 'forbidden' // a JWT whose `rooms` claim does not include the room
   | 'capacity' // MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP reached
   | 'room_limit' // MAX_ROOMS rooms with clients, or MAX_ROOMS_PER_CONNECTION for one connection
   | 'slow_consumer'; // more than MAX_BUFFERED_BYTES unsent

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../support/metrics';
+import { redactUrl } from '../../support/redact';
 import { bearerMatches } from '../bearer';
 import { bodyLimit, readJsonBody } from './body';
 import { ApiError, ApiErrorCode, sendError } from './errors';
@@ -120,7 +121,7 @@ function answerError(logger: Logger) {
       sendError(res, 400, ApiErrorCode.InvalidRoom);
       return;
     }
-    logger.error({ err, method: req.method, path: req.originalUrl }, 'API request failed');
+    logger.error({ err, method: req.method, path: redactUrl(req.originalUrl) }, 'API request failed');
     sendError(res, 500, ApiErrorCode.Internal);
   };
 }

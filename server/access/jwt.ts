@@ -1,0 +1,162 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JwtSettings } from '../config';
+
+/** Who a valid token says the client is, and what it may do. */
+export interface Identity {
+  /** The `sub` claim: never empty. */
+  readonly sub: string;
+  /** The `name` claim as sent (to be cleaned for display), or null when it is not a string. */
+  readonly name: string | null;
+  /** The `rooms` claim: room names and prefixes ending in `*`; null when absent (every room). */
+  readonly rooms: readonly string[] | null;
+  /** When the token stops being valid (epoch milliseconds, from `exp`); null: it does not. */
+  readonly expiresAt: number | null;
+}
+
+/**
+ * Why a token was refused, for logs and nothing else: every one of them is the same
+ * `unauthorized` to the client. Never the token itself.
+ */
+export type TokenRefusal =
+  | 'missing'
+  | 'malformed'
+  | 'algorithm'
+  | 'signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'claims'
+  | 'unknown_key'
+  | 'keys_unavailable';
+
+export interface VerifierTiming {
+  /** How long a JWKS fetch may take before the handshakes waiting on it are refused. */
+  jwksTimeoutMs?: number;
+  /** After a successful fetch, how long a token with an unknown `kid` does not trigger another. */
+  jwksCooldownMs?: number;
+}
+
+export const DEFAULT_JWKS_TIMEOUT_MS = 2_000;
+export const DEFAULT_JWKS_COOLDOWN_MS = 10_000;
+
+/** Tokens longer than this are refused unread (a browser URL, a header: far below). */
+const MAX_TOKEN_LENGTH = 8_192;
+
+/** Every key a JWKS may hold signs with one of these; never HMAC, never `none`. */
+const JWKS_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+
+/** Whether `answer` is a refusal rather than an Identity. */
+export function isTokenRefusal(answer: Identity | TokenRefusal): answer is TokenRefusal {
+  return typeof answer === 'string';
+}
+
+/**
+ * Whether `identity` may be in `room`: no `rooms` claim allows every room; otherwise a
+ * pattern must be the room's name, or a prefix of it followed by `*` (`*` alone: any).
+ */
+export function mayEnter(identity: Identity, room: string): boolean {
+  if (identity.rooms === null) return true;
+  return identity.rooms.some((pattern) => (pattern.endsWith('*') ? room.startsWith(pattern.slice(0, -1)) : pattern === room));
+}
+
+/**
+ * Turns the token a client showed into an Identity, or the reason it is refused. The
+ * algorithm is fixed by the configured key (HS256 for a secret, the key type's for a
+ * public key, asymmetric ones for a JWKS), so neither `alg: none` nor an HMAC token
+ * keyed with the public key's PEM is ever accepted. `exp` and `nbf` are checked with no
+ * clock tolerance; `iss` and `aud` when configured.
+ *
+ * A JWKS is fetched on first use, again after its cache age (10 minutes) and on a token
+ * with a `kid` it does not hold (at most once per cooldown); one fetch at a time, shared
+ * by every handshake waiting on it, and none waits longer than the fetch timeout.
+ */
+export class JwtVerifier {
+  private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  private readonly algorithms: string[];
+
+  constructor(
+    private readonly settings: JwtSettings,
+    timing: VerifierTiming = {},
+  ) {
+    const source = settings.key;
+    if (source.kind === 'secret') {
+      this.key = new TextEncoder().encode(source.secret);
+      this.algorithms = ['HS256'];
+    } else if (source.kind === 'public-key') {
+      this.key = createPublicKey(source.pem);
+      this.algorithms = [source.algorithm];
+    } else {
+      this.key = createRemoteJWKSet(new URL(source.url), {
+        timeoutDuration: timing.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS,
+        cooldownDuration: timing.jwksCooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS,
+      });
+      this.algorithms = JWKS_ALGORITHMS;
+    }
+  }
+
+  /** Never throws: whatever `token` is, the answer is an Identity or a refusal. */
+  async verify(token: unknown): Promise<Identity | TokenRefusal> {
+    if (typeof token !== 'string' || token === '') return 'missing';
+    if (token.length > MAX_TOKEN_LENGTH) return 'malformed';
+    let payload: JWTPayload;
+    try {
+      const options = {
+        algorithms: this.algorithms,
+        ...(this.settings.issuer === null ? {} : { issuer: this.settings.issuer }),
+        ...(this.settings.audience === null ? {} : { audience: this.settings.audience }),
+      };
+      // Three overloads of one function; the key decides which.
+      ({ payload } =
+        typeof this.key === 'function' ? await jwtVerify(token, this.key, options) : await jwtVerify(token, this.key, options));
+    } catch (err) {
+      return refusalOf(err);
+    }
+    return identityOf(payload);
+  }
+}
+
+/** The claims this server reads, checked: a refusal when `sub` or `rooms` is not usable. */
+function identityOf(payload: JWTPayload): Identity | TokenRefusal {
+  const { sub, name, rooms, exp } = payload;
+  if (typeof sub !== 'string' || sub.trim() === '') return 'claims';
+  let allowed: readonly string[] | null = null;
+  if (rooms !== undefined) {
+    if (!Array.isArray(rooms) || !rooms.every((room): room is string => typeof room === 'string')) return 'claims';
+    allowed = Object.freeze([...rooms]);
+  }
+  return Object.freeze({
+    sub,
+    name: typeof name === 'string' ? name : null,
+    rooms: allowed,
+    expiresAt: typeof exp === 'number' ? exp * 1000 : null,
+  });
+}
+
+/** jose's error codes, as the reason logged. */
+function refusalOf(err: unknown): TokenRefusal {
+  const { code, claim } = (typeof err === 'object' && err !== null ? err : {}) as { code?: string; claim?: string };
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'expired';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return claim === 'nbf' ? 'not_yet_valid' : 'claims';
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return 'algorithm';
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'signature';
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+      return 'unknown_key';
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JOSE_GENERIC':
+      return 'keys_unavailable';
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+    case 'ERR_JWK_INVALID':
+      return 'malformed';
+    default:
+      // A JWKS fetch that failed outright (refused, reset) rejects with fetch's TypeError.
+      return err instanceof TypeError ? 'keys_unavailable' : 'malformed';
+  }
+}
