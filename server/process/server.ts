@@ -2,6 +2,7 @@ import { setupWorker } from '@socket.io/sticky';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Admission } from '../access/admission';
+import { JwtVerifier, type VerifierTiming } from '../access/jwt';
 import { joinCluster, type WorkerSlot } from '../cluster/setup';
 import type { Config } from '../config';
 import { createApi } from '../edge/api';
@@ -14,6 +15,7 @@ import { Rooms } from '../room/rooms';
 import { MemoryStore } from '../store/memory-store';
 import type { MessageStore } from '../store/message-store';
 import { openLocalStore } from '../store/open-store';
+import { ExpiryClock } from '../support/expiry-clock';
 import { createLogger } from '../support/logger';
 import { Metrics } from '../support/metrics';
 import { RawTransport } from '../transports/raw';
@@ -40,6 +42,8 @@ export interface StartOptions {
   shutdownGraceMs?: number;
   /** Set in a worker of WORKERS > 1: the primary owns the port and hands connections over. */
   worker?: WorkerSlot;
+  /** JWKS fetch timeout and cooldown (tests shorten them). */
+  jwks?: VerifierTiming;
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
@@ -96,7 +100,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   shutdown.add('silence notices', () => rooms.silenceNotices());
 
-  const shared = { rooms, members, config, admission, floodControl, metrics, logger };
+  // With JWT: one verifier for both kinds of client, and one clock that ends each
+  // connection when its token expires.
+  const jwt = config.jwt === null ? null : new JwtVerifier(config.jwt, options.jwks);
+  const expiry = new ExpiryClock();
+  shutdown.add('stop token expiry', () => expiry.stop());
+  const shared = { rooms, members, config, admission, floodControl, metrics, logger, jwt, expiry };
   const raw: RawTransport = new RawTransport({ ...shared, ...(worker === undefined ? {} : { loadReport: stickyLoadReport }) });
   const socketIo: SocketIoTransport = new SocketIoTransport({
     ...shared,

@@ -5,6 +5,7 @@ import type { Member } from '../room/members';
 import type { PostOutcome, Room } from '../room/room';
 import { CloseCode } from '../protocol';
 import type { TokenBucket } from '../room/token-bucket';
+import type { Expiry } from '../support/expiry-clock';
 import type { GroupMember } from './broadcast-group';
 
 /** `text`: the seed's plain strings. `json`: one JSON object per frame. */
@@ -37,6 +38,8 @@ export class RawClient extends WebSocket implements GroupMember, Member, PostOut
   socket!: Duplex;
   /** Flood control; null when RATE_LIMIT is 0. */
   bucket: TokenBucket | null = null;
+  /** Its token's expiry (JWT only), cancelled when it closes. */
+  expiry: Expiry | null = null;
   /** Cleared on each ping, set by the pong; still clear at the next ping means dead. */
   alive = true;
   from = 0;

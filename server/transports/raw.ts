@@ -3,14 +3,16 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import { isRefusal, type Admission, type Refusal, type Ticket } from '../access/admission';
+import { isTokenRefusal, mayEnter, type Identity, type JwtVerifier } from '../access/jwt';
 import type { Config } from '../config';
 import type { FloodControl } from '../room/flood-control';
 import type { Members } from '../room/members';
 import { isMessageId } from '../store/message-id';
-import { displayName } from '../room/names';
+import { claimedName, displayName } from '../room/names';
 import type { Room, RoomSink } from '../room/room';
 import type { Rooms } from '../room/rooms';
 import { withDeadline } from '../support/deadline';
+import type { ExpiryClock } from '../support/expiry-clock';
 import { wsErrorReason, type Metrics } from '../support/metrics';
 import {
   CloseCode,
@@ -34,6 +36,8 @@ interface RawEntry {
   format: RawFormat;
   since: string | undefined;
   ticket: Ticket;
+  /** From the client's JWT; null without JWT. */
+  identity: Identity | null;
 }
 
 /**
@@ -56,6 +60,10 @@ export interface RawTransportOptions {
   logger: Logger;
   /** In a worker of WORKERS > 1: tells the primary's balancer about each client. */
   loadReport?: LoadReport;
+  /** Set when clients need a JWT (then CHAT_TOKEN is unset). */
+  jwt?: JwtVerifier | null;
+  /** Ends each client when its token expires. */
+  expiry: ExpiryClock;
 }
 
 /**
@@ -134,6 +142,10 @@ export class RawTransport implements RawClientHost {
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly loadReport: LoadReport | undefined;
+  private readonly jwt: JwtVerifier | null;
+  private readonly expiry: ExpiryClock;
+  /** Set by `close`: a handshake still verifying its token then gets 503. */
+  private closing = false;
   /** The raw part of each room in memory. */
   private readonly sinks = new Map<string, RawRoomSink>();
   private readonly clients = new Set<RawClient>();
@@ -145,6 +157,8 @@ export class RawTransport implements RawClientHost {
     ({ metrics: this.metrics, logger: this.logger } = options);
     this.floodControl = options.floodControl;
     this.loadReport = options.loadReport;
+    this.jwt = options.jwt ?? null;
+    this.expiry = options.expiry;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
     const onSlow = (client: RawClient) => this.cutSlowConsumer(client);
     this.rooms.addSinks((room) => {
@@ -187,9 +201,54 @@ export class RawTransport implements RawClientHost {
       return;
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    const admitted: Ticket | Refusal = this.admission.tokenAccepted(url.searchParams.get('token') ?? undefined)
-      ? this.admission.admit(ip, true)
-      : { status: 401, reason: 'auth', message: 'Missing or wrong token' };
+    if (this.jwt === null) {
+      const admitted: Ticket | Refusal = this.admission.tokenAccepted(url.searchParams.get('token') ?? undefined)
+        ? this.admission.admit(ip, true)
+        : { status: 401, reason: 'auth', message: 'Missing or wrong token' };
+      const name = displayName(url.searchParams.get('name') ?? undefined);
+      this.admitted(req, socket, head, roomName, admitted, { name, format, since, identity: null });
+      return;
+    }
+    // Verifying may wait for a JWKS fetch (at most its timeout). The socket stays with
+    // this handshake meanwhile: every way out below answers and destroys it, or hands it
+    // to ws, which destroys it too if the client has hung up in the meantime. Nothing is
+    // counted before the answer, so a client that leaves costs nothing. (This router owns
+    // every upgrade: engine.io's destroyUpgradeTimeout, which ends sockets left unanswered
+    // for a second, is not listening.)
+    void this.jwt.verify(url.searchParams.get('token') ?? undefined).then((identity) => {
+      if (socket.destroyed) return;
+      if (this.closing) {
+        rejectUpgrade(socket, 503, 'Server shutting down');
+        return;
+      }
+      if (isTokenRefusal(identity) || (identity.expiresAt !== null && identity.expiresAt <= Date.now())) {
+        const reason = isTokenRefusal(identity) ? identity : 'expired';
+        this.metrics.reject('auth');
+        this.logger.info({ transport: 'raw', ip, status: 401, reason }, 'upgrade refused: token');
+        rejectUpgrade(socket, 401, 'Missing or invalid token');
+        return;
+      }
+      if (!mayEnter(identity, roomName)) {
+        this.metrics.reject('forbidden');
+        this.logger.info({ transport: 'raw', ip, status: 403, room: roomName, sub: identity.sub }, 'upgrade refused: room not in token');
+        rejectUpgrade(socket, 403, 'Your token does not allow this room');
+        return;
+      }
+      const name = claimedName(identity.name, identity.sub);
+      this.admitted(req, socket, head, roomName, this.admission.admit(ip, true), { name, format, since, identity });
+    });
+  }
+
+  /** The rest of a handshake whose token passed: the caps' answer, the room, the 101. */
+  private admitted(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    roomName: string,
+    admitted: Ticket | Refusal,
+    entry: Omit<RawEntry, 'room' | 'ticket'>,
+  ): void {
+    const ip = req.socket.remoteAddress ?? 'unknown';
     if (isRefusal(admitted)) {
       this.metrics.reject(admitted.reason);
       this.logger.info({ transport: 'raw', ip, status: admitted.status }, `upgrade refused: ${admitted.reason}`);
@@ -204,7 +263,6 @@ export class RawTransport implements RawClientHost {
       rejectUpgrade(socket, 503, 'Too many rooms on this server, try again later');
       return;
     }
-    const name = displayName(url.searchParams.get('name') ?? undefined);
     // Told before the 101 goes out, so the primary counts this client before the client
     // can open its next connection (see sticky-load.ts). ws completes the handshake and
     // calls back synchronously, or not at all when it refused it.
@@ -212,7 +270,7 @@ export class RawTransport implements RawClientHost {
     let accepted = false;
     this.wss.handleUpgrade(req, socket, head, (client) => {
       accepted = true;
-      this.accept(client, socket, { room, name, format, since, ticket: admitted });
+      this.accept(client, socket, { ...entry, room, ticket: admitted });
     });
     if (accepted) return;
     this.admission.release(admitted);
@@ -224,6 +282,7 @@ export class RawTransport implements RawClientHost {
    * Resolves when all have closed, or after `graceMs`, when the rest are cut.
    */
   async close(graceMs: number): Promise<void> {
+    this.closing = true;
     clearInterval(this.heartbeat);
     for (const sink of this.sinks.values()) sink.flush();
     const closed = [...this.clients].map(
@@ -245,6 +304,13 @@ export class RawTransport implements RawClientHost {
     client.ticket = ticket;
     client.socket = socket;
     client.bucket = this.floodControl.open(ticket.ip);
+    const expiresAt = entry.identity?.expiresAt ?? null;
+    if (expiresAt !== null) {
+      client.expiry = this.expiry.add(expiresAt, () => {
+        this.logger.info(clientFields(client), 'token expired; closing');
+        client.close(CloseCode.PolicyViolation, 'token expired');
+      });
+    }
     client.listen(this);
     this.clients.add(client);
     room.arrive();
@@ -291,6 +357,7 @@ export class RawTransport implements RawClientHost {
   /** ws emits 'close' once per client. */
   closed(client: RawClient, code: number): void {
     this.clients.delete(client);
+    client.expiry?.cancel();
     this.admission.release(client.ticket);
     this.floodControl.close(client.ticket.ip, client.bucket);
     this.loadReport?.closed();

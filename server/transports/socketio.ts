@@ -4,13 +4,15 @@ import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import type { WebSocket } from 'ws';
 import { isRefusal, type Admission, type Refusal, type Ticket } from '../access/admission';
+import { isTokenRefusal, mayEnter, type Identity, type JwtVerifier } from '../access/jwt';
 import type { Config } from '../config';
 import type { FloodControl } from '../room/flood-control';
 import type { Member, Members } from '../room/members';
-import { displayName } from '../room/names';
+import { claimedName, displayName } from '../room/names';
 import type { RoomSink } from '../room/room';
 import type { Rooms } from '../room/rooms';
 import { withDeadline } from '../support/deadline';
+import type { ExpiryClock } from '../support/expiry-clock';
 import { wsErrorReason, type Metrics } from '../support/metrics';
 import { isOriginAllowed } from '../access/origin';
 import {
@@ -34,6 +36,8 @@ import { SlowConsumerRule, type DrainState } from './slow-consumer';
 
 export interface SocketData {
   name: string;
+  /** From the token shown when joining this namespace (JWT only). */
+  identity?: Identity;
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -58,6 +62,10 @@ export interface SocketIoTransportOptions {
    * in: a room's broadcast then goes through its namespace's adapter even so.
    */
   clustered?: boolean;
+  /** Set when clients need a JWT (then CHAT_TOKEN is unset). */
+  jwt?: JwtVerifier | null;
+  /** Ends each socket when its token expires. */
+  expiry: ExpiryClock;
 }
 
 /** The lobby is `/` (the seed's `io.emit`) and `/lobby` alike. */
@@ -89,8 +97,11 @@ export function packetLimit(maxMessageBytes: number): number {
  */
 export const UNPROVEN_TIMEOUT_MS = 10_000;
 
-/** The connect_error message a client gets for a missing or wrong CHAT_TOKEN. */
+/** The connect_error message a client gets for a missing or wrong CHAT_TOKEN or JWT. */
 export const UNAUTHORIZED = 'unauthorized';
+
+/** The connect_error message for a room its JWT's `rooms` claim does not include. */
+export const FORBIDDEN = 'forbidden';
 
 /**
  * Two Engine.IO internals the slow-consumer check reads, absent from its public types:
@@ -137,6 +148,8 @@ export class SocketIoTransport {
   private readonly floodControl: FloodControl;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
+  private readonly jwt: JwtVerifier | null;
+  private readonly expiry: ExpiryClock;
   /** Every room's namespace but the lobby's `/` (socket.io creates each on first use). */
   private readonly roomNamespaces: ReturnType<ChatServer['of']> & { createChild(name: string): ChatNamespace };
   private slowCheckScheduled = false;
@@ -172,6 +185,8 @@ export class SocketIoTransport {
     this.localOnly = options.localOnly ?? (() => false);
     this.clustered = options.clustered ?? false;
     this.floodControl = options.floodControl;
+    this.jwt = options.jwt ?? null;
+    this.expiry = options.expiry;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
 
     this.io = new Server(options.httpServer, {
@@ -192,8 +207,10 @@ export class SocketIoTransport {
       cleanupEmptyChildNamespaces: true,
       // Only with Redis: the streams adapter keeps the missed packets in Redis. In memory
       // every broadcast would be kept for two minutes, whatever the message rate.
+      // With JWT a client coming back must show a valid token again (it may have expired
+      // while it was away): the middlewares run for recovered sockets too.
       ...(this.config.redisUrl !== null
-        ? { connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: true } }
+        ? { connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: this.jwt === null } }
         : {}),
       // Long-polling handshakes are plain HTTP requests; they get the same origin policy
       // as WebSocket upgrades (which the upgrade router checks before they get here).
@@ -322,9 +339,27 @@ export class SocketIoTransport {
   }
 
   private checkToken(socket: ChatSocket, next: (err?: Error) => void): void {
-    if (this.admission.tokenAccepted(authOf(socket).token)) return next();
-    this.metrics.reject('auth');
-    next(new Error(UNAUTHORIZED));
+    if (this.jwt === null) {
+      if (this.admission.tokenAccepted(authOf(socket).token)) return next();
+      this.metrics.reject('auth');
+      return next(new Error(UNAUTHORIZED));
+    }
+    // socket.io ignores a `next` that comes after the connection closed.
+    void this.jwt.verify(authOf(socket).token).then((identity) => {
+      const fields = { transport: 'socket.io', ip: socket.handshake.address, namespace: socket.nsp.name };
+      if (isTokenRefusal(identity)) {
+        this.metrics.reject('auth');
+        this.logger.info({ ...fields, reason: identity }, 'join refused: token');
+        return next(new Error(UNAUTHORIZED));
+      }
+      if (!mayEnter(identity, roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM)) {
+        this.metrics.reject('forbidden');
+        this.logger.info({ ...fields, sub: identity.sub }, 'join refused: room not in token');
+        return next(new Error(FORBIDDEN));
+      }
+      socket.data.identity = identity;
+      next();
+    });
   }
 
   /** Room in memory, or a place for it; and not too many rooms on one connection. */
@@ -440,8 +475,8 @@ export class SocketIoTransport {
   }
 
   private accept(socket: ChatSocket): void {
-    // A recovered client skips the middlewares (checkRoom counted its other rooms).
-    if (socket.recovered) this.roomCounts.set(socket.conn, (this.roomCounts.get(socket.conn) ?? 0) + 1);
+    // A recovered client skips the middlewares without JWT (checkRoom counted its other rooms).
+    if (socket.recovered && this.jwt === null) this.roomCounts.set(socket.conn, (this.roomCounts.get(socket.conn) ?? 0) + 1);
     socket.once('disconnect', () => this.roomCounts.set(socket.conn, Math.max(0, (this.roomCounts.get(socket.conn) ?? 1) - 1)));
     // Past the token check: this session keeps its place until it closes.
     const ticket = this.sessions.get(socket.conn);
@@ -454,8 +489,18 @@ export class SocketIoTransport {
       return;
     }
     room.arrive();
-    const name = displayName(authOf(socket).name);
+    const identity = socket.data.identity;
+    const name = identity === undefined ? displayName(authOf(socket).name) : claimedName(identity.name, identity.sub);
     socket.data.name = name;
+    if (identity?.expiresAt != null) {
+      // Disconnected, not just closed: `io server disconnect` tells the client not to
+      // come back on its own with the same token.
+      const expiry = this.expiry.add(identity.expiresAt, () => {
+        this.logger.info({ transport: 'socket.io', sid: socket.id, name }, 'token expired; disconnecting');
+        socket.disconnect(true);
+      });
+      socket.once('disconnect', () => expiry.cancel());
+    }
     const member: Member = { room, name, bucket: this.budgetOf(socket.conn) };
     // Fields per line, not a child logger per connection: a child would hold about
     // 0.45 KiB for as long as the connection lives, to write two lines.
