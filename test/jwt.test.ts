@@ -1,0 +1,278 @@
+/**
+ * JWT identity: JWT_SECRET, JWT_PUBLIC_KEY (RS256, ES256, EdDSA) and JWT_JWKS_URL, at
+ * both handshakes (raw: the upgrade's HTTP status; Socket.IO: the connect_error), the
+ * name and rooms claims, expiry during a connection, tokens kept out of the logs, and
+ * the configuration errors of the real entry point.
+ */
+import { UnsecuredJWT } from 'jose';
+import { request } from 'node:http';
+import { loadConfig } from '../server/config';
+import type { Notice } from '../server/protocol';
+import { startServer, type RunningServer } from '../server/process/server';
+import { createLogger } from '../server/support/logger';
+import { onCleanup } from './support/cleanup';
+import { httpGet, upgradeStatus } from './support/http-upgrade';
+import { jwksKey, nowSeconds, signingKey, signToken, startJwksServer, type SigningAlgorithm, type SigningKey } from './support/jwt';
+import { connectRaw } from './support/raw-client';
+import { startTestServer } from './support/server';
+import { connectSio, type SioTestClient } from './support/sio-client';
+import { runMain } from './support/spawn-server';
+
+/** The raw upgrade's status for `token` (none: no `?token=`) in `room`'s path. */
+function rawStatus(server: RunningServer, token: string | null, room = '', extra = ''): Promise<number> {
+  const query = token === null ? '' : `?token=${encodeURIComponent(token)}`;
+  return upgradeStatus(server.url, `/socket${room === '' ? '' : `/${room}`}${query}${extra}`);
+}
+
+/** 'connected', or the connect_error message the Socket.IO client got. */
+async function sioOutcome(server: RunningServer, auth: Record<string, unknown>, room?: string): Promise<string> {
+  try {
+    await connectSio(server.url, { auth, ...(room === undefined ? {} : { room }) });
+    return 'connected';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** The name of the next client (other than `own`) that `observer` sees join. */
+async function nextJoinName(observer: SioTestClient, own: string): Promise<string> {
+  for (;;) {
+    const notice: Notice = await observer.notices.next();
+    if (notice.kind === 'join' && notice.name !== own) return notice.name;
+  }
+}
+
+const ALGORITHMS: SigningAlgorithm[] = ['HS256', 'RS256', 'ES256', 'EdDSA'];
+
+describe.each(ALGORITHMS)('JWT with %s', (alg) => {
+  let key: SigningKey;
+  let other: SigningKey;
+  beforeAll(async () => {
+    key = await signingKey(alg);
+    other = await signingKey(alg);
+  });
+
+  it('admits a valid token at both handshakes, named by its claims, whatever name the client asks for', async () => {
+    const server = await startTestServer(key.env);
+    const observerToken = await signToken(key, { sub: 'observer' });
+    const observer = await connectSio(server.url, { auth: { token: observerToken } });
+
+    const alice = await signToken(key, { sub: 'user-1', name: ' Alice\u200b ' });
+    const raw = await connectRaw(server.url, { token: alice, name: 'mallory' });
+    expect(await nextJoinName(observer, 'observer')).toBe('Alice');
+    raw.send('hello');
+    expect(await raw.messages.next()).toBe('Server: A new user has entered the chat room.');
+
+    const bob = await signToken(key, { sub: 'user-7' });
+    const sio = await connectSio(server.url, { auth: { token: bob, name: 'mallory' } });
+    expect(await nextJoinName(observer, 'observer')).toBe('user-7');
+    expect(await sio.chat('hi')).toEqual(expect.objectContaining({ ok: true }));
+  });
+
+  it('refuses every bad token: raw 401 before the upgrade, Socket.IO connect_error unauthorized', async () => {
+    const server = await startTestServer({ ...key.env, JWT_ISSUER: 'https://id.example', JWT_AUDIENCE: 'chat' });
+    const good = { sub: 'user-1', iss: 'https://id.example', aud: 'chat' };
+    expect(await rawStatus(server, await signToken(key, good))).toBe(101);
+    expect(await sioOutcome(server, { token: await signToken(key, good) })).toBe('connected');
+
+    const valid = await signToken(key, good);
+    const [head, body, signature] = valid.split('.') as [string, string, string];
+    const flipped = `${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
+    const bad: Record<string, string | null> = {
+      missing: null,
+      empty: '',
+      malformed: 'not.a.jwt',
+      garbage: 'x'.repeat(20),
+      'wrong signature': `${head}.${body}.${flipped}`,
+      'other key': await signToken(other, good),
+      'alg none': new UnsecuredJWT({ ...good, exp: nowSeconds() + 3600 }).encode(),
+      expired: await signToken(key, { ...good, exp: nowSeconds() - 10 }),
+      'not yet valid': await signToken(key, { ...good, nbf: nowSeconds() + 600 }),
+      'wrong issuer': await signToken(key, { ...good, iss: 'https://evil.example' }),
+      'no issuer': await signToken(key, { sub: 'user-1', aud: 'chat' }),
+      'wrong audience': await signToken(key, { ...good, aud: 'other' }),
+      'no sub': await signToken(key, { iss: good.iss, aud: good.aud }),
+      'empty sub': await signToken(key, { ...good, sub: '' }),
+      'rooms not an array': await signToken(key, { ...good, rooms: 'lobby' }),
+      'rooms not strings': await signToken(key, { ...good, rooms: ['lobby', 7] }),
+    };
+    if (key.pem !== null) {
+      // The classic confusion: HMAC keyed with the public key the server holds.
+      bad['HS256 keyed with the public PEM'] = await signToken({ alg: 'HS256', key: new TextEncoder().encode(key.pem) }, good);
+    } else {
+      bad['HS384 with the secret'] = await signToken({ alg: 'HS384', key: key.key }, good);
+      const rsa = await signingKey('RS256');
+      bad['RS256'] = await signToken(rsa, good);
+    }
+    for (const [what, token] of Object.entries(bad)) {
+      expect([what, await rawStatus(server, token)]).toEqual([what, 401]);
+      expect([what, await sioOutcome(server, token === null ? {} : { token })]).toEqual([what, 'unauthorized']);
+    }
+    // Still serving.
+    expect(await rawStatus(server, await signToken(key, good))).toBe(101);
+  });
+
+  it('ends a connection when its token expires: raw close 1008, Socket.IO io server disconnect', async () => {
+    const server = await startTestServer(key.env);
+    const exp = nowSeconds() + 2;
+    const raw = await connectRaw(server.url, { token: await signToken(key, { sub: 'short', exp }) });
+    const sio = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'short-sio', exp }) } });
+    const keeper = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'long' }) } });
+    const sioGone = new Promise<string>((resolve) => sio.socket.once('disconnect', resolve));
+    expect(await raw.closed).toEqual({ code: 1008, reason: 'token expired' });
+    expect(await sioGone).toBe('io server disconnect');
+    expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
+    // The others stay.
+    expect(keeper.socket.connected).toBe(true);
+    expect(await keeper.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+  });
+});
+
+describe('the rooms claim', () => {
+  it('lets a client into the rooms it names (exact or prefix) and refuses the others: 403 / forbidden', async () => {
+    const key = await signingKey('HS256');
+    const server = await startTestServer(key.env);
+    const token = await signToken(key, { sub: 'u', rooms: ['team-*', 'general'] });
+    expect(await rawStatus(server, token, 'team-a')).toBe(101);
+    expect(await rawStatus(server, token, 'team-')).toBe(101);
+    expect(await rawStatus(server, token, 'general')).toBe(101);
+    expect(await rawStatus(server, token, 'general2')).toBe(403);
+    expect(await rawStatus(server, token, '')).toBe(403); // the lobby
+    expect(await rawStatus(server, token, 'team')).toBe(403);
+    expect(await sioOutcome(server, { token }, 'team-b')).toBe('connected');
+    expect(await sioOutcome(server, { token }, 'general')).toBe('connected');
+    expect(await sioOutcome(server, { token }, 'other')).toBe('forbidden');
+    expect(await sioOutcome(server, { token })).toBe('forbidden');
+
+    const everywhere = await signToken(key, { sub: 'u', rooms: ['*'] });
+    expect(await rawStatus(server, everywhere, 'anything')).toBe(101);
+    expect(await sioOutcome(server, { token: everywhere })).toBe('connected');
+    const nowhere = await signToken(key, { sub: 'u', rooms: [] });
+    expect(await rawStatus(server, nowhere)).toBe(403);
+    expect(await sioOutcome(server, { token: nowhere })).toBe('forbidden');
+    // No claim: every room.
+    const any = await signToken(key, { sub: 'u' });
+    expect(await rawStatus(server, any, 'team-z')).toBe(101);
+  });
+});
+
+describe('JWT_JWKS_URL', () => {
+  it('fetches the key set, and again for a token with a new kid (rotation)', async () => {
+    const jwks = await startJwksServer();
+    const first = await jwksKey('RS256', 'key-1');
+    const second = await jwksKey('ES256', 'key-2');
+    const third = await jwksKey('EdDSA', 'key-3');
+    jwks.publish([first.jwk]);
+    const server = await startTestServer({ JWT_JWKS_URL: jwks.url }, { jwks: { jwksCooldownMs: 0 } });
+    expect(await rawStatus(server, await signToken(first, { sub: 'a' }, { kid: 'key-1' }))).toBe(101);
+    expect(await sioOutcome(server, { token: await signToken(first, { sub: 'a' }, { kid: 'key-1' }) })).toBe('connected');
+    expect(jwks.requests).toBe(1);
+
+    jwks.publish([first.jwk, second.jwk]);
+    expect(await rawStatus(server, await signToken(second, { sub: 'b' }, { kid: 'key-2' }))).toBe(101);
+    expect(jwks.requests).toBe(2);
+    jwks.publish([second.jwk, third.jwk]);
+    expect(await sioOutcome(server, { token: await signToken(third, { sub: 'c' }, { kid: 'key-3' }) })).toBe('connected');
+    // Gone from the set: refused.
+    expect(await rawStatus(server, await signToken(first, { sub: 'a' }, { kid: 'key-1' }))).toBe(401);
+    // Names a kid of the set, signed with another key (and algorithm): refused.
+    const unknown = await jwksKey('RS256', 'key-9');
+    expect(await rawStatus(server, await signToken(unknown, { sub: 'x' }, { kid: 'key-2' }))).toBe(401);
+  });
+
+  it('answers 401 within the fetch timeout while the endpoint hangs, and other clients are unaffected', async () => {
+    const jwks = await startJwksServer();
+    const known = await jwksKey('ES256', 'known');
+    jwks.publish([known.jwk]);
+    const timeoutMs = 1_000;
+    const server = await startTestServer({ JWT_JWKS_URL: jwks.url }, { jwks: { jwksTimeoutMs: timeoutMs, jwksCooldownMs: 0 } });
+    const before = await connectSio(server.url, { auth: { token: await signToken(known, { sub: 'before' }, { kid: 'known' }) } });
+
+    jwks.hang = true;
+    const newcomer = await jwksKey('ES256', 'new');
+    const started = Date.now();
+    const refusedRaw = rawStatus(server, await signToken(newcomer, { sub: 'n' }, { kid: 'new' }));
+    const refusedSio = sioOutcome(server, { token: await signToken(newcomer, { sub: 'n' }, { kid: 'new' }) });
+    // A client that gives up while its token waits on the fetch.
+    const quitter = request(new URL(`/socket?token=${await signToken(newcomer, { sub: 'q' }, { kid: 'new' })}`, server.url), {
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    quitter.on('error', () => {});
+    quitter.end();
+    quitter.once('socket', (socket) => socket.once('connect', () => setImmediate(() => quitter.destroy())));
+
+    // Meanwhile a known kid gets in at once, and the connected client chats.
+    expect(await rawStatus(server, await signToken(known, { sub: 'k' }, { kid: 'known' }))).toBe(101);
+    expect(await sioOutcome(server, { token: await signToken(known, { sub: 'k2' }, { kid: 'known' }) })).toBe('connected');
+    expect(await before.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+    expect(Date.now() - started).toBeLessThan(timeoutMs);
+
+    expect(await refusedRaw).toBe(401);
+    expect(await refusedSio).toBe('unauthorized');
+    expect(Date.now() - started).toBeLessThan(timeoutMs + 1_500);
+    jwks.hang = false;
+    expect(await rawStatus(server, await signToken(newcomer, { sub: 'n' }, { kid: 'new' }))).toBe(401); // not published
+    jwks.publish([known.jwk, newcomer.jwk]);
+    expect(await rawStatus(server, await signToken(newcomer, { sub: 'n' }, { kid: 'new' }))).toBe(101);
+  });
+});
+
+describe('tokens in logs', () => {
+  it('never appear, whatever the handshake and its outcome', async () => {
+    const key = await signingKey('HS256');
+    const lines: string[] = [];
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+      DATA_DIR: ':memory:',
+      ALLOWED_HOSTS: '127.0.0.1',
+      ...key.env,
+    });
+    const logger = createLogger(config.logLevel, { write: (line: string) => void lines.push(line) });
+    const server = await startServer(config, { logger, shutdownGraceMs: 1_000 });
+    onCleanup('servers', () => server.close());
+
+    const tokens = await Promise.all([
+      signToken(key, { sub: 'raw-ok', name: 'raw-ok' }),
+      signToken(key, { sub: 'sio-ok' }),
+      signToken(key, { sub: 'expired', exp: nowSeconds() - 5 }),
+      signToken(key, { sub: 'forbidden', rooms: ['elsewhere'] }),
+      signToken(key, { sub: 'wrong-host' }),
+      signToken(key, { sub: 'http' }),
+    ]);
+    const [rawOk, sioOk, expired, forbidden, wrongHost, http] = tokens as [string, string, string, string, string, string];
+    const raw = await connectRaw(server.url, { token: rawOk });
+    raw.send('hello');
+    await raw.messages.take(2);
+    await connectSio(server.url, { auth: { token: sioOk } });
+    expect(await rawStatus(server, expired)).toBe(401);
+    expect(await rawStatus(server, forbidden)).toBe(403);
+    expect(await sioOutcome(server, { token: expired })).toBe('unauthorized');
+    expect(await upgradeStatus(server.url, `/socket?token=${wrongHost}`, { Host: 'evil.example' })).toBe(421);
+    expect((await httpGet(`${server.url}/nothing?token=${http}`, { Host: 'evil.example' })).status).toBe(421);
+    await raw.close();
+
+    const log = lines.join('\n');
+    expect(log).toContain('upgrade refused: token');
+    expect(log).toContain('upgrade refused: host');
+    for (const token of tokens) {
+      expect(log).not.toContain(token);
+      // Nor its signature alone (a line that cut the token short).
+      expect(log).not.toContain(token.split('.')[2]);
+    }
+  });
+});
+
+describe('JWT configuration errors stop the real entry point with exit code 2', () => {
+  it.each([
+    [{ JWT_SECRET: 'k', CHAT_TOKEN: 't' }, ['CHAT_TOKEN', 'JWT_SECRET']],
+    [{ JWT_SECRET: 'k', JWT_JWKS_URL: 'http://127.0.0.1:1/jwks' }, ['JWT_SECRET', 'JWT_JWKS_URL']],
+    [{ JWT_PUBLIC_KEY: '/nonexistent/chat-key.pem' }, ['JWT_PUBLIC_KEY', '/nonexistent/chat-key.pem']],
+  ])('%j', async (env, named) => {
+    const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env });
+    expect((await run.exited).code).toBe(2);
+    for (const text of named) expect(run.stderr()).toContain(text);
+    expect(run.stderr()).not.toMatch(/=("k"|"t")/);
+  });
+});
