@@ -14,9 +14,11 @@ import { onCleanup } from './support/cleanup';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { jwksKey, nowSeconds, signingKey, signToken, startJwksServer, type SigningAlgorithm, type SigningKey } from './support/jwt';
 import { connectRaw } from './support/raw-client';
+import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
-import { runMain } from './support/spawn-server';
+import { runMain, spawnServer } from './support/spawn-server';
+import { MULTI_PROCESS_START_MS } from './support/nodes';
 
 /** The raw upgrade's status for `token` (none: no `?token=`) in `room`'s path. */
 function rawStatus(server: RunningServer, token: string | null, room = '', extra = ''): Promise<number> {
@@ -125,6 +127,37 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
     // The others stay.
     expect(keeper.socket.connected).toBe(true);
     expect(await keeper.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+  });
+});
+
+describeWithRedis('connection state recovery with JWT', () => {
+  // Started once for the file: stopped after the servers that use it.
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  it('checks the token of a client coming back: a valid one recovers, an expired one is refused', async () => {
+    const key = await signingKey('ES256');
+    // Its own process, as every Redis test here: closing the Redis clients in the test's
+    // process rejects the adapter's blocked read after the test.
+    const server = await spawnServer({ ...key.env, REDIS_URL: redis.url }, MULTI_PROCESS_START_MS);
+    const client = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'roamer' }) }, reconnection: true });
+    expect(await client.histories.next()).toEqual([]);
+
+    const back = new Promise<void>((resolve) => client.socket.once('connect', () => resolve()));
+    client.socket.auth = { token: await signToken(key, { sub: 'roamer' }) };
+    client.socket.io.engine.close();
+    await back;
+    expect(client.socket.recovered).toBe(true);
+
+    // Its token expired while it was away.
+    const refused = new Promise<Error>((resolve) => client.socket.once('connect_error', resolve));
+    client.socket.auth = { token: await signToken(key, { sub: 'roamer', exp: nowSeconds() - 1 }) };
+    client.socket.io.engine.close();
+    expect((await refused).message).toBe('unauthorized');
+    expect(client.socket.connected).toBe(false);
+    client.socket.close();
   });
 });
 
