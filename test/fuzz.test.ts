@@ -8,7 +8,8 @@
  */
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { httpGet } from './support/http-upgrade';
+import { httpGet, upgradeStatus } from './support/http-upgrade';
+import { signToken } from './support/jwt';
 import { connectEngineClient, tcpWebSocketPeer } from './support/peers';
 import { connectRaw } from './support/raw-client';
 import { eventually, RoomLog } from './support/room-log';
@@ -140,4 +141,110 @@ describe('randomized hostile input', () => {
     }
     expect((await residentBytes(server.url)) - rssBefore).toBeLessThan(MEMORY_GROWTH_LIMIT);
   }, 60_000);
+});
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** Tokens made up whole: random text, and three segments of random JSON under any `alg`. */
+const madeUpToken: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.stringMatching(/^[A-Za-z0-9_-]{0,60}\.[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,60}$/),
+  fc
+    .tuple(
+      fc.oneof(
+        fc.record({ alg: fc.constantFrom('none', 'None', 'HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA', 'PS256', ''), typ: fc.constant('JWT') }),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
+      fc.oneof(
+        fc.record({ sub: fc.string(), exp: fc.integer(), rooms: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
+      fc.oneof(fc.constant(''), fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64url'))),
+    )
+    .map(([header, payload, signature]) => `${b64(header)}.${b64(payload)}.${signature}`),
+);
+
+type Mutation =
+  | { kind: 'flip'; at: number; char: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'insert'; at: number; text: string }
+  | { kind: 'alg'; alg: string }
+  | { kind: 'payload'; claims: Record<string, unknown> }
+  | { kind: 'swap' };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), char: fc.nat(63) }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.string({ minLength: 1, maxLength: 4 }) }),
+  fc.record({ kind: fc.constant('alg' as const), alg: fc.constantFrom('none', 'HS384', 'RS256', 'ES256', 'EdDSA', 'hs256') }),
+  fc.record({
+    kind: fc.constant('payload' as const),
+    claims: fc.record({ sub: fc.string(), rooms: fc.constant(['*']), exp: fc.integer({ min: 0, max: 2 ** 40 }) }, { requiredKeys: [] }),
+  }),
+  fc.record({ kind: fc.constant('swap' as const) }),
+);
+
+/**
+ * `token` changed by `m`. Never the last character of the signature: base64url leaves
+ * spare bits there, so some changes to it decode to the same signature.
+ */
+function mutate(token: string, m: Mutation): string {
+  const [head, body, signature] = token.split('.') as [string, string, string];
+  switch (m.kind) {
+    case 'flip': {
+      const at = m.at % (token.length - 1);
+      const char = BASE64URL[m.char] as string;
+      const next = char === token[at] ? (token[at] === 'A' ? 'B' : 'A') : char;
+      return token.slice(0, at) + next + token.slice(at + 1);
+    }
+    case 'truncate':
+      return token.slice(0, m.at % token.length);
+    case 'insert': {
+      const at = m.at % (token.length + 1);
+      return token.slice(0, at) + m.text + token.slice(at);
+    }
+    case 'alg':
+      return `${b64({ alg: m.alg, typ: 'JWT' })}.${body}.${m.alg === 'none' ? '' : signature}`;
+    case 'payload':
+      return `${head}.${b64(m.claims)}.${signature}`;
+    case 'swap':
+      return `${body}.${head}.${signature}`;
+  }
+}
+
+describe('randomized tokens against a JWT server', () => {
+  it('answers every made-up or mutated token with 401 / unauthorized, and keeps serving valid clients', async () => {
+    const secret = `fuzz-secret-${Date.now()}`;
+    const key = { alg: 'HS256', key: new TextEncoder().encode(secret) };
+    const server = await spawnServer({ JWT_SECRET: secret, RATE_LIMIT: '0' });
+    const valid = await signToken(key, { sub: 'fuzzer', rooms: ['lobby'] });
+    const sioOutcome = (auth: Record<string, unknown>) =>
+      connectSio(server.url, { auth }).then(
+        () => 'connected',
+        (err: Error) => err.message,
+      );
+    let runs = 0;
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(madeUpToken, mutation.map((m) => mutate(valid, m))),
+        fc.oneof(fc.jsonValue({ maxDepth: 2 }), madeUpToken),
+        async (token, sioToken) => {
+          runs += 1;
+          fc.pre(token !== valid);
+          expect(await upgradeStatus(server.url, `/socket?token=${encodeURIComponent(token)}`)).toBe(401);
+          expect(await sioOutcome({ token })).toBe('unauthorized');
+          expect(await sioOutcome({ token: sioToken })).toBe('unauthorized');
+        },
+      ),
+      { interruptAfterTimeLimit: 8_000, numRuns: 100_000, markInterruptAsFailure: false },
+    );
+
+    expect(runs).toBeGreaterThan(20);
+    expect(server.child.exitCode).toBeNull();
+    expect(await upgradeStatus(server.url, `/socket?token=${valid}`)).toBe(101);
+    const client = await connectSio(server.url, { auth: { token: valid } });
+    expect(await client.chat('still serving')).toMatchObject({ ok: true });
+  }, 40_000);
 });
