@@ -5,7 +5,10 @@
  * the configuration errors of the real entry point.
  */
 import { UnsecuredJWT } from 'jose';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import path from 'node:path';
 import { loadConfig } from '../server/config';
 import type { Notice } from '../server/protocol';
 import { startServer, type RunningServer } from '../server/process/server';
@@ -307,5 +310,29 @@ describe('JWT configuration errors stop the real entry point with exit code 2', 
     expect((await run.exited).code).toBe(2);
     for (const text of named) expect(run.stderr()).toContain(text);
     expect(run.stderr()).not.toMatch(/=("k"|"t")/);
+  });
+});
+
+describe('the README Authentication snippets', () => {
+  it('sign a token with jose in Node that both kinds of client get in with, under its name', async () => {
+    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Authentication');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const [sign, consoleSnippet] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    const secret = 'readme-secret';
+    const output = execFileSync(process.execPath, ['--input-type=module', '--eval', sign ?? ''], {
+      cwd: path.join(__dirname, '..'),
+      env: { PATH: process.env.PATH ?? '', JWT_SECRET: secret },
+      encoding: 'utf8',
+    });
+    const token = output.trim();
+    expect(token.split('.')).toHaveLength(3);
+    expect(consoleSnippet).toContain('ws://localhost:8000/socket?token=PASTE_THE_TOKEN_HERE');
+
+    const server = await startTestServer({ JWT_SECRET: secret });
+    const observer = await connectSio(server.url, { auth: { token }, room: 'team-a' });
+    await connectRaw(server.url, { token }, {}, { room: 'team-a' });
+    expect(await nextJoinName(observer, 'nobody')).toBe('Alice');
+    expect(await rawStatus(server, token, 'elsewhere')).toBe(403);
   });
 });
