@@ -176,7 +176,13 @@ type Mutation =
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), char: fc.nat(63) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.string({ minLength: 1, maxLength: 4 }) }),
+  // Not whitespace or `=`: base64 decoding skips those (jose on Node 20 decodes with atob),
+  // so put into the signature they leave the token as valid as it was.
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.string({ minLength: 1, maxLength: 4 }).filter((text) => !/[\s=]/.test(text)),
+  }),
   fc.record({ kind: fc.constant('alg' as const), alg: fc.constantFrom('none', 'HS384', 'RS256', 'ES256', 'EdDSA', 'hs256') }),
   fc.record({
     kind: fc.constant('payload' as const),
