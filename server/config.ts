@@ -174,15 +174,6 @@ const schema = z.object({
   TLS_CERT: z.string(),
   TLS_KEY: z.string(),
 }).superRefine((v, ctx) => {
-  if ((v.TLS_CERT === '') !== (v.TLS_KEY === '')) {
-    const [missing, set] = v.TLS_CERT === '' ? ['TLS_CERT', 'TLS_KEY'] : ['TLS_KEY', 'TLS_CERT'];
-    ctx.addIssue({ code: 'custom', path: [missing], message: `must be set too when ${set} is (both or neither)` });
-  }
-  // The primary reads each connection's first request to keep a long-polling session on
-  // its worker; with TLS it would see only encrypted bytes (README, "TLS").
-  if (v.TLS_CERT !== '' && v.WORKERS > 1) {
-    ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'must be 1 with TLS_CERT: terminate TLS in a reverse proxy in front of several workers' });
-  }
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
   }
@@ -195,6 +186,27 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * TLS_CERT and TLS_KEY: both or neither; with both, the files are read and checked (a
+ * synchronous step, like the rest) whatever else is wrong, so that one run names every problem.
+ */
+function checkTls(raw: Record<string, string>, problems: string[]): TlsFiles | null {
+  const cert = raw['TLS_CERT'] ?? '';
+  const key = raw['TLS_KEY'] ?? '';
+  if (cert === '' && key === '') return null;
+  if (cert === '' || key === '') {
+    const [missing, set, file] = cert === '' ? ['TLS_CERT', 'TLS_KEY', key] : ['TLS_KEY', 'TLS_CERT', cert];
+    problems.push(`${missing}="": must be set too, since ${set}=${JSON.stringify(file)} is (both or neither)`);
+    return null;
+  }
+  // The primary of WORKERS > 1 reads each connection's first request to keep a long-polling
+  // session on its worker; with TLS it would see only encrypted bytes (README, "TLS").
+  if (/^\d+$/.test(raw['WORKERS'] ?? '') && Number(raw['WORKERS']) > 1) {
+    problems.push(`WORKERS=${JSON.stringify(raw['WORKERS'])}: must be 1 with TLS_CERT (put a TLS-terminating reverse proxy in front of several workers)`);
+  }
+  return readTlsFiles(cert, key, problems);
 }
 
 /**
@@ -216,8 +228,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
         const key = String(issue.path[0]);
         return `${key}=${JSON.stringify(raw[key])}: ${issue.message}`;
       });
-  // The files are read whatever else is wrong, so that one run names every problem.
-  const tls = raw.TLS_CERT !== '' && raw.TLS_KEY !== '' ? readTlsFiles(raw.TLS_CERT, raw.TLS_KEY, problems) : null;
+  const tls = checkTls(raw, problems);
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
 
   const v = result.data;

@@ -75,5 +75,6 @@ function readPem(file: string, name: string, problems: string[]): Buffer | null 
 }
 
 function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(err);
 }
