@@ -29,6 +29,7 @@ describe('configuration', () => {
       allowedHosts: [],
       apiKey: null,
       apiRateLimit: 100,
+      tls: null,
     });
   });
 
@@ -90,6 +91,7 @@ describe('configuration', () => {
       ],
       apiKey: 'backend-key',
       apiRateLimit: 7,
+      tls: null,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
