@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, isRoomName } from '../server/protocol';
 import type { RawFormat, TransportKind } from './shared/session';
@@ -24,9 +25,18 @@ Options:
                   (/socket for the lobby, /socket/ROOM for a room)
   --json          with --raw: JSON frames (names, ids, server times) instead of
                   the seed's plain text; --send and --listen always use them
+  --token TOKEN   the token the server asks for (its CHAT_TOKEN, or a JWT): sent
+                  as auth.token over Socket.IO, ?token= with --raw, in every mode
+                  and every room; never printed. Wins over CHAT_TOKEN_FILE
   -h, --help      show this help
 
-Exit status: 0 done, 1 the server could not be reached or refused, 2 bad usage.
+Environment:
+  CHAT_TOKEN_FILE a file holding the token (a trailing newline is dropped): unlike
+                  --token, it keeps the token out of the process list and the
+                  shell's history
+
+Exit status: 0 done, 1 the server could not be reached or refused (the token
+too: unauthorized, forbidden for the room, or expired), 2 bad usage.
 `;
 
 export type Mode = { kind: 'interactive' } | { kind: 'send'; text: string } | { kind: 'listen' };
@@ -39,6 +49,8 @@ export interface Connection {
   name: string | undefined;
   /** A well-formed room name (isRoomName). */
   room: string;
+  /** From --token or CHAT_TOKEN_FILE; never printed. */
+  token: string | undefined;
 }
 
 export interface CliOptions {
@@ -51,8 +63,11 @@ export class UsageError extends Error {
   readonly code = 'ERR_USAGE';
 }
 
-/** Reads the command line (without `node` and the script). Returns 'help' for -h/--help. */
-export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
+/**
+ * Reads the command line (without `node` and the script), and CHAT_TOKEN_FILE from `env`
+ * when there is no --token. Returns 'help' for -h/--help.
+ */
+export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliOptions | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -64,6 +79,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
         room: { type: 'string' },
         raw: { type: 'boolean' },
         json: { type: 'boolean' },
+        token: { type: 'string' },
         send: { type: 'string' },
         listen: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -89,6 +105,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
   if (values.name !== undefined && values.name.trim() === '') throw new UsageError('--name needs a name');
   const room = values.room ?? DEFAULT_ROOM;
   if (!isRoomName(room)) throw new UsageError(roomNameProblem(room));
+  if (values.token !== undefined && values.token.trim() === '') throw new UsageError('--token needs a token');
+  const token = values.token ?? tokenFromFile(env['CHAT_TOKEN_FILE']);
 
   const mode: Mode =
     values.send !== undefined
@@ -104,6 +122,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
     rawFormat: values.json === true || mode.kind !== 'interactive' ? 'json' : 'text',
     name: values.name,
     room,
+    token,
   };
   return { connection, mode };
 }
@@ -111,6 +130,22 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | 'help' {
 /** Why `text` is not a room name, in one line; also for the interactive /join. */
 export function roomNameProblem(text: string): string {
   return `not a room name: ${JSON.stringify(text)} (1-${MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ . starting with a letter or a digit, no "..")`;
+}
+
+/** The token in the file at `path` (CHAT_TOKEN_FILE), its trailing newline dropped; undefined without one. */
+function tokenFromFile(path: string | undefined): string | undefined {
+  if (path === undefined || path === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory' : (code ?? 'unreadable');
+    throw new UsageError(`cannot read CHAT_TOKEN_FILE ${path}: ${why}`);
+  }
+  const token = text.replace(/\r?\n$/, '');
+  if (token.trim() === '') throw new UsageError(`CHAT_TOKEN_FILE ${path} holds no token`);
+  return token;
 }
 
 function checkUrl(text: string): void {

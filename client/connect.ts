@@ -30,6 +30,12 @@ export interface ConnectChatOptions extends Partial<ManagerOptions & SocketOptio
    * without `forceNew` share one connection. A malformed name throws a RangeError here.
    */
   room?: string | undefined;
+  /**
+   * The token the server asks for (its CHAT_TOKEN, or a JWT), sent as `auth.token`. A
+   * refusal comes as `connect_error` with message `unauthorized` (missing or wrong) or
+   * `forbidden` (not for this room).
+   */
+  token?: string | undefined;
 }
 
 /** How long a connection attempt may take before it counts as failed. */
@@ -42,13 +48,15 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * use for the long-polling fallback, and its errors say more. Other socket.io-client
  * options pass through.
  *
- *     const socket = connectChat('http://localhost:8000', { name: 'bot', room: 'ops' });
+ *     const socket = connectChat('http://localhost:8000', { name: 'bot', room: 'ops', token });
  *     socket.on('chat', (m) => console.log(`${m.name}: ${m.text}`));
  *     const ack = await socket.emitWithAck('chat', 'hello');
  */
 export function connectChat(url: string, options: ConnectChatOptions = {}): ChatSocket {
-  const { name, room, ...rest } = options;
-  const auth: ClientAuth = name === undefined ? {} : { name };
+  const { name, room, token, ...rest } = options;
+  const auth: ClientAuth = {};
+  if (name !== undefined) auth.name = name;
+  if (token !== undefined) auth.token = token;
   return io(socketIoRoomUrl(url, room), {
     path: SOCKET_IO_PATH,
     transports: ['websocket'],
@@ -99,7 +107,7 @@ function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
     if (!isBinary) events.message(String(data));
   });
   ws.on('unexpected-response', (_req, res) => {
-    events.error(`the server refused the connection (HTTP ${res.statusCode ?? '?'})`);
+    events.error(`the server refused the connection (HTTP ${res.statusCode ?? '?'})`, res.statusCode);
     res.resume();
     ws.terminate();
   });
@@ -120,7 +128,8 @@ function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
 
 /** Socket.IO through connectChat, raw WebSocket through `ws`. */
 export const nodeConnectors: Connectors = {
-  socketIo: (url, name, room) => connectChat(url, { name, room, autoConnect: false, reconnection: false, forceNew: true }),
+  socketIo: (url, name, room, token) =>
+    connectChat(url, { name, room, token, autoConnect: false, reconnection: false, forceNew: true }),
   webSocket: openWebSocket,
   describeError: describeConnectError,
 };

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseHost, type AllowedHost, type AllowedHosts } from './host-name';
+import { readTlsFiles, type TlsFiles } from './tls';
 
 /**
  * Every setting, its environment variable and its default, in one literal.
@@ -33,6 +34,8 @@ export const DEFAULTS = {
   ALLOWED_HOSTS: '', // empty: any Host header; set: comma-separated names (optional :port), others get 421
   API_KEY: '', // empty: the HTTP API (/api/...) is off; set: it needs `Authorization: Bearer <key>`
   API_RATE_LIMIT: '100', // messages per second posted through the API (burst: twice that); 0: no limit
+  TLS_CERT: '', // empty: plain HTTP/WS; set (with TLS_KEY): a PEM certificate (chain) file, HTTPS/WSS on PORT
+  TLS_KEY: '', // the PEM private key file of TLS_CERT's certificate
   JWT_SECRET: '', // set: clients need a JWT signed with this secret (HS256)
   JWT_PUBLIC_KEY: '', // set: path to a PEM public key (RSA: RS256, P-256: ES256, Ed25519: EdDSA)
   JWT_JWKS_URL: '', // set: an http(s) URL serving the signing keys as a JSON Web Key Set
@@ -105,6 +108,8 @@ export interface Config {
   readonly apiKey: string | null;
   /** Messages per second posted through the API, with a burst of twice that; 0 means no limit. */
   readonly apiRateLimit: number;
+  /** null: plain HTTP and WebSocket; set: HTTPS and WSS on the same port. */
+  readonly tls: TlsFiles | null;
   /** null: no JWT (CHAT_TOKEN, if set, is the only check). */
   readonly jwt: JwtSettings | null;
 }
@@ -244,6 +249,8 @@ const schema = z.object({
   API_KEY: z.string(),
   // Half the largest burst a bucket may hold (the burst is twice the rate).
   API_RATE_LIMIT: integer(0, 500_000),
+  TLS_CERT: z.string(),
+  TLS_KEY: z.string(),
   JWT_SECRET: z.string(),
   JWT_PUBLIC_KEY: publicKeyFile,
   JWT_JWKS_URL: jwksUrl,
@@ -275,6 +282,27 @@ export class ConfigError extends Error {
 }
 
 /**
+ * TLS_CERT and TLS_KEY: both or neither; with both, the files are read and checked (a
+ * synchronous step, like the rest) whatever else is wrong, so that one run names every problem.
+ */
+function checkTls(raw: Record<string, string>, problems: string[]): TlsFiles | null {
+  const cert = raw['TLS_CERT'] ?? '';
+  const key = raw['TLS_KEY'] ?? '';
+  if (cert === '' && key === '') return null;
+  if (cert === '' || key === '') {
+    const [missing, set, file] = cert === '' ? ['TLS_CERT', 'TLS_KEY', key] : ['TLS_KEY', 'TLS_CERT', cert];
+    problems.push(`${missing}="": must be set too, since ${set}=${JSON.stringify(file)} is (both or neither)`);
+    return null;
+  }
+  // The primary of WORKERS > 1 reads each connection's first request to keep a long-polling
+  // session on its worker; with TLS it would see only encrypted bytes (README, "TLS").
+  if (/^\d+$/.test(raw['WORKERS'] ?? '') && Number(raw['WORKERS']) > 1) {
+    problems.push(`WORKERS=${JSON.stringify(raw['WORKERS'])}: must be 1 with TLS_CERT (put a TLS-terminating reverse proxy in front of several workers)`);
+  }
+  return readTlsFiles(cert, key, problems);
+}
+
+/**
  * Reads the settings from an environment (process.env in production, a literal in tests),
  * checks all of them, and either returns a frozen Config or throws one ConfigError
  * listing every bad variable.
@@ -287,14 +315,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
 
   const result = schema.safeParse(raw);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const key = String(issue.path[0]);
-      const value = SECRET_VARIABLES.has(key) ? '<hidden>' : JSON.stringify(raw[key]);
-      return `${key}=${value}: ${issue.message}`;
-    });
-    throw new ConfigError(problems);
-  }
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => {
+        const key = String(issue.path[0]);
+        const value = SECRET_VARIABLES.has(key) ? '<hidden>' : JSON.stringify(raw[key]);
+        return `${key}=${value}: ${issue.message}`;
+      });
+  const tls = checkTls(raw, problems);
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
 
   const v = result.data;
   return Object.freeze({
@@ -323,6 +352,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     allowedHosts: v.ALLOWED_HOSTS,
     apiKey: v.API_KEY === '' ? null : v.API_KEY,
     apiRateLimit: v.API_RATE_LIMIT,
+    tls,
     jwt: jwtSettings(v),
   });
 }

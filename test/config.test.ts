@@ -33,6 +33,7 @@ describe('configuration', () => {
       allowedHosts: [],
       apiKey: null,
       apiRateLimit: 100,
+      tls: null,
       jwt: null,
     });
   });
@@ -95,6 +96,7 @@ describe('configuration', () => {
       ],
       apiKey: 'backend-key',
       apiRateLimit: 7,
+      tls: null,
       jwt: null,
     });
     expect(Object.isFrozen(config)).toBe(true);

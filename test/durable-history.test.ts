@@ -4,50 +4,13 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import type { ChatMessage, RawJsonFrame } from '../server/protocol';
+import type { RawJsonFrame } from '../server/protocol';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
 import { compareIds } from '../server/store/message-id';
 import { freshDataDir } from './support/data-dir';
-import { connectRaw, type RawTestClient } from './support/raw-client';
-import { connectSio, type SioTestClient } from './support/sio-client';
-import { spawnServer, type SpawnedServer } from './support/spawn-server';
-
-/** A raw client speaking JSON, in `room` (the lobby by default), resuming after `since` when given. */
-function rawJson(url: string, room?: string, since?: string): Promise<RawTestClient> {
-  return connectRaw(url, since === undefined ? { format: 'json' } : { format: 'json', since }, {}, room === undefined ? {} : { room });
-}
-
-/** The next chat frame a JSON raw client receives (notices skipped). */
-async function nextChat(client: RawTestClient): Promise<ChatMessage> {
-  for (;;) {
-    const frame = await client.nextJson();
-    if (frame.type === 'chat') return { id: frame.id, text: frame.text, name: frame.name, at: frame.at };
-  }
-}
-
-/** Sends `text` from a raw JSON client; resolves with its id once its own echo comes back (stored). */
-async function rawSend(client: RawTestClient, text: string): Promise<string> {
-  client.send(text);
-  for (;;) {
-    const message = await nextChat(client);
-    if (message.text === text) return message.id;
-  }
-}
-
-/** Sends `text` from a Socket.IO client; resolves with its id once acked ok. */
-async function sioSend(client: SioTestClient, text: string): Promise<string> {
-  const ack = await client.chat(text);
-  if (!ack.ok) throw new Error(`"${text}" was refused: ${ack.error}`);
-  return ack.id;
-}
-
-/** SIGTERM, and the clean exit that follows. */
-async function stop(server: SpawnedServer): Promise<void> {
-  server.child.kill('SIGTERM');
-  expect(await server.exited).toEqual({ code: 0, signal: null });
-}
-
-const textsOf = (messages: readonly { text: string }[]) => messages.map((m) => m.text);
+import { connectSio } from './support/sio-client';
+import { spawnServer } from './support/spawn-server';
+import { nextChat, rawJson, rawSend, sioSend, stop, textsOf } from './support/stored-chat';
 
 describe('durable history (SQLite under DATA_DIR)', () => {
   // Fault simulated: an ordinary restart (deploy, reboot) of the server process.

@@ -8,40 +8,14 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChatMessage } from '../server/protocol';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
 import { freshDataDir } from './support/data-dir';
 import { itWithMounts, mountErrorProneExt4, mountTmpfs } from './support/mounts';
-import { connectRaw, type RawTestClient } from './support/raw-client';
-import { connectSio, type SioTestClient } from './support/sio-client';
-import { runMain, spawnServer, type SpawnedServer } from './support/spawn-server';
+import { connectRaw } from './support/raw-client';
+import { connectSio } from './support/sio-client';
+import { runMain, spawnServer } from './support/spawn-server';
+import { nextChat, rawJson, rawSend, sioSend, stop, textsOf } from './support/stored-chat';
 import { waitUntil } from './support/wait';
-
-function rawJson(url: string): Promise<RawTestClient> {
-  return connectRaw(url, { format: 'json' });
-}
-
-/** The next chat frame a JSON raw client receives (notices skipped). */
-async function nextChat(client: RawTestClient): Promise<ChatMessage> {
-  for (;;) {
-    const frame = await client.nextJson();
-    if (frame.type === 'chat') return { id: frame.id, text: frame.text, name: frame.name, at: frame.at };
-  }
-}
-
-async function rawSend(client: RawTestClient, text: string): Promise<string> {
-  client.send(text);
-  for (;;) {
-    const message = await nextChat(client);
-    if (message.text === text) return message.id;
-  }
-}
-
-async function sioSend(client: SioTestClient, text: string): Promise<string> {
-  const ack = await client.chat(text);
-  if (!ack.ok) throw new Error(`"${text}" was refused: ${ack.error}`);
-  return ack.id;
-}
 
 async function readyz(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`${url}/readyz`);
@@ -58,13 +32,6 @@ async function waitForReadyz(url: string, status: number, timeoutMs = 10_000): P
     last = await readyz(url);
   }
 }
-
-async function stop(server: SpawnedServer): Promise<void> {
-  server.child.kill('SIGTERM');
-  expect(await server.exited).toEqual({ code: 0, signal: null });
-}
-
-const textsOf = (messages: readonly { text: string }[]) => messages.map((m) => m.text);
 
 /**
  * One fault while running, from the clients' side: `fault()` breaks the storage,

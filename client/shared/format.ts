@@ -35,3 +35,56 @@ export function describeRoomRefusal(message: string): string | undefined {
 export function isRoomRefusal(reason: string): boolean {
   return [...ROOM_REFUSALS.values()].includes(reason);
 }
+
+/** Socket.IO `connect_error` messages for a token the server does not take. */
+export const TokenError = {
+  /** Missing, wrong or expired. */
+  Unauthorized: 'unauthorized',
+  /** Valid, but not for this room. */
+  Forbidden: 'forbidden',
+} as const;
+
+/** The reason of the raw endpoint's 1008 close when the token runs out. */
+export const TOKEN_EXPIRED_REASON = 'token expired';
+
+/** What a session reports when the server ends it because the token ran out. */
+export const TOKEN_EXPIRED = 'token expired: the server ended the session';
+
+/**
+ * One line for a token refusal: `unauthorized` (HTTP 401) or `forbidden` (HTTP 403) for
+ * `room`. Never the token itself.
+ */
+export function describeTokenRefusal(code: 'unauthorized' | 'forbidden', room: string, token: string | undefined): string {
+  if (code === TokenError.Forbidden) return `the server refused the token: it does not allow room ${room} (forbidden)`;
+  if (token === undefined) return 'the server needs a token (unauthorized)';
+  if (tokenExpired(token)) return 'the server refused the token: it has expired (unauthorized)';
+  return 'the server refused the token (unauthorized)';
+}
+
+/** Whether `reason` (a session's status reason) is about the token: refused or expired. */
+export function isTokenRefusal(reason: string): boolean {
+  return reason === TOKEN_EXPIRED || /^the server (refused the token|needs a token)\b/.test(reason);
+}
+
+/**
+ * How far the server's clock may be ahead of ours: a JWT whose `exp` is this close is
+ * taken for expired when the server ends the session.
+ */
+const CLOCK_LEEWAY_MS = 60_000;
+
+/**
+ * Whether `token` is a JWT whose `exp` has passed (give or take CLOCK_LEEWAY_MS). Its
+ * signature is not checked: that is the server's business; this only says why it ended a
+ * session. A token that is not a JWT, or has no `exp`, never expires here.
+ */
+export function tokenExpired(token: string, now = Date.now()): boolean {
+  const payload = token.split('.')[1];
+  if (payload === undefined || token.split('.').length !== 3) return false;
+  try {
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4))) as { exp?: unknown };
+    return typeof claims.exp === 'number' && claims.exp * 1000 <= now + CLOCK_LEEWAY_MS;
+  } catch {
+    return false;
+  }
+}

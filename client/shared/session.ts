@@ -7,9 +7,10 @@
  */
 import type { Socket } from 'socket.io-client';
 import { Backoff } from './backoff.js';
-import { describeRoomRefusal } from './format.js';
+import { TOKEN_EXPIRED, TOKEN_EXPIRED_REASON, TokenError, describeRoomRefusal, describeTokenRefusal, tokenExpired } from './format.js';
 import { checkRoomName, rawSocketUrl } from './urls.js';
 import {
+  CloseCode,
   DEFAULT_ROOM,
   RoomError,
   TYPING_INTERVAL_MS,
@@ -63,8 +64,11 @@ export interface SessionHandlers {
 export interface RawSocketEvents {
   open(): void;
   message(text: string): void;
-  /** A reason a person can read; `close` follows. */
-  error(reason: string): void;
+  /**
+   * A reason a person can read; `close` follows. `status`: the HTTP status the server
+   * answered the upgrade with, where the platform tells (Node does, a browser does not).
+   */
+  error(reason: string, status?: number): void;
   close(code: number, reason: string): void;
 }
 
@@ -79,9 +83,9 @@ export interface RawSocket {
 export interface Connectors {
   /**
    * A typed Socket.IO socket for `room` on the server at `url`, created with autoConnect
-   * and reconnection off.
+   * and reconnection off, showing `token` (if any) as `auth.token`.
    */
-  socketIo(url: string, name: string | undefined, room: string): ChatSocket;
+  socketIo(url: string, name: string | undefined, room: string, token?: string | undefined): ChatSocket;
   webSocket(url: string, events: RawSocketEvents): RawSocket;
   /** One line saying why a Socket.IO connection attempt failed. */
   describeError(err: unknown): string;
@@ -95,6 +99,12 @@ export interface SessionOptions {
   /** Default: the lobby. A malformed name throws a RangeError from the constructor. */
   room?: string | undefined;
   rawFormat?: RawFormat;
+  /**
+   * The token the server asks for (CHAT_TOKEN, or a JWT): `auth.token` over Socket.IO,
+   * `?token=` on the raw endpoint. A refusal (unauthorized, forbidden) or its expiry ends
+   * the session whatever the retry policy: trying again with the same token is pointless.
+   */
+  token?: string | undefined;
   retry: RetryPolicy;
   connectors: Connectors;
   handlers: SessionHandlers;
@@ -169,7 +179,12 @@ export class ChatSession {
     };
     this.link =
       options.transport === 'socket.io'
-        ? new SocketIoLink(options.connectors.socketIo(options.url, options.name, this.room), options.connectors, events)
+        ? new SocketIoLink(
+            options.connectors.socketIo(options.url, options.name, this.room, options.token),
+            options.connectors,
+            events,
+            { room: this.room, token: options.token },
+          )
         : new RawLink({ ...options, room: this.room }, events, () => this.ownName);
   }
 
@@ -275,9 +290,15 @@ class SocketIoLink implements Link {
     private readonly socket: ChatSocket,
     connectors: Connectors,
     events: LinkEvents,
+    { room, token }: { room: string; token: string | undefined },
   ) {
     socket.on('connect', () => events.opened());
     socket.on('connect_error', (err) => {
+      // The same token would be refused again: final.
+      if (err.message === TokenError.Unauthorized || err.message === TokenError.Forbidden) {
+        events.lost(describeTokenRefusal(err.message, room, token), true);
+        return;
+      }
       const refusal = describeRoomRefusal(err.message);
       // A malformed room stays malformed: trying again would only be refused again. A full
       // server may have room later, so room_limit is retried like any other failure.
@@ -286,6 +307,11 @@ class SocketIoLink implements Link {
     });
     socket.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') return;
+      // The server gives no reason beyond `io server disconnect`; a token past its `exp` is one.
+      if (reason === 'io server disconnect' && token !== undefined && tokenExpired(token)) {
+        events.lost(TOKEN_EXPIRED, true);
+        return;
+      }
       // After a server-side disconnect() socket.io-client does not come back on its own
       // either: the server meant it.
       events.lost(DISCONNECT_REASONS[reason] ?? reason, reason === 'io server disconnect');
@@ -357,10 +383,11 @@ class RawLink implements Link {
   open(): void {
     const url = rawSocketUrl(
       this.options.url,
-      { name: this.options.name, format: this.format === 'json' ? 'json' : undefined },
+      { name: this.options.name, format: this.format === 'json' ? 'json' : undefined, token: this.options.token },
       this.options.room,
     );
     let failure: string | undefined;
+    let status: number | undefined;
     const socket: RawSocket = this.options.connectors.webSocket(url, {
       open: () => {
         if (socket !== this.socket) return;
@@ -371,15 +398,23 @@ class RawLink implements Link {
       message: (text) => {
         if (socket === this.socket) this.onFrame(text);
       },
-      error: (reason) => {
+      error: (reason, httpStatus) => {
         failure ??= reason;
+        status ??= httpStatus;
       },
       close: (code, reason) => {
         if (socket !== this.socket) return;
         this.socket = undefined;
         this.isOpen = false;
         this.failAll(this.unechoed, 'the connection was lost before the message came back');
-        this.events.lost(failure ?? describeClose(code, reason), false);
+        const tokenRefusal = status === 401 ? TokenError.Unauthorized : status === 403 ? TokenError.Forbidden : undefined;
+        if (tokenRefusal !== undefined) {
+          this.events.lost(describeTokenRefusal(tokenRefusal, this.options.room ?? DEFAULT_ROOM, this.options.token), true);
+        } else if (code === CloseCode.PolicyViolation && reason === TOKEN_EXPIRED_REASON) {
+          this.events.lost(TOKEN_EXPIRED, true);
+        } else {
+          this.events.lost(failure ?? describeClose(code, reason), false);
+        }
       },
     });
     this.socket = socket;

@@ -3,9 +3,16 @@
  * Socket.IO or, at the flip of a switch, over the raw WebSocket endpoint, in the room the
  * URL names: `/chat#room=alpha` (the lobby without one). Another room is another session,
  * opened without reloading the page.
+ *
+ * A server that asks for a token gets it from the fragment too, `/chat#token=...` or
+ * `/chat#room=alpha&token=...`: a fragment never leaves the browser, so the token is in no
+ * request line or server log. The page takes it out of the address bar at once, keeps it
+ * for the tab (sessionStorage, so a reload still has it), and sends it in every room's
+ * Socket.IO handshake (`auth.token`) or, over the raw endpoint, as `?token=` (the only way
+ * a browser WebSocket can carry it).
  */
 import { DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, isRoomName } from '../../server/protocol.js';
-import { isRoomRefusal, noticeSummary } from '../shared/format.js';
+import { isRoomRefusal, isTokenRefusal, noticeSummary } from '../shared/format.js';
 import { EMPTY_PRESENCE, applyNotice, presenceFrom, type RoomPresence } from '../shared/presence.js';
 import { ChatSession, type SessionStatus, type TransportKind } from '../shared/session.js';
 import { browserConnectors, socketIoLoaded } from './connectors.js';
@@ -13,7 +20,7 @@ import { MessageList } from './message-list.js';
 import { PresenceList } from './presence-list.js';
 import { TypingIndicator } from './typing.js';
 
-const STORAGE = { name: 'chat-bridge.name', transport: 'chat-bridge.transport' } as const;
+const STORAGE = { name: 'chat-bridge.name', transport: 'chat-bridge.transport', token: 'chat-bridge.token' } as const;
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -31,6 +38,7 @@ const page = {
   roomForm: byId<HTMLFormElement>('room-form'),
   room: byId<HTMLInputElement>('room'),
   roomProblem: byId<HTMLElement>('room-problem'),
+  accessProblem: byId<HTMLElement>('access-problem'),
   log: byId<HTMLElement>('log'),
   composer: byId<HTMLFormElement>('composer'),
   text: byId<HTMLInputElement>('text'),
@@ -39,24 +47,32 @@ const messages = new MessageList(page.log, byId<HTMLOListElement>('messages'));
 const typing = new TypingIndicator(byId<HTMLElement>('typing'));
 const presenceList = new PresenceList(byId<HTMLUListElement>('members'), byId<HTMLElement>('presence-note'));
 
-/** localStorage may be unavailable (private modes, blocked storage); the page works without it. */
-const storage = {
-  get(key: string): string | null {
-    try {
-      return window.localStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  },
-  set(key: string, value: string): void {
-    try {
-      if (value === '') window.localStorage.removeItem(key);
-      else window.localStorage.setItem(key, value);
-    } catch {
-      // Not remembered this time; nothing else depends on it.
-    }
-  },
-};
+/**
+ * Web storage may be unavailable (private modes, blocked storage); the page works without
+ * it. localStorage for what is remembered across visits, sessionStorage for the token,
+ * which is kept for this tab only.
+ */
+function storageIn(area: () => Storage) {
+  return {
+    get(key: string): string | null {
+      try {
+        return area().getItem(key);
+      } catch {
+        return null;
+      }
+    },
+    set(key: string, value: string): void {
+      try {
+        if (value === '') area().removeItem(key);
+        else area().setItem(key, value);
+      } catch {
+        // Not remembered this time; nothing else depends on it.
+      }
+    },
+  };
+}
+const storage = storageIn(() => window.localStorage);
+const tabStorage = storageIn(() => window.sessionStorage);
 
 function statusWords(status: SessionStatus): string {
   switch (status.state) {
@@ -83,6 +99,17 @@ function showStatus(status: SessionStatus): void {
   const refusal = status.state === 'reconnecting' || status.state === 'failed' ? status.reason : '';
   if (isRoomRefusal(refusal)) showRoomProblem(`Room ${shownRoom()}: ${refusal}`, true);
   else if (status.state === 'connected' && refusalShown) showRoomProblem('');
+  // The token turned down or run out: the session has given up (see ChatSession); say what to do.
+  if (isTokenRefusal(refusal)) {
+    showAccessProblem(`${refusal.charAt(0).toUpperCase()}${refusal.slice(1)}. Open the page with a valid token: /chat#token=…`);
+  } else if (status.state === 'connected') {
+    showAccessProblem('');
+  }
+}
+
+function showAccessProblem(text: string): void {
+  page.accessProblem.textContent = text;
+  page.accessProblem.hidden = text === '';
 }
 
 /** Whether the room problem on show is the server's refusal (gone once it lets us in). */
@@ -98,6 +125,39 @@ function showRoomProblem(text: string, refusal = false): void {
 /** What the URL asks for: `#room=<name>`, the lobby without one. Not yet checked. */
 function requestedRoom(): string {
   return new URLSearchParams(window.location.hash.slice(1)).get('room') ?? DEFAULT_ROOM;
+}
+
+/**
+ * The token the page sends: from the fragment when it has one, else the one kept for this
+ * tab. Undefined without one.
+ */
+let token: string | undefined = tabStorage.get(STORAGE.token) ?? undefined;
+
+/**
+ * Takes `token=` out of the fragment, if it is there, and keeps it: the page and the tab's
+ * history then show only the room. An empty `#token=` forgets it. Read by hand rather than
+ * with URLSearchParams, which would turn a `+` in the token into a space. Returns whether
+ * the token changed.
+ */
+function takeTokenFromFragment(): boolean {
+  let found: string | undefined;
+  for (const pair of window.location.hash.slice(1).split('&')) {
+    const at = pair.indexOf('=');
+    if (at < 0 || pair.slice(0, at) !== 'token') continue;
+    try {
+      found = decodeURIComponent(pair.slice(at + 1));
+    } catch {
+      found = pair.slice(at + 1);
+    }
+  }
+  if (found === undefined) return false;
+  // What is left for the room: `room=` only (showRoom rewrites the fragment to it).
+  window.history.replaceState(null, '', roomFragment(requestedRoom()));
+  const next = found.trim() === '' ? undefined : found;
+  tabStorage.set(STORAGE.token, next ?? '');
+  if (next === token) return false;
+  token = next;
+  return true;
 }
 
 /** The fragment for `room`; setting it to another value is what switches rooms. */
@@ -162,6 +222,7 @@ function connect(): void {
     transport,
     name: name === '' ? undefined : name,
     room,
+    token,
     rawFormat: 'json',
     retry: 'always',
     connectors: browserConnectors,
@@ -234,6 +295,8 @@ page.roomForm.addEventListener('submit', (event) => {
 
 // A new fragment (the room field, a link, Back or Forward) is a room switch, never a reload.
 window.addEventListener('hashchange', () => {
+  // A link with a new token: that token from now on, in this room or the one it names.
+  const newToken = takeTokenFromFragment();
   const room = requestedRoom();
   if (session !== undefined && !isRoomName(room)) {
     // Typed into the address bar: say so, and stay where the page is.
@@ -241,7 +304,7 @@ window.addEventListener('hashchange', () => {
     showRoom(session.room);
     return;
   }
-  if (room !== session?.room) connect();
+  if (newToken || room !== session?.room) connect();
 });
 
 page.text.addEventListener('input', () => {
@@ -265,4 +328,5 @@ page.transport.addEventListener('change', () => {
 page.name.value = storage.get(STORAGE.name) ?? '';
 const savedTransport = storage.get(STORAGE.transport);
 if (savedTransport === 'raw' || savedTransport === 'socket.io') page.transport.value = savedTransport;
+takeTokenFromFragment();
 connect();

@@ -20,7 +20,7 @@ export function socketIoLoaded(): boolean {
  * (which tells a page nothing about why a connection failed, so neither can we).
  */
 export const browserConnectors: Connectors = {
-  socketIo: (url, name, room) => {
+  socketIo: (url, name, room, token) => {
     if (window.io === undefined) throw new Error('the Socket.IO client script did not load');
     return window.io(socketIoRoomUrl(url, room), {
       path: SOCKET_IO_PATH,
@@ -29,7 +29,8 @@ export const browserConnectors: Connectors = {
       forceNew: true,
       autoConnect: false,
       reconnection: false,
-      auth: name === undefined ? {} : { name },
+      // In the CONNECT packet, never in a URL.
+      auth: { ...(name === undefined ? {} : { name }), ...(token === undefined ? {} : { token }) },
     });
   },
   webSocket: (url, events) => {

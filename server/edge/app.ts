@@ -30,15 +30,18 @@ export function createApp(options: AppOptions): Express {
   app.use(chatPage());
 
   // A plain GET on the WebSocket endpoint (a browser tab, curl): say what it is rather
-  // than a bare 404. Real handshakes never get here, they are upgrades.
+  // than a bare 404. Real handshakes never get here, they are upgrades. `req.secure`: this
+  // server's own TLS (X-Forwarded-Proto is not trusted: behind a proxy the note below says it).
   app.get([RAW_PATH, `${RAW_PATH}/:room`], (req, res) => {
-    const url = `ws://${req.headers.host ?? 'localhost:8000'}${req.path}`;
+    const url = `${req.secure ? 'wss' : 'ws'}://${req.headers.host ?? 'localhost:8000'}${req.path}`;
     res
       .status(426)
       .set('Upgrade', 'websocket')
       .set('X-Content-Type-Options', 'nosniff')
       .type('text/plain')
-      .send(`${req.path} is a WebSocket endpoint: connect with a WebSocket client, e.g. new WebSocket(${JSON.stringify(url)}) (wss:// behind TLS)\n`);
+      .send(
+        `${req.path} is a WebSocket endpoint: connect with a WebSocket client, e.g. new WebSocket(${JSON.stringify(url)})${req.secure ? '' : ' (wss:// behind TLS)'}\n`,
+      );
   });
 
   app.get('/healthz', (_req, res) => {

@@ -1,10 +1,10 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** The URL clients use for a server listening on `host`:`port`. */
-export function baseUrl(host: string, port: number): string {
+/** The URL clients use for a server listening on `host`:`port` (https:// with TLS). */
+export function baseUrl(host: string, port: number, tls = false): string {
   const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+  return `${tls ? 'https' : 'http'}://${name.includes(':') ? `[${name}]` : name}:${port}`;
 }
 
 /** Listens on `port` (0: any free one) and resolves with the port it got; rejects when it cannot. */

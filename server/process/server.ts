@@ -1,5 +1,6 @@
 import { setupWorker } from '@socket.io/sticky';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { Admission } from '../access/admission';
 import { JwtVerifier, type VerifierTiming } from '../access/jwt';
@@ -18,6 +19,7 @@ import { openLocalStore } from '../store/open-store';
 import { ExpiryClock } from '../support/expiry-clock';
 import { createLogger } from '../support/logger';
 import { Metrics } from '../support/metrics';
+import { TLS_DEFAULTS } from '../tls';
 import { RawTransport } from '../transports/raw';
 import { SocketIoTransport, type ChatServer } from '../transports/socketio';
 import { baseUrl, listen } from './listen';
@@ -77,7 +79,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // The transports exist only below; the gauges read them when scraped.
   const metrics = new Metrics({ raw: (): number => raw.size, 'socket.io': (): number => socketIo.size }, () => rooms.size);
   const members = new Members({ maxMessageBytes: config.maxMessageBytes, metrics, logger });
-  const httpServer = createServer(
+  const httpServer = createHttpServer(
+    config,
+    logger,
     createApp({
       isReady: () => ready && clusterConnected() && store.problem() === null,
       notReadyText: () => (!ready ? 'shutting down' : !clusterConnected() ? 'redis unreachable' : 'store unavailable'),
@@ -159,11 +163,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let port = config.port;
   if (worker === undefined) {
     port = await listen(httpServer, config.port, config.host);
-    logger.info({ url: baseUrl(config.host, port), port, host: config.host }, 'listening');
+    logger.info({ url: baseUrl(config.host, port, config.tls !== null), port, host: config.host, tls: config.tls !== null }, 'listening');
   } else {
     setupWorker(socketIo.io);
   }
-  return { url: baseUrl(config.host, port), port, io: socketIo.io, close: () => shutdown.run() };
+  return { url: baseUrl(config.host, port, config.tls !== null), port, io: socketIo.io, close: () => shutdown.run() };
+}
+
+/**
+ * Plain HTTP, or with TLS_CERT/TLS_KEY an HTTPS server: the same requests and upgrades
+ * (https.Server is an http.Server that does a TLS handshake first), so everything after
+ * this sees one kind of server. A client that fails the handshake, such as a plain
+ * http:// request, is dropped without an answer.
+ */
+function createHttpServer(config: Config, logger: Logger, app: RequestListener): HttpServer {
+  if (config.tls === null) return createServer(app);
+  const server = createHttpsServer({ ...TLS_DEFAULTS, cert: config.tls.cert, key: config.tls.key }, app);
+  server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
+    logger.debug({ err: err.message, code: err.code, ip: socket.remoteAddress }, 'TLS handshake failed');
+  });
+  return server;
 }
 
 /**

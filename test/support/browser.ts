@@ -32,9 +32,10 @@ export interface BrowserSession {
 /**
  * `describe` for tests that need a real browser. With Chromium installed they run against
  * it. Without it they are skipped, saying why, unless REQUIRE_BROWSER=1 (set by .ci/run),
- * when they fail instead, so that CI cannot pass by skipping them.
+ * when they fail instead, so that CI cannot pass by skipping them. `launch.args`: more
+ * command-line switches for this file's Chromium.
  */
-export function describeWithBrowser(title: string, body: (browser: BrowserSession) => void): void {
+export function describeWithBrowser(title: string, body: (browser: BrowserSession) => void, launch: { args?: string[] } = {}): void {
   if (chromiumPath === undefined && !required) {
     const why = `no Chromium at ${CANDIDATES.join(' or ')}; install Debian's chromium package or set CHROMIUM_PATH`;
     describe(title, () => {
@@ -54,7 +55,7 @@ export function describeWithBrowser(title: string, body: (browser: BrowserSessio
       if (chromiumPath === undefined) {
         throw new Error(`REQUIRE_BROWSER=1 but there is no Chromium at ${CANDIDATES.join(' or ')}`);
       }
-      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...CHROMIUM_ARGS, ...(launch.args ?? [])] });
     }, 60_000);
 
     afterEach(async () => {

@@ -31,6 +31,8 @@ export interface RawConnectOptions {
   localAddress?: string;
   /** The room to join; the lobby (`/socket`) by default. */
   room?: string;
+  /** wss://: the certificate(s) to trust (a test's self-signed one). */
+  ca?: string | Buffer;
 }
 
 /** Connects and resolves once the handshake is done; rejects if the server refuses it. */
@@ -43,6 +45,7 @@ export function connectRaw(
   const ws = new WebSocket(rawSocketUrl(baseUrl, query, options.room), {
     headers,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.ca ? { ca: options.ca } : {}),
   });
   const forget = onCleanup('clients', () => {
     ws.terminate();

@@ -30,6 +30,8 @@ export interface SioOptions {
   reconnection?: boolean;
   /** The room (namespace) to join; the lobby by default. */
   room?: string;
+  /** https://: the certificate(s) to trust (a test's self-signed one), for both transports (PEM text). */
+  ca?: string;
 }
 
 /**
@@ -46,6 +48,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     auth: options.auth ?? {},
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.ca ? { ca: options.ca } : {}),
   });
   // Resolves once the Engine.IO connection is really closed: a long-polling client sends
   // its goodbye in one more HTTP request, which must finish before the server goes away.
