@@ -4,22 +4,19 @@
  * refuses the token (unauthorized, forbidden for a room) or ends a session at its expiry.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { Server as SocketIoServer } from 'socket.io';
-import { WebSocketServer } from 'ws';
 import { connectChat } from '../client/connect';
 import { tokenExpired } from '../client/shared/format';
 import type { RunningServer } from '../server/process/server';
-import { SOCKET_IO_PATH } from '../server/protocol';
 import { describeWithBrowser } from './support/browser';
 import { onCleanup } from './support/cleanup';
 import { spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
 import { startTestServer } from './support/server';
+import { nowSeconds, signingKey, signToken } from './support/jwt';
 import { connectSio } from './support/sio-client';
 
 jest.setTimeout(90_000);
@@ -48,38 +45,13 @@ function jwtExpiringIn(secondsFromNow: number): string {
 }
 
 /**
- * A stand-in for the JWT server (not on this branch). The token is not checked; room
- * `forbidden-room` is refused (Socket.IO: connect_error `forbidden`; raw: HTTP 403), and with
- * `expireAfterMs` every session is ended that long after it starts, as at a token's expiry
- * (Socket.IO: `io server disconnect`; raw: close 1008 `token expired`).
+ * The real server with JWT on (HS256): `rooms` in a token limits where it may go, and a
+ * connection ends at its token's `exp`.
  */
-async function tokenPolicyServer({ expireAfterMs }: { expireAfterMs?: number } = {}): Promise<string> {
-  const http = createServer((_req, res) => res.writeHead(404).end());
-  const io = new SocketIoServer(http, { path: SOCKET_IO_PATH });
-  for (const nsp of [io.of('/'), io.of(/^\/.+$/)]) {
-    nsp.use((socket, next) => next(socket.nsp.name === '/forbidden-room' ? new Error('forbidden') : undefined));
-    nsp.on('connection', (socket) => {
-      if (expireAfterMs !== undefined) setTimeout(() => socket.disconnect(true), expireAfterMs);
-    });
-  }
-  const wss = new WebSocketServer({ noServer: true });
-  http.on('upgrade', (req: IncomingMessage, socket, head) => {
-    if (req.url?.startsWith(SOCKET_IO_PATH)) return; // Socket.IO's
-    socket.on('error', () => {});
-    if (req.url?.startsWith('/socket/forbidden-room')) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      if (expireAfterMs !== undefined) setTimeout(() => ws.close(1008, 'token expired'), expireAfterMs);
-    });
-  });
-  onCleanup('servers', async () => {
-    for (const ws of wss.clients) ws.terminate();
-    await io.close();
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+async function jwtServer(): Promise<{ url: string; sign: (claims: Record<string, unknown>) => Promise<string> }> {
+  const key = await signingKey('HS256');
+  const server = await startTestServer(key.env);
+  return { url: server.url, sign: (claims) => signToken(key, { sub: 'mover', ...claims }) };
 }
 
 describe('terminal client with a token', () => {
@@ -185,16 +157,16 @@ describe('terminal client with a token', () => {
   });
 
   it.each(['socket.io', 'raw'] as const)('over %s, a room the token does not allow: --send exits 1 saying so', async (transport) => {
-    const url = await tokenPolicyServer();
-    const args = ['--send', 'hi', '--room', 'forbidden-room', '--token', TOKEN, url];
+    const { url, sign } = await jwtServer();
+    const args = ['--send', 'hi', '--room', 'forbidden-room', '--token', await sign({ rooms: ['lobby'] }), url];
     const chat = spawnChat(transport === 'raw' ? ['--raw', ...args] : args);
     expect((await chat.exited).code).toBe(1);
     expect(await lastErrorLine(chat)).toBe('chat: the server refused the token: it does not allow room forbidden-room (forbidden)');
   });
 
   it.each(['socket.io', 'raw'] as const)('over %s, interactive: /join to a room the token does not allow says why and goes back', async (transport) => {
-    const url = await tokenPolicyServer();
-    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--name', 'mover', '--token', TOKEN, url]);
+    const { url, sign } = await jwtServer();
+    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--token', await sign({ rooms: ['lobby'] }), url]);
     await chat.stdout.until(/-- connected to room lobby at /);
     chat.write('/join forbidden-room\n');
     await chat.stdout.until(
@@ -206,8 +178,8 @@ describe('terminal client with a token', () => {
   });
 
   it.each(['socket.io', 'raw'] as const)('over %s, interactive: at the token\'s expiry says so and exits 1, without reconnecting', async (transport) => {
-    const url = await tokenPolicyServer({ expireAfterMs: 300 });
-    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--token', jwtExpiringIn(0), url]);
+    const { url, sign } = await jwtServer();
+    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--token', await sign({ exp: nowSeconds() + 2 }), url]);
     await chat.stdout.until(/-- connected to room lobby at /);
     expect((await chat.exited).code).toBe(1);
     expect(await lastErrorLine(chat)).toBe('chat: token expired: the server ended the session');
@@ -215,8 +187,8 @@ describe('terminal client with a token', () => {
   });
 
   it.each(['socket.io', 'raw'] as const)('over %s, at the token\'s expiry --listen says so and exits 1, without reconnecting', async (transport) => {
-    const url = await tokenPolicyServer({ expireAfterMs: 300 });
-    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--listen', '--token', jwtExpiringIn(-10), url]);
+    const { url, sign } = await jwtServer();
+    const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--listen', '--token', await sign({ exp: nowSeconds() + 2 }), url]);
     await chat.stderr.until(/connected to room lobby/);
     expect((await chat.exited).code).toBe(1);
     expect(await lastErrorLine(chat)).toBe('chat: token expired: the server ended the session');
