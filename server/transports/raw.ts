@@ -236,6 +236,10 @@ export class RawTransport implements RawClientHost {
       }
       const name = claimedName(identity.name, identity.sub);
       this.admitted(req, socket, head, roomName, this.admission.admit(ip, true), { name, format, since, identity });
+    }).catch((err: unknown) => {
+      // A bug past the verification must cost this handshake only, not the process.
+      this.logger.error({ err, transport: 'raw', ip }, 'upgrade failed');
+      socket.destroy();
     });
   }
 
