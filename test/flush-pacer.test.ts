@@ -1,12 +1,14 @@
 import { FlushPacer } from '../server/transports/flush-pacer';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Burns the CPU for `ms`, as a flush to thousands of sockets does. */
-function busy(ms: number): void {
-  const end = Date.now() + ms;
-  while (Date.now() < end);
+/**
+ * A clock that moves only when told: a flush "costs" what it adds to it. The pauses the
+ * pacer computes from it are then the same on a loaded machine as on an idle one.
+ */
+function fakeClock() {
+  let ms = 0;
+  return { now: () => ms, advance: (by: number) => void (ms += by) };
 }
 
 describe('FlushPacer', () => {
@@ -26,39 +28,45 @@ describe('FlushPacer', () => {
   });
 
   it('waits after an expensive flush, so the requests of several turns share the next one', async () => {
+    const clock = fakeClock();
     let flushes = 0;
-    let cost = 80;
+    let cost = 4_000;
+    let flushed: () => void = () => undefined;
     const pacer = new FlushPacer(() => {
       flushes += 1;
-      busy(cost);
-    });
+      clock.advance(cost);
+      flushed();
+    }, clock.now);
     pacer.request();
     await nextTurn();
     expect(flushes).toBe(1);
 
-    // Requests right after an 80 ms flush wait about 20 ms, across many turns, then go together.
+    // Requests right after a 4 s flush wait a quarter of that (1 s of real time, since
+    // the clock stands still), across many turns, then go out in one flush.
     cost = 0;
+    const second = new Promise<void>((resolve) => (flushed = resolve));
     for (let turn = 0; turn < 5; turn += 1) {
       pacer.request();
       await nextTurn();
     }
     expect(flushes).toBe(1);
-    await sleep(60);
+    await second;
     expect(flushes).toBe(2);
   });
 
   it('does not delay a request that comes after the pause is over', async () => {
+    const clock = fakeClock();
     let flushes = 0;
     let cost = 20;
     const pacer = new FlushPacer(() => {
       flushes += 1;
-      busy(cost);
-    });
+      clock.advance(cost);
+    }, clock.now);
     pacer.request();
     await nextTurn();
     cost = 0;
-    // 20 ms of flush pause the next one about 5 ms; this request comes well after.
-    await sleep(30);
+    // 20 ms of flush pause the next one 5 ms; this request comes 30 ms later.
+    clock.advance(30);
     pacer.request();
     await nextTurn();
     expect(flushes).toBe(2);

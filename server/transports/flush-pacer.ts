@@ -28,13 +28,17 @@ export class FlushPacer {
   private notBefore = 0;
   private readonly run = (): void => this.flushNow();
 
-  constructor(private readonly flush: () => void) {}
+  /** @param now the clock that times flushes (milliseconds); tests give one they move themselves. */
+  constructor(
+    private readonly flush: () => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Asks for a flush; any number of requests before it runs make one flush. */
   request(): void {
     if (this.pending) return;
     this.pending = true;
-    const wait = this.notBefore - performance.now();
+    const wait = this.notBefore - this.now();
     if (wait < MIN_PAUSE_MS) atTurnEnd(this.run);
     else this.timer = setTimeout(this.run, wait);
   }
@@ -46,9 +50,9 @@ export class FlushPacer {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const start = performance.now();
+    const start = this.now();
     this.flush();
-    const end = performance.now();
+    const end = this.now();
     this.notBefore = end + (end - start) * PAUSE_SHARE;
   }
 }
