@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../protocol';
 import { History } from './history';
 import { compareIds, MessageIdGenerator } from './message-id';
-import type { AppendCallback, MessageStore, StoredPage, StoredRoom } from './message-store';
+import { byName, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
 
 export interface MemoryStoreOptions {
   /** HISTORY_KEEP: messages kept per room. */
@@ -46,7 +46,7 @@ export class MemoryStore implements MessageStore {
       const newest = history.list().at(-1);
       if (newest !== undefined) rooms.push({ name, lastMessageAt: newest.at });
     }
-    return rooms.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return rooms.sort(byName);
   }
 
   problem(): null {

@@ -22,10 +22,9 @@ export class MessageIdGenerator {
    * milliseconds part down, the sequence goes on.
    */
   continueAfter(id: string): void {
-    const parts = ID_PATTERN.exec(id);
+    const parts = idParts(id);
     if (parts === null) return;
-    const ms = Number(parts[1]);
-    const sequence = Number(parts[2]);
+    const [ms, sequence] = parts;
     if (ms < this.lastMs) return;
     // next() at `ms` then gives (this.sequence + 1) * stride + offset, which is > sequence.
     const taken = Math.floor(sequence / this.stride);
@@ -56,9 +55,15 @@ export function isMessageId(text: string): boolean {
   return ID_PATTERN.test(text);
 }
 
+/** The two numbers of a message id, `<ms>-<seq>`; null when `id` does not have that shape. */
+export function idParts(id: string): [ms: number, seq: number] | null {
+  const match = ID_PATTERN.exec(id);
+  return match === null ? null : [Number(match[1]), Number(match[2])];
+}
+
 /** Orders two message ids the way Redis orders stream ids: by time, then sequence. */
 export function compareIds(a: string, b: string): number {
-  const [, aMs = '0', aSeq = '0'] = ID_PATTERN.exec(a) ?? [];
-  const [, bMs = '0', bSeq = '0'] = ID_PATTERN.exec(b) ?? [];
-  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+  const [aMs, aSeq] = idParts(a) ?? [0, 0];
+  const [bMs, bSeq] = idParts(b) ?? [0, 0];
+  return aMs - bMs || aSeq - bSeq;
 }

@@ -17,6 +17,11 @@ export interface StoredRoom {
   lastMessageAt: number;
 }
 
+/** Orders rooms (or anything named) by name, as listings of rooms are. */
+export function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 /**
  * The store cannot take messages now (disk full, read-only, corrupt, removed): the
  * message is refused and nobody receives it. `reason` is for the operator's log.

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { RedisClientType } from 'redis';
 import { DEFAULT_ROOM, type ChatMessage } from '../protocol';
 import { MessageIdGenerator } from './message-id';
-import type { AppendCallback, MessageStore, StoredPage, StoredRoom } from './message-store';
+import { byName, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
 
 /** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -93,7 +93,7 @@ export class RedisStore implements MessageStore {
     const scored = await this.client.zRangeWithScores(ROOMS_KEY, 0, -1);
     return scored
       .map(({ value, score }) => ({ name: value, lastMessageAt: score }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      .sort(byName);
   }
 
   /** An outage is the cluster's to report (/readyz says "redis unreachable"). */

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../protocol';
 import { atTurnEnd } from '../support/turn-end';
-import { MessageIdGenerator } from './message-id';
+import { idParts, MessageIdGenerator } from './message-id';
 import { StoreUnavailableError, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
 
 export const DATABASE_FILE = 'chat.sqlite';
@@ -118,12 +118,6 @@ const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !== null 
 
 const idOf = (row: { ms: number; seq: number }) => `${row.ms}-${row.seq}`;
 const messageOf = (row: Row): ChatMessage => ({ id: idOf(row), text: row.text, name: row.name, at: row.at });
-
-/** `<ms>-<seq>` as numbers, or null. */
-function idParts(id: string): [number, number] | null {
-  const match = /^(\d{1,16})-(\d{1,16})$/.exec(id);
-  return match === null ? null : [Number(match[1]), Number(match[2])];
-}
 
 /** What went wrong, in words an operator can act on. */
 function reasonOf(err: unknown): string {
@@ -349,13 +343,9 @@ export class SqliteStore implements MessageStore {
   }
 
   private fileMoved(connection: Connection): string | null {
-    let now: Stats;
-    try {
-      now = statSync(this.path);
-    } catch {
-      return 'database file removed';
-    }
-    return now.ino === connection.file.ino && now.dev === connection.file.dev ? null : 'database file replaced';
+    const now = statOrNull(this.path);
+    if (now === null) return 'database file removed';
+    return sameFile(now, connection.file) ? null : 'database file replaced';
   }
 
   /**

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { ChatMessage, Presence } from '../../protocol';
 import type { Rooms } from '../../room/rooms';
 import { TokenBucket } from '../../room/token-bucket';
-import type { StoredPage } from '../../store/message-store';
+import { byName, type StoredPage } from '../../store/message-store';
+import { withDeadline } from '../../support/deadline';
 import type { Metrics } from '../../support/metrics';
 import { ApiError, ApiErrorCode } from './errors';
 import type { Posted } from './idempotency';
@@ -42,14 +43,14 @@ export class RoomAccess {
   async list(): Promise<RoomSummary[]> {
     const { rooms } = this.options;
     const stored = await this.read(() => rooms.store.rooms());
-    const byName = new Map<string, RoomSummary>(stored.map(({ name, lastMessageAt }) => [name, { name, online: 0, lastMessageAt }]));
+    const summaries = new Map<string, RoomSummary>(stored.map(({ name, lastMessageAt }) => [name, { name, online: 0, lastMessageAt }]));
     for (const room of rooms.all()) {
       const { online } = room.presenceNow();
-      const known = byName.get(room.name);
+      const known = summaries.get(room.name);
       if (known !== undefined) known.online = online;
-      else if (online > 0) byName.set(room.name, { name: room.name, online, lastMessageAt: null });
+      else if (online > 0) summaries.set(room.name, { name: room.name, online, lastMessageAt: null });
     }
-    return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...summaries.values()].sort(byName);
   }
 
   history(room: string, query: HistoryQuery): Promise<StoredPage> {
@@ -93,17 +94,13 @@ export class RoomAccess {
 
   /** A store read, answered or not within STORE_READ_TIMEOUT_MS: any failure is 503. */
   private async read<T>(reading: () => T | Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${STORE_READ_TIMEOUT_MS} ms`)), STORE_READ_TIMEOUT_MS);
-    });
+    const answer = Promise.resolve().then(reading);
     try {
-      return await Promise.race([Promise.resolve().then(reading), late]);
+      if (!(await withDeadline(answer, STORE_READ_TIMEOUT_MS))) throw new Error(`no answer within ${STORE_READ_TIMEOUT_MS} ms`);
+      return await answer;
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'API: stored history unavailable');
       throw new ApiError(503, ApiErrorCode.Unavailable);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
