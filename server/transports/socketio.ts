@@ -359,6 +359,10 @@ export class SocketIoTransport {
       }
       socket.data.identity = identity;
       next();
+    }).catch((err: unknown) => {
+      // As for a raw handshake: a bug past the verification costs this client only.
+      this.logger.error({ err, transport: 'socket.io', ip: socket.handshake.address }, 'join failed');
+      next(new Error(UNAUTHORIZED));
     });
   }
 
