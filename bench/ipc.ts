@@ -16,7 +16,7 @@ export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
  * WORKERS=2 behind one port. `ours` keeps its default store (SQLite, in a fresh temporary
  * DATA_DIR); `ours-memory` is ours with DATA_DIR=:memory:, the store kept in memory only.
  */
-export type ServerSetup = ServerName | 'ours-memory' | 'ours-redis-2' | 'ours-workers-2';
+export type ServerSetup = ServerName | 'ours-memory' | 'ours-plain-sio' | 'ours-redis-2' | 'ours-workers-2';
 
 export interface Phases {
   /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */

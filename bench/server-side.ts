@@ -51,6 +51,8 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string
       return [startNode('server ours, WORKERS=2', ['ours', 'WORKERS=2', `DATA_DIR=${dataDir}`])];
     case 'ours':
       return [startNode('server ours', ['ours', `DATA_DIR=${dataDir}`])];
+    case 'ours-plain-sio':
+      return [startNode('server ours, SOCKETIO_FAST_PATH=off', ['ours', 'SOCKETIO_FAST_PATH=off', `DATA_DIR=${dataDir}`])];
     case 'ours-memory':
       return [startNode('server ours, DATA_DIR=:memory:', ['ours', 'DATA_DIR=:memory:'])];
     default:

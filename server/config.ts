@@ -41,6 +41,7 @@ export const DEFAULTS = {
   JWT_JWKS_URL: '', // set: an http(s) URL serving the signing keys as a JSON Web Key Set
   JWT_ISSUER: '', // set: a token's `iss` must be this
   JWT_AUDIENCE: '', // set: a token's `aud` must include this
+  SOCKETIO_FAST_PATH: 'on', // 'off': every Socket.IO packet takes engine.io's own path (see transports/socketio-fast-path.ts)
 } as const satisfies Record<string, string>;
 
 export type ConfigVariable = keyof typeof DEFAULTS;
@@ -112,6 +113,8 @@ export interface Config {
   readonly tls: TlsFiles | null;
   /** null: no JWT (CHAT_TOKEN, if set, is the only check). */
   readonly jwt: JwtSettings | null;
+  /** Broadcasts to idle WebSocket clients skip engine.io's per-packet path (transports/socketio-fast-path.ts). */
+  readonly socketIoFastPath: boolean;
 }
 
 const integer = (min: number, max: number) =>
@@ -256,6 +259,7 @@ const schema = z.object({
   JWT_JWKS_URL: jwksUrl,
   JWT_ISSUER: z.string().trim(),
   JWT_AUDIENCE: z.string().trim(),
+  SOCKETIO_FAST_PATH: z.enum(['on', 'off']),
 }).superRefine((v, ctx) => {
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
@@ -354,6 +358,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiRateLimit: v.API_RATE_LIMIT,
     tls,
     jwt: jwtSettings(v),
+    socketIoFastPath: v.SOCKETIO_FAST_PATH === 'on',
   });
 }
 

@@ -32,6 +32,7 @@ import {
 import { rejectUpgrade } from '../access/reject-upgrade';
 import type { TokenBucket } from '../room/token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
+import { installFastPath, missingInternals } from './socketio-fast-path';
 import { SlowConsumerRule, type DrainState } from './slow-consumer';
 
 export interface SocketData {
@@ -152,6 +153,8 @@ export class SocketIoTransport {
   private readonly expiry: ExpiryClock;
   /** Every room's namespace but the lobby's `/` (socket.io creates each on first use). */
   private readonly roomNamespaces: ReturnType<ChatServer['of']> & { createChild(name: string): ChatNamespace };
+  /** Broadcasts to idle WebSocket clients go straight to their sockets (socketio-fast-path.ts). */
+  private readonly fastPath: boolean;
   private slowCheckScheduled = false;
   private readonly slowConsumers: SlowConsumerRule;
   /**
@@ -188,6 +191,7 @@ export class SocketIoTransport {
     this.jwt = options.jwt ?? null;
     this.expiry = options.expiry;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
+    this.fastPath = this.config.socketIoFastPath && this.fastPathWorks();
 
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
@@ -248,6 +252,14 @@ export class SocketIoTransport {
       namespace.on('connection', (socket) => this.accept(socket));
     }
     this.rooms.addSinks((room) => this.sinkFor(room));
+  }
+
+  /** Whether engine.io and ws still have what the fast path relies on; says so when not. */
+  private fastPathWorks(): boolean {
+    const missing = missingInternals();
+    if (missing === null) return true;
+    this.logger.warn({ missing }, 'Socket.IO fast path off: this engine.io or ws lacks an internal it needs; every packet takes engine.io\'s path');
+    return false;
   }
 
   /** Engine.IO connections (each may be in several rooms). */
@@ -457,6 +469,7 @@ export class SocketIoTransport {
       return;
     }
     const { ticket } = reservation;
+    if (this.fastPath) installFastPath(conn);
     this.sessions.set(conn, ticket);
     this.connections.add(conn);
     ticket.onEvict = () => {
@@ -580,24 +593,30 @@ export class SocketIoTransport {
    * connection is closed; the client's 'disconnect' then announces the leave, once.
    */
   private cutSlowConsumers(): void {
-    // Nothing waiting any more: whatever they had, they took.
-    for (const conn of this.behind.keys()) {
-      if ((conn as unknown as EngineInternals).transport.writable || conn.readyState !== 'open') this.behind.delete(conn);
-    }
     for (const conn of this.connections) {
+      // Closing already (cut in an earlier turn, its 'close' to come).
+      if (conn.readyState !== 'open') continue;
       const internals = conn as unknown as EngineInternals;
-      // Nothing waiting; or closing already (cut in an earlier turn, its 'close' to come).
-      if (internals.transport.writable || conn.readyState !== 'open') continue;
+      // The TCP socket's buffer holds what the kernel has not taken: with the fast path
+      // that is where a WebSocket client's broadcasts wait, while engine.io's transport
+      // stays writable, so it is read whatever engine.io says.
       const ws = internals.transport.socket;
       let pending = ws?.bufferedAmount ?? 0;
-      for (const packet of internals.writeBuffer ?? []) {
-        if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
+      const queued = internals.writeBuffer;
+      if (queued !== undefined && queued.length > 0) {
+        for (const packet of queued) {
+          if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
+        }
       }
       // Looked up only when anyone is behind: most turns nobody is, and the many that
       // keep up then cost no lookup at all.
       let drain = this.behind.size === 0 ? undefined : this.behind.get(conn);
+      if (!this.slowConsumers.isBehind(pending)) {
+        // Back under the limit: whatever it had, it took.
+        if (drain !== undefined) this.behind.delete(conn);
+        continue;
+      }
       if (drain === undefined) {
-        if (!this.slowConsumers.isBehind(pending)) continue;
         drain = { overSince: 0 };
         this.behind.set(conn, drain);
       }
