@@ -44,14 +44,16 @@ export class TurnCork {
       corked = false;
       socket.uncork();
     };
-    socket.write = ((...args: unknown[]): boolean => {
+    // Three named parameters rather than a rest array: this runs once per packet per
+    // client, and `write` takes at most three (chunk, encoding or callback, callback).
+    socket.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
       if (!corked) {
         corked = true;
         socket.cork();
         this.releases.push(release);
         this.pacer.request();
       }
-      const ok = Reflect.apply(write, socket, args) as boolean;
+      const ok = (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(socket, chunk, encoding, callback);
       // Past the socket's high-water mark, send what is held now (later writes of the
       // turn cork anew): a single write of megabytes is more than the kernel takes at
       // once, and what it leaves would look like a client that stopped reading.

@@ -6,6 +6,15 @@ import { onCleanup } from './cleanup';
 import { freshDataDir } from './data-dir';
 
 /**
+ * Settings a whole test run may change from its environment, under every server it starts:
+ * `SOCKETIO_FAST_PATH=off npm test` runs every test on engine.io's own path.
+ */
+export function fromTestEnvironment(): Record<string, string> {
+  const fastPath = process.env.SOCKETIO_FAST_PATH;
+  return fastPath === undefined ? {} : { SOCKETIO_FAST_PATH: fastPath };
+}
+
+/**
  * Starts the real server on an ephemeral loopback port with logs off, configured the way
  * main.ts would be from `env`. Every server started here is closed after each test.
  */
@@ -14,7 +23,7 @@ export async function startTestServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const dataDir = env.DATA_DIR ?? freshDataDir();
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...fromTestEnvironment(), ...env, DATA_DIR: dataDir });
   const server = await startServer(config, {
     logger: createLogger(config.logLevel),
     shutdownGraceMs: 1_000,

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { onCleanup } from './cleanup';
 import { freshDataDir } from './data-dir';
+import { fromTestEnvironment } from './server';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'server/main.ts');
@@ -26,7 +27,7 @@ export function runMain(env: Record<string, string>): { child: ChildProcess; lin
     cwd: ROOT,
     // A DATA_DIR of its own unless the test names one (a test that restarts a server
     // passes the same one again).
-    env: { PATH: process.env.PATH ?? '', DATA_DIR: env.DATA_DIR ?? freshDataDir(), ...env },
+    env: { PATH: process.env.PATH ?? '', DATA_DIR: env.DATA_DIR ?? freshDataDir(), ...fromTestEnvironment(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

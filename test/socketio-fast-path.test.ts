@@ -1,0 +1,184 @@
+/**
+ * The Socket.IO fast path (server/transports/socketio-fast-path.ts): a broadcast to an
+ * idle WebSocket client is written straight to its TCP socket; everything else takes
+ * engine.io's own path. These tests tell the two paths apart by engine.io's
+ * `packetCreate` event, which its path emits for every packet and the fast path never
+ * does, and check that what clients see is the same on both.
+ */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { Socket as EngineConnection } from 'engine.io';
+import type { ChatMessage } from '../server/protocol';
+import { missingInternals } from '../server/transports/socketio-fast-path';
+import { loadConfig } from '../server/config';
+import { onCleanup } from './support/cleanup';
+import { freshDataDir } from './support/data-dir';
+import { httpGet } from './support/http-upgrade';
+import { clientTextFrame, tcpWebSocketPeer } from './support/peers';
+import { connectRaw } from './support/raw-client';
+import { startTestServer } from './support/server';
+import { connectSio, type SioTestClient } from './support/sio-client';
+import { waitUntil } from './support/wait';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+
+/** The server side of a connected client: its Engine.IO connection, found by its name. */
+function serverConnection(server: Server, name: string): EngineConnection {
+  for (const socket of server.io.of('/').sockets.values()) {
+    if (socket.data.name === name) return socket.conn as unknown as EngineConnection;
+  }
+  throw new Error(`no Socket.IO client named ${name}`);
+}
+
+/** Chat packets engine.io itself handled for `conn` from now on. */
+function enginePackets(conn: EngineConnection): string[] {
+  const seen: string[] = [];
+  conn.on('packetCreate', (packet: { type: string; data?: unknown }) => {
+    if (packet.type === 'message' && typeof packet.data === 'string' && packet.data.includes('"chat"')) seen.push(packet.data);
+  });
+  return seen;
+}
+
+/** chat_rejected_total for one reason, read from /metrics as an operator would. */
+async function rejected(url: string, reason: string): Promise<number> {
+  const { body } = await httpGet(`${url}/metrics`);
+  const match = new RegExp(`^chat_rejected_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(body);
+  return match ? Number(match[1]) : 0;
+}
+
+async function joined(client: SioTestClient, name: string): Promise<void> {
+  for (;;) if ((await client.notices.next()).name === name) return;
+}
+
+describe('Socket.IO fast path', () => {
+  it('finds every internal it relies on in the engine.io and ws this project pins', () => {
+    expect(missingInternals()).toBeNull();
+  });
+
+  it.each([
+    ['on', 0],
+    ['off', 1],
+  ])('with SOCKETIO_FAST_PATH=%s, engine.io handles %d of one broadcast to a WebSocket client; a long-polling client gets it through engine.io either way', async (setting, viaEngine) => {
+    const server = await startTestServer({ SOCKETIO_FAST_PATH: setting });
+    const websocket = await connectSio(server.url, { auth: { name: 'websocket' } });
+    const polling = await connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'] });
+    await joined(websocket, 'polling');
+    const websocketPackets = enginePackets(serverConnection(server, 'websocket'));
+    const pollingPackets = enginePackets(serverConnection(server, 'polling'));
+
+    const ack = await websocket.chat('the same bytes either way');
+    if (!ack.ok) throw new Error(`refused: ${ack.error}`);
+    const expected: ChatMessage = { id: ack.id, text: 'the same bytes either way', name: 'websocket', at: expect.any(Number) };
+    expect(await websocket.chats.next()).toEqual(expected);
+    expect(await polling.chats.next()).toEqual(expected);
+    expect(websocketPackets).toHaveLength(viaEngine);
+    expect(pollingPackets).toHaveLength(1);
+  });
+
+  it("keeps each ack before its message's echo, and the sender's order, when acks take engine.io's path and echoes the fast one", async () => {
+    const server = await startTestServer();
+    const sender = await connectSio(server.url, { auth: { name: 'sender' } });
+    const seen: string[] = [];
+    sender.socket.on('chat', (message: ChatMessage) => seen.push(`chat ${message.text}`));
+    const texts = Array.from({ length: 30 }, (_, i) => `message ${i}`);
+    const acks = texts.map(
+      (text) =>
+        new Promise<void>((resolve) => {
+          sender.socket.emit('chat', text, () => {
+            seen.push(`ack ${text}`);
+            resolve();
+          });
+        }),
+    );
+    await Promise.all(acks);
+    await waitUntil(() => seen.length === 2 * texts.length, 'every echo');
+    expect(seen).toEqual(texts.flatMap((text) => [`ack ${text}`, `chat ${text}`]));
+  });
+
+  it('still relays volatile typing, and keeps a client through heartbeats while broadcasts flow', async () => {
+    // Time is the subject here: engine.io's ping every 100 ms must be answered in time
+    // while chats take the fast path beside it.
+    const server = await startTestServer({ HEARTBEAT_MS: '100', RATE_LIMIT: '0' });
+    const alice = await connectSio(server.url, { auth: { name: 'alice' } });
+    const bob = await connectSio(server.url, { auth: { name: 'bob' } });
+    await joined(alice, 'bob');
+    let pings = 0;
+    bob.socket.io.engine.on('ping', () => {
+      pings += 1;
+    });
+    alice.socket.emit('typing');
+    expect(await bob.typings.next()).toEqual({ name: 'alice' });
+    for (let i = 0; pings < 5; i += 1) {
+      expect((await alice.chat(`beat ${i}`)).ok).toBe(true);
+      expect(await bob.chats.next()).toMatchObject({ text: `beat ${i}` });
+    }
+    expect(bob.socket.connected).toBe(true);
+    expect(alice.socket.connected).toBe(true);
+  });
+
+  it.each([
+    // MAX_BUFFERED_MS far longer than the test: only the ceiling can cut the peer.
+    ['at once when it passes the memory ceiling', { MAX_BUFFERED_MS: '600000', BUFFERED_CEILING_BYTES: '1048576' }],
+    // The ceiling far above what the test sends: only staying behind can cut the peer.
+    ['when it stays above MAX_BUFFERED_BYTES for MAX_BUFFERED_MS', { MAX_BUFFERED_MS: '200' }],
+  ])('cuts a Socket.IO WebSocket client that stopped reading %s, although engine.io never sees a busy transport', async (_, limits) => {
+    const server = await startTestServer({
+      MAX_BUFFERED_BYTES: '65536',
+      HEARTBEAT_MS: '600000', // no ping during the test: only the slow-consumer rule cuts
+      RATE_LIMIT: '0',
+      ...limits,
+    });
+    const observer = await connectRaw(server.url, { name: 'observer', format: 'json' });
+    // A hand-made Engine.IO client: upgrade, join the lobby as "stalled", then read nothing.
+    const stalled = await tcpWebSocketPeer(server.url, '/socket.io/?EIO=4&transport=websocket');
+    stalled.write(clientTextFrame('40{"name":"stalled"}'));
+    for (;;) {
+      const frame = await observer.nextJson();
+      if (frame.type === 'notice' && frame.kind === 'join' && frame.name === 'stalled') break;
+    }
+    const sender = await connectRaw(server.url, { name: 'sender' });
+    let gone = false;
+    for (let i = 0; i < 400 && !gone; i += 1) {
+      const text = `${i} ${'c'.repeat(60_000)}`;
+      sender.send(text);
+      for (;;) {
+        const frame = await observer.nextJson();
+        if (frame.type === 'notice' && frame.kind === 'leave' && frame.name === 'stalled') gone = true;
+        if (frame.type === 'chat' && frame.text === text) break;
+      }
+    }
+    expect(gone).toBe(true);
+    expect(await rejected(server.url, 'slow_consumer')).toBe(1);
+  });
+
+  it("says so and uses engine.io's path for everything when an internal it relies on is missing", async () => {
+    const lines: { level: number; msg: string; missing?: string }[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+          done();
+        },
+      }),
+    );
+    let start!: typeof import('../server/process/server').startServer;
+    jest.isolateModules(() => {
+      // What another engine.io version would look like to the start-up check.
+      jest.doMock('../server/transports/socketio-fast-path', () => ({
+        ...jest.requireActual('../server/transports/socketio-fast-path'),
+        missingInternals: () => 'engine.io Socket.prototype.write',
+      }));
+      ({ startServer: start } = jest.requireActual<typeof import('../server/process/server')>('../server/process/server'));
+    });
+    const server = await start(loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: freshDataDir() }), { logger, shutdownGraceMs: 1_000 });
+    onCleanup('servers', () => server.close());
+    expect(lines).toContainEqual(expect.objectContaining({ level: 40, missing: 'engine.io Socket.prototype.write' }));
+
+    const client = await connectSio(server.url, { auth: { name: 'websocket' } });
+    const packets = enginePackets(serverConnection(server, 'websocket'));
+    expect((await client.chat('through engine.io')).ok).toBe(true);
+    expect(await client.chats.next()).toMatchObject({ text: 'through engine.io' });
+    expect(packets).toHaveLength(1);
+  });
+});
