@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import { PresenceCount } from '../room/presence';
+import { atTurnEnd } from '../support/turn-end';
 import type { RoomBus, RoomEvent } from '../room/room';
 import type { Rooms } from '../room/rooms';
 
@@ -14,6 +15,8 @@ interface NodeState {
   event?: RoomEvent;
   /** With `event`: the room's clients on the sending node, after the event. */
   online?: number;
+  /** Several events of one turn, in order, each with its `online` (one event goes as `event`). */
+  events?: [RoomEvent, number][];
   /** Every room with clients on the sending node: [room, [name, connections][]]. */
   snapshot?: [string, [string, number][]][];
 }
@@ -61,18 +64,41 @@ export class ServerSideLink implements RoomBus {
   private readonly options: LinkOptions;
   private readonly peers = new Map<string, Peer>();
   private readonly timer: NodeJS.Timeout;
+  /** This turn's events, sent together at its end (see publish). */
+  private pending: [RoomEvent, number][] = [];
 
   constructor(options: LinkOptions) {
     this.options = options;
     this.io = options.io as unknown as Server<Record<string, never>, Record<string, never>, BusEvents>;
     this.io.on('chat:node', (state) => this.hear(state));
-    this.timer = setInterval(() => this.send({ node: this.node, snapshot: this.snapshot() }), Math.max(options.heartbeatMs / 3, 30));
+    this.timer = setInterval(() => {
+      this.sendPending();
+      this.send({ node: this.node, snapshot: this.snapshot() });
+    }, Math.max(options.heartbeatMs / 3, 30));
     this.timer.unref();
   }
 
+  /**
+   * Events go out once per event-loop turn, all of the turn's in one bus message. Why:
+   * every bus message is a Redis stream entry (or an IPC message) that each other node
+   * reads and hands to its rooms on its own; sent one by one they arrived a few per
+   * turn, and each node then wrote each raw client once per few messages instead of
+   * once per turn (BENCHMARKS.md, "Several nodes").
+   */
   publish(event: RoomEvent, local: PresenceCount): void {
-    this.send({ node: this.node, event, online: local.online });
+    if (this.pending.length === 0) atTurnEnd(this.sendPending);
+    this.pending.push([event, local.online]);
   }
+
+  private readonly sendPending = (): void => {
+    const events = this.pending;
+    if (events.length === 0) return;
+    this.pending = [];
+    // One event alone keeps the single-event shape that nodes of earlier versions read.
+    const [only] = events;
+    if (events.length === 1 && only !== undefined) this.send({ node: this.node, event: only[0], online: only[1] });
+    else this.send({ node: this.node, events });
+  };
 
   *remote(room: string): Iterable<Iterable<[string, number]>> {
     for (const peer of this.freshPeers()) {
@@ -90,6 +116,7 @@ export class ServerSideLink implements RoomBus {
   /** Tells the others this node is leaving, so that its clients stop counting at once. */
   close(): void {
     clearInterval(this.timer);
+    this.sendPending();
     this.send({ node: this.node, snapshot: [] });
   }
 
@@ -130,8 +157,12 @@ export class ServerSideLink implements RoomBus {
     if (Array.isArray(state.snapshot)) {
       peer.rooms = new Map(state.snapshot.map(([room, entries]) => [room, PresenceCount.from(entries)]));
     }
-    const event = state.event;
-    if (event === undefined) return;
+    if (state.event !== undefined) this.receive(peer, state.event);
+    if (Array.isArray(state.events)) for (const [event] of state.events) this.receive(peer, event);
+  }
+
+  /** One event from `peer`'s rooms: who came or went there, then this node's room of that name. */
+  private receive(peer: Peer, event: RoomEvent): void {
     if (event.type === 'notice') {
       // Who came or went on that node, until its next snapshot says it all again.
       let count = peer.rooms.get(event.room);

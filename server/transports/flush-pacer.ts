@@ -39,9 +39,20 @@ export class FlushPacer {
     if (this.pending) return;
     this.pending = true;
     const wait = this.notBefore - this.now();
-    if (wait < MIN_PAUSE_MS) atTurnEnd(this.run);
+    if (wait <= 0) atTurnEnd(this.run);
+    else if (wait < MIN_PAUSE_MS) setImmediate(this.runWhenDue);
     else this.timer = setTimeout(this.run, wait);
   }
+
+  /**
+   * A pause shorter than a timer can time: the flush waits for the loop's next turns
+   * (each polls for I/O, so messages arriving meanwhile join it) until the pause is over.
+   */
+  private readonly runWhenDue = (): void => {
+    if (!this.pending) return;
+    if (this.now() >= this.notBefore) this.flushNow();
+    else setImmediate(this.runWhenDue);
+  };
 
   /** Flushes at once (a requested flush that is still waiting then finds nothing to do). */
   flushNow(): void {
