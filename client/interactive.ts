@@ -1,14 +1,17 @@
 /**
  * The interactive terminal client: a readline prompt, with incoming lines printed above
  * it. In a terminal, what is being typed is redrawn below each new line, never mixed into
- * it; from a pipe, each input line is a message and the output is plain lines.
+ * it, and a status line above the prompt says who is typing; from a pipe, each input line
+ * is a message and the output is plain lines.
  */
 import * as readline from 'node:readline';
 import { isRoomName } from '../server/protocol';
 import { roomNameProblem, type CliOptions } from './args';
 import { nodeSession } from './connect';
+import { typingSummary } from './shared/format';
 import type { ChatSession, SessionStatus } from './shared/session';
 import { TerminalFormat, describeStatus, describeWhere, visible } from './terminal-format';
+import { TypingNames } from './typing-names';
 
 export interface Terminal {
   input: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -26,14 +29,20 @@ const HELP = [
 /** How long leaving waits for messages the server has not taken yet. */
 const DRAIN_TIMEOUT_MS = 5_000;
 
-/** Prints whole lines above the prompt. */
+/**
+ * Prints whole lines above the prompt. In a terminal, a status line (who is typing) may
+ * sit between them and the prompt.
+ */
 class Screen {
   private closed = false;
+  /** The status line as shown, '' for none; always one row. */
+  private status = '';
 
   constructor(
     private readonly rl: readline.Interface,
     private readonly output: NodeJS.WriteStream,
     private readonly terminal: boolean,
+    private readonly paintStatus: (text: string) => string,
   ) {}
 
   print(line: string): void {
@@ -45,12 +54,35 @@ class Screen {
       this.output.write(`\r\x1b[K${line}\n`);
       return;
     }
-    // Wipe the prompt and whatever is typed (it may wrap over several rows), write the
-    // line, then let readline draw the prompt and the typed text again, cursor included.
-    readline.moveCursor(this.output, 0, -this.rl.getCursorPos().rows);
+    this.redraw(() => this.output.write(`${line}\n`));
+  }
+
+  /**
+   * Shows `text` on the status line, cut to the terminal's width so that it stays one
+   * row; '' removes the line. Nothing from a pipe: the output there is plain lines.
+   */
+  setStatus(text: string): void {
+    if (!this.terminal || this.closed) return;
+    const chars = [...text];
+    const width = Math.max(2, this.output.columns || 80) - 1;
+    const fitted = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : text;
+    if (fitted === this.status) return;
+    this.redraw(() => {
+      this.status = fitted;
+    });
+  }
+
+  /**
+   * Wipes the status line, the prompt and whatever is typed (it may wrap over several
+   * rows), lets `between` write, draws the status line again, then lets readline draw the
+   * prompt and the typed text, cursor included.
+   */
+  private redraw(between: () => void): void {
+    readline.moveCursor(this.output, 0, -(this.rl.getCursorPos().rows + (this.status === '' ? 0 : 1)));
     readline.cursorTo(this.output, 0);
     readline.clearScreenDown(this.output);
-    this.output.write(`${line}\n`);
+    between();
+    if (this.status !== '') this.output.write(`${this.paintStatus(this.status)}\n`);
     this.rl.prompt(true);
   }
 
@@ -71,10 +103,13 @@ class Screen {
     if (this.terminal && !this.closed) this.rl.prompt();
   }
 
-  /** From now on lines are just written; in a terminal the prompt line is wiped first. */
+  /** From now on lines are just written; in a terminal the status and prompt lines are wiped first. */
   close(): void {
     this.closed = true;
-    if (this.terminal) this.output.write('\r\x1b[K');
+    if (!this.terminal) return;
+    if (this.status !== '') readline.moveCursor(this.output, 0, -1);
+    this.status = '';
+    this.output.write('\r\x1b[J');
   }
 }
 
@@ -93,10 +128,11 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     terminal,
     prompt: promptFor(options.connection.room, undefined),
   });
-  const screen = new Screen(rl, term.output, terminal);
+  const screen = new Screen(rl, term.output, terminal, (text) => format.hint(text));
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
   let failure: string | undefined;
+  const typingNames = new TypingNames((names) => screen.setStatus(typingSummary(names.map(visible))));
 
   /** Sends still under way may finish, for a while, before their session is closed. */
   const drained = () => {
@@ -116,6 +152,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     const current: ChatSession = nodeSession({ ...options.connection, room }, 'once-connected', {
       status: (status: SessionStatus) => {
         if (current !== session) return;
+        if (status.state !== 'connected') typingNames.clear();
         if (status.state === 'reconnecting') reconnecting = true;
         if (status.state === 'connected') {
           reconnecting = false;
@@ -134,11 +171,14 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
       },
       chat: (message) => {
-        if (current === session) screen.print(format.chat(message, message.name === current.name));
+        if (current !== session) return;
+        typingNames.stopped(message.name);
+        screen.print(format.chat(message, message.name === current.name));
       },
       notice: (notice, own) => {
         if (current !== session) return;
         if (own) rl.setPrompt(promptFor(room, notice.name));
+        if (notice.kind === 'leave') typingNames.stopped(notice.name);
         screen.print(format.notice(notice));
       },
       history: (messages) => {
@@ -148,8 +188,9 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       presence: () => {
         // The join and leave lines say who comes and goes; the list itself is for the page.
       },
-      typing: () => {
-        // Not shown: a terminal has no spare line for it.
+      typing: (who) => {
+        // Shown on the status line, in a terminal (Socket.IO only: raw clients get none).
+        if (current === session) typingNames.typing(who.name);
       },
       seedFrame: (text) => {
         if (current === session) screen.print(format.seedFrame(text, Date.now()));
@@ -163,6 +204,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   /** Leaves the current room (letting its sends finish) and joins `room`. */
   function switchTo(room: string, previous: string | undefined): void {
     const leaving = session;
+    typingNames.clear();
     reconnecting = false;
     rl.setPrompt(promptFor(room, undefined));
     session = open(room, previous);
@@ -243,6 +285,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   return new Promise((resolve) => {
     rl.once('close', () => {
       screen.close();
+      typingNames.clear();
       // Piped input ends as soon as it is read: give the messages time to reach the server.
       void drained()
         .then(() => session.close())

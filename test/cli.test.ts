@@ -393,3 +393,38 @@ describe('terminal client, rooms', () => {
     expect(await chat.exited).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('terminal client, who is typing', () => {
+  /**
+   * The status line going away with nothing printed in its place: one row up, the screen
+   * cleared from there, and readline's prompt straight away (cursor moves aside).
+   */
+  const statusLineGone = (name: string) =>
+    new RegExp(`${ESC}\\[1A(?:${ESC}\\[\\d*G|${ESC}\\[0?J)+\\[lobby\\] ${name}> `);
+
+  inTerminal('in a terminal: shows who is typing on the status line, several names, until their message comes or a few seconds pass', async () => {
+    const server = await startTestServer();
+    const ann = await connectSio(server.url, { auth: { name: 'ann' } });
+    const bob = await connectSio(server.url, { auth: { name: 'bob' } });
+    const chat = spawnChat(['--name', 'tty', server.url], { tty: true });
+    await chat.stdout.until(promptWith('tty'));
+
+    ann.socket.emit('typing');
+    const one = await chat.stdout.until(/ann is typing…/);
+    bob.socket.emit('typing');
+    const two = await chat.stdout.until(/ann and bob are typing…/, { from: one.index });
+
+    // Ann's message ends her hint; Bob's stays, under the messages and above the prompt.
+    await ann.chat('done typing');
+    const line = await chat.stdout.until(/ann\S*: done typing\r?\n/, { from: two.index });
+    const prompt = await chat.stdout.until(promptWith('tty'), { from: line.index });
+    const below = chat.stdout.all.slice(line.index + line[0].length, prompt.index);
+    expect(below).toContain('bob is typing…');
+    expect(below).not.toContain('ann');
+
+    // Nothing more from Bob: his hint goes after a few seconds (TYPING_SHOW_MS).
+    await chat.stdout.until(statusLineGone('tty'), { from: prompt.index });
+    chat.write('/quit\r');
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+  });
+});
