@@ -2,7 +2,8 @@
  * The interactive terminal client: a readline prompt, with incoming lines printed above
  * it. In a terminal, what is being typed is redrawn below each new line, never mixed into
  * it, and a status line above the prompt says who is typing; from a pipe, each input line
- * is a message and the output is plain lines.
+ * is a message and the output is plain lines. Lines typed while the connection is down
+ * wait for it (up to MAX_QUEUED) and go out in order once it is back.
  */
 import * as readline from 'node:readline';
 import { isRoomName } from '../server/protocol';
@@ -28,6 +29,16 @@ const HELP = [
 
 /** How long leaving waits for messages the server has not taken yet. */
 const DRAIN_TIMEOUT_MS = 5_000;
+
+/**
+ * Lines typed while the connection is down wait for it, at most this many (the rest are
+ * dropped, saying so). Sent all at once on reconnection, they stay well within the
+ * server's default burst (RATE_BURST 40), past which a raw client is cut off.
+ */
+export const MAX_QUEUED = 20;
+
+/** `1 queued message`, `3 queued messages`. */
+const queuedMessages = (count: number) => `${count} queued message${count === 1 ? '' : 's'}`;
 
 /**
  * Prints whole lines above the prompt. In a terminal, a status line (who is typing) may
@@ -132,6 +143,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
   let failure: string | undefined;
+  /** What was typed while the connection was down, oldest first; `done` once sent or dropped. */
+  const queued: { text: string; done(): void }[] = [];
   const typingNames = new TypingNames((names) => screen.setStatus(typingSummary(names.map(visible))));
 
   /** Sends still under way may finish, for a while, before their session is closed. */
@@ -154,10 +167,6 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         if (current !== session) return;
         if (status.state !== 'connected') typingNames.clear();
         if (status.state === 'reconnecting') reconnecting = true;
-        if (status.state === 'connected') {
-          reconnecting = false;
-          connectedOnce = true;
-        }
         if (status.state === 'failed') {
           if (previous !== undefined && !connectedOnce) {
             screen.print(format.problem(`cannot join room ${room}: ${status.reason}; back to room ${previous}`));
@@ -165,10 +174,16 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
             return;
           }
           failure = status.reason;
+          dropQueued('the connection is gone for good');
           rl.close();
           return;
         }
         if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
+        if (status.state === 'connected') {
+          reconnecting = false;
+          connectedOnce = true;
+          sendQueued();
+        }
       },
       chat: (message) => {
         if (current !== session) return;
@@ -204,6 +219,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   /** Leaves the current room (letting its sends finish) and joins `room`. */
   function switchTo(room: string, previous: string | undefined): void {
     const leaving = session;
+    dropQueued(`left room ${leaving.room}`);
     typingNames.clear();
     reconnecting = false;
     rl.setPrompt(promptFor(room, undefined));
@@ -230,13 +246,64 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     switchTo(room, session.room);
   };
 
-  const send = (text: string) => {
-    if (reconnecting) screen.print(format.status('not connected: the message goes out once the connection is back'));
-    const sent = session.send(text).catch((err: unknown) => {
-      screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
-    });
+  /** Hands `text` to the session; resolves with whether the server took it. */
+  const sendNow = (text: string): Promise<boolean> => {
+    const sent = session.send(text).then(
+      () => true,
+      (err: unknown) => {
+        screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
+        return false;
+      },
+    );
     pending.add(sent);
     void sent.finally(() => pending.delete(sent));
+    return sent;
+  };
+
+  /** While the connection is down: keeps `text` for later, up to MAX_QUEUED lines. */
+  const enqueue = (text: string) => {
+    if (queued.length >= MAX_QUEUED) {
+      screen.print(format.problem(`not connected and ${queuedMessages(queued.length)} already: dropped ${visible(text)}`));
+      return;
+    }
+    let done = () => {};
+    // Leaving waits for it as for any send under way (DRAIN_TIMEOUT_MS): the connection may come back.
+    const waiting = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    pending.add(waiting);
+    void waiting.then(() => pending.delete(waiting));
+    queued.push({ text, done });
+    screen.print(format.status(`not connected: queued (${queued.length} waiting, sent once the connection is back)`));
+  };
+
+  /** The connection is back: what was queued goes out, in the order it was typed. */
+  const sendQueued = () => {
+    if (queued.length === 0) return;
+    const batch = queued.splice(0);
+    screen.print(format.status(`sending ${queuedMessages(batch.length)}`));
+    const results = batch.map((entry) => {
+      const sent = sendNow(entry.text);
+      entry.done();
+      return sent;
+    });
+    void Promise.all(results).then((taken) => {
+      const count = taken.filter(Boolean).length;
+      screen.print(format.status(count === batch.length ? `sent ${queuedMessages(count)}` : `sent ${count} of ${queuedMessages(batch.length)}`));
+    });
+  };
+
+  /** What was queued will never go out: says so. */
+  function dropQueued(why: string): void {
+    if (queued.length === 0) return;
+    const batch = queued.splice(0);
+    screen.print(format.problem(`${queuedMessages(batch.length)} not sent: ${why}`));
+    for (const entry of batch) entry.done();
+  }
+
+  const send = (text: string) => {
+    if (reconnecting) enqueue(text);
+    else void sendNow(text);
   };
 
   const command = (text: string) => {
@@ -286,9 +353,13 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     rl.once('close', () => {
       screen.close();
       typingNames.clear();
-      // Piped input ends as soon as it is read: give the messages time to reach the server.
+      // Piped input ends as soon as it is read: give the messages time to reach the server
+      // (and queued ones time for the connection to come back).
       void drained()
-        .then(() => session.close())
+        .then(() => {
+          dropQueued('left before the connection came back');
+          return session.close();
+        })
         .then(() => {
           if (failure === undefined) {
             screen.print(format.status('disconnected'));
