@@ -1,14 +1,18 @@
 /**
  * The interactive terminal client: a readline prompt, with incoming lines printed above
  * it. In a terminal, what is being typed is redrawn below each new line, never mixed into
- * it; from a pipe, each input line is a message and the output is plain lines.
+ * it, and a status line above the prompt says who is typing; from a pipe, each input line
+ * is a message and the output is plain lines. Lines typed while the connection is down
+ * wait for it (up to MAX_QUEUED) and go out in order once it is back.
  */
 import * as readline from 'node:readline';
 import { isRoomName } from '../server/protocol';
 import { roomNameProblem, type CliOptions } from './args';
 import { nodeSession } from './connect';
+import { typingSummary } from './shared/format';
 import type { ChatSession, SessionStatus } from './shared/session';
 import { TerminalFormat, describeStatus, describeWhere, visible } from './terminal-format';
+import { TypingNames } from './typing-names';
 
 export interface Terminal {
   input: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -26,14 +30,30 @@ const HELP = [
 /** How long leaving waits for messages the server has not taken yet. */
 const DRAIN_TIMEOUT_MS = 5_000;
 
-/** Prints whole lines above the prompt. */
+/**
+ * Lines typed while the connection is down wait for it, at most this many (the rest are
+ * dropped, saying so). Sent all at once on reconnection, they stay well within the
+ * server's default burst (RATE_BURST 40), past which a raw client is cut off.
+ */
+export const MAX_QUEUED = 20;
+
+/** `1 queued message`, `3 queued messages`. */
+const queuedMessages = (count: number) => `${count} queued message${count === 1 ? '' : 's'}`;
+
+/**
+ * Prints whole lines above the prompt. In a terminal, a status line (who is typing) may
+ * sit between them and the prompt.
+ */
 class Screen {
   private closed = false;
+  /** The status line as shown, '' for none; always one row. */
+  private status = '';
 
   constructor(
     private readonly rl: readline.Interface,
     private readonly output: NodeJS.WriteStream,
     private readonly terminal: boolean,
+    private readonly paintStatus: (text: string) => string,
   ) {}
 
   print(line: string): void {
@@ -45,12 +65,35 @@ class Screen {
       this.output.write(`\r\x1b[K${line}\n`);
       return;
     }
-    // Wipe the prompt and whatever is typed (it may wrap over several rows), write the
-    // line, then let readline draw the prompt and the typed text again, cursor included.
-    readline.moveCursor(this.output, 0, -this.rl.getCursorPos().rows);
+    this.redraw(() => this.output.write(`${line}\n`));
+  }
+
+  /**
+   * Shows `text` on the status line, cut to the terminal's width so that it stays one
+   * row; '' removes the line. Nothing from a pipe: the output there is plain lines.
+   */
+  setStatus(text: string): void {
+    if (!this.terminal || this.closed) return;
+    const chars = [...text];
+    const width = Math.max(2, this.output.columns || 80) - 1;
+    const fitted = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : text;
+    if (fitted === this.status) return;
+    this.redraw(() => {
+      this.status = fitted;
+    });
+  }
+
+  /**
+   * Wipes the status line, the prompt and whatever is typed (it may wrap over several
+   * rows), lets `between` write, draws the status line again, then lets readline draw the
+   * prompt and the typed text, cursor included.
+   */
+  private redraw(between: () => void): void {
+    readline.moveCursor(this.output, 0, -(this.rl.getCursorPos().rows + (this.status === '' ? 0 : 1)));
     readline.cursorTo(this.output, 0);
     readline.clearScreenDown(this.output);
-    this.output.write(`${line}\n`);
+    between();
+    if (this.status !== '') this.output.write(`${this.paintStatus(this.status)}\n`);
     this.rl.prompt(true);
   }
 
@@ -71,10 +114,13 @@ class Screen {
     if (this.terminal && !this.closed) this.rl.prompt();
   }
 
-  /** From now on lines are just written; in a terminal the prompt line is wiped first. */
+  /** From now on lines are just written; in a terminal the status and prompt lines are wiped first. */
   close(): void {
     this.closed = true;
-    if (this.terminal) this.output.write('\r\x1b[K');
+    if (!this.terminal) return;
+    if (this.status !== '') readline.moveCursor(this.output, 0, -1);
+    this.status = '';
+    this.output.write('\r\x1b[J');
   }
 }
 
@@ -93,10 +139,13 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     terminal,
     prompt: promptFor(options.connection.room, undefined),
   });
-  const screen = new Screen(rl, term.output, terminal);
+  const screen = new Screen(rl, term.output, terminal, (text) => format.hint(text));
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
   let failure: string | undefined;
+  /** What was typed while the connection was down, oldest first; `done` once sent or dropped. */
+  const queued: { text: string; done(): void }[] = [];
+  const typingNames = new TypingNames((names) => screen.setStatus(typingSummary(names.map(visible))));
 
   /** Sends still under way may finish, for a while, before their session is closed. */
   const drained = () => {
@@ -116,11 +165,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     const current: ChatSession = nodeSession({ ...options.connection, room }, 'once-connected', {
       status: (status: SessionStatus) => {
         if (current !== session) return;
+        if (status.state !== 'connected') typingNames.clear();
         if (status.state === 'reconnecting') reconnecting = true;
-        if (status.state === 'connected') {
-          reconnecting = false;
-          connectedOnce = true;
-        }
         if (status.state === 'failed') {
           if (previous !== undefined && !connectedOnce) {
             screen.print(format.problem(`cannot join room ${room}: ${status.reason}; back to room ${previous}`));
@@ -128,17 +174,26 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
             return;
           }
           failure = status.reason;
+          dropQueued('the connection is gone for good');
           rl.close();
           return;
         }
         if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
+        if (status.state === 'connected') {
+          reconnecting = false;
+          connectedOnce = true;
+          sendQueued();
+        }
       },
       chat: (message) => {
-        if (current === session) screen.print(format.chat(message, message.name === current.name));
+        if (current !== session) return;
+        typingNames.stopped(message.name);
+        screen.print(format.chat(message, message.name === current.name));
       },
       notice: (notice, own) => {
         if (current !== session) return;
         if (own) rl.setPrompt(promptFor(room, notice.name));
+        if (notice.kind === 'leave') typingNames.stopped(notice.name);
         screen.print(format.notice(notice));
       },
       history: (messages) => {
@@ -148,8 +203,9 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       presence: () => {
         // The join and leave lines say who comes and goes; the list itself is for the page.
       },
-      typing: () => {
-        // Not shown: a terminal has no spare line for it.
+      typing: (who) => {
+        // Shown on the status line, in a terminal (Socket.IO only: raw clients get none).
+        if (current === session) typingNames.typing(who.name);
       },
       seedFrame: (text) => {
         if (current === session) screen.print(format.seedFrame(text, Date.now()));
@@ -163,6 +219,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   /** Leaves the current room (letting its sends finish) and joins `room`. */
   function switchTo(room: string, previous: string | undefined): void {
     const leaving = session;
+    dropQueued(`left room ${leaving.room}`);
+    typingNames.clear();
     reconnecting = false;
     rl.setPrompt(promptFor(room, undefined));
     session = open(room, previous);
@@ -188,13 +246,64 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     switchTo(room, session.room);
   };
 
-  const send = (text: string) => {
-    if (reconnecting) screen.print(format.status('not connected: the message goes out once the connection is back'));
-    const sent = session.send(text).catch((err: unknown) => {
-      screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
-    });
+  /** Hands `text` to the session; resolves with whether the server took it. */
+  const sendNow = (text: string): Promise<boolean> => {
+    const sent = session.send(text).then(
+      () => true,
+      (err: unknown) => {
+        screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
+        return false;
+      },
+    );
     pending.add(sent);
     void sent.finally(() => pending.delete(sent));
+    return sent;
+  };
+
+  /** While the connection is down: keeps `text` for later, up to MAX_QUEUED lines. */
+  const enqueue = (text: string) => {
+    if (queued.length >= MAX_QUEUED) {
+      screen.print(format.problem(`not connected and ${queuedMessages(queued.length)} already: dropped ${visible(text)}`));
+      return;
+    }
+    let done = () => {};
+    // Leaving waits for it as for any send under way (DRAIN_TIMEOUT_MS): the connection may come back.
+    const waiting = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    pending.add(waiting);
+    void waiting.then(() => pending.delete(waiting));
+    queued.push({ text, done });
+    screen.print(format.status(`not connected: queued (${queued.length} waiting, sent once the connection is back)`));
+  };
+
+  /** The connection is back: what was queued goes out, in the order it was typed. */
+  const sendQueued = () => {
+    if (queued.length === 0) return;
+    const batch = queued.splice(0);
+    screen.print(format.status(`sending ${queuedMessages(batch.length)}`));
+    const results = batch.map((entry) => {
+      const sent = sendNow(entry.text);
+      entry.done();
+      return sent;
+    });
+    void Promise.all(results).then((taken) => {
+      const count = taken.filter(Boolean).length;
+      screen.print(format.status(count === batch.length ? `sent ${queuedMessages(count)}` : `sent ${count} of ${queuedMessages(batch.length)}`));
+    });
+  };
+
+  /** What was queued will never go out: says so. */
+  function dropQueued(why: string): void {
+    if (queued.length === 0) return;
+    const batch = queued.splice(0);
+    screen.print(format.problem(`${queuedMessages(batch.length)} not sent: ${why}`));
+    for (const entry of batch) entry.done();
+  }
+
+  const send = (text: string) => {
+    if (reconnecting) enqueue(text);
+    else void sendNow(text);
   };
 
   const command = (text: string) => {
@@ -243,9 +352,14 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   return new Promise((resolve) => {
     rl.once('close', () => {
       screen.close();
-      // Piped input ends as soon as it is read: give the messages time to reach the server.
+      typingNames.clear();
+      // Piped input ends as soon as it is read: give the messages time to reach the server
+      // (and queued ones time for the connection to come back).
       void drained()
-        .then(() => session.close())
+        .then(() => {
+          dropQueued('left before the connection came back');
+          return session.close();
+        })
         .then(() => {
           if (failure === undefined) {
             screen.print(format.status('disconnected'));

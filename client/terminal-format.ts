@@ -42,6 +42,11 @@ export class TerminalFormat {
     return this.marked('--', 'magenta', text, at);
   }
 
+  /** The status line under the messages (who is typing): no time, dimmed. */
+  hint(text: string): string {
+    return this.paint('dim', text);
+  }
+
   problem(text: string, at = Date.now()): string {
     return this.marked('!!', 'red', text, at);
   }

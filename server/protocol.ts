@@ -155,6 +155,17 @@ export interface ClientAuth {
 export type RawJsonFrame = ({ type: 'chat' } & ChatMessage) | ({ type: 'notice' } & Notice);
 
 /**
+ * Raw `?format=json&ack=1`: the answer to each frame the client sent, to that client only,
+ * in the order it sent them (the k-th ack answers its k-th frame). `id` is the message's,
+ * sent before its broadcast leaves the server. `not_joined`: the frame came before the
+ * client had joined its room (the room's stored history was still loading) and reached
+ * nobody; a client that waits for its own join notice never gets it. A frame the server
+ * cannot take otherwise closes the connection (see CloseCode), as without acks.
+ */
+export type RawAckFrame = { type: 'ack'; id: string } | { type: 'ack'; error: typeof RAW_NOT_JOINED };
+export const RAW_NOT_JOINED = 'not_joined';
+
+/**
  * Raw `?format=json&since=<id>` when the server no longer has (or never had) message
  * `since`: what came after it cannot be replayed; live traffic follows.
  */

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatMessage, Notice } from '../server/protocol';
+import { MAX_QUEUED } from '../client/interactive';
 import type { ListenLine } from '../client/scripted';
 import { onCleanup } from './support/cleanup';
 import { nextJsonLine, ptyAvailable, spawnChat, type ChatProcess } from './support/cli';
@@ -389,6 +390,88 @@ describe('terminal client, rooms', () => {
     const server = await startTestServer();
     const chat = spawnChat(['--name', 'tty', server.url], { tty: true });
     await chat.stdout.until(/\[lobby\] tty> /);
+    chat.write('/quit\r');
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('terminal client, interactive, while the connection is down', () => {
+  it.each(['socket.io', 'raw'] as const)(
+    'over %s, queues what is typed, up to a bound, and sends it in order once the connection is back',
+    async (transport) => {
+      const first = await startTestServer();
+      const chat = spawnChat([...(transport === 'raw' ? ['--raw'] : []), '--name', 'queuer', first.url]);
+      await chat.stdout.until(/-- connected to /);
+      await first.close();
+      const lost = await chat.stdout.until(/; reconnecting in \d+\.\d s\n/);
+
+      const lines = Array.from({ length: MAX_QUEUED + 1 }, (_, i) => `offline ${i + 1}`);
+      chat.write(lines.map((line) => `${line}\n`).join(''));
+      await chat.stdout.until(/-- not connected: queued \(1 waiting, sent once the connection is back\)\n/, { from: lost.index });
+      await chat.stdout.until(new RegExp(`-- not connected: queued \\(${MAX_QUEUED} waiting`), { from: lost.index });
+      await chat.stdout.until(new RegExp(`!! not connected and ${MAX_QUEUED} queued messages already: dropped offline ${MAX_QUEUED + 1}\n`));
+
+      const second = await startTestServer({ PORT: String(first.port) });
+      const back = await chat.stdout.until(/-- connected to /, { from: lost.index });
+      await chat.stdout.until(new RegExp(`^${TIME} -- sending ${MAX_QUEUED} queued messages\n`, 'm'), { from: back.index });
+      await chat.stdout.until(new RegExp(`^${TIME} -- sent ${MAX_QUEUED} queued messages\n`, 'm'), { from: back.index });
+      // The new server's history is what it received, in the order it was typed.
+      const reader = await connectSio(second.url, { auth: { name: 'reader' } });
+      const history = await reader.histories.next();
+      expect(history.map((m: ChatMessage) => [m.name, m.text])).toEqual(lines.slice(0, MAX_QUEUED).map((text) => ['queuer', text]));
+
+      // Typed once connected again, a line goes out at once, after them.
+      chat.write('online again\n');
+      expect(await reader.chats.next()).toMatchObject({ name: 'queuer', text: 'online again' });
+      chat.end();
+      expect(await chat.exited).toEqual({ code: 0, signal: null });
+    },
+  );
+
+  it('says what it could not send when it leaves before the connection is back', async () => {
+    const server = await startTestServer();
+    const chat = spawnChat(['--name', 'leaver', server.url]);
+    await chat.stdout.until(/-- connected to /);
+    await server.close();
+    await chat.stdout.until(/; reconnecting in \d+\.\d s\n/);
+    chat.write('lost cause 1\nlost cause 2\n');
+    await chat.stdout.until(/-- not connected: queued \(2 waiting/);
+    chat.end();
+    expect(await chat.exited).toEqual({ code: 0, signal: null });
+    expect(chat.stdout.all).toMatch(new RegExp(`^${TIME} !! 2 queued messages not sent: left before the connection came back$`, 'm'));
+  });
+});
+
+describe('terminal client, who is typing', () => {
+  /**
+   * The status line going away with nothing printed in its place: one row up, the screen
+   * cleared from there, and readline's prompt straight away (cursor moves aside).
+   */
+  const statusLineGone = (name: string) =>
+    new RegExp(`${ESC}\\[1A(?:${ESC}\\[\\d*G|${ESC}\\[0?J)+\\[lobby\\] ${name}> `);
+
+  inTerminal('in a terminal: shows who is typing on the status line, several names, until their message comes or a few seconds pass', async () => {
+    const server = await startTestServer();
+    const ann = await connectSio(server.url, { auth: { name: 'ann' } });
+    const bob = await connectSio(server.url, { auth: { name: 'bob' } });
+    const chat = spawnChat(['--name', 'tty', server.url], { tty: true });
+    await chat.stdout.until(promptWith('tty'));
+
+    ann.socket.emit('typing');
+    const one = await chat.stdout.until(/ann is typing…/);
+    bob.socket.emit('typing');
+    const two = await chat.stdout.until(/ann and bob are typing…/, { from: one.index });
+
+    // Ann's message ends her hint; Bob's stays, under the messages and above the prompt.
+    await ann.chat('done typing');
+    const line = await chat.stdout.until(/ann\S*: done typing\r?\n/, { from: two.index });
+    const prompt = await chat.stdout.until(promptWith('tty'), { from: line.index });
+    const below = chat.stdout.all.slice(line.index + line[0].length, prompt.index);
+    expect(below).toContain('bob is typing…');
+    expect(below).not.toContain('ann');
+
+    // Nothing more from Bob: his hint goes after a few seconds (TYPING_SHOW_MS).
+    await chat.stdout.until(statusLineGone('tty'), { from: prompt.index });
     chat.write('/quit\r');
     expect(await chat.exited).toEqual({ code: 0, signal: null });
   });

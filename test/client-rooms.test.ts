@@ -65,7 +65,7 @@ describe('ChatSession in a room', () => {
     expect(opened).toEqual([
       'socket.io http://localhost:8000 ann ops',
       'socket.io http://localhost:8000 - lobby',
-      'raw ws://localhost:8000/socket/ops?name=ann&format=json',
+      'raw ws://localhost:8000/socket/ops?name=ann&format=json&ack=1',
       'raw ws://localhost:8000/socket',
     ]);
   });

@@ -19,6 +19,7 @@ import {
   type ClientToServerEvents,
   type Notice,
   type Presence,
+  type RawAckFrame,
   type RawJsonFrame,
   type ServerToClientEvents,
   type Typing,
@@ -185,7 +186,7 @@ export class ChatSession {
             events,
             { room: this.room, token: options.token },
           )
-        : new RawLink({ ...options, room: this.room }, events, () => this.ownName);
+        : new RawLink({ ...options, room: this.room }, events);
   }
 
   /** The name the server gave this client, once its join notice has arrived. */
@@ -199,9 +200,9 @@ export class ChatSession {
   }
 
   /**
-   * Sends a chat message. Resolves with its id: from the ack (Socket.IO), or from its echo
-   * (raw JSON mode); raw seed mode has no ids and resolves with undefined once the frame is
-   * sent. Rejects with ChatRefusedError when the server refuses it. While disconnected,
+   * Sends a chat message. Resolves with its id, from the server's ack (Socket.IO, and raw
+   * JSON mode, which asks for acks with `?ack=1`); raw seed mode has no ids and resolves
+   * with undefined once the frame is sent. Rejects with ChatRefusedError when the server refuses it. While disconnected,
    * the message waits for the next connection.
    */
   send(text: string): Promise<string | undefined> {
@@ -359,31 +360,35 @@ interface Outgoing {
 }
 
 /**
- * The raw endpoint. In JSON mode a sent message's id comes from its echo: the server sends
- * every message back to its sender, in the sender's order, so the first chat frame with
- * this client's name and the oldest unanswered text is that message.
+ * The raw endpoint. In JSON mode the session asks for acks (`?ack=1`): the server answers
+ * each frame this connection sent, to it alone and in its order, with the message's id;
+ * the k-th ack is the k-th frame's. Matching an echo by name and text instead would mix
+ * up two connections with the same name sending the same text (two tabs).
+ * Messages go out once the server has let this connection into its room (its first join
+ * notice): before that, the server would drop them.
  */
 class RawLink implements Link {
   private socket: RawSocket | undefined;
-  private isOpen = false;
+  /** Frames sent now reach the room. */
+  private ready = false;
   /** Waiting for a connection. */
   private readonly queued: Outgoing[] = [];
-  /** JSON mode: sent, waiting for the echo. */
-  private readonly unechoed: Outgoing[] = [];
+  /** JSON mode: sent, waiting for the ack. */
+  private readonly unacked: Outgoing[] = [];
   private readonly format: RawFormat;
 
   constructor(
     private readonly options: SessionOptions,
     private readonly events: LinkEvents,
-    private readonly ownName: () => string | undefined,
   ) {
     this.format = options.rawFormat ?? 'text';
   }
 
   open(): void {
+    const json = this.format === 'json';
     const url = rawSocketUrl(
       this.options.url,
-      { name: this.options.name, format: this.format === 'json' ? 'json' : undefined, token: this.options.token },
+      { name: this.options.name, format: json ? 'json' : undefined, ack: json ? '1' : undefined, token: this.options.token },
       this.options.room,
     );
     let failure: string | undefined;
@@ -391,9 +396,9 @@ class RawLink implements Link {
     const socket: RawSocket = this.options.connectors.webSocket(url, {
       open: () => {
         if (socket !== this.socket) return;
-        this.isOpen = true;
         this.events.opened();
-        this.flush();
+        // Seed mode has no way to tell when the server has joined it: it sends at once, as ever.
+        if (!json) this.becomeReady();
       },
       message: (text) => {
         if (socket === this.socket) this.onFrame(text);
@@ -405,8 +410,8 @@ class RawLink implements Link {
       close: (code, reason) => {
         if (socket !== this.socket) return;
         this.socket = undefined;
-        this.isOpen = false;
-        this.failAll(this.unechoed, 'the connection was lost before the message came back');
+        this.ready = false;
+        this.failAll(this.unacked, 'the connection was lost before the server answered');
         const tokenRefusal = status === 401 ? TokenError.Unauthorized : status === 403 ? TokenError.Forbidden : undefined;
         if (tokenRefusal !== undefined) {
           this.events.lost(describeTokenRefusal(tokenRefusal, this.options.room ?? DEFAULT_ROOM, this.options.token), true);
@@ -423,7 +428,7 @@ class RawLink implements Link {
   send(text: string): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       this.queued.push({ text, resolve, reject });
-      if (this.isOpen) this.flush();
+      if (this.ready) this.flush();
     });
   }
 
@@ -434,17 +439,22 @@ class RawLink implements Link {
   close(): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;
-    this.isOpen = false;
+    this.ready = false;
     this.failAll(this.queued, 'closed before the message was sent');
-    this.failAll(this.unechoed, 'closed before the message came back');
+    this.failAll(this.unacked, 'closed before the server answered');
     return socket?.close() ?? Promise.resolve();
+  }
+
+  private becomeReady(): void {
+    this.ready = true;
+    this.flush();
   }
 
   private flush(): void {
     const socket = this.socket;
     if (socket === undefined) return;
     for (const out of this.queued.splice(0)) {
-      if (this.format === 'json') this.unechoed.push(out);
+      if (this.format === 'json') this.unacked.push(out);
       socket.send(out.text).then(
         () => {
           if (this.format === 'text') out.resolve(undefined);
@@ -464,17 +474,22 @@ class RawLink implements Link {
       this.events.seedFrame(text);
       return;
     }
+    if (frame.type === 'ack') {
+      const out = this.unacked.shift();
+      if (out === undefined) return; // not ours to answer: nothing waits for it
+      if ('id' in frame) out.resolve(frame.id);
+      else out.reject(new Error('the server had not let this connection into the room yet'));
+      return;
+    }
     if (frame.type === 'notice') {
       const { type: _type, ...notice } = frame;
+      // The first join after connecting means the server has joined this connection
+      // (its own join, or one announced just before it).
+      if (!this.ready && notice.kind === 'join') this.becomeReady();
       this.events.notice(notice);
       return;
     }
     const { type: _type, ...message } = frame;
-    const next = this.unechoed[0];
-    if (next !== undefined && message.name === this.ownName() && message.text === next.text) {
-      this.unechoed.shift();
-      next.resolve(message.id);
-    }
     this.events.chat(message);
   }
 
@@ -483,12 +498,12 @@ class RawLink implements Link {
   }
 }
 
-function parseJsonFrame(text: string): RawJsonFrame | null {
+function parseJsonFrame(text: string): RawJsonFrame | RawAckFrame | null {
   try {
     const frame = JSON.parse(text) as unknown;
     if (typeof frame !== 'object' || frame === null) return null;
     const type = (frame as { type?: unknown }).type;
-    return type === 'chat' || type === 'notice' ? (frame as RawJsonFrame) : null;
+    return type === 'chat' || type === 'notice' || type === 'ack' ? (frame as RawJsonFrame | RawAckFrame) : null;
   } catch {
     return null; // not JSON: shown as it came
   }

@@ -3,7 +3,7 @@ import { WebSocket, type RawData } from 'ws';
 import type { Ticket } from '../access/admission';
 import type { Member } from '../room/members';
 import type { PostOutcome, Room } from '../room/room';
-import { CloseCode } from '../protocol';
+import { CloseCode, type ChatMessage } from '../protocol';
 import type { TokenBucket } from '../room/token-bucket';
 import type { Expiry } from '../support/expiry-clock';
 import type { GroupMember } from './broadcast-group';
@@ -32,6 +32,8 @@ export class RawClient extends WebSocket implements GroupMember, Member, PostOut
   joined = false;
   name = '';
   format: RawFormat = 'text';
+  /** `?ack=1` (JSON only): each frame it sends is answered with a RawAckFrame, to it alone. */
+  acks = false;
   /** The peer's place in Admission's counts, given back when the client closes. Set before `listen`. */
   ticket!: Ticket;
   /** The socket the upgrade handed over; BroadcastGroup writes to it directly. Set before `listen`. */
@@ -58,6 +60,16 @@ export class RawClient extends WebSocket implements GroupMember, Member, PostOut
     this.on('pong', RawClient.onPong);
     this.on('message', RawClient.onMessage);
     this.on('close', RawClient.onClose);
+  }
+
+  /**
+   * Its message is stored, with this id, and about to be broadcast. A client that asked
+   * for acks is told first, alone: the broadcast stays one frame for everyone, and the
+   * others pay nothing. The room takes one sender's messages in order, so the acks come
+   * in the order of its frames.
+   */
+  accepted(message: ChatMessage): void {
+    if (this.acks && this.readyState === RawClient.OPEN) this.send(`{"type":"ack","id":${JSON.stringify(message.id)}}`);
   }
 
   /**

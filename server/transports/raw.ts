@@ -17,7 +17,9 @@ import { wsErrorReason, type Metrics } from '../support/metrics';
 import {
   CloseCode,
   HISTORY_INCOMPLETE_TEXT,
+  RAW_NOT_JOINED,
   type ChatMessage,
+  type RawAckFrame,
   type Notice,
   type RawJsonFrame,
   type RawResumeFrame,
@@ -35,6 +37,8 @@ interface RawEntry {
   name: string;
   format: RawFormat;
   since: string | undefined;
+  /** `?ack=1`: answer each of its frames with a RawAckFrame, to it alone. */
+  acks: boolean;
   ticket: Ticket;
   /** From the client's JWT; null without JWT. */
   identity: Identity | null;
@@ -81,6 +85,8 @@ function clientFields(client: RawClient) {
  * a log line of their own to tell the two apart.
  */
 const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
+
+const NOT_JOINED_ACK = JSON.stringify({ type: 'ack', error: RAW_NOT_JOINED } satisfies RawAckFrame);
 
 /**
  * The raw clients of one room: one broadcast group per format, each message framed once
@@ -200,13 +206,20 @@ export class RawTransport implements RawClientHost {
       rejectUpgrade(socket, 400, 'since needs format=json and a message id like 1700000000000-0');
       return;
     }
+    const ack = url.searchParams.get('ack');
+    if (ack !== null && (format !== 'json' || ack !== '1')) {
+      this.metrics.reject('invalid');
+      rejectUpgrade(socket, 400, 'ack needs format=json and the value 1');
+      return;
+    }
+    const acks = ack !== null;
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (this.jwt === null) {
       const admitted: Ticket | Refusal = this.admission.tokenAccepted(url.searchParams.get('token') ?? undefined)
         ? this.admission.admit(ip, true)
         : { status: 401, reason: 'auth', message: 'Missing or wrong token' };
       const name = displayName(url.searchParams.get('name') ?? undefined);
-      this.admitted(req, socket, head, roomName, admitted, { name, format, since, identity: null });
+      this.admitted(req, socket, head, roomName, admitted, { name, format, since, acks, identity: null });
       return;
     }
     // Verifying may wait for a JWKS fetch (at most its timeout). The socket stays with
@@ -235,7 +248,7 @@ export class RawTransport implements RawClientHost {
         return;
       }
       const name = claimedName(identity.name, identity.sub);
-      this.admitted(req, socket, head, roomName, this.admission.admit(ip, true), { name, format, since, identity });
+      this.admitted(req, socket, head, roomName, this.admission.admit(ip, true), { name, format, since, acks, identity });
     }).catch((err: unknown) => {
       // A bug past the verification must cost this handshake only, not the process.
       this.logger.error({ err, transport: 'raw', ip }, 'upgrade failed');
@@ -305,6 +318,7 @@ export class RawTransport implements RawClientHost {
     client.room = room;
     client.name = entry.name;
     client.format = format;
+    client.acks = entry.acks;
     client.ticket = ticket;
     client.socket = socket;
     client.bucket = this.floodControl.open(ticket.ip);
@@ -348,7 +362,12 @@ export class RawTransport implements RawClientHost {
       client.close(CloseCode.UnsupportedData, 'Binary frames are not supported');
       return;
     }
-    if (!client.joined) return; // its room's history is still loading: it has not joined yet
+    if (!client.joined) {
+      // Its room's history is still loading: it has not joined yet. Seed and plain JSON
+      // clients hear nothing, as before; one counting its acks is told, to keep count.
+      if (client.acks) client.send(NOT_JOINED_ACK);
+      return;
+    }
     // ws hands text frames over as one Buffer (the default binaryType) and has already
     // checked that they are valid UTF-8; the seed broadcasts every one as it is.
     const refused = this.members.post(client, 'raw', (data as Buffer).toString('utf8'), false, client);

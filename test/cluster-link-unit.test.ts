@@ -1,0 +1,273 @@
+/**
+ * The cluster link between nodes, with neither Redis nor processes: each node's
+ * Socket.IO server is replaced by its part of a fake carrier (what the link uses of it:
+ * `on('chat:node')` and `serverSideEmit`), and time by Jest's fake clock, which moves
+ * both Date.now() and the heartbeat timers.
+ */
+import type { Server } from 'socket.io';
+import { ServerSideLink } from '../server/cluster/link';
+import type { ChatMessage, Notice } from '../server/protocol';
+import type { RoomSink } from '../server/room/room';
+import { Rooms } from '../server/room/rooms';
+import { MemoryStore } from '../server/store/memory-store';
+import { createLogger } from '../server/support/logger';
+
+const HEARTBEAT_MS = 3_000;
+
+type Handler = (state: unknown) => void;
+
+/**
+ * The channel every node hears (a Redis channel, or the primary's IPC). What is sent goes
+ * through JSON, as on the wire, and only to the other nodes, as `serverSideEmit` does. A
+ * node that is cut off receives nothing, and what it sends meanwhile is held and delivered
+ * when it is back, as the Redis adapter's offline queue would (the link must not send then).
+ */
+class FakeCarrier {
+  private readonly handlers = new Map<string, Handler>();
+  private readonly held = new Map<string, string[]>();
+
+  io(node: string): Server {
+    return {
+      on: (event: string, handler: Handler) => {
+        if (event === 'chat:node') this.handlers.set(node, handler);
+      },
+      serverSideEmit: (event: string, state: unknown) => {
+        if (event !== 'chat:node') return true;
+        const wire = JSON.stringify(state);
+        const held = this.held.get(node);
+        if (held !== undefined) held.push(wire);
+        else this.deliver(node, wire);
+        return true;
+      },
+    } as unknown as Server;
+  }
+
+  isUp(node: string): boolean {
+    return !this.held.has(node);
+  }
+
+  cut(node: string): void {
+    this.held.set(node, []);
+  }
+
+  restore(node: string): void {
+    const held = this.held.get(node) ?? [];
+    this.held.delete(node);
+    for (const wire of held) this.deliver(node, wire);
+  }
+
+  /** Something that is not a node's message, as a foreign process on the channel would send. */
+  inject(state: unknown): void {
+    for (const handler of this.handlers.values()) handler(state);
+  }
+
+  private deliver(from: string, wire: string): void {
+    for (const [other, handler] of this.handlers) {
+      if (other !== from && this.isUp(other)) handler(JSON.parse(wire));
+    }
+  }
+}
+
+interface Node {
+  name: string;
+  rooms: Rooms;
+  link: ServerSideLink;
+  /** What this node's raw clients (`raw/`) and Socket.IO clients (`sio/`) were handed. */
+  events: string[];
+}
+
+const logLines: string[] = [];
+const logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
+
+function sink(events: string[], label: string, clusterWide: boolean): RoomSink {
+  return {
+    chat: (message: ChatMessage) => events.push(`${label}chat:${message.text}`),
+    notice: (notice: Notice) => events.push(`${label}${notice.kind}:${notice.name}`),
+    clusterWide,
+  };
+}
+
+let carrier: FakeCarrier;
+let nodes: Node[];
+
+function node(name: string): Node {
+  const events: string[] = [];
+  const rooms = new Rooms({ maxRooms: 10, historySize: 10, historyBytes: 1 << 20, store: new MemoryStore({ keep: 10, maxBytes: 1 << 20 }), logger });
+  rooms.addSinks(() => sink(events, 'raw/', false));
+  rooms.addSinks(() => sink(events, 'sio/', true));
+  const link = new ServerSideLink({
+    io: carrier.io(name),
+    rooms,
+    logger,
+    connected: () => carrier.isUp(name),
+    heartbeatMs: HEARTBEAT_MS,
+  });
+  rooms.joinCluster(link);
+  const created = { name, rooms, link, events };
+  nodes.push(created);
+  return created;
+}
+
+/** The room on `of`, opened if need be. */
+function alpha(of: Node) {
+  const room = of.rooms.open('alpha');
+  if (room === null) throw new Error('no room');
+  return room;
+}
+
+beforeEach(() => {
+  jest.useFakeTimers({ now: 1_000_000 });
+  carrier = new FakeCarrier();
+  nodes = [];
+  logLines.length = 0;
+});
+
+afterEach(() => {
+  for (const { link, rooms } of nodes) {
+    link.close();
+    rooms.close();
+  }
+  jest.useRealTimers();
+});
+
+describe('ServerSideLink: counts from other nodes', () => {
+  it('counts the clients of another node from its joins, and keeps counting them while its heartbeats arrive', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(b).join('bob');
+    alpha(b).join('bob');
+    alpha(b).join('cid');
+    expect(a.link.remoteOnline('alpha')).toBe(3);
+    expect(alpha(a).presenceNow()).toEqual({
+      online: 3,
+      members: [
+        { name: 'bob', connections: 2 },
+        { name: 'cid', connections: 1 },
+      ],
+    });
+    // A local join's notice counts everyone, on every node.
+    expect(alpha(a).join('ann').online).toBe(4);
+    for (let step = 0; step < 20; step += 1) {
+      jest.advanceTimersByTime(HEARTBEAT_MS / 2);
+      expect(alpha(a).presenceNow().online).toBe(4);
+    }
+    expect(b.link.remoteOnline('alpha')).toBe(1);
+  });
+
+  it('stops counting a node not heard from for the heartbeat window, and counts it again once it is back', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(b).join('bob'); // heard now, then never again: b's carrier goes down
+    carrier.cut('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS);
+    expect(a.link.remoteOnline('alpha')).toBe(1); // exactly the window: still counted
+    expect(alpha(a).presenceNow().online).toBe(1);
+    jest.advanceTimersByTime(1);
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+    expect(alpha(a).presenceNow()).toEqual({ online: 0, members: [] });
+    expect(alpha(a).join('ann').online).toBe(1);
+
+    // Back: b's next heartbeat (a snapshot of every room) makes its clients count again.
+    carrier.restore('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    expect(a.link.remoteOnline('alpha')).toBe(1);
+    expect(alpha(a).presenceNow().members).toEqual([
+      { name: 'ann', connections: 1 },
+      { name: 'bob', connections: 1 },
+    ]);
+  });
+
+  it('expires each node on its own clock', () => {
+    const a = node('a');
+    const b = node('b');
+    const c = node('c');
+    alpha(b).join('bob');
+    carrier.cut('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS / 2);
+    alpha(c).join('cid');
+    carrier.cut('c');
+    expect(a.link.remoteOnline('alpha')).toBe(2);
+    jest.advanceTimersByTime(HEARTBEAT_MS / 2 + 1); // b silent for the window and 1 ms, c for half
+    expect(alpha(a).presenceNow().members).toEqual([{ name: 'cid', connections: 1 }]);
+    jest.advanceTimersByTime(HEARTBEAT_MS / 2);
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+  });
+
+  it('stops counting a node that leaves at once, without waiting for the window', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(b).join('bob');
+    jest.advanceTimersByTime(HEARTBEAT_MS);
+    expect(a.link.remoteOnline('alpha')).toBe(1);
+    b.link.close();
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+    jest.advanceTimersByTime(10 * HEARTBEAT_MS); // and it sends no heartbeat after
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+  });
+
+  it('follows joins and leaves between heartbeats, and takes each heartbeat as the whole truth', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(b).join('bob');
+    alpha(b).join('cid');
+    alpha(b).leave('bob');
+    expect(alpha(a).presenceNow().members).toEqual([{ name: 'cid', connections: 1 }]);
+
+    // A leave that a missed while its own carrier was down (b still heard within the
+    // window): b's next heartbeat corrects the count.
+    carrier.cut('a');
+    alpha(b).leave('cid');
+    carrier.restore('a');
+    expect(a.link.remoteOnline('alpha')).toBe(1);
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+    expect(alpha(a).presenceNow()).toEqual({ online: 0, members: [] });
+  });
+
+  it('counts per room', () => {
+    const a = node('a');
+    const b = node('b');
+    b.rooms.open('beta')?.join('bob');
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    expect(a.link.remoteOnline('beta')).toBe(1);
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+    expect([...a.link.remote('alpha')]).toEqual([]);
+  });
+});
+
+describe('ServerSideLink: events', () => {
+  it('hands the chat and notices of another node to the raw clients here only, in order', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a); // a has the room open, with its sinks
+    alpha(b).join('bob');
+    alpha(b).post('bob', 'hello');
+    alpha(b).leave('bob');
+    expect(a.events).toEqual(['raw/join:bob', 'raw/chat:hello', 'raw/leave:bob']);
+    expect(alpha(a).recent().map((message) => message.text)).toEqual(['hello']);
+    // b's own clients got each event once, from b.
+    expect(b.events).toEqual(['raw/join:bob', 'sio/join:bob', 'raw/chat:hello', 'sio/chat:hello', 'raw/leave:bob', 'sio/leave:bob']);
+  });
+
+  it('sends nothing while the other nodes cannot be reached (no stale event later)', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(b);
+    carrier.cut('a');
+    alpha(a).join('ann');
+    alpha(a).post('ann', 'lost for b');
+    carrier.restore('a');
+    expect(b.events).toEqual([]);
+    expect(b.link.remoteOnline('alpha')).toBe(0);
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3); // the heartbeat brings the count, not the events
+    expect(b.link.remoteOnline('alpha')).toBe(1);
+    expect(b.events).toEqual([]);
+  });
+
+  it('ignores and logs a malformed message on the bus', () => {
+    const a = node('a');
+    for (const bad of [null, 'text', { snapshot: [] }, { node: 42 }]) carrier.inject(bad);
+    expect(a.link.remoteOnline('alpha')).toBe(0);
+    expect(logLines.filter((line) => line.includes('malformed message on the cluster bus'))).toHaveLength(4);
+  });
+});
