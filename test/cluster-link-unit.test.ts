@@ -25,6 +25,8 @@ type Handler = (state: unknown) => void;
 class FakeCarrier {
   private readonly handlers = new Map<string, Handler>();
   private readonly held = new Map<string, string[]>();
+  /** Every bus message sent, as it went on the wire, with its sender. */
+  readonly sent: { from: string; wire: string }[] = [];
 
   io(node: string): Server {
     return {
@@ -34,6 +36,7 @@ class FakeCarrier {
       serverSideEmit: (event: string, state: unknown) => {
         if (event !== 'chat:node') return true;
         const wire = JSON.stringify(state);
+        this.sent.push({ from: node, wire });
         const held = this.held.get(node);
         if (held !== undefined) held.push(wire);
         else this.deliver(node, wire);
@@ -66,6 +69,14 @@ class FakeCarrier {
       if (other !== from && this.isUp(other)) handler(JSON.parse(wire));
     }
   }
+}
+
+/** The end of the current event-loop turn, which the test says when it is: the link sends a turn's events then. */
+let turnEnd: (() => void)[] = [];
+function endTurn(): void {
+  const tasks = turnEnd;
+  turnEnd = [];
+  for (const task of tasks) task();
 }
 
 interface Node {
@@ -101,6 +112,7 @@ function node(name: string): Node {
     logger,
     connected: () => carrier.isUp(name),
     heartbeatMs: HEARTBEAT_MS,
+    atTurnEnd: (task) => turnEnd.push(task),
   });
   rooms.joinCluster(link);
   const created = { name, rooms, link, events };
@@ -119,6 +131,7 @@ beforeEach(() => {
   jest.useFakeTimers({ now: 1_000_000 });
   carrier = new FakeCarrier();
   nodes = [];
+  turnEnd = [];
   logLines.length = 0;
 });
 
@@ -137,6 +150,7 @@ describe('ServerSideLink: counts from other nodes', () => {
     alpha(b).join('bob');
     alpha(b).join('bob');
     alpha(b).join('cid');
+    endTurn();
     expect(a.link.remoteOnline('alpha')).toBe(3);
     expect(alpha(a).presenceNow()).toEqual({
       online: 3,
@@ -147,6 +161,7 @@ describe('ServerSideLink: counts from other nodes', () => {
     });
     // A local join's notice counts everyone, on every node.
     expect(alpha(a).join('ann').online).toBe(4);
+    endTurn();
     for (let step = 0; step < 20; step += 1) {
       jest.advanceTimersByTime(HEARTBEAT_MS / 2);
       expect(alpha(a).presenceNow().online).toBe(4);
@@ -158,6 +173,7 @@ describe('ServerSideLink: counts from other nodes', () => {
     const a = node('a');
     const b = node('b');
     alpha(b).join('bob'); // heard now, then never again: b's carrier goes down
+    endTurn();
     carrier.cut('b');
     jest.advanceTimersByTime(HEARTBEAT_MS);
     expect(a.link.remoteOnline('alpha')).toBe(1); // exactly the window: still counted
@@ -182,9 +198,11 @@ describe('ServerSideLink: counts from other nodes', () => {
     const b = node('b');
     const c = node('c');
     alpha(b).join('bob');
+    endTurn();
     carrier.cut('b');
     jest.advanceTimersByTime(HEARTBEAT_MS / 2);
     alpha(c).join('cid');
+    endTurn();
     carrier.cut('c');
     expect(a.link.remoteOnline('alpha')).toBe(2);
     jest.advanceTimersByTime(HEARTBEAT_MS / 2 + 1); // b silent for the window and 1 ms, c for half
@@ -211,12 +229,14 @@ describe('ServerSideLink: counts from other nodes', () => {
     alpha(b).join('bob');
     alpha(b).join('cid');
     alpha(b).leave('bob');
+    endTurn();
     expect(alpha(a).presenceNow().members).toEqual([{ name: 'cid', connections: 1 }]);
 
     // A leave that a missed while its own carrier was down (b still heard within the
     // window): b's next heartbeat corrects the count.
     carrier.cut('a');
     alpha(b).leave('cid');
+    endTurn();
     carrier.restore('a');
     expect(a.link.remoteOnline('alpha')).toBe(1);
     jest.advanceTimersByTime(HEARTBEAT_MS / 3);
@@ -243,6 +263,8 @@ describe('ServerSideLink: events', () => {
     alpha(b).join('bob');
     alpha(b).post('bob', 'hello');
     alpha(b).leave('bob');
+    expect(a.events).toEqual([]); // the turn's events go out together, at its end
+    endTurn();
     expect(a.events).toEqual(['raw/join:bob', 'raw/chat:hello', 'raw/leave:bob']);
     expect(alpha(a).recent().map((message) => message.text)).toEqual(['hello']);
     // b's own clients got each event once, from b.
@@ -257,11 +279,38 @@ describe('ServerSideLink: events', () => {
     alpha(a).join('ann');
     alpha(a).post('ann', 'lost for b');
     carrier.restore('a');
+    endTurn();
     expect(b.events).toEqual([]);
     expect(b.link.remoteOnline('alpha')).toBe(0);
     jest.advanceTimersByTime(HEARTBEAT_MS / 3); // the heartbeat brings the count, not the events
     expect(b.link.remoteOnline('alpha')).toBe(1);
     expect(b.events).toEqual([]);
+  });
+
+  it("sends a turn's events in one bus message, in order, and a lone event in the shape earlier versions read", () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a);
+    alpha(b).join('bob');
+    alpha(b).post('bob', 'one');
+    alpha(b).post('bob', 'two');
+    endTurn();
+    const batch = carrier.sent.filter(({ from }) => from === 'b');
+    expect(batch).toHaveLength(1);
+    const events = (JSON.parse(batch[0]?.wire ?? '{}') as { events?: [{ type: string }, number][] }).events;
+    expect(events?.map(([event, online]) => [event.type, online])).toEqual([
+      ['notice', 1],
+      ['chat', 1],
+      ['chat', 1],
+    ]);
+    expect(a.events).toEqual(['raw/join:bob', 'raw/chat:one', 'raw/chat:two']);
+
+    alpha(b).post('bob', 'alone');
+    endTurn();
+    const lone = JSON.parse(carrier.sent.filter(({ from }) => from === 'b')[1]?.wire ?? '{}') as Record<string, unknown>;
+    expect(lone).toMatchObject({ node: expect.any(String), event: { type: 'chat', room: 'alpha' }, online: 1 });
+    expect(lone).not.toHaveProperty('events');
+    expect(a.events.at(-1)).toBe('raw/chat:alone');
   });
 
   it('ignores and logs a malformed message on the bus', () => {

@@ -54,6 +54,31 @@ describe('FlushPacer', () => {
     expect(flushes).toBe(2);
   });
 
+  it('holds a request through the next turns when the pause is shorter than a timer, and flushes once it is over', async () => {
+    const clock = fakeClock();
+    let flushes = 0;
+    let cost = 2;
+    const pacer = new FlushPacer(() => {
+      flushes += 1;
+      clock.advance(cost);
+    }, clock.now);
+    pacer.request();
+    await nextTurn();
+    expect(flushes).toBe(1);
+    // A 2 ms flush pauses the next 0.5 ms, too short for a timer: the request waits
+    // turn after turn (messages arriving meanwhile would join it) while the clock stands.
+    cost = 0;
+    pacer.request();
+    for (let turn = 0; turn < 5; turn += 1) await nextTurn();
+    pacer.request(); // joins the waiting flush
+    await nextTurn();
+    expect(flushes).toBe(1);
+    clock.advance(0.5);
+    await nextTurn();
+    await nextTurn();
+    expect(flushes).toBe(2);
+  });
+
   it('does not delay a request that comes after the pause is over', async () => {
     const clock = fakeClock();
     let flushes = 0;

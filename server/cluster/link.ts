@@ -35,6 +35,8 @@ export interface LinkOptions {
   connected: () => boolean;
   /** A node not heard from for this long is gone, and its clients no longer count. */
   heartbeatMs: number;
+  /** Runs a task at the end of this event-loop turn (tests give one they drive). */
+  atTurnEnd?: (task: () => void) => void;
 }
 
 /** What this node knows of another. */
@@ -66,9 +68,11 @@ export class ServerSideLink implements RoomBus {
   private readonly timer: NodeJS.Timeout;
   /** This turn's events, sent together at its end (see publish). */
   private pending: [RoomEvent, number][] = [];
+  private readonly atTurnEnd: (task: () => void) => void;
 
   constructor(options: LinkOptions) {
     this.options = options;
+    this.atTurnEnd = options.atTurnEnd ?? atTurnEnd;
     this.io = options.io as unknown as Server<Record<string, never>, Record<string, never>, BusEvents>;
     this.io.on('chat:node', (state) => this.hear(state));
     this.timer = setInterval(() => {
@@ -86,7 +90,9 @@ export class ServerSideLink implements RoomBus {
    * once per turn (BENCHMARKS.md, "Several nodes").
    */
   publish(event: RoomEvent, local: PresenceCount): void {
-    if (this.pending.length === 0) atTurnEnd(this.sendPending);
+    // While Redis is down the adapter would queue this and deliver it, stale, on return.
+    if (!this.options.connected()) return;
+    if (this.pending.length === 0) this.atTurnEnd(this.sendPending);
     this.pending.push([event, local.online]);
   }
 
