@@ -28,11 +28,17 @@ export class PresenceCount {
     this.total += 1;
   }
 
+  /**
+   * One connection of `name` gone. A name not counted here changes nothing: another
+   * node's leave whose join this node missed (the bus was down meanwhile) must not make
+   * the total disagree with the names until that node's next snapshot.
+   */
   remove(name: string): void {
-    const left = (this.byName.get(name) ?? 1) - 1;
-    if (left <= 0) this.byName.delete(name);
-    else this.byName.set(name, left);
-    this.total = Math.max(0, this.total - 1);
+    const connections = this.byName.get(name);
+    if (connections === undefined) return;
+    if (connections <= 1) this.byName.delete(name);
+    else this.byName.set(name, connections - 1);
+    this.total -= 1;
   }
 
   /** [name, connections] pairs, for the other nodes. */
