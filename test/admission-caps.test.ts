@@ -9,7 +9,7 @@ import { onCleanup } from './support/cleanup';
 import { EventQueue } from './support/event-queue';
 import { connectRaw, rawUrl, type RawTestClient } from './support/raw-client';
 import { connectSio } from './support/sio-client';
-import { eventually } from './support/room-log';
+import { waitUntil } from './support/wait';
 import { startTestServer } from './support/server';
 
 const POLLING = POLLING_HANDSHAKE;
@@ -52,7 +52,7 @@ describe('pipelined long-polling handshakes', () => {
 
     // Each session says goodbye (an Engine.IO close packet), as a client leaving does.
     await pipelineInGroups(server.url, sids.map((sid) => postRequest(`${POLLING}&sid=${sid}`, '1')));
-    await eventually(async () => (await socketIoConnections(server.url)) === 0, 'the sessions to close');
+    await waitUntil(async () => (await socketIoConnections(server.url)) === 0, 'the sessions to close');
 
     // Handshakes that pass the caps and then fail must give their slot back.
     const failing = [

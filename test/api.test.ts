@@ -6,7 +6,7 @@ import { startNodes } from './support/nodes';
 import { specProblems } from './support/openapi';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
-import { eventually } from './support/room-log';
+import { waitUntil } from './support/wait';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
 
@@ -321,7 +321,7 @@ describe('HTTP API: refused posts', () => {
     // A file where the database's directory was: the store cannot open it again.
     rmSync(dataDir, { recursive: true, force: true });
     writeFileSync(dataDir, 'not a directory');
-    await eventually(async () => (await call(server.url, 'GET', '/api/rooms')).status === 503, 'GET /api/rooms to answer 503');
+    await waitUntil(async () => (await call(server.url, 'GET', '/api/rooms')).status === 503, 'GET /api/rooms to answer 503');
     expect(await call(server.url, 'GET', '/api/rooms')).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(await call(server.url, 'GET', '/api/rooms/alpha/messages')).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(await post(server.url, 'alpha', { text: 'lost' })).toMatchObject({ status: 503, body: { error: 'unavailable' } });
@@ -403,8 +403,11 @@ describe('HTTP API: reading', () => {
     const before = await roomsHeld();
     expect((await call(server.url, 'GET', '/api/rooms/ghost/presence')).body).toEqual({ online: 0, members: [] });
     await call(server.url, 'GET', '/api/rooms/ghost/messages');
-    // /metrics is rendered at most once a second: wait for a new rendering.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // /metrics is rendered at most once a second: a marker request after the ghost reads,
+    // and a rendering that counts it is newer than they are.
+    await call(server.url, 'GET', '/api/rooms', { key: 'wrong' });
+    const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+    await waitUntil(async () => /^chat_api_requests_total\{method="GET",status="401"\} 1$/m.test(await metrics()), 'a rendering of /metrics after the ghost reads');
     expect(await roomsHeld()).toBe(before);
   });
 
@@ -441,7 +444,7 @@ describeWithRedis('HTTP API with two nodes on one Redis', () => {
     expect(history.body.messages).toEqual([expected]);
     const rooms = await call(b!.url, 'GET', '/api/rooms');
     expect(rooms.body.rooms).toContainEqual({ name: 'alpha', online: 2, lastMessageAt: answer.body.at });
-    await eventually(
+    await waitUntil(
       async () => (await call(a!.url, 'GET', '/api/rooms/alpha/presence')).body.online === 2,
       'node A to count node B’s two clients',
     );

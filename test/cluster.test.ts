@@ -1,20 +1,23 @@
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
-import { MULTI_PROCESS_START_MS, startNodes } from './support/nodes';
+import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
-import { eventually, RoomLog } from './support/room-log';
+import { RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
+import { waitUntil } from './support/wait';
 
 // Each test starts two or three server processes (tsx compiles on start), on a shared machine.
 jest.setTimeout(90_000);
 
 /**
  * A node hears another node's count one bus hop after that node's notice goes out; a
- * count computed sooner may not include it yet. Tests give the hop this long.
+ * count computed sooner may not include it yet. Waits until `node` counts `online` in
+ * the lobby, as its HTTP API tells.
  */
-const busHop = () => new Promise((resolve) => setTimeout(resolve, 100));
+const counts = (node: ClusterNode, online: number) =>
+  waitUntil(async () => (await presenceAt(node)).online === online, `${node.url} to count ${online} in the lobby`);
 
 describeWithRedis('several nodes on one Redis', () => {
   let redis: TestRedis;
@@ -35,21 +38,29 @@ describeWithRedis('several nodes on one Redis', () => {
     const textB = await connectRaw(b!.url, { name: 'textB' });
     const logs = [RoomLog.ofRaw(rawA), RoomLog.ofSio(sioA), RoomLog.ofRaw(rawB), RoomLog.ofSio(sioB)];
 
-    rawA.send('raw on A');
-    await sioA.chat('sio on A');
-    rawB.send('raw on B');
-    await sioB.chat('sio on B');
-    textB.send('text on B');
+    // Each sender says one thing, then a marker: a duplicate of the first would arrive
+    // before the marker, which comes the same way after it.
+    const send = async (text: string) => {
+      rawA.send(`${text} on A`);
+      await sioA.chat(`${text} on A`);
+      rawB.send(`${text} on B`);
+      await sioB.chat(`${text} on B`);
+      textB.send(`${text} text on B`);
+    };
+    await send('said');
+    await send('marker');
 
-    const sent: Record<string, string> = { rawA: 'raw on A', sioA: 'sio on A', rawB: 'raw on B', sioB: 'sio on B', textB: 'text on B' };
-    const everywhere = () => logs.every((log) => Object.keys(sent).every((name) => log.chatsFrom(name).length > 0));
-    await eventually(everywhere, 'every chat on every client');
-    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
+    const said = (name: string, what: string) => `${what}${name === 'textB' ? ' text' : ''} on ${name.slice(-1)}`;
+    const names = ['rawA', 'sioA', 'rawB', 'sioB', 'textB'];
+    const everywhere = () => logs.every((log) => names.every((name) => log.chatsFrom(name).includes(said(name, 'marker'))));
+    await waitUntil(everywhere, 'every marker on every client');
     for (const log of logs) {
-      for (const [name, text] of Object.entries(sent)) expect(log.chatsFrom(name)).toEqual([text]);
+      for (const name of names) expect(log.chatsFrom(name)).toEqual([said(name, 'said'), said(name, 'marker')]);
     }
-    await eventually(() => Object.values(sent).every((text) => textB.messages.pending.includes(text)), 'every chat on the text client');
-    expect(textB.messages.pending.filter((m) => !m.startsWith('Server: ')).sort()).toEqual(Object.values(sent).sort());
+    const markers = names.map((name) => said(name, 'marker'));
+    await waitUntil(() => markers.every((text) => textB.messages.pending.includes(text)), 'every marker on the text client');
+    const expected = names.flatMap((name) => [said(name, 'said'), said(name, 'marker')]);
+    expect(textB.messages.pending.filter((m) => !m.startsWith('Server: ')).sort()).toEqual(expected.sort());
   });
 
   it('keeps a room across two nodes for both kinds, with its history and presence, and nothing crosses rooms', async () => {
@@ -63,20 +74,20 @@ describeWithRedis('several nodes on one Redis', () => {
 
     rawA.send('raw on A in alpha');
     // Its echo first, so that the two messages are stamped in this order.
-    await eventually(() => alphaA.chatsFrom('ann').length === 1, 'the raw message’s echo on A');
+    await waitUntil(() => alphaA.chatsFrom('ann').length === 1, 'the raw message’s echo on A');
     expect(await sioB.chat('sio on B in alpha')).toMatchObject({ ok: true });
-    await eventually(
+    await waitUntil(
       () => [alphaA, alphaB].every((log) => log.chatsFrom('ann').length === 1 && log.chatsFrom('bob').length === 1),
       'both alpha messages on both nodes',
     );
     lobbyB.send('lobby marker');
-    await eventually(() => lobby.chatsFrom('lobby').length === 1, 'the lobby marker');
+    await waitUntil(() => lobby.chatsFrom('lobby').length === 1, 'the lobby marker');
     // The marker went out after everything of alpha: none of it reached the lobby.
     expect(lobby.entries.filter((e) => e.type === 'chat').map((e) => e.text)).toEqual(['lobby marker']);
     expect(lobby.entries.filter((e) => e.name === 'ann' || e.name === 'bob')).toEqual([]);
 
     // A newcomer on A gets alpha's history from Redis and the members of both nodes.
-    await eventually(async () => {
+    await waitUntil(async () => {
       const newcomer = await connectSio(a!.url, { auth: { name: 'cid' }, room: 'alpha' });
       const history = (await newcomer.histories.next()).map((m) => m.text);
       const presence = await newcomer.presences.next();
@@ -98,12 +109,12 @@ describeWithRedis('several nodes on one Redis', () => {
     for (const text of fromA) rawA.send(text);
     expect((await sioB.chats.take(200)).map((m) => m.text)).toEqual(fromA);
     const chatsOf = (messages: readonly string[], prefix: string) => messages.filter((m) => m.startsWith(prefix) && !m.startsWith('Server: '));
-    await eventually(() => chatsOf(rawB.messages.pending, 'A #').length === 200, '200 chats from A on B');
+    await waitUntil(() => chatsOf(rawB.messages.pending, 'A #').length === 200, '200 chats from A on B');
     expect(chatsOf(rawB.messages.pending, 'A #')).toEqual(fromA);
 
     const fromB = Array.from({ length: 200 }, (_, i) => `B #${i}`);
     for (const text of fromB) sioB.socket.emit('chat', text);
-    await eventually(() => chatsOf(rawA.messages.pending, 'B #').length === 200, '200 chats from B on A');
+    await waitUntil(() => chatsOf(rawA.messages.pending, 'B #').length === 200, '200 chats from B on A');
     expect(chatsOf(rawA.messages.pending, '')).toEqual([...fromA, ...fromB]);
   });
 
@@ -111,7 +122,7 @@ describeWithRedis('several nodes on one Redis', () => {
     const [a, b] = await nodes(2);
     const watcher = await connectRaw(a!.url, { name: 'watcher', format: 'json' });
     expect(await watcher.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'watcher', online: 1 });
-    await busHop();
+    await counts(b!, 1); // B has heard of the watcher
 
     const bob = await connectSio(b!.url, { auth: { name: 'bob' } });
     expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'bob', online: 2 });
@@ -159,7 +170,7 @@ describeWithRedis('several nodes on one Redis', () => {
     for (const text of ['one', 'two', 'three']) before.send(text);
     const seen = [await before.nextJson(), await before.nextJson(), await before.nextJson()];
     await before.close();
-    await busHop(); // its leave, published by A, reaches B before the resumed client joins
+    await counts(b!, 0); // its leave, published by A, reaches B before the resumed client joins
 
     const resumed = await connectRaw(b!.url, { name: 'ann', format: 'json', since: (seen[0] as ChatMessage).id });
     expect(await resumed.nextJson()).toEqual({ type: 'chat', ...(seen[1] as ChatMessage) });
@@ -200,7 +211,8 @@ describeWithRedis('several nodes on one Redis', () => {
     expect((await client.chats.take(2)).map((m) => m.text)).toEqual(['missed 1', 'missed 2']);
     sender.send('after');
     expect((await client.chats.next()).text).toBe('after');
-    await client.histories.expectNothing();
+    // A history on return would have been sent before the chat that came after it.
+    expect(client.histories.pending).toEqual([]);
   });
 
   it('stops counting the clients of a node that died without a word within the heartbeat window', async () => {
@@ -215,7 +227,10 @@ describeWithRedis('several nodes on one Redis', () => {
 
     b!.child.kill('SIGKILL');
     await b!.exited;
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The bound is the subject: A must stop counting B's client within the heartbeat
+    // window after B's last word (B spoke at most a third of a window before it died),
+    // give or take a busy machine.
+    await waitUntil(async () => (await presenceAt(a!)).online === 2, 'A to stop counting the dead node’s client', 3 * 1_000);
     await connectRaw(a!.url, { name: 'later' });
     expect(await watcher.nextJson()).toMatchObject({ kind: 'join', name: 'later', online: 3 });
   });

@@ -12,7 +12,8 @@ import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { signToken } from './support/jwt';
 import { connectEngineClient, tcpWebSocketPeer } from './support/peers';
 import { connectRaw } from './support/raw-client';
-import { eventually, RoomLog } from './support/room-log';
+import { RoomLog } from './support/room-log';
+import { waitUntil } from './support/wait';
 import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
 
@@ -109,6 +110,8 @@ describe('randomized hostile input', () => {
           if (attack.kind === 'raw') {
             const socket = await tcpWebSocketPeer(server.url, `/socket?name=${name}`);
             for (const chunk of attack.chunks) socket.write(chunk);
+            // Deliberately timed, part of the attack's shape: vanish at once, or after giving
+            // the server a moment to read what was sent. Nothing is waited for.
             if (attack.linger) await new Promise((resolve) => setTimeout(resolve, 20));
             socket.destroy();
           } else {
@@ -120,7 +123,7 @@ describe('randomized hostile input', () => {
         const text = `legit #${sent.length}`;
         sent.push(text);
         expect(await legit.chat(text)).toMatchObject({ ok: true });
-        await eventually(() => rawLog.chatsFrom('legit').includes(text) && sioLog.chatsFrom('legit').includes(text), text);
+        await waitUntil(() => rawLog.chatsFrom('legit').includes(text) && sioLog.chatsFrom('legit').includes(text), text);
         expect((await httpGet(`${server.url}/healthz`)).status).toBe(200);
       }),
       { interruptAfterTimeLimit: TIME_LIMIT_MS, numRuns: 100_000, markInterruptAsFailure: false },
@@ -131,11 +134,11 @@ describe('randomized hostile input', () => {
     for (const log of [rawLog, sioLog]) {
       // interruptAfterTimeLimit races the run in flight, so the last run may be cut after
       // its message was sent and before its echo was awaited: wait for that one too.
-      await eventually(() => log.chatsFrom('legit').length >= sent.length, 'the last legit message');
+      await waitUntil(() => log.chatsFrom('legit').length >= sent.length, 'the last legit message');
       expect(log.chatsFrom('legit')).toEqual(sent);
       for (let i = 0; i < peer; i += 1) {
         const name = `fuzz-${i}`;
-        await eventually(() => log.count('join', name) === log.count('leave', name), `${name} to leave`);
+        await waitUntil(() => log.count('join', name) === log.count('leave', name), `${name} to leave`);
         expect(log.count('leave', name)).toBeLessThanOrEqual(1);
       }
     }

@@ -5,7 +5,7 @@ import { JOIN_TEXT } from '../server/protocol';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { pipelineUnread, POLLING_HANDSHAKE } from './support/pipeline';
 import { connectRaw } from './support/raw-client';
-import { eventually } from './support/room-log';
+import { waitUntil } from './support/wait';
 import { connectSio } from './support/sio-client';
 import { startTestServer } from './support/server';
 
@@ -34,7 +34,7 @@ async function sample(url: string, name: string, labels: string, headers: Record
 
 /** /metrics is cached for a moment: waits until a counter reaches `value`. */
 const rejectedReaches = (url: string, reason: string, value: number) =>
-  eventually(async () => (await sample(url, 'chat_rejected_total', `{reason="${reason}"}`)) >= value, `chat_rejected_total{reason="${reason}"} to reach ${value}`);
+  waitUntil(async () => (await sample(url, 'chat_rejected_total', `{reason="${reason}"}`)) >= value, `chat_rejected_total{reason="${reason}"} to reach ${value}`);
 
 describe('pipelined HTTP requests that are never read', () => {
   it.each(['/metrics', '/'])(
@@ -49,7 +49,7 @@ describe('pipelined HTTP requests that are never read', () => {
       for (let i = 0; i < 30; i += 1) {
         sent.push(`message ${i}`);
         legit.send(`message ${i}`);
-        // Pacing: ten a second, half of RATE_LIMIT.
+        // Deliberately timed: ten a second, half of RATE_LIMIT, so flood control lets every one through.
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(await legit.messages.take(30, 15_000)).toEqual(sent);
@@ -122,7 +122,7 @@ describe('an oversize Socket.IO packet', () => {
     sender.socket.emit('chat', oversize);
     await disconnected;
     await rejectedReaches(server.url, 'size', 1);
-    await eventually(
+    await waitUntil(
       () => lines.some((l) => l.level === INFO && l.transport === 'socket.io' && /too large/.test(l.msg)),
       'an info line about the oversize packet',
     );

@@ -4,6 +4,7 @@ import { startServer } from '../server/process/server';
 import { onCleanup } from './support/cleanup';
 import { connectRaw } from './support/raw-client';
 import { connectSio } from './support/sio-client';
+import { waitUntil } from './support/wait';
 
 interface LogLine {
   level: number;
@@ -22,10 +23,6 @@ async function serverLoggingAt(level: 'info' | 'debug') {
   return { server, lines };
 }
 
-const waitFor = async (check: () => boolean) => {
-  for (let i = 0; i < 100 && !check(); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-  expect(check()).toBe(true);
-};
 
 describe('logs', () => {
   it('write one line per connection open and close, with transport and name', async () => {
@@ -36,7 +33,7 @@ describe('logs', () => {
     sio.socket.disconnect();
 
     const connectionLines = () => lines.filter((l) => l.msg.startsWith('connection '));
-    await waitFor(() => connectionLines().length === 4);
+    await waitUntil(() => connectionLines().length === 4, 'four connection lines');
     expect(connectionLines()).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ msg: 'connection open', transport: 'raw', name: 'rawuser' }),

@@ -5,6 +5,7 @@ import { connectRaw, rawUrl } from './support/raw-client';
 import { connectSio } from './support/sio-client';
 import { startTestServer } from './support/server';
 import { spawnServer } from './support/spawn-server';
+import { waitUntil } from './support/wait';
 
 /** The value of one sample in Prometheus text format, or undefined. */
 function sample(metrics: string, name: string, labels = ''): number | undefined {
@@ -89,17 +90,17 @@ describe('/readyz', () => {
     const { hostname, port } = new URL(server.url);
     const socket = connect(Number(port), hostname);
     await new Promise((resolve) => socket.once('connect', resolve));
-    // Half a request: the connection is busy, so shutdown leaves it open to finish.
-    socket.write(`GET /readyz HTTP/1.1\r\nHost: ${hostname}\r\n`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    const response = new Promise<string>((resolve) => socket.on('close', () => resolve(text)));
+    // A whole request, then half of a second one in the same write: once the first is
+    // answered, the server has read the second's start, and the connection is busy, so
+    // shutdown leaves it open to finish.
+    socket.write(`GET /readyz HTTP/1.1\r\nHost: ${hostname}\r\n\r\nGET /readyz HTTP/1.1\r\nHost: ${hostname}\r\n`);
+    await waitUntil(() => /^HTTP\/1\.1 200 [^]*\r\n\r\nready\n?$/.test(text), 'the answer to the first request');
     const closing = server.close();
-    const response = new Promise<string>((resolve) => {
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk.toString()));
-      socket.on('close', () => resolve(text));
-    });
     socket.end('Connection: close\r\n\r\n');
-    expect(await response).toMatch(/^HTTP\/1\.1 503 /);
+    expect(await response).toMatch(/^HTTP\/1\.1 200 [^]*HTTP\/1\.1 503 /);
     await closing;
   });
 });

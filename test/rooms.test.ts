@@ -6,7 +6,7 @@ import { io, Manager } from 'socket.io-client';
 import { MAX_ROOMS_PER_CONNECTION, SOCKET_IO_PATH, type RawJsonFrame } from '../server/protocol';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { connectRaw, type RawTestClient } from './support/raw-client';
-import { eventually } from './support/room-log';
+import { waitUntil } from './support/wait';
 import { JOIN } from './support/seed-strings';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
@@ -81,7 +81,7 @@ describe('rooms', () => {
     expect(await seed.messages.next()).toBe('through the alias');
     await named.chat('through /lobby');
     expect(await seed.messages.next()).toBe('through /lobby');
-    await eventually(
+    await waitUntil(
       () => root.chats.pending.map((m) => m.text).join() === 'through the alias,through /lobby',
       'both messages at the client of namespace /',
     );
@@ -124,7 +124,7 @@ describe('rooms', () => {
 
     await alpha.close();
     // alpha is empty now: it leaves memory for beta.
-    await eventually(async () => (await upgradeStatus(server.url, '/socket/beta')) === 101, 'beta to open');
+    await waitUntil(async () => (await upgradeStatus(server.url, '/socket/beta')) === 101, 'beta to open');
     expect(await sample(server.url, /^chat_rooms (\d+)$/m)).toBeLessThanOrEqual(2);
   });
 

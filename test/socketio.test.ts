@@ -46,8 +46,10 @@ describe('Socket.IO', () => {
     const sender = await connectSio(server.url);
     const reader = await connectSio(server.url);
     expect(await sender.chat(payload)).toEqual({ ok: false, error });
-    await reader.chats.expectNothing();
-    await sender.chats.expectNothing(0);
+    // A good message after the refused one: had the refused one gone out, it would come first.
+    expect(await sender.chat('marker')).toMatchObject({ ok: true });
+    await reader.chats.expectNothingBefore((m) => m.text === 'marker', 'the marker chat');
+    await sender.chats.expectNothingBefore((m) => m.text === 'marker', 'the marker chat');
   });
 
   it('refuses a message over MAX_MESSAGE_BYTES, counted in UTF-8 bytes', async () => {
@@ -91,7 +93,10 @@ describe('Socket.IO', () => {
     expect(history.map((m) => m.text)).toEqual(['two', 'three', 'four']);
     expect(history.every((m) => m.name === 'alice')).toBe(true);
     expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'bob' });
-    await alice.histories.expectNothing();
+    // A chat on alice's connection after bob's arrival: a history for her would be there first.
+    await alice.chat('marker');
+    expect((await alice.chats.take(5)).map((m) => m.text)).toEqual(['one', 'two', 'three', 'four', 'marker']);
+    expect(alice.histories.pending).toEqual([]);
   });
 
   it('sends no history when HISTORY_SIZE is 0', async () => {

@@ -24,13 +24,10 @@ async function readyz(url: string): Promise<{ status: number; body: string }> {
 
 /** Polls /readyz until it answers `status` (the store checks its file twice a second). */
 async function waitForReadyz(url: string, status: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await readyz(url);
-  while (last.status !== status) {
-    if (Date.now() > deadline) throw new Error(`/readyz still ${last.status} ${last.body} after ${timeoutMs} ms, expected ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await readyz(url);
-  }
+  let last = { status: 0, body: '' };
+  await waitUntil(async () => (last = await readyz(url)).status === status, `/readyz to answer ${status}`, timeoutMs).catch(() => {
+    throw new Error(`/readyz still ${last.status} ${last.body} after ${timeoutMs} ms, expected ${status}`);
+  });
 }
 
 /**

@@ -18,7 +18,9 @@ describe('typing indicator (Socket.IO)', () => {
     const { alice, bob } = await room();
     alice.socket.emit('typing');
     expect(await bob.typings.next()).toEqual({ name: 'alice' });
-    await alice.typings.expectNothing();
+    // Bob types after her: her own typing, had it come back to her, would come first.
+    bob.socket.emit('typing');
+    await alice.typings.expectNothingBefore({ name: 'bob' });
   });
 
   it('ignores a name the client tries to pass along with typing', async () => {
@@ -29,10 +31,17 @@ describe('typing indicator (Socket.IO)', () => {
   });
 
   it(`relays at most one typing event per ${TYPING_INTERVAL_MS / 2} ms from one client`, async () => {
-    const { alice, bob } = await room();
+    const { server, alice, bob } = await room();
+    const carol = await connectSio(server.url, { auth: { name: 'carol' } });
+    // Time is the subject here: 20 typing events back to back, far less than
+    // TYPING_INTERVAL_MS / 2 apart, of which the server relays only the first.
     for (let i = 0; i < 20; i += 1) alice.socket.emit('typing');
     expect(await bob.typings.next()).toEqual({ name: 'alice' });
-    await bob.typings.expectNothing(300);
+    // Acked: the server has handled all 20 (one connection's packets are handled in
+    // order); carol's typing, relayed after that, marks that any relayed one is at bob.
+    expect(await alice.chat('done typing')).toMatchObject({ ok: true });
+    carol.socket.emit('typing');
+    await bob.typings.expectNothingBefore({ name: 'carol' });
   });
 
   it('sends raw clients nothing when someone types, in seed mode or JSON', async () => {
@@ -46,7 +55,9 @@ describe('typing indicator (Socket.IO)', () => {
 
     alice.socket.emit('typing');
     expect(await bob.typings.next()).toEqual({ name: 'alice' });
-    await seed.messages.expectNothing();
-    await json.messages.expectNothing();
+    // Her message comes after her typing on the same connection: raw clients get it first.
+    await alice.chat('marker');
+    await seed.messages.expectNothingBefore('marker');
+    await json.messages.expectNothingBefore((frame) => (JSON.parse(frame) as { text?: string }).text === 'marker', 'the marker chat');
   });
 });

@@ -1,7 +1,8 @@
 import type { RawJsonFrame } from '../server/protocol';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import { describeWithRedis, startRedis } from './support/redis';
-import { eventually, RoomLog } from './support/room-log';
+import { RoomLog } from './support/room-log';
+import { waitUntil, within } from './support/wait';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { runMain, spawnServer, type SpawnedServer } from './support/spawn-server';
 import { MULTI_PROCESS_START_MS } from './support/nodes';
@@ -23,15 +24,6 @@ function workersServing(server: SpawnedServer, transport?: 'raw' | 'socket.io'):
   return pids;
 }
 
-/** Fails naming `what` instead of hanging until jest's timeout. */
-function within<T>(work: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Connects clients of every kind until both workers serve some, checks that each
  * message reaches every client whatever worker it is on, and that `online` counts all.
@@ -47,17 +39,19 @@ async function checkOneRoom(server: SpawnedServer, room?: string): Promise<void>
   sios.push(
     await within(connectSio(server.url, { auth: { name: 'polling' }, transports: ['polling'], ...inRoom }), 'long-polling client connects'),
   );
-  await eventually(() => workersServing(server).size === 2, 'clients on both workers');
+  await waitUntil(() => workersServing(server).size === 2, 'clients on both workers');
   const logs = [...raws.map((c) => RoomLog.ofRaw(c)), ...sios.map((c) => RoomLog.ofSio(c))];
 
-  for (const raw of raws) raw.send('hello from a raw client');
-  for (const sio of sios) await within(sio.chat('hello from Socket.IO'), `ack for ${sio.socket.id ?? 'a Socket.IO client'}`);
-  await eventually(
-    () => logs.every((log) => log.entries.filter((e) => e.type === 'chat').length === raws.length + sios.length),
-    'every chat on every client',
-  );
-  await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
-  for (const log of logs) expect(log.entries.filter((e) => e.type === 'chat')).toHaveLength(raws.length + sios.length);
+  // Every client says hello, then a marker: a duplicate of a hello would arrive before
+  // the marker its sender sent after it.
+  for (const text of ['hello', 'marker']) {
+    for (const raw of raws) raw.send(text);
+    for (const sio of sios) await within(sio.chat(text), `ack for ${sio.socket.id ?? 'a Socket.IO client'}`);
+  }
+  const senders = raws.length + sios.length;
+  const chats = (log: RoomLog) => log.entries.flatMap((e) => (e.type === 'chat' ? [e.text] : []));
+  await waitUntil(() => logs.every((log) => chats(log).filter((text) => text === 'marker').length === senders), 'every marker on every client');
+  for (const log of logs) expect(chats(log).filter((text) => text === 'hello')).toHaveLength(senders);
 
   const newcomer = await within(connectRaw(server.url, { format: 'json' }, {}, inRoom), 'the newcomer connects');
   const ownJoin = (await within(newcomer.nextJson(), "the newcomer's own join")) as RawJsonFrame;
@@ -78,7 +72,7 @@ describe('WORKERS=2 on one port', () => {
   it('spreads raw clients over the workers, not only Socket.IO sessions', async () => {
     const server = await spawnServer({ WORKERS: '2' }, MULTI_PROCESS_START_MS);
     for (let i = 0; i < 4; i += 1) await within(connectRaw(server.url, { name: `raw${i}` }), `raw client ${i} connects`);
-    await eventually(() => server.lines.filter((line) => line.includes('"connection open"')).length === 4, 'four connections logged');
+    await waitUntil(() => server.lines.filter((line) => line.includes('"connection open"')).length === 4, 'four connections logged');
     expect(workersServing(server, 'raw').size).toBe(2);
   });
 

@@ -1,3 +1,5 @@
+import { isDeepStrictEqual } from 'node:util';
+
 /**
  * Collects what a client receives, in order, and hands it out to a test one item at a
  * time. Waiting for an item that never comes fails with a message saying what was
@@ -45,11 +47,21 @@ export class EventQueue<T> {
     return out;
   }
 
-  /** Fails if anything arrives within `ms` (or is already waiting). */
-  async expectNothing(ms = 200): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    if (this.items.length > 0) {
-      throw new Error(`${this.label}: expected nothing, got ${JSON.stringify(this.items.slice(0, 3))}`);
+  /**
+   * Proves that nothing arrived: waits for a marker the test sent on the same path after
+   * whatever must not arrive (once the marker is here, anything sent before it would have
+   * been too) and fails if anything else came first. Takes the marker.
+   */
+  async expectNothingBefore(marker: T | ((item: T) => boolean), what = JSON.stringify(marker), timeoutMs = 5_000): Promise<void> {
+    const isMarker = typeof marker === 'function' ? (marker as (item: T) => boolean) : (item: T) => isDeepStrictEqual(item, marker);
+    let item: T;
+    try {
+      item = await this.next(timeoutMs);
+    } catch {
+      throw new Error(`${this.label}: the marker (${what}) did not arrive within ${timeoutMs} ms`);
+    }
+    if (!isMarker(item)) {
+      throw new Error(`${this.label}: expected nothing before the marker (${what}), got ${JSON.stringify(item)}`);
     }
   }
 }

@@ -13,6 +13,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmdirSync, rmS
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { onCleanup } from './cleanup';
+import { waitUntil } from './wait';
 
 const mounted = new Set<string>();
 
@@ -77,19 +78,15 @@ async function unmount(dir: string, removeDir = true): Promise<void> {
   if (!mounted.has(dir)) return;
   // The server using the mount is being killed at the same time (another cleanup of the
   // same phase): the mount is busy until it has exited.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  const unmounted = () => {
     try {
       run('umount', [dir]);
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        run('umount', ['-l', dir]);
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      return true;
+    } catch {
+      return false;
     }
-  }
+  };
+  await waitUntil(unmounted, `${dir} to be unmounted`).catch(() => run('umount', ['-l', dir]));
   mounted.delete(dir);
   if (removeDir) rmSync(dir, { recursive: true, force: true });
 }

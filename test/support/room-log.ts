@@ -36,12 +36,3 @@ export class RoomLog {
     return new Set(this.entries.flatMap((e) => (e.type === 'notice' ? [e.name] : [])));
   }
 }
-
-/** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

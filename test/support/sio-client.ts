@@ -60,7 +60,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
         if (engine === undefined || engine.readyState === 'closed') resolve();
         else engine.once('close', () => resolve());
         socket.close();
-        setTimeout(resolve, 2_000).unref();
+        setTimeout(resolve, 2_000).unref(); // bounds the wait: a close never confirmed does not hold up the next test
       }),
   );
   const label = `socket.io client ${JSON.stringify(options.auth ?? {})}`;

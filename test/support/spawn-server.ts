@@ -4,6 +4,7 @@ import path from 'node:path';
 import { onCleanup } from './cleanup';
 import { freshDataDir } from './data-dir';
 import { fromTestEnvironment } from './server';
+import { waitUntil } from './wait';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'server/main.ts');
@@ -53,16 +54,15 @@ export function runMain(env: Record<string, string>): { child: ChildProcess; lin
  */
 export async function spawnServer(env: Record<string, string> = {}, startTimeoutMs = 15_000): Promise<SpawnedServer> {
   const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env });
-  const deadline = Date.now() + startTimeoutMs;
-  while (Date.now() < deadline) {
+  const listeningAt = () => {
     for (const line of run.lines) {
       const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'listening' && entry.url !== undefined) {
-        return { child: run.child, url: entry.url, lines: run.lines, exited: run.exited };
-      }
+      if (entry.msg === 'listening' && entry.url !== undefined) return entry.url;
     }
-    if (run.child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`server did not start; stderr: ${run.stderr()}`);
+    return undefined;
+  };
+  await waitUntil(() => listeningAt() !== undefined || run.child.exitCode !== null, 'the server to log "listening"', startTimeoutMs).catch(() => undefined);
+  const url = listeningAt();
+  if (url === undefined) throw new Error(`server did not start; stderr: ${run.stderr()}`);
+  return { child: run.child, url, lines: run.lines, exited: run.exited };
 }
