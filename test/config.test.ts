@@ -35,6 +35,7 @@ describe('configuration', () => {
       apiRateLimit: 100,
       tls: null,
       jwt: null,
+      socketIoFastPath: true,
     });
   });
 
@@ -55,6 +56,7 @@ describe('configuration', () => {
       MAX_BUFFERED_MS: '500',
       BUFFERED_CEILING_BYTES: '131072',
       HEARTBEAT_MS: '1000',
+      SOCKETIO_FAST_PATH: 'off',
       MAX_CONNECTIONS: '10',
       MAX_CONNECTIONS_PER_IP: '2',
       MAX_ROOMS: '7',
@@ -98,6 +100,7 @@ describe('configuration', () => {
       apiRateLimit: 7,
       tls: null,
       jwt: null,
+      socketIoFastPath: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
@@ -115,6 +118,7 @@ describe('configuration', () => {
         LOG_LEVEL: 'loud',
         REDIS_URL: 'localhost:6379',
         WORKERS: '0',
+        SOCKETIO_FAST_PATH: 'yes',
       });
     } catch (err) {
       error = err;
@@ -130,9 +134,11 @@ describe('configuration', () => {
       'LOG_LEVEL',
       'REDIS_URL',
       'WORKERS',
+      'SOCKETIO_FAST_PATH',
     ]);
     expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
     expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(problems[8]).toBe('SOCKETIO_FAST_PATH="yes": Invalid option: expected one of "on"|"off"');
   });
 
   it('reads the JWT settings: a secret, a public key file (its algorithm from the key type) or a JWKS URL', async () => {

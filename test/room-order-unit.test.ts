@@ -126,6 +126,22 @@ describe('Room: events leave in the order they happened', () => {
     expect(events).toEqual(['join:ann', 'chat:hi', 'join:bob', 'leave:bob']);
   });
 
+  it("gives a newcomer a presence that the notices it receives next bring up to date, queued ones included", () => {
+    const { store, complete } = heldStore();
+    const events: string[] = [];
+    const alpha = room(store, [recordingSink(events)]);
+    alpha.join('zed');
+    alpha.post('zed', 'held');
+    alpha.join('ann'); // behind the message being stored
+    alpha.leave('zed'); // likewise
+    // A newcomer now: nothing of the queued notices has gone out, so zed is still here
+    // and ann not yet; the notices it is about to receive say so.
+    expect(alpha.presenceNow()).toEqual({ online: 1, members: [{ name: 'zed', connections: 1 }] });
+    complete('held');
+    expect(events).toEqual(['join:zed', 'chat:held', 'join:ann', 'leave:zed']);
+    expect(alpha.presenceNow()).toEqual({ online: 1, members: [{ name: 'ann', connections: 1 }] });
+  });
+
   it('gives every sink the same order, also when a sink posts from inside a delivery', () => {
     const first: string[] = [];
     const second: string[] = [];

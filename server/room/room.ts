@@ -79,6 +79,13 @@ export class Room {
   emptySince: number;
   private readonly history: History;
   private readonly presence = new PresenceCount();
+  /**
+   * Who is here as the room's published notices tell it: `presence` once the joins and
+   * leaves still queued behind a message being stored have gone out. A newcomer is sent
+   * this, so that the notices it receives next (those queued ones included) bring its
+   * list up to date instead of counting someone twice.
+   */
+  private readonly announced = new PresenceCount();
   private readonly store: MessageStore;
   private readonly sinks: readonly RoomSink[];
   private readonly bus: RoomBus | undefined;
@@ -219,9 +226,9 @@ export class Room {
     }
   }
 
-  /** Who is here, on every node. */
+  /** Who is here, on every node, as the notices published so far tell it (see `announced`). */
   presenceNow(): Presence {
-    return mergePresence([this.presence.entries(), ...(this.bus?.remote(this.name) ?? [])]);
+    return mergePresence([this.announced.entries(), ...(this.bus?.remote(this.name) ?? [])]);
   }
 
   /** This node's count per name, for the bus. */
@@ -287,8 +294,16 @@ export class Room {
     // Not presenceNow(): a join storm would sort the whole member list once per join.
     const online = this.presence.online + (this.bus?.remoteOnline(this.name) ?? 0);
     const notice: Notice = { kind, text, name, online, at: this.now() };
-    if (this.quiet) return notice;
+    const publish = () => {
+      if (kind === 'join') this.announced.add(name);
+      else this.announced.remove(name);
+    };
+    if (this.quiet) {
+      publish();
+      return notice;
+    }
     const deliver = () => {
+      publish();
       for (const sink of this.sinks) sink.notice(notice);
       this.bus?.publish({ type: 'notice', room: this.name, notice }, this.presence);
     };
