@@ -1,4 +1,4 @@
-import type { Row, Unit } from '../plan';
+import type { Row, Unit } from '../rows';
 
 /** A value with its unit, short enough for a table cell or a chart label. */
 export function formatValue(value: number, unit: Unit): string {
@@ -23,8 +23,10 @@ export function formatRatio(ratio: number): string {
 }
 
 export function formatTarget(row: Row): string {
-  if (row.target === null) return '-';
-  return `${row.better === 'higher' ? '>=' : '<='} ${formatRatio(row.target.ratio)}`;
+  const { target } = row;
+  if (target === null) return '-';
+  if ('ratio' in target) return `${row.better === 'higher' ? '>=' : '<='} ${formatRatio(target.ratio)}`;
+  return `${row.better === 'higher' ? '>' : '<'} ${formatValue(target.limit, row.unit)}`;
 }
 
 /**
