@@ -2,7 +2,7 @@ import type { WorkerGroup } from './fleet';
 import type { ServerName } from './ipc';
 import { manyRoomGroups, manyRoomTalkers, type RoomKind } from './many-rooms';
 import type { Profile } from './profiles';
-import { runRoomTrial, type RoomResult } from './room-trial';
+import { oneTalker, runRoomTrial, type RoomResult } from './room-trial';
 import { runStormTrial, type StormResult } from './storm-trial';
 
 /** Ours against its baseline, run by run (A B A B ...). */
@@ -18,6 +18,9 @@ export interface Trials {
   mixedRoom: RoomResult[];
   /** The same clients in many small rooms, one talker each (many-rooms.ts), run beside the one room. */
   manyRooms: Record<RoomKind, RoomResult[]>;
+  /** The one room with a single talker keeping `profile.window` messages in flight (oneTalker). */
+  rawOneTalker: Pair<RoomResult>;
+  sioOneTalker: Pair<RoomResult>;
   rawStorm: Pair<StormResult>;
   sioStorm: Pair<StormResult>;
 }
@@ -68,7 +71,7 @@ export function roomGroups(profile: Profile): Record<'raw' | 'sio' | 'mixed', Wo
 }
 
 /** Trials per repetition in runPlan. */
-export const SINGLE_PROCESS_STEPS = 12;
+export const SINGLE_PROCESS_STEPS = 16;
 
 /**
  * Runs every trial of the profile. Each comparison alternates ours and its baseline,
@@ -116,7 +119,10 @@ export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
     mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', groups.mixed, profile), roomLine));
     await inManyRooms('mixed', 'mixed', r);
   }
+  const one = (kind: 'raw' | 'sio') => (s: ServerName) => runRoomTrial(s, groups[kind], profile, oneTalker(groups[kind], profile));
+  const rawOneTalker = await alternate('raw room, one talker', 'ws-loop', one('raw'), roomLine);
+  const sioOneTalker = await alternate('Socket.IO room, one talker', 'socketio-emit', one('sio'), roomLine);
   const rawStorm = await alternate('raw storm', 'ws-loop', (s) => runStormTrial(s, 'raw', profile.stormClients, profile), stormLine);
   const sioStorm = await alternate('Socket.IO storm', 'socketio-emit', (s) => runStormTrial(s, 'sio', profile.sioStormClients, profile), stormLine);
-  return { rawRoom, sioRoom, mixedRoom, manyRooms, rawStorm, sioStorm };
+  return { rawRoom, sioRoom, mixedRoom, manyRooms, rawOneTalker, sioOneTalker, rawStorm, sioStorm };
 }

@@ -17,6 +17,7 @@ const stormDelivery = (r: StormResult) => r.notices;
 export function buildRows(trials: Trials, profile: Profile): Row[] {
   const room = profile.roomClients;
   const talkers = `${profile.senders} talkers`;
+  const one = `one talker (window ${profile.window})`;
   const rows: Row[] = [];
 
   // The one room, many talkers: fan-out, the server's CPU per delivery, latency.
@@ -40,6 +41,17 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
   rows.push(sioOverRaw('sio-vs-raw-cpu', `${talkers}, ${room} clients`, trials.sioRoom.ours, trials.rawRoom.ours));
   rows.push(...mixedRows(trials, profile));
   rows.push(...manyRoomRows(trials, profile));
+
+  // The one room, one talker.
+  const oneMeasures = (prefix: string, name: string, fanoutTarget: Target | null): Measure<RoomResult>[] => [
+    fanoutMeasure(`${prefix}-one-fanout`, `${name} fan-out, ${one}, ${room} clients`, fanoutTarget),
+    cpuMeasure(`${prefix}-one-cpu`, `${name} server CPU per delivery, ${one}, ${room} clients`),
+  ];
+  for (const m of oneMeasures('raw', 'Raw', null)) rows.push(compare(m, RAW_BASELINE, trials.rawOneTalker.ours, trials.rawOneTalker.baseline));
+  for (const m of oneMeasures('sio', 'Socket.IO', { ratio: 5 })) {
+    rows.push(compare(m, SIO_BASELINE, trials.sioOneTalker.ours, trials.sioOneTalker.baseline));
+  }
+  rows.push(sioOverRaw('sio-vs-raw-one-cpu', `${one}, ${room} clients`, trials.sioOneTalker.ours, trials.rawOneTalker.ours));
 
   for (const m of stormMeasures('raw', 'Raw', profile.stormClients, { ratio: 0.15 })) rows.push(compare(m, RAW_BASELINE, trials.rawStorm.ours, trials.rawStorm.baseline));
   for (const m of stormMeasures('sio', 'Socket.IO', profile.sioStormClients, null)) {

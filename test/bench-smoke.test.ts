@@ -22,6 +22,8 @@ const SINGLE_PROCESS_ROWS = [
   'mixed-fanout',
   'mixed-cpu',
   ...['raw', 'sio', 'mixed'].flatMap((kind) => [`${kind}-rooms-fanout`, `${kind}-rooms-cpu`, `${kind}-rooms-latency-p50`, `${kind}-rooms-latency-p99`]),
+  ...['raw', 'sio'].flatMap((kind) => [`${kind}-one-fanout`, `${kind}-one-cpu`]),
+  'sio-vs-raw-one-cpu',
   ...['raw', 'sio'].flatMap((kind) => [
     `${kind}-storm`,
     `${kind}-memory`,
