@@ -49,10 +49,14 @@ export class Fleet {
     return this.groups.reduce((sum, group) => sum + group.count, 0);
   }
 
-  /** Every worker opens its group's clients, `concurrency` handshakes at a time each. */
-  async connect(concurrency: number, timeoutMs: number): Promise<void> {
+  /**
+   * Every worker (or those of `only`, by index) opens its group's clients, `concurrency`
+   * handshakes at a time each.
+   */
+  async connect(concurrency: number, timeoutMs: number, only: readonly number[] | null = null): Promise<void> {
     await Promise.all(
       this.workers.map((worker, i) => {
+        if (only !== null && !only.includes(i)) return undefined;
         const { kind, count, rooms = [DEFAULT_ROOM] } = this.groups[i] as WorkerGroup;
         const url = this.server.urls[i % this.server.urls.length] as string;
         return worker.request({ cmd: 'connect', url, kind, count, concurrency, rooms: [...rooms] }, timeoutMs);

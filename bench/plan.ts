@@ -48,7 +48,7 @@ export const roomLine = (r: RoomResult) => {
 };
 
 const stormLine = (r: StormResult) =>
-  `storm ${r.stormSeconds.toFixed(2)} s, ${Math.round(r.rssPerConnection)} B/conn`;
+  `storm ${r.stormSeconds.toFixed(2)} s, ${r.probes.sent} probes p99 ${r.probes.latency.p99Ms.toFixed(1)} ms, ${Math.round(r.rssPerConnection)} B/conn`;
 
 /** The three rooms, each client kind split over two workers (two nodes, where there are two). */
 export function roomGroups(profile: Profile): Record<'raw' | 'sio' | 'mixed', WorkerGroup[]> {

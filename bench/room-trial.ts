@@ -12,6 +12,11 @@ export interface Delivery {
    * several rooms; absent elsewhere). Any is a failure, even with delivered = expected.
    */
   misrouted?: number;
+  /**
+   * Deliveries beyond `expected` that a count cannot tell from the expected ones (join
+   * notices in a storm with probes: see storm-trial.ts); not in `delivered`, and no failure.
+   */
+  surplus?: number;
 }
 
 /** Shares of one core used during a measured window (null where there is no /proc). */

@@ -76,6 +76,8 @@ export function finish<T>(
   // Only where the trials checked it (several rooms): elsewhere there is no other room.
   const checked = deliveries.filter((d) => d.misrouted !== undefined);
   if (checked.length > 0) delivery.misrouted = checked.reduce((sum, d) => sum + (d.misrouted as number), 0);
+  const surplus = deliveries.reduce((sum, d) => sum + (d.surplus ?? 0), 0);
+  if (surplus > 0) delivery.surplus = surplus;
   const worstDelivery = Math.min(...deliveries.map((d) => (d.expected === 0 ? 1 : d.delivered / d.expected)));
   return {
     id: measure.id,

@@ -10,8 +10,11 @@ const SIO_BASELINE = 'bare socket.io';
 
 /** Socket.IO's CPU per delivery is held to this multiple of raw's, ours against ours. */
 const SIO_CPU_OVER_RAW = 1.5;
+/** An absolute bound on the storm probes' p99, ms. */
+const PROBE_P99_LIMIT_MS = 500;
 
 const stormDelivery = (r: StormResult) => r.notices;
+const probeDelivery = (r: StormResult) => r.probes;
 
 /** The rows of the single-process part (bench/plan.ts), with the issue's targets. */
 export function buildRows(trials: Trials, profile: Profile): Row[] {
@@ -53,8 +56,8 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
   }
   rows.push(sioOverRaw('sio-vs-raw-one-cpu', `${one}, ${room} clients`, trials.sioOneTalker.ours, trials.rawOneTalker.ours));
 
-  for (const m of stormMeasures('raw', 'Raw', profile.stormClients, { ratio: 0.15 })) rows.push(compare(m, RAW_BASELINE, trials.rawStorm.ours, trials.rawStorm.baseline));
-  for (const m of stormMeasures('sio', 'Socket.IO', profile.sioStormClients, null)) {
+  for (const m of stormMeasures('raw', 'Raw', profile.stormClients, { ratio: 0.1 })) rows.push(compare(m, RAW_BASELINE, trials.rawStorm.ours, trials.rawStorm.baseline));
+  for (const m of stormMeasures('sio', 'Socket.IO', profile.sioStormClients, { ratio: 0.25 })) {
     rows.push(compare(m, SIO_BASELINE, trials.sioStorm.ours, trials.sioStorm.baseline));
   }
   return rows;
@@ -145,9 +148,11 @@ function manyRoomRows(trials: Trials, profile: Profile): Row[] {
 }
 
 /**
- * A join storm: its time (notices counted) and the idle memory after it.
+ * A join storm: its time (notices counted), the probes sent through it (latency, each
+ * probe counted against every client that was in the room when it left), and the idle
+ * memory after it.
  */
-function stormMeasures(prefix: string, name: string, storm: number, stormTarget: Target | null): Measure<StormResult>[] {
+function stormMeasures(prefix: string, name: string, storm: number, stormTarget: Target): Measure<StormResult>[] {
   return [
     {
       id: `${prefix}-storm`,
@@ -158,6 +163,17 @@ function stormMeasures(prefix: string, name: string, storm: number, stormTarget:
       value: (r) => r.stormSeconds,
       delivery: stormDelivery,
     },
+    ...(['p50', 'p99', 'max'] as const).map(
+      (q): Measure<StormResult> => ({
+        id: `${prefix}-storm-probe-${q}`,
+        label: `${name} probe latency ${q} during that storm (a chat every 100 ms from a client there before it)`,
+        unit: 'ms',
+        better: 'lower',
+        target: q === 'p99' ? { limit: PROBE_P99_LIMIT_MS } : null,
+        value: (r) => r.probes.latency[`${q}Ms`],
+        delivery: probeDelivery,
+      }),
+    ),
     {
       id: `${prefix}-memory`,
       label: `${name} idle memory per connection (RSS), ${storm} clients`,

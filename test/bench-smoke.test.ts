@@ -26,6 +26,9 @@ const SINGLE_PROCESS_ROWS = [
   'sio-vs-raw-one-cpu',
   ...['raw', 'sio'].flatMap((kind) => [
     `${kind}-storm`,
+    `${kind}-storm-probe-p50`,
+    `${kind}-storm-probe-p99`,
+    `${kind}-storm-probe-max`,
     `${kind}-memory`,
     `${kind}-heap`,
   ]),

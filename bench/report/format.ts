@@ -32,11 +32,13 @@ export function formatTarget(row: Row): string {
 /**
  * Exactly 1 only when every expected delivery arrived: 0.9999996 must not round to 1.
  * Where the trials had several rooms, also how many deliveries went to another room than
- * the message's (they are not in `delivered`, and any at all is a failure).
+ * the message's (they are not in `delivered`, and any at all is a failure); and any surplus
+ * (room-trial.ts, Delivery).
  */
 export function formatDelivery(row: Row): string {
-  const { delivered, expected, misrouted } = row.delivery;
-  const strays = misrouted === undefined ? '' : misrouted === 0 ? ', 0 to other rooms' : `, **${misrouted} to other rooms**`;
+  const { delivered, expected, misrouted, surplus } = row.delivery;
+  let strays = misrouted === undefined ? '' : misrouted === 0 ? ', 0 to other rooms' : `, **${misrouted} to other rooms**`;
+  if (surplus !== undefined) strays += `, ${surplus} more than expected`;
   if (delivered === expected && row.worstDelivery === 1) return `1 (${delivered})${strays}`;
   return `${(delivered / expected).toFixed(6)} (${delivered}/${expected}, worst ${row.worstDelivery.toFixed(6)})${strays}`;
 }
