@@ -1,11 +1,11 @@
 import type { WorkerGroup } from './fleet';
-import type { ServerName } from './ipc';
+import type { ServerSetup } from './ipc';
 import { manyRoomGroups, manyRoomTalkers, type RoomKind } from './many-rooms';
 import type { Profile } from './profiles';
 import { oneTalker, runRoomTrial, type RoomResult } from './room-trial';
 import { runStormTrial, type StormResult } from './storm-trial';
 
-/** Ours against its baseline, run by run (A B A B ...). */
+/** Ours against one other setup, run by run (A B A B ...). */
 export interface Pair<T> {
   ours: T[];
   baseline: T[];
@@ -21,6 +21,8 @@ export interface Trials {
   /** The one room with a single talker keeping `profile.window` messages in flight (oneTalker). */
   rawOneTalker: Pair<RoomResult>;
   sioOneTalker: Pair<RoomResult>;
+  /** Ours with the Socket.IO fast path on (`ours`) against off (`ours-plain-sio`), both regimes. */
+  fastPath: { room: Pair<RoomResult>; oneTalker: Pair<RoomResult> };
   rawStorm: Pair<StormResult>;
   sioStorm: Pair<StormResult>;
 }
@@ -71,7 +73,7 @@ export function roomGroups(profile: Profile): Record<'raw' | 'sio' | 'mixed', Wo
 }
 
 /** Trials per repetition in runPlan. */
-export const SINGLE_PROCESS_STEPS = 16;
+export const SINGLE_PROCESS_STEPS = 20;
 
 /**
  * Runs every trial of the profile. Each comparison alternates ours and its baseline,
@@ -94,8 +96,8 @@ export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
   /** Ours, then its baseline, then anything run beside them (`also`), each repetition. */
   const alternate = async <T>(
     name: string,
-    baseline: ServerName,
-    run: (server: ServerName) => Promise<T>,
+    baseline: ServerSetup,
+    run: (server: ServerSetup) => Promise<T>,
     describe: (result: T) => string,
     also: (run: number) => Promise<void> = async () => undefined,
   ): Promise<Pair<T>> => {
@@ -119,10 +121,14 @@ export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
     mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', groups.mixed, profile), roomLine));
     await inManyRooms('mixed', 'mixed', r);
   }
-  const one = (kind: 'raw' | 'sio') => (s: ServerName) => runRoomTrial(s, groups[kind], profile, oneTalker(groups[kind], profile));
+  const one = (kind: 'raw' | 'sio') => (s: ServerSetup) => runRoomTrial(s, groups[kind], profile, oneTalker(groups[kind], profile));
   const rawOneTalker = await alternate('raw room, one talker', 'ws-loop', one('raw'), roomLine);
   const sioOneTalker = await alternate('Socket.IO room, one talker', 'socketio-emit', one('sio'), roomLine);
+  const fastPath = {
+    room: await alternate('Socket.IO room, fast path on vs off', 'ours-plain-sio', (s) => runRoomTrial(s, groups.sio, profile), roomLine),
+    oneTalker: await alternate('Socket.IO room, one talker, fast path on vs off', 'ours-plain-sio', one('sio'), roomLine),
+  };
   const rawStorm = await alternate('raw storm', 'ws-loop', (s) => runStormTrial(s, 'raw', profile.stormClients, profile), stormLine);
   const sioStorm = await alternate('Socket.IO storm', 'socketio-emit', (s) => runStormTrial(s, 'sio', profile.sioStormClients, profile), stormLine);
-  return { rawRoom, sioRoom, mixedRoom, manyRooms, rawOneTalker, sioOneTalker, rawStorm, sioStorm };
+  return { rawRoom, sioRoom, mixedRoom, manyRooms, rawOneTalker, sioOneTalker, fastPath, rawStorm, sioStorm };
 }

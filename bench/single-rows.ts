@@ -7,6 +7,7 @@ import type { StormResult } from './storm-trial';
 
 const RAW_BASELINE = 'bare ws loop';
 const SIO_BASELINE = 'bare socket.io';
+const PLAIN_SIO = 'ours, SOCKETIO_FAST_PATH=off (every packet through engine.io)';
 
 /** Socket.IO's CPU per delivery is held to this multiple of raw's, ours against ours. */
 const SIO_CPU_OVER_RAW = 1.5;
@@ -55,6 +56,15 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
     rows.push(compare(m, SIO_BASELINE, trials.sioOneTalker.ours, trials.sioOneTalker.baseline));
   }
   rows.push(sioOverRaw('sio-vs-raw-one-cpu', `${one}, ${room} clients`, trials.sioOneTalker.ours, trials.rawOneTalker.ours));
+
+  // Our Socket.IO fast path against engine.io's own path, both regimes; no target.
+  const fast = (prefix: string, regime: string, pair: Trials['fastPath']['room']) => {
+    const on = 'fast path on (vs SOCKETIO_FAST_PATH=off)';
+    rows.push(compare(fanoutMeasure(`${prefix}-fanout`, `Socket.IO fan-out, ${regime}, ${room} clients, ${on}`), PLAIN_SIO, pair.ours, pair.baseline));
+    rows.push(compare(cpuMeasure(`${prefix}-cpu`, `Socket.IO server CPU per delivery, ${regime}, ${room} clients, ${on}`), PLAIN_SIO, pair.ours, pair.baseline));
+  };
+  fast('sio-fastpath', talkers, trials.fastPath.room);
+  fast('sio-one-fastpath', one, trials.fastPath.oneTalker);
 
   for (const m of stormMeasures('raw', 'Raw', profile.stormClients, { ratio: 0.1 })) rows.push(compare(m, RAW_BASELINE, trials.rawStorm.ours, trials.rawStorm.baseline));
   for (const m of stormMeasures('sio', 'Socket.IO', profile.sioStormClients, { ratio: 0.25 })) {

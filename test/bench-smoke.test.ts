@@ -24,6 +24,7 @@ const SINGLE_PROCESS_ROWS = [
   ...['raw', 'sio', 'mixed'].flatMap((kind) => [`${kind}-rooms-fanout`, `${kind}-rooms-cpu`, `${kind}-rooms-latency-p50`, `${kind}-rooms-latency-p99`]),
   ...['raw', 'sio'].flatMap((kind) => [`${kind}-one-fanout`, `${kind}-one-cpu`]),
   'sio-vs-raw-one-cpu',
+  ...['sio-fastpath', 'sio-one-fastpath'].flatMap((prefix) => [`${prefix}-fanout`, `${prefix}-cpu`]),
   ...['raw', 'sio'].flatMap((kind) => [
     `${kind}-storm`,
     `${kind}-storm-probe-p50`,
