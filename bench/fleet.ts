@@ -79,19 +79,20 @@ export class Fleet {
   }
 
   /**
-   * Polls the workers until `done` holds or nothing has arrived for `stallMs`; returns
-   * the last counters either way, so the caller reports what did arrive.
+   * Polls the workers until `done` holds or nothing has arrived for `stallMs` (nothing
+   * that `seen` counts: every chat and notice by default); returns the last counters
+   * either way, so the caller reports what did arrive.
    */
-  async waitFor(done: (total: Totals) => boolean, stallMs: number): Promise<Totals> {
+  async waitFor(done: (total: Totals) => boolean, stallMs: number, seen: (total: Totals) => number = everything): Promise<Totals> {
     let total = sum(await this.counters());
     let lastProgress = Date.now();
-    let lastSeen = total.chats + total.misrouted + total.notices;
+    let lastSeen = seen(total);
     while (!done(total) && Date.now() - lastProgress < stallMs) {
       await sleep(POLL_MS);
       total = sum(await this.counters());
-      const seen = total.chats + total.misrouted + total.notices;
-      if (seen !== lastSeen) {
-        lastSeen = seen;
+      const now = seen(total);
+      if (now !== lastSeen) {
+        lastSeen = now;
         lastProgress = Date.now();
       }
     }
@@ -104,6 +105,8 @@ export class Fleet {
     await Promise.all(this.workers.map((worker) => worker.kill()));
   }
 }
+
+const everything = (total: Totals) => total.chats + total.misrouted + total.notices;
 
 function totalCpu(pids: readonly number[]): number | null {
   const seconds = pids.map(cpuSeconds);
