@@ -1,7 +1,8 @@
 /**
  * Entry point of a client worker: `client-worker.ts <worker index>`. It holds a pool of
  * thin clients of one kind, in one room or dealt into several, and drives them as the
- * orchestrator asks: connect, a closed fan-out loop, an open-loop latency probe. It counts
+ * orchestrator asks: connect, a closed fan-out loop, an open-loop latency probe, probes
+ * through a join storm (probe-log.ts). It counts
  * every delivery and keeps counting until told otherwise, so nothing that arrives late
  * goes unseen; with several rooms it also counts any delivery to the wrong room.
  */
@@ -13,6 +14,7 @@ import { announce, serveRequests } from './child-link';
 import { nowMs, nowUs } from './clock';
 import { Histogram } from './histogram';
 import type { ClientKind, Counters, Phases, WorkerRequest } from './ipc';
+import { ProbeLog } from './probe-log';
 
 const PROTOCOLS: Record<ClientKind, (room: string) => WireProtocol> = { raw: rawProtocol, sio: sioProtocol };
 const MAX_ERROR_SAMPLES = 10;
@@ -37,6 +39,10 @@ let phaseTimers: NodeJS.Timeout[] = [];
 let closedLoop = new Uint8Array(0);
 let histogram: Histogram | null = null;
 const nextSeq: number[] = [];
+/** Set during a join storm with probes: every chat is then read as a probe. */
+let probeLog: ProbeLog | null = null;
+let probeTimer: NodeJS.Timeout | null = null;
+const probesSentUs: number[] = [];
 
 function freshCounters(notices: number): Counters {
   return { chats: [0, 0, 0], misrouted: 0, notices, sent: 0, lastNoticeAtMs: 0, open: clients.length, errors: 0, errorSamples: [] };
@@ -71,6 +77,10 @@ function eventsFor(index: number): ClientEvents {
         }
       }
       counters.chats[phase] += 1;
+      if (probeLog !== null) {
+        if (payload === undefined) payload = readPayload(frame);
+        if (payload !== null) probeLog.received(index, payload.sentUs, nowUs());
+      }
       if (histogram !== null && phase === 1) {
         if (payload === undefined) payload = readPayload(frame);
         if (payload !== null) histogram.record(nowUs() - payload.sentUs);
@@ -84,6 +94,7 @@ function eventsFor(index: number): ClientEvents {
     notice() {
       counters.notices += 1;
       counters.lastNoticeAtMs = nowMs();
+      probeLog?.noticed(index, nowUs());
     },
     error: recordError,
   };
@@ -187,6 +198,26 @@ function latency(phases: Phases, rate: number, senders: readonly number[]): void
   );
 }
 
+/** Client `index` sends a probe now and every `intervalMs` (open loop, whatever comes back). */
+function startProbes(index: number, intervalMs: number): void {
+  const client = clients[index];
+  if (client === undefined) throw new Error(`no client ${index} to send probes`);
+  const send = (): void => {
+    const sentUs = nowUs();
+    client.sendChat(makePayload(senderId(index), probesSentUs.length, sentUs, 0));
+    probesSentUs.push(sentUs);
+    counters.sent += 1;
+  };
+  send();
+  probeTimer = setInterval(send, intervalMs);
+}
+
+function stopProbes(): number[] {
+  if (probeTimer !== null) clearInterval(probeTimer);
+  probeTimer = null;
+  return probesSentUs;
+}
+
 serveRequests<WorkerRequest>(async (request) => {
   switch (request.cmd) {
     case 'connect':
@@ -202,6 +233,18 @@ serveRequests<WorkerRequest>(async (request) => {
       return counters;
     case 'histogram':
       return (histogram ?? new Histogram()).toData();
+    case 'probe-watch':
+      probeLog = new ProbeLog();
+      return { ok: true };
+    case 'probe-start':
+      startProbes(request.sender, request.intervalMs);
+      return { ok: true };
+    case 'probe-stop':
+      return stopProbes();
+    case 'probe-tally':
+      return (probeLog ?? new ProbeLog()).tally(request.sentUs);
+    case 'probe-latency':
+      return (probeLog ?? new ProbeLog()).latency();
   }
 });
 

@@ -1,5 +1,6 @@
 import type { ServerSetup } from './ipc';
-import { compare, fanoutDelivery, latencyDelivery, roomGroups, roomLine, type Measure, type Row, type Timed } from './plan';
+import { roomGroups, roomLine, type Timed } from './plan';
+import { compare, cpuMeasure, fanoutMeasure, latencyDelivery, type Measure, type Row } from './rows';
 import type { Profile } from './profiles';
 import { runRoomTrial, type RoomResult } from './room-trial';
 
@@ -43,7 +44,7 @@ export async function runClusterPlan(profile: Profile, timed: Timed): Promise<Cl
   return trials;
 }
 
-/** Fan-out and p99 latency of each room on each cluster setup, against the same room on one process. */
+/** Fan-out, server CPU per delivery and p99 latency of each room on each cluster setup, against the same room on one process. */
 export function buildClusterRows(trials: ClusterTrials, profile: Profile): Row[] {
   const room = profile.roomClients;
   const half = Math.floor(room / 2);
@@ -51,6 +52,11 @@ export function buildClusterRows(trials: ClusterTrials, profile: Profile): Row[]
     raw: `Raw fan-out, ${room} clients`,
     sio: `Socket.IO fan-out, ${room} clients`,
     mixed: `Mixed room fan-out, ${room - half} raw on one node + ${half} Socket.IO on the other`,
+  };
+  const cpuRooms: Record<RoomName, string> = {
+    raw: `Raw server CPU per delivery, ${room} clients`,
+    sio: `Socket.IO server CPU per delivery, ${room} clients`,
+    mixed: `Mixed room server CPU per delivery, ${room - half} raw + ${half} Socket.IO`,
   };
   const latencyRooms: Record<RoomName, string> = {
     raw: `Raw latency p99, ${profile.latencyRate} msg/s to ${room}`,
@@ -60,15 +66,9 @@ export function buildClusterRows(trials: ClusterTrials, profile: Profile): Row[]
   const rows: Row[] = [];
   for (const name of ROOMS) {
     for (const setup of SETUPS) {
-      const fanout: Measure<RoomResult> = {
-        id: `${setup}-${name}-fanout`,
-        label: `${rooms[name]}, ${SETUP_NAMES[setup]}`,
-        unit: 'deliveries/s',
-        better: 'higher',
-        target: null,
-        value: (r) => r.fanout.deliveriesPerSecond,
-        delivery: fanoutDelivery,
-      };
+      const fanout = fanoutMeasure(`${setup}-${name}-fanout`, `${rooms[name]}, ${SETUP_NAMES[setup]}`);
+      // All the server side's processes added up (nodes, workers, redis-server), on its one core.
+      const cpu = cpuMeasure(`${setup}-${name}-cpu`, `${cpuRooms[name]}, ${SETUP_NAMES[setup]}`);
       const p99: Measure<RoomResult> = {
         id: `${setup}-${name}-latency-p99`,
         label: `${latencyRooms[name]}, ${SETUP_NAMES[setup]}`,
@@ -79,7 +79,7 @@ export function buildClusterRows(trials: ClusterTrials, profile: Profile): Row[]
         delivery: latencyDelivery,
       };
       const results = trials[name];
-      for (const measure of [fanout, p99]) rows.push(compare(measure, 'ours, one process', results[setup], results.ours));
+      for (const measure of [fanout, cpu, p99]) rows.push(compare(measure, 'ours, one process', results[setup], results.ours));
     }
   }
   return rows;

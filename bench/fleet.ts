@@ -49,10 +49,14 @@ export class Fleet {
     return this.groups.reduce((sum, group) => sum + group.count, 0);
   }
 
-  /** Every worker opens its group's clients, `concurrency` handshakes at a time each. */
-  async connect(concurrency: number, timeoutMs: number): Promise<void> {
+  /**
+   * Every worker (or those of `only`, by index) opens its group's clients, `concurrency`
+   * handshakes at a time each.
+   */
+  async connect(concurrency: number, timeoutMs: number, only: readonly number[] | null = null): Promise<void> {
     await Promise.all(
       this.workers.map((worker, i) => {
+        if (only !== null && !only.includes(i)) return undefined;
         const { kind, count, rooms = [DEFAULT_ROOM] } = this.groups[i] as WorkerGroup;
         const url = this.server.urls[i % this.server.urls.length] as string;
         return worker.request({ cmd: 'connect', url, kind, count, concurrency, rooms: [...rooms] }, timeoutMs);
@@ -75,19 +79,20 @@ export class Fleet {
   }
 
   /**
-   * Polls the workers until `done` holds or nothing has arrived for `stallMs`; returns
-   * the last counters either way, so the caller reports what did arrive.
+   * Polls the workers until `done` holds or nothing has arrived for `stallMs` (nothing
+   * that `seen` counts: every chat and notice by default); returns the last counters
+   * either way, so the caller reports what did arrive.
    */
-  async waitFor(done: (total: Totals) => boolean, stallMs: number): Promise<Totals> {
+  async waitFor(done: (total: Totals) => boolean, stallMs: number, seen: (total: Totals) => number = everything): Promise<Totals> {
     let total = sum(await this.counters());
     let lastProgress = Date.now();
-    let lastSeen = total.chats + total.misrouted + total.notices;
+    let lastSeen = seen(total);
     while (!done(total) && Date.now() - lastProgress < stallMs) {
       await sleep(POLL_MS);
       total = sum(await this.counters());
-      const seen = total.chats + total.misrouted + total.notices;
-      if (seen !== lastSeen) {
-        lastSeen = seen;
+      const now = seen(total);
+      if (now !== lastSeen) {
+        lastSeen = now;
         lastProgress = Date.now();
       }
     }
@@ -100,6 +105,8 @@ export class Fleet {
     await Promise.all(this.workers.map((worker) => worker.kill()));
   }
 }
+
+const everything = (total: Totals) => total.chats + total.misrouted + total.notices;
 
 function totalCpu(pids: readonly number[]): number | null {
   const seconds = pids.map(cpuSeconds);

@@ -37,7 +37,23 @@ export type WorkerRequest =
   /** Open loop: each of the clients `senders` sends `rate` messages/s; every client records latency. */
   | { cmd: 'latency'; phases: Phases; rate: number; senders: number[] }
   | { cmd: 'counters' }
-  | { cmd: 'histogram' };
+  | { cmd: 'histogram' }
+  /** From now on, note when each client joins and which storm probes it gets (probe-log.ts). */
+  | { cmd: 'probe-watch' }
+  /** Client `sender` sends a probe (a chat) now and every `intervalMs` until probe-stop. */
+  | { cmd: 'probe-start'; sender: number; intervalMs: number }
+  /** Stops the probes; replies with their send times (clock.ts `nowUs()`). */
+  | { cmd: 'probe-stop' }
+  /** Replies with a ProbeTally against the probes sent at `sentUs`. */
+  | { cmd: 'probe-tally'; sentUs: number[] }
+  /** Replies with the latency of every probe received, as HistogramData. */
+  | { cmd: 'probe-latency' };
+
+/** Storm probes owed to a worker's clients (sent after they joined), and how many came. */
+export interface ProbeTally {
+  expected: number;
+  delivered: number;
+}
 
 /** One worker's running totals. Times are clock.ts `nowMs()`, comparable across processes. */
 export interface Counters {

@@ -12,6 +12,11 @@ export interface Delivery {
    * several rooms; absent elsewhere). Any is a failure, even with delivered = expected.
    */
   misrouted?: number;
+  /**
+   * Deliveries beyond `expected` that a count cannot tell from the expected ones (join
+   * notices in a storm with probes: see storm-trial.ts); not in `delivered`, and no failure.
+   */
+  surplus?: number;
 }
 
 /** Shares of one core used during a measured window (null where there is no /proc). */
@@ -35,8 +40,11 @@ export interface RoomResult {
 export interface Talkers {
   /** Rooms in the trial; with more than one, the workers count deliveries to the wrong room. */
   rooms: number;
-  /** Worker i's clients that send in the latency probe, each at `profile.latencyRate`. */
-  latency(worker: number): number[];
+  /**
+   * Worker i's clients that send in the latency probe, each at `profile.latencyRate`;
+   * null: no latency probe in this trial (its `latency` is then NO_LATENCY).
+   */
+  latency: ((worker: number) => number[]) | null;
   /** Worker i's clients that run the closed fan-out loop. */
   fanout(worker: number): number[];
   /** Messages each of them keeps in flight. */
@@ -64,6 +72,36 @@ export function oneRoom(groups: readonly WorkerGroup[], profile: Profile): Talke
     notices: joinNotices(clients),
   };
 }
+
+/**
+ * The one room with a single talker: the first client of the first worker keeps
+ * `profile.window` messages in flight (closed loop), the room's other clients listen. Beside
+ * the many-talker regime of oneRoom, it shows what one busy sender gets out of the server.
+ * No latency probe: the one room's trial already probes with one sender at a fixed rate.
+ */
+export function oneTalker(groups: readonly WorkerGroup[], profile: Profile): Talkers {
+  const clients = groups.reduce((sum, group) => sum + group.count, 0);
+  return {
+    rooms: 1,
+    latency: null,
+    fanout: (i) => (i === 0 ? [0] : []),
+    window: profile.window,
+    audience: clients,
+    notices: joinNotices(clients),
+  };
+}
+
+/** The latency of a trial without a latency probe: no samples, nothing sent, nothing measured. */
+export const NO_LATENCY: RoomResult['latency'] = {
+  samples: 0,
+  p50Ms: Number.NaN,
+  p99Ms: Number.NaN,
+  maxMs: Number.NaN,
+  delivered: 0,
+  expected: 0,
+  serverCpu: null,
+  clientCpu: null,
+};
 
 /** Lead time so that every worker has its orders before the first phase begins. */
 const START_LEAD_MS = 50;
@@ -95,7 +133,7 @@ export async function runRoomTrial(
     // delivers at least the single-process count.
     const short = fleet.server.isCluster ? settled.notices < expected : settled.notices !== expected;
     if (short) throw new Error(`${server}: ${settled.notices} of ${expected} join notices arrived`);
-    const latency = await probeLatency(fleet, profile, talkers);
+    const latency = talkers.latency === null ? NO_LATENCY : await probeLatency(fleet, profile, talkers, talkers.latency);
     const fanout = await runFanout(fleet, profile, talkers);
     return { server, clients, latency, fanout };
   } finally {
@@ -107,9 +145,14 @@ function phasesFrom(warmupMs: number, measureMs: number): Phases {
   return { startAt: Date.now() + START_LEAD_MS, warmupMs, measureMs };
 }
 
-async function probeLatency(fleet: Fleet, profile: Profile, talkers: Talkers): Promise<RoomResult['latency']> {
+async function probeLatency(
+  fleet: Fleet,
+  profile: Profile,
+  talkers: Talkers,
+  senders: (worker: number) => number[],
+): Promise<RoomResult['latency']> {
   const phases = phasesFrom(profile.latencyWarmupMs, profile.latencyMeasureMs);
-  await fleet.broadcast((i) => ({ cmd: 'latency', phases, rate: profile.latencyRate, senders: talkers.latency(i) }));
+  await fleet.broadcast((i) => ({ cmd: 'latency', phases, rate: profile.latencyRate, senders: senders(i) }));
   const cpu = await watchWindow(fleet, phases);
   const { delivery } = await drain(fleet, profile, talkers, 'latency probe');
   const histograms = await fleet.broadcast<HistogramData>(() => ({ cmd: 'histogram' }));

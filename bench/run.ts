@@ -5,8 +5,8 @@
  * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
  * an SVG chart under DIR (bench/results by default). Progress goes to stderr. Exits 1 if
- * any trial failed, any expected delivery went missing or any reached a client of another
- * room; a missed speed target is a result, not a failure. The cluster part needs
+ * any trial failed, any expected delivery (a storm probe included) went missing or any
+ * reached a client of another room; a missed speed target is a result, not a failure. The cluster part needs
  * redis-server: without it, a full run leaves that part out with a warning, and
  * `--only cluster` fails.
  */
@@ -17,7 +17,8 @@ import path from 'node:path';
 import { REDIS_MISSING, REDIS_SERVER } from '../tools/redis-process';
 import { hasTaskset } from './child-link';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
-import { buildRows, runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
+import { runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
+import { buildRows } from './single-rows';
 import { PROFILES, type Profile } from './profiles';
 import { buildStoreRows, runStorePlan, storeSteps } from './store-plan';
 import { svgChart } from './report/chart';

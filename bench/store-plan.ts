@@ -1,4 +1,5 @@
-import { compare, fanoutDelivery, latencyDelivery, roomGroups, roomLine, type Measure, type Row, type Timed } from './plan';
+import { roomGroups, roomLine, type Timed } from './plan';
+import { compare, cpuMeasure, fanoutMeasure, latencyDelivery, type Measure, type Row } from './rows';
 import type { Profile } from './profiles';
 import { runRoomTrial, type RoomResult } from './room-trial';
 
@@ -44,14 +45,6 @@ export async function runStorePlan(profile: Profile, timed: Timed): Promise<Stor
 }
 
 /**
- * Server CPU time per delivery in the fan-out window, in microseconds: the server's share
- * of a core over its deliveries per second (NaN where /proc cannot be read).
- */
-export function cpuPerDelivery(r: RoomResult): number {
-  return r.fanout.serverCpu === null ? Number.NaN : (r.fanout.serverCpu / r.fanout.deliveriesPerSecond) * 1e6;
-}
-
-/**
  * Per room: fan-out (held to STORE_TARGET), the server's CPU per delivery in that
  * fan-out, and latency p99 at the probe's fixed rate, store on against store off, pair
  * by pair.
@@ -78,24 +71,8 @@ export function buildStoreRows(trials: StoreTrials, profile: Profile): Row[] {
   for (const name of ROOMS) {
     const shape = shapes[name];
     const measures: Measure<RoomResult>[] = [
-      {
-        id: `store-${name}-fanout`,
-        label: `${shape.fanout}, ${on}`,
-        unit: 'deliveries/s',
-        better: 'higher',
-        target: { ratio: STORE_TARGET },
-        value: (r) => r.fanout.deliveriesPerSecond,
-        delivery: fanoutDelivery,
-      },
-      {
-        id: `store-${name}-cpu`,
-        label: `${shape.prefix} server CPU per delivery in that fan-out, ${on}`,
-        unit: 'µs',
-        better: 'lower',
-        target: null,
-        value: cpuPerDelivery,
-        delivery: fanoutDelivery,
-      },
+      fanoutMeasure(`store-${name}-fanout`, `${shape.fanout}, ${on}`, { ratio: STORE_TARGET }),
+      cpuMeasure(`store-${name}-cpu`, `${shape.prefix} server CPU per delivery in that fan-out, ${on}`),
       {
         id: `store-${name}-latency-p99`,
         label: `${shape.latency}, ${on}`,

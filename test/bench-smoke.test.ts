@@ -11,28 +11,34 @@ interface BenchRow {
 }
 
 const SINGLE_PROCESS_ROWS = [
-  'raw-fanout',
-  'raw-latency-p50',
-  'raw-latency-p99',
-  'raw-latency-max',
-  'sio-fanout',
-  'sio-latency-p50',
-  'sio-latency-p99',
-  'sio-latency-max',
+  ...['raw', 'sio'].flatMap((kind) => [
+    `${kind}-fanout`,
+    `${kind}-cpu`,
+    `${kind}-latency-p50`,
+    `${kind}-latency-p99`,
+    `${kind}-latency-max`,
+  ]),
+  'sio-vs-raw-cpu',
   'mixed-fanout',
-  ...['raw', 'sio', 'mixed'].flatMap((kind) => [`${kind}-rooms-fanout`, `${kind}-rooms-latency-p50`, `${kind}-rooms-latency-p99`]),
-  'raw-storm',
-  'raw-memory',
-  'raw-heap',
-  'sio-storm',
-  'sio-memory',
-  'sio-heap',
+  'mixed-cpu',
+  ...['raw', 'sio', 'mixed'].flatMap((kind) => [`${kind}-rooms-fanout`, `${kind}-rooms-cpu`, `${kind}-rooms-latency-p50`, `${kind}-rooms-latency-p99`]),
+  ...['raw', 'sio'].flatMap((kind) => [`${kind}-one-fanout`, `${kind}-one-cpu`]),
+  'sio-vs-raw-one-cpu',
+  ...['sio-fastpath', 'sio-one-fastpath'].flatMap((prefix) => [`${prefix}-fanout`, `${prefix}-cpu`]),
+  ...['raw', 'sio'].flatMap((kind) => [
+    `${kind}-storm`,
+    `${kind}-storm-probe-p50`,
+    `${kind}-storm-probe-p99`,
+    `${kind}-storm-probe-max`,
+    `${kind}-memory`,
+    `${kind}-heap`,
+  ]),
 ];
 
 const STORE_ROWS = ['raw', 'sio', 'mixed'].flatMap((room) => [`store-${room}-fanout`, `store-${room}-cpu`, `store-${room}-latency-p99`]);
 
 const CLUSTER_ROWS = ['raw', 'sio', 'mixed'].flatMap((room) =>
-  ['ours-redis-2', 'ours-workers-2'].flatMap((setup) => [`${setup}-${room}-fanout`, `${setup}-${room}-latency-p99`]),
+  ['ours-redis-2', 'ours-workers-2'].flatMap((setup) => [`${setup}-${room}-fanout`, `${setup}-${room}-cpu`, `${setup}-${room}-latency-p99`]),
 );
 
 /**

@@ -1,4 +1,4 @@
-import type { Row, Unit } from '../plan';
+import type { Row, Unit } from '../rows';
 
 /** A value with its unit, short enough for a table cell or a chart label. */
 export function formatValue(value: number, unit: Unit): string {
@@ -23,18 +23,22 @@ export function formatRatio(ratio: number): string {
 }
 
 export function formatTarget(row: Row): string {
-  if (row.target === null) return '-';
-  return `${row.better === 'higher' ? '>=' : '<='} ${formatRatio(row.target.ratio)}`;
+  const { target } = row;
+  if (target === null) return '-';
+  if ('ratio' in target) return `${row.better === 'higher' ? '>=' : '<='} ${formatRatio(target.ratio)}`;
+  return `${row.better === 'higher' ? '>' : '<'} ${formatValue(target.limit, row.unit)}`;
 }
 
 /**
  * Exactly 1 only when every expected delivery arrived: 0.9999996 must not round to 1.
  * Where the trials had several rooms, also how many deliveries went to another room than
- * the message's (they are not in `delivered`, and any at all is a failure).
+ * the message's (they are not in `delivered`, and any at all is a failure); and any surplus
+ * (room-trial.ts, Delivery).
  */
 export function formatDelivery(row: Row): string {
-  const { delivered, expected, misrouted } = row.delivery;
-  const strays = misrouted === undefined ? '' : misrouted === 0 ? ', 0 to other rooms' : `, **${misrouted} to other rooms**`;
+  const { delivered, expected, misrouted, surplus } = row.delivery;
+  let strays = misrouted === undefined ? '' : misrouted === 0 ? ', 0 to other rooms' : `, **${misrouted} to other rooms**`;
+  if (surplus !== undefined) strays += `, ${surplus} more than expected`;
   if (delivered === expected && row.worstDelivery === 1) return `1 (${delivered})${strays}`;
   return `${(delivered / expected).toFixed(6)} (${delivered}/${expected}, worst ${row.worstDelivery.toFixed(6)})${strays}`;
 }

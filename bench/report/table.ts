@@ -1,4 +1,4 @@
-import type { Row } from '../plan';
+import type { Row } from '../rows';
 import { formatDelivery, formatRatio, formatTarget, formatValue } from './format';
 
 /** The results as a Markdown table: readable in a terminal, pasted as is into BENCHMARKS.md. */
