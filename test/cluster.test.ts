@@ -1,7 +1,8 @@
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
 import { MULTI_PROCESS_START_MS, startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
+import type { RedisProcess } from '../tools/redis-process';
+import { describeWithRedis, startRedis } from './support/redis';
 import { eventually, RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
@@ -17,7 +18,7 @@ jest.setTimeout(90_000);
 const busHop = () => new Promise((resolve) => setTimeout(resolve, 100));
 
 describeWithRedis('several nodes on one Redis', () => {
-  let redis: TestRedis;
+  let redis: RedisProcess;
   beforeAll(async () => {
     redis = await startRedis();
   });

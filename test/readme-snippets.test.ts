@@ -6,6 +6,7 @@ import { describeWithBrowser } from './support/browser';
 import { Output } from './support/cli';
 import { EventQueue } from './support/event-queue';
 import { connectRaw } from './support/raw-client';
+import { JOIN } from './support/seed-strings';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 
@@ -47,11 +48,11 @@ describeWithBrowser('the README console snippet in Chromium', (browser) => {
 
     await page.evaluate(onPort(open ?? '', server.port));
     expect(await logs.next(15_000)).toBe('Client: WS is opening');
-    expect(await logs.next(15_000)).toBe('Client: WS is getting data: Server: A new user has entered the chat room.');
+    expect(await logs.next(15_000)).toBe(`Client: WS is getting data: ${JOIN}`);
 
     await page.evaluate(send ?? '');
     expect(await logs.next(15_000)).toBe("Client: WS is getting data: Client: I'm sending data!");
-    expect(await bystander.messages.take(2)).toEqual(['Server: A new user has entered the chat room.', "Client: I'm sending data!"]);
+    expect(await bystander.messages.take(2)).toEqual([JOIN, "Client: I'm sending data!"]);
   });
 });
 

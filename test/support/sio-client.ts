@@ -3,10 +3,8 @@ import type { ChatAck, ChatMessage, Notice, Presence, Typing } from '../../serve
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
-export type ChatClientSocket = ChatSocket;
-
 export interface SioTestClient {
-  readonly socket: ChatClientSocket;
+  readonly socket: ChatSocket;
   readonly chats: EventQueue<ChatMessage>;
   readonly notices: EventQueue<Notice>;
   readonly histories: EventQueue<ChatMessage[]>;
