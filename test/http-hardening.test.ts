@@ -186,8 +186,8 @@ describe('ALLOWED_HOSTS', () => {
   it('keeps real Socket.IO clients out when the name they use is not listed', async () => {
     // Clients cannot forge Host, so this server lists only other names than 127.0.0.1.
     const server = await startTestServer({ ALLOWED_HOSTS: 'chat.example.com' });
-    await expect(connectSio(server.url, { transports: ['polling'] })).rejects.toThrow();
-    await expect(connectSio(server.url, { transports: ['websocket'] })).rejects.toThrow();
+    await expect(connectSio(server.url, { transports: ['polling'] })).rejects.toThrow('xhr poll error: HTTP 421');
+    await expect(connectSio(server.url, { transports: ['websocket'] })).rejects.toThrow('websocket error: HTTP 421');
     await expect(connectRaw(server.url)).rejects.toThrow('HTTP 421');
   });
 
