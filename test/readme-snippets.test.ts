@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TSX_NODE_FLAGS } from '../tools/tsx';
 import { describeWithBrowser } from './support/browser';
 import { Output } from './support/cli';
 import { EventQueue } from './support/event-queue';
@@ -68,7 +69,7 @@ describe('the README Node snippet', () => {
     const dir = mkdtempSync(join(tmpdir(), 'readme-snippet-'));
     const file = join(dir, 'hello.ts');
     writeFileSync(file, onPort(code ?? '', server.port).replace("'./client/connect'", JSON.stringify(join(ROOT, 'client', 'connect'))));
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT });
+    const child = spawn(process.execPath, [...TSX_NODE_FLAGS, file], { cwd: ROOT });
     const stdout = new Output('node snippet stdout');
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
     try {
