@@ -1,5 +1,5 @@
 // @ts-check
-// JavaScript, not TypeScript: Jest loads a jest.config.ts through ts-node on Node 20 (it
+// JavaScript, not TypeScript: Jest would load a jest.config.ts through ts-node on Node 20 (it
 // has no TypeScript of its own before Node 22.18), which would be one more way to run
 // TypeScript here. `npm run typecheck` still checks this file (tsconfig.json).
 
