@@ -41,3 +41,13 @@ export function describeWithLoopbackAliases(name: string, body: () => void): voi
   console.warn(`skipping "${name}": ${LOOPBACK_ALIASES_MISSING}`);
   describe.skip(name, body);
 }
+
+/** `it` for one test that connects from 127.0.0.2 or 127.0.0.3 (see describeWithLoopbackAliases). */
+export function itWithLoopbackAliases(name: string, body: () => Promise<void>, timeoutMs?: number): void {
+  if (LOOPBACK_ALIASES_BINDABLE) {
+    it(name, body, timeoutMs);
+    return;
+  }
+  console.warn(`skipping "${name}": ${LOOPBACK_ALIASES_MISSING}`);
+  it.skip(name, body);
+}
