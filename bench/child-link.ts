@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { TSX_NODE_FLAGS } from '../tools/tsx';
 import type { Envelope, ReplyEnvelope } from './ipc';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -19,14 +20,14 @@ export interface ChildOptions {
 }
 
 /**
- * Starts a bench TypeScript file in its own Node process through tsx's CommonJS hook
- * (`--require tsx/cjs`: no build step, and it starts in a quarter of the time of
- * `--import tsx`, which matters when every trial starts fresh processes; the code that
- * runs is the same JavaScript either way). The soft file-descriptor limit is raised to
- * the hard one first, which any user may do: 5000 clients need more than the usual 1024.
+ * Starts a bench TypeScript file in its own Node process through tsx's CommonJS hook,
+ * as everything here runs TypeScript (tools/tsx.ts: no build step, and a quick start,
+ * which matters when every trial starts fresh processes). The soft file-descriptor limit
+ * is raised to the hard one first, which any user may do: 5000 clients need more than
+ * the usual 1024.
  */
 export function spawnBenchProcess(file: string, options: ChildOptions): ChildProcess {
-  const node = [process.execPath, ...(options.nodeFlags ?? []), '--require', 'tsx/cjs', path.join(ROOT, 'bench', file)];
+  const node = [process.execPath, ...(options.nodeFlags ?? []), ...TSX_NODE_FLAGS, path.join(ROOT, 'bench', file)];
   const command = hasTaskset ? ['taskset', '-c', String(options.cpu), ...node] : node;
   return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...command, ...(options.args ?? [])], {
     cwd: ROOT,

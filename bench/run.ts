@@ -43,7 +43,10 @@ function parseArgs(argv: readonly string[]): Options {
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const next = argv[i + 1];
-    if (arg === '--quick') profile = PROFILES.quick;
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (arg === '--quick') profile = PROFILES.quick;
     else if (arg === '--tiny') profile = PROFILES.tiny;
     else if (arg === '--only' && PARTS.includes(next as Part)) {
       only = next as Part;

@@ -24,6 +24,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { ChatAck, ClientToServerEvents, RawJsonFrame, ServerToClientEvents } from '../server/protocol';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
+import { TSX_NODE_FLAGS } from '../tools/tsx';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,7 +59,7 @@ const unexpected = (message: string) => {
 };
 
 function startServer(): Promise<{ url: string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server/main.ts')], {
+  const child = spawn(process.execPath, [...TSX_NODE_FLAGS, path.join(ROOT, 'server/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'inherit'],

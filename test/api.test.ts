@@ -5,7 +5,8 @@ import { freshDataDir } from './support/data-dir';
 import { startNodes } from './support/nodes';
 import { specProblems } from './support/openapi';
 import { connectRaw, type RawTestClient } from './support/raw-client';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
+import type { RedisProcess } from '../tools/redis-process';
+import { describeWithRedis, startRedis } from './support/redis';
 import { waitUntil } from './support/wait';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
@@ -424,7 +425,7 @@ describe('HTTP API: reading', () => {
 
 describeWithRedis('HTTP API with two nodes on one Redis', () => {
   jest.setTimeout(90_000);
-  let redis: TestRedis;
+  let redis: RedisProcess;
   beforeAll(async () => {
     redis = await startRedis();
   });

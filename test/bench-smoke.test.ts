@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REDIS_SERVER } from '../tools/redis-process';
+import { TSX_NODE_FLAGS } from '../tools/tsx';
 
 interface BenchRow {
   id: string;
@@ -59,7 +60,7 @@ describe('the fan-out benchmark, tiny', () => {
 
   it('runs every scenario, counts every delivery and writes the table, JSON and chart', async () => {
     const root = path.resolve(__dirname, '..');
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'bench/run.ts', '--tiny', '--out', outDir], {
+    const child = spawn(process.execPath, [...TSX_NODE_FLAGS, 'bench/run.ts', '--tiny', '--out', outDir], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

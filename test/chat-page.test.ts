@@ -5,6 +5,7 @@ import { TYPING_INTERVAL_MS } from '../server/protocol';
 import { describeWithBrowser } from './support/browser';
 import { escapeRegExp } from './support/regexp';
 import { connectRaw } from './support/raw-client';
+import { JOIN, LEAVE } from './support/seed-strings';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 
@@ -12,7 +13,6 @@ import { connectSio } from './support/sio-client';
 jest.setTimeout(90_000);
 const WAIT = { timeout: 15_000 };
 
-const JOIN = 'Server: A new user has entered the chat room.';
 const SCREENSHOTS = join(__dirname, '..', 'test-output');
 
 type Transport = 'socket.io' | 'raw';
@@ -280,7 +280,7 @@ describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
     await page.waitForURL(/\/chat#room=beta$/, WAIT);
     await page.locator('#messages li.notice', { hasText: 'You joined as mover (2 online)' }).waitFor(WAIT);
     expect(await inAlpha.messages.next()).toBe('said in alpha');
-    expect(await inAlpha.messages.next()).toBe('Server: A user has left the chat room.');
+    expect(await inAlpha.messages.next()).toBe(LEAVE);
     expect(await inBeta.messages.next()).toBe(JOIN);
     expect(await page.evaluate('window.notReloaded')).toBe(true);
     expect(await page.locator('#room-label').textContent()).toBe('# beta');

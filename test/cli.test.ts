@@ -3,11 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { ChatMessage, Notice } from '../server/protocol';
 import { MAX_QUEUED } from '../client/interactive';
 import type { ListenLine } from '../client/scripted';
+import { unusedPort } from '../tools/ports';
 import { onCleanup } from './support/cleanup';
 import { nextJsonLine, ptyAvailable, spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
 import { escapeRegExp } from './support/regexp';
-import { startTestServer, unusedPort } from './support/server';
+import { JOIN } from './support/seed-strings';
+import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 
 // Each test starts one or more client processes (about a second each on a busy machine).
@@ -220,7 +222,7 @@ describe('terminal client, interactive', () => {
   it('shows control characters in messages as symbols instead of obeying them', async () => {
     const server = await startTestServer();
     const chat = spawnChat(['--raw', server.url]);
-    await chat.stdout.until(/Server: A new user has entered the chat room\.\n/);
+    await chat.stdout.until(new RegExp(`${escapeRegExp(JOIN)}\n`));
     const prankster = await connectRaw(server.url);
     prankster.send(`${ESC}[2J${ESC}]0;pwned\x07cleared?\rX`);
     const shown = await chat.stdout.until(/^.*cleared\?.*$/m);

@@ -17,12 +17,12 @@ import { spawnChat, type ChatProcess } from './support/cli';
 import { connectRaw } from './support/raw-client';
 import { startTestServer } from './support/server';
 import { nowSeconds, signingKey, signToken } from './support/jwt';
+import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
 
 jest.setTimeout(90_000);
 
 const TOKEN = 's3cret';
-const JOIN = 'Server: A new user has entered the chat room.';
 
 /** The one line a failing client prints on stderr, after its progress lines. */
 async function lastErrorLine(chat: ChatProcess): Promise<string> {
@@ -276,7 +276,7 @@ describeWithBrowser('the /chat page with a token', (browser) => {
     // A reload still has it (kept for the tab), though the address bar no longer does.
     await page.reload();
     await page.locator('#status[data-state="connected"]').waitFor(WAIT);
-    expect(await reader.messages.take(2)).toEqual(['Server: A user has left the chat room.', JOIN]);
+    expect(await reader.messages.take(2)).toEqual([LEAVE, JOIN]);
     for (const line of lines) expect(line).not.toContain(TOKEN);
   });
 

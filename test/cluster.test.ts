@@ -1,7 +1,8 @@
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
 import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode } from './support/nodes';
 import { connectRaw } from './support/raw-client';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
+import type { RedisProcess } from '../tools/redis-process';
+import { describeWithRedis, startRedis } from './support/redis';
 import { RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
@@ -20,7 +21,7 @@ const counts = (node: ClusterNode, online: number) =>
   waitUntil(async () => (await presenceAt(node)).online === online, `${node.url} to count ${online} in the lobby`);
 
 describeWithRedis('several nodes on one Redis', () => {
-  let redis: TestRedis;
+  let redis: RedisProcess;
   beforeAll(async () => {
     redis = await startRedis();
   });

@@ -1,12 +1,9 @@
 import type { Notice, RawJsonFrame } from '../server/protocol';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import { startTestServer } from './support/server';
+import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { waitUntil } from './support/wait';
-
-// The seed's strings, spelled out so that a change to the constants cannot pass unnoticed.
-const JOIN = 'Server: A new user has entered the chat room.';
-const LEAVE = 'Server: A user has left the chat room.';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const total = (queues: { pending: readonly unknown[] }[]) => queues.reduce((sum, q) => sum + q.pending.length, 0);

@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
 import { createLogger } from '../server/support/logger';
 import { Metrics } from '../server/support/metrics';
-import { JOIN_TEXT } from '../server/protocol';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
 import { pipelineUnread, POLLING_HANDSHAKE } from './support/pipeline';
 import { connectRaw } from './support/raw-client';
+import { JOIN, LEAVE } from './support/seed-strings';
 import { waitUntil } from './support/wait';
 import { connectSio } from './support/sio-client';
 import { startTestServer } from './support/server';
@@ -42,7 +42,7 @@ describe('pipelined HTTP requests that are never read', () => {
     async (path) => {
       const server = await startTestServer({ RATE_LIMIT: '20', RATE_BURST: '40' });
       const legit = await connectRaw(server.url, { name: 'legit' });
-      expect(await legit.messages.next()).toBe(JOIN_TEXT);
+      expect(await legit.messages.next()).toBe(JOIN);
 
       const attackers = await Promise.all(Array.from({ length: 25 }, () => pipelineUnread(server.url, path, 2000)));
       const sent: string[] = [];
@@ -147,7 +147,7 @@ describe('too many WebSocket fragments', () => {
     await rejectedReaches(server.url, 'invalid', 1);
     expect(lines).toContainEqual(expect.objectContaining({ level: INFO, transport: 'raw', msg: 'too many message fragments' }));
 
-    expect(await observer.messages.next()).toBe('Server: A user has left the chat room.');
+    expect(await observer.messages.next()).toBe(LEAVE);
     const other = await connectRaw(server.url, { name: 'other' });
     await observer.messages.next();
     other.send('still here');
@@ -186,8 +186,8 @@ describe('ALLOWED_HOSTS', () => {
   it('keeps real Socket.IO clients out when the name they use is not listed', async () => {
     // Clients cannot forge Host, so this server lists only other names than 127.0.0.1.
     const server = await startTestServer({ ALLOWED_HOSTS: 'chat.example.com' });
-    await expect(connectSio(server.url, { transports: ['polling'] })).rejects.toThrow();
-    await expect(connectSio(server.url, { transports: ['websocket'] })).rejects.toThrow();
+    await expect(connectSio(server.url, { transports: ['polling'] })).rejects.toThrow('xhr poll error: HTTP 421');
+    await expect(connectSio(server.url, { transports: ['websocket'] })).rejects.toThrow('websocket error: HTTP 421');
     await expect(connectRaw(server.url)).rejects.toThrow('HTTP 421');
   });
 
@@ -198,7 +198,7 @@ describe('ALLOWED_HOSTS', () => {
     expect(await upgradeStatus(server.url, '/socket')).toBe(101);
     expect((await httpGet(`${server.url}${SIO_POLL}`)).status).toBe(200);
     const raw = await connectRaw(server.url);
-    expect(await raw.messages.next()).toBe(JOIN_TEXT);
+    expect(await raw.messages.next()).toBe(JOIN);
   });
 
   it('honours a port when one is listed', async () => {

@@ -14,10 +14,12 @@ import type { Notice } from '../server/protocol';
 import { startServer, type RunningServer } from '../server/process/server';
 import { createLogger } from '../server/support/logger';
 import { onCleanup } from './support/cleanup';
-import { httpGet, upgradeStatus } from './support/http-upgrade';
+import { httpGet, upgradeStatus, UPGRADE_HEADERS } from './support/http-upgrade';
 import { jwksKey, nowSeconds, signingKey, signToken, startJwksServer, type SigningAlgorithm, type SigningKey } from './support/jwt';
 import { connectRaw } from './support/raw-client';
-import { describeWithRedis, startRedis, type TestRedis } from './support/redis';
+import { JOIN } from './support/seed-strings';
+import type { RedisProcess } from '../tools/redis-process';
+import { describeWithRedis, startRedis } from './support/redis';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { runMain, spawnServer } from './support/spawn-server';
@@ -66,7 +68,7 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
     const raw = await connectRaw(server.url, { token: alice, name: 'mallory' });
     expect(await nextJoinName(observer, 'observer')).toBe('Alice');
     raw.send('hello');
-    expect(await raw.messages.next()).toBe('Server: A new user has entered the chat room.');
+    expect(await raw.messages.next()).toBe(JOIN);
 
     const bob = await signToken(key, { sub: 'user-7' });
     const sio = await connectSio(server.url, { auth: { token: bob, name: 'mallory' } });
@@ -135,7 +137,7 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
 
 describeWithRedis('connection state recovery with JWT', () => {
   // Started once for the file: stopped after the servers that use it.
-  let redis: TestRedis;
+  let redis: RedisProcess;
   beforeAll(async () => {
     redis = await startRedis();
   });
@@ -231,7 +233,7 @@ describe('JWT_JWKS_URL', () => {
     const refusedSio = sioOutcome(server, { token: await signToken(newcomer, { sub: 'n' }, { kid: 'new' }) });
     // A client that gives up while its token waits on the fetch.
     const quitter = request(new URL(`/socket?token=${await signToken(newcomer, { sub: 'q' }, { kid: 'new' })}`, server.url), {
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      headers: UPGRADE_HEADERS,
     });
     quitter.on('error', () => {});
     quitter.end();

@@ -23,13 +23,13 @@ describe('origin policy', () => {
   it('refuses a Socket.IO WebSocket handshake from a foreign origin with 403', async () => {
     const server = await startTestServer();
     expect(await upgradeStatus(server.url, SIO_WS, FOREIGN)).toBe(403);
-    await expect(connectSio(server.url, { extraHeaders: FOREIGN })).rejects.toThrow();
+    await expect(connectSio(server.url, { extraHeaders: FOREIGN })).rejects.toThrow('websocket error: HTTP 403');
   });
 
   it('refuses a Socket.IO long-polling handshake from a foreign origin with 403', async () => {
     const server = await startTestServer();
     expect((await httpGet(`${server.url}${SIO_POLL}`, FOREIGN)).status).toBe(403);
-    await expect(connectSio(server.url, { transports: ['polling'], extraHeaders: FOREIGN })).rejects.toThrow();
+    await expect(connectSio(server.url, { transports: ['polling'], extraHeaders: FOREIGN })).rejects.toThrow('xhr poll error: HTTP 403');
   });
 
   it('accepts the same origin as the Host header, and clients that send no Origin', async () => {

@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TSX_NODE_FLAGS } from '../tools/tsx';
 import { describeWithBrowser } from './support/browser';
 import { Output } from './support/cli';
 import { EventQueue } from './support/event-queue';
 import { connectRaw } from './support/raw-client';
+import { JOIN } from './support/seed-strings';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 
@@ -47,11 +49,11 @@ describeWithBrowser('the README console snippet in Chromium', (browser) => {
 
     await page.evaluate(onPort(open ?? '', server.port));
     expect(await logs.next(15_000)).toBe('Client: WS is opening');
-    expect(await logs.next(15_000)).toBe('Client: WS is getting data: Server: A new user has entered the chat room.');
+    expect(await logs.next(15_000)).toBe(`Client: WS is getting data: ${JOIN}`);
 
     await page.evaluate(send ?? '');
     expect(await logs.next(15_000)).toBe("Client: WS is getting data: Client: I'm sending data!");
-    expect(await bystander.messages.take(2)).toEqual(['Server: A new user has entered the chat room.', "Client: I'm sending data!"]);
+    expect(await bystander.messages.take(2)).toEqual([JOIN, "Client: I'm sending data!"]);
   });
 });
 
@@ -67,7 +69,7 @@ describe('the README Node snippet', () => {
     const dir = mkdtempSync(join(tmpdir(), 'readme-snippet-'));
     const file = join(dir, 'hello.ts');
     writeFileSync(file, onPort(code ?? '', server.port).replace("'./client/connect'", JSON.stringify(join(ROOT, 'client', 'connect'))));
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT });
+    const child = spawn(process.execPath, [...TSX_NODE_FLAGS, file], { cwd: ROOT });
     const stdout = new Output('node snippet stdout');
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
     try {

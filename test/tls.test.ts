@@ -7,14 +7,13 @@ import { ConfigError, loadConfig } from '../server/config';
 import { HELLO_TEXT } from '../server/protocol';
 import { describeWithBrowser } from './support/browser';
 import { connectRaw } from './support/raw-client';
+import { JOIN } from './support/seed-strings';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 import { runMain, spawnServer } from './support/spawn-server';
 import { describeWithCertificate } from './support/tls-cert';
 
 jest.setTimeout(60_000);
-
-const JOIN = 'Server: A new user has entered the chat room.';
 
 /** GET over https trusting only `ca`: status and body. */
 function getText(url: string, ca: Buffer): Promise<{ status: number; body: string; encrypted: boolean }> {

@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { unusedPort } from './ports';
 
 /**
  * A throwaway redis-server for the tests and the benchmark. It lives outside test/ and
@@ -45,15 +46,6 @@ export function redisCommand(port: number, command: string, timeoutMs = 1_000): 
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 export interface RedisProcess {
   readonly port: number;
   readonly url: string;
@@ -78,7 +70,7 @@ export interface RedisOptions {
  */
 export async function startRedisProcess(options: RedisOptions = {}): Promise<RedisProcess> {
   if (REDIS_SERVER === null) throw new Error(REDIS_MISSING);
-  const port = await freePort();
+  const port = await unusedPort();
   let child: ChildProcess | undefined;
 
   const start = async () => {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { TSX_NODE_FLAGS } from '../../tools/tsx';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
@@ -77,7 +78,7 @@ function shellQuote(arg: string): string {
 }
 
 /**
- * Starts the terminal client from source, `node --import tsx client/cli.ts ...args`, the
+ * Starts the terminal client from source, `node --require tsx/cjs client/cli.ts ...args`, the
  * way `npm run chat` does. Killed after each test if still running.
  */
 export function spawnChat(args: readonly string[], options: SpawnOptions = {}): ChatProcess {
@@ -85,7 +86,7 @@ export function spawnChat(args: readonly string[], options: SpawnOptions = {}): 
   // colour settings may leak in and make it for it.
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const key of ['FORCE_COLOR', 'NO_COLOR', 'NODE_DISABLE_COLORS', 'CI']) delete env[key];
-  const command = [process.execPath, '--import', 'tsx', CLI, ...args];
+  const command = [process.execPath, ...TSX_NODE_FLAGS, CLI, ...args];
   const child = options.tty
     ? spawn(
         'script',

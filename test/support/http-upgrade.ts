@@ -1,5 +1,16 @@
 import { request } from 'node:http';
 
+/** RFC 6455's sample handshake key: any 16 bytes in base64 will do for these tests. */
+export const HANDSHAKE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** The headers of a WebSocket upgrade request, as a client sends them. */
+export const UPGRADE_HEADERS: Readonly<Record<string, string>> = {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Version': '13',
+  'Sec-WebSocket-Key': HANDSHAKE_KEY,
+};
+
 /**
  * Sends a bare WebSocket upgrade request and reports the HTTP status the server answered
  * with (101 when it accepted). Lets a test see the exact refusal a browser would get.
@@ -7,13 +18,7 @@ import { request } from 'node:http';
 export function upgradeStatus(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, baseUrl), {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        ...headers,
-      },
+      headers: { ...UPGRADE_HEADERS, ...headers },
     });
     req.on('upgrade', (res, socket) => {
       socket.destroy();

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
+import { HANDSHAKE_KEY } from './http-upgrade';
 
 /**
  * A bare TCP peer that completes the WebSocket handshake on `path` and then does whatever
@@ -14,7 +15,7 @@ export function tcpWebSocketPeer(baseUrl: string, path: string): Promise<Socket>
   socket.on('error', () => undefined); // the server may cut it; that is what some tests want
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${HANDSHAKE_KEY}\r\n\r\n`,
   );
   return new Promise((resolve, reject) => {
     let head = '';

@@ -22,10 +22,8 @@ export function describeWithRedis(name: string, body: () => void): void {
   describe.skip(name, body);
 }
 
-export type TestRedis = RedisProcess;
-
 /** A throwaway redis-server, stopped after the test or file that started it. */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(): Promise<RedisProcess> {
   const redis = await startRedisProcess();
   onCleanup('servers', () => redis.stop());
   return redis;

@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { loadConfig } from '../../server/config';
 import { createLogger } from '../../server/support/logger';
 import { startServer, type RunningServer, type StartOptions } from '../../server/process/server';
@@ -31,15 +30,4 @@ export async function startTestServer(
   });
   onCleanup('servers', () => server.close());
   return server;
-}
-/**
- * A loopback port that nothing listens on: taken from the OS, then let go. (Another
- * process could take it in between; on a test machine that is rare enough.)
- */
-export async function unusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }

@@ -3,10 +3,8 @@ import type { ChatAck, ChatMessage, Notice, Presence, Typing } from '../../serve
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
-export type ChatClientSocket = ChatSocket;
-
 export interface SioTestClient {
-  readonly socket: ChatClientSocket;
+  readonly socket: ChatSocket;
   readonly chats: EventQueue<ChatMessage>;
   readonly notices: EventQueue<Notice>;
   readonly histories: EventQueue<ChatMessage[]>;
@@ -85,7 +83,22 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     socket.once('connect', () => resolve(client));
     socket.once('connect_error', (err) => {
       socket.close();
-      reject(err);
+      reject(withHttpStatus(err));
     });
   });
+}
+
+/**
+ * socket.io-client refuses a handshake with only "websocket error" or "xhr poll error" as
+ * the message, the HTTP status hidden in `description`. The message gets the status, in
+ * connectRaw's words ("HTTP 403"), so that a test can say which refusal it expects.
+ */
+function withHttpStatus(err: Error): Error {
+  const description = (err as Error & { description?: unknown }).description;
+  const status =
+    typeof description === 'number'
+      ? String(description) // long-polling: the status itself
+      : /Unexpected server response: (\d+)/.exec(String((description as { error?: unknown } | undefined)?.error))?.[1];
+  if (status !== undefined) err.message = `${err.message}: HTTP ${status}`;
+  return err;
 }

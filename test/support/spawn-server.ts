@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { TSX_NODE_FLAGS } from '../../tools/tsx';
 import { onCleanup } from './cleanup';
 import { freshDataDir } from './data-dir';
 import { fromTestEnvironment } from './server';
@@ -24,7 +25,7 @@ export interface SpawnedServer {
 
 /** Runs the real entry point (server/main.ts) the way `npm start` does, minus the build. */
 export function runMain(env: Record<string, string>): { child: ChildProcess; lines: string[]; stderr: () => string; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, [...TSX_NODE_FLAGS, MAIN], {
     cwd: ROOT,
     // A DATA_DIR of its own unless the test names one (a test that restarts a server
     // passes the same one again).

@@ -1,10 +1,18 @@
-import type { Config } from 'jest';
+// @ts-check
+// JavaScript, not TypeScript: Jest would load a jest.config.ts through ts-node on Node 20 (it
+// has no TypeScript of its own before Node 22.18), which would be one more way to run
+// TypeScript here. `npm run typecheck` still checks this file (tsconfig.json).
 
-const config: Config = {
+/** @type {import('jest').Config} */
+const config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
+    // TypeScript runs two ways in this repository: tsx's CommonJS hook for everything
+    // outside Jest (tools/tsx.ts says why that one), and ts-jest here. Jest cannot use tsx:
+    // it loads modules through its own registry (mocks, isolation per test file), not
+    // Node's loader that tsx hooks, so it needs a transformer, and ts-jest is Jest's.
     // tsconfig.json sets isolatedModules, so ts-jest only transpiles (fast); type errors
     // are caught once, by `npm run typecheck`, before jest runs.
     '^.+\\.ts$': 'ts-jest',
@@ -20,4 +28,4 @@ const config: Config = {
   testTimeout: 20_000,
 };
 
-export default config;
+module.exports = config;
