@@ -26,6 +26,11 @@ const config = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/global-setup.ts',
   testTimeout: 20_000,
+  // Two test files at a time, whatever the core count (Jest's default is one fewer than
+  // the cores: a single worker on a 2-core machine). Most files spend their time waiting
+  // on real servers, child processes and sockets rather than computing, and the longest
+  // (the tiny benchmark run, the CLI and fuzz suites) would otherwise hold up all the rest.
+  maxWorkers: 2,
 };
 
 module.exports = config;

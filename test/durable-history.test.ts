@@ -12,6 +12,10 @@ import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
 import { nextChat, rawJson, rawSend, sioSend, stop, textsOf } from './support/stored-chat';
 
+// Each test starts up to three server processes one after the other (each compiles with
+// tsx at start): well over Jest's default on a loaded CI machine running two files at once.
+jest.setTimeout(60_000);
+
 describe('durable history (SQLite under DATA_DIR)', () => {
   // Fault simulated: an ordinary restart (deploy, reboot) of the server process.
   it('keeps every room’s history across a restart, for Socket.IO history and raw ?since= replay', async () => {
