@@ -1,4 +1,5 @@
-import { PresenceCount } from '../server/room/presence';
+import { MAX_PRESENCE_MEMBERS } from '../server/protocol';
+import { mergePresence, PresenceCount } from '../server/room/presence';
 
 describe('PresenceCount', () => {
   it('counts connections per name, and a leave takes one away', () => {
@@ -20,5 +21,56 @@ describe('PresenceCount', () => {
     count.remove('cid'); // another node's leave whose join was missed
     expect(count.online).toBe(1);
     expect(count.entries()).toEqual([['ann', 1]]);
+  });
+});
+
+describe('mergePresence', () => {
+  const count = (...names: string[]) => {
+    const presence = new PresenceCount();
+    for (const name of names) presence.add(name);
+    return presence;
+  };
+
+  it('sorts members by name, however they came and went', () => {
+    const here = count('mia', 'bob', 'zoe', 'ann', 'Bea', 'bob');
+    here.remove('zoe');
+    here.add('cid');
+    here.remove('ann');
+    expect(mergePresence([here])).toEqual({
+      online: 5,
+      members: [
+        { name: 'Bea', connections: 1 }, // code-unit order: upper case first
+        { name: 'bob', connections: 2 },
+        { name: 'cid', connections: 1 },
+        { name: 'mia', connections: 1 },
+      ],
+    });
+  });
+
+  it('sums a name present on several nodes, and keeps every node’s names in one order', () => {
+    const here = count('ann', 'cid');
+    const other = PresenceCount.from([
+      ['cid', 2],
+      ['bob', 1],
+    ]);
+    const third = PresenceCount.from([['ann', 1]]);
+    expect(mergePresence([here, other, third, new PresenceCount()])).toEqual({
+      online: 6,
+      members: [
+        { name: 'ann', connections: 2 },
+        { name: 'bob', connections: 1 },
+        { name: 'cid', connections: 3 },
+      ],
+    });
+  });
+
+  it(`lists the first ${MAX_PRESENCE_MEMBERS} names and keeps online exact`, () => {
+    const names = Array.from({ length: MAX_PRESENCE_MEMBERS + 50 }, (_, i) => `guest-${String(i).padStart(4, '0')}`);
+    const here = count(...[...names].reverse());
+    const other = count('guest-0000');
+    const { online, members } = mergePresence([here, other]);
+    expect(online).toBe(names.length + 1);
+    expect(members.map((member) => member.name)).toEqual(names.slice(0, MAX_PRESENCE_MEMBERS));
+    expect(members[0]).toEqual({ name: 'guest-0000', connections: 2 });
   });
 });

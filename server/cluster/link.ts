@@ -106,10 +106,10 @@ export class ServerSideLink implements RoomBus {
     else this.send({ node: this.node, events });
   };
 
-  *remote(room: string): Iterable<Iterable<[string, number]>> {
+  *remote(room: string): Iterable<PresenceCount> {
     for (const peer of this.freshPeers()) {
       const count = peer.rooms.get(room);
-      if (count !== undefined) yield count.entries();
+      if (count !== undefined) yield count;
     }
   }
 

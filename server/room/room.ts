@@ -36,7 +36,7 @@ export interface RoomBus {
   /** Tells the other nodes about an event, with who is in the room on this node now. */
   publish(event: RoomEvent, local: PresenceCount): void;
   /** Who is in `room` on each other node, as last heard within the heartbeat window. */
-  remote(room: string): Iterable<Iterable<[string, number]>>;
+  remote(room: string): Iterable<PresenceCount>;
   /** How many connections `room` has on the other nodes (the sum of `remote`, cheaply). */
   remoteOnline(room: string): number;
 }
@@ -228,7 +228,7 @@ export class Room {
 
   /** Who is here, on every node, as the notices published so far tell it (see `announced`). */
   presenceNow(): Presence {
-    return mergePresence([this.announced.entries(), ...(this.bus?.remote(this.name) ?? [])]);
+    return mergePresence([this.announced, ...(this.bus?.remote(this.name) ?? [])]);
   }
 
   /** This node's count per name, for the bus. */
