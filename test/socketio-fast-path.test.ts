@@ -9,12 +9,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Socket as EngineConnection } from 'engine.io';
 import type { ChatMessage } from '../server/protocol';
+import { compareIds } from '../server/store/message-id';
 import { missingInternals } from '../server/transports/socketio-fast-path';
 import { loadConfig } from '../server/config';
 import { onCleanup } from './support/cleanup';
 import { freshDataDir } from './support/data-dir';
 import { httpGet } from './support/http-upgrade';
-import { clientTextFrame, tcpWebSocketPeer } from './support/peers';
+import { clientTextFrame, serverTextFrames, tcpWebSocketPeer } from './support/peers';
 import { connectRaw } from './support/raw-client';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
@@ -93,6 +94,38 @@ describe('Socket.IO fast path', () => {
     await Promise.all(acks);
     await waitUntil(() => seen.length === 2 * texts.length, 'every echo');
     expect(seen).toEqual(texts.flatMap((text) => [`ack ${text}`, `chat ${text}`]));
+  });
+
+  it("gives a client in two rooms both rooms' messages in the order the server sent them, and a client in one room only its own, on the wire", async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    const seen: string[] = [];
+    // One connection in both rooms (socket.io-client multiplexes namespaces on one Manager).
+    const inLobby = await connectSio(server.url, { auth: { name: 'both' } });
+    const inBeta = inLobby.socket.io.socket('/beta', { auth: { name: 'both' } });
+    await new Promise<void>((resolve) => inBeta.once('connect', () => resolve()));
+    // The lobby reader reads the wire itself: a client only in the lobby must not even be
+    // sent the other room's packets (socket.io-client would drop them unseen).
+    const wire = await tcpWebSocketPeer(server.url, '/socket.io/?EIO=4&transport=websocket');
+    const lobbyFrames = serverTextFrames(wire);
+    wire.write(clientTextFrame('40{"name":"lobby-reader"}'));
+    inLobby.socket.on('chat', (message: ChatMessage) => seen.push(message.id));
+    inBeta.on('chat', (message: ChatMessage) => seen.push(message.id));
+    await waitUntil(() => lobbyFrames.some((frame) => frame.startsWith('42["notice"')), 'the lobby reader to join');
+    // Sent alternately over the one connection, read by the server in the same turns:
+    // both rooms' frames interleave in each write, and ids (one sequence for every room
+    // of the process) give the order they were sent in.
+    for (let i = 0; i < 50; i += 1) {
+      inLobby.socket.emit('chat', `lobby ${i}`);
+      inBeta.emit('chat', `beta ${i}`);
+    }
+    const lobbyChats = () => lobbyFrames.filter((frame) => frame.startsWith('42["chat"'));
+    await waitUntil(() => seen.length === 100 && lobbyChats().length === 50, 'every message');
+    expect(seen).toEqual([...seen].sort((a, b) => compareIds(a, b)));
+    expect(new Set(seen).size).toBe(100);
+    expect(lobbyChats().map((frame) => (JSON.parse(frame.slice(2)) as [string, ChatMessage])[1].text)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `lobby ${i}`),
+    );
+    expect(lobbyFrames.filter((frame) => frame.includes('/beta'))).toEqual([]);
   });
 
   it('still relays volatile typing, and keeps a client through heartbeats while broadcasts flow', async () => {

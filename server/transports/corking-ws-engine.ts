@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
+import type { FastFrames } from './socketio-fast-path';
 import { TurnCork } from './turn-cork';
 
 /** Told of each error `ws` reports on a connection: what the peer sent broke a rule (err.code). */
@@ -22,6 +23,7 @@ export type WsClientErrorHandler = (err: Error & { code?: string }, request: Inc
 export function corkingWsEngine(
   cork: TurnCork = new TurnCork(),
   onClientError?: WsClientErrorHandler,
+  fastFrames?: FastFrames,
 ): new (options: ServerOptions) => WebSocketServer {
   return class CorkingWebSocketServer extends WebSocketServer {
     override handleUpgrade(
@@ -31,7 +33,9 @@ export function corkingWsEngine(
       callback: (client: WebSocket, request: IncomingMessage) => void,
     ): void {
       super.handleUpgrade(request, socket, upgradeHead, (client, req) => {
-        cork.attach(socket);
+        // The fast path's frames for this socket are written before anything of ws's.
+        const fast = fastFrames?.attach(socket);
+        cork.attach(socket, fast === undefined ? undefined : () => fastFrames?.writeQueued(fast));
         // engine.io turns ws's error into a bare "transport error" and drops err.code
         // (which says, e.g., that a frame was over maxPayload): it is read here instead.
         if (onClientError !== undefined) client.on('error', (err: Error & { code?: string }) => onClientError(err, req));

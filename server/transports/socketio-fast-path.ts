@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { Socket as EngineSocket, transports } from 'engine.io';
 import { WebSocket } from 'ws';
+import { FlushPacer } from './flush-pacer';
 
 /**
  * A broadcast's packet options as socket.io-adapter hands them to each connection: the
@@ -9,11 +10,13 @@ import { WebSocket } from 'ws';
  */
 interface PacketOptions {
   wsPreEncodedFrame?: readonly Buffer[];
-  [JOINED]?: Buffer;
+  /** This broadcast's place among the frames waiting to be written (see FastFrames). */
+  [FRAME_INDEX]?: number;
 }
 
-/** The frame's header and payload as one buffer, made by the first connection that writes it. */
-const JOINED = Symbol('joined frame');
+const FRAME_INDEX = Symbol('fast frame index');
+/** Where a TCP socket attached to FastFrames keeps its state. */
+const FAST_SOCKET = Symbol('fast socket');
 
 /** The parts of an Engine.IO connection this path reads; none is in engine.io's public types. */
 interface EngineConnection {
@@ -46,20 +49,19 @@ const EngineWebSocketTransport = transports.websocket as unknown as abstract new
  * Why: for each client of each broadcast engine.io makes a packet object, emits three
  * events, queues it, flushes the queue to the transport, which hands the adapter's
  * pre-built frame to `ws` with a write callback that holds the transport unwritable until
- * it fires. That is most of what a Socket.IO delivery costs here: with one talker the
- * server spent 3.3-4.1 us per delivery, raw clients 0.9-1.0 us (BENCHMARKS.md). The bytes
- * on the wire are the same either way: the adapter's frame is exactly what engine.io
- * would write.
+ * it fires; then each packet is its own write. That was most of what a Socket.IO delivery
+ * cost: BENCHMARKS.md measures the server with this path on and off. The bytes on the
+ * wire are the same either way: the adapter's frame is exactly what engine.io writes.
  *
  * When: only for a packet that carries the adapter's frame, with no callback, to a
  * connection that is open, whose transport is WebSocket, with nothing of engine.io's
  * waiting in its queue, and whose `ws` socket is open with its Sender idle. Everything
- * engine.io wrote before is then already in the TCP socket's buffer, so this write goes
- * after it, in order; anything engine.io writes later goes after this one. Every other
- * packet (long-polling clients, a client mid-upgrade, acks, single emits, pings, a client
- * whose queue holds packets) takes engine.io's path, unchanged. The socket's writes still
- * go through TurnCork (one system call per turn), and what a client has not read is
- * still judged by the slow-consumer rule, which reads the TCP socket's buffer.
+ * engine.io wrote before is then already in the TCP socket's buffer, so this frame goes
+ * after it, in order; anything written to the socket later first writes the frames still
+ * queued here (FastFrames). Every other packet (long-polling clients, a client
+ * mid-upgrade, acks, single emits, pings, a client whose queue holds packets) takes
+ * engine.io's path, unchanged. What a client has not read is still judged by the
+ * slow-consumer rule, which reads the TCP socket's buffer.
  *
  * The internals it relies on are checked once at start-up (`missingInternals`): if one is
  * gone (another engine.io or ws version), the server logs a warning and uses engine.io's
@@ -71,17 +73,97 @@ export function fastWrite(this: EngineConnection, data: unknown, options?: unkno
     const transport = this.transport;
     if (transport instanceof EngineWebSocketTransport) {
       const ws = (transport as unknown as { socket: WsInternals }).socket;
-      const socket = ws._socket;
-      if (ws.readyState === WS_OPEN && ws._sender?._state === SENDER_IDLE && socket !== null && socket.writable) {
-        const packetOptions = options as PacketOptions;
-        // One buffer per broadcast, one write per client: half the writes of header + payload.
-        const bytes = (packetOptions[JOINED] ??= frame.length === 1 ? (frame[0] as Buffer) : Buffer.concat(frame));
-        socket.write(bytes);
+      const socket = ws._socket as (Duplex & { [FAST_SOCKET]?: FastSocket }) | null;
+      const fast = socket?.[FAST_SOCKET];
+      if (ws.readyState === WS_OPEN && ws._sender?._state === SENDER_IDLE && fast !== undefined && !fast.socket.destroyed) {
+        fast.frames.queue(fast, options as PacketOptions, frame);
         return this;
       }
     }
   }
   return plainWrite.call(this, data, options, callback);
+}
+
+/** One WebSocket client's TCP socket, and the frames waiting for it (their places in FastFrames). */
+interface FastSocket {
+  readonly socket: Duplex;
+  readonly frames: FastFrames;
+  queued: number[];
+}
+
+/**
+ * The broadcasts the fast path has taken since the last flush, each framed once, and which
+ * of them each client gets. At the flush they are joined into one buffer, and a client
+ * that gets a contiguous run of them (in one room with no one left out: nearly always)
+ * is written a slice of it, one write and no copy, whatever the number of messages; this
+ * is what the raw transport's BroadcastGroup does, for the same reason (one system call
+ * per client per turn, and no per-message work per client beyond noting an index).
+ * Others get their own frames joined. Flushes are paced like every other (FlushPacer).
+ *
+ * Order: anything else written to a client's socket (engine.io's packets, ws's pongs and
+ * close frames) goes through TurnCork's wrapper, which first writes this client's queued
+ * frames (`writeQueued`): the bytes leave in the order the packets were sent.
+ */
+export class FastFrames {
+  private frames: Buffer[] = [];
+  private waiting: FastSocket[] = [];
+  private readonly pacer = new FlushPacer(() => this.flush());
+
+  /** A WebSocket client's TCP socket, as the upgrade handed it to ws. */
+  attach(socket: Duplex): FastSocket {
+    const fast: FastSocket = { socket, frames: this, queued: [] };
+    (socket as Duplex & { [FAST_SOCKET]?: FastSocket })[FAST_SOCKET] = fast;
+    return fast;
+  }
+
+  queue(fast: FastSocket, options: PacketOptions, frame: readonly Buffer[]): void {
+    // The adapter hands every client of one broadcast the same options object, in one
+    // synchronous loop: the first client frames it into the list, the others find it.
+    let index = options[FRAME_INDEX];
+    if (index === undefined) {
+      index = this.frames.push(frame.length === 1 ? (frame[0] as Buffer) : Buffer.concat(frame)) - 1;
+      options[FRAME_INDEX] = index;
+    }
+    if (fast.queued.length === 0) {
+      this.waiting.push(fast);
+      this.pacer.request();
+    }
+    fast.queued.push(index);
+  }
+
+  /** Writes what is queued for this socket now, before something else is written to it. */
+  writeQueued(fast: FastSocket): void {
+    const queued = fast.queued;
+    if (queued.length === 0) return;
+    fast.queued = [];
+    // Through the socket's own write (TurnCork's): queued is empty now, so that returns at once here.
+    for (const index of queued) fast.socket.write(this.frames[index] as Buffer);
+  }
+
+  private flush(): void {
+    const frames = this.frames;
+    const waiting = this.waiting;
+    this.frames = [];
+    this.waiting = [];
+    const starts: number[] = [];
+    let bytes = 0;
+    for (const frame of frames) {
+      starts.push(bytes);
+      bytes += frame.length;
+    }
+    starts.push(bytes);
+    const joined = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, bytes);
+    for (const fast of waiting) {
+      const queued = fast.queued;
+      if (queued.length === 0) continue; // written early, by writeQueued
+      fast.queued = [];
+      if (fast.socket.destroyed) continue;
+      const first = queued[0] as number;
+      const last = queued[queued.length - 1] as number;
+      if (last - first + 1 === queued.length) fast.socket.write(joined.subarray(starts[first], starts[last + 1]));
+      else fast.socket.write(Buffer.concat(queued.map((index) => frames[index] as Buffer)));
+    }
+  }
 }
 
 /**
@@ -105,7 +187,7 @@ export function missingInternals(): string | null {
   return null;
 }
 
-/** Routes `conn`'s writes through the fast path. */
+/** Routes `conn`'s writes through the fast path (for the sockets attached to a FastFrames). */
 export function installFastPath(conn: { write: unknown }): void {
   conn.write = fastWrite;
 }

@@ -32,7 +32,7 @@ import {
 import { rejectUpgrade } from '../access/reject-upgrade';
 import type { TokenBucket } from '../room/token-bucket';
 import { corkingWsEngine } from './corking-ws-engine';
-import { installFastPath, missingInternals } from './socketio-fast-path';
+import { FastFrames, installFastPath, missingInternals } from './socketio-fast-path';
 import { SlowConsumerRule, type DrainState } from './slow-consumer';
 
 export interface SocketData {
@@ -197,7 +197,7 @@ export class SocketIoTransport {
       path: SOCKET_IO_PATH,
       maxHttpBufferSize: packetLimit(this.config.maxMessageBytes),
       // One write per WebSocket client per event-loop turn, however many packets it gets.
-      wsEngine: corkingWsEngine(undefined, (err, req) => this.onWebSocketError(err, req)),
+      wsEngine: corkingWsEngine(undefined, (err, req) => this.onWebSocketError(err, req), this.fastPath ? new FastFrames() : undefined),
       // One heartbeat policy for both kinds of client: a peer that has not answered by
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,

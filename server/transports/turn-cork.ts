@@ -31,12 +31,13 @@ export class TurnCork {
   });
 
   /**
-   * Routes every later write of `socket` through the per-turn cork. The socket's own
+   * Routes every later write of `socket` through the per-turn cork, calling `beforeWrite`
+   * first (the fast path's frames for this socket go out before anything else). The socket's own
    * `write` is wrapped on the instance because the writer (here `ws`'s Sender, which
    * engine.io drives packet by packet) holds the socket and calls `write` on it directly;
    * there is no other place where all of a connection's writes pass.
    */
-  attach(socket: Duplex): void {
+  attach(socket: Duplex, beforeWrite?: () => void): void {
     const write = socket.write;
     let corked = false;
     const release = (): void => {
@@ -47,6 +48,7 @@ export class TurnCork {
     // Three named parameters rather than a rest array: this runs once per packet per
     // client, and `write` takes at most three (chunk, encoding or callback, callback).
     socket.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+      beforeWrite?.();
       if (!corked) {
         corked = true;
         socket.cork();

@@ -87,3 +87,28 @@ export async function connectEngineClient(baseUrl: string, options: EngineClient
   if (!connected.startsWith('40')) throw new Error(`namespace refused: ${connected}`);
   return { ws, packets, closed };
 }
+
+/**
+ * The text of every frame the server sends to a peer from tcpWebSocketPeer, as read off
+ * the wire (server frames are unmasked; lengths up to 64 KiB). Resumes the paused socket.
+ */
+export function serverTextFrames(socket: Socket): string[] {
+  const texts: string[] = [];
+  let pending = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    for (;;) {
+      if (pending.length < 2) return;
+      const short = (pending[1] as number) & 0x7f;
+      const header = short === 126 ? 4 : 2;
+      if (short === 127) throw new Error('serverTextFrames reads frames up to 64 KiB');
+      if (pending.length < header) return;
+      const length = short === 126 ? pending.readUInt16BE(2) : short;
+      if (pending.length < header + length) return;
+      texts.push(pending.subarray(header, header + length).toString('utf8'));
+      pending = pending.subarray(header + length);
+    }
+  });
+  socket.resume();
+  return texts;
+}
