@@ -33,7 +33,8 @@ export function corkingWsEngine(
       callback: (client: WebSocket, request: IncomingMessage) => void,
     ): void {
       super.handleUpgrade(request, socket, upgradeHead, (client, req) => {
-        // The fast path's frames for this socket are written before anything of ws's.
+        // The fast path's frames for this socket are written before anything of ws's
+        // (attached first: it keeps the socket's own write, TurnCork then wraps it).
         const fast = fastFrames?.attach(socket);
         cork.attach(socket, fast === undefined ? undefined : () => fastFrames?.writeQueued(fast));
         // engine.io turns ws's error into a bare "transport error" and drops err.code

@@ -87,6 +87,8 @@ export function fastWrite(this: EngineConnection, data: unknown, options?: unkno
 /** One WebSocket client's TCP socket, and the frames waiting for it (their places in FastFrames). */
 interface FastSocket {
   readonly socket: Duplex;
+  /** The socket's own write, from before TurnCork wrapped it: this path needs no cork (one write per flush). */
+  readonly write: (this: Duplex, chunk: Buffer) => boolean;
   readonly frames: FastFrames;
   queued: number[];
 }
@@ -109,9 +111,9 @@ export class FastFrames {
   private waiting: FastSocket[] = [];
   private readonly pacer = new FlushPacer(() => this.flush());
 
-  /** A WebSocket client's TCP socket, as the upgrade handed it to ws. */
+  /** A WebSocket client's TCP socket, as the upgrade handed it to ws, before TurnCork wraps its write. */
   attach(socket: Duplex): FastSocket {
-    const fast: FastSocket = { socket, frames: this, queued: [] };
+    const fast: FastSocket = { socket, write: socket.write as FastSocket['write'], frames: this, queued: [] };
     (socket as Duplex & { [FAST_SOCKET]?: FastSocket })[FAST_SOCKET] = fast;
     return fast;
   }
@@ -136,8 +138,7 @@ export class FastFrames {
     const queued = fast.queued;
     if (queued.length === 0) return;
     fast.queued = [];
-    // Through the socket's own write (TurnCork's): queued is empty now, so that returns at once here.
-    for (const index of queued) fast.socket.write(this.frames[index] as Buffer);
+    for (const index of queued) fast.write.call(fast.socket, this.frames[index] as Buffer);
   }
 
   private flush(): void {
@@ -146,13 +147,13 @@ export class FastFrames {
     this.frames = [];
     this.waiting = [];
     const starts: number[] = [];
-    let bytes = 0;
+    let total = 0;
     for (const frame of frames) {
-      starts.push(bytes);
-      bytes += frame.length;
+      starts.push(total);
+      total += frame.length;
     }
-    starts.push(bytes);
-    const joined = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, bytes);
+    starts.push(total);
+    const joined = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, total);
     for (const fast of waiting) {
       const queued = fast.queued;
       if (queued.length === 0) continue; // written early, by writeQueued
@@ -160,8 +161,11 @@ export class FastFrames {
       if (fast.socket.destroyed) continue;
       const first = queued[0] as number;
       const last = queued[queued.length - 1] as number;
-      if (last - first + 1 === queued.length) fast.socket.write(joined.subarray(starts[first], starts[last + 1]));
-      else fast.socket.write(Buffer.concat(queued.map((index) => frames[index] as Buffer)));
+      let bytes: Buffer;
+      if (first === last) bytes = frames[first] as Buffer;
+      else if (last - first + 1 === queued.length) bytes = joined.subarray(starts[first], starts[last + 1]);
+      else bytes = Buffer.concat(queued.map((index) => frames[index] as Buffer));
+      fast.write.call(fast.socket, bytes);
     }
   }
 }
