@@ -28,10 +28,15 @@ export class FlushPacer {
   private notBefore = 0;
   private readonly run = (): void => this.flushNow();
 
-  /** @param now the clock that times flushes (milliseconds); tests give one they move themselves. */
+  /**
+   * @param now the clock that times flushes (milliseconds); tests give one they move themselves.
+   * @param pauseShare the pause after a flush, as a share of its duration (a quarter unless
+   *   told), read after each flush.
+   */
   constructor(
     private readonly flush: () => void,
     private readonly now: () => number = () => performance.now(),
+    private readonly pauseShare: () => number = () => PAUSE_SHARE,
   ) {}
 
   /** Asks for a flush; any number of requests before it runs make one flush. */
@@ -64,6 +69,6 @@ export class FlushPacer {
     const start = this.now();
     this.flush();
     const end = this.now();
-    this.notBefore = end + (end - start) * PAUSE_SHARE;
+    this.notBefore = end + (end - start) * this.pauseShare();
   }
 }

@@ -155,6 +155,7 @@ export class SocketIoTransport {
   private readonly roomNamespaces: ReturnType<ChatServer['of']> & { createChild(name: string): ChatNamespace };
   /** Broadcasts to idle WebSocket clients go straight to their sockets (socketio-fast-path.ts). */
   private readonly fastPath: boolean;
+  private readonly fastFrames: FastFrames | null;
   private slowCheckScheduled = false;
   private readonly slowConsumers: SlowConsumerRule;
   /**
@@ -192,12 +193,13 @@ export class SocketIoTransport {
     this.expiry = options.expiry;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
     this.fastPath = this.config.socketIoFastPath && this.fastPathWorks();
+    this.fastFrames = this.fastPath ? new FastFrames() : null;
 
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
       maxHttpBufferSize: packetLimit(this.config.maxMessageBytes),
       // One write per WebSocket client per event-loop turn, however many packets it gets.
-      wsEngine: corkingWsEngine(undefined, (err, req) => this.onWebSocketError(err, req), this.fastPath ? new FastFrames() : undefined),
+      wsEngine: corkingWsEngine(undefined, (err, req) => this.onWebSocketError(err, req), this.fastFrames ?? undefined),
       // One heartbeat policy for both kinds of client: a peer that has not answered by
       // the next ping is gone.
       pingInterval: this.config.heartbeatMs,
@@ -326,7 +328,9 @@ export class SocketIoTransport {
       if (namespace === undefined) continue;
       // The adapter would hold a broadcast until Redis answers: during an outage local
       // clients would get nothing.
+      if (this.fastFrames !== null) this.fastFrames.chatNext = event === 'chat';
       (this.localOnly() ? namespace.local : namespace).emit(event, payload as ChatMessage & Notice);
+      if (this.fastFrames !== null) this.fastFrames.chatNext = false;
       count += namespace.sockets.size;
     }
     this.afterBroadcast(count);
