@@ -70,16 +70,26 @@ function texts(bytes: Buffer): string[] {
 const received = (m: FakeMember) => m.writes.map(texts);
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * A clock that stands still for the flush pacer: no flush seems to take time, so none is
+ * followed by a pause, and every flush runs in the turn it was asked for, however busy the
+ * machine (the pauses themselves are tested in flush-pacer.test.ts).
+ */
+const STILL = () => 0;
 
 /** A rule that never cuts anyone in these tests, unless they set pending bytes on purpose. */
 const lenient = () => new SlowConsumerRule({ softBytes: 1 << 20, graceMs: 1_000, ceilingBytes: 1 << 24 });
 
 /** `slow`: the members handed to onSlow, which closes them as the raw transport does. */
 function group(rule = lenient(), slow: FakeMember[] = []): BroadcastGroup<FakeMember> {
-  return new BroadcastGroup<FakeMember>(rule, (m) => {
-    slow.push(m);
-    m.state = WebSocket.CLOSING;
-  });
+  return new BroadcastGroup<FakeMember>(
+    rule,
+    (m) => {
+      slow.push(m);
+      m.state = WebSocket.CLOSING;
+    },
+    STILL,
+  );
 }
 
 describe('BroadcastGroup', () => {

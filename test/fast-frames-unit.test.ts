@@ -9,6 +9,12 @@ import { FastFrames } from '../server/transports/socketio-fast-path';
 import { TurnCork } from '../server/transports/turn-cork';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * A clock that stands still for the flush pacer: no flush seems to take time, so none is
+ * followed by a pause, and every flush runs in the turn it was asked for, however busy the
+ * machine (the pauses themselves are tested in flush-pacer.test.ts).
+ */
+const STILL = () => 0;
 
 /** A socket that keeps every chunk written to it, as text. */
 function recordingSocket(): { socket: Duplex; writes: string[] } {
@@ -31,7 +37,7 @@ const broadcast = (text: string) => ({ options: {}, frame: [Buffer.from('<'), Bu
 
 describe('FastFrames', () => {
   it("writes each socket its frames of a turn in one write, in order, also when it gets only some of them", async () => {
-    const frames = new FastFrames();
+    const frames = new FastFrames(STILL);
     const both = recordingSocket();
     const some = recordingSocket();
     const a = frames.attach(both.socket);
@@ -51,8 +57,8 @@ describe('FastFrames', () => {
   });
 
   it('writes what is queued for a socket before anything else written to it, and not again at the flush', async () => {
-    const frames = new FastFrames();
-    const cork = new TurnCork();
+    const frames = new FastFrames(STILL);
+    const cork = new TurnCork(STILL);
     const { socket, writes } = recordingSocket();
     const fast = frames.attach(socket);
     cork.attach(socket, () => frames.writeQueued(fast));

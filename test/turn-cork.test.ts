@@ -22,10 +22,16 @@ function recordingStream() {
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * A clock that stands still for the flush pacer: no flush seems to take time, so none is
+ * followed by a pause, and every flush runs in the turn it was asked for, however busy the
+ * machine (the pauses themselves are tested in flush-pacer.test.ts).
+ */
+const STILL = () => 0;
 
 describe('TurnCork', () => {
   it('hands everything a socket gets in one turn to the kernel in one call, in order', async () => {
-    const cork = new TurnCork();
+    const cork = new TurnCork(STILL);
     const { stream, calls } = recordingStream();
     cork.attach(stream as unknown as Duplex);
 
@@ -38,7 +44,7 @@ describe('TurnCork', () => {
   });
 
   it('sends a lone write in the turn it was made, without waiting for more', async () => {
-    const cork = new TurnCork();
+    const cork = new TurnCork(STILL);
     const { stream, calls } = recordingStream();
     cork.attach(stream as unknown as Duplex);
 
@@ -49,7 +55,7 @@ describe('TurnCork', () => {
   });
 
   it('uncorks every socket written to in a turn with one scheduled callback', async () => {
-    const cork = new TurnCork();
+    const cork = new TurnCork(STILL);
     const a = recordingStream();
     const b = recordingStream();
     cork.attach(a.stream as unknown as Duplex);
@@ -65,7 +71,7 @@ describe('TurnCork', () => {
   });
 
   it('keeps the order of writes across turns, including writes made while uncorking', async () => {
-    const cork = new TurnCork();
+    const cork = new TurnCork(STILL);
     const { stream, calls } = recordingStream();
     cork.attach(stream as unknown as Duplex);
 
@@ -82,7 +88,7 @@ describe('TurnCork', () => {
   });
 
   it('lets end() flush a corked socket at once', async () => {
-    const cork = new TurnCork();
+    const cork = new TurnCork(STILL);
     const { stream, calls } = recordingStream();
     cork.attach(stream as unknown as Duplex);
 

@@ -54,15 +54,19 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
    * @param slowConsumers judges each member from what it has not taken yet, around each
    *   write; a member it cuts is handed to `onSlow` (a client that stopped reading must
    *   not grow server memory) and gets nothing more from this flush.
+   * @param now the clock that times flushes (see FlushPacer); tests give one that stands still.
    */
   constructor(
     private readonly slowConsumers: SlowConsumerRule,
     private readonly onSlow: (member: Member) => void,
-  ) {}
+    now?: () => number,
+  ) {
+    this.pacer = new FlushPacer(() => this.writePending(), now);
+  }
 
   private readonly members = new Set<Member>();
   private frames: Buffer[] = [];
-  private readonly pacer = new FlushPacer(() => this.writePending());
+  private readonly pacer: FlushPacer;
 
   get size(): number {
     return this.members.size;

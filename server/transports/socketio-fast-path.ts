@@ -124,11 +124,16 @@ export class FastFrames {
    * 17-19 s that way and 4.9 s with the longer pause (bench/storm-trial.ts, here). Chat
    * keeps the quarter: with one talker a longer pause cut fan-out by a third.
    */
-  private readonly pacer = new FlushPacer(
-    () => this.flush(),
-    undefined,
-    () => (this.chatFlushed ? 0.25 : 1),
-  );
+  private readonly pacer: FlushPacer;
+
+  /** @param now the clock that times flushes (see FlushPacer); tests give one that stands still. */
+  constructor(now?: () => number) {
+    this.pacer = new FlushPacer(
+      () => this.flush(),
+      now,
+      () => (this.chatFlushed ? 0.25 : 1),
+    );
+  }
 
   /** A WebSocket client's TCP socket, as the upgrade handed it to ws, before TurnCork wraps its write. */
   attach(socket: Duplex): FastSocket {

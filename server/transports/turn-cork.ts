@@ -24,11 +24,16 @@ import { FlushPacer } from './flush-pacer';
  */
 export class TurnCork {
   private releases: (() => void)[] = [];
-  private readonly pacer = new FlushPacer(() => {
-    const releases = this.releases;
-    this.releases = [];
-    for (const release of releases) release();
-  });
+  private readonly pacer: FlushPacer;
+
+  /** @param now the clock that times flushes (see FlushPacer); tests give one that stands still. */
+  constructor(now?: () => number) {
+    this.pacer = new FlushPacer(() => {
+      const releases = this.releases;
+      this.releases = [];
+      for (const release of releases) release();
+    }, now);
+  }
 
   /**
    * Routes every later write of `socket` through the per-turn cork, calling `beforeWrite`
