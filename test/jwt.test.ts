@@ -25,6 +25,9 @@ import { connectSio, type SioTestClient } from './support/sio-client';
 import { runMain, spawnServer } from './support/spawn-server';
 import { MULTI_PROCESS_START_MS } from './support/nodes';
 
+// Some tests start server processes (a node on Redis, the server refusing its settings).
+jest.setTimeout(60_000);
+
 /** The raw upgrade's status for `token` (none: no `?token=`) in `room`'s path. */
 function rawStatus(server: RunningServer, token: string | null, room = '', extra = ''): Promise<number> {
   const query = token === null ? '' : `?token=${encodeURIComponent(token)}`;

@@ -17,6 +17,10 @@ import { runMain, spawnServer } from './support/spawn-server';
 import { nextChat, rawJson, rawSend, sioSend, stop, textsOf } from './support/stored-chat';
 import { waitUntil } from './support/wait';
 
+// Most tests start the server twice, around a mount made, filled or broken: well over
+// Jest's default on a loaded CI machine running two test files at once.
+jest.setTimeout(60_000);
+
 async function readyz(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: (await res.text()).trimEnd() };
@@ -124,7 +128,7 @@ describe('store faults while running', () => {
       },
       () => rmSync(filler),
     );
-  }, 30_000);
+  }, 60_000);
 
   // Fault simulated: the volume turns read-only under the server (the kernel does that to
   // an ext4 mounted errors=remount-ro on a disk error), then is repaired and mounted again.
