@@ -28,8 +28,10 @@ const config = {
   testTimeout: 20_000,
   // Two test files at a time, whatever the core count (Jest's default is one fewer than
   // the cores: a single worker on a 2-core machine). Most files spend their time waiting
-  // on real servers, child processes and sockets rather than computing, and the longest
-  // (the tiny benchmark run, the CLI and fuzz suites) would otherwise hold up all the rest.
+  // on real servers, child processes and sockets rather than computing. The exception,
+  // the tiny benchmark run (bench-smoke.test.ts: a server and its clients pinned to one
+  // core each), runs alone after the rest in `npm test`: beside it, browser tests on a
+  // 2-core machine ran out of time.
   maxWorkers: 2,
 };
 
