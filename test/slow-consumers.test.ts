@@ -5,7 +5,7 @@
  */
 import type { ChatMessage, RawJsonFrame } from '../server/protocol';
 import { httpGet } from './support/http-upgrade';
-import { tcpWebSocketPeer } from './support/peers';
+import { clientTextFrame, tcpWebSocketPeer } from './support/peers';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
@@ -94,12 +94,25 @@ describe('slow consumers', () => {
     expect(await rejected(server.url, 'slow_consumer')).toBe(0);
   });
 
+  // A raw peer, and a Socket.IO one over WebSocket: with the fast path on, engine.io's
+  // transport never looks busy for the latter, so only the TCP socket's buffer shows it.
+  const STALLED_PEERS = {
+    raw: (url: string) => tcpWebSocketPeer(url, '/socket?name=stalled'),
+    'socket.io': async (url: string) => {
+      const peer = await tcpWebSocketPeer(url, '/socket.io/?EIO=4&transport=websocket');
+      peer.write(clientTextFrame('40{"name":"stalled"}'));
+      return peer;
+    },
+  };
+
   it.each([
     // MAX_BUFFERED_MS far longer than the test: only the ceiling can cut the peer.
-    ['at once when it passes the memory ceiling', { MAX_BUFFERED_MS: '600000', BUFFERED_CEILING_BYTES: '1048576' }],
+    ['raw', 'at once when it passes the memory ceiling', { MAX_BUFFERED_MS: '600000', BUFFERED_CEILING_BYTES: '1048576' }],
+    ['socket.io', 'at once when it passes the memory ceiling', { MAX_BUFFERED_MS: '600000', BUFFERED_CEILING_BYTES: '1048576' }],
     // The ceiling far above what the test sends: only staying behind can cut the peer.
-    ['when it stays above MAX_BUFFERED_BYTES for MAX_BUFFERED_MS', { MAX_BUFFERED_MS: '200' }],
-  ])('cuts a reader that stopped reading %s', async (_, limits) => {
+    ['raw', 'when it stays above MAX_BUFFERED_BYTES for MAX_BUFFERED_MS', { MAX_BUFFERED_MS: '200' }],
+    ['socket.io', 'when it stays above MAX_BUFFERED_BYTES for MAX_BUFFERED_MS', { MAX_BUFFERED_MS: '200' }],
+  ] as const)('cuts a %s reader that stopped reading %s', async (kind, _, limits) => {
     const server = await startTestServer({
       MAX_BUFFERED_BYTES: '65536',
       HEARTBEAT_MS: '600000', // no heartbeat during the test: only the slow-consumer rule cuts
@@ -107,7 +120,11 @@ describe('slow consumers', () => {
       ...limits,
     });
     const observer = await connectRaw(server.url, { name: 'observer', format: 'json' });
-    await tcpWebSocketPeer(server.url, '/socket?name=stalled');
+    await STALLED_PEERS[kind](server.url);
+    for (;;) {
+      const frame = await observer.nextJson();
+      if (frame.type === 'notice' && frame.kind === 'join' && frame.name === 'stalled') break;
+    }
     const sender = await connectRaw(server.url, { name: 'sender' });
     // 60 KB at a time until the observer is told that the stalled peer left; each one
     // waits for its echo, so the stalled peer's buffers fill as fast as the server writes.
