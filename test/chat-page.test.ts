@@ -318,6 +318,10 @@ describeWithBrowser('rooms on the /chat page in Chromium', (browser) => {
 
   it('shows the server\'s refusal when it has no room for another room', async () => {
     const server = await startTestServer({ MAX_ROOMS: '2' }); // the lobby, always open, and one room
+    // Someone else stays in `first`: once the page leaves it, an empty `first` would make
+    // way for `second` (the room empty longest goes), and whether it is empty when the
+    // page asks for `second` would be a race.
+    await connectSio(server.url, { room: 'first', auth: { name: 'stays' } });
     const page = await openIn(server.url, '#room=first', 'alice');
     await page.locator('#room').fill('second');
     await page.locator('#room').press('Enter');
