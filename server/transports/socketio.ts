@@ -153,8 +153,10 @@ export class SocketIoTransport {
   private readonly expiry: ExpiryClock;
   /** Every room's namespace but the lobby's `/` (socket.io creates each on first use). */
   private readonly roomNamespaces: ReturnType<ChatServer['of']> & { createChild(name: string): ChatNamespace };
-  /** Broadcasts to idle WebSocket clients go straight to their sockets (socketio-fast-path.ts). */
-  private readonly fastPath: boolean;
+  /**
+   * Where broadcasts to idle WebSocket clients go instead of engine.io
+   * (socketio-fast-path.ts); null when the fast path is off.
+   */
   private readonly fastFrames: FastFrames | null;
   private slowCheckScheduled = false;
   private readonly slowConsumers: SlowConsumerRule;
@@ -192,8 +194,7 @@ export class SocketIoTransport {
     this.jwt = options.jwt ?? null;
     this.expiry = options.expiry;
     this.slowConsumers = SlowConsumerRule.fromConfig(this.config);
-    this.fastPath = this.config.socketIoFastPath && this.fastPathWorks();
-    this.fastFrames = this.fastPath ? new FastFrames() : null;
+    this.fastFrames = this.config.socketIoFastPath && this.fastPathWorks() ? new FastFrames() : null;
 
     this.io = new Server(options.httpServer, {
       path: SOCKET_IO_PATH,
@@ -473,7 +474,7 @@ export class SocketIoTransport {
       return;
     }
     const { ticket } = reservation;
-    if (this.fastPath) installFastPath(conn);
+    if (this.fastFrames !== null) installFastPath(conn);
     this.sessions.set(conn, ticket);
     this.connections.add(conn);
     ticket.onEvict = () => {
