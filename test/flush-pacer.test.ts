@@ -11,6 +11,25 @@ function fakeClock() {
   return { now: () => ms, advance: (by: number) => void (ms += by) };
 }
 
+/**
+ * A pacer on a fake clock whose first flush has run and "cost" `cost` ms (later ones
+ * cost nothing): what comes next is paced after a flush of that length.
+ */
+async function afterOneFlushOf(cost: number) {
+  const clock = fakeClock();
+  let flushes = 0;
+  let next = cost;
+  const pacer = new FlushPacer(() => {
+    flushes += 1;
+    clock.advance(next);
+    next = 0;
+  }, clock.now);
+  pacer.request();
+  await nextTurn();
+  expect(flushes).toBe(1);
+  return { pacer, clock, flushes: () => flushes };
+}
+
 describe('FlushPacer', () => {
   it('flushes once per turn, in that turn, however many requests it got', async () => {
     let flushes = 0;
@@ -55,46 +74,27 @@ describe('FlushPacer', () => {
   });
 
   it('holds a request through the next turns when the pause is shorter than a timer, and flushes once it is over', async () => {
-    const clock = fakeClock();
-    let flushes = 0;
-    let cost = 2;
-    const pacer = new FlushPacer(() => {
-      flushes += 1;
-      clock.advance(cost);
-    }, clock.now);
-    pacer.request();
-    await nextTurn();
-    expect(flushes).toBe(1);
+    const paced = await afterOneFlushOf(2);
     // A 2 ms flush pauses the next 0.5 ms, too short for a timer: the request waits
     // turn after turn (messages arriving meanwhile would join it) while the clock stands.
-    cost = 0;
-    pacer.request();
+    paced.pacer.request();
     for (let turn = 0; turn < 5; turn += 1) await nextTurn();
-    pacer.request(); // joins the waiting flush
+    paced.pacer.request(); // joins the waiting flush
     await nextTurn();
-    expect(flushes).toBe(1);
-    clock.advance(0.5);
+    expect(paced.flushes()).toBe(1);
+    paced.clock.advance(0.5);
     await nextTurn();
     await nextTurn();
-    expect(flushes).toBe(2);
+    expect(paced.flushes()).toBe(2);
   });
 
   it('does not delay a request that comes after the pause is over', async () => {
-    const clock = fakeClock();
-    let flushes = 0;
-    let cost = 20;
-    const pacer = new FlushPacer(() => {
-      flushes += 1;
-      clock.advance(cost);
-    }, clock.now);
-    pacer.request();
-    await nextTurn();
-    cost = 0;
+    const paced = await afterOneFlushOf(20);
     // 20 ms of flush pause the next one 5 ms; this request comes 30 ms later.
-    clock.advance(30);
-    pacer.request();
+    paced.clock.advance(30);
+    paced.pacer.request();
     await nextTurn();
-    expect(flushes).toBe(2);
+    expect(paced.flushes()).toBe(2);
   });
 
   it('flushes at once when asked to, and a waiting request then finds nothing more to do', async () => {
