@@ -44,3 +44,40 @@ describe('ExpiryClock', () => {
     expect(ran).toEqual(['past', 'same second']);
   });
 });
+
+describe('ExpiryClock with times beyond what one timer can wait', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_700_000_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  /** Node's (and the fake timers') longest delay: a longer one is taken as 1 ms. */
+  const LONGEST_DELAY_MS = 2 ** 31 - 1;
+
+  it('waits the longest delay a timer allows, runs nothing when it fires early, and runs the callback when its time comes', () => {
+    const clock = new ExpiryClock();
+    const ran: string[] = [];
+    const start = Date.now();
+    const thirtyDays = 30 * 24 * 3600 * 1000;
+    clock.add(start + thirtyDays, () => ran.push('month'));
+
+    jest.advanceTimersToNextTimer();
+    expect(Date.now() - start).toBe(LONGEST_DELAY_MS);
+    expect(ran).toEqual([]);
+    expect(jest.getTimerCount()).toBe(1);
+    jest.advanceTimersToNextTimer();
+    expect(Date.now() - start).toBe(thirtyDays);
+    expect(ran).toEqual(['month']);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('keeps no timer for a far time once it is cancelled, and still serves a nearer newcomer', () => {
+    const clock = new ExpiryClock();
+    const ran: string[] = [];
+    const start = Date.now();
+    const far = clock.add(start + 40 * 24 * 3600 * 1000, () => ran.push('far'));
+    far.cancel();
+    clock.add(start + 5_000, () => ran.push('near'));
+    jest.advanceTimersByTime(5_000);
+    expect(ran).toEqual(['near']);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+});

@@ -24,6 +24,7 @@ import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { runMain, spawnServer } from './support/spawn-server';
 import { MULTI_PROCESS_START_MS } from './support/nodes';
+import { waitUntil } from './support/wait';
 
 // Some tests start server processes (a node on Redis, the server refusing its settings).
 jest.setTimeout(60_000);
@@ -135,6 +136,29 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
     // The others stay.
     expect(keeper.socket.connected).toBe(true);
     expect(await keeper.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+  });
+});
+
+describe('a token that expires in 30 days', () => {
+  it('is served by a server process that writes no TimeoutOverflowWarning, while the client is there or after it left', async () => {
+    const key = await signingKey('HS256');
+    const server = await spawnServer(key.env);
+    // Past 2^31-1 ms (24.8 days): the longest a Node timer waits.
+    const exp = nowSeconds() + 30 * 24 * 3600;
+    const sio = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'monthly', exp }) } });
+    const raw = await connectRaw(server.url, { token: await signToken(key, { sub: 'monthly-raw', exp }) });
+    expect(await sio.chat('hello')).toEqual(expect.objectContaining({ ok: true }));
+    raw.send('hello');
+    expect(await raw.messages.next()).toBe(JOIN);
+    sio.socket.close();
+    await raw.close();
+    const closes = () => server.lines.filter((line) => line.includes('"connection close"')).length;
+    await waitUntil(() => closes() === 2, 'the server to log both leaves');
+    // One more round trip after the leaves, from a client without expiry.
+    const after = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'after' }) } });
+    expect(await after.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+    // Counted rather than matched: the failure then names how many, not all of stderr.
+    expect(server.stderr().split('TimeoutOverflowWarning').length - 1).toBe(0);
   });
 });
 

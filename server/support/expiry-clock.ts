@@ -3,6 +3,13 @@ export interface Expiry {
   cancel(): void;
 }
 
+/**
+ * The longest delay a Node timer takes: a longer one is taken as 1 ms (with a
+ * TimeoutOverflowWarning). A token may expire months ahead, so the timer waits at most
+ * this long and, woken early, waits again.
+ */
+const LONGEST_DELAY_MS = 2 ** 31 - 1;
+
 interface Entry extends Expiry {
   readonly run: () => void;
 }
@@ -62,13 +69,15 @@ export class ExpiryClock {
   }
 
   private arm(): void {
+    // Seconds whose bucket was cancelled away need no timer.
+    while (this.heap.length > 0 && !this.buckets.has(this.heap[0] as number)) this.pop();
     const next = this.heap[0];
     if (next === undefined) return;
     const at = next * 1000;
     if (this.timer !== null && this.timerAt <= at) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+    this.timer = setTimeout(() => this.fire(), Math.min(LONGEST_DELAY_MS, Math.max(0, at - Date.now())));
     this.timer.unref();
   }
 

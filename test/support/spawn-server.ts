@@ -20,6 +20,8 @@ export interface SpawnedServer {
   readonly url: string;
   /** Every stdout line so far (pino's JSON lines). */
   readonly lines: string[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
   readonly exited: Promise<Exit>;
 }
 
@@ -65,5 +67,5 @@ export async function spawnServer(env: Record<string, string> = {}, startTimeout
   await waitUntil(() => listeningAt() !== undefined || run.child.exitCode !== null, 'the server to log "listening"', startTimeoutMs).catch(() => undefined);
   const url = listeningAt();
   if (url === undefined) throw new Error(`server did not start; stderr: ${run.stderr()}`);
-  return { child: run.child, url, lines: run.lines, exited: run.exited };
+  return { child: run.child, url, lines: run.lines, stderr: run.stderr, exited: run.exited };
 }
