@@ -16,6 +16,7 @@ import { createLogger } from '../server/support/logger';
 import { onCleanup } from './support/cleanup';
 import { httpGet, upgradeStatus, UPGRADE_HEADERS } from './support/http-upgrade';
 import { jwksKey, nowSeconds, signingKey, signToken, startJwksServer, type SigningAlgorithm, type SigningKey } from './support/jwt';
+import { connectEngineClient } from './support/peers';
 import { connectRaw } from './support/raw-client';
 import { JOIN } from './support/seed-strings';
 import type { RedisProcess } from '../tools/redis-process';
@@ -24,7 +25,7 @@ import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { runMain, spawnServer } from './support/spawn-server';
 import { MULTI_PROCESS_START_MS } from './support/nodes';
-import { waitUntil } from './support/wait';
+import { waitUntil, within } from './support/wait';
 
 // Some tests start server processes (a node on Redis, the server refusing its settings).
 jest.setTimeout(60_000);
@@ -136,6 +137,44 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
     // The others stay.
     expect(keeper.socket.connected).toBe(true);
     expect(await keeper.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+  });
+});
+
+describe('a Socket.IO connection in two rooms, one token expiring', () => {
+  it('disconnects that room only (io server disconnect); the other room keeps chatting over the same connection', async () => {
+    const key = await signingKey('HS256');
+    const server = await startTestServer(key.env);
+    const observer = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'observer' }) } });
+    const lobby = await connectSio(server.url, { auth: { token: await signToken(key, { sub: 'both' }) } });
+    // The same Manager: one Engine.IO connection for both namespaces.
+    const exp = nowSeconds() + 2;
+    const short = lobby.socket.io.socket('/short', { auth: { token: await signToken(key, { sub: 'both', exp }) } });
+    await within(new Promise<void>((resolve) => short.once('connect', () => resolve())), 'the second room to connect');
+    const lobbyDisconnects: string[] = [];
+    lobby.socket.on('disconnect', (reason) => lobbyDisconnects.push(reason));
+    let engineClosed = false;
+    lobby.socket.io.engine.once('close', () => (engineClosed = true));
+
+    const shortGone = new Promise<string>((resolve) => short.once('disconnect', resolve));
+    expect(await shortGone).toBe('io server disconnect');
+    expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
+    expect(lobbyDisconnects).toEqual([]);
+    const ack = await within(lobby.chat('still here'), 'the ack in the room whose token is valid', 5_000);
+    expect(ack).toEqual(expect.objectContaining({ ok: true }));
+    expect((await observer.chats.next()).text).toBe('still here');
+    expect(lobbyDisconnects).toEqual([]);
+    expect(engineClosed).toBe(false);
+    expect(lobby.socket.connected).toBe(true);
+  });
+
+  it('closes the connection when that was its only room, even from a client that would keep it open', async () => {
+    const key = await signingKey('HS256');
+    const server = await startTestServer(key.env);
+    // A bare Engine.IO client: socket.io-client closes a connection left in no room itself.
+    const bare = await connectEngineClient(server.url, { auth: { token: await signToken(key, { sub: 'bare', exp: nowSeconds() + 2 }) } });
+    expect(await bare.packets.next()).toMatch(/^42\["history"/);
+    for (;;) if ((await bare.packets.next()) === '41') break;
+    await within(bare.closed, 'the server to close the connection');
   });
 });
 

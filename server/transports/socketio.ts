@@ -516,10 +516,12 @@ export class SocketIoTransport {
     socket.data.name = name;
     if (identity?.expiresAt != null) {
       // Disconnected, not just closed: `io server disconnect` tells the client not to
-      // come back on its own with the same token.
+      // come back on its own with the same token. Only this room's namespace: the
+      // connection's other rooms were joined with tokens of their own. A connection left
+      // in no room is closed, so that an expired token keeps no place.
       const expiry = this.expiry.add(identity.expiresAt, () => {
         this.logger.info({ transport: 'socket.io', sid: socket.id, name }, 'token expired; disconnecting');
-        socket.disconnect(true);
+        socket.disconnect((this.roomCounts.get(socket.conn) ?? 0) <= 1);
       });
       socket.once('disconnect', () => expiry.cancel());
     }
