@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
+import { JwtVerifier } from '../server/access/jwt';
 import { loadConfig } from '../server/config';
 import type { Notice } from '../server/protocol';
 import { startServer, type RunningServer } from '../server/process/server';
@@ -52,6 +53,16 @@ async function nextJoinName(observer: SioTestClient, own: string): Promise<strin
     const notice: Notice = await observer.notices.next();
     if (notice.kind === 'join' && notice.name !== own) return notice.name;
   }
+}
+
+/**
+ * `segment` with its last character's lowest bit flipped: every signature here leaves
+ * unused bits in its last base64url character, so the bytes read are the same.
+ */
+function withOtherUnusedBits(segment: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(segment.slice(-1));
+  return `${segment.slice(0, -1)}${alphabet[last ^ 1] as string}`;
 }
 
 const ALGORITHMS: SigningAlgorithm[] = ['HS256', 'RS256', 'ES256', 'EdDSA'];
@@ -107,6 +118,12 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
       'empty sub': await signToken(key, { ...good, sub: '' }),
       'rooms not an array': await signToken(key, { ...good, rooms: 'lobby' }),
       'rooms not strings': await signToken(key, { ...good, rooms: ['lobby', 7] }),
+      // The valid signature, encoded other than as strict base64url: decoders that
+      // forgive padding, spaces or stray low bits would read the same bytes.
+      'signature padded with =': `${valid}${'='.repeat((4 - (signature.length % 4)) % 4)}`,
+      'signature with a space': `${head}.${body}.${signature.slice(0, 4)} ${signature.slice(4)}`,
+      'signature with other unused bits': `${head}.${body}.${withOtherUnusedBits(signature)}`,
+      'header padded with =': `${head}=.${body}.${signature}`,
     };
     if (key.pem !== null) {
       // The classic confusion: HMAC keyed with the public key the server holds.
@@ -116,10 +133,12 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
       const rsa = await signingKey('RS256');
       bad['RS256'] = await signToken(rsa, good);
     }
+    // Every answer, then one comparison: a failure names every token let in.
+    const answers: Record<string, [number, string]> = {};
     for (const [what, token] of Object.entries(bad)) {
-      expect([what, await rawStatus(server, token)]).toEqual([what, 401]);
-      expect([what, await sioOutcome(server, token === null ? {} : { token })]).toEqual([what, 'unauthorized']);
+      answers[what] = [await rawStatus(server, token), await sioOutcome(server, token === null ? {} : { token })];
     }
+    expect(answers).toEqual(Object.fromEntries(Object.keys(bad).map((what) => [what, [401, 'unauthorized']])));
     // Still serving.
     expect(await rawStatus(server, await signToken(key, good))).toBe(101);
   });
@@ -137,6 +156,31 @@ describe.each(ALGORITHMS)('JWT with %s', (alg) => {
     // The others stay.
     expect(keeper.socket.connected).toBe(true);
     expect(await keeper.chat('still here')).toEqual(expect.objectContaining({ ok: true }));
+  });
+});
+
+describe('the form of a token', () => {
+  it('is three strict base64url segments, or the token is refused as malformed before its signature is checked', async () => {
+    const key = await signingKey('HS256');
+    const config = loadConfig({ ...key.env, DATA_DIR: ':memory:' });
+    if (config.jwt === null) throw new Error('JWT_SECRET set, yet no JWT settings');
+    const verifier = new JwtVerifier(config.jwt);
+    const valid = await signToken(key, { sub: 'form' });
+    expect(await verifier.verify(valid)).toEqual(expect.objectContaining({ sub: 'form' }));
+    const [head, body, signature] = valid.split('.') as [string, string, string];
+    const malformed = [
+      `${valid}=`,
+      `${head}.${body}.${signature}==`,
+      `${head}.${body}.${withOtherUnusedBits(signature)}`,
+      `${head}.${body}.${signature.slice(0, 4)}\n${signature.slice(4)}`,
+      `${head}.${body}.${signature.replace(/-/g, '+').replace(/_/g, '/')}+`,
+      `${head}.${body}`,
+      `${head}.${body}.${signature}.${signature}`,
+      `${head}=.${body}.${signature}`,
+      ` ${valid}`,
+    ];
+    const answers = await Promise.all(malformed.map(async (token) => [token, await verifier.verify(token)]));
+    expect(answers).toEqual(malformed.map((token) => [token, 'malformed']));
   });
 });
 

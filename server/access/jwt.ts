@@ -42,6 +42,9 @@ export const DEFAULT_JWKS_COOLDOWN_MS = 10_000;
 /** Tokens longer than this are refused unread (a browser URL, a header: far below). */
 const MAX_TOKEN_LENGTH = 8_192;
 
+/** A compact JWS: three base64url segments and nothing else (no padding, no spaces). */
+const COMPACT_FORM = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+
 /** Every key a JWKS may hold signs with one of these; never HMAC, never `none`. */
 const JWKS_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 
@@ -60,10 +63,11 @@ export function mayEnter(identity: Identity, room: string): boolean {
 }
 
 /**
- * Turns the token a client showed into an Identity, or the reason it is refused. The
- * algorithm is fixed by the configured key (HS256 for a secret, the key type's for a
- * public key, asymmetric ones for a JWKS), so neither `alg: none` nor an HMAC token
- * keyed with the public key's PEM is ever accepted. `exp` and `nbf` are checked with no
+ * Turns the token a client showed into an Identity, or the reason it is refused. A
+ * token must be three strict base64url segments (isStrictCompact). The algorithm is
+ * fixed by the configured key (HS256 for a secret, the key type's for a public key,
+ * asymmetric ones for a JWKS), so neither `alg: none` nor an HMAC token keyed with the
+ * public key's PEM is ever accepted. `exp` and `nbf` are checked with no
  * clock tolerance; `iss` and `aud` when configured.
  *
  * A JWKS is fetched on first use, again after its cache age (10 minutes) and on a token
@@ -97,7 +101,7 @@ export class JwtVerifier {
   /** Never throws: whatever `token` is, the answer is an Identity or a refusal. */
   async verify(token: unknown): Promise<Identity | TokenRefusal> {
     if (typeof token !== 'string' || token === '') return 'missing';
-    if (token.length > MAX_TOKEN_LENGTH) return 'malformed';
+    if (token.length > MAX_TOKEN_LENGTH || !isStrictCompact(token)) return 'malformed';
     let payload: JWTPayload;
     try {
       const options = {
@@ -113,6 +117,16 @@ export class JwtVerifier {
     }
     return identityOf(payload);
   }
+}
+
+/**
+ * Whether `token` is a compact JWS whose every segment is the one base64url encoding of
+ * its bytes. jose decodes leniently (padding, spaces, stray low bits in the last
+ * character): without this, one signature would have many accepted spellings.
+ */
+function isStrictCompact(token: string): boolean {
+  if (!COMPACT_FORM.test(token)) return false;
+  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
 }
 
 /** The claims this server reads, checked: a refusal when `sub` or `rooms` is not usable. */
