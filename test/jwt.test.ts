@@ -311,7 +311,7 @@ describe('JWT_JWKS_URL', () => {
     const second = await jwksKey('ES256', 'key-2');
     const third = await jwksKey('EdDSA', 'key-3');
     jwks.publish([first.jwk]);
-    const server = await startTestServer({ JWT_JWKS_URL: jwks.url }, { jwks: { jwksCooldownMs: 0 } });
+    const server = await startTestServer({ JWT_JWKS_URL: jwks.url }, { jwks: { cooldownMs: 0 } });
     expect(await rawStatus(server, await signToken(first, { sub: 'a' }, { kid: 'key-1' }))).toBe(101);
     expect(await sioOutcome(server, { token: await signToken(first, { sub: 'a' }, { kid: 'key-1' }) })).toBe('connected');
     expect(jwks.requests).toBe(1);
@@ -333,7 +333,7 @@ describe('JWT_JWKS_URL', () => {
     const known = await jwksKey('ES256', 'known');
     jwks.publish([known.jwk]);
     const timeoutMs = 1_000;
-    const server = await startTestServer({ JWT_JWKS_URL: jwks.url }, { jwks: { jwksTimeoutMs: timeoutMs, jwksCooldownMs: 0 } });
+    const server = await startTestServer({ JWT_JWKS_URL: jwks.url }, { jwks: { timeoutMs, cooldownMs: 0 } });
     const before = await connectSio(server.url, { auth: { token: await signToken(known, { sub: 'before' }, { kid: 'known' }) } });
 
     jwks.hang = true;

@@ -1,6 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Logger } from 'pino';
 import type { JwtSettings } from '../config';
+import { DEFAULT_KEY_SET_TIMING, KeysUnavailable, RemoteKeySet, type KeySetTiming } from './jwks';
 
 /** Who a valid token says the client is, and what it may do. */
 export interface Identity {
@@ -29,15 +31,8 @@ export type TokenRefusal =
   | 'unknown_key'
   | 'keys_unavailable';
 
-export interface VerifierTiming {
-  /** How long a JWKS fetch may take before the handshakes waiting on it are refused. */
-  jwksTimeoutMs?: number;
-  /** After a successful fetch, how long a token with an unknown `kid` does not trigger another. */
-  jwksCooldownMs?: number;
-}
-
-export const DEFAULT_JWKS_TIMEOUT_MS = 2_000;
-export const DEFAULT_JWKS_COOLDOWN_MS = 10_000;
+/** A JWKS's timing, where it is not the default (tests shorten it). */
+export type VerifierTiming = Partial<KeySetTiming>;
 
 /** Tokens longer than this are refused unread (a browser URL, a header: far below). */
 const MAX_TOKEN_LENGTH = 8_192;
@@ -70,9 +65,8 @@ export function mayEnter(identity: Identity, room: string): boolean {
  * public key's PEM is ever accepted. `exp` and `nbf` are checked with no
  * clock tolerance; `iss` and `aud` when configured.
  *
- * A JWKS is fetched on first use, again after its cache age (10 minutes) and on a token
- * with a `kid` it does not hold (at most once per cooldown); one fetch at a time, shared
- * by every handshake waiting on it, and none waits longer than the fetch timeout.
+ * A JWKS is a RemoteKeySet (jwks.ts): the last good set is kept through an outage of
+ * its endpoint, up to a bound, and fetches are spaced after failures.
  */
 export class JwtVerifier {
   private readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
@@ -81,6 +75,7 @@ export class JwtVerifier {
   constructor(
     private readonly settings: JwtSettings,
     timing: VerifierTiming = {},
+    logger?: Logger,
   ) {
     const source = settings.key;
     if (source.kind === 'secret') {
@@ -90,10 +85,8 @@ export class JwtVerifier {
       this.key = createPublicKey(source.pem);
       this.algorithms = [source.algorithm];
     } else {
-      this.key = createRemoteJWKSet(new URL(source.url), {
-        timeoutDuration: timing.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS,
-        cooldownDuration: timing.jwksCooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS,
-      });
+      const keySet = new RemoteKeySet(source.url, { ...DEFAULT_KEY_SET_TIMING, ...timing }, logger);
+      this.key = keySet.getKey;
       this.algorithms = JWKS_ALGORITHMS;
     }
   }
@@ -146,8 +139,9 @@ function identityOf(payload: JWTPayload): Identity | TokenRefusal {
   });
 }
 
-/** jose's error codes, as the reason logged. */
+/** jose's error codes, and the key set's KeysUnavailable, as the reason logged. */
 function refusalOf(err: unknown): TokenRefusal {
+  if (err instanceof KeysUnavailable) return 'keys_unavailable';
   const { code, claim } = (typeof err === 'object' && err !== null ? err : {}) as { code?: string; claim?: string };
   switch (code) {
     case 'ERR_JWT_EXPIRED':
@@ -162,15 +156,11 @@ function refusalOf(err: unknown): TokenRefusal {
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
       return 'unknown_key';
-    case 'ERR_JWKS_TIMEOUT':
-    case 'ERR_JOSE_GENERIC':
-      return 'keys_unavailable';
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
     case 'ERR_JWK_INVALID':
       return 'malformed';
     default:
-      // A JWKS fetch that failed outright (refused, reset) rejects with fetch's TypeError.
-      return err instanceof TypeError ? 'keys_unavailable' : 'malformed';
+      return 'malformed';
   }
 }

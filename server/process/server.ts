@@ -44,7 +44,7 @@ export interface StartOptions {
   shutdownGraceMs?: number;
   /** Set in a worker of WORKERS > 1: the primary owns the port and hands connections over. */
   worker?: WorkerSlot;
-  /** JWKS fetch timeout and cooldown (tests shorten them). */
+  /** JWKS fetch timeout, cooldown, ages and backoff (tests shorten them). */
   jwks?: VerifierTiming;
 }
 
@@ -106,7 +106,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   // With JWT: one verifier for both kinds of client, and one clock that ends each
   // connection when its token expires.
-  const jwt = config.jwt === null ? null : new JwtVerifier(config.jwt, options.jwks);
+  const jwt = config.jwt === null ? null : new JwtVerifier(config.jwt, options.jwks, logger);
   const expiry = new ExpiryClock();
   shutdown.add('stop token expiry', () => expiry.stop());
   const shared = { rooms, members, config, admission, floodControl, metrics, logger, jwt, expiry };

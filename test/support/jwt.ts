@@ -47,28 +47,68 @@ export function signToken(
   return new SignJWT({ exp: nowSeconds() + 3600, ...claims }).setProtectedHeader({ alg: signer.alg, ...header }).sign(signer.key);
 }
 
-/** A JWKS endpoint on 127.0.0.1: the key set can change, and the endpoint can hang. */
+/** How a JWKS response ended: written whole, or cut by the client before its end. */
+export type ResponseOutcome = 'finished' | 'cut';
+
+/** A JWKS endpoint on 127.0.0.1: the key set can change, and the endpoint can hang, fail or bloat. */
 export interface JwksServer {
   readonly url: string;
   /** Replaces the published keys. */
   publish(keys: JWK[]): void;
   /** While true, requests get no answer at all. */
   hang: boolean;
+  /** While set, requests are answered with this status and no key set. */
+  failWith: number | null;
+  /**
+   * While set, the key set is padded (a `padding` member) to this many bytes and written
+   * as fast as the client reads, with its length declared or chunked.
+   */
+  padTo: { bytes: number; declared: boolean } | null;
   /** How many requests it has received. */
   readonly requests: number;
+  /** How each answered response ended, in order. */
+  readonly outcomes: readonly ResponseOutcome[];
 }
+
+/** One write of a padded key set. */
+const PAD_CHUNK = Buffer.alloc(64 * 1024, 'x');
 
 export async function startJwksServer(): Promise<JwksServer> {
   let keys: JWK[] = [];
   let requests = 0;
-  const state = {
-    hang: false,
-  };
+  const outcomes: ResponseOutcome[] = [];
+  const state: Pick<JwksServer, 'hang' | 'failWith' | 'padTo'> = { hang: false, failWith: null, padTo: null };
   const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
     requests += 1;
+    res.once('close', () => outcomes.push(res.writableFinished ? 'finished' : 'cut'));
     if (state.hang) return;
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ keys }));
+    if (state.failWith !== null) {
+      res.writeHead(state.failWith, { 'Content-Type': 'text/plain' });
+      res.end('unavailable');
+      return;
+    }
+    const body = JSON.stringify({ keys });
+    if (state.padTo === null) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(body);
+      return;
+    }
+    // A valid key set all the same: `{"keys":[...],"padding":"xxx...x"}`.
+    const head = Buffer.from(`${body.slice(0, -1)},"padding":"`);
+    const tail = Buffer.from('"}');
+    const total = Math.max(state.padTo.bytes, head.length + tail.length);
+    res.writeHead(200, { 'Content-Type': 'application/json', ...(state.padTo.declared ? { 'Content-Length': String(total) } : {}) });
+    res.write(head);
+    let left = total - head.length - tail.length;
+    const pump = () => {
+      while (left > 0 && !res.destroyed) {
+        const chunk = left >= PAD_CHUNK.length ? PAD_CHUNK : PAD_CHUNK.subarray(0, left);
+        left -= chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      if (!res.destroyed) res.end(tail);
+    };
+    pump();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   onCleanup('servers', async () => {
@@ -85,9 +125,22 @@ export async function startJwksServer(): Promise<JwksServer> {
     set hang(value: boolean) {
       state.hang = value;
     },
+    get failWith() {
+      return state.failWith;
+    },
+    set failWith(value: number | null) {
+      state.failWith = value;
+    },
+    get padTo() {
+      return state.padTo;
+    },
+    set padTo(value: { bytes: number; declared: boolean } | null) {
+      state.padTo = value;
+    },
     get requests() {
       return requests;
     },
+    outcomes,
   };
 }
 
