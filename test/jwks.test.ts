@@ -144,6 +144,11 @@ describe('JWKS endpoint outage', () => {
     jump(2 * 3600_000);
     expect(await rawStatus(server, known)).toBe(401);
     expect(refusals()).toEqual(['keys_unavailable']);
+    // The next one within the backoff: refused at once, no fetch.
+    const fetches = jwks.requests;
+    expect(await rawStatus(server, known)).toBe(401);
+    expect(jwks.requests).toBe(fetches);
+    expect(refusals()).toEqual(['keys_unavailable', 'keys_unavailable']);
 
     jwks.failWith = null;
     jump(BACKOFF_MAX_MS);

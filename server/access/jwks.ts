@@ -30,9 +30,7 @@ export const DEFAULT_KEY_SET_TIMING: KeySetTiming = {
 export const MAX_KEY_SET_BYTES = 1024 * 1024;
 
 /** No key set to verify with: never fetched, the fetch failed, or the last good one is too old. */
-export class KeysUnavailable extends Error {
-  readonly code = 'ERR_KEYS_UNAVAILABLE';
-}
+export class KeysUnavailable extends Error {}
 
 /**
  * A JSON Web Key Set fetched from `url`, given to jose as its key getter (`getKey`).
