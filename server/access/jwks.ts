@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWTHeaderParameters, type LocalJWKSet } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, type LocalJWKSet } from 'jose';
 import type { Logger } from 'pino';
 
 /** How a remote key set is fetched, kept and given up on. */
@@ -61,7 +61,7 @@ export class RemoteKeySet {
   ) {}
 
   /** jose's key getter: the key for a token's header, or the error saying why there is none. */
-  readonly getKey = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
     const now = Date.now();
     let keys = this.usable(now);
     if (keys === null) keys = await this.afterFetch(this.refresh(now));
