@@ -321,7 +321,7 @@ export class RawTransport implements RawClientHost {
     client.acks = entry.acks;
     client.ticket = ticket;
     client.socket = socket;
-    client.bucket = this.floodControl.open(ticket.ip);
+    client.budget = this.floodControl.open(ticket.ip);
     const expiresAt = entry.identity?.expiresAt ?? null;
     if (expiresAt !== null) {
       client.expiry = this.expiry.add(expiresAt, () => {
@@ -382,7 +382,7 @@ export class RawTransport implements RawClientHost {
     this.clients.delete(client);
     client.expiry?.cancel();
     this.admission.release(client.ticket);
-    this.floodControl.close(client.ticket.ip, client.bucket);
+    this.floodControl.close(client.budget);
     this.loadReport?.closed();
     if (!client.joined) {
       client.room.abandon();
