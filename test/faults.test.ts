@@ -130,7 +130,7 @@ describe('faults, with observers connected throughout', () => {
     const room = await faultRoom();
     const offender = await room.sio('oversize-sio');
     const gone = new Promise<string>((resolve) => offender.socket.once('disconnect', resolve));
-    offender.socket.emit('chat', 'x'.repeat(4 * MAX_MESSAGE_BYTES));
+    offender.socket.emit('chat', 'x'.repeat(7 * MAX_MESSAGE_BYTES));
     expect(await gone).toBe('transport close');
     await room.leaves('oversize-sio');
     await room.holdsTheRecord();

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind, type Presence } from '../protocol';
 import { History } from '../store/history';
 import type { MessageStore, StoreUnavailableError } from '../store/message-store';
+import { wellFormed } from './chat-text';
 import { mergePresence, PresenceCount } from './presence';
 
 /**
@@ -180,7 +181,7 @@ export class Room {
     // ones before keeps one sender's messages in order on this node, and the bus and the
     // adapter each carry them on one ordered channel, so every node delivers them in
     // that order.
-    this.store.append(this.name, name, text, (error, message) => {
+    this.store.append(this.name, name, wellFormed(text), (error, message) => {
       slot.settled = true;
       slot.error = error;
       slot.message = message;

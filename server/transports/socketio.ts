@@ -83,12 +83,13 @@ export function roomOfNamespace(namespace: string): string | null {
 export const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 /**
- * Room for the JSON encoding of a message (quotes and escapes can double it) and the
- * packet's own framing: a `chat` between MAX_MESSAGE_BYTES and this gets a `too_large`
- * ack; a packet larger than this is refused by Engine.IO, which disconnects its sender.
+ * Room for the JSON encoding of a message of MAX_MESSAGE_BYTES (a control character is
+ * six bytes escaped, `\u0001`) and the packet's own framing, as the HTTP API allows: a
+ * `chat` between MAX_MESSAGE_BYTES and this gets a `too_large` ack; a packet larger than
+ * this is refused by Engine.IO, which disconnects its sender.
  */
 export function packetLimit(maxMessageBytes: number): number {
-  return 2 * maxMessageBytes + 4096;
+  return 6 * maxMessageBytes + 4096;
 }
 
 /**
