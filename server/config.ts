@@ -14,7 +14,7 @@ export const DEFAULTS = {
   ALLOWED_ORIGINS: '', // empty: same origin only (plus requests without an Origin header)
   MAX_MESSAGE_BYTES: '65536', // 64 KiB, one chat message as UTF-8
   HISTORY_SIZE: '50', // messages a newcomer receives
-  HISTORY_BYTES: '1048576', // 1 MiB: at most this much message text (UTF-8) in that history
+  HISTORY_BYTES: '1048576', // 1 MiB: at most this much of that history, as sent (JSON)
   HISTORY_KEEP: '10000', // messages stored per room (for ?since= and the API)
   DATA_DIR: 'data', // the SQLite database's directory; ':memory:' keeps history in memory only
   LOG_LEVEL: 'info',
@@ -78,7 +78,7 @@ export interface Config {
   readonly allowedOrigins: AllowedOrigins;
   readonly maxMessageBytes: number;
   readonly historySize: number;
-  /** Bytes of message text (UTF-8) the history may hold; the oldest go first. */
+  /** Bytes of messages as JSON the history may hold; the oldest go first. */
   readonly historyBytes: number;
   /** Messages stored per room. */
   readonly historyKeep: number;

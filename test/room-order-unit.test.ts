@@ -52,7 +52,7 @@ function heldStore(refuse: ReadonlySet<string> = new Set()) {
       });
     },
     recent: () => [],
-    read: () => ({ messages: [], complete: true }),
+    read: () => ({ messages: [], complete: true, more: false }),
     rooms: () => [],
     problem: () => null,
     close: () => undefined,
