@@ -14,12 +14,14 @@ export const DEFAULTS = {
   ALLOWED_ORIGINS: '', // empty: same origin only (plus requests without an Origin header)
   MAX_MESSAGE_BYTES: '65536', // 64 KiB, one chat message as UTF-8
   HISTORY_SIZE: '50', // messages a newcomer receives
-  HISTORY_BYTES: '1048576', // 1 MiB: at most this much message text (UTF-8) in that history
+  HISTORY_BYTES: '1048576', // 1 MiB: at most this much of that history, as sent (JSON)
   HISTORY_KEEP: '10000', // messages stored per room (for ?since= and the API)
   DATA_DIR: 'data', // the SQLite database's directory; ':memory:' keeps history in memory only
   LOG_LEVEL: 'info',
   RATE_LIMIT: '20', // chat messages per second per connection; 0 turns flood control off
   RATE_BURST: '40', // messages a connection may send at once before the rate applies
+  RATE_LIMIT_BYTES: '1048576', // 1 MiB: bytes per second one address's messages may make the server send, as encoded (JSON)
+  RATE_BURST_BYTES: '4194304', // 4 MiB: those bytes at once before RATE_LIMIT_BYTES applies
   MAX_BUFFERED_BYTES: '1048576', // 1 MiB unsent to one client for MAX_BUFFERED_MS, and it is cut off
   MAX_BUFFERED_MS: '25000', // how long a client may stay above MAX_BUFFERED_BYTES without draining
   BUFFERED_CEILING_BYTES: '67108864', // 64 MiB unsent to one client at any moment: cut at once
@@ -76,7 +78,7 @@ export interface Config {
   readonly allowedOrigins: AllowedOrigins;
   readonly maxMessageBytes: number;
   readonly historySize: number;
-  /** Bytes of message text (UTF-8) the history may hold; the oldest go first. */
+  /** Bytes of messages as JSON the history may hold; the oldest go first. */
   readonly historyBytes: number;
   /** Messages stored per room. */
   readonly historyKeep: number;
@@ -86,6 +88,9 @@ export interface Config {
   /** Messages per second per connection; 0 means no limit. */
   readonly rateLimit: number;
   readonly rateBurst: number;
+  /** Encoded bytes per second per address (JSON: a control character is six); 0: no byte budget. */
+  readonly rateLimitBytes: number;
+  readonly rateBurstBytes: number;
   /** A client above this many unsent bytes for `maxBufferedMs` is a slow consumer. */
   readonly maxBufferedBytes: number;
   readonly maxBufferedMs: number;
@@ -233,6 +238,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   RATE_LIMIT: integer(0, 1_000_000),
   RATE_BURST: integer(1, 1_000_000),
+  RATE_LIMIT_BYTES: integer(0, 1024 * 1024 * 1024),
+  RATE_BURST_BYTES: integer(1, 16 * 1024 * 1024 * 1024),
   // Below a few kilobytes even one ordinary message would count as a slow consumer.
   MAX_BUFFERED_BYTES: integer(16 * 1024, 1024 * 1024 * 1024),
   MAX_BUFFERED_MS: integer(0, 3_600_000),
@@ -342,6 +349,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     logLevel: v.LOG_LEVEL,
     rateLimit: v.RATE_LIMIT,
     rateBurst: v.RATE_BURST,
+    rateLimitBytes: v.RATE_LIMIT_BYTES,
+    rateBurstBytes: v.RATE_BURST_BYTES,
     maxBufferedBytes: v.MAX_BUFFERED_BYTES,
     maxBufferedMs: v.MAX_BUFFERED_MS,
     bufferedCeilingBytes: v.BUFFERED_CEILING_BYTES,

@@ -355,7 +355,7 @@ describe('HTTP API: reading', () => {
     );
     expect(conditional).toMatch(/^HTTP\/1\.1 200 /);
     const empty = await call(server.url, 'GET', '/api/rooms/nobody-here/messages');
-    expect(empty.body).toEqual({ messages: [], complete: true });
+    expect(empty.body).toEqual({ messages: [], complete: true, more: false });
   });
 
   it('refuses a bad limit with 400 invalid_limit and a since that is no id with 400 invalid_since', async () => {

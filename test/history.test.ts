@@ -1,6 +1,7 @@
 import { History } from '../server/store/history';
 import { compareIds, MessageIdGenerator } from '../server/store/message-id';
 import type { ChatMessage } from '../server/protocol';
+import { jsonBytes } from '../server/support/json-bytes';
 
 const message = (id: string): ChatMessage => ({ id, text: id, name: 'n', at: 0 });
 const ids = (history: History) => history.list().map((m) => m.id);
@@ -26,27 +27,51 @@ describe('history', () => {
   });
 });
 
-describe('history bounded by bytes', () => {
+describe('history bounded by bytes, as sent (JSON)', () => {
   const sized = (id: string, bytes: number): ChatMessage => ({ id, text: 'x'.repeat(bytes), name: 'n', at: 0 });
 
-  it('drops the oldest messages once their text passes the byte bound', () => {
-    const history = new History(10, 250);
+  it('drops the oldest messages once they pass the byte bound', () => {
+    const each = jsonBytes(sized('1-0', 100));
+    const history = new History(10, 2 * each + 10);
     for (const id of ['1-0', '2-0', '3-0']) history.add(sized(id, 100));
     expect(ids(history)).toEqual(['2-0', '3-0']);
   });
 
+  it('counts what JSON escapes: a control character is six bytes there', () => {
+    const control = { id: '1-0', text: '\u0001'.repeat(10), name: 'n', at: 0 };
+    expect(jsonBytes(control)).toBe(jsonBytes(sized('1-0', 60)));
+    const history = new History(10, jsonBytes(control) + jsonBytes(sized('2-0', 10)) - 1);
+    history.add(control);
+    history.add(sized('2-0', 10));
+    expect(ids(history)).toEqual(['2-0']);
+  });
+
   it('counts UTF-8 bytes, and keeps the bound when a late message is put in its place', () => {
-    const history = new History(10, 12);
-    history.add({ id: '1-0', text: '€€', name: 'n', at: 0 }); // 6 bytes
-    history.add({ id: '3-0', text: '€€', name: 'n', at: 0 });
-    history.add({ id: '2-0', text: 'abc', name: 'n', at: 0 }); // late: between the two
+    const first = { id: '1-0', text: '€€', name: 'n', at: 0 }; // 6 bytes of text
+    const last = { id: '3-0', text: '€€', name: 'n', at: 0 };
+    const late = { id: '2-0', text: 'abc', name: 'n', at: 0 }; // between the two
+    const history = new History(10, jsonBytes(late) + jsonBytes(last));
+    history.add(first);
+    history.add(last);
+    history.add(late);
     expect(ids(history)).toEqual(['2-0', '3-0']);
   });
 
-  it('keeps nothing of a message larger than the whole bound', () => {
-    const history = new History(10, 50);
+  it('keeps nothing of a message larger than the whole bound, and no longer answers what came after older ones', () => {
+    const history = new History(10, jsonBytes(sized('1-0', 10)) + jsonBytes(sized('3-0', 10)));
     history.add(sized('1-0', 10));
-    history.add(sized('2-0', 51));
-    expect(ids(history)).toEqual(['1-0']);
+    history.add(sized('2-0', 500));
+    history.add(sized('3-0', 10));
+    expect(ids(history)).toEqual(['1-0', '3-0']);
+    expect(history.after('1-0')).toBeNull();
+    expect(history.after('3-0')).toEqual([]);
+  });
+
+  it('answers what came after a message a page at a time, at least one message', () => {
+    const history = new History(10);
+    for (const id of ['1-0', '2-0', '3-0', '4-0']) history.add(sized(id, 100));
+    const page = jsonBytes(sized('2-0', 100)) * 2;
+    expect(history.after('1-0', page)?.map((m) => m.id)).toEqual(['2-0', '3-0']);
+    expect(history.after('1-0', 1)?.map((m) => m.id)).toEqual(['2-0']);
   });
 });

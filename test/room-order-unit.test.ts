@@ -8,7 +8,7 @@ import { Members, type Member } from '../server/room/members';
 import type { PresenceCount } from '../server/room/presence';
 import { Room, type PostOutcome, type RoomBus, type RoomEvent, type RoomSink } from '../server/room/room';
 import { Rooms } from '../server/room/rooms';
-import { TokenBucket } from '../server/room/token-bucket';
+import { FloodControl } from '../server/room/flood-control';
 import { MemoryStore } from '../server/store/memory-store';
 import { StoreUnavailableError, type MessageStore } from '../server/store/message-store';
 import type { Metrics } from '../server/support/metrics';
@@ -52,7 +52,7 @@ function heldStore(refuse: ReadonlySet<string> = new Set()) {
       });
     },
     recent: () => [],
-    read: () => ({ messages: [], complete: true }),
+    read: () => ({ messages: [], complete: true, more: false }),
     rooms: () => [],
     problem: () => null,
     close: () => undefined,
@@ -303,7 +303,7 @@ describe('Members: what a transport hands the room', () => {
     };
     const alpha = room(store, [recordingSink(events)]);
     const members = new Members({ maxMessageBytes: 8, metrics: recordingMetrics(counts), logger });
-    const ann: Member = { room: alpha, name: 'ann', bucket: null };
+    const ann: Member = { room: alpha, name: 'ann', budget: null };
     expect(members.post(ann, 'socket.io', 42, true)).toBe(ChatError.InvalidType);
     expect(members.post(ann, 'socket.io', '   ', true)).toBe(ChatError.Empty);
     expect(members.post(ann, 'socket.io', 'much too long', true)).toBe(ChatError.TooLarge);
@@ -322,7 +322,8 @@ describe('Members: what a transport hands the room', () => {
     let ms = 0;
     const alpha = room(memoryStore(), [recordingSink(events)]);
     const members = new Members({ maxMessageBytes: 100, metrics: recordingMetrics(counts), logger });
-    const ann: Member = { room: alpha, name: 'ann', bucket: new TokenBucket(1, 2, () => ms) };
+    const flood = new FloodControl({ rateLimit: 1, rateBurst: 2, byteRate: 0, byteBurst: 1 }, () => ms);
+    const ann: Member = { room: alpha, name: 'ann', budget: flood.open('1.2.3.4') };
     const send = (text: string) => members.post(ann, 'socket.io', text, true);
     expect([send('a'), send('b'), send('c')]).toEqual([null, null, ChatError.RateLimited]);
     ms += 999;

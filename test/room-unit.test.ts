@@ -31,7 +31,7 @@ function slowStore(answers: (() => void)[], refuse: ReadonlySet<string> = new Se
         else done(null, { id: `1-${(sequence += 1)}`, name, text, at: 1 });
       }),
     recent: () => [],
-    read: () => ({ messages: [], complete: true }),
+    read: () => ({ messages: [], complete: true, more: false }),
     rooms: () => [],
     problem: () => null,
     close: () => undefined,

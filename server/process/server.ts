@@ -75,7 +75,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       : new MemoryStore({ keep: config.historyKeep, maxBytes: config.historyBytes });
   const rooms = new Rooms({ ...config, store, logger });
   const admission = new Admission(config);
-  const floodControl = new FloodControl(config.rateLimit, config.rateBurst);
+  const floodControl = new FloodControl({
+    rateLimit: config.rateLimit,
+    rateBurst: config.rateBurst,
+    byteRate: config.rateLimitBytes,
+    byteBurst: config.rateBurstBytes,
+  });
   // The transports exist only below; the gauges read them when scraped.
   const metrics = new Metrics({ raw: (): number => raw.size, 'socket.io': (): number => socketIo.size }, () => rooms.size);
   const members = new Members({ maxMessageBytes: config.maxMessageBytes, metrics, logger });

@@ -1,6 +1,15 @@
 import { ChatError, type ChatErrorCode } from '../protocol';
 
 /**
+ * `text` with every lone surrogate (half of a UTF-16 pair: JSON can carry one, UTF-8
+ * cannot) replaced by U+FFFD, as a UTF-8 encoder would store it. Applied to every text and
+ * name as it arrives, so that live clients see what history and the API show later.
+ */
+export function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
+}
+
+/**
  * Checks the text of a Socket.IO `chat` before it is stamped and broadcast.
  * Returns the error code to put in the ack, or null when the text may go out.
  * Raw frames need no such check: `ws` already refuses binary, oversize and

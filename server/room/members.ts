@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { ChatError, type ChatErrorCode } from '../protocol';
+import { jsonBytes } from '../support/json-bytes';
 import type { Metrics, TransportName } from '../support/metrics';
 import { chatTextError } from './chat-text';
 import type { PostOutcome, Room } from './room';
-import type { TokenBucket } from './token-bucket';
+import type { Budget } from './flood-control';
 
 /**
  * One client in one room, whatever its transport. A raw client is its own Member (its
@@ -14,7 +15,7 @@ export interface Member {
   readonly room: Room;
   readonly name: string;
   /** Flood control, shared by everything one connection does; null when RATE_LIMIT is 0. */
-  readonly bucket: TokenBucket | null;
+  readonly budget: Budget | null;
 }
 
 export interface MembersOptions {
@@ -62,7 +63,7 @@ export class Members {
       metrics.reject(error === ChatError.TooLarge ? 'size' : 'invalid');
       return error;
     }
-    if (member.bucket !== null && !member.bucket.take()) {
+    if (member.budget !== null && !member.budget.take(jsonBytes(text))) {
       metrics.reject('rate');
       return ChatError.RateLimited;
     }

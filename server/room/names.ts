@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { wellFormed } from './chat-text';
 
 export const MAX_NAME_LENGTH = 32;
 
@@ -56,7 +57,7 @@ export function claimedName(name: string | null, sub: string): string {
 
 /** `text` cleaned for display (see displayName); null when nothing is left. */
 function cleanName(text: string): string | null {
-  const cleaned = text
+  const cleaned = wellFormed(text)
     .replace(CONTROL_CHARACTERS, '')
     .replace(FORMAT_CHARACTERS, (char: string, offset: number, text: string) => (keepsEmojiWhole(char, offset, text) ? char : ''))
     .trim();

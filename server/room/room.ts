@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind, type Presence } from '../protocol';
 import { History } from '../store/history';
 import type { MessageStore, StoreUnavailableError } from '../store/message-store';
+import { wellFormed } from './chat-text';
 import { mergePresence, PresenceCount } from './presence';
 
 /**
@@ -41,6 +42,9 @@ export interface RoomBus {
   remoteOnline(room: string): number;
 }
 
+/** The most messages one read of stored history returns, however small they are. */
+const STORE_PAGE_LIMIT = 1000;
+
 /** What the room tells the sender of a message: its id before anyone receives it, or why it was refused. */
 export interface PostOutcome {
   accepted?(message: ChatMessage): void;
@@ -56,7 +60,7 @@ type Queued =
 export interface RoomOptions {
   name: string;
   historySize: number;
-  /** Bytes of message text the history may hold (HISTORY_BYTES). */
+  /** Bytes of messages as JSON the history may hold (HISTORY_BYTES). */
   historyBytes: number;
   store: MessageStore;
   sinks: readonly RoomSink[];
@@ -180,7 +184,7 @@ export class Room {
     // ones before keeps one sender's messages in order on this node, and the bus and the
     // adapter each carry them on one ordered channel, so every node delivers them in
     // that order.
-    this.store.append(this.name, name, text, (error, message) => {
+    this.store.append(this.name, name, wellFormed(text), (error, message) => {
       slot.settled = true;
       slot.error = error;
       slot.message = message;
@@ -207,15 +211,17 @@ export class Room {
   }
 
   /**
-   * The messages after `id`, oldest first, or null when `id` is unknown or too old. Past
-   * the history in memory, a store that answers at once (SQLite) is asked too, for up to
-   * `limit` messages: a client may resume across a restart, or after a long absence.
+   * The chat messages after `id`, oldest first, as many as fit in `maxBytes` as JSON (at
+   * least one; none once caught up), or null when `id` is unknown or too old. Past the
+   * history in memory, a store that answers at once (SQLite) is asked too: a client may
+   * resume across a restart, or after a long absence. Answered now, so that a caller that
+   * finds nothing more can join the room in the same turn, missing nothing.
    */
-  since(id: string, limit: number): ChatMessage[] | null {
-    const recent = this.history.after(id);
+  messagesAfter(id: string, maxBytes: number): ChatMessage[] | null {
+    const recent = this.history.after(id, maxBytes);
     if (recent !== null) return recent;
     try {
-      const stored = this.store.read(this.name, { since: id, limit });
+      const stored = this.store.read(this.name, { since: id, limit: STORE_PAGE_LIMIT, maxBytes });
       if (stored instanceof Promise) {
         stored.catch(() => undefined);
         return null;

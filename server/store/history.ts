@@ -1,11 +1,11 @@
 import { compareIds } from './message-id';
 import type { ChatMessage } from '../protocol';
-
-const textBytes = (message: ChatMessage) => Buffer.byteLength(message.text, 'utf8');
+import { jsonBytes } from '../support/json-bytes';
+import { withinBytes } from './message-store';
 
 /**
- * The last `capacity` chat messages in id order, at most `maxBytes` of text together,
- * kept in a ring so that adding one never copies. With several nodes, messages of
+ * The last `capacity` chat messages in id order, at most `maxBytes` of them as sent
+ * (JSON), kept in a ring so that adding one never copies. With several nodes, messages of
  * different nodes may arrive slightly out of id order; those few are put in their place
  * (the only case that copies).
  *
@@ -15,21 +15,31 @@ const textBytes = (message: ChatMessage) => Buffer.byteLength(message.text, 'utf
  */
 export class History {
   private readonly ring: (ChatMessage | undefined)[];
+  private readonly sizes: number[];
   private start = 0;
   private size = 0;
   private bytes = 0;
+  /**
+   * The newest message too large to keep: what came after an older one can no longer
+   * be told from memory alone.
+   */
+  private gap: string | null = null;
 
   constructor(
     readonly capacity: number,
     readonly maxBytes: number = Number.POSITIVE_INFINITY,
   ) {
     this.ring = new Array<ChatMessage | undefined>(capacity);
+    this.sizes = new Array<number>(capacity).fill(0);
   }
 
   add(message: ChatMessage): void {
     if (this.capacity === 0) return;
-    const bytes = textBytes(message);
-    if (bytes > this.maxBytes) return;
+    const bytes = jsonBytes(message);
+    if (bytes > this.maxBytes) {
+      if (this.gap === null || compareIds(message.id, this.gap) > 0) this.gap = message.id;
+      return;
+    }
     const newest = this.size === 0 ? undefined : this.at(this.size - 1);
     if (newest !== undefined && compareIds(message.id, newest.id) <= 0) {
       this.insertInOrder(message);
@@ -46,13 +56,16 @@ export class History {
   }
 
   /**
-   * The messages after the one with `id`, oldest first; null when that message is not
-   * here (never sent, or already pushed out), so the caller cannot tell what was missed.
+   * The messages after the one with `id`, oldest first, as many as fit in `maxBytes` as
+   * JSON (at least one); null when that message is not here (never sent, or already
+   * pushed out), or a message after it was too large to keep: what was missed cannot be
+   * told from here.
    */
-  after(id: string): ChatMessage[] | null {
+  after(id: string, maxBytes = Number.POSITIVE_INFINITY): ChatMessage[] | null {
+    if (this.gap !== null && compareIds(id, this.gap) < 0) return null;
     const all = this.list();
     const index = all.findIndex((message) => message.id === id);
-    return index === -1 ? null : all.slice(index + 1);
+    return index === -1 ? null : withinBytes(all.slice(index + 1), maxBytes);
   }
 
   private at(index: number): ChatMessage {
@@ -60,7 +73,7 @@ export class History {
   }
 
   private dropOldest(): void {
-    this.bytes -= textBytes(this.at(0));
+    this.bytes -= this.sizes[this.start] as number;
     this.ring[this.start] = undefined;
     this.start = (this.start + 1) % this.capacity;
     this.size -= 1;
@@ -76,16 +89,18 @@ export class History {
     this.size = 0;
     this.bytes = 0;
     // Re-added oldest first, so the count and byte bounds drop from the old end.
-    for (const m of all) this.append(m, textBytes(m));
+    for (const m of all) this.append(m, jsonBytes(m));
   }
 
   /**
    * Puts a message newer than all others at the end, dropping the oldest past either
-   * bound. `bytes`: its text's UTF-8 length, measured once by the caller.
+   * bound. `bytes`: its size as JSON, measured once by the caller.
    */
   private append(message: ChatMessage, bytes: number): void {
     if (this.size === this.capacity) this.dropOldest();
-    this.ring[(this.start + this.size) % this.capacity] = message;
+    const slot = (this.start + this.size) % this.capacity;
+    this.ring[slot] = message;
+    this.sizes[slot] = bytes;
     this.size += 1;
     this.bytes += bytes;
     while (this.bytes > this.maxBytes) this.dropOldest();

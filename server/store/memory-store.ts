@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../protocol';
 import { History } from './history';
 import { compareIds, MessageIdGenerator } from './message-id';
-import { byName, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
+import { byName, withinBytes, type AppendCallback, type MessageStore, type ReadQuery, type StoredPage, type StoredRoom } from './message-store';
 
 export interface MemoryStoreOptions {
   /** HISTORY_KEEP: messages kept per room. */
@@ -36,8 +36,8 @@ export class MemoryStore implements MessageStore {
     return limit === 0 ? [] : all.slice(-limit);
   }
 
-  read(room: string, query: { since?: string | undefined; limit: number }): StoredPage {
-    return pageOf(this.kept.get(room)?.list() ?? [], query.since, query.limit);
+  read(room: string, query: ReadQuery): StoredPage {
+    return pageOf(this.kept.get(room)?.list() ?? [], query);
   }
 
   rooms(): StoredRoom[] {
@@ -76,14 +76,17 @@ export class MemoryStore implements MessageStore {
 }
 
 /**
- * A page of `all` (one room's messages, oldest first): after `since` when given, else
- * the newest `limit`. An unknown `since` still gets what is newer than it, marked
- * incomplete.
+ * A page of `all` (one room's messages, oldest first) for `query` (see MessageStore.read).
+ * An unknown `since` still gets what is newer than it, marked incomplete.
  */
-export function pageOf(all: readonly ChatMessage[], since: string | undefined, limit: number): StoredPage {
-  if (since === undefined) return { messages: all.slice(Math.max(0, all.length - limit)), complete: true };
+export function pageOf(all: readonly ChatMessage[], query: ReadQuery): StoredPage {
+  const { since, limit, maxBytes = Number.POSITIVE_INFINITY } = query;
+  if (since === undefined) {
+    const newest = withinBytes(all.slice(Math.max(0, all.length - limit)).reverse(), maxBytes).reverse();
+    return { messages: newest, complete: true, more: newest.length < all.length };
+  }
   const index = all.findIndex((message) => message.id === since);
-  if (index !== -1) return { messages: all.slice(index + 1, index + 1 + limit), complete: true };
-  const newer = all.filter((message) => compareIds(message.id, since) > 0);
-  return { messages: newer.slice(0, limit), complete: false };
+  const after = index !== -1 ? all.slice(index + 1) : all.filter((message) => compareIds(message.id, since) > 0);
+  const messages = withinBytes(after.slice(0, limit), maxBytes);
+  return { messages, complete: index !== -1, more: messages.length < after.length };
 }

@@ -1,4 +1,5 @@
 import type { ChatMessage } from '../protocol';
+import { jsonBytes } from '../support/json-bytes';
 
 /** Told once what became of a message given to `MessageStore.append`. */
 export type AppendCallback = (error: StoreUnavailableError | null, message: ChatMessage | null) => void;
@@ -8,6 +9,33 @@ export interface StoredPage {
   messages: ChatMessage[];
   /** False when `since` is not (or no longer) stored: messages before these may be missing. */
   complete: boolean;
+  /**
+   * Whether stored messages were left out by the page's bounds: after the last one when
+   * reading after `since`, before the first one when reading the newest.
+   */
+  more: boolean;
+}
+
+/** What a read asks for: see MessageStore.read. */
+export interface ReadQuery {
+  since?: string | undefined;
+  limit: number;
+  /** At most this many bytes of messages as JSON, and at least one message when there is any. */
+  maxBytes?: number;
+}
+
+/**
+ * The first of `messages` that fit in `maxBytes` as JSON, at least one: a page is then
+ * bounded in what it costs to send, whatever the messages hold.
+ */
+export function withinBytes(messages: ChatMessage[], maxBytes: number): ChatMessage[] {
+  if (maxBytes === Number.POSITIVE_INFINITY) return messages;
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i += 1) {
+    bytes += jsonBytes(messages[i]);
+    if (i > 0 && bytes > maxBytes) return messages.slice(0, i);
+  }
+  return messages;
 }
 
 /** A room that has stored messages. */
@@ -55,10 +83,11 @@ export interface MessageStore {
   /** The newest `limit` messages of `room`, oldest first: the history of a room coming into memory. */
   recent(room: string, limit: number): readonly ChatMessage[] | Promise<readonly ChatMessage[]>;
   /**
-   * Up to `limit` messages of `room`, oldest first: after the message `since` when given
-   * (the first `limit` of those), else the newest `limit`.
+   * Up to `limit` messages of `room`, oldest first, within `maxBytes` as JSON: after the
+   * message `since` when given (the first of those), else the newest. Reads no more than
+   * the page needs, however large the messages.
    */
-  read(room: string, query: { since?: string | undefined; limit: number }): StoredPage | Promise<StoredPage>;
+  read(room: string, query: ReadQuery): StoredPage | Promise<StoredPage>;
   /** Every room that has stored messages, by name. */
   rooms(): readonly StoredRoom[] | Promise<readonly StoredRoom[]>;
   /** Why messages are refused now, or null while they are taken (for /readyz). */

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { RedisClientType } from 'redis';
 import { DEFAULT_ROOM, type ChatMessage } from '../protocol';
 import { MessageIdGenerator } from './message-id';
-import { byName, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
+import { jsonBytes } from '../support/json-bytes';
+import { byName, type AppendCallback, type MessageStore, type ReadQuery, type StoredPage, type StoredRoom } from './message-store';
 
 /** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -49,6 +50,40 @@ const messageOf = ({ id, message }: Entry): ChatMessage => ({
   at: Number(message.at),
 });
 
+/** The first chunk a page reads from a stream; each next one is twice as large, up to MAX_CHUNK. */
+const FIRST_CHUNK = 16;
+const MAX_CHUNK = 256;
+
+/**
+ * Up to `limit` messages read from `from` onwards (an exclusive `(id` after the first
+ * chunk), in chunks, no further than the first that would pass `maxBytes` as JSON (at
+ * least one is taken): a page of large messages loads at most one chunk more than it
+ * returns. `more`: whether any was left.
+ */
+async function readPage(
+  read: (from: string, count: number) => Promise<Entry[]>,
+  from: string,
+  limit: number,
+  maxBytes: number,
+): Promise<{ messages: ChatMessage[]; more: boolean }> {
+  const messages: ChatMessage[] = [];
+  let bytes = 0;
+  let cursor = from;
+  for (let chunk = FIRST_CHUNK; ; chunk = Math.min(chunk * 2, MAX_CHUNK)) {
+    const want = Math.min(chunk, limit + 1 - messages.length);
+    const entries = await read(cursor, want);
+    for (const entry of entries) {
+      const message = messageOf(entry);
+      if (maxBytes !== Number.POSITIVE_INFINITY) bytes += jsonBytes(message);
+      if (messages.length === limit || (messages.length > 0 && bytes > maxBytes)) return { messages, more: true };
+      messages.push(message);
+    }
+    const last = entries.at(-1);
+    if (entries.length < want || last === undefined) return { messages, more: false };
+    cursor = `(${last.id}`;
+  }
+}
+
 export class RedisStore implements MessageStore {
   private readonly fallbackIds = new MessageIdGenerator();
 
@@ -79,14 +114,18 @@ export class RedisStore implements MessageStore {
     return entries.reverse().map(messageOf);
   }
 
-  async read(room: string, query: { since?: string | undefined; limit: number }): Promise<StoredPage> {
+  async read(room: string, query: ReadQuery): Promise<StoredPage> {
     const key = historyKey(room);
-    if (query.since === undefined) return { messages: await this.recent(room, query.limit), complete: true };
+    const { since, limit, maxBytes = Number.POSITIVE_INFINITY } = query;
+    if (since === undefined) {
+      const newest = await readPage((end, count) => this.client.xRevRange(key, end, '-', { COUNT: count }) as Promise<Entry[]>, '+', limit, maxBytes);
+      return { messages: newest.messages.reverse(), complete: true, more: newest.more };
+    }
     const [found, after] = await Promise.all([
-      this.client.xRange(key, query.since, query.since) as Promise<Entry[]>,
-      this.client.xRange(key, `(${query.since}`, '+', { COUNT: query.limit }) as Promise<Entry[]>,
+      this.client.xRange(key, since, since) as Promise<Entry[]>,
+      readPage((start, count) => this.client.xRange(key, start, '+', { COUNT: count }) as Promise<Entry[]>, `(${since}`, limit, maxBytes),
     ]);
-    return { messages: after.map(messageOf), complete: found.length > 0 };
+    return { messages: after.messages, complete: found.length > 0, more: after.more };
   }
 
   async rooms(): Promise<StoredRoom[]> {

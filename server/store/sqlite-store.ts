@@ -15,9 +15,10 @@ import { accessSync, constants, mkdirSync, statSync, unlinkSync, type Stats } fr
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage } from '../protocol';
+import { jsonBytes } from '../support/json-bytes';
 import { atTurnEnd } from '../support/turn-end';
 import { idParts, MessageIdGenerator } from './message-id';
-import { StoreUnavailableError, type AppendCallback, type MessageStore, type StoredPage, type StoredRoom } from './message-store';
+import { StoreUnavailableError, type AppendCallback, type MessageStore, type ReadQuery, type StoredPage, type StoredRoom } from './message-store';
 
 export const DATABASE_FILE = 'chat.sqlite';
 
@@ -119,6 +120,23 @@ const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !== null 
 const idOf = (row: { ms: number; seq: number }) => `${row.ms}-${row.seq}`;
 const messageOf = (row: Row): ChatMessage => ({ id: idOf(row), text: row.text, name: row.name, at: row.at });
 
+/**
+ * Up to `limit` messages from `rows`, read one at a time and no further than the first
+ * that would pass `maxBytes` as JSON (at least one is taken), and whether any was left.
+ */
+function takePage(rows: IterableIterator<Row>, limit: number, maxBytes: number): { messages: ChatMessage[]; more: boolean } {
+  const messages: ChatMessage[] = [];
+  let bytes = 0;
+  // Leaving the loop early ends the statement (better-sqlite3 resets it).
+  for (const row of rows) {
+    const message = messageOf(row);
+    if (maxBytes !== Number.POSITIVE_INFINITY) bytes += jsonBytes(message);
+    if (messages.length === limit || (messages.length > 0 && bytes > maxBytes)) return { messages, more: true };
+    messages.push(message);
+  }
+  return { messages, more: false };
+}
+
 /** What went wrong, in words an operator can act on. */
 function reasonOf(err: unknown): string {
   const error = err as { code?: string; message?: string };
@@ -207,16 +225,20 @@ export class SqliteStore implements MessageStore {
     return this.reading((c) => c.newest.all(room, limit).reverse().map(messageOf));
   }
 
-  read(room: string, query: { since?: string | undefined; limit: number }): StoredPage {
+  read(room: string, query: ReadQuery): StoredPage {
     const keep = this.options.keep;
+    const { limit, maxBytes = Number.POSITIVE_INFINITY } = query;
     return this.reading((c) => {
-      if (query.since === undefined) return { messages: c.newest.all(room, query.limit).reverse().map(messageOf), complete: true };
+      if (query.since === undefined) {
+        const { messages, more } = takePage(c.newest.iterate(room, limit + 1), limit, maxBytes);
+        return { messages: messages.reverse(), complete: true, more };
+      }
       const [ms, seq] = idParts(query.since) ?? [0, 0];
-      const messages = c.after.all(room, ms, ms, seq, query.limit).map(messageOf);
+      const { messages, more } = takePage(c.after.iterate(room, ms, ms, seq, limit + 1), limit, maxBytes);
       // Rows past HISTORY_KEEP wait for the next trim (every TRIM_EVERY messages); to a
       // reader they are gone already.
       const kept = c.exists.get(room, ms, seq) !== undefined && (c.newerThan.get(room, ms, seq, keep)?.count ?? 0) < keep;
-      return { messages, complete: kept };
+      return { messages, complete: kept, more };
     });
   }
 

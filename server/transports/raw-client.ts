@@ -4,7 +4,7 @@ import type { Ticket } from '../access/admission';
 import type { Member } from '../room/members';
 import type { PostOutcome, Room } from '../room/room';
 import { CloseCode, type ChatMessage } from '../protocol';
-import type { TokenBucket } from '../room/token-bucket';
+import type { Budget } from '../room/flood-control';
 import type { Expiry } from '../support/expiry-clock';
 import type { GroupMember } from './broadcast-group';
 
@@ -39,7 +39,7 @@ export class RawClient extends WebSocket implements GroupMember, Member, PostOut
   /** The socket the upgrade handed over; BroadcastGroup writes to it directly. Set before `listen`. */
   socket!: Duplex;
   /** Flood control; null when RATE_LIMIT is 0. */
-  bucket: TokenBucket | null = null;
+  budget: Budget | null = null;
   /** Its token's expiry (JWT only), cancelled when it closes. */
   expiry: Expiry | null = null;
   /** Cleared on each ping, set by the pong; still clear at the next ping means dead. */

@@ -16,16 +16,15 @@ import type { ExpiryClock } from '../support/expiry-clock';
 import { wsErrorReason, type Metrics } from '../support/metrics';
 import {
   CloseCode,
-  HISTORY_INCOMPLETE_TEXT,
   RAW_NOT_JOINED,
   type ChatMessage,
   type RawAckFrame,
   type Notice,
   type RawJsonFrame,
-  type RawResumeFrame,
 } from '../protocol';
 import { rejectUpgrade } from '../access/reject-upgrade';
 import { BroadcastGroup } from './broadcast-group';
+import { replayMissed } from './raw-replay';
 import { RawClient, type RawClientHost, type RawFormat } from './raw-client';
 import { SlowConsumerRule } from './slow-consumer';
 
@@ -321,7 +320,7 @@ export class RawTransport implements RawClientHost {
     client.acks = entry.acks;
     client.ticket = ticket;
     client.socket = socket;
-    client.bucket = this.floodControl.open(ticket.ip);
+    client.budget = this.floodControl.open(ticket.ip);
     const expiresAt = entry.identity?.expiresAt ?? null;
     if (expiresAt !== null) {
       client.expiry = this.expiry.add(expiresAt, () => {
@@ -332,13 +331,16 @@ export class RawTransport implements RawClientHost {
     client.listen(this);
     this.clients.add(client);
     room.arrive();
-    const enter = () => {
-      if (client.readyState !== RawClient.OPEN) return; // gone while the room's history was loading
-      // Sent before the client joins the broadcast group, so it comes before anything live.
-      if (since !== undefined) this.replay(client, since);
+    const join = () => {
       this.sinks.get(room.name)?.groups[format].add(client);
       client.joined = true;
       this.members.join(client, { transport: 'raw', format, ip: ticket.ip });
+    };
+    const enter = () => {
+      if (client.readyState !== RawClient.OPEN) return; // gone while the room's history was loading
+      // What it missed comes before it joins the broadcast group, so before anything live.
+      if (since === undefined) join();
+      else replayMissed(client, since, join);
     };
     if (room.loaded) enter();
     else void room.ready.then(enter);
@@ -382,7 +384,7 @@ export class RawTransport implements RawClientHost {
     this.clients.delete(client);
     client.expiry?.cancel();
     this.admission.release(client.ticket);
-    this.floodControl.close(client.ticket.ip, client.bucket);
+    this.floodControl.close(client.budget);
     this.loadReport?.closed();
     if (!client.joined) {
       client.room.abandon();
@@ -390,20 +392,6 @@ export class RawTransport implements RawClientHost {
     }
     this.sinks.get(client.room.name)?.groups[client.format].delete(client);
     this.members.leave(client, { transport: 'raw', format: client.format, code });
-  }
-
-  /** `?since=<id>`: the chat messages after that id, or a notice that they are gone. */
-  private replay(ws: RawClient, since: string): void {
-    const missed = ws.room.since(since, this.config.historyKeep);
-    if (missed === null) {
-      const frame: RawResumeFrame = { type: 'notice', kind: 'history_incomplete', text: HISTORY_INCOMPLETE_TEXT, since, at: Date.now() };
-      ws.send(JSON.stringify(frame));
-      return;
-    }
-    for (const message of missed) {
-      const frame: RawJsonFrame = { type: 'chat', ...message };
-      ws.send(JSON.stringify(frame));
-    }
   }
 
   /**

@@ -30,7 +30,7 @@ import {
   type ServerToClientEvents,
 } from '../protocol';
 import { rejectUpgrade } from '../access/reject-upgrade';
-import type { TokenBucket } from '../room/token-bucket';
+import type { Budget } from '../room/flood-control';
 import { corkingWsEngine } from './corking-ws-engine';
 import { FastFrames, installFastPath, missingInternals } from './socketio-fast-path';
 import { SlowConsumerRule, type DrainState } from './slow-consumer';
@@ -83,12 +83,13 @@ export function roomOfNamespace(namespace: string): string | null {
 export const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 /**
- * Room for the JSON encoding of a message (quotes and escapes can double it) and the
- * packet's own framing: a `chat` between MAX_MESSAGE_BYTES and this gets a `too_large`
- * ack; a packet larger than this is refused by Engine.IO, which disconnects its sender.
+ * Room for the JSON encoding of a message of MAX_MESSAGE_BYTES (a control character is
+ * six bytes escaped, `\u0001`) and the packet's own framing, as the HTTP API allows: a
+ * `chat` between MAX_MESSAGE_BYTES and this gets a `too_large` ack; a packet larger than
+ * this is refused by Engine.IO, which disconnects its sender.
  */
 export function packetLimit(maxMessageBytes: number): number {
-  return 2 * maxMessageBytes + 4096;
+  return 6 * maxMessageBytes + 4096;
 }
 
 /**
@@ -176,7 +177,7 @@ export class SocketIoTransport {
   /** Each open Engine.IO session's place in Admission's counts. */
   private readonly sessions = new WeakMap<EngineConnection, Ticket>();
   /** Each connection's flood budget, shared by every room it is in. */
-  private readonly budgets = new WeakMap<EngineConnection, TokenBucket | null>();
+  private readonly budgets = new WeakMap<EngineConnection, Budget | null>();
   /**
    * Rooms each connection is in or joining. Counted when a join passes checkRoom, not
    * when it completes: a client asking for hundreds of namespaces at once would
@@ -525,7 +526,7 @@ export class SocketIoTransport {
       });
       socket.once('disconnect', () => expiry.cancel());
     }
-    const member: Member = { room, name, bucket: this.budgetOf(socket.conn) };
+    const member: Member = { room, name, budget: this.budgetOf(socket.conn) };
     // Fields per line, not a child logger per connection: a child would hold about
     // 0.45 KiB for as long as the connection lives, to write two lines.
     const fields = { transport: 'socket.io', sid: socket.id };
@@ -572,13 +573,12 @@ export class SocketIoTransport {
   }
 
   /** One flood budget per connection, whatever rooms it is in (joining more gives no more). */
-  private budgetOf(conn: EngineConnection): TokenBucket | null {
+  private budgetOf(conn: EngineConnection): Budget | null {
     if (this.budgets.has(conn)) return this.budgets.get(conn) ?? null;
-    const ip = conn.remoteAddress;
-    const bucket = this.floodControl.open(ip);
-    this.budgets.set(conn, bucket);
-    conn.once('close', () => this.floodControl.close(ip, bucket));
-    return bucket;
+    const budget = this.floodControl.open(conn.remoteAddress);
+    this.budgets.set(conn, budget);
+    conn.once('close', () => this.floodControl.close(budget));
+    return budget;
   }
 
   /** Counts the deliveries and, once per turn, looks for clients that stopped reading. */

@@ -12,6 +12,13 @@ import type { HistoryQuery } from './input';
 /** A store that takes longer than this to answer a read is as good as unavailable. */
 export const STORE_READ_TIMEOUT_MS = 5_000;
 
+/**
+ * The most one history answer holds, as JSON (at least one message): a page of the
+ * largest messages is answered and sent without holding the event loop, and `more` says
+ * where the rest is.
+ */
+export const API_PAGE_BYTES = 1024 * 1024;
+
 export interface RoomSummary {
   name: string;
   online: number;
@@ -54,7 +61,7 @@ export class RoomAccess {
   }
 
   history(room: string, query: HistoryQuery): Promise<StoredPage> {
-    return this.read(() => this.options.rooms.store.read(room, query));
+    return this.read(() => this.options.rooms.store.read(room, { ...query, maxBytes: API_PAGE_BYTES }));
   }
 
   /** A room that is not in memory has nobody in it on this node, and what others say is not heard. */

@@ -50,7 +50,7 @@ function addRoutes(router: Router, options: ApiOptions): void {
     .get(async (req, res) => {
       const room = roomOf(req);
       const page = await access.history(room, historyQueryOf(req));
-      res.json({ messages: page.messages, complete: page.complete });
+      res.json({ messages: page.messages, complete: page.complete, more: page.more });
     })
     .post(async (req, res) => {
       const room = roomOf(req);

@@ -1,0 +1,52 @@
+import { WebSocket } from 'ws';
+import { HISTORY_INCOMPLETE_TEXT, type RawJsonFrame, type RawResumeFrame } from '../protocol';
+import type { RawClient } from './raw-client';
+
+/**
+ * The most a resuming client is sent at once, as JSON: the next page waits until the
+ * client has taken it, so what the server holds for one reader stays this small however
+ * much it missed, and no reader holds the event loop for longer than one page takes.
+ */
+export const REPLAY_PAGE_BYTES = 256 * 1024;
+
+/**
+ * `?since=<id>`: sends `client` the chat messages after that id, a page at a time as it
+ * drains, then calls `join` in the same turn as the read that found nothing more, so
+ * that it misses nothing published meanwhile. When the room no longer has (or never had)
+ * message `since`, it is told so instead, and joins at once.
+ *
+ * A client that stops reading never gets its next page; it is left to the heartbeat and
+ * the slow-consumer rule, like any reader, and `join` is never called.
+ */
+export function replayMissed(client: RawClient, since: string, join: () => void): void {
+  let after = since;
+  const step = (): void => {
+    if (client.readyState !== WebSocket.OPEN) return;
+    const page = client.room.messagesAfter(after, REPLAY_PAGE_BYTES);
+    if (page === null) {
+      // `since` is unknown; or, rarely, a later page's start is gone too (trimmed, or pushed
+      // out of memory in a busy room whose store answers only later): said all the same.
+      const frame: RawResumeFrame = { type: 'notice', kind: 'history_incomplete', text: HISTORY_INCOMPLETE_TEXT, since, at: Date.now() };
+      client.send(JSON.stringify(frame));
+      join();
+      return;
+    }
+    const last = page.at(-1);
+    if (last === undefined) {
+      join();
+      return;
+    }
+    const socket = client.socket;
+    // One system call for the page rather than one per message.
+    socket.cork();
+    for (const message of page) {
+      const frame: RawJsonFrame = { type: 'chat', ...message };
+      client.send(JSON.stringify(frame));
+    }
+    socket.uncork();
+    after = last.id;
+    if (socket.writableNeedDrain) socket.once('drain', step);
+    else setImmediate(step);
+  };
+  step();
+}
