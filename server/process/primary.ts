@@ -35,6 +35,7 @@ export interface Primary {
 export async function startPrimary(config: Config, logger: Logger): Promise<Primary> {
   const httpServer = createServer();
   setupMaster(httpServer, { loadBalancingMethod: 'least-connection' });
+  httpServer.on('connection', closeOnceEnded);
   cluster.on('fork', stopReadingHandedSockets);
   if (config.redisUrl === null) setupPrimary();
   // Sticky passes the first bytes of each connection as a Buffer; the default JSON
@@ -124,4 +125,15 @@ function stopReadingHandedSockets(worker: Worker): void {
     if (handle instanceof Socket) (handle as unknown as { _handle?: { readStop(): number } | null })._handle?.readStop();
     return send(...args);
   };
+}
+
+/**
+ * A connection whose request may span several reads stays here, and sticky relays it to
+ * a worker (FakeSocket). When the worker's answer ends (every answer of a worker closes
+ * its connection) sticky ends this side, yet keeps reading and passes on whatever the
+ * client sends next, to be parsed and executed by the worker with nobody to answer it.
+ * Once this side is ended the connection is closed instead.
+ */
+function closeOnceEnded(socket: Socket): void {
+  socket.once('finish', () => socket.destroy());
 }
