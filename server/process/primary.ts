@@ -6,6 +6,7 @@ import { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
+import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
 import { baseUrl } from './listen';
 
 /** The environment variable that tells a forked worker its slot (set by the primary only). */
@@ -36,6 +37,9 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   const httpServer = createServer();
   setupMaster(httpServer, { loadBalancingMethod: 'least-connection' });
   httpServer.on('connection', closeOnceEnded);
+  // Connections wait here until their first bytes come (sticky reads them to choose a
+  // worker); the worker's own bound then covers the rest of the request head.
+  guardPendingConnections(httpServer, { ...pendingLimits(config), tls: false, until: 'first-bytes', metrics: null, logger });
   cluster.on('fork', stopReadingHandedSockets);
   if (config.redisUrl === null) setupPrimary();
   // Sticky passes the first bytes of each connection as a Buffer; the default JSON
