@@ -44,14 +44,11 @@ interface ConnectionState {
  * MAX_REQUESTS_IN_FLIGHT is destroyed on the spot: the rest of that chunk is dropped
  * unread and nothing more is read from it.
  *
- * Nothing read after an answer that closes the connection is executed. Node hands every
- * request of a chunk to the application, those behind a `Connection: close` answer
- * included, and then never sends their answers; a sticky worker's connection that the
- * primary relays (@socket.io/sticky's FakeSocket) is only ended by such an answer, so a
- * request written after it is read and executed too. So a request waits until the ones
- * before it on its connection are answered (HTTP/1.1 answers them in order anyway), and
- * runs only if the server has not ended the connection meanwhile; otherwise the
- * connection is closed once the answers before it are sent.
+ * Nothing read after an answer that closes the connection is executed: Node would run
+ * such a request (pipelined behind it, or on a relayed worker connection that the answer
+ * only ends) and never answer it. So a request waits until the ones before it on its
+ * connection are answered, as HTTP/1.1 answers them in order anyway, and is dropped with
+ * the connection if the server has ended it meanwhile.
  */
 export function guardRequests(server: HttpServer, options: HttpGuardOptions): void {
   const { allowedHosts, metrics, logger } = options;

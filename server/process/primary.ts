@@ -37,8 +37,8 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   const httpServer = createServer();
   setupMaster(httpServer, { loadBalancingMethod: 'least-connection' });
   httpServer.on('connection', closeOnceEnded);
-  // Connections wait here until their first bytes come (sticky reads them to choose a
-  // worker); the worker's own bound then covers the rest of the request head.
+  // A connection waits here for its first bytes, which choose its worker; the worker
+  // bounds the rest of its request head.
   guardPendingConnections(httpServer, { ...pendingLimits(config), tls: false, until: 'first-bytes', metrics: null, logger });
   cluster.on('fork', stopReadingHandedSockets);
   if (config.redisUrl === null) setupPrimary();
@@ -132,11 +132,9 @@ function stopReadingHandedSockets(worker: Worker): void {
 }
 
 /**
- * A connection whose request may span several reads stays here, and sticky relays it to
- * a worker (FakeSocket). When the worker's answer ends (every answer of a worker closes
- * its connection) sticky ends this side, yet keeps reading and passes on whatever the
- * client sends next, to be parsed and executed by the worker with nobody to answer it.
- * Once this side is ended the connection is closed instead.
+ * Sticky ends a connection it relays to a worker once the worker's answer ends, but keeps
+ * reading it and passes on whatever comes next, which nobody would answer: once this
+ * side is ended, the connection is closed.
  */
 function closeOnceEnded(socket: Socket): void {
   socket.once('finish', () => socket.destroy());
