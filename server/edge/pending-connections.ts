@@ -46,7 +46,7 @@ interface Pending {
   /** The TLS socket over it once its handshake is done: answers go through it. */
   secure: Socket | null;
   readonly address: string;
-  /** Its two addresses and ports, unique among open connections: how its TLS socket finds it. */
+  /** Over TLS, its two addresses and ports, unique among open connections: how its TLS socket finds it. */
   readonly tuple: string;
   /** performance.now() at which it is answered 408. */
   readonly deadline: number;
@@ -123,7 +123,7 @@ class PendingConnections {
       socket,
       secure: null,
       address,
-      tuple: tupleOf(socket),
+      tuple: this.options.tls ? tupleOf(socket) : '',
       deadline: performance.now() + timeoutMs,
       onClose: () => this.forget(entry),
     };
