@@ -29,6 +29,9 @@ export const DEFAULTS = {
   MAX_CONNECTIONS: '10000', // clients of both kinds together
   MAX_CONNECTIONS_PER_IP: '0', // 0: no limit per address
   MAX_ROOMS: '1000', // rooms held in memory at once (with clients, or used in the last minute)
+  HANDSHAKE_TIMEOUT_MS: '10000', // from accept until the request head (TLS handshake included); then 408, or dropped before TLS
+  MAX_PENDING_CONNECTIONS: '512', // connections without a request head yet; past it the oldest makes way
+  MAX_PENDING_CONNECTIONS_PER_IP: '256', // the same per remote address; 0: no bound per address
   CHAT_TOKEN: '', // empty: no token needed
   REDIS_URL: '', // empty: one node, in memory; set (redis://host:6379): several nodes share Redis
   WORKERS: '1', // processes on this machine sharing the port (node:cluster)
@@ -101,6 +104,12 @@ export interface Config {
   /** 0 means no limit. */
   readonly maxConnectionsPerIp: number;
   readonly maxRooms: number;
+  /** From accept until a request head has arrived (over TLS: its handshake included). */
+  readonly handshakeTimeoutMs: number;
+  /** Connections accepted that have not sent a request head yet, at once. */
+  readonly maxPendingConnections: number;
+  /** The same per remote address; 0 means no limit. */
+  readonly maxPendingConnectionsPerIp: number;
   /** null when no token is required. */
   readonly chatToken: string | null;
   /** null: a single node with in-memory history and the default adapter. */
@@ -248,6 +257,9 @@ const schema = z.object({
   MAX_CONNECTIONS: integer(1, 10_000_000),
   MAX_CONNECTIONS_PER_IP: integer(0, 10_000_000),
   MAX_ROOMS: integer(1, 10_000_000),
+  HANDSHAKE_TIMEOUT_MS: integer(100, 3_600_000),
+  MAX_PENDING_CONNECTIONS: integer(1, 10_000_000),
+  MAX_PENDING_CONNECTIONS_PER_IP: integer(0, 10_000_000),
   CHAT_TOKEN: z.string(),
   REDIS_URL: z
     .string()
@@ -358,6 +370,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     maxConnections: v.MAX_CONNECTIONS,
     maxConnectionsPerIp: v.MAX_CONNECTIONS_PER_IP,
     maxRooms: v.MAX_ROOMS,
+    handshakeTimeoutMs: v.HANDSHAKE_TIMEOUT_MS,
+    maxPendingConnections: v.MAX_PENDING_CONNECTIONS,
+    maxPendingConnectionsPerIp: v.MAX_PENDING_CONNECTIONS_PER_IP,
     chatToken: v.CHAT_TOKEN === '' ? null : v.CHAT_TOKEN,
     redisUrl: v.REDIS_URL === '' ? null : v.REDIS_URL,
     workers: v.WORKERS,

@@ -28,6 +28,9 @@ describe('configuration', () => {
       maxConnections: 10000,
       maxConnectionsPerIp: 0,
       maxRooms: 1000,
+      handshakeTimeoutMs: 10000,
+      maxPendingConnections: 512,
+      maxPendingConnectionsPerIp: 256,
       chatToken: null,
       redisUrl: null,
       workers: 1,
@@ -64,6 +67,9 @@ describe('configuration', () => {
       MAX_CONNECTIONS: '10',
       MAX_CONNECTIONS_PER_IP: '2',
       MAX_ROOMS: '7',
+      HANDSHAKE_TIMEOUT_MS: '2500',
+      MAX_PENDING_CONNECTIONS: '64',
+      MAX_PENDING_CONNECTIONS_PER_IP: '0',
       CHAT_TOKEN: 's3cret',
       REDIS_URL: 'redis://127.0.0.1:6380',
       WORKERS: '4',
@@ -93,6 +99,9 @@ describe('configuration', () => {
       maxConnections: 10,
       maxConnectionsPerIp: 2,
       maxRooms: 7,
+      handshakeTimeoutMs: 2500,
+      maxPendingConnections: 64,
+      maxPendingConnectionsPerIp: 0,
       chatToken: 's3cret',
       redisUrl: 'redis://127.0.0.1:6380',
       workers: 4,
@@ -191,6 +200,15 @@ describe('configuration', () => {
     }
     expect(message).toContain('JWT_JWKS_URL');
     expect(message).not.toMatch(/very-secret|also-secret/);
+  });
+
+  it.each([
+    ['HANDSHAKE_TIMEOUT_MS', '0', 'must be a whole number from 100 to 3600000'],
+    ['HANDSHAKE_TIMEOUT_MS', '10s', 'must be a whole number from 100 to 3600000'],
+    ['MAX_PENDING_CONNECTIONS', '0', 'must be a whole number from 1 to 10000000'],
+    ['MAX_PENDING_CONNECTIONS_PER_IP', '-1', 'must be a whole number from 0 to 10000000'],
+  ])('refuses %s=%s', (name, value, problem) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(`${name}=${JSON.stringify(value)}: ${problem}`);
   });
 
   it('refuses a buffer ceiling below MAX_BUFFERED_BYTES', () => {

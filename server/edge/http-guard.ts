@@ -20,6 +20,14 @@ export interface HttpGuardOptions {
   logger: Logger;
 }
 
+/** One connection's requests, as this guard sees them. */
+interface ConnectionState {
+  /** Requests read and not yet answered (the waiting ones included). */
+  unanswered: number;
+  /** Requests read while an earlier one was unanswered, in order. */
+  readonly waiting: (() => void)[];
+}
+
 /**
  * Puts one 'request' listener in front of every other the server has: call it once all
  * of them are attached (engine.io's attach() wraps the listeners it finds, so after
@@ -35,27 +43,29 @@ export interface HttpGuardOptions {
  * unanswered requests of each connection are counted, and the connection that goes past
  * MAX_REQUESTS_IN_FLIGHT is destroyed on the spot: the rest of that chunk is dropped
  * unread and nothing more is read from it.
+ *
+ * Nothing read after an answer that closes the connection is executed: Node would run
+ * such a request (pipelined behind it, or on a relayed worker connection that the answer
+ * only ends) and never answer it. So a request waits until the ones before it on its
+ * connection are answered, as HTTP/1.1 answers them in order anyway, and is dropped with
+ * the connection if the server has ended it meanwhile.
  */
 export function guardRequests(server: HttpServer, options: HttpGuardOptions): void {
   const { allowedHosts, metrics, logger } = options;
   const listeners = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
-  const inFlight = new WeakMap<Socket, number>();
+  const connections = new WeakMap<Socket, ConnectionState>();
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
-    // The rest of a chunk that was already being parsed when the connection was cut.
     if (socket.destroyed) return;
-    const count = (inFlight.get(socket) ?? 0) + 1;
-    if (count > MAX_REQUESTS_IN_FLIGHT) {
-      logger.info({ ip: socket.remoteAddress, inFlight: count - 1 }, 'too many pipelined requests unanswered; connection closed');
-      socket.destroy();
+    // Node ends its side of the connection once it has sent an answer that closes it.
+    if (socket.writableEnded) {
+      logger.debug({ ip: socket.remoteAddress, method: req.method, path: redactUrl(req.url) }, 'request after the connection was closed; not executed');
+      if (socket.writableFinished) socket.destroy();
+      else socket.once('finish', () => socket.destroy());
       return;
     }
-    inFlight.set(socket, count);
-    // 'close' comes once the response is sent or the connection is gone.
-    res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
-
     if (!isHostAllowed(req, allowedHosts)) {
       metrics.reject('host');
       logger.info({ host: req.headers.host, path: redactUrl(req.url) }, 'request refused: host');
@@ -69,5 +79,31 @@ export function guardRequests(server: HttpServer, options: HttpGuardOptions): vo
       return;
     }
     for (const listener of listeners) listener.call(server, req, res);
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    // The rest of a chunk that was already being parsed when the connection was cut.
+    if (socket.destroyed) return;
+    let state = connections.get(socket);
+    if (state === undefined) {
+      state = { unanswered: 0, waiting: [] };
+      connections.set(socket, state);
+    }
+    if (state.unanswered >= MAX_REQUESTS_IN_FLIGHT) {
+      logger.info({ ip: socket.remoteAddress, inFlight: state.unanswered }, 'too many pipelined requests unanswered; connection closed');
+      socket.destroy();
+      return;
+    }
+    state.unanswered += 1;
+    const own = state;
+    // 'close' comes once the response is sent or the connection is gone; the next waiting
+    // request runs then (Node has already ended the connection if this answer closed it).
+    res.once('close', () => {
+      own.unanswered -= 1;
+      own.waiting.shift()?.();
+    });
+    if (own.unanswered === 1) handle(req, res);
+    else own.waiting.push(() => handle(req, res));
   });
 }

@@ -6,6 +6,7 @@ import { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
+import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
 import { baseUrl } from './listen';
 
 /** The environment variable that tells a forked worker its slot (set by the primary only). */
@@ -35,6 +36,10 @@ export interface Primary {
 export async function startPrimary(config: Config, logger: Logger): Promise<Primary> {
   const httpServer = createServer();
   setupMaster(httpServer, { loadBalancingMethod: 'least-connection' });
+  httpServer.on('connection', closeOnceEnded);
+  // A connection waits here for its first bytes, which choose its worker; the worker
+  // bounds the rest of its request head.
+  guardPendingConnections(httpServer, { ...pendingLimits(config), tls: false, until: 'first-bytes', metrics: null, logger });
   cluster.on('fork', stopReadingHandedSockets);
   if (config.redisUrl === null) setupPrimary();
   // Sticky passes the first bytes of each connection as a Buffer; the default JSON
@@ -124,4 +129,13 @@ function stopReadingHandedSockets(worker: Worker): void {
     if (handle instanceof Socket) (handle as unknown as { _handle?: { readStop(): number } | null })._handle?.readStop();
     return send(...args);
   };
+}
+
+/**
+ * Sticky ends a connection it relays to a worker once the worker's answer ends, but keeps
+ * reading it and passes on whatever comes next, which nobody would answer: once this
+ * side is ended, the connection is closed.
+ */
+function closeOnceEnded(socket: Socket): void {
+  socket.once('finish', () => socket.destroy());
 }

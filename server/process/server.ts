@@ -1,6 +1,7 @@
 import { setupWorker } from '@socket.io/sticky';
-import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer, STATUS_CODES, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Admission } from '../access/admission';
 import { JwtVerifier, type VerifierTiming } from '../access/jwt';
@@ -9,6 +10,7 @@ import type { Config } from '../config';
 import { createApi } from '../edge/api';
 import { createApp } from '../edge/app';
 import { guardRequests } from '../edge/http-guard';
+import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
 import { createUpgradeRouter } from '../edge/upgrade';
 import { FloodControl } from '../room/flood-control';
 import { Members } from '../room/members';
@@ -156,7 +158,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
     ),
   );
-  answerBadRequests(httpServer, logger);
+  answerBadRequests(httpServer, config.tls !== null, logger);
+  // Last: it marks a connection a client in front of every 'request' and 'upgrade' listener.
+  guardPendingConnections(httpServer, { ...pendingLimits(config), tls: config.tls !== null, until: 'request', metrics, logger });
   shutdown.add('wait for HTTP', async () => {
     httpServer.closeAllConnections();
     await httpClosed();
@@ -179,7 +183,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
  * Plain HTTP, or with TLS_CERT/TLS_KEY an HTTPS server: the same requests and upgrades
  * (https.Server is an http.Server that does a TLS handshake first), so everything after
  * this sees one kind of server. A client that fails the handshake, such as a plain
- * http:// request, is dropped without an answer.
+ * http:// request, is dropped without an answer; one that has not finished it within
+ * HANDSHAKE_TIMEOUT_MS is dropped by edge/pending-connections.ts (Node's own
+ * handshakeTimeout, 120 s without progress, stays as a backstop behind it).
  */
 function createHttpServer(config: Config, logger: Logger, app: RequestListener): HttpServer {
   if (config.tls === null) return createServer(app);
@@ -204,16 +210,30 @@ function stopHttp(httpServer: HttpServer, shutdown: Shutdown, first: () => void)
   return () => closed;
 }
 
-/** A request Node's parser refuses gets a status, not a silent close. */
-function answerBadRequests(httpServer: HttpServer, logger: Logger): void {
-  httpServer.on('clientError', (err: Error & { code?: string }, socket) => {
+/** Statuses for the errors of Node's parser and timers that are not a plain 400. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
+  HPE_HEADER_OVERFLOW: 431, // too many or too large headers
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408, // headersTimeout or requestTimeout passed
+};
+
+/**
+ * A request Node's parser refuses gets a status, not a silent close, and the connection is
+ * closed once it is sent. Over TLS, https.Server also reports a failed or timed-out
+ * handshake as 'clientError': such a connection cannot carry an answer (one written to
+ * it would wait for a handshake that never completes) and is dropped.
+ */
+function answerBadRequests(httpServer: HttpServer, tls: boolean, logger: Logger): void {
+  const handshaken = new WeakSet<Duplex>();
+  if (tls) httpServer.on('secureConnection', (socket: Duplex) => handshaken.add(socket));
+  httpServer.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     logger.debug({ err: err.message, code: err.code }, 'bad HTTP request');
-    if (!socket.writable) {
+    if (!socket.writable || (tls && !handshaken.has(socket))) {
       socket.destroy();
       return;
     }
-    // Node's parser refuses requests with too many or too large headers with this code.
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n\r\n`);
+    socket.once('finish', () => socket.destroy());
   });
 }

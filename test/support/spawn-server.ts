@@ -25,9 +25,24 @@ export interface SpawnedServer {
   readonly exited: Promise<Exit>;
 }
 
+export interface RunOptions {
+  /**
+   * The process's limit on open files (soft and hard, so that Node cannot raise it), set by
+   * the shell's `ulimit -n` just before it becomes the server.
+   */
+  fileLimit?: number;
+}
+
 /** Runs the real entry point (server/main.ts) the way `npm start` does, minus the build. */
-export function runMain(env: Record<string, string>): { child: ChildProcess; lines: string[]; stderr: () => string; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, [...TSX_NODE_FLAGS, MAIN], {
+export function runMain(
+  env: Record<string, string>,
+  options: RunOptions = {},
+): { child: ChildProcess; lines: string[]; stderr: () => string; exited: Promise<Exit> } {
+  const node = [process.execPath, ...TSX_NODE_FLAGS, MAIN];
+  // `exec`: the shell becomes node, so the child's pid and signals are the server's.
+  const [command, ...args] =
+    options.fileLimit === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${options.fileLimit} && exec "$@"`, 'sh', ...node];
+  const child = spawn(command as string, args, {
     cwd: ROOT,
     // A DATA_DIR of its own unless the test names one (a test that restarts a server
     // passes the same one again).
@@ -55,8 +70,8 @@ export function runMain(env: Record<string, string>): { child: ChildProcess; lin
  * Starts the entry point on an ephemeral port and resolves once it is listening.
  * `startTimeoutMs`: more for several processes at once (each compiles with tsx).
  */
-export async function spawnServer(env: Record<string, string> = {}, startTimeoutMs = 15_000): Promise<SpawnedServer> {
-  const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env });
+export async function spawnServer(env: Record<string, string> = {}, startTimeoutMs = 15_000, options: RunOptions = {}): Promise<SpawnedServer> {
+  const run = runMain({ PORT: '0', HOST: '127.0.0.1', ...env }, options);
   const listeningAt = () => {
     for (const line of run.lines) {
       const entry = JSON.parse(line) as { msg?: string; url?: string };
