@@ -110,8 +110,8 @@ describe('METRICS_TOKEN', () => {
 });
 
 describe('an oversize Socket.IO packet', () => {
-  const env = { MAX_MESSAGE_BYTES: '1024' }; // packet limit 2*1024+4096 = 6144
-  const oversize = 'x'.repeat(7000);
+  const env = { MAX_MESSAGE_BYTES: '1024' }; // packet limit 6*1024+4096 = 10240
+  const oversize = 'x'.repeat(11000);
 
   it.each(['websocket', 'polling'] as const)('over %s disconnects its sender, is counted as size and logged', async (transport) => {
     const { server, lines } = await serverWithLogs(env);
