@@ -3,6 +3,7 @@ import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode } from
 import { connectRaw } from './support/raw-client';
 import type { RedisProcess } from '../tools/redis-process';
 import { describeWithRedis, startRedis } from './support/redis';
+import { listOfRaw, listOfSio, noticesOfRaw, shown } from './support/member-list';
 import { RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
@@ -232,7 +233,66 @@ describeWithRedis('several nodes on one Redis', () => {
     // window after B's last word (B spoke at most a third of a window before it died),
     // give or take a busy machine.
     await waitUntil(async () => (await presenceAt(a!)).online === 2, 'A to stop counting the dead node’s client', 3 * 1_000);
+    // And A tells its clients so (the test below has the details).
+    expect(await watcher.nextJson()).toMatchObject({ kind: 'leave', name: 'doomed', online: 2 });
     await connectRaw(a!.url, { name: 'later' });
     expect(await watcher.nextJson()).toMatchObject({ kind: 'join', name: 'later', online: 3 });
   });
+
+  // A node gone without its clients' leaves: killed, or shut down (its clients leave
+  // silently then). The survivor tells its own clients, one leave per connection.
+  it.each([['killed with SIGKILL', 'SIGKILL'] as const, ['shut down with SIGTERM', 'SIGTERM'] as const])(
+    'tells its raw and Socket.IO clients of one leave per connection of a node %s, within the heartbeat window',
+    async (_how, signal) => {
+      const heartbeatMs = 2_000;
+      const [a, b] = await nodes(2, { HEARTBEAT_MS: String(heartbeatMs) });
+      const room = 'alpha';
+      // The raw client joins first, so that its list (kept from notices alone) has everyone.
+      const ann = await connectRaw(a!.url, { name: 'ann', format: 'json' }, {}, { room });
+      await waitUntil(() => shown(listOfRaw(ann)).includes('ann'), 'ann’s own join');
+      const amy = await connectSio(a!.url, { auth: { name: 'amy' }, room });
+      await connectRaw(b!.url, { name: 'bob', format: 'json' }, {}, { room });
+      await connectSio(b!.url, { auth: { name: 'bob' }, room });
+      await connectSio(b!.url, { auth: { name: 'cid' }, room });
+      await connectRaw(b!.url, { name: 'dan' }, {}, { room });
+      const everyone = ['amy', 'ann', 'bob ×2', 'cid', 'dan'];
+      await waitUntil(
+        () => shown(listOfRaw(ann)).join() === everyone.join() && shown(listOfSio(amy)).join() === everyone.join(),
+        'both clients on A to list the six connections',
+      );
+      const toldBefore = { ann: noticesOfRaw(ann).length, amy: amy.notices.pending.length };
+
+      b!.child.kill(signal);
+      await b!.exited;
+      // The bound is the subject: B spoke at most a third of a window before it died, so
+      // A gives up on it within a window of its death, give or take a busy machine.
+      const lists = () => [shown(listOfRaw(ann)), shown(listOfSio(amy))];
+      await waitUntil(() => lists().every((list) => list.join() === 'amy,ann'), 'both lists on A down to the survivors', heartbeatMs + 2_000).catch(
+        () => undefined, // the lists, as they are then, say what went wrong
+      );
+      expect(lists()).toEqual([
+        ['amy', 'ann'],
+        ['amy', 'ann'],
+      ]);
+      // Exactly one leave per connection: a newcomer's join, announced after them, is the
+      // marker that nothing more is on its way.
+      await connectRaw(a!.url, { name: 'eve' }, {}, { room });
+      await waitUntil(
+        () => shown(listOfRaw(ann)).includes('eve') && shown(listOfSio(amy)).includes('eve'),
+        'eve’s join on both clients on A',
+      );
+      for (const told of [noticesOfRaw(ann).slice(toldBefore.ann), amy.notices.pending.slice(toldBefore.amy)]) {
+        const leaves = told.slice(0, -1);
+        expect(leaves.map((n) => [n.kind, n.name, n.online]).sort()).toEqual([
+          ['leave', 'bob', 2],
+          ['leave', 'bob', 2],
+          ['leave', 'cid', 2],
+          ['leave', 'dan', 2],
+        ]);
+        expect(told.at(-1)).toMatchObject({ kind: 'join', name: 'eve', online: 3 });
+      }
+      expect(shown(listOfRaw(ann))).toEqual(['amy', 'ann', 'eve']);
+      expect(shown(listOfSio(amy))).toEqual(['amy', 'ann', 'eve']);
+    },
+  );
 });

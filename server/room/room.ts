@@ -11,7 +11,11 @@ import { mergePresence, PresenceCount } from './presence';
  */
 export interface RoomSink {
   chat(message: ChatMessage): void;
-  notice(notice: Notice): void;
+  /**
+   * `here`: for this node's clients only, even from a cluster-wide sink. Every node tells
+   * its own clients of another node's members who came or went without a notice of their own.
+   */
+  notice(notice: Notice, here?: boolean): void;
   /**
    * True when this sink's own broadcast already reaches its clients on every node
    * (Socket.IO, through its cluster adapter): events from other nodes then skip it, so
@@ -231,9 +235,27 @@ export class Room {
     return mergePresence([this.announced, ...(this.bus?.remote(this.name) ?? [])]);
   }
 
-  /** This node's count per name, for the bus. */
+  /**
+   * Who is here on this node as its published notices tell it, for the bus: the other
+   * nodes compare it with the notices they heard, so it must not run ahead of them.
+   */
   localPresence(): PresenceCount {
-    return this.presence;
+    return this.announced;
+  }
+
+  /**
+   * Someone on another node came or went and no notice of theirs will reach this node's
+   * clients (that node died or left, or its notices were lost): this node tells its own
+   * clients of both kinds, as every other node does for its own.
+   */
+  noticeHere(kind: NoticeKind, name: string): void {
+    if (this.quiet) return;
+    const notice = this.notice(kind, kind === 'join' ? JOIN_TEXT : LEAVE_TEXT, name);
+    const deliver = () => {
+      for (const sink of this.sinks) sink.notice(notice, true);
+    };
+    if (this.queue.length === 0) deliver();
+    else this.queue.push({ type: 'notice', settled: true, deliver });
   }
 
   /**
@@ -290,10 +312,15 @@ export class Room {
     this.bus?.publish({ type: 'chat', room: this.name, message }, this.presence);
   }
 
-  private announce(kind: NoticeKind, text: string, name: string): Notice {
+  /** A notice counting everyone on every node now. */
+  private notice(kind: NoticeKind, text: string, name: string): Notice {
     // Not presenceNow(): a join storm would sort the whole member list once per join.
     const online = this.presence.online + (this.bus?.remoteOnline(this.name) ?? 0);
-    const notice: Notice = { kind, text, name, online, at: this.now() };
+    return { kind, text, name, online, at: this.now() };
+  }
+
+  private announce(kind: NoticeKind, text: string, name: string): Notice {
+    const notice = this.notice(kind, text, name);
     const publish = () => {
       if (kind === 'join') this.announced.add(name);
       else this.announced.remove(name);
