@@ -413,3 +413,44 @@ describe('ServerSideLink: who left without a word of their own', () => {
     expect(a.events.filter((event) => event === 'raw/leave:bob here')).toHaveLength(1);
   });
 });
+
+describe('ServerSideLink: users (JWT)', () => {
+  it('carries each member’s user in notices and reports, so that two users with one name stay two on the other node', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a);
+    alpha(b).join('alice', 'user-1');
+    alpha(b).join('alice', 'user-2');
+    endTurn();
+    const both = [
+      { name: 'alice', user: 'user-1', connections: 1 },
+      { name: 'alice', user: 'user-2', connections: 1 },
+    ];
+    expect(alpha(a).presenceNow()).toEqual({ online: 2, members: both });
+    expect(a.notices.map((notice) => notice.user)).toEqual(['user-1', 'user-2']);
+
+    // b's report says the same as its notices did: nothing more is told.
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    const reports = carrier.sent.filter(({ from, wire }) => from === 'b' && wire.includes('"snapshot"'));
+    expect(JSON.parse(reports.at(-1)?.wire ?? '{}')).toMatchObject({
+      snapshot: [
+        [
+          'alpha',
+          [
+            ['alice', 1, 'user-1'],
+            ['alice', 1, 'user-2'],
+          ],
+        ],
+      ],
+    });
+    expect(alpha(a).presenceNow()).toEqual({ online: 2, members: both });
+    expect(a.notices).toHaveLength(2);
+
+    alpha(b).leave('alice', 'user-1');
+    endTurn();
+    expect(alpha(a).presenceNow()).toEqual({ online: 1, members: [both[1]] });
+    carrier.cut('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS + 1);
+    expect(a.notices.at(-1)).toMatchObject({ kind: 'leave', name: 'alice', user: 'user-2', online: 0 });
+  });
+});

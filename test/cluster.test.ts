@@ -1,9 +1,11 @@
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
-import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode } from './support/nodes';
+import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode, type TokenFor } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import type { RedisProcess } from '../tools/redis-process';
 import { describeWithRedis, startRedis } from './support/redis';
+import { signingKey, signToken } from './support/jwt';
 import { listOfRaw, listOfSio, noticesOfRaw, shown } from './support/member-list';
+import { presenceFrom } from '../client/shared/presence';
 import { RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
@@ -29,7 +31,8 @@ describeWithRedis('several nodes on one Redis', () => {
   beforeEach(async () => {
     await redis.flush();
   });
-  const nodes = (count: number, env: Record<string, string> = {}) => startNodes(count, { REDIS_URL: redis.url, RATE_LIMIT: '0', ...env });
+  const nodes = (count: number, env: Record<string, string> = {}, tokenFor?: TokenFor) =>
+    startNodes(count, { REDIS_URL: redis.url, RATE_LIMIT: '0', ...env }, tokenFor);
 
   it('delivers every message to raw and Socket.IO clients on both nodes, whichever kind sends it from whichever node', async () => {
     const [a, b] = await nodes(2);
@@ -295,4 +298,48 @@ describeWithRedis('several nodes on one Redis', () => {
       expect(shown(listOfSio(amy))).toEqual(['amy', 'ann', 'eve']);
     },
   );
+
+  it('keeps two users who show the same name apart on every node: notices and reports carry the user', async () => {
+    const key = await signingKey('HS256');
+    const token = (sub: string, name: string) => signToken(key, { sub, name });
+    const env = { ...key.env, HEARTBEAT_MS: '1500' };
+    const [a, b] = await nodes(2, env, (name) => token(name, name));
+    const room = 'alpha';
+    const watcher = await connectRaw(a!.url, { token: await token('user-watch', 'watch'), format: 'json' }, {}, { room });
+    await waitUntil(() => listOfRaw(watcher).members.length === 1, 'the watcher’s own join');
+    await connectSio(b!.url, { auth: { token: await token('user-alice', 'alice') }, room });
+    const impostor = await connectRaw(b!.url, { token: await token('user-mallory', 'al\nice'), format: 'json' }, {}, { room });
+
+    // Across the bus, in notices: the watcher's list, and whom A counts.
+    const members = [
+      { name: 'alice', user: 'user-alice', connections: 1 },
+      { name: 'alice', user: 'user-mallory', connections: 1 },
+      { name: 'watch', user: 'user-watch', connections: 1 },
+    ];
+    const rows = ['alice (user-alice)', 'alice (user-mallory)', 'watch (user-watch)'];
+    // The list, as it is when the wait gives up, says what went wrong.
+    await waitUntil(() => shown(listOfRaw(watcher)).join() === rows.join(), 'the watcher to list both alices').catch(() => undefined);
+    expect(shown(listOfRaw(watcher))).toEqual(rows);
+    await waitUntil(async () => (await presenceAt(a!, room)).online === 3, 'A to count three');
+    expect(await presenceAt(a!, room)).toEqual({ online: 3, members });
+
+    // In reports: a node started now knows the others' clients from their reports alone.
+    const c = await spawnServer({ REDIS_URL: redis.url, RATE_LIMIT: '0', ...env }, MULTI_PROCESS_START_MS);
+    let newcomerRows: string[] = [];
+    await waitUntil(async () => {
+      const newcomer = await connectSio(c.url, { auth: { token: await token('user-new', 'new') }, room });
+      const presence = await newcomer.presences.next();
+      newcomer.socket.disconnect();
+      newcomerRows = shown(presenceFrom(presence));
+      return presence.online === 3;
+    }, 'a newcomer on C to be told of the three').catch(() => undefined);
+    expect(newcomerRows).toEqual(rows);
+
+    impostor.ws.close();
+    const rest = ['alice (user-alice)', 'watch (user-watch)'];
+    await waitUntil(() => shown(listOfRaw(watcher)).join() === rest.join(), 'the watcher to list one alice').catch(() => undefined);
+    expect(shown(listOfRaw(watcher))).toEqual(rest);
+    await waitUntil(async () => (await presenceAt(a!, room)).online === 2, 'A to count two');
+    expect(await presenceAt(a!, room)).toEqual({ online: 2, members: [members[0], members[2]] });
+  });
 });

@@ -303,7 +303,7 @@ describe('Members: what a transport hands the room', () => {
     };
     const alpha = room(store, [recordingSink(events)]);
     const members = new Members({ maxMessageBytes: 8, metrics: recordingMetrics(counts), logger });
-    const ann: Member = { room: alpha, name: 'ann', bucket: null };
+    const ann: Member = { room: alpha, name: 'ann', user: undefined, bucket: null };
     expect(members.post(ann, 'socket.io', 42, true)).toBe(ChatError.InvalidType);
     expect(members.post(ann, 'socket.io', '   ', true)).toBe(ChatError.Empty);
     expect(members.post(ann, 'socket.io', 'much too long', true)).toBe(ChatError.TooLarge);
@@ -322,7 +322,7 @@ describe('Members: what a transport hands the room', () => {
     let ms = 0;
     const alpha = room(memoryStore(), [recordingSink(events)]);
     const members = new Members({ maxMessageBytes: 100, metrics: recordingMetrics(counts), logger });
-    const ann: Member = { room: alpha, name: 'ann', bucket: new TokenBucket(1, 2, () => ms) };
+    const ann: Member = { room: alpha, name: 'ann', user: undefined, bucket: new TokenBucket(1, 2, () => ms) };
     const send = (text: string) => members.post(ann, 'socket.io', text, true);
     expect([send('a'), send('b'), send('c')]).toEqual([null, null, ChatError.RateLimited]);
     ms += 999;

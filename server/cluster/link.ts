@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
-import { PresenceCount } from '../room/presence';
+import { PresenceCount, type PresenceEntry } from '../room/presence';
 import { atTurnEnd } from '../support/turn-end';
 import type { RoomBus, RoomEvent } from '../room/room';
 import type { Rooms } from '../room/rooms';
@@ -17,8 +17,8 @@ interface NodeState {
   online?: number;
   /** Several events of one turn, in order, each with its `online` (one event goes as `event`). */
   events?: [RoomEvent, number][];
-  /** Every room with clients on the sending node: [room, [name, connections][]]. */
-  snapshot?: [string, [string, number][]][];
+  /** Every room with clients on the sending node, and who is in it. */
+  snapshot?: [string, PresenceEntry[]][];
 }
 
 /** The server-side events of the bus (io.serverSideEmit), received by every other node. */
@@ -176,16 +176,16 @@ export class ServerSideLink implements RoomBus {
   private tellHere(room: string, before: PresenceCount | undefined, after: PresenceCount | undefined): void {
     const here = this.options.rooms.get(room);
     if (here === undefined) return; // not in memory: no clients here to tell
-    for (const [name, connections] of before?.entries() ?? []) {
-      for (let left = after?.connectionsOf(name) ?? 0; left < connections; left += 1) here.noticeHere('leave', name);
+    for (const [name, connections, user] of before?.entries() ?? []) {
+      for (let left = after?.connectionsOf(name, user) ?? 0; left < connections; left += 1) here.noticeHere('leave', name, user);
     }
-    for (const [name, connections] of after?.entries() ?? []) {
-      for (let known = before?.connectionsOf(name) ?? 0; known < connections; known += 1) here.noticeHere('join', name);
+    for (const [name, connections, user] of after?.entries() ?? []) {
+      for (let known = before?.connectionsOf(name, user) ?? 0; known < connections; known += 1) here.noticeHere('join', name, user);
     }
   }
 
-  private snapshot(): [string, [string, number][]][] {
-    const rooms: [string, [string, number][]][] = [];
+  private snapshot(): [string, PresenceEntry[]][] {
+    const rooms: [string, PresenceEntry[]][] = [];
     for (const room of this.options.rooms.all()) {
       const announced = room.localPresence();
       if (announced.online > 0) rooms.push([room.name, announced.entries()]);
@@ -235,8 +235,10 @@ export class ServerSideLink implements RoomBus {
       // Who came or went on that node, until its next snapshot says it all again.
       let count = peer.rooms.get(event.room);
       if (count === undefined) peer.rooms.set(event.room, (count = new PresenceCount()));
-      if (event.notice.kind === 'join') count.add(event.notice.name);
-      else count.remove(event.notice.name);
+      const { name, user } = event.notice;
+      const who = typeof user === 'string' ? user : undefined;
+      if (event.notice.kind === 'join') count.add(name, who);
+      else count.remove(name, who);
     }
     this.options.rooms.receive(event);
   }

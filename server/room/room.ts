@@ -155,19 +155,22 @@ export class Room {
     this.markIfEmpty();
   }
 
-  /** Someone joined through any transport: everyone in the room, the newcomer included, is told. */
-  join(name: string): Notice {
+  /**
+   * Someone joined through any transport: everyone in the room, the newcomer included, is
+   * told. `user`: with JWT, the token's `sub` (presence counts users, not names).
+   */
+  join(name: string, user?: string): Notice {
     this.arriving = Math.max(0, this.arriving - 1);
-    this.presence.add(name);
+    this.presence.add(name, user);
     this.emptySince = 0;
-    return this.announce('join', JOIN_TEXT, name);
+    return this.announce('join', JOIN_TEXT, name, user);
   }
 
   /** Someone left: everyone still in the room is told. */
-  leave(name: string): Notice {
-    this.presence.remove(name);
+  leave(name: string, user?: string): Notice {
+    this.presence.remove(name, user);
     this.markIfEmpty();
-    return this.announce('leave', LEAVE_TEXT, name);
+    return this.announce('leave', LEAVE_TEXT, name, user);
   }
 
   /**
@@ -248,9 +251,9 @@ export class Room {
    * clients (that node died or left, or its notices were lost): this node tells its own
    * clients of both kinds, as every other node does for its own.
    */
-  noticeHere(kind: NoticeKind, name: string): void {
+  noticeHere(kind: NoticeKind, name: string, user?: string): void {
     if (this.quiet) return;
-    const notice = this.notice(kind, kind === 'join' ? JOIN_TEXT : LEAVE_TEXT, name);
+    const notice = this.notice(kind, kind === 'join' ? JOIN_TEXT : LEAVE_TEXT, name, user);
     const deliver = () => {
       for (const sink of this.sinks) sink.notice(notice, true);
     };
@@ -312,18 +315,19 @@ export class Room {
     this.bus?.publish({ type: 'chat', room: this.name, message }, this.presence);
   }
 
-  /** A notice counting everyone on every node now. */
-  private notice(kind: NoticeKind, text: string, name: string): Notice {
+  /** A notice counting everyone on every node now; without JWT it has no `user` at all, as before. */
+  private notice(kind: NoticeKind, text: string, name: string, user: string | undefined): Notice {
     // Not presenceNow(): a join storm would sort the whole member list once per join.
     const online = this.presence.online + (this.bus?.remoteOnline(this.name) ?? 0);
-    return { kind, text, name, online, at: this.now() };
+    const at = this.now();
+    return user === undefined ? { kind, text, name, online, at } : { kind, text, name, user, online, at };
   }
 
-  private announce(kind: NoticeKind, text: string, name: string): Notice {
-    const notice = this.notice(kind, text, name);
+  private announce(kind: NoticeKind, text: string, name: string, user: string | undefined): Notice {
+    const notice = this.notice(kind, text, name, user);
     const publish = () => {
-      if (kind === 'join') this.announced.add(name);
-      else this.announced.remove(name);
+      if (kind === 'join') this.announced.add(name, user);
+      else this.announced.remove(name, user);
     };
     if (this.quiet) {
       publish();

@@ -535,7 +535,7 @@ export class SocketIoTransport {
       });
       socket.once('disconnect', () => expiry.cancel());
     }
-    const member: Member = { room, name, bucket: this.budgetOf(socket.conn) };
+    const member: Member = { room, name, user: identity?.sub, bucket: this.budgetOf(socket.conn) };
     // Fields per line, not a child logger per connection: a child would hold about
     // 0.45 KiB for as long as the connection lives, to write two lines.
     const fields = { transport: 'socket.io', sid: socket.id };

@@ -42,7 +42,10 @@ export function listOfSio(client: SioTestClient): RoomPresence {
   return state;
 }
 
-/** The rows as the page shows them: `name`, or `name ×n` for n connections. */
+/** One row per member: `name`, `name (user)` with JWT, then ` ×n` for n connections. */
 export function shown(state: RoomPresence): string[] {
-  return state.members.map((member) => (member.connections > 1 ? `${member.name} ×${member.connections}` : member.name));
+  return state.members.map((member) => {
+    const who = member.user === undefined ? member.name : `${member.name} (${member.user})`;
+    return member.connections > 1 ? `${who} ×${member.connections}` : who;
+  });
 }
