@@ -158,6 +158,7 @@ export class ServerSideLink implements RoomBus {
     this.expiryTimer.unref();
   }
 
+  /** `peer`'s clients no longer count: this node's clients are told that they left. */
   private forget(node: string, peer: Peer): void {
     this.peers.delete(node);
     let connections = 0;

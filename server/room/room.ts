@@ -315,7 +315,7 @@ export class Room {
     this.bus?.publish({ type: 'chat', room: this.name, message }, this.presence);
   }
 
-  /** A notice counting everyone on every node now; without JWT it has no `user` at all, as before. */
+  /** A notice counting everyone on every node now; without JWT it has no `user` field at all, not even an undefined one. */
   private notice(kind: NoticeKind, text: string, name: string, user: string | undefined): Notice {
     // Not presenceNow(): a join storm would sort the whole member list once per join.
     const online = this.presence.online + (this.bus?.remoteOnline(this.name) ?? 0);
