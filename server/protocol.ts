@@ -75,6 +75,11 @@ export interface Notice {
   kind: NoticeKind;
   text: string;
   name: string;
+  /**
+   * With JWT only: who came or went (the token's `sub`). Names are display text, so two
+   * users may show the same one; the member lists key on this. Absent without JWT.
+   */
+  user?: string;
   online: number;
   at: number;
 }
@@ -96,16 +101,23 @@ export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
 export type ChatAck = { ok: true; id: string } | { ok: false; error: ChatErrorCode };
 
-/** One name in a room and how many connections it has there (tabs, devices, kinds). */
+/**
+ * One member of a room and how many connections it has there (tabs, devices, kinds).
+ * Without JWT a member is a name. With JWT it is a user (`user`, the token's `sub`), shown
+ * under the name of its first connection: two users with the same name are two members.
+ */
 export interface PresenceMember {
   name: string;
+  /** With JWT only: the token's `sub`. */
+  user?: string;
   connections: number;
 }
 
 /**
  * Who is in a room: `online` counts every connection of both kinds on every node (within
- * the heartbeat window); `members` are sorted by name, at most MAX_PRESENCE_MEMBERS.
- * Clients keep it current from the join and leave notices that follow.
+ * the heartbeat window); `members` are sorted by name (then by user), at most
+ * MAX_PRESENCE_MEMBERS. Clients keep it current from the join and leave notices that
+ * follow, matching a notice to a member by `user` when it has one, by name otherwise.
  */
 export interface Presence {
   online: number;

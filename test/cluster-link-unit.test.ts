@@ -83,17 +83,25 @@ interface Node {
   name: string;
   rooms: Rooms;
   link: ServerSideLink;
-  /** What this node's raw clients (`raw/`) and Socket.IO clients (`sio/`) were handed. */
+  /**
+   * What this node's raw clients (`raw/`) and Socket.IO clients (`sio/`) were handed; a
+   * notice for this node's clients only (not the cluster-wide emit) ends in ` here`.
+   */
   events: string[];
+  /** The notices its raw clients were handed, whole. */
+  notices: Notice[];
 }
 
 const logLines: string[] = [];
 const logger = createLogger('warn', { write: (line: string) => void logLines.push(line) });
 
-function sink(events: string[], label: string, clusterWide: boolean): RoomSink {
+function sink(events: string[], label: string, clusterWide: boolean, notices?: Notice[]): RoomSink {
   return {
     chat: (message: ChatMessage) => events.push(`${label}chat:${message.text}`),
-    notice: (notice: Notice) => events.push(`${label}${notice.kind}:${notice.name}`),
+    notice: (notice: Notice, here?: boolean) => {
+      events.push(`${label}${notice.kind}:${notice.name}${here === true ? ' here' : ''}`);
+      notices?.push(notice);
+    },
     clusterWide,
   };
 }
@@ -103,8 +111,9 @@ let nodes: Node[];
 
 function node(name: string): Node {
   const events: string[] = [];
+  const notices: Notice[] = [];
   const rooms = new Rooms({ maxRooms: 10, historySize: 10, historyBytes: 1 << 20, store: new MemoryStore({ keep: 10, maxBytes: 1 << 20 }), logger });
-  rooms.addSinks(() => sink(events, 'raw/', false));
+  rooms.addSinks(() => sink(events, 'raw/', false, notices));
   rooms.addSinks(() => sink(events, 'sio/', true));
   const link = new ServerSideLink({
     io: carrier.io(name),
@@ -115,7 +124,7 @@ function node(name: string): Node {
     atTurnEnd: (task) => turnEnd.push(task),
   });
   rooms.joinCluster(link);
-  const created = { name, rooms, link, events };
+  const created = { name, rooms, link, events, notices };
   nodes.push(created);
   return created;
 }
@@ -282,9 +291,11 @@ describe('ServerSideLink: events', () => {
     endTurn();
     expect(b.events).toEqual([]);
     expect(b.link.remoteOnline('alpha')).toBe(0);
-    jest.advanceTimersByTime(HEARTBEAT_MS / 3); // the heartbeat brings the count, not the events
+    // The heartbeat brings the count, and b tells its own clients of the join it missed;
+    // the chat sent meanwhile never arrives.
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
     expect(b.link.remoteOnline('alpha')).toBe(1);
-    expect(b.events).toEqual([]);
+    expect(b.events).toEqual(['raw/join:ann here', 'sio/join:ann here']);
   });
 
   it("sends a turn's events in one bus message, in order, and a lone event in the shape earlier versions read", () => {
@@ -318,5 +329,128 @@ describe('ServerSideLink: events', () => {
     for (const bad of [null, 'text', { snapshot: [] }, { node: 42 }]) carrier.inject(bad);
     expect(a.link.remoteOnline('alpha')).toBe(0);
     expect(logLines.filter((line) => line.includes('malformed message on the cluster bus'))).toHaveLength(4);
+  });
+});
+
+describe('ServerSideLink: who left without a word of their own', () => {
+  /** What `of`'s clients were handed since `from`, both kinds. */
+  const since = (of: Node, from: number) => of.events.slice(from);
+
+  it("tells this node's clients of both kinds, here only, one leave per connection of a node gone silent, on its own timer", () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a).join('ann');
+    alpha(b).join('bob');
+    alpha(b).join('bob');
+    alpha(b).join('cid');
+    endTurn();
+    const before = a.events.length;
+    const noticesBefore = a.notices.length;
+    carrier.cut('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS);
+    expect(since(a, before)).toEqual([]);
+    // Nobody asks a for presence: its timer notices on its own.
+    jest.advanceTimersByTime(1);
+    expect(since(a, before).sort()).toEqual(
+      ['raw/leave:bob here', 'raw/leave:bob here', 'raw/leave:cid here', 'sio/leave:bob here', 'sio/leave:bob here', 'sio/leave:cid here'].sort(),
+    );
+    // Counted without them already: only ann is left.
+    expect(a.notices.slice(noticesBefore).map((notice) => notice.online)).toEqual([1, 1, 1]);
+    jest.advanceTimersByTime(10 * HEARTBEAT_MS);
+    expect(since(a, before)).toHaveLength(6);
+  });
+
+  it('tells them of each connection a snapshot no longer has: a node leaving, or leaves missed while the bus was down', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a);
+    alpha(b).join('bob');
+    alpha(b).join('cid');
+    alpha(b).join('cid');
+    endTurn();
+    carrier.cut('a');
+    alpha(b).leave('cid');
+    endTurn();
+    carrier.restore('a');
+    let before = a.events.length;
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3); // b's snapshot: one cid is gone
+    expect(since(a, before)).toEqual(['raw/leave:cid here', 'sio/leave:cid here']);
+    expect(a.notices.at(-1)).toMatchObject({ kind: 'leave', name: 'cid', online: 2 });
+    expect(alpha(a).presenceNow().online).toBe(2);
+
+    before = a.events.length;
+    b.link.close(); // an empty snapshot: its clients leave without notices of their own
+    expect(since(a, before).sort()).toEqual(['raw/leave:bob here', 'raw/leave:cid here', 'sio/leave:bob here', 'sio/leave:cid here']);
+    expect(a.notices.at(-1)).toMatchObject({ kind: 'leave', online: 0 });
+    jest.advanceTimersByTime(10 * HEARTBEAT_MS);
+    expect(since(a, before)).toHaveLength(4);
+  });
+
+  it('tells them of each connection a snapshot has that the notices missed, and of a silent node that speaks again', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a).join('ann');
+    alpha(b);
+    endTurn();
+    carrier.cut('a');
+    alpha(b).join('bob'); // a misses this join
+    endTurn();
+    carrier.restore('a');
+    let before = b.events.length;
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    expect(since(a, 0)).toEqual(['raw/join:ann', 'sio/join:ann', 'raw/join:bob here', 'sio/join:bob here']);
+    expect(a.notices.at(-1)).toMatchObject({ kind: 'join', name: 'bob', online: 2 });
+    // b had heard of ann all along: nothing for b's clients.
+    expect(since(b, before)).toEqual([]);
+
+    // b goes silent (its leaves are told), then speaks again (its joins are told).
+    carrier.cut('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS + 1);
+    before = a.events.length;
+    carrier.restore('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    expect(since(a, before)).toEqual(['raw/join:bob here', 'sio/join:bob here']);
+    expect(a.events.filter((event) => event === 'raw/leave:bob here')).toHaveLength(1);
+  });
+});
+
+describe('ServerSideLink: users (JWT)', () => {
+  it('carries each member’s user in notices and reports, so that two users with one name stay two on the other node', () => {
+    const a = node('a');
+    const b = node('b');
+    alpha(a);
+    alpha(b).join('alice', 'user-1');
+    alpha(b).join('alice', 'user-2');
+    endTurn();
+    const both = [
+      { name: 'alice', user: 'user-1', connections: 1 },
+      { name: 'alice', user: 'user-2', connections: 1 },
+    ];
+    expect(alpha(a).presenceNow()).toEqual({ online: 2, members: both });
+    expect(a.notices.map((notice) => notice.user)).toEqual(['user-1', 'user-2']);
+
+    // b's report says the same as its notices did: nothing more is told.
+    jest.advanceTimersByTime(HEARTBEAT_MS / 3);
+    const reports = carrier.sent.filter(({ from, wire }) => from === 'b' && wire.includes('"snapshot"'));
+    expect(JSON.parse(reports.at(-1)?.wire ?? '{}')).toMatchObject({
+      snapshot: [
+        [
+          'alpha',
+          [
+            ['alice', 1, 'user-1'],
+            ['alice', 1, 'user-2'],
+          ],
+        ],
+      ],
+    });
+    expect(alpha(a).presenceNow()).toEqual({ online: 2, members: both });
+    expect(a.notices).toHaveLength(2);
+
+    alpha(b).leave('alice', 'user-1');
+    endTurn();
+    expect(alpha(a).presenceNow()).toEqual({ online: 1, members: [both[1]] });
+    carrier.cut('b');
+    jest.advanceTimersByTime(HEARTBEAT_MS + 1);
+    expect(a.notices.at(-1)).toMatchObject({ kind: 'leave', name: 'alice', user: 'user-2', online: 0 });
   });
 });

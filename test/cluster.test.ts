@@ -1,8 +1,11 @@
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
-import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode } from './support/nodes';
+import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode, type TokenFor } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import type { RedisProcess } from '../tools/redis-process';
 import { describeWithRedis, startRedis } from './support/redis';
+import { signingKey, signToken } from './support/jwt';
+import { listOfRaw, listOfSio, noticesOfRaw, shown } from './support/member-list';
+import { presenceFrom } from '../client/shared/presence';
 import { RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
@@ -28,7 +31,8 @@ describeWithRedis('several nodes on one Redis', () => {
   beforeEach(async () => {
     await redis.flush();
   });
-  const nodes = (count: number, env: Record<string, string> = {}) => startNodes(count, { REDIS_URL: redis.url, RATE_LIMIT: '0', ...env });
+  const nodes = (count: number, env: Record<string, string> = {}, tokenFor?: TokenFor) =>
+    startNodes(count, { REDIS_URL: redis.url, RATE_LIMIT: '0', ...env }, tokenFor);
 
   it('delivers every message to raw and Socket.IO clients on both nodes, whichever kind sends it from whichever node', async () => {
     const [a, b] = await nodes(2);
@@ -232,7 +236,110 @@ describeWithRedis('several nodes on one Redis', () => {
     // window after B's last word (B spoke at most a third of a window before it died),
     // give or take a busy machine.
     await waitUntil(async () => (await presenceAt(a!)).online === 2, 'A to stop counting the dead node’s client', 3 * 1_000);
+    // And A tells its clients so (the test below has the details).
+    expect(await watcher.nextJson()).toMatchObject({ kind: 'leave', name: 'doomed', online: 2 });
     await connectRaw(a!.url, { name: 'later' });
     expect(await watcher.nextJson()).toMatchObject({ kind: 'join', name: 'later', online: 3 });
+  });
+
+  // A node gone without its clients' leaves: killed, or shut down (its clients leave
+  // silently then). The survivor tells its own clients, one leave per connection.
+  it.each([['killed with SIGKILL', 'SIGKILL'] as const, ['shut down with SIGTERM', 'SIGTERM'] as const])(
+    'tells its raw and Socket.IO clients of one leave per connection of a node %s, within the heartbeat window',
+    async (_how, signal) => {
+      const heartbeatMs = 2_000;
+      const [a, b] = await nodes(2, { HEARTBEAT_MS: String(heartbeatMs) });
+      const room = 'alpha';
+      // The raw client joins first, so that its list (kept from notices alone) has everyone.
+      const ann = await connectRaw(a!.url, { name: 'ann', format: 'json' }, {}, { room });
+      await waitUntil(() => shown(listOfRaw(ann)).includes('ann'), 'ann’s own join');
+      const amy = await connectSio(a!.url, { auth: { name: 'amy' }, room });
+      await connectRaw(b!.url, { name: 'bob', format: 'json' }, {}, { room });
+      await connectSio(b!.url, { auth: { name: 'bob' }, room });
+      await connectSio(b!.url, { auth: { name: 'cid' }, room });
+      await connectRaw(b!.url, { name: 'dan' }, {}, { room });
+      const everyone = ['amy', 'ann', 'bob ×2', 'cid', 'dan'];
+      await waitUntil(
+        () => shown(listOfRaw(ann)).join() === everyone.join() && shown(listOfSio(amy)).join() === everyone.join(),
+        'both clients on A to list the six connections',
+      );
+      const toldBefore = { ann: noticesOfRaw(ann).length, amy: amy.notices.pending.length };
+
+      b!.child.kill(signal);
+      await b!.exited;
+      // The bound is the subject: B spoke at most a third of a window before it died, so
+      // A gives up on it within a window of its death, give or take a busy machine.
+      const lists = () => [shown(listOfRaw(ann)), shown(listOfSio(amy))];
+      await waitUntil(() => lists().every((list) => list.join() === 'amy,ann'), 'both lists on A down to the survivors', heartbeatMs + 2_000).catch(
+        () => undefined, // the lists, as they are then, say what went wrong
+      );
+      expect(lists()).toEqual([
+        ['amy', 'ann'],
+        ['amy', 'ann'],
+      ]);
+      // Exactly one leave per connection: a newcomer's join, announced after them, is the
+      // marker that nothing more is on its way.
+      await connectRaw(a!.url, { name: 'eve' }, {}, { room });
+      await waitUntil(
+        () => shown(listOfRaw(ann)).includes('eve') && shown(listOfSio(amy)).includes('eve'),
+        'eve’s join on both clients on A',
+      );
+      for (const told of [noticesOfRaw(ann).slice(toldBefore.ann), amy.notices.pending.slice(toldBefore.amy)]) {
+        const leaves = told.slice(0, -1);
+        expect(leaves.map((n) => [n.kind, n.name, n.online]).sort()).toEqual([
+          ['leave', 'bob', 2],
+          ['leave', 'bob', 2],
+          ['leave', 'cid', 2],
+          ['leave', 'dan', 2],
+        ]);
+        expect(told.at(-1)).toMatchObject({ kind: 'join', name: 'eve', online: 3 });
+      }
+      expect(shown(listOfRaw(ann))).toEqual(['amy', 'ann', 'eve']);
+      expect(shown(listOfSio(amy))).toEqual(['amy', 'ann', 'eve']);
+    },
+  );
+
+  it('keeps two users who show the same name apart on every node: notices and reports carry the user', async () => {
+    const key = await signingKey('HS256');
+    const token = (sub: string, name: string) => signToken(key, { sub, name });
+    const env = { ...key.env, HEARTBEAT_MS: '1500' };
+    const [a, b] = await nodes(2, env, (name) => token(name, name));
+    const room = 'alpha';
+    const watcher = await connectRaw(a!.url, { token: await token('user-watch', 'watch'), format: 'json' }, {}, { room });
+    await waitUntil(() => listOfRaw(watcher).members.length === 1, 'the watcher’s own join');
+    await connectSio(b!.url, { auth: { token: await token('user-alice', 'alice') }, room });
+    const impostor = await connectRaw(b!.url, { token: await token('user-mallory', 'al\nice'), format: 'json' }, {}, { room });
+
+    // Across the bus, in notices: the watcher's list, and whom A counts.
+    const members = [
+      { name: 'alice', user: 'user-alice', connections: 1 },
+      { name: 'alice', user: 'user-mallory', connections: 1 },
+      { name: 'watch', user: 'user-watch', connections: 1 },
+    ];
+    const rows = ['alice (user-alice)', 'alice (user-mallory)', 'watch (user-watch)'];
+    // The list, as it is when the wait gives up, says what went wrong.
+    await waitUntil(() => shown(listOfRaw(watcher)).join() === rows.join(), 'the watcher to list both alices').catch(() => undefined);
+    expect(shown(listOfRaw(watcher))).toEqual(rows);
+    await waitUntil(async () => (await presenceAt(a!, room)).online === 3, 'A to count three');
+    expect(await presenceAt(a!, room)).toEqual({ online: 3, members });
+
+    // In reports: a node started now knows the others' clients from their reports alone.
+    const c = await spawnServer({ REDIS_URL: redis.url, RATE_LIMIT: '0', ...env }, MULTI_PROCESS_START_MS);
+    let newcomerRows: string[] = [];
+    await waitUntil(async () => {
+      const newcomer = await connectSio(c.url, { auth: { token: await token('user-new', 'new') }, room });
+      const presence = await newcomer.presences.next();
+      newcomer.socket.disconnect();
+      newcomerRows = shown(presenceFrom(presence));
+      return presence.online === 3;
+    }, 'a newcomer on C to be told of the three').catch(() => undefined);
+    expect(newcomerRows).toEqual(rows);
+
+    impostor.ws.close();
+    const rest = ['alice (user-alice)', 'watch (user-watch)'];
+    await waitUntil(() => shown(listOfRaw(watcher)).join() === rest.join(), 'the watcher to list one alice').catch(() => undefined);
+    expect(shown(listOfRaw(watcher))).toEqual(rest);
+    await waitUntil(async () => (await presenceAt(a!, room)).online === 2, 'A to count two');
+    expect(await presenceAt(a!, room)).toEqual({ online: 2, members: [members[0], members[2]] });
   });
 });

@@ -19,7 +19,8 @@ import { httpGet, upgradeStatus, UPGRADE_HEADERS } from './support/http-upgrade'
 import { jwksKey, nowSeconds, signingKey, signToken, startJwksServer, type SigningAlgorithm, type SigningKey } from './support/jwt';
 import { connectEngineClient } from './support/peers';
 import { connectRaw } from './support/raw-client';
-import { JOIN } from './support/seed-strings';
+import { listOfRaw, listOfSio, noticesOfRaw, shown } from './support/member-list';
+import { JOIN, LEAVE } from './support/seed-strings';
 import type { RedisProcess } from '../tools/redis-process';
 import { describeWithRedis, startRedis } from './support/redis';
 import { startTestServer } from './support/server';
@@ -301,6 +302,65 @@ describe('the rooms claim', () => {
     // No claim: every room.
     const any = await signToken(key, { sub: 'u' });
     expect(await rawStatus(server, any, 'team-z')).toBe(101);
+  });
+});
+
+describe('presence with JWT: one member per user', () => {
+  it('lists two users who show the same name as two members, tells them apart in notices, and one leaving leaves the other listed', async () => {
+    const key = await signingKey('HS256');
+    const server = await startTestServer({ ...key.env, API_KEY: 'presence-key' });
+    const room = 'alpha';
+    const token = (sub: string, name: string) => signToken(key, { sub, name });
+    const apiPresence = async () =>
+      (await fetch(`${server.url}/api/rooms/${room}/presence`, { headers: { authorization: 'Bearer presence-key' } })).json() as Promise<unknown>;
+    // The raw JSON watcher joins first: its list comes from notices alone.
+    const rawWatcher = await connectRaw(server.url, { token: await token('user-rw', 'rw'), format: 'json' }, {}, { room });
+    await waitUntil(() => listOfRaw(rawWatcher).members.length === 1, 'the raw watcher’s own join');
+    const sioWatcher = await connectSio(server.url, { auth: { token: await token('user-sw', 'sw') }, room });
+    const seed = await connectRaw(server.url, { token: await token('user-seed', 'seed') }, {}, { room });
+    const alice = await connectSio(server.url, { auth: { token: await token('user-alice', 'alice') }, room });
+    // Another user claims the same name: cleaned, `al\nice` is `alice` too.
+    await connectRaw(server.url, { token: await token('user-mallory', 'al\nice'), format: 'json' }, {}, { room });
+
+    const members = [
+      { name: 'alice', user: 'user-alice', connections: 1 },
+      { name: 'alice', user: 'user-mallory', connections: 1 },
+      { name: 'rw', user: 'user-rw', connections: 1 },
+      { name: 'seed', user: 'user-seed', connections: 1 },
+      { name: 'sw', user: 'user-sw', connections: 1 },
+    ];
+    const newcomer = await connectSio(server.url, { auth: { token: await token('user-zed', 'zed') }, room });
+    // Read where it is, not taken: the newcomer's list below starts from it.
+    await waitUntil(() => newcomer.presences.pending.length > 0, 'the newcomer’s presence');
+    expect(newcomer.presences.pending[0]).toEqual({ online: 5, members });
+    const zed = { name: 'zed', user: 'user-zed', connections: 1 };
+    expect(await apiPresence()).toEqual({ online: 6, members: [...members, zed] });
+
+    // The lists the clients keep from notices have the two as well.
+    const lists = () => [shown(listOfRaw(rawWatcher)), shown(listOfSio(sioWatcher)), shown(listOfSio(newcomer))];
+    const everyone = ['alice (user-alice)', 'alice (user-mallory)', 'rw (user-rw)', 'seed (user-seed)', 'sw (user-sw)', 'zed (user-zed)'];
+    // The lists, as they are when a wait gives up, say what went wrong.
+    await waitUntil(() => lists().every((list) => list.join() === everyone.join()), 'every list to have both alices').catch(() => undefined);
+    expect(lists()).toEqual([everyone, everyone, everyone]);
+    expect(noticesOfRaw(rawWatcher).find((notice) => notice.user === 'user-mallory')).toEqual({
+      kind: 'join',
+      text: JOIN,
+      name: 'alice',
+      user: 'user-mallory',
+      online: 5,
+      at: expect.any(Number),
+    });
+
+    // The real alice leaves: the other stays listed, under its own user.
+    alice.socket.disconnect();
+    const rest = everyone.filter((row) => row !== 'alice (user-alice)');
+    await waitUntil(() => lists().every((list) => list.join() === rest.join()), 'every list to have one alice left').catch(() => undefined);
+    expect(lists()).toEqual([rest, rest, rest]);
+    expect(noticesOfRaw(rawWatcher).at(-1)).toEqual({ kind: 'leave', text: LEAVE, name: 'alice', user: 'user-alice', online: 5, at: expect.any(Number) });
+    expect(await apiPresence()).toEqual({ online: 5, members: [members[1], ...members.slice(2), zed] });
+    // The seed's strings, byte for byte, whoever comes and goes.
+    await waitUntil(() => seed.messages.pending.length === 5, 'five notices for the seed client');
+    expect(seed.messages.pending).toEqual([JOIN, JOIN, JOIN, JOIN, LEAVE]);
   });
 });
 

@@ -74,3 +74,65 @@ describe('mergePresence', () => {
     expect(members[0]).toEqual({ name: 'guest-0000', connections: 2 });
   });
 });
+
+describe('PresenceCount with users (JWT)', () => {
+  it('counts per user: two users with one name are two members, a user with two connections one', () => {
+    const count = new PresenceCount();
+    count.add('alice', 'user-2');
+    count.add('alice', 'user-1');
+    count.add('alice', 'user-1');
+    count.add('bob', 'user-0');
+    count.remove('alice', 'user-2');
+    expect(count.online).toBe(3);
+    expect(count.entries()).toEqual([
+      ['alice', 2, 'user-1'],
+      ['bob', 1, 'user-0'],
+    ]);
+    expect(count.connectionsOf('alice', 'user-1')).toBe(2);
+    expect(count.connectionsOf('alice', 'user-2')).toBe(0);
+  });
+
+  it('lists a user under the name of its first connection, whatever name the next ones show', () => {
+    const count = new PresenceCount();
+    count.add('alice', 'user-1');
+    count.add('Alice B.', 'user-1');
+    count.remove('alice', 'user-1');
+    expect(count.entries()).toEqual([['alice', 1, 'user-1']]);
+    count.remove('Alice B.', 'user-1');
+    expect(count.entries()).toEqual([]);
+    expect(count.online).toBe(0);
+  });
+
+  it('reads the user of each entry of another node’s report', () => {
+    const count = PresenceCount.from([
+      ['alice', 1, 'user-2'],
+      ['alice', 2, 'user-1'],
+      ['bob', 1],
+      ['carol', 1, 7], // not a user: skipped
+    ]);
+    expect(count.online).toBe(4);
+    expect(count.entries()).toEqual([
+      ['alice', 2, 'user-1'],
+      ['alice', 1, 'user-2'],
+      ['bob', 1],
+    ]);
+  });
+
+  it('merges nodes per user: sorted by name then user, a user on two nodes summed', () => {
+    const here = new PresenceCount();
+    here.add('alice', 'user-2');
+    here.add('zed', 'user-9');
+    const other = PresenceCount.from([
+      ['alice', 1, 'user-1'],
+      ['alice', 1, 'user-2'],
+    ]);
+    expect(mergePresence([here, other])).toEqual({
+      online: 4,
+      members: [
+        { name: 'alice', user: 'user-1', connections: 1 },
+        { name: 'alice', user: 'user-2', connections: 2 },
+        { name: 'zed', user: 'user-9', connections: 1 },
+      ],
+    });
+  });
+});

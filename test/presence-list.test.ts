@@ -103,3 +103,54 @@ describe('presence list', () => {
     expect(shown(applyNotice(EMPTY_PRESENCE, join('bob', 1), false))).toEqual([['bob', 1]]);
   });
 });
+
+describe('presence list with users (JWT)', () => {
+  const joinOf = (name: string, user: string, online: number): Notice => ({ ...join(name, online), user });
+  const leaveOf = (name: string, user: string, online: number): Notice => ({ ...leave(name, online), user });
+  const rows = (state: RoomPresence) => state.members.map((member) => [member.name, member.user, member.connections]);
+
+  it('keys members on the user: two users with one name are two rows, by name then user, and a leave takes the right one away', () => {
+    let state = presenceFrom({
+      online: 2,
+      members: [
+        { name: 'alice', user: 'user-2', connections: 1 },
+        { name: 'alice', user: 'user-1', connections: 1 },
+      ],
+    });
+    expect(rows(state)).toEqual([
+      ['alice', 'user-1', 1],
+      ['alice', 'user-2', 1],
+    ]);
+    state = applyNotice(state, joinOf('alice', 'user-3', 3), false);
+    state = applyNotice(state, leaveOf('alice', 'user-1', 2), false);
+    state = applyNotice(state, joinOf('alice', 'user-2', 3), false);
+    expect(rows(state)).toEqual([
+      ['alice', 'user-2', 2],
+      ['alice', 'user-3', 1],
+    ]);
+    expect(state.online).toBe(3);
+  });
+
+  it('counts a user’s connections in one row, under the name of the first, whatever name the others show', () => {
+    let state = applyNotice(EMPTY_PRESENCE, joinOf('alice', 'user-1', 1), false);
+    state = applyNotice(state, joinOf('Alice B.', 'user-1', 2), false);
+    expect(rows(state)).toEqual([['alice', 'user-1', 2]]);
+    state = applyNotice(state, leaveOf('alice', 'user-1', 1), false);
+    expect(rows(state)).toEqual([['alice', 'user-1', 1]]);
+  });
+
+  it('makes one row of a user that a presence lists twice', () => {
+    const state = presenceFrom({
+      online: 3,
+      members: [
+        { name: 'alice', user: 'user-1', connections: 1 },
+        { name: 'bob', user: 'user-2', connections: 1 },
+        { name: 'zed', user: 'user-1', connections: 1 },
+      ],
+    });
+    expect(rows(state)).toEqual([
+      ['alice', 'user-1', 2],
+      ['bob', 'user-2', 1],
+    ]);
+  });
+});

@@ -1,4 +1,5 @@
 import { httpGet } from './support/http-upgrade';
+import { listOfRaw, listOfSio, shown } from './support/member-list';
 import { linked, startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import { describeWithRedis, startRedis } from './support/redis';
@@ -51,5 +52,39 @@ describeWithRedis('a Redis outage', () => {
     expect(texts(rawA.messages.pending).slice(1).sort()).toEqual(after);
     expect(texts(rawB.messages.pending)[0]).toBe('B while Redis is down');
     expect(texts(rawB.messages.pending).slice(1).sort()).toEqual(after);
+  });
+
+  it('tells the clients of each node that the other’s left when the outage outlasts the heartbeat window, and that they are back after it', async () => {
+    const redis = await startRedis();
+    const heartbeatMs = 2_000;
+    const [a, b] = await startNodes(2, { REDIS_URL: redis.url, HEARTBEAT_MS: String(heartbeatMs) });
+    const room = 'alpha';
+    // The raw client joins first, so that its list (kept from notices alone) has everyone.
+    const ann = await connectRaw(a!.url, { name: 'ann', format: 'json' }, {}, { room });
+    await waitUntil(() => shown(listOfRaw(ann)).includes('ann'), 'ann’s own join');
+    const amy = await connectSio(a!.url, { auth: { name: 'amy' }, room });
+    await connectRaw(b!.url, { name: 'bob', format: 'json' }, {}, { room });
+    await connectSio(b!.url, { auth: { name: 'cid' }, room });
+    const lists = () => [shown(listOfRaw(ann)), shown(listOfSio(amy))];
+    const everyone = ['amy', 'ann', 'bob', 'cid'];
+    await waitUntil(() => lists().every((list) => list.join() === everyone.join()), 'both lists on A to have everyone');
+
+    await redis.stop();
+    for (const node of [a!, b!]) {
+      await waitUntil(() => node.lines.some((line) => line.includes('redis unreachable')), `node ${node.url} notices the outage`);
+    }
+    // The lists, as they are when a wait gives up, say what went wrong.
+    await waitUntil(() => lists().every((list) => list.join() === 'amy,ann'), 'the lists on A without B’s clients', 3 * heartbeatMs).catch(
+      () => undefined,
+    );
+    expect(lists()).toEqual([
+      ['amy', 'ann'],
+      ['amy', 'ann'],
+    ]);
+    await redis.start();
+    await waitUntil(() => lists().every((list) => list.join() === everyone.join()), 'the lists on A with B’s clients again', 20_000).catch(
+      () => undefined,
+    );
+    expect(lists()).toEqual([everyone, everyone]);
   });
 });

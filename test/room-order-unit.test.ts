@@ -303,7 +303,7 @@ describe('Members: what a transport hands the room', () => {
     };
     const alpha = room(store, [recordingSink(events)]);
     const members = new Members({ maxMessageBytes: 8, metrics: recordingMetrics(counts), logger });
-    const ann: Member = { room: alpha, name: 'ann', budget: null };
+    const ann: Member = { room: alpha, name: 'ann', user: undefined, budget: null };
     expect(members.post(ann, 'socket.io', 42, true)).toBe(ChatError.InvalidType);
     expect(members.post(ann, 'socket.io', '   ', true)).toBe(ChatError.Empty);
     expect(members.post(ann, 'socket.io', 'much too long', true)).toBe(ChatError.TooLarge);
@@ -323,7 +323,7 @@ describe('Members: what a transport hands the room', () => {
     const alpha = room(memoryStore(), [recordingSink(events)]);
     const members = new Members({ maxMessageBytes: 100, metrics: recordingMetrics(counts), logger });
     const flood = new FloodControl({ rateLimit: 1, rateBurst: 2, byteRate: 0, byteBurst: 1 }, () => ms);
-    const ann: Member = { room: alpha, name: 'ann', budget: flood.open('1.2.3.4') };
+    const ann: Member = { room: alpha, name: 'ann', user: undefined, budget: flood.open('1.2.3.4') };
     const send = (text: string) => members.post(ann, 'socket.io', text, true);
     expect([send('a'), send('b'), send('c')]).toEqual([null, null, ChatError.RateLimited]);
     ms += 999;

@@ -156,6 +156,7 @@ export class ChatSession {
   private everConnected = false;
   private awaitingOwnJoin = false;
   private ownName: string | undefined;
+  private ownUser: string | undefined;
   private finished = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private lastTypingAt = -Infinity;
@@ -192,6 +193,11 @@ export class ChatSession {
   /** The name the server gave this client, once its join notice has arrived. */
   get name(): string | undefined {
     return this.ownName;
+  }
+
+  /** With JWT, the user the server knows this client as (its token's `sub`), once its join notice has arrived. */
+  get user(): string | undefined {
+    return this.ownUser;
   }
 
   start(): void {
@@ -258,6 +264,7 @@ export class ChatSession {
     if (own) {
       this.awaitingOwnJoin = false;
       this.ownName = notice.name;
+      this.ownUser = notice.user;
     }
     this.options.handlers.notice(notice, own);
   }

@@ -186,7 +186,8 @@ function showRoom(room: string): void {
 
 function showPresence(next: RoomPresence): void {
   presence = next;
-  presenceList.show(next.members, session?.name);
+  const own = session?.name;
+  presenceList.show(next.members, own === undefined ? undefined : { name: own, user: session?.user });
 }
 
 function notARoomName(text: string, fallback: string): string {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
-import { PresenceCount } from '../room/presence';
+import { PresenceCount, type PresenceEntry } from '../room/presence';
 import { atTurnEnd } from '../support/turn-end';
 import type { RoomBus, RoomEvent } from '../room/room';
 import type { Rooms } from '../room/rooms';
@@ -17,8 +17,8 @@ interface NodeState {
   online?: number;
   /** Several events of one turn, in order, each with its `online` (one event goes as `event`). */
   events?: [RoomEvent, number][];
-  /** Every room with clients on the sending node: [room, [name, connections][]]. */
-  snapshot?: [string, [string, number][]][];
+  /** Every room with clients on the sending node, and who is in it. */
+  snapshot?: [string, PresenceEntry[]][];
 }
 
 /** The server-side events of the bus (io.serverSideEmit), received by every other node. */
@@ -59,6 +59,11 @@ interface Peer {
  * window, and every join and leave between (a notice names who came or went). A node
  * not heard from within the window (it died, or Redis is down) stops counting, so its
  * clients are never ghosts for longer.
+ *
+ * Clients keep member lists from notices, so whatever changes what this node counts of
+ * another without that node's own notice (it went silent, its snapshot differs from the
+ * notices heard) is told to this node's clients here, one notice per connection: every
+ * node does so for its own clients.
  */
 export class ServerSideLink implements RoomBus {
   readonly node = randomUUID();
@@ -66,6 +71,8 @@ export class ServerSideLink implements RoomBus {
   private readonly options: LinkOptions;
   private readonly peers = new Map<string, Peer>();
   private readonly timer: NodeJS.Timeout;
+  /** Set for when the peer heard from longest ago goes silent for the window. */
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** This turn's events, sent together at its end (see publish). */
   private pending: [RoomEvent, number][] = [];
   private readonly atTurnEnd: (task: () => void) => void;
@@ -122,22 +129,67 @@ export class ServerSideLink implements RoomBus {
   /** Tells the others this node is leaving, so that its clients stop counting at once. */
   close(): void {
     clearInterval(this.timer);
+    clearTimeout(this.expiryTimer);
     this.sendPending();
     this.send({ node: this.node, snapshot: [] });
   }
 
+  /** Peers heard from within the window; one past it no longer counts, even before its expiry is handled. */
   private *freshPeers(): Iterable<Peer> {
     const oldest = Date.now() - this.options.heartbeatMs;
-    for (const [node, peer] of this.peers) {
-      if (peer.heardAt < oldest) this.peers.delete(node);
-      else yield peer;
+    for (const peer of this.peers.values()) if (peer.heardAt >= oldest) yield peer;
+  }
+
+  /** Forgets the peers not heard from within the window, telling this node's clients that their clients left. */
+  private readonly expireSilent = (): void => {
+    this.expiryTimer = undefined;
+    const oldest = Date.now() - this.options.heartbeatMs;
+    for (const [node, peer] of this.peers) if (peer.heardAt < oldest) this.forget(node, peer);
+    this.scheduleExpiry();
+  };
+
+  /** A timer for the first moment a peer may go silent for the window, if none is set. */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer !== undefined) return;
+    let first = Infinity;
+    for (const peer of this.peers.values()) first = Math.min(first, peer.heardAt);
+    if (first === Infinity) return;
+    this.expiryTimer = setTimeout(this.expireSilent, Math.max(first + this.options.heartbeatMs + 1 - Date.now(), 0));
+    this.expiryTimer.unref();
+  }
+
+  /** `peer`'s clients no longer count: this node's clients are told that they left. */
+  private forget(node: string, peer: Peer): void {
+    this.peers.delete(node);
+    let connections = 0;
+    for (const [room, count] of peer.rooms) {
+      connections += count.online;
+      this.tellHere(room, count, undefined);
+    }
+    if (connections > 0) this.options.logger.info({ node, connections }, 'a node went silent; its clients no longer count');
+  }
+
+  /**
+   * What this node counted of a peer in `room` went from `before` to `after` without the
+   * peer's notices: this node's clients there get a leave per connection gone and a join
+   * per connection come, counted as it is now.
+   */
+  private tellHere(room: string, before: PresenceCount | undefined, after: PresenceCount | undefined): void {
+    const here = this.options.rooms.get(room);
+    if (here === undefined) return; // not in memory: no clients here to tell
+    for (const [name, connections, user] of before?.entries() ?? []) {
+      for (let left = after?.connectionsOf(name, user) ?? 0; left < connections; left += 1) here.noticeHere('leave', name, user);
+    }
+    for (const [name, connections, user] of after?.entries() ?? []) {
+      for (let known = before?.connectionsOf(name, user) ?? 0; known < connections; known += 1) here.noticeHere('join', name, user);
     }
   }
 
-  private snapshot(): [string, [string, number][]][] {
-    const rooms: [string, [string, number][]][] = [];
+  private snapshot(): [string, PresenceEntry[]][] {
+    const rooms: [string, PresenceEntry[]][] = [];
     for (const room of this.options.rooms.all()) {
-      if (room.localOnline > 0) rooms.push([room.name, room.localPresence().entries()]);
+      const announced = room.localPresence();
+      if (announced.online > 0) rooms.push([room.name, announced.entries()]);
     }
     return rooms;
   }
@@ -154,14 +206,25 @@ export class ServerSideLink implements RoomBus {
       this.options.logger.warn('malformed message on the cluster bus');
       return;
     }
+    const now = Date.now();
     let peer = this.peers.get(state.node);
+    if (peer !== undefined && peer.heardAt < now - this.options.heartbeatMs) {
+      // Silent for the window, and its expiry not handled yet (a late timer): its clients' leaves go first.
+      this.forget(state.node, peer);
+      peer = undefined;
+    }
     if (peer === undefined) {
       peer = { heardAt: 0, rooms: new Map() };
       this.peers.set(state.node, peer);
     }
-    peer.heardAt = Date.now();
+    peer.heardAt = now;
+    if (this.expiryTimer === undefined) this.scheduleExpiry();
     if (Array.isArray(state.snapshot)) {
+      const before = peer.rooms;
       peer.rooms = new Map(state.snapshot.map(([room, entries]) => [room, PresenceCount.from(entries)]));
+      // The snapshot is the whole truth; what the notices had told differently is told now.
+      for (const [room, count] of before) this.tellHere(room, count, peer.rooms.get(room));
+      for (const [room, count] of peer.rooms) if (!before.has(room)) this.tellHere(room, undefined, count);
     }
     if (state.event !== undefined) this.receive(peer, state.event);
     if (Array.isArray(state.events)) for (const [event] of state.events) this.receive(peer, event);
@@ -173,8 +236,10 @@ export class ServerSideLink implements RoomBus {
       // Who came or went on that node, until its next snapshot says it all again.
       let count = peer.rooms.get(event.room);
       if (count === undefined) peer.rooms.set(event.room, (count = new PresenceCount()));
-      if (event.notice.kind === 'join') count.add(event.notice.name);
-      else count.remove(event.notice.name);
+      const { name, user } = event.notice;
+      const who = typeof user === 'string' ? user : undefined;
+      if (event.notice.kind === 'join') count.add(name, who);
+      else count.remove(name, who);
     }
     this.options.rooms.receive(event);
   }

@@ -14,6 +14,8 @@ import type { Budget } from './flood-control';
 export interface Member {
   readonly room: Room;
   readonly name: string;
+  /** With JWT: the token's `sub`, the key presence counts it under; undefined without JWT. */
+  readonly user: string | undefined;
   /** Flood control, shared by everything one connection does; null when RATE_LIMIT is 0. */
   readonly budget: Budget | null;
 }
@@ -35,12 +37,12 @@ export class Members {
   /** `fields`: what the log line says about the connection besides its room and name. */
   join(member: Member, fields: Record<string, unknown>): void {
     this.options.logger.info({ ...fields, room: member.room.name, name: member.name }, 'connection open');
-    member.room.join(member.name);
+    member.room.join(member.name, member.user);
   }
 
   leave(member: Member, fields: Record<string, unknown>): void {
     this.options.logger.info({ ...fields, room: member.room.name, name: member.name }, 'connection close');
-    member.room.leave(member.name);
+    member.room.leave(member.name, member.user);
   }
 
   /**

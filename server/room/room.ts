@@ -12,7 +12,11 @@ import { mergePresence, PresenceCount } from './presence';
  */
 export interface RoomSink {
   chat(message: ChatMessage): void;
-  notice(notice: Notice): void;
+  /**
+   * `here`: for this node's clients only, even from a cluster-wide sink. Every node tells
+   * its own clients of another node's members who came or went without a notice of their own.
+   */
+  notice(notice: Notice, here?: boolean): void;
   /**
    * True when this sink's own broadcast already reaches its clients on every node
    * (Socket.IO, through its cluster adapter): events from other nodes then skip it, so
@@ -155,19 +159,22 @@ export class Room {
     this.markIfEmpty();
   }
 
-  /** Someone joined through any transport: everyone in the room, the newcomer included, is told. */
-  join(name: string): Notice {
+  /**
+   * Someone joined through any transport: everyone in the room, the newcomer included, is
+   * told. `user`: with JWT, the token's `sub` (presence counts users, not names).
+   */
+  join(name: string, user?: string): Notice {
     this.arriving = Math.max(0, this.arriving - 1);
-    this.presence.add(name);
+    this.presence.add(name, user);
     this.emptySince = 0;
-    return this.announce('join', JOIN_TEXT, name);
+    return this.announce('join', JOIN_TEXT, name, user);
   }
 
   /** Someone left: everyone still in the room is told. */
-  leave(name: string): Notice {
-    this.presence.remove(name);
+  leave(name: string, user?: string): Notice {
+    this.presence.remove(name, user);
     this.markIfEmpty();
-    return this.announce('leave', LEAVE_TEXT, name);
+    return this.announce('leave', LEAVE_TEXT, name, user);
   }
 
   /**
@@ -237,9 +244,27 @@ export class Room {
     return mergePresence([this.announced, ...(this.bus?.remote(this.name) ?? [])]);
   }
 
-  /** This node's count per name, for the bus. */
+  /**
+   * Who is here on this node as its published notices tell it, for the bus: the other
+   * nodes compare it with the notices they heard, so it must not run ahead of them.
+   */
   localPresence(): PresenceCount {
-    return this.presence;
+    return this.announced;
+  }
+
+  /**
+   * Someone on another node came or went and no notice of theirs will reach this node's
+   * clients (that node died or left, or its notices were lost): this node tells its own
+   * clients of both kinds, as every other node does for its own.
+   */
+  noticeHere(kind: NoticeKind, name: string, user?: string): void {
+    if (this.quiet) return;
+    const notice = this.notice(kind, kind === 'join' ? JOIN_TEXT : LEAVE_TEXT, name, user);
+    const deliver = () => {
+      for (const sink of this.sinks) sink.notice(notice, true);
+    };
+    if (this.queue.length === 0) deliver();
+    else this.queue.push({ type: 'notice', settled: true, deliver });
   }
 
   /**
@@ -296,13 +321,19 @@ export class Room {
     this.bus?.publish({ type: 'chat', room: this.name, message }, this.presence);
   }
 
-  private announce(kind: NoticeKind, text: string, name: string): Notice {
+  /** A notice counting everyone on every node now; without JWT it has no `user` field at all, not even an undefined one. */
+  private notice(kind: NoticeKind, text: string, name: string, user: string | undefined): Notice {
     // Not presenceNow(): a join storm would sort the whole member list once per join.
     const online = this.presence.online + (this.bus?.remoteOnline(this.name) ?? 0);
-    const notice: Notice = { kind, text, name, online, at: this.now() };
+    const at = this.now();
+    return user === undefined ? { kind, text, name, online, at } : { kind, text, name, user, online, at };
+  }
+
+  private announce(kind: NoticeKind, text: string, name: string, user: string | undefined): Notice {
+    const notice = this.notice(kind, text, name, user);
     const publish = () => {
-      if (kind === 'join') this.announced.add(name);
-      else this.announced.remove(name);
+      if (kind === 'join') this.announced.add(name, user);
+      else this.announced.remove(name, user);
     };
     if (this.quiet) {
       publish();

@@ -31,6 +31,8 @@ export class RawClient extends WebSocket implements GroupMember, Member, PostOut
   /** In its room's broadcast group and counted there (after the room's history is in memory). */
   joined = false;
   name = '';
+  /** With JWT: its token's `sub`. */
+  user: string | undefined = undefined;
   format: RawFormat = 'text';
   /** `?ack=1` (JSON only): each frame it sends is answered with a RawAckFrame, to it alone. */
   acks = false;

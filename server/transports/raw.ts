@@ -316,6 +316,7 @@ export class RawTransport implements RawClientHost {
     const { room, format, since, ticket } = entry;
     client.room = room;
     client.name = entry.name;
+    client.user = entry.identity?.sub;
     client.format = format;
     client.acks = entry.acks;
     client.ticket = ticket;

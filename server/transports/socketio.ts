@@ -313,7 +313,7 @@ export class SocketIoTransport {
       // `nsp.emit` reaches every node's Socket.IO clients through the adapter.
       clusterWide: true,
       chat: (message) => emit('chat', message),
-      notice: (notice) => emit('notice', notice),
+      notice: (notice, here) => (here === true ? this.noticeHere(names, notice) : emit('notice', notice)),
       dispose: () => this.forgetNamespace(room),
     };
   }
@@ -333,6 +333,18 @@ export class SocketIoTransport {
       if (this.fastFrames !== null) this.fastFrames.chatNext = event === 'chat';
       (this.localOnly() ? namespace.local : namespace).emit(event, payload as ChatMessage & Notice);
       if (this.fastFrames !== null) this.fastFrames.chatNext = false;
+      count += namespace.sockets.size;
+    }
+    this.afterBroadcast(count);
+  }
+
+  /** A notice for this node's Socket.IO clients of the room only (see RoomSink.notice). */
+  private noticeHere(names: readonly string[], notice: Notice): void {
+    let count = 0;
+    for (const name of names) {
+      const namespace = (this.io as unknown as ServerInternals)._nsps.get(name);
+      if (namespace === undefined) continue;
+      namespace.local.emit('notice', notice);
       count += namespace.sockets.size;
     }
     this.afterBroadcast(count);
@@ -526,7 +538,7 @@ export class SocketIoTransport {
       });
       socket.once('disconnect', () => expiry.cancel());
     }
-    const member: Member = { room, name, budget: this.budgetOf(socket.conn) };
+    const member: Member = { room, name, user: identity?.sub, budget: this.budgetOf(socket.conn) };
     // Fields per line, not a child logger per connection: a child would hold about
     // 0.45 KiB for as long as the connection lives, to write two lines.
     const fields = { transport: 'socket.io', sid: socket.id };

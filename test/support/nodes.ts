@@ -12,18 +12,21 @@ export interface ClusterNode extends SpawnedServer {
   readonly apiKey: string;
 }
 
+/** With JWT on: a token whose `sub` and `name` are `name`, for the clients that check the link. */
+export type TokenFor = (name: string) => Promise<string>;
+
 /**
  * Starts `count` server processes with the same settings (a REDIS_URL, usually) and
  * resolves once each one's events reach every other: the adapters subscribe and start
  * reading their stream a moment after the server listens. The HTTP API is on (with the
  * test's API_KEY, or one of its own) so that a test can ask a node whom it counts.
  */
-export async function startNodes(count: number, env: Record<string, string>): Promise<ClusterNode[]> {
+export async function startNodes(count: number, env: Record<string, string>, tokenFor?: TokenFor): Promise<ClusterNode[]> {
   const apiKey = env.API_KEY ?? 'cluster-test-key';
   const nodes = await Promise.all(
     Array.from({ length: count }, async () => ({ ...(await spawnServer({ ...env, API_KEY: apiKey }, MULTI_PROCESS_START_MS)), apiKey })),
   );
-  await linked(nodes);
+  await linked(nodes, tokenFor);
   return nodes;
 }
 
@@ -39,12 +42,13 @@ export async function presenceAt(node: ClusterNode, room = 'lobby'): Promise<Pre
  * the others, then until every node has stopped counting the probes and listeners (their
  * leaves, and counts, reached every node before a test's next client arrives).
  */
-export async function linked(nodes: readonly ClusterNode[]): Promise<void> {
+export async function linked(nodes: readonly ClusterNode[], tokenFor?: TokenFor): Promise<void> {
+  const as = async (name: string): Promise<Record<string, string>> => (tokenFor === undefined ? { name } : { name, token: await tokenFor(name) });
   const listeners: { raw: RawTestClient; sio: SioTestClient }[] = [];
   for (const { url } of nodes) {
     listeners.push({
-      raw: await connectRaw(url, { name: 'listener', format: 'json' }),
-      sio: await connectSio(url, { auth: { name: 'listener' } }),
+      raw: await connectRaw(url, { ...(await as('listener')), format: 'json' }),
+      sio: await connectSio(url, { auth: await as('listener') }),
     });
   }
   const deadline = Date.now() + 10_000;
@@ -52,7 +56,7 @@ export async function linked(nodes: readonly ClusterNode[]): Promise<void> {
     const others = listeners.filter((_, i) => i !== index);
     for (;;) {
       const name = `probe-${index}`;
-      const probe = await connectRaw(url, { name });
+      const probe = await connectRaw(url, await as(name));
       // A join published before the other nodes read the bus is lost to them: after
       // 500 ms without it, the probe is sent again (until the 10 s deadline).
       const heard = await waitUntil(
