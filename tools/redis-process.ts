@@ -46,6 +46,31 @@ export function redisCommand(port: number, command: string, timeoutMs = 1_000): 
   });
 }
 
+/** The pid of the redis-server answering on `port` (from INFO server). */
+function redisPid(port: number, timeoutMs = 1_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`redis on ${port}: no process_id in INFO server`));
+    }, timeoutMs);
+    let reply = '';
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      const pid = /process_id:(\d+)/.exec(reply)?.[1];
+      if (pid === undefined) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Number(pid));
+    });
+    socket.write('INFO server\r\n');
+  });
+}
+
 export interface RedisProcess {
   readonly port: number;
   readonly url: string;
@@ -80,7 +105,10 @@ export async function startRedisProcess(options: RedisOptions = {}): Promise<Red
     const deadline = Date.now() + 5_000;
     for (;;) {
       try {
-        if ((await redisCommand(port, 'PING')) === '+PONG') return;
+        // Its own process, not another Redis that took the port meanwhile: a test that
+        // stops this one must cause an outage.
+        if ((await redisPid(port)) === process.pid) return;
+        if (process.exitCode !== null) throw new Error(`another redis-server answers on ${port}`);
       } catch (err) {
         if (Date.now() > deadline || process.exitCode !== null) throw new Error(`redis-server on ${port} did not start: ${String(err)}`);
       }
