@@ -188,6 +188,39 @@ describe('HTTP API: posting', () => {
     expect(history.body.messages.map((m: ChatMessage) => m.text)).toEqual(['order 42 shipped', 'marker']);
   });
 
+  // Found by hostile testing: a key reused for another message answered 200 with the
+  // first post's id and posted nothing, so the second message was silently lost.
+  it('answers 422 idempotency_key_reused to a key sent again with another room, name or text, and posts nothing', async () => {
+    const server = await apiServer();
+    const alpha = await listeners(server.url, 'alpha');
+    const beta = await listeners(server.url, 'beta');
+    const headers = { 'idempotency-key': 'deploy-1842' };
+    const first = await post(server.url, 'alpha', { text: 'deploy 1842 is live', name: 'deploy-bot' }, headers);
+    expect(first.status).toBe(201);
+
+    const reuses: [string, unknown][] = [
+      ['beta', { text: 'deploy 1842 is live', name: 'deploy-bot' }],
+      ['alpha', { text: 'deploy 1843 is live', name: 'deploy-bot' }],
+      ['alpha', { text: 'deploy 1842 is live', name: 'someone-else' }],
+      ['alpha', { text: 'deploy 1842 is live' }],
+    ];
+    for (const [room, body] of reuses) {
+      const answer = await post(server.url, room, body, headers);
+      expect([room, body, answer.status, answer.body]).toEqual([room, body, 422, { error: 'idempotency_key_reused' }]);
+    }
+    // The same request again still answers the first result.
+    const again = await post(server.url, 'alpha', { text: 'deploy 1842 is live', name: 'deploy-bot' }, headers);
+    expect(again).toMatchObject({ status: 200, body: first.body });
+
+    await post(server.url, 'alpha', { text: 'alpha marker' });
+    await post(server.url, 'beta', { text: 'beta marker' });
+    expect((await alpha.sio.chats.take(2)).map((m) => m.text)).toEqual(['deploy 1842 is live', 'alpha marker']);
+    expect((await nextRawChat(alpha.raw)).text).toBe('deploy 1842 is live');
+    expect((await nextRawChat(alpha.raw)).text).toBe('alpha marker');
+    expect((await beta.sio.chats.next()).text).toBe('beta marker');
+    expect((await nextRawChat(beta.raw)).text).toBe('beta marker');
+  });
+
   it('makes a duplicate sent while the first is being stored wait for the first’s answer', async () => {
     const server = await apiServer();
     const { sio } = await listeners(server.url, 'alpha');

@@ -13,6 +13,7 @@ export const ApiErrorCode = {
   InvalidLimit: 'invalid_limit',
   InvalidSince: 'invalid_since',
   InvalidIdempotencyKey: 'invalid_idempotency_key',
+  IdempotencyKeyReused: 'idempotency_key_reused',
   TooLarge: 'too_large',
   UnsupportedMediaType: 'unsupported_media_type',
   RateLimited: 'rate_limited',

@@ -5,7 +5,7 @@ import { redactUrl } from '../../support/redact';
 import { bearerMatches } from '../bearer';
 import { bodyLimit, readJsonBody } from './body';
 import { ApiError, ApiErrorCode, sendError } from './errors';
-import { IdempotencyCache } from './idempotency';
+import { IdempotencyCache, KEY_REUSED, postFingerprint } from './idempotency';
 import { historyQueryOf, idempotencyKeyOf, postInputOf, roomOf } from './input';
 import { RoomAccess, type RoomAccessOptions } from './room-access';
 
@@ -56,13 +56,15 @@ function addRoutes(router: Router, options: ApiOptions): void {
       const room = roomOf(req);
       const key = idempotencyKeyOf(req);
       const { name, text } = postInputOf(await readJsonBody(req, limit), options.maxMessageBytes);
-      const earlier = key === undefined ? undefined : idempotency.lookup(key);
+      const fingerprint = key === undefined ? '' : postFingerprint(room, name, text);
+      const earlier = key === undefined ? undefined : idempotency.lookup(key, fingerprint);
+      if (earlier === KEY_REUSED) throw new ApiError(422, ApiErrorCode.IdempotencyKeyReused);
       if (earlier !== undefined) {
         res.status(200).json(await earlier);
         return;
       }
       const answer = access.post(room, name, text);
-      if (key !== undefined) idempotency.remember(key, answer);
+      if (key !== undefined) idempotency.remember(key, fingerprint, answer);
       res.status(201).json(await answer);
     })
     .all(methodNotAllowed('GET, HEAD, POST'));
