@@ -1,9 +1,10 @@
+import { redisCommand } from '../tools/redis-process';
 import { httpGet } from './support/http-upgrade';
 import { listOfRaw, listOfSio, shown } from './support/member-list';
 import { linked, startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import { describeWithRedis, startRedis } from './support/redis';
-import { waitUntil } from './support/wait';
+import { waitUntil, within } from './support/wait';
 import { connectSio } from './support/sio-client';
 
 // Two server processes, a Redis stopped and started again, reconnection back-off.
@@ -86,5 +87,23 @@ describeWithRedis('a Redis outage', () => {
       () => undefined,
     );
     expect(lists()).toEqual([everyone, everyone]);
+  });
+
+  // Fault simulated: Redis dies while commands the adapter sent without waiting for them
+  // (the bus's PUBLISH) are still unanswered. Their failure must not end the process.
+  it('keeps the node up when Redis dies with the bus’s commands unanswered', async () => {
+    const redis = await startRedis();
+    const [a] = await startNodes(1, { REDIS_URL: redis.url });
+    // Redis holds every command from now on: the next join's PUBLISH stays in flight.
+    expect(await redisCommand(redis.port, 'CLIENT PAUSE 30000 ALL')).toBe('+OK');
+    const raw = await connectRaw(a!.url, { name: 'ann' });
+    const sio = await connectSio(a!.url, { auth: { name: 'bob' } });
+    await redis.stop();
+    await waitUntil(() => a!.lines.some((line) => line.includes('redis unreachable')), 'the node to notice');
+    expect(await within(sio.chat('still here'), 'the ack of a chat sent after Redis died')).toEqual({ ok: true, id: expect.any(String) });
+    await waitUntil(() => raw.messages.pending.some((m) => m.includes('still here')), 'the raw client to get it');
+    const late = await connectSio(a!.url, { auth: { name: 'cid' } });
+    expect(await late.chat('and a newcomer too')).toEqual({ ok: true, id: expect.any(String) });
+    expect(a!.child.exitCode).toBeNull();
   });
 });

@@ -45,6 +45,28 @@ function connect(url: string, role: string, logger: Logger, disableOfflineQueue:
 }
 
 /**
+ * The client as the adapter gets it: every command's promise is marked handled. The
+ * adapter sends some commands without waiting for their answer (PUBLISH of the cluster's
+ * ephemeral messages, which carry the bus; SET of a session), and one in flight when
+ * Redis goes away would be an unhandled rejection, which ends the process. What the
+ * adapter awaits still sees the failure: the promise returned is the command's own.
+ */
+function handlingEveryReply<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      // Called on the client itself: its methods use private fields a proxy does not have.
+      return (...args: unknown[]): unknown => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (result instanceof Promise) result.catch(() => undefined);
+        return result;
+      };
+    },
+  });
+}
+
+/**
  * Connects and installs @socket.io/redis-streams-adapter on `io`: of the official Redis
  * adapters, the only one that supports connection state recovery (it replays missed
  * packets from the stream, and keeps sessions in Redis, so a client may come back on
@@ -70,7 +92,7 @@ export async function setupRedis(url: string, io: Server, historyKeep: number, l
     },
   );
   if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
-  io.adapter(createAdapter(adapterClient));
+  io.adapter(createAdapter(handlingEveryReply(adapterClient)));
 
   return {
     connected: () => adapterClient.isReady && dataClient.isReady,
