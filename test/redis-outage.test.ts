@@ -1,3 +1,4 @@
+import { idParts, isMessageId } from '../server/store/message-id';
 import { redisCommand } from '../tools/redis-process';
 import { httpGet } from './support/http-upgrade';
 import { listOfRaw, listOfSio, shown } from './support/member-list';
@@ -6,6 +7,7 @@ import { connectRaw } from './support/raw-client';
 import { describeWithRedis, startRedis } from './support/redis';
 import { waitUntil, within } from './support/wait';
 import { connectSio } from './support/sio-client';
+import { sioSend } from './support/stored-chat';
 
 // Two server processes, a Redis stopped and started again, reconnection back-off.
 jest.setTimeout(90_000);
@@ -105,5 +107,44 @@ describeWithRedis('a Redis outage', () => {
     const late = await connectSio(a!.url, { auth: { name: 'cid' } });
     expect(await late.chat('and a newcomer too')).toEqual({ ok: true, id: expect.any(String) });
     expect(a!.child.exitCode).toBeNull();
+  });
+
+  // Found by hostile testing: both nodes stamped `<ms>-0`, `<ms>-1`... during an outage,
+  // and a page that had seen an id dropped the other node's message with the same one.
+  it('gives the two nodes’ messages different ids while Redis is down, even in the same milliseconds', async () => {
+    const redis = await startRedis();
+    const [a, b] = await startNodes(2, { REDIS_URL: redis.url, RATE_LIMIT: '0' });
+    const nodes = [a!, a!, b!, b!];
+    const senders = await Promise.all(nodes.map((node, i) => connectSio(node.url, { auth: { name: `sender-${i}` } })));
+    await redis.stop();
+    for (const node of [a!, b!]) {
+      await waitUntil(() => node.lines.some((line) => line.includes('redis unreachable')), `node ${node.url} notices`);
+    }
+
+    const idsOn = { a: [] as string[], b: [] as string[] };
+    const msOf = (id: string) => id.split('-')[0];
+    const sharedMs = () => {
+      const onB = new Set(idsOn.b.map(msOf));
+      return new Set(idsOn.a.map(msOf).filter((ms) => onB.has(ms)));
+    };
+    // Bursts from both nodes at once, until they have stamped messages in the same
+    // milliseconds often enough for a collision to show.
+    for (let round = 0; round < 50 && sharedMs().size < 20; round += 1) {
+      const acked = await within(
+        Promise.all(senders.map((sender, i) => Promise.all(Array.from({ length: 50 }, (_, k) => sioSend(sender, `round ${round} sender ${i} #${k}`))))),
+        `the acks of round ${round}`,
+      );
+      acked.forEach((ids, i) => (i < 2 ? idsOn.a : idsOn.b).push(...ids));
+    }
+    expect(sharedMs().size).toBeGreaterThanOrEqual(20);
+    const onB = new Set(idsOn.b);
+    expect(idsOn.a.filter((id) => onB.has(id))).toEqual([]);
+    for (const ids of [idsOn.a, idsOn.b]) {
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const id of ids) {
+        expect(isMessageId(id)).toBe(true);
+        expect(idParts(id)?.every(Number.isSafeInteger)).toBe(true);
+      }
+    }
   });
 });

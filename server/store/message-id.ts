@@ -43,7 +43,14 @@ export class MessageIdGenerator {
     } else {
       this.sequence += 1;
     }
-    const seq = this.sequence * this.stride + this.offset;
+    let seq = this.sequence * this.stride + this.offset;
+    // Both parts must stay safe integers (clients compare them as numbers): a sequence
+    // that would not goes on in the next millisecond instead, still greater.
+    if (seq > Number.MAX_SAFE_INTEGER) {
+      this.lastMs += 1;
+      this.sequence = 0;
+      seq = this.offset;
+    }
     return { id: `${this.lastMs}-${seq}`, at, ms: this.lastMs, seq };
   }
 }

@@ -5,6 +5,7 @@
  * message is then stamped with a local id and delivered to this node's clients, but not
  * stored. That is the cluster's promise since before the embedded store, and it stays.
  */
+import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RedisClientType } from 'redis';
 import { DEFAULT_ROOM, type ChatMessage } from '../protocol';
@@ -84,8 +85,21 @@ async function readPage(
   }
 }
 
+const OUTAGE_STRIDE = 2 ** 32;
+
+/**
+ * Ids stamped while Redis is down, `<ms>-<seq>` with `seq` at least 2^32: a Redis stream
+ * never reaches that many ids in one millisecond, so they cannot be Redis's. Each node
+ * takes a random part below 2^32 and every 2^32-th sequence number from there, so two
+ * nodes stamping in the same millisecond give different ids (unless they drew the same
+ * part: one chance in 2^32 per pair of nodes), and both parts stay safe integers.
+ */
+export function outageIds(part = randomInt(0, OUTAGE_STRIDE)): MessageIdGenerator {
+  return new MessageIdGenerator(Date.now, OUTAGE_STRIDE + part, OUTAGE_STRIDE);
+}
+
 export class RedisStore implements MessageStore {
-  private readonly fallbackIds = new MessageIdGenerator();
+  private readonly fallbackIds = outageIds();
 
   constructor(
     private readonly client: RedisClient,
@@ -101,7 +115,7 @@ export class RedisStore implements MessageStore {
       .then(
         (id) => done(null, { id: String(id), text, name, at }),
         (err: unknown) => {
-          // Unique on this node only, and not in the shared history: see README, failures.
+          // Not in the shared history (see README, failures); unique across nodes (outageIds).
           this.logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
           done(null, { id: this.fallbackIds.next().id, text, name, at });
         },
