@@ -407,7 +407,7 @@ describe('HTTP API: reading', () => {
 
   it('lists rooms with stored messages or clients, by name, with online counts of both kinds', async () => {
     const server = await apiServer();
-    expect((await call(server.url, 'GET', '/api/rooms')).body).toEqual({ rooms: [] });
+    expect((await call(server.url, 'GET', '/api/rooms')).body).toEqual({ rooms: [], next: null });
     await connectRaw(server.url, { name: 'ann' }, {}, { room: 'zeta' });
     await connectSio(server.url, { auth: { name: 'bob' }, room: 'zeta' });
     const posted = await post(server.url, 'alpha', { text: 'hi' });
@@ -418,6 +418,7 @@ describe('HTTP API: reading', () => {
         { name: 'alpha', online: 0, lastMessageAt: posted.body.at },
         { name: 'zeta', online: 2, lastMessageAt: null },
       ],
+      next: null,
     });
   });
 

@@ -92,11 +92,15 @@ export async function setupRedis(url: string, io: Server, historyKeep: number, l
     },
   );
   if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
+  const store = new RedisStore(dataClient, historyKeep, logger);
+  await store.upgrade().catch((err: unknown) => {
+    throw failed(`could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
+  });
   io.adapter(createAdapter(handlingEveryReply(adapterClient)));
 
   return {
     connected: () => adapterClient.isReady && dataClient.isReady,
-    store: new RedisStore(dataClient, historyKeep, logger),
+    store,
     async close() {
       // After io.close(): the adapter has stopped its own duplicated connections.
       adapterClient.destroy();

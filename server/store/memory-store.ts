@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../protocol';
 import { History } from './history';
 import { compareIds, MessageIdGenerator } from './message-id';
-import { byName, withinBytes, type AppendCallback, type MessageStore, type ReadQuery, type StoredPage, type StoredRoom } from './message-store';
+import { byName, withinBytes, type AppendCallback, type MessageStore, type ReadQuery, type RoomQuery, type StoredPage, type StoredRoom } from './message-store';
 
 export interface MemoryStoreOptions {
   /** HISTORY_KEEP: messages kept per room. */
@@ -18,7 +18,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements MessageStore {
   private readonly ids: MessageIdGenerator;
-  private readonly kept = new Map<string, History>();
+  private readonly kept = new Map<string, Kept>();
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.ids = options.ids ?? new MessageIdGenerator();
@@ -27,26 +27,25 @@ export class MemoryStore implements MessageStore {
   append(room: string, name: string, text: string, done: AppendCallback): void {
     const { id, at } = this.ids.next();
     const message: ChatMessage = { id, text, name, at };
-    this.historyOf(room).add(message);
+    this.keep(room, message);
     done(null, message);
   }
 
   recent(room: string, limit: number): readonly ChatMessage[] {
-    const all = this.kept.get(room)?.list() ?? [];
+    const all = this.kept.get(room)?.history.list() ?? [];
     return limit === 0 ? [] : all.slice(-limit);
   }
 
   read(room: string, query: ReadQuery): StoredPage {
-    return pageOf(this.kept.get(room)?.list() ?? [], query);
+    return pageOf(this.kept.get(room)?.history.list() ?? [], query);
   }
 
-  rooms(): StoredRoom[] {
+  rooms(query: RoomQuery): StoredRoom[] {
     const rooms: StoredRoom[] = [];
-    for (const [name, history] of this.kept) {
-      const newest = history.list().at(-1);
-      if (newest !== undefined) rooms.push({ name, lastMessageAt: newest.at });
+    for (const [name, { lastAt }] of this.kept) {
+      if (query.after === undefined || name > query.after) rooms.push({ name, lastMessageAt: lastAt });
     }
-    return rooms.sort(byName);
+    return rooms.sort(byName).slice(0, query.limit);
   }
 
   problem(): null {
@@ -54,7 +53,7 @@ export class MemoryStore implements MessageStore {
   }
 
   observe(room: string, message: ChatMessage): void {
-    this.historyOf(room).add(message);
+    this.keep(room, message);
   }
 
   forget(room: string): void {
@@ -65,14 +64,27 @@ export class MemoryStore implements MessageStore {
     this.kept.clear();
   }
 
-  private historyOf(room: string): History {
-    let history = this.kept.get(room);
-    if (history === undefined) {
-      history = new History(this.options.keep, this.options.maxBytes);
-      this.kept.set(room, history);
+  private keep(room: string, message: ChatMessage): void {
+    const kept = this.kept.get(room);
+    if (kept === undefined) {
+      const history = new History(this.options.keep, this.options.maxBytes);
+      history.add(message);
+      this.kept.set(room, { history, lastAt: message.at, lastId: message.id });
+      return;
     }
-    return history;
+    kept.history.add(message);
+    if (compareIds(message.id, kept.lastId) > 0) {
+      kept.lastAt = message.at;
+      kept.lastId = message.id;
+    }
   }
+}
+
+/** A room's history, and its newest message's id and time (for listings, without copying the history). */
+interface Kept {
+  history: History;
+  lastAt: number;
+  lastId: string;
 }
 
 /**

@@ -45,6 +45,12 @@ export interface StoredRoom {
   lastMessageAt: number;
 }
 
+/** Which rooms a listing asks for: the first `limit` by name, after the room `after` when given. */
+export interface RoomQuery {
+  after?: string | undefined;
+  limit: number;
+}
+
 /** Orders rooms (or anything named) by name, as listings of rooms are. */
 export function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -88,8 +94,8 @@ export interface MessageStore {
    * the page needs, however large the messages.
    */
   read(room: string, query: ReadQuery): StoredPage | Promise<StoredPage>;
-  /** Every room that has stored messages, by name. */
-  rooms(): readonly StoredRoom[] | Promise<readonly StoredRoom[]>;
+  /** The rooms that have stored messages, by name: the first `query.limit` after `query.after`. */
+  rooms(query: RoomQuery): readonly StoredRoom[] | Promise<readonly StoredRoom[]>;
   /** Why messages are refused now, or null while they are taken (for /readyz). */
   problem(): string | null;
   /**

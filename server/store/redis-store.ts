@@ -11,7 +11,7 @@ import type { RedisClientType } from 'redis';
 import { DEFAULT_ROOM, type ChatMessage } from '../protocol';
 import { MessageIdGenerator } from './message-id';
 import { jsonBytes } from '../support/json-bytes';
-import { byName, type AppendCallback, type MessageStore, type ReadQuery, type StoredPage, type StoredRoom } from './message-store';
+import type { AppendCallback, MessageStore, ReadQuery, RoomQuery, StoredPage, StoredRoom } from './message-store';
 
 /** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -29,19 +29,45 @@ export function historyKey(room: string): string {
 const IDS_KEY = 'chat:ids';
 /** Every room with stored messages, scored by its newest message's time. */
 const ROOMS_KEY = 'chat:rooms';
+/** The same rooms, all scored 0: the order of the room listing, by name. */
+const ROOM_NAMES_KEY = 'chat:room-names';
 
 /**
  * Stamps and stores a message in one step. Stream ids only increase within one stream,
  * and two rooms' streams would hand out the same ids; so the id comes from one stream
  * for all rooms (Redis keeps it increasing even when its clock steps back), and the
  * message goes into its room's stream under that id, which is newer than anything there.
- * KEYS: ids stream, room stream, rooms set. ARGV: room, HISTORY_KEEP, name, text, at.
+ * KEYS: ids stream, room stream, rooms set, names set. ARGV: room, HISTORY_KEEP, name, text, at.
  */
 const APPEND_SCRIPT = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
-redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1])
+if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[4], 0, ARGV[1])
+end
 return id`;
+
+/**
+ * A page of the listing: names after ARGV[1] (a ZRANGE BYLEX bound), at most ARGV[2],
+ * each followed by its newest message's time. KEYS: names set, rooms set.
+ */
+const ROOMS_SCRIPT = `
+local out = {}
+for _, name in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])) do
+  local at = redis.call('ZSCORE', KEYS[2], name)
+  if at then
+    out[#out + 1] = name
+    out[#out + 1] = at
+  end
+end
+return out`;
+
+/** Stores written before the names set existed: it is filled once from the rooms set. KEYS: rooms set, names set. */
+const NAMES_UPGRADE_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local names = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, name in ipairs(names) do redis.call('ZADD', KEYS[2], 0, name) end
+return #names`;
 
 type Entry = { id: string; message: Record<string, string> };
 const messageOf = ({ id, message }: Entry): ChatMessage => ({
@@ -107,11 +133,20 @@ export class RedisStore implements MessageStore {
     private readonly logger: Logger,
   ) {}
 
+  /** Before the first message: a store written by an earlier version gets its names set. */
+  async upgrade(): Promise<void> {
+    const filled = Number(await this.client.eval(NAMES_UPGRADE_SCRIPT, { keys: [ROOMS_KEY, ROOM_NAMES_KEY] }));
+    if (filled > 0) this.logger.info({ rooms: filled }, 'redis: listed the stored rooms by name');
+  }
+
   append(room: string, name: string, text: string, done: AppendCallback): void {
     const at = Date.now();
     // Answers come in the order asked: the requests are pipelined on one connection.
     this.client
-      .eval(APPEND_SCRIPT, { keys: [IDS_KEY, historyKey(room), ROOMS_KEY], arguments: [room, String(this.keep), name, text, String(at)] })
+      .eval(APPEND_SCRIPT, {
+        keys: [IDS_KEY, historyKey(room), ROOMS_KEY, ROOM_NAMES_KEY],
+        arguments: [room, String(this.keep), name, text, String(at)],
+      })
       .then(
         (id) => done(null, { id: String(id), text, name, at }),
         (err: unknown) => {
@@ -142,11 +177,12 @@ export class RedisStore implements MessageStore {
     return { messages: after.messages, complete: found.length > 0, more: after.more };
   }
 
-  async rooms(): Promise<StoredRoom[]> {
-    const scored = await this.client.zRangeWithScores(ROOMS_KEY, 0, -1);
-    return scored
-      .map(({ value, score }) => ({ name: value, lastMessageAt: score }))
-      .sort(byName);
+  async rooms(query: RoomQuery): Promise<StoredRoom[]> {
+    const from = query.after === undefined ? '-' : `(${query.after}`;
+    const flat = (await this.client.eval(ROOMS_SCRIPT, { keys: [ROOM_NAMES_KEY, ROOMS_KEY], arguments: [from, String(query.limit)] })) as string[];
+    const rooms: StoredRoom[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) rooms.push({ name: String(flat[i]), lastMessageAt: Number(flat[i + 1]) });
+    return rooms;
   }
 
   /** An outage is the cluster's to report (/readyz says "redis unreachable"). */

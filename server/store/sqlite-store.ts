@@ -18,7 +18,15 @@ import type { ChatMessage } from '../protocol';
 import { jsonBytes } from '../support/json-bytes';
 import { atTurnEnd } from '../support/turn-end';
 import { idParts, MessageIdGenerator } from './message-id';
-import { StoreUnavailableError, type AppendCallback, type MessageStore, type ReadQuery, type StoredPage, type StoredRoom } from './message-store';
+import {
+  StoreUnavailableError,
+  type AppendCallback,
+  type MessageStore,
+  type ReadQuery,
+  type RoomQuery,
+  type StoredPage,
+  type StoredRoom,
+} from './message-store';
 
 export const DATABASE_FILE = 'chat.sqlite';
 
@@ -82,7 +90,7 @@ interface Connection {
   after: Statement<[string, number, number, number, number], Row>;
   exists: Statement<[string, number, number], { one: number }>;
   newerThan: Statement<[string, number, number, number], { count: number }>;
-  rooms: Statement<[], { name: string; lastAt: number | null }>;
+  rooms: Statement<[string, number], { name: string; lastAt: number | null }>;
   commitBatch: (batch: readonly Pending[]) => void;
 }
 
@@ -203,7 +211,7 @@ export class SqliteStore implements MessageStore {
     }
     this.ids = new MessageIdGenerator(options.now ?? Date.now, options.idOffset ?? 0, options.idStride ?? 1);
     // Trimming keeps each room's newest messages, so the newest id of all is still here.
-    for (const { name } of this.connection.rooms.all()) {
+    for (const { name } of this.connection.rooms.all('', -1)) {
       const newest = this.connection.newest.get(name, 1);
       if (newest !== undefined) this.ids.continueAfter(idOf(newest));
     }
@@ -242,9 +250,9 @@ export class SqliteStore implements MessageStore {
     });
   }
 
-  rooms(): StoredRoom[] {
+  rooms(query: RoomQuery): StoredRoom[] {
     return this.reading((c) =>
-      c.rooms.all().flatMap(({ name, lastAt }) => (lastAt === null ? [] : [{ name, lastMessageAt: lastAt }])),
+      c.rooms.all(query.after ?? '', query.limit).flatMap(({ name, lastAt }) => (lastAt === null ? [] : [{ name, lastMessageAt: lastAt }])),
     );
   }
 
@@ -301,7 +309,7 @@ export class SqliteStore implements MessageStore {
       // Each room's newest message through the primary key: one index seek per room.
       rooms: db.prepare(
         `SELECT name, (SELECT at FROM messages WHERE room = rooms.name ORDER BY ms DESC, seq DESC LIMIT 1) AS lastAt
-         FROM rooms ORDER BY name`,
+         FROM rooms WHERE name > ? ORDER BY name LIMIT ?`,
       ),
     };
     // Only the messages' own pages (and a new room's name) change in a commit: every page

@@ -12,6 +12,7 @@ export const ApiErrorCode = {
   InvalidRoom: 'invalid_room',
   InvalidLimit: 'invalid_limit',
   InvalidSince: 'invalid_since',
+  InvalidAfter: 'invalid_after',
   InvalidIdempotencyKey: 'invalid_idempotency_key',
   IdempotencyKeyReused: 'idempotency_key_reused',
   TooLarge: 'too_large',

@@ -20,11 +20,18 @@ const limitSchema = z
   .pipe(z.number().min(1).max(MAX_LIMIT))
   .default(DEFAULT_LIMIT);
 const sinceSchema = z.string().refine(isMessageId).optional();
+const afterSchema = z.string().refine(isRoomName).optional();
 // Strict: a misspelt field (`txt`, `user`) is an error, not a message posted without it.
 const postSchema = z.strictObject({ text: z.string(), name: z.string().optional() });
 
 export interface HistoryQuery {
   since: string | undefined;
+  limit: number;
+}
+
+export interface RoomListQuery {
+  /** The last room of the page before: this page starts after it. */
+  after: string | undefined;
   limit: number;
 }
 
@@ -48,6 +55,16 @@ export function historyQueryOf(req: Request): HistoryQuery {
   const since = sinceSchema.safeParse(query.since);
   if (!since.success) throw new ApiError(400, ApiErrorCode.InvalidSince);
   return { since: since.data, limit: limit.data };
+}
+
+/** `?after=<room>&limit=<n>` of a room listing (a repeated parameter is an array: refused). */
+export function roomListQueryOf(req: Request): RoomListQuery {
+  const query = req.query as Record<string, unknown>;
+  const limit = limitSchema.safeParse(query.limit);
+  if (!limit.success) throw new ApiError(400, ApiErrorCode.InvalidLimit);
+  const after = afterSchema.safeParse(query.after);
+  if (!after.success) throw new ApiError(400, ApiErrorCode.InvalidAfter);
+  return { after: after.data, limit: limit.data };
 }
 
 /** The Idempotency-Key header, if any. */

@@ -7,7 +7,7 @@ import { withDeadline } from '../../support/deadline';
 import type { Metrics } from '../../support/metrics';
 import { ApiError, ApiErrorCode } from './errors';
 import type { Posted } from './idempotency';
-import type { HistoryQuery } from './input';
+import type { HistoryQuery, RoomListQuery } from './input';
 
 /** A store that takes longer than this to answer a read is as good as unavailable. */
 export const STORE_READ_TIMEOUT_MS = 5_000;
@@ -23,6 +23,12 @@ export interface RoomSummary {
   name: string;
   online: number;
   lastMessageAt: number | null;
+}
+
+/** A page of the room listing; `next`: the `after` of the next page, null on the last one. */
+export interface RoomListPage {
+  rooms: RoomSummary[];
+  next: string | null;
 }
 
 export interface RoomAccessOptions {
@@ -46,18 +52,26 @@ export class RoomAccess {
     this.bucket = options.rateLimit === 0 ? null : new TokenBucket(options.rateLimit, options.rateLimit * 2);
   }
 
-  /** Rooms with stored messages or with clients now, by name. */
-  async list(): Promise<RoomSummary[]> {
+  /**
+   * A page of the rooms with stored messages or with clients now, by name: the first
+   * `limit` after `after`. The store is asked for one more than that, so that a page
+   * knows whether another follows; the rooms in memory (at most MAX_ROOMS) join them.
+   */
+  async list(query: RoomListQuery): Promise<RoomListPage> {
     const { rooms } = this.options;
-    const stored = await this.read(() => rooms.store.rooms());
+    const stored = await this.read(() => rooms.store.rooms({ after: query.after, limit: query.limit + 1 }));
     const summaries = new Map<string, RoomSummary>(stored.map(({ name, lastMessageAt }) => [name, { name, online: 0, lastMessageAt }]));
     for (const room of rooms.all()) {
+      if (query.after !== undefined && room.name <= query.after) continue;
       const { online } = room.presenceNow();
       const known = summaries.get(room.name);
       if (known !== undefined) known.online = online;
+      // Past the stored page's last room it may be stored too: it is then cut from this page below.
       else if (online > 0) summaries.set(room.name, { name: room.name, online, lastMessageAt: null });
     }
-    return [...summaries.values()].sort(byName);
+    const all = [...summaries.values()].sort(byName);
+    const page = all.slice(0, query.limit);
+    return { rooms: page, next: all.length > query.limit ? (page.at(-1)?.name ?? null) : null };
   }
 
   history(room: string, query: HistoryQuery): Promise<StoredPage> {

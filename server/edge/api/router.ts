@@ -6,7 +6,7 @@ import { bearerMatches } from '../bearer';
 import { bodyLimit, readJsonBody } from './body';
 import { ApiError, ApiErrorCode, sendError } from './errors';
 import { IdempotencyCache, KEY_REUSED, postFingerprint } from './idempotency';
-import { historyQueryOf, idempotencyKeyOf, postInputOf, roomOf } from './input';
+import { historyQueryOf, idempotencyKeyOf, postInputOf, roomListQueryOf, roomOf } from './input';
 import { RoomAccess, type RoomAccessOptions } from './room-access';
 
 export interface ApiOptions extends RoomAccessOptions {
@@ -40,8 +40,8 @@ function addRoutes(router: Router, options: ApiOptions): void {
 
   router
     .route('/rooms')
-    .get(async (_req, res) => {
-      res.json({ rooms: await access.list() });
+    .get(async (req, res) => {
+      res.json(await access.list(roomListQueryOf(req)));
     })
     .all(methodNotAllowed('GET, HEAD'));
 
