@@ -204,7 +204,8 @@ function storedRows(): { messages: number; rooms: number } {
   const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
   try {
     const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { messages: count('messages'), rooms: count('rooms') };
+    // The row of `rooms` named '' holds the store's totals, not a room.
+    return { messages: count('messages'), rooms: count("rooms WHERE name <> ''") };
   } finally {
     db.close();
   }

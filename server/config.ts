@@ -17,6 +17,8 @@ export const DEFAULTS = {
   HISTORY_BYTES: '1048576', // 1 MiB: at most this much of that history, as sent (JSON)
   HISTORY_KEEP: '10000', // messages stored per room (for ?since= and the API)
   DATA_DIR: 'data', // the SQLite database's directory; ':memory:' keeps history in memory only
+  MAX_STORED_ROOMS: '10000', // rooms with stored history (ten times MAX_ROOMS); past it the room idle longest goes; 0: no bound
+  MAX_STORED_BYTES: '1073741824', // 1 GiB of stored messages in all; past it the rooms idle longest go; 0: no bound
   LOG_LEVEL: 'info',
   RATE_LIMIT: '20', // chat messages per second per connection; 0 turns flood control off
   RATE_BURST: '40', // messages a connection may send at once before the rate applies
@@ -87,6 +89,10 @@ export interface Config {
   readonly historyKeep: number;
   /** Where the SQLite database lives; null: `:memory:`, history in memory only. Unused with Redis. */
   readonly dataDir: string | null;
+  /** Rooms with stored messages (SQLite, Redis); past it the room idle longest goes. 0 means no bound. */
+  readonly maxStoredRooms: number;
+  /** Bytes of stored messages in all (SQLite); past it the rooms idle longest go. 0 means no bound. */
+  readonly maxStoredBytes: number;
   readonly logLevel: LogLevel;
   /** Messages per second per connection; 0 means no limit. */
   readonly rateLimit: number;
@@ -244,6 +250,9 @@ const schema = z.object({
   HISTORY_BYTES: integer(0, 1024 * 1024 * 1024),
   HISTORY_KEEP: integer(1, 10_000_000),
   DATA_DIR: z.string().trim().min(1, 'must not be empty'),
+  MAX_STORED_ROOMS: integer(0, 1_000_000_000),
+  // 1 PiB: above any disk, and below the largest safe integer.
+  MAX_STORED_BYTES: integer(0, 1024 ** 5),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   RATE_LIMIT: integer(0, 1_000_000),
   RATE_BURST: integer(1, 1_000_000),
@@ -358,6 +367,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     historyBytes: v.HISTORY_BYTES,
     historyKeep: v.HISTORY_KEEP,
     dataDir: v.DATA_DIR === ':memory:' ? null : v.DATA_DIR,
+    maxStoredRooms: v.MAX_STORED_ROOMS,
+    maxStoredBytes: v.MAX_STORED_BYTES,
     logLevel: v.LOG_LEVEL,
     rateLimit: v.RATE_LIMIT,
     rateBurst: v.RATE_BURST,

@@ -16,6 +16,8 @@ describe('configuration', () => {
       historyBytes: 1048576,
       historyKeep: 10000,
       dataDir: 'data',
+      maxStoredRooms: 10000,
+      maxStoredBytes: 1073741824,
       logLevel: 'info',
       rateLimit: 20,
       rateBurst: 40,
@@ -54,6 +56,8 @@ describe('configuration', () => {
       HISTORY_BYTES: '4096',
       HISTORY_KEEP: '300',
       DATA_DIR: ':memory:',
+      MAX_STORED_ROOMS: '0',
+      MAX_STORED_BYTES: '65536',
       LOG_LEVEL: '',
       RATE_LIMIT: '0',
       RATE_BURST: '5',
@@ -87,6 +91,8 @@ describe('configuration', () => {
       historyBytes: 4096,
       historyKeep: 300,
       dataDir: null,
+      maxStoredRooms: 0,
+      maxStoredBytes: 65536,
       logLevel: 'info',
       rateLimit: 0,
       rateBurst: 5,
@@ -130,6 +136,8 @@ describe('configuration', () => {
         ALLOWED_ORIGINS: 'evil.example',
         MAX_MESSAGE_BYTES: '1k',
         HISTORY_SIZE: '-1',
+        MAX_STORED_ROOMS: 'many',
+        MAX_STORED_BYTES: String(2 * 1024 ** 5),
         LOG_LEVEL: 'loud',
         REDIS_URL: 'localhost:6379',
         WORKERS: '0',
@@ -146,14 +154,17 @@ describe('configuration', () => {
       'ALLOWED_ORIGINS',
       'MAX_MESSAGE_BYTES',
       'HISTORY_SIZE',
+      'MAX_STORED_ROOMS',
+      'MAX_STORED_BYTES',
       'LOG_LEVEL',
       'REDIS_URL',
       'WORKERS',
       'SOCKETIO_FAST_PATH',
     ]);
     expect(problems[0]).toBe('PORT="70000": must be a whole number from 0 to 65535');
-    expect(problems[5]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
-    expect(problems[8]).toBe('SOCKETIO_FAST_PATH="yes": Invalid option: expected one of "on"|"off"');
+    expect(problems[6]).toBe('MAX_STORED_BYTES="2251799813685248": must be a whole number from 0 to 1125899906842624');
+    expect(problems[7]).toContain('must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(problems[10]).toBe('SOCKETIO_FAST_PATH="yes": Invalid option: expected one of "on"|"off"');
   });
 
   it('reads the JWT settings: a secret, a public key file (its algorithm from the key type) or a JWKS URL', async () => {

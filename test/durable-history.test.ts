@@ -2,10 +2,9 @@
  * The durable store's promises, proved with real processes on a real DATA_DIR: history
  * survives a restart and a `kill -9`, and ids keep increasing across restarts.
  */
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import type { RawJsonFrame } from '../server/protocol';
-import { DATABASE_FILE } from '../server/store/sqlite-store';
+import { SqliteStore } from '../server/store/sqlite-store';
+import { createLogger } from '../server/support/logger';
 import { compareIds } from '../server/store/message-id';
 import { freshDataDir } from './support/data-dir';
 import { connectSio } from './support/sio-client';
@@ -87,15 +86,15 @@ describe('durable history (SQLite under DATA_DIR)', () => {
   // restored VM snapshot): the newest stored id is then "in the future".
   it('hands out ids greater than every stored one even when the clock is behind the newest stored id', async () => {
     const dataDir = freshDataDir();
-    // The store creates its schema on start.
-    await stop(await spawnServer({ DATA_DIR: dataDir }));
-
+    // An earlier run whose clock was ten years ahead stored a message: the store itself,
+    // in this process, with that clock.
     const future = Date.now() + 10 * 365 * 24 * 3600 * 1000;
-    const futureId = `${future}-7`;
-    const db = new Database(join(dataDir, DATABASE_FILE));
-    db.prepare('INSERT INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)').run('lobby', future, 7, 'Time traveller', 'from the future', future);
-    db.prepare('INSERT OR IGNORE INTO rooms (name) VALUES (?)').run('lobby');
-    db.close();
+    const ahead = new SqliteStore({ dir: dataDir, keep: 10_000, logger: createLogger('silent'), now: () => future });
+    const futureId = await new Promise<string>((resolve, reject) =>
+      ahead.append('lobby', 'Time traveller', 'from the future', (err, message) => (message === null ? reject(err) : resolve(message.id))),
+    );
+    ahead.close();
+    expect(futureId).toBe(`${future}-0`);
 
     const server = await spawnServer({ DATA_DIR: dataDir });
     const sio = await connectSio(server.url);

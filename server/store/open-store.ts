@@ -22,5 +22,13 @@ export function openLocalStore(config: Config, logger: Logger, slot: IdSlot = { 
     const ids = new MessageIdGenerator(Date.now, slot.offset, slot.stride);
     return new MemoryStore({ keep: config.historyKeep, maxBytes: config.historyBytes, ids });
   }
-  return new SqliteStore({ dir: config.dataDir, keep: config.historyKeep, logger, idOffset: slot.offset, idStride: slot.stride });
+  return new SqliteStore({
+    dir: config.dataDir,
+    keep: config.historyKeep,
+    maxRooms: config.maxStoredRooms,
+    maxBytes: config.maxStoredBytes,
+    logger,
+    idOffset: slot.offset,
+    idStride: slot.stride,
+  });
 }
