@@ -274,7 +274,20 @@ describe('stored history: many rooms', () => {
   });
 });
 
-describeWithRedis('stored history in Redis: the room listing', () => {
+describeWithRedis('stored history in Redis: the room listing and its bound', () => {
+  it('pages the rooms and keeps at most MAX_STORED_ROOMS, the ones idle longest going whole', async () => {
+    const redis = await startRedis();
+    const server = await startTestServer({ REDIS_URL: redis.url, MAX_STORED_ROOMS: '5', API_KEY: API_TEST_KEY, API_RATE_LIMIT: '0' });
+    for (const room of ['room-0', 'room-1', 'room-2', 'room-3', 'room-4', 'room-0', 'room-5', 'room-6', 'room-7']) {
+      expect((await postMessage(server.url, room, { text: `to ${room}` })).status).toBe(201);
+    }
+    const kept = ['room-0', 'room-4', 'room-5', 'room-6', 'room-7'];
+    expect((await walkRooms(server.url, 2)).map((room) => room.name)).toEqual(kept);
+    expect((await callApi<MessagePage>(server.url, 'GET', '/api/rooms/room-1/messages')).body.messages).toEqual([]);
+    for (const room of ['room-1', 'room-2', 'room-3']) expect(await redisCommand(redis.port, `EXISTS chat:history:${room}`)).toBe(':0');
+    expect(await redisCommand(redis.port, 'EXISTS chat:history:room-0')).toBe(':1');
+  });
+
   it('lists the rooms of a Redis written before the listing by name existed', async () => {
     const redis = await startRedis();
     // What an earlier version left: a room's stream and its time in chat:rooms, nothing else.

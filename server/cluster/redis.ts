@@ -21,6 +21,12 @@ export interface RedisCluster {
   close(): Promise<void>;
 }
 
+/** What the shared history keeps: HISTORY_KEEP per room, MAX_STORED_ROOMS rooms (0: no bound). */
+export interface StoreBounds {
+  keep: number;
+  maxRooms: number;
+}
+
 /** A node starts only with Redis; after that it survives outages. */
 const STARTUP_TIMEOUT_MS = 5_000;
 
@@ -72,7 +78,7 @@ function handlingEveryReply<T extends object>(client: T): T {
  * packets from the stream, and keeps sessions in Redis, so a client may come back on
  * any node).
  */
-export async function setupRedis(url: string, io: Server, historyKeep: number, logger: Logger): Promise<RedisCluster> {
+export async function setupRedis(url: string, io: Server, stored: StoreBounds, logger: Logger): Promise<RedisCluster> {
   // The adapter's connection keeps node-redis's offline queue: its blocking stream reader
   // then waits for the connection instead of spinning on errors during an outage.
   const adapterClient = connect(url, 'adapter', logger, false);
@@ -92,7 +98,7 @@ export async function setupRedis(url: string, io: Server, historyKeep: number, l
     },
   );
   if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
-  const store = new RedisStore(dataClient, historyKeep, logger);
+  const store = new RedisStore(dataClient, stored.keep, stored.maxRooms, logger);
   await store.upgrade().catch((err: unknown) => {
     throw failed(`could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
   });

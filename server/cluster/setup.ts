@@ -48,7 +48,7 @@ export async function joinCluster(
     new ServerSideLink({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
 
   if (config.redisUrl !== null) {
-    const redis = await setupRedis(config.redisUrl, io, config.historyKeep, logger);
+    const redis = await setupRedis(config.redisUrl, io, { keep: config.historyKeep, maxRooms: config.maxStoredRooms }, logger);
     const bus = link(redis.connected);
     return { bus, store: redis.store, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }

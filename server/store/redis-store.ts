@@ -27,7 +27,7 @@ export function historyKey(room: string): string {
 
 /** A stream holding only its last entry: its ids are the message ids of every room. */
 const IDS_KEY = 'chat:ids';
-/** Every room with stored messages, scored by its newest message's time. */
+/** Every room with stored messages, scored by its newest message's time: the order rooms go in. */
 const ROOMS_KEY = 'chat:rooms';
 /** The same rooms, all scored 0: the order of the room listing, by name. */
 const ROOM_NAMES_KEY = 'chat:room-names';
@@ -37,13 +37,25 @@ const ROOM_NAMES_KEY = 'chat:room-names';
  * and two rooms' streams would hand out the same ids; so the id comes from one stream
  * for all rooms (Redis keeps it increasing even when its clock steps back), and the
  * message goes into its room's stream under that id, which is newer than anything there.
- * KEYS: ids stream, room stream, rooms set, names set. ARGV: room, HISTORY_KEEP, name, text, at.
+ * A new room past MAX_STORED_ROOMS (0: no bound) makes the room idle longest go, its
+ * stream deleted: its key is derived here, as historyKey does (one Redis, not a Redis
+ * Cluster, which would want every key declared).
+ * KEYS: ids stream, room stream, rooms set, names set.
+ * ARGV: room, HISTORY_KEEP, name, text, at, MAX_STORED_ROOMS, the lobby's name, HISTORY_KEY.
  */
 const APPEND_SCRIPT = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
 if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
   redis.call('ZADD', KEYS[4], 0, ARGV[1])
+  local max = tonumber(ARGV[6])
+  while max > 0 and redis.call('ZCARD', KEYS[3]) > max do
+    local idlest = redis.call('ZRANGE', KEYS[3], 0, 1)
+    local gone = idlest[1] == ARGV[1] and idlest[2] or idlest[1]
+    redis.call('ZREM', KEYS[3], gone)
+    redis.call('ZREM', KEYS[4], gone)
+    redis.call('DEL', gone == ARGV[7] and ARGV[8] or (ARGV[8] .. ':' .. gone))
+  end
 end
 return id`;
 
@@ -127,9 +139,11 @@ export function outageIds(part = randomInt(0, OUTAGE_STRIDE)): MessageIdGenerato
 export class RedisStore implements MessageStore {
   private readonly fallbackIds = outageIds();
 
+  /** `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound). */
   constructor(
     private readonly client: RedisClient,
     private readonly keep: number,
+    private readonly maxRooms: number,
     private readonly logger: Logger,
   ) {}
 
@@ -145,7 +159,7 @@ export class RedisStore implements MessageStore {
     this.client
       .eval(APPEND_SCRIPT, {
         keys: [IDS_KEY, historyKey(room), ROOMS_KEY, ROOM_NAMES_KEY],
-        arguments: [room, String(this.keep), name, text, String(at)],
+        arguments: [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY],
       })
       .then(
         (id) => done(null, { id: String(id), text, name, at }),
