@@ -86,19 +86,20 @@ describe('durable history (SQLite under DATA_DIR)', () => {
   // restored VM snapshot): the newest stored id is then "in the future".
   it('hands out ids greater than every stored one even when the clock is behind the newest stored id', async () => {
     const dataDir = freshDataDir();
-    // An earlier run whose clock was ten years ahead stored a message: the store itself,
-    // in this process, with that clock.
+    // An earlier run whose clock was ten years ahead stored messages in two rooms, in one
+    // commit: the store itself, in this process, with that clock.
     const future = Date.now() + 10 * 365 * 24 * 3600 * 1000;
     const ahead = new SqliteStore({ dir: dataDir, keep: 10_000, logger: createLogger('silent'), now: () => future });
-    const futureId = await new Promise<string>((resolve, reject) =>
-      ahead.append('lobby', 'Time traveller', 'from the future', (err, message) => (message === null ? reject(err) : resolve(message.id))),
-    );
+    const stored = (room: string, text: string) =>
+      new Promise<string>((resolve, reject) => ahead.append(room, 'Time traveller', text, (err, message) => (message === null ? reject(err) : resolve(message.id))));
+    const futureIds = await Promise.all([stored('lobby', 'from the future'), stored('team-a', 'elsewhere'), stored('lobby', 'the newest')]);
     ahead.close();
-    expect(futureId).toBe(`${future}-0`);
+    expect(futureIds).toEqual([`${future}-0`, `${future}-1`, `${future}-2`]);
+    const futureId = futureIds[2] as string;
 
     const server = await spawnServer({ DATA_DIR: dataDir });
     const sio = await connectSio(server.url);
-    expect((await sio.histories.next()).map((m) => m.id)).toEqual([futureId]);
+    expect((await sio.histories.next()).map((m) => m.id)).toEqual([futureIds[0], futureId]);
     const first = await sioSend(sio, 'now');
     expect(compareIds(first, futureId)).toBeGreaterThan(0);
     const raw = await rawJson(server.url, 'team-a');

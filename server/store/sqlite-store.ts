@@ -497,10 +497,11 @@ export class SqliteStore implements MessageStore {
           change.bytes -= freed;
         }
         held.set(room, counts);
-        // Ids only increase within a batch: its last message is its newest.
-        change.ms = last.ms;
-        change.seq = last.seq;
       }
+      // Ids only increase within a batch: its last message is its newest.
+      const newest = batch[batch.length - 1] as Pending;
+      change.ms = newest.ms;
+      change.seq = newest.seq;
       const totals = c.changeTotals.get(change) as Totals;
       if (this.overBounds(totals.rooms, totals.bytes)) this.makeRoom(c, totals, held);
     });
