@@ -154,8 +154,10 @@ describe('stored history: over all rooms', () => {
     await write(second.url, 'second');
     await stop(second);
     expect(storedText()).toBeLessThanOrEqual(bound);
-    // Another 10 MB written: the file reuses the pages the oldest messages left.
-    expect(databaseBytes()).toBeLessThanOrEqual(afterFirst + 64 * 1024);
+    // Another 10 MB written: the file reuses the pages the oldest messages left. A bound is
+    // applied as each commit ends, so the file may have grown by what one commit holds
+    // beyond the largest of the first run: at most a burst of each writer.
+    expect(databaseBytes()).toBeLessThanOrEqual(afterFirst + 4 * 20 * 4096);
   });
 
   // A single busy room alone is over the byte bound: its own oldest messages go.
