@@ -4,7 +4,7 @@ import { compare, cpuMeasure, fanoutMeasure, latencyDelivery, type Measure, type
 import type { Profile } from './profiles';
 import { runRoomTrial, type RoomResult } from './room-trial';
 
-/** Our server spread over several processes, as a user scales it out (README, "Running several nodes"). */
+/** Our server spread over several processes, as a user scales it out (docs/deploy.md, "Running several nodes"). */
 export type ClusterSetup = Extract<ServerSetup, 'ours-redis-2' | 'ours-workers-2'>;
 type RoomName = 'raw' | 'sio' | 'mixed';
 

@@ -59,6 +59,16 @@ export const RoomError = {
   /** This connection is already in MAX_ROOMS_PER_CONNECTION rooms. */
   TooManyRooms: 'too_many_rooms',
 } as const;
+export type RoomErrorCode = (typeof RoomError)[keyof typeof RoomError];
+
+/** Why a Socket.IO client's token was not taken: the `connect_error` message. Stable. */
+export const TokenError = {
+  /** Missing, wrong or expired (raw: HTTP 401). */
+  Unauthorized: 'unauthorized',
+  /** Valid, but its `rooms` claim does not name the room (raw: HTTP 403). */
+  Forbidden: 'forbidden',
+} as const;
+export type TokenErrorCode = (typeof TokenError)[keyof typeof TokenError];
 
 /** A chat message as every client sees it. `at` is server time in epoch milliseconds. */
 export interface ChatMessage {
@@ -190,6 +200,45 @@ export interface RawResumeFrame {
   at: number;
 }
 
+/** `text`: the seed's plain frames. `json` (`?format=json`): one JSON object per frame. */
+export type RawFormat = 'text' | 'json';
+
+/**
+ * The bodies of the raw endpoint's refused upgrades (plain text, with the HTTP status
+ * that says which). Clients switch on the status; these say why to a person.
+ */
+export const UpgradeRefusal = {
+  Format: 'format must be "text" or "json"',
+  Since: 'since needs format=json and a message id like 1700000000000-0',
+  Ack: 'ack needs format=json and the value 1',
+  RoomName: 'A room name is 1-64 characters of a-z, 0-9, "-", "_" and ".", starting with a letter or digit, without ".."',
+  /** 401: CHAT_TOKEN missing or wrong. */
+  WrongToken: 'Missing or wrong token',
+  /** 401: a JWT missing, invalid or expired. */
+  InvalidToken: 'Missing or invalid token',
+  /** 403: the JWT's `rooms` claim does not name the room. */
+  RoomNotInToken: 'Your token does not allow this room',
+  /** 503: MAX_CONNECTIONS reached. */
+  ServerFull: 'Server full, try again later',
+  /** 429: MAX_CONNECTIONS_PER_IP reached. */
+  TooManyFromAddress: 'Too many connections from your address',
+  /** 503: MAX_ROOMS rooms, all with clients. */
+  RoomLimit: 'Too many rooms on this server, try again later',
+  /** 503: the server is shutting down. */
+  ShuttingDown: 'Server shutting down',
+  /** 403: a foreign Origin. */
+  Origin: 'Origin not allowed',
+} as const;
+
+/** The reasons of the raw endpoint's closes, beside their codes (CloseCode). */
+export const CloseReason = {
+  ShuttingDown: 'Server shutting down',
+  Binary: 'Binary frames are not supported',
+  RateLimited: 'Rate limit exceeded',
+  TokenExpired: 'token expired',
+  StoreUnavailable: 'Message store unavailable',
+} as const;
+
 /** Close codes the raw endpoint uses (RFC 6455, section 7.4.1). */
 export const CloseCode = {
   /** The server is shutting down; reconnect later or elsewhere. */
@@ -198,7 +247,7 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** A text frame that is not valid UTF-8 (sent by `ws` itself). */
   InvalidPayload: 1007,
-  /** Flood control: the client kept sending past RATE_BURST. */
+  /** Flood control (the client kept sending past its budget), or its token expired (see CloseReason). */
   PolicyViolation: 1008,
   /** A frame larger than MAX_MESSAGE_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,

@@ -5,8 +5,8 @@
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { BroadcastGroup, type GroupMember } from '../server/transports/broadcast-group';
-import { SlowConsumerRule } from '../server/transports/slow-consumer';
+import { BroadcastGroup, type GroupMember } from '../server/transports/raw/broadcast-group';
+import { SlowConsumerRule } from '../server/session/slow-consumer';
 
 /** A member whose socket records each write (a copy) and reports `pending` as unsent bytes. */
 interface FakeMember extends GroupMember {

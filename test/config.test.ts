@@ -1,11 +1,18 @@
 import { exportSPKI, generateKeyPair } from 'jose';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../server/config';
+import { settingsTable } from '../server/settings';
+import { README, withSettingsTable } from '../tools/settings-table';
 import { runMain } from './support/spawn-server';
 
 describe('configuration', () => {
+  it('is documented in the README by the table server/settings.ts gives (npm run docs:settings writes it)', () => {
+    const readme = readFileSync(README, 'utf8');
+    expect(readme).toBe(withSettingsTable(readme, settingsTable()));
+  });
+
   it('has the documented defaults', () => {
     expect(loadConfig({})).toEqual({
       port: 8000,

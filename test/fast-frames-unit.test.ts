@@ -5,8 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import { FastFrames } from '../server/transports/socketio-fast-path';
-import { TurnCork } from '../server/transports/turn-cork';
+import { FastFrames } from '../server/transports/socketio/fast-path';
+import { TurnCork } from '../server/transports/socketio/turn-cork';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**

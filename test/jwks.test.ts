@@ -12,7 +12,7 @@ import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 import { waitUntil } from './support/wait';
 
-/** The bounds the README documents (Authentication). */
+/** The bounds docs/authentication.md documents. */
 const MAX_AGE_MS = 10 * 60_000;
 const STALE_LIMIT_MS = 24 * 3600_000;
 const COOLDOWN_MS = 10_000;

@@ -485,12 +485,10 @@ describe('JWT configuration errors stop the real entry point with exit code 2', 
   });
 });
 
-describe('the README Authentication snippets', () => {
+describe('the snippets of docs/authentication.md', () => {
   it('sign a token with jose in Node that both kinds of client get in with, under its name', async () => {
-    const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-    const start = readme.indexOf('\n## Authentication');
-    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-    const [sign, consoleSnippet] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    const doc = readFileSync(path.join(__dirname, '..', 'docs', 'authentication.md'), 'utf8');
+    const [sign, consoleSnippet] = [...doc.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
     const secret = 'readme-secret';
     const output = execFileSync(process.execPath, ['--input-type=module', '--eval', sign ?? ''], {
       cwd: path.join(__dirname, '..'),

@@ -3,27 +3,14 @@
  * a bus that record, a store whose appends complete when the test says, in the order it
  * chooses.
  */
-import { ChatError, type ChatMessage, type Notice } from '../server/protocol';
-import { Members, type Member } from '../server/room/members';
 import type { PresenceCount } from '../server/room/presence';
 import { Room, type PostOutcome, type RoomBus, type RoomEvent, type RoomSink } from '../server/room/room';
 import { Rooms } from '../server/room/rooms';
-import { FloodControl } from '../server/room/flood-control';
-import { MemoryStore } from '../server/store/memory-store';
 import { StoreUnavailableError, type MessageStore } from '../server/store/message-store';
-import type { Metrics } from '../server/support/metrics';
 import { createLogger } from '../server/support/logger';
+import { memoryStore, recordingSink } from './support/room-fakes';
 
 const logger = createLogger('silent');
-
-/** `chat:<text>` and `<kind>:<name>` lines, one list for everything a room publishes. */
-function recordingSink(events: string[], label = '', clusterWide = false): RoomSink {
-  return {
-    chat: (message: ChatMessage) => events.push(`${label}chat:${message.text}`),
-    notice: (notice: Notice) => events.push(`${label}${notice.kind}:${notice.name}`),
-    clusterWide,
-  };
-}
 
 /** A bus to no other node: records what the room publishes on it. */
 function recordingBus(events: string[], remoteOnline = 0): RoomBus {
@@ -71,8 +58,6 @@ function heldStore(refuse: ReadonlySet<string> = new Set()) {
 function room(store: MessageStore, sinks: RoomSink[], bus?: RoomBus): Room {
   return new Room({ name: 'alpha', historySize: 10, historyBytes: 1 << 20, store, sinks, logger, bus, now: () => 7 });
 }
-
-const memoryStore = () => new MemoryStore({ keep: 100, maxBytes: 1 << 20 });
 
 /** An outcome that records `ack:<text>` and `refused:<text>` into `events`. */
 const outcome = (events: string[], text: string): PostOutcome => ({
@@ -280,57 +265,5 @@ describe('Room: events from other nodes', () => {
     alpha.receive({ type: 'notice', room: 'alpha', notice: { kind: 'leave', text: 'x', name: 'zed', online: 0, at: 1 } });
     expect(events).toEqual(['raw/chat:remote', 'raw/leave:zed']);
     expect(alpha.recent().map((message) => message.text)).toEqual(['remote']);
-  });
-});
-
-describe('Members: what a transport hands the room', () => {
-  function recordingMetrics(counts: string[]): Metrics {
-    return {
-      reject: (reason: string) => counts.push(`reject:${reason}`),
-      messageIn: (transport: string) => counts.push(`in:${transport}`),
-    } as unknown as Metrics;
-  }
-
-  it('refuses a bad text at once: nothing is stored or delivered, the reason is counted', () => {
-    const events: string[] = [];
-    const counts: string[] = [];
-    const stored: string[] = [];
-    const store = memoryStore();
-    const append = store.append.bind(store);
-    store.append = (roomName, name, text, done) => {
-      stored.push(text);
-      append(roomName, name, text, done);
-    };
-    const alpha = room(store, [recordingSink(events)]);
-    const members = new Members({ maxMessageBytes: 8, metrics: recordingMetrics(counts), logger });
-    const ann: Member = { room: alpha, name: 'ann', user: undefined, budget: null };
-    expect(members.post(ann, 'socket.io', 42, true)).toBe(ChatError.InvalidType);
-    expect(members.post(ann, 'socket.io', '   ', true)).toBe(ChatError.Empty);
-    expect(members.post(ann, 'socket.io', 'much too long', true)).toBe(ChatError.TooLarge);
-    expect(events).toEqual([]);
-    expect(stored).toEqual([]);
-    expect(counts).toEqual(['reject:invalid', 'reject:invalid', 'reject:size']);
-    // Raw frames are not checked: the seed broadcasts whatever text they hold.
-    expect(members.post(ann, 'raw', '   ', false)).toBeNull();
-    expect(events).toEqual(['chat:   ']);
-    expect(counts.at(-1)).toBe('in:raw');
-  });
-
-  it('refuses past the flood limit until the bucket refills, on a clock the test moves', () => {
-    const events: string[] = [];
-    const counts: string[] = [];
-    let ms = 0;
-    const alpha = room(memoryStore(), [recordingSink(events)]);
-    const members = new Members({ maxMessageBytes: 100, metrics: recordingMetrics(counts), logger });
-    const flood = new FloodControl({ rateLimit: 1, rateBurst: 2, byteRate: 0, byteBurst: 1 }, () => ms);
-    const ann: Member = { room: alpha, name: 'ann', user: undefined, budget: flood.open('1.2.3.4') };
-    const send = (text: string) => members.post(ann, 'socket.io', text, true);
-    expect([send('a'), send('b'), send('c')]).toEqual([null, null, ChatError.RateLimited]);
-    ms += 999;
-    expect(send('d')).toBe(ChatError.RateLimited);
-    ms += 1;
-    expect(send('e')).toBeNull();
-    expect(events).toEqual(['chat:a', 'chat:b', 'chat:e']);
-    expect(counts.filter((line) => line === 'reject:rate')).toHaveLength(2);
   });
 });

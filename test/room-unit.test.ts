@@ -3,23 +3,12 @@
  * when the test says so.
  */
 import { createLogger } from '../server/support/logger';
-import type { ChatMessage, Notice } from '../server/protocol';
-import type { RoomSink } from '../server/room/room';
 import { Rooms } from '../server/room/rooms';
-import { MemoryStore } from '../server/store/memory-store';
 import { StoreUnavailableError, type MessageStore } from '../server/store/message-store';
+import { memoryStore, recordingSink } from './support/room-fakes';
 
 const logger = createLogger('silent');
 
-/** Records what a room publishes, as one list of `chat:<text>` and `<kind>:<name>` lines. */
-function recordingSink(events: string[]): RoomSink {
-  return {
-    chat: (message: ChatMessage) => events.push(`chat:${message.text}`),
-    notice: (notice: Notice) => events.push(`${notice.kind}:${notice.name}`),
-  };
-}
-
-const memoryStore = () => new MemoryStore({ keep: 100, maxBytes: 1 << 20 });
 
 /** A store that answers each append when the test calls the next of `answers` (refusing the texts in `refuse`). */
 function slowStore(answers: (() => void)[], refuse: ReadonlySet<string> = new Set()): MessageStore {
@@ -71,7 +60,7 @@ describe('Rooms', () => {
     const alpha = held.open('alpha');
     alpha?.arrive();
     expect(held.open('beta')).toBeNull();
-    alpha?.abandon();
+    alpha?.cancelArrival();
     expect(held.open('beta')).not.toBeNull();
     held.close();
   });

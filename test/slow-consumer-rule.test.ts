@@ -1,4 +1,4 @@
-import { SlowConsumerRule, type DrainState } from '../server/transports/slow-consumer';
+import { SlowConsumerRule, type DrainState } from '../server/session/slow-consumer';
 
 describe('the slow-consumer rule', () => {
   let now = 0;

@@ -1,5 +1,5 @@
 /**
- * The Socket.IO fast path (server/transports/socketio-fast-path.ts): a broadcast to an
+ * The Socket.IO fast path (server/transports/socketio/fast-path.ts): a broadcast to an
  * idle WebSocket client is written straight to its TCP socket; everything else takes
  * engine.io's own path. These tests tell the two paths apart by engine.io's
  * `packetCreate` event, which its path emits for every packet and the fast path never
@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { Socket as EngineConnection } from 'engine.io';
 import type { ChatMessage } from '../server/protocol';
 import { compareIds } from '../server/store/message-id';
-import { missingInternals } from '../server/transports/socketio-fast-path';
+import { checkInternals } from '../server/internals/check';
 import { loadConfig } from '../server/config';
 import { onCleanup } from './support/cleanup';
 import { freshDataDir } from './support/data-dir';
@@ -44,7 +44,7 @@ async function joined(client: SioTestClient, name: string): Promise<void> {
 
 describe('Socket.IO fast path', () => {
   it('finds every internal it relies on in the engine.io and ws this project pins', () => {
-    expect(missingInternals()).toBeNull();
+    expect(checkInternals().fastPath).toEqual([]);
   });
 
   it.each([
@@ -154,9 +154,9 @@ describe('Socket.IO fast path', () => {
     let start!: typeof import('../server/process/server').startServer;
     jest.isolateModules(() => {
       // What another engine.io version would look like to the start-up check.
-      jest.doMock('../server/transports/socketio-fast-path', () => ({
-        ...jest.requireActual('../server/transports/socketio-fast-path'),
-        missingInternals: () => 'engine.io Socket.prototype.write',
+      jest.doMock('../server/internals/check', () => ({
+        ...jest.requireActual('../server/internals/check'),
+        checkInternals: () => ({ required: [], fastPath: ['engine.io Socket.prototype.write'] }),
       }));
       ({ startServer: start } = jest.requireActual<typeof import('../server/process/server')>('../server/process/server'));
     });

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable, type Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { corkingWsEngine } from '../server/transports/corking-ws-engine';
-import { TurnCork } from '../server/transports/turn-cork';
+import { corkingWsEngine } from '../server/transports/socketio/corking-ws-engine';
+import { TurnCork } from '../server/transports/socketio/turn-cork';
 
 /** A stream that records how its chunks reach the "kernel": one entry per system call. */
 function recordingStream() {

@@ -1,4 +1,4 @@
-import { RoomError, type Notice } from '../../server/protocol.js';
+import { RoomError, TokenError, type Notice, type TokenErrorCode } from '../../server/protocol.js';
 
 /** Wall-clock time of an event, `HH:MM:SS` in the reader's time zone. */
 export function clockTime(at: number): string {
@@ -36,17 +36,6 @@ export function isRoomRefusal(reason: string): boolean {
   return [...ROOM_REFUSALS.values()].includes(reason);
 }
 
-/** Socket.IO `connect_error` messages for a token the server does not take. */
-export const TokenError = {
-  /** Missing, wrong or expired. */
-  Unauthorized: 'unauthorized',
-  /** Valid, but not for this room. */
-  Forbidden: 'forbidden',
-} as const;
-
-/** The reason of the raw endpoint's 1008 close when the token runs out. */
-export const TOKEN_EXPIRED_REASON = 'token expired';
-
 /** What a session reports when the server ends it because the token ran out. */
 export const TOKEN_EXPIRED = 'token expired: the server ended the session';
 
@@ -54,7 +43,7 @@ export const TOKEN_EXPIRED = 'token expired: the server ended the session';
  * One line for a token refusal: `unauthorized` (HTTP 401) or `forbidden` (HTTP 403) for
  * `room`. Never the token itself.
  */
-export function describeTokenRefusal(code: 'unauthorized' | 'forbidden', room: string, token: string | undefined): string {
+export function describeTokenRefusal(code: TokenErrorCode, room: string, token: string | undefined): string {
   if (code === TokenError.Forbidden) return `the server refused the token: it does not allow room ${room} (forbidden)`;
   if (token === undefined) return 'the server needs a token (unauthorized)';
   if (tokenExpired(token)) return 'the server refused the token: it has expired (unauthorized)';

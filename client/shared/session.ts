@@ -7,18 +7,21 @@
  */
 import type { Socket } from 'socket.io-client';
 import { Backoff } from './backoff.js';
-import { TOKEN_EXPIRED, TOKEN_EXPIRED_REASON, TokenError, describeRoomRefusal, describeTokenRefusal, tokenExpired } from './format.js';
+import { TOKEN_EXPIRED, describeRoomRefusal, describeTokenRefusal, tokenExpired } from './format.js';
 import { checkRoomName, rawSocketUrl } from './urls.js';
 import {
   CloseCode,
+  CloseReason,
   DEFAULT_ROOM,
   RoomError,
+  TokenError,
   TYPING_INTERVAL_MS,
   type ChatAck,
   type ChatMessage,
   type ClientToServerEvents,
   type Notice,
   type Presence,
+  type RawFormat,
   type RawAckFrame,
   type RawJsonFrame,
   type ServerToClientEvents,
@@ -28,8 +31,7 @@ import {
 export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export type TransportKind = 'socket.io' | 'raw';
-/** `text`: the seed's plain frames. `json`: `?format=json`, with names, ids and counts. */
-export type RawFormat = 'text' | 'json';
+export type { RawFormat } from '../../server/protocol.js';
 
 /** When to try again after a connection fails or is lost. */
 export type RetryPolicy = 'never' | 'once-connected' | 'always';
@@ -422,7 +424,7 @@ class RawLink implements Link {
         const tokenRefusal = status === 401 ? TokenError.Unauthorized : status === 403 ? TokenError.Forbidden : undefined;
         if (tokenRefusal !== undefined) {
           this.events.lost(describeTokenRefusal(tokenRefusal, this.options.room ?? DEFAULT_ROOM, this.options.token), true);
-        } else if (code === CloseCode.PolicyViolation && reason === TOKEN_EXPIRED_REASON) {
+        } else if (code === CloseCode.PolicyViolation && reason === CloseReason.TokenExpired) {
           this.events.lost(TOKEN_EXPIRED, true);
         } else {
           this.events.lost(failure ?? describeClose(code, reason), false);

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { UpgradeRefusal } from '../protocol';
 import type { RejectReason } from '../support/metrics';
 
 /** Why a handshake is refused: the HTTP status it gets and the metric reason. */
 export interface Refusal {
-  readonly status: 401 | 429 | 503;
+  readonly status: 429 | 503;
   readonly reason: RejectReason;
   readonly message: string;
 }
@@ -12,32 +12,27 @@ export interface AdmissionLimits {
   maxConnections: number;
   /** 0: no limit per address. */
   maxConnectionsPerIp: number;
-  /** null: no token needed. */
-  chatToken: string | null;
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /**
- * One admitted connection's place in the counts. Admission hands it out when a
- * handshake passes the caps and takes it back once, at `release` (or when it evicts it).
+ * `unproven`: the session has not shown its token yet (an Engine.IO session before it
+ * reaches a namespace). `released`: no longer counted.
  */
-export interface Ticket {
-  readonly ip: string;
-  /**
-   * `unproven`: the session has not shown CHAT_TOKEN yet (an Engine.IO session before it
-   * reaches the namespace). `released`: no longer counted.
-   */
-  readonly state: 'unproven' | 'proven' | 'released';
-  /** Closes the session holding an unproven ticket when Admission takes its place back. */
-  onEvict: (() => void) | null;
-}
+export type TicketState = 'unproven' | 'proven' | 'released';
 
-class Slot implements Ticket {
+/**
+ * One admitted connection's place in the counts. Admission hands it out when a handshake
+ * passes the caps and takes it back once, at `release` (or when it evicts it); only the
+ * Admission that issued it changes its state.
+ */
+export class Ticket {
+  /** Closes the session holding an unproven ticket when Admission takes its place back. */
   onEvict: (() => void) | null = null;
+
   constructor(
     readonly ip: string,
-    public state: Ticket['state'],
+    public state: TicketState,
+    readonly issuer: Admission,
   ) {}
 }
 
@@ -51,13 +46,12 @@ export function unprovenShare(maxConnections: number): number {
   return Math.max(1, Math.floor(maxConnections / 4));
 }
 
-const FULL: Refusal = { status: 503, reason: 'capacity', message: 'Server full, try again later' };
-const TOO_MANY_FROM_IP: Refusal = { status: 429, reason: 'capacity', message: 'Too many connections from your address' };
+const FULL: Refusal = { status: 503, reason: 'capacity', message: UpgradeRefusal.ServerFull };
+const TOO_MANY_FROM_IP: Refusal = { status: 429, reason: 'capacity', message: UpgradeRefusal.TooManyFromAddress };
 
 /**
- * Who may connect. Checked at the handshake, so a refused client costs one HTTP answer
- * and never joins: the shared token, then the connection caps, counted across both
- * kinds of client. A handshake is counted the moment it passes the caps, not when its
+ * How many may connect. Checked at the handshake, so a refused client costs one HTTP
+ * answer and never joins: the connection caps, counted across both kinds of client. A handshake is counted the moment it passes the caps, not when its
  * connection opens: otherwise handshakes that arrive together (pipelined on one TCP
  * connection, or in one burst) would all pass the check before any was counted.
  *
@@ -73,24 +67,16 @@ export class Admission {
   private total = 0;
   private readonly perIp = new Map<string, number>();
   /** Oldest first (a Set keeps insertion order). At most `maxUnproven`. */
-  private readonly unproven = new Set<Slot>();
+  private readonly unproven = new Set<Ticket>();
   private readonly unprovenPerIp = new Map<string, number>();
   private readonly maxUnproven: number;
-  private readonly tokenDigest: Buffer | null;
 
   constructor(private readonly limits: AdmissionLimits) {
-    this.tokenDigest = limits.chatToken === null ? null : sha256(limits.chatToken);
     this.maxUnproven = unprovenShare(limits.maxConnections);
   }
 
   get connections(): number {
     return this.total;
-  }
-
-  /** True when no token is configured, or `token` is it (compared in constant time). */
-  tokenAccepted(token: unknown): boolean {
-    if (this.tokenDigest === null) return true;
-    return typeof token === 'string' && timingSafeEqual(sha256(token), this.tokenDigest);
   }
 
   /**
@@ -109,7 +95,7 @@ export class Admission {
     }
     this.total += 1;
     increment(this.perIp, ip);
-    const ticket = new Slot(ip, proven ? 'proven' : 'unproven');
+    const ticket = new Ticket(ip, proven ? 'proven' : 'unproven', this);
     if (!proven) {
       this.unproven.add(ticket);
       increment(this.unprovenPerIp, ip);
@@ -119,7 +105,7 @@ export class Admission {
 
   /** The session holding `ticket` has shown the token: it keeps its place until it closes. */
   prove(ticket: Ticket): void {
-    if (!(ticket instanceof Slot) || ticket.state !== 'unproven') return;
+    if (ticket.issuer !== this || ticket.state !== 'unproven') return;
     this.forgetUnproven(ticket);
     ticket.state = 'proven';
     ticket.onEvict = null;
@@ -131,7 +117,7 @@ export class Admission {
    * an evicted session still reports its close.
    */
   release(ticket: Ticket): void {
-    if (!(ticket instanceof Slot) || ticket.state === 'released') return;
+    if (ticket.issuer !== this || ticket.state === 'released') return;
     if (ticket.state === 'unproven') this.forgetUnproven(ticket);
     ticket.state = 'released';
     ticket.onEvict = null;
@@ -140,13 +126,13 @@ export class Admission {
   }
 
   /** Frees `ticket`'s place now (the newcomer needs it), then has its session closed. */
-  private evict(ticket: Slot): void {
+  private evict(ticket: Ticket): void {
     const close = ticket.onEvict;
     this.release(ticket);
     close?.();
   }
 
-  private forgetUnproven(ticket: Slot): void {
+  private forgetUnproven(ticket: Ticket): void {
     this.unproven.delete(ticket);
     decrement(this.unprovenPerIp, ticket.ip);
   }

@@ -4,7 +4,7 @@ import type { Server } from 'socket.io';
 import type { Config } from '../config';
 import type { Rooms } from '../room/rooms';
 import type { MessageStore } from '../store/message-store';
-import { ServerSideLink } from './link';
+import { ClusterRoomBus } from './room-bus';
 import { setupRedis } from './redis';
 
 /** This process is worker `index` (0-based) of `count`; the primary owns the port. */
@@ -25,7 +25,7 @@ export interface ClusterMembership {
 
 /** What a node uses when it is one of several. */
 export interface Cluster {
-  bus: ServerSideLink;
+  bus: ClusterRoomBus;
   /** The shared store (Redis); undefined: each node keeps its own. */
   store?: MessageStore;
   membership: ClusterMembership;
@@ -45,7 +45,7 @@ export async function joinCluster(
   worker?: WorkerSlot,
 ): Promise<Cluster | null> {
   const link = (connected: () => boolean) =>
-    new ServerSideLink({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
+    new ClusterRoomBus({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
 
   if (config.redisUrl !== null) {
     const redis = await setupRedis(config.redisUrl, io, { keep: config.historyKeep, maxRooms: config.maxStoredRooms }, logger);

@@ -6,7 +6,7 @@ import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hos
 import type { Metrics } from '../support/metrics';
 import { redactUrl } from '../support/redact';
 import { isOriginAllowed } from '../access/origin';
-import { DEFAULT_ROOM, isRoomName, RAW_PATH, SOCKET_IO_PATH } from '../protocol';
+import { DEFAULT_ROOM, isRoomName, RAW_PATH, SOCKET_IO_PATH, UpgradeRefusal } from '../protocol';
 import { rejectUpgrade } from '../access/reject-upgrade';
 
 export interface UpgradeRoutes {
@@ -19,10 +19,6 @@ export interface UpgradeRoutes {
 const ENGINE_PATH = `${SOCKET_IO_PATH}/`;
 
 const INVALID_ROOM = Symbol('invalid room');
-
-/** What a malformed room name is told. */
-export const ROOM_NAME_RULE =
-  'A room name is 1-64 characters of a-z, 0-9, "-", "_" and ".", starting with a letter or digit, without ".."';
 
 /**
  * The room of a raw endpoint path: `/socket` is the lobby, `/socket/<room>` that room
@@ -75,13 +71,13 @@ export function createUpgradeRouter(
     }
     if (route === INVALID_ROOM) {
       metrics.reject('invalid');
-      rejectUpgrade(socket, 400, ROOM_NAME_RULE);
+      rejectUpgrade(socket, 400, UpgradeRefusal.RoomName);
       return;
     }
     if (!isOriginAllowed(req, allowedOrigins)) {
       metrics.reject('origin');
       logger.info({ origin: req.headers.origin, path: url.pathname }, 'upgrade refused: origin');
-      rejectUpgrade(socket, 403, 'Origin not allowed');
+      rejectUpgrade(socket, 403, UpgradeRefusal.Origin);
       return;
     }
     if (route === 'socketIo') routes.socketIo(req, socket, head, url);

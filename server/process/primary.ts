@@ -2,11 +2,11 @@ import { setupPrimary } from '@socket.io/cluster-adapter';
 import { setupMaster } from '@socket.io/sticky';
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
-import { Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
+import { stopReadingWhatIsSent } from '../internals/node';
 import { baseUrl } from './listen';
 
 /** The environment variable that tells a forked worker its slot (set by the primary only). */
@@ -40,7 +40,7 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
   // A connection waits here for its first bytes, which choose its worker; the worker
   // bounds the rest of its request head.
   guardPendingConnections(httpServer, { ...pendingLimits(config), tls: false, until: 'first-bytes', metrics: null, logger });
-  cluster.on('fork', stopReadingHandedSockets);
+  cluster.on('fork', stopReadingWhatIsSent);
   if (config.redisUrl === null) setupPrimary();
   // Sticky passes the first bytes of each connection as a Buffer; the default JSON
   // serialization would turn it into an object.
@@ -107,27 +107,6 @@ export async function startPrimary(config: Config, logger: Logger): Promise<Prim
       );
       await Promise.all(exits);
     },
-  };
-}
-
-/**
- * Sticky hands each connection to a worker by sending its socket over IPC. Node then
- * sets the primary's copy of the handle to discard what it reads (`onread = nop`), but
- * closes it only when the worker acknowledges; until then both processes read the same
- * socket, and whatever the primary reads is lost. A client that answers the worker at
- * once, as socket.io-client does with its namespace connect right after the Engine.IO
- * open packet, lost that packet whenever the primary was slow to get the
- * acknowledgement (seen under CPU load: the client's connect never answered). So the
- * primary stops reading a socket just before it sends it: what the client sends next
- * stays in the kernel for the worker.
- */
-function stopReadingHandedSockets(worker: Worker): void {
-  const send = worker.send.bind(worker) as (...args: unknown[]) => boolean;
-  (worker as { send: (...args: unknown[]) => boolean }).send = (...args: unknown[]) => {
-    const handle = args[1];
-    // net.Socket's libuv handle: not in its public types.
-    if (handle instanceof Socket) (handle as unknown as { _handle?: { readStop(): number } | null })._handle?.readStop();
-    return send(...args);
   };
 }
 

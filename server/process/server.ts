@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { Admission } from '../access/admission';
+import { Credentials } from '../access/credentials';
 import { JwtVerifier, type VerifierTiming } from '../access/jwt';
 import { joinCluster, type WorkerSlot } from '../cluster/setup';
 import type { Config } from '../config';
@@ -12,9 +13,10 @@ import { createApp } from '../edge/app';
 import { guardRequests } from '../edge/http-guard';
 import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
 import { createUpgradeRouter } from '../edge/upgrade';
+import { checkInternals, MissingInternalsError } from '../internals/check';
 import { FloodControl } from '../room/flood-control';
-import { Members } from '../room/members';
 import { Rooms } from '../room/rooms';
+import { SessionCore } from '../session/core';
 import { MemoryStore } from '../store/memory-store';
 import type { MessageStore } from '../store/message-store';
 import { openLocalStore } from '../store/open-store';
@@ -22,8 +24,9 @@ import { ExpiryClock } from '../support/expiry-clock';
 import { createLogger } from '../support/logger';
 import { Metrics } from '../support/metrics';
 import { TLS_DEFAULTS } from '../tls';
-import { RawTransport } from '../transports/raw';
-import { SocketIoTransport, type ChatServer } from '../transports/socketio';
+import { RawTransport } from '../transports/raw/transport';
+import type { ChatServer } from '../transports/socketio/server';
+import { SocketIoTransport } from '../transports/socketio/transport';
 import { baseUrl, listen } from './listen';
 import { Shutdown } from './shutdown';
 import { stickyLoadReport } from './sticky-load';
@@ -63,6 +66,11 @@ const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const internals = checkInternals();
+  if (internals.required.length > 0) throw new MissingInternalsError(internals.required);
+  if (config.socketIoFastPath && internals.fastPath.length > 0) {
+    logger.warn({ missing: internals.fastPath.join(', ') }, "Socket.IO fast path off: this engine.io or ws lacks an internal it needs; every packet takes engine.io's path");
+  }
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const worker = options.worker;
   const shutdown = new Shutdown(logger);
@@ -85,7 +93,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   // The transports exist only below; the gauges read them when scraped.
   const metrics = new Metrics({ raw: (): number => raw.size, 'socket.io': (): number => socketIo.size }, () => rooms.size);
-  const members = new Members({ maxMessageBytes: config.maxMessageBytes, metrics, logger });
   const httpServer = createHttpServer(
     config,
     logger,
@@ -107,6 +114,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   );
   const httpClosed = stopHttp(httpServer, shutdown, () => {
     ready = false;
+    core.closing = true;
     logger.info({ raw: raw.size, socketIo: socketIo.size }, 'shutting down');
   });
   shutdown.add('silence notices', () => rooms.silenceNotices());
@@ -114,12 +122,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // With JWT: one verifier for both kinds of client, and one clock that ends each
   // connection when its token expires.
   const jwt = config.jwt === null ? null : new JwtVerifier(config.jwt, options.jwks, logger);
+  const credentials = new Credentials(config.chatToken, jwt, metrics, logger);
   const expiry = new ExpiryClock();
   shutdown.add('stop token expiry', () => expiry.stop());
-  const shared = { rooms, members, config, admission, floodControl, metrics, logger, jwt, expiry };
-  const raw: RawTransport = new RawTransport({ ...shared, ...(worker === undefined ? {} : { loadReport: stickyLoadReport }) });
+  const core = new SessionCore({ rooms, admission, credentials, floodControl, expiry, maxMessageBytes: config.maxMessageBytes, metrics, logger });
+  const raw: RawTransport = new RawTransport({ core, config, ...(worker === undefined ? {} : { loadReport: stickyLoadReport }) });
   const socketIo: SocketIoTransport = new SocketIoTransport({
-    ...shared,
+    core,
+    config,
+    fastPath: config.socketIoFastPath && internals.fastPath.length === 0,
     httpServer,
     localOnly: () => !clusterConnected(),
     clustered: config.redisUrl !== null || (worker?.count ?? 1) > 1,

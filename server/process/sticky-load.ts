@@ -1,4 +1,4 @@
-import type { LoadReport } from '../transports/raw';
+import type { LoadReport } from '../transports/raw/transport';
 
 /**
  * What a worker tells the primary's @socket.io/sticky about its raw clients.

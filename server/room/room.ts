@@ -154,7 +154,7 @@ export class Room {
   }
 
   /** A client that arrived went away before it joined. */
-  abandon(): void {
+  cancelArrival(): void {
     this.arriving = Math.max(0, this.arriving - 1);
     this.markIfEmpty();
   }

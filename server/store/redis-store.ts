@@ -1,7 +1,7 @@
 /**
  * With REDIS_URL: history in Redis, one stream per room, shared by every node.
  *
- * Redis being down is an outage the nodes ride out (README, "When Redis is down"): a
+ * Redis being down is an outage the nodes ride out (docs/deploy.md, "When things fail"): a
  * message is then stamped with a local id and delivered to this node's clients, but not
  * stored. That is the cluster's promise since before the embedded store, and it stays.
  */
@@ -164,7 +164,7 @@ export class RedisStore implements MessageStore {
       .then(
         (id) => done(null, { id: String(id), text, name, at }),
         (err: unknown) => {
-          // Not in the shared history (see README, failures); unique across nodes (outageIds).
+          // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
           this.logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
           done(null, { id: this.fallbackIds.next().id, text, name, at });
         },

@@ -102,11 +102,11 @@ export class RoomAccess {
     return new Promise<Posted>((resolve, reject) => {
       room.post(name, text, {
         accepted: (message: ChatMessage) => {
-          room.abandon();
+          room.cancelArrival();
           resolve({ id: message.id, at: message.at });
         },
         refused: () => {
-          room.abandon();
+          room.cancelArrival();
           reject(new ApiError(503, ApiErrorCode.Unavailable));
         },
       });

@@ -17,7 +17,7 @@ export interface ApiOptions extends RoomAccessOptions {
   logger: Logger;
 }
 
-/** The HTTP API for backends, mounted at /api (see README, HTTP API; docs/openapi.yaml). */
+/** The HTTP API for backends, mounted at /api (docs/http-api.md, docs/openapi.yaml). */
 export function createApi(options: ApiOptions): Router {
   const router = express.Router();
   router.use(answerFreshly(options.metrics));

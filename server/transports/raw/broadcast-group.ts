@@ -1,23 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { FlushPacer } from './flush-pacer';
-import type { DrainState, SlowConsumerRule } from './slow-consumer';
-
-/**
- * `ws` builds server frames with this static helper; socket.io-adapter uses it the same
- * way to frame a broadcast once (https://github.com/websockets/ws/issues/617). It is not
- * in @types/ws, hence the narrow declaration.
- */
-const frame = (WebSocket as unknown as {
-  Sender: {
-    frame(
-      data: Buffer,
-      options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean },
-    ): Buffer[];
-  };
-}).Sender.frame;
-
-const TEXT_FRAME = { fin: true, rsv1: false, opcode: 0x1, mask: false, readOnly: false };
+import { textFrame } from '../../internals/ws';
+import type { DrainState, SlowConsumerRule } from '../../session/slow-consumer';
+import { FlushPacer } from '../flush-pacer';
 
 /**
  * One receiver: its `ws` object (for the state), the socket the upgrade handed us, and
@@ -91,7 +76,7 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
    */
   publish(text: string): number {
     if (this.members.size === 0) return 0;
-    for (const part of frame(Buffer.from(text, 'utf8'), TEXT_FRAME)) this.frames.push(part);
+    for (const part of textFrame(Buffer.from(text, 'utf8'))) this.frames.push(part);
     this.pacer.request();
     return this.members.size;
   }

@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
-import { HISTORY_INCOMPLETE_TEXT, type RawJsonFrame, type RawResumeFrame } from '../protocol';
-import type { RawClient } from './raw-client';
+import { HISTORY_INCOMPLETE_TEXT, type RawJsonFrame, type RawResumeFrame } from '../../protocol';
+import type { RawClient } from './client';
 
 /**
  * The most a resuming client is sent at once, as JSON: the next page waits until the
@@ -22,7 +22,7 @@ export function replayMissed(client: RawClient, since: string, join: () => void)
   let after = since;
   const step = (): void => {
     if (client.readyState !== WebSocket.OPEN) return;
-    const page = client.room.messagesAfter(after, REPLAY_PAGE_BYTES);
+    const page = client.member.room.messagesAfter(after, REPLAY_PAGE_BYTES);
     if (page === null) {
       // `since` is unknown; or, rarely, a later page's start is gone too (trimmed, or pushed
       // out of memory in a busy room whose store answers only later): said all the same.

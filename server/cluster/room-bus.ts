@@ -21,10 +21,8 @@ interface NodeState {
   snapshot?: [string, PresenceEntry[]][];
 }
 
-/** The server-side events of the bus (io.serverSideEmit), received by every other node. */
-interface BusEvents {
-  'chat:node': (state: NodeState) => void;
-}
+/** The server-side event of the bus (io.serverSideEmit), received by every other node. */
+const BUS_EVENT = 'chat:node';
 
 export interface LinkOptions {
   /** Any Socket.IO server whose adapter reaches the other nodes (Redis or node:cluster). */
@@ -65,9 +63,9 @@ interface Peer {
  * notices heard) is told to this node's clients here, one notice per connection: every
  * node does so for its own clients.
  */
-export class ServerSideLink implements RoomBus {
+export class ClusterRoomBus implements RoomBus {
   readonly node = randomUUID();
-  private readonly io: Server<Record<string, never>, Record<string, never>, BusEvents>;
+  private readonly io: Server;
   private readonly options: LinkOptions;
   private readonly peers = new Map<string, Peer>();
   private readonly timer: NodeJS.Timeout;
@@ -80,8 +78,8 @@ export class ServerSideLink implements RoomBus {
   constructor(options: LinkOptions) {
     this.options = options;
     this.atTurnEnd = options.atTurnEnd ?? atTurnEnd;
-    this.io = options.io as unknown as Server<Record<string, never>, Record<string, never>, BusEvents>;
-    this.io.on('chat:node', (state) => this.hear(state));
+    this.io = options.io;
+    this.io.on(BUS_EVENT, (state: unknown) => this.hear(state as NodeState));
     this.timer = setInterval(() => {
       this.sendPending();
       this.send({ node: this.node, snapshot: this.snapshot() });
@@ -197,7 +195,7 @@ export class ServerSideLink implements RoomBus {
   private send(state: NodeState): void {
     // While Redis is down the adapter would queue this and deliver it, stale, on return.
     if (!this.options.connected()) return;
-    this.io.serverSideEmit('chat:node', state);
+    this.io.serverSideEmit(BUS_EVENT, state);
   }
 
   private hear(state: NodeState): void {

@@ -5,7 +5,7 @@
  * both Date.now() and the heartbeat timers.
  */
 import type { Server } from 'socket.io';
-import { ServerSideLink } from '../server/cluster/link';
+import { ClusterRoomBus } from '../server/cluster/room-bus';
 import type { ChatMessage, Notice } from '../server/protocol';
 import type { RoomSink } from '../server/room/room';
 import { Rooms } from '../server/room/rooms';
@@ -82,7 +82,7 @@ function endTurn(): void {
 interface Node {
   name: string;
   rooms: Rooms;
-  link: ServerSideLink;
+  link: ClusterRoomBus;
   /**
    * What this node's raw clients (`raw/`) and Socket.IO clients (`sio/`) were handed; a
    * notice for this node's clients only (not the cluster-wide emit) ends in ` here`.
@@ -115,7 +115,7 @@ function node(name: string): Node {
   const rooms = new Rooms({ maxRooms: 10, historySize: 10, historyBytes: 1 << 20, store: new MemoryStore({ keep: 10, maxBytes: 1 << 20 }), logger });
   rooms.addSinks(() => sink(events, 'raw/', false, notices));
   rooms.addSinks(() => sink(events, 'sio/', true));
-  const link = new ServerSideLink({
+  const link = new ClusterRoomBus({
     io: carrier.io(name),
     rooms,
     logger,
@@ -152,7 +152,7 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-describe('ServerSideLink: counts from other nodes', () => {
+describe('ClusterRoomBus: counts from other nodes', () => {
   it('counts the clients of another node from its joins, and keeps counting them while its heartbeats arrive', () => {
     const a = node('a');
     const b = node('b');
@@ -264,7 +264,7 @@ describe('ServerSideLink: counts from other nodes', () => {
   });
 });
 
-describe('ServerSideLink: events', () => {
+describe('ClusterRoomBus: events', () => {
   it('hands the chat and notices of another node to the raw clients here only, in order', () => {
     const a = node('a');
     const b = node('b');
@@ -332,7 +332,7 @@ describe('ServerSideLink: events', () => {
   });
 });
 
-describe('ServerSideLink: who left without a word of their own', () => {
+describe('ClusterRoomBus: who left without a word of their own', () => {
   /** What `of`'s clients were handed since `from`, both kinds. */
   const since = (of: Node, from: number) => of.events.slice(from);
 
@@ -414,7 +414,7 @@ describe('ServerSideLink: who left without a word of their own', () => {
   });
 });
 
-describe('ServerSideLink: users (JWT)', () => {
+describe('ClusterRoomBus: users (JWT)', () => {
   it('carries each member’s user in notices and reports, so that two users with one name stay two on the other node', () => {
     const a = node('a');
     const b = node('b');

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
-import type { FastFrames } from './socketio-fast-path';
+import type { FastFrames } from './fast-path';
 import { TurnCork } from './turn-cork';
 
 /** Told of each error `ws` reports on a connection: what the peer sent broke a rule (err.code). */

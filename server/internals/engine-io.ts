@@ -1,0 +1,85 @@
+/**
+ * What this server reads of engine.io beyond its public API, in one place, each checked
+ * at start (internals/check.ts). Pinned: engine.io 6.6.12 (package.json).
+ */
+import { Server as EngineServer, Socket as EngineSocket, transports } from 'engine.io';
+import type { WebSocket } from 'ws';
+
+/** An Engine.IO connection (socket.io's `socket.conn`). */
+export type EngineConnection = EngineSocket;
+
+/** An Engine.IO connection's `write(data, options, callback)`, as its Socket class has it. */
+export type EngineWrite = (this: EngineConnection, data: unknown, options?: unknown, callback?: unknown) => unknown;
+
+/** The parts of an Engine.IO connection read here; none is in engine.io's public types. */
+interface ConnectionInternals {
+  /** Packets waiting for a writable transport. */
+  writeBuffer: { data?: unknown }[];
+  transport: unknown;
+  write: EngineWrite;
+}
+
+const internalsOf = (conn: EngineConnection) => conn as unknown as ConnectionInternals;
+
+/** engine.io's own `Socket.prototype.write`, from before any connection's was replaced. */
+export const engineWrite = EngineSocket.prototype.write as unknown as EngineWrite;
+
+const EngineWebSocketTransport = transports.websocket as unknown as abstract new (...args: never[]) => unknown;
+
+/** The `ws` socket under `conn` when its transport is WebSocket; null for long-polling (or mid-upgrade). */
+export function webSocketOf(conn: EngineConnection): WebSocket | null {
+  const transport = internalsOf(conn).transport;
+  if (!(transport instanceof EngineWebSocketTransport)) return null;
+  return (transport as { socket?: WebSocket }).socket ?? null;
+}
+
+/** Whether engine.io holds packets for `conn` that it has not handed to its transport yet. */
+export function hasQueuedPackets(conn: EngineConnection): boolean {
+  return internalsOf(conn).writeBuffer.length > 0;
+}
+
+/**
+ * What `conn` has not taken yet, in bytes: the packets engine.io still queues for it,
+ * and what its WebSocket's TCP socket holds (ws's public `bufferedAmount`).
+ */
+export function unsentBytes(conn: EngineConnection): number {
+  let pending = webSocketOf(conn)?.bufferedAmount ?? 0;
+  for (const packet of internalsOf(conn).writeBuffer) {
+    if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
+  }
+  return pending;
+}
+
+/** Routes every later `write` of `conn` through `write` (which calls engineWrite for what it does not take). */
+export function replaceWrite(conn: EngineConnection, write: EngineWrite): void {
+  internalsOf(conn).write = write;
+}
+
+/** engine.io's open session with id `sid`, from its own table (typed protected). */
+export function sessionById(engine: EngineServer, sid: string): { close(): void } | undefined {
+  return (engine as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[sid];
+}
+
+/** What unsentBytes, webSocketOf and sessionById read that this engine.io lacks, or null (no fallback). */
+export function missingEngineInternals(): string | null {
+  if (typeof EngineWebSocketTransport !== 'function') return 'engine.io WebSocket transport class';
+  const transportSend = String((EngineWebSocketTransport.prototype as { send?: unknown }).send);
+  if (!transportSend.includes('this.socket')) return 'engine.io WebSocket transport.socket';
+  const sendPacket = String((EngineSocket.prototype as unknown as { sendPacket?: unknown }).sendPacket);
+  if (!sendPacket.includes('writeBuffer')) return 'engine.io Socket.writeBuffer';
+  if (!String((EngineSocket.prototype as unknown as { flush?: unknown }).flush).includes('writeBuffer')) return 'engine.io Socket.flush of writeBuffer';
+  const probe = new EngineServer();
+  const table = (probe as unknown as { clients?: unknown }).clients;
+  probe.close();
+  if (typeof table !== 'object' || table === null) return 'engine.io Server.clients';
+  return null;
+}
+
+/** What the Socket.IO fast path needs besides (engineWrite, a pre-built frame engine.io would write as it is), or null. */
+export function missingWriteInternals(): string | null {
+  if (typeof engineWrite !== 'function') return 'engine.io Socket.prototype.write';
+  const transportSend = String((EngineWebSocketTransport.prototype as { send?: unknown }).send);
+  // The adapter's pre-built frame must be what engine.io itself would write for it.
+  if (!transportSend.includes('wsPreEncodedFrame')) return 'engine.io WebSocket transport writing wsPreEncodedFrame';
+  return null;
+}

@@ -1,0 +1,95 @@
+import type { Identity } from '../access/jwt';
+import type { Ticket } from '../access/admission';
+import { MAX_ROOMS_PER_CONNECTION, RoomError, type RoomErrorCode } from '../protocol';
+import type { Budget } from '../room/flood-control';
+import type { Room } from '../room/room';
+import type { TransportName } from '../support/metrics';
+import type { SessionCore } from './core';
+import { Member, type MemberWire } from './member';
+
+/** Why a connection may not be in one more room: the Socket.IO `connect_error`, raw's 503. */
+export interface RoomRefusal {
+  readonly error: RoomErrorCode;
+}
+
+export function isRoomRefusal(answer: Room | RoomRefusal): answer is RoomRefusal {
+  return 'error' in answer;
+}
+
+const TOO_MANY_ROOMS: RoomRefusal = { error: RoomError.TooManyRooms };
+const ROOM_LIMIT: RoomRefusal = { error: RoomError.RoomLimit };
+
+/**
+ * One client connection, whatever its wire: its place in the connection counts (the
+ * admission ticket), its flood budget (one for everything it does, in every room), and
+ * the rooms it is in or joining (at most MAX_ROOMS_PER_CONNECTION). A raw connection is in
+ * one room; a Socket.IO connection in one per namespace it joins.
+ */
+export class Session {
+  readonly budget: Budget | null;
+  /** Rooms it is in or joining: counted when claimed, so that many joins at once cannot pass the limit together. */
+  private rooms = 0;
+  private closed = false;
+
+  constructor(
+    readonly core: SessionCore,
+    readonly ticket: Ticket,
+    readonly transport: TransportName,
+  ) {
+    this.budget = core.floodControl.open(ticket.ip);
+  }
+
+  get ip(): string {
+    return this.ticket.ip;
+  }
+
+  /**
+   * A room this connection may now be in: counted against MAX_ROOMS_PER_CONNECTION from
+   * now on (give it back with `leaveRoom`), and brought into memory (or refused: the node
+   * holds MAX_ROOMS rooms, all with clients).
+   */
+  claimRoom(name: string): Room | RoomRefusal {
+    const { metrics, logger, rooms } = this.core;
+    if (this.rooms >= MAX_ROOMS_PER_CONNECTION) {
+      metrics.reject('room_limit');
+      return TOO_MANY_ROOMS;
+    }
+    const room = rooms.open(name);
+    if (room === null) {
+      metrics.reject('room_limit');
+      logger.info({ transport: this.transport, ip: this.ip, room: name }, 'refused: room limit');
+      return ROOM_LIMIT;
+    }
+    this.rooms += 1;
+    return room;
+  }
+
+  /**
+   * Its member in `room` (claimed already), as `identity` (null without JWT: then named by
+   * `requestedName`, cleaned), through `wire`; it enters once the wire holds it
+   * (`Member.enter`). Past its token check: the connection keeps its place in the counts
+   * until it closes.
+   */
+  member(room: Room, identity: Identity | null, requestedName: unknown, wire: MemberWire): Member {
+    this.core.admission.prove(this.ticket);
+    return new Member(this, room, identity, requestedName, wire);
+  }
+
+  /** One room claimed is no longer held (left, or its join refused further on). */
+  leaveRoom(): void {
+    this.rooms = Math.max(0, this.rooms - 1);
+  }
+
+  /** How many rooms it is in or joining. */
+  get roomCount(): number {
+    return this.rooms;
+  }
+
+  /** The connection is gone: its place and what is left of its budget go back. Once. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.core.admission.release(this.ticket);
+    this.core.floodControl.close(this.budget);
+  }
+}

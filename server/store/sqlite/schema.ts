@@ -1,0 +1,111 @@
+/**
+ * The SQLite store's schema: the tables, how a message counts against MAX_STORED_BYTES,
+ * and the upgrade of a database an older version wrote (`PRAGMA user_version`).
+ */
+import type { Database as Db } from 'better-sqlite3';
+
+/**
+ * What a stored message counts against MAX_STORED_BYTES besides the UTF-8 bytes of its
+ * room, name and text: its ids and time, and SQLite's own bytes for a row.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 32;
+/** Another process (a worker of WORKERS > 1) holding the write lock: wait this long before failing. */
+export const BUSY_TIMEOUT_MS = 5_000;
+/** While another worker upgrades the schema (once, reading every row), wait this long for it. */
+const UPGRADE_WAIT_MS = 10 * 60_000;
+
+/** A message's count against MAX_STORED_BYTES (ROW_BYTES computes the same from a row). */
+export function messageBytes(room: string, name: string, text: string): number {
+  return MESSAGE_OVERHEAD_BYTES + Buffer.byteLength(room, 'utf8') + Buffer.byteLength(name, 'utf8') + Buffer.byteLength(text, 'utf8');
+}
+export const ROW_BYTES = `(${MESSAGE_OVERHEAD_BYTES} + length(CAST(room AS BLOB)) + length(CAST(name AS BLOB)) + length(CAST(text AS BLOB)))`;
+
+/** The schema's version (`PRAGMA user_version`): 1 added the rooms' counts and the totals (TOTALS). */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * The totals live in `rooms`, as the row of this name (no room has it): `count` is the
+ * number of rooms, `bytes` all their bytes, `last_ms`-`last_seq` the newest id ever
+ * stored. With a few rooms, a commit then writes its room's row and the totals on one
+ * page. Its `last_s` puts it after every room in the order rooms go in.
+ */
+export const TOTALS = '';
+const TOTALS_LAST_S = Number.MAX_SAFE_INTEGER;
+
+const INDEX = `CREATE INDEX rooms_by_second ON rooms (last_s);`;
+
+/**
+ * A new database. `rooms`: each room's counts and newest message, one row per room with
+ * messages. `last_s`, the second of that message, is what is indexed for the order rooms
+ * go in: it changes at most once a second, so a busy room's commits do not write the index.
+ */
+const CREATE_SCHEMA = `
+CREATE TABLE messages (
+  room TEXT NOT NULL,
+  ms   INTEGER NOT NULL,
+  seq  INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  text TEXT NOT NULL,
+  at   INTEGER NOT NULL,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+CREATE TABLE rooms (
+  name     TEXT PRIMARY KEY,
+  count    INTEGER NOT NULL DEFAULT 0,
+  bytes    INTEGER NOT NULL DEFAULT 0,
+  last_ms  INTEGER NOT NULL DEFAULT 0,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_at  INTEGER NOT NULL DEFAULT 0,
+  last_s   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+${INDEX}
+INSERT INTO rooms (name, last_s) VALUES ('${TOTALS}', ${TOTALS_LAST_S});
+`;
+
+/** A database of schema 0 (messages, and rooms by name only) gets its counts, once: this reads every row. */
+const UPGRADE_TO_1 = `
+CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY) WITHOUT ROWID;
+ALTER TABLE rooms ADD COLUMN count    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN bytes    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN last_ms  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN last_at  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN last_s   INTEGER NOT NULL DEFAULT 0;
+INSERT OR IGNORE INTO rooms (name) SELECT DISTINCT room FROM messages;
+UPDATE rooms SET count = c.count, bytes = c.bytes
+  FROM (SELECT room, count(*) AS count, sum(${ROW_BYTES}) AS bytes FROM messages GROUP BY room) AS c
+  WHERE c.room = rooms.name;
+DELETE FROM rooms WHERE count = 0;
+UPDATE rooms SET (last_ms, last_seq, last_at) =
+  (SELECT ms, seq, at FROM messages WHERE room = rooms.name ORDER BY ms DESC, seq DESC LIMIT 1);
+UPDATE rooms SET last_s = last_ms / 1000;
+${INDEX}
+INSERT INTO rooms (name, count, bytes, last_ms, last_seq, last_at, last_s)
+  SELECT '${TOTALS}', (SELECT count(*) FROM rooms), (SELECT coalesce(sum(bytes), 0) FROM rooms),
+    coalesce((SELECT last_ms FROM rooms ORDER BY last_ms DESC, last_seq DESC LIMIT 1), 0),
+    coalesce((SELECT last_seq FROM rooms ORDER BY last_ms DESC, last_seq DESC LIMIT 1), 0),
+    0, ${TOTALS_LAST_S};
+`;
+
+/**
+ * Brings the schema to SCHEMA_VERSION: creates it in a new file, upgrades an older one.
+ * One worker does it (the write lock); the others wait for it, then find it done.
+ */
+export function ensureSchema(db: Db): void {
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  const found = version();
+  if (found === SCHEMA_VERSION) return;
+  if (found > SCHEMA_VERSION) throw new Error(`written by a newer version of this server (schema ${found}; this one knows ${SCHEMA_VERSION})`);
+  db.pragma(`busy_timeout = ${UPGRADE_WAIT_MS}`);
+  try {
+    db.transaction(() => {
+      if (version() >= SCHEMA_VERSION) return;
+      const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'messages'").get() !== undefined;
+      db.exec(old ? UPGRADE_TO_1 : CREATE_SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
+}
+

@@ -1,0 +1,51 @@
+import type { ChatMessage, Notice, RawFormat, RawJsonFrame } from '../../protocol';
+import type { RoomSink } from '../../room/room';
+import type { SlowConsumerRule } from '../../session/slow-consumer';
+import type { Metrics } from '../../support/metrics';
+import { BroadcastGroup } from './broadcast-group';
+import type { RawClient } from './client';
+
+/**
+ * The raw clients of one room: one broadcast group per format, each message framed once
+ * per format for all of them.
+ */
+export class RawRoomSink implements RoomSink {
+  readonly groups: Record<RawFormat, BroadcastGroup<RawClient>>;
+
+  constructor(
+    slowConsumers: SlowConsumerRule,
+    onSlow: (client: RawClient) => void,
+    private readonly metrics: Metrics,
+    private readonly forget: () => void,
+  ) {
+    this.groups = { text: new BroadcastGroup(slowConsumers, onSlow), json: new BroadcastGroup(slowConsumers, onSlow) };
+  }
+
+  chat(message: ChatMessage): void {
+    this.publish(message.text, () => ({ type: 'chat', ...message }));
+  }
+
+  notice(notice: Notice): void {
+    this.publish(notice.text, () => ({ type: 'notice', ...notice }));
+  }
+
+  /** Writes everything pending now (before clients are closed, so nothing is lost). */
+  flush(): void {
+    this.groups.text.flush();
+    this.groups.json.flush();
+  }
+
+  dispose(): void {
+    this.forget();
+  }
+
+  /**
+   * Seed clients get the text as it is; JSON clients the frame, built and encoded only
+   * if one listens (most rooms have none: this runs for every message).
+   */
+  private publish(text: string, frame: () => RawJsonFrame): void {
+    let count = this.groups.text.publish(text);
+    if (this.groups.json.size > 0) count += this.groups.json.publish(JSON.stringify(frame()));
+    this.metrics.delivered('raw', count);
+  }
+}

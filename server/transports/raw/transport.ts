@@ -1,0 +1,267 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
+import { isRefusal } from '../../access/admission';
+import { isEntryRefusal, type Entry } from '../../access/credentials';
+import { rejectUpgrade } from '../../access/reject-upgrade';
+import type { Config } from '../../config';
+import { CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ChatErrorCode, type RawAckFrame } from '../../protocol';
+import type { SessionCore } from '../../session/core';
+import type { Room } from '../../room/room';
+import { isRoomRefusal, type Session } from '../../session/session';
+import { SlowConsumerRule } from '../../session/slow-consumer';
+import { withDeadline } from '../../support/deadline';
+import { wsErrorReason } from '../../support/metrics';
+import { RawClient, type RawClientHost } from './client';
+import { parseRawQuery, type RawQuery } from './query';
+import { replayMissed } from './replay';
+import { RawRoomSink } from './sink';
+
+/**
+ * Told of each raw client opening and closing: in a worker of WORKERS > 1, the primary's
+ * balancer counts them (server/process/sticky-load.ts).
+ */
+export interface LoadReport {
+  opened(): void;
+  closed(): void;
+}
+
+export interface RawTransportOptions {
+  core: SessionCore;
+  config: Pick<Config, 'maxMessageBytes' | 'heartbeatMs' | 'maxBufferedBytes' | 'maxBufferedMs' | 'bufferedCeilingBytes'>;
+  /** In a worker of WORKERS > 1: tells the primary's balancer about each client. */
+  loadReport?: LoadReport;
+}
+
+/**
+ * ws's code for a message in more than 16384 fragments (its maxFragments) or buffered in
+ * too many pieces. ws closes with 1008 itself, the code flood control uses, so these get
+ * a log line of their own to tell the two apart.
+ */
+const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
+
+const NOT_JOINED_ACK = JSON.stringify({ type: 'ack', error: RAW_NOT_JOINED } satisfies RawAckFrame);
+
+/**
+ * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
+ * verbatim to everyone in the room (sender included), the seed's join and leave strings.
+ * `/socket` is the lobby, `/socket/<room>` any other room. It parses the wire into session
+ * calls (SessionCore) and writes what they answer.
+ */
+export class RawTransport implements RawClientHost {
+  private readonly wss: WsServer<typeof RawClient>;
+  private readonly core: SessionCore;
+  private readonly loadReport: LoadReport | undefined;
+  /** The raw part of each room in memory. */
+  private readonly sinks = new Map<string, RawRoomSink>();
+  private readonly clients = new Set<RawClient>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly slowConsumers: SlowConsumerRule;
+
+  constructor(options: RawTransportOptions) {
+    const { core, config } = options;
+    this.core = core;
+    this.loadReport = options.loadReport;
+    this.slowConsumers = SlowConsumerRule.fromConfig(config);
+    const onSlow = (client: RawClient) => this.cutSlowConsumer(client);
+    core.rooms.addSinks((room) => {
+      const sink = new RawRoomSink(this.slowConsumers, onSlow, core.metrics, () => this.sinks.delete(room));
+      this.sinks.set(room, sink);
+      return sink;
+    });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      WebSocket: RawClient,
+      clientTracking: false,
+      // ws would otherwise accept frames of up to 100 MiB; a larger one is closed with 1009.
+      maxPayload: config.maxMessageBytes,
+      // Off so that a broadcast is framed once for all clients (see BroadcastGroup).
+      perMessageDeflate: false,
+    });
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), config.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /**
+   * Completes the handshake of an upgrade the router sent here for `roomName` (a
+   * well-formed name; its origin already passed).
+   *
+   * Checking the token may wait for a JWKS fetch (at most its timeout). The socket stays
+   * with this handshake meanwhile: every way out answers and destroys it, or hands it to
+   * ws, which destroys it too if the client has hung up in the meantime. Nothing is counted
+   * before the answer, so a client that leaves costs nothing.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, roomName: string): void {
+    const query = parseRawQuery(url.searchParams);
+    if ('refusal' in query) {
+      this.core.metrics.reject('invalid');
+      rejectUpgrade(socket, 400, query.refusal);
+      return;
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    this.core.credentials
+      .check(query.token, roomName, 'upgrade', { transport: 'raw', ip })
+      .then((entry) => {
+        if (socket.destroyed) return;
+        if (this.core.closing) return rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
+        if (isEntryRefusal(entry)) return rejectUpgrade(socket, entry.status, entry.message);
+        this.admit(req, socket, head, roomName, query, entry);
+      })
+      .catch((err: unknown) => {
+        // A bug past the token check must cost this handshake only, not the process.
+        this.core.logger.error({ err, transport: 'raw', ip }, 'upgrade failed');
+        socket.destroy();
+      });
+  }
+
+  /**
+   * Shutdown: sends what is pending, then closes every client with 1001 (going away).
+   * Resolves when all have closed, or after `graceMs`, when the rest are cut.
+   */
+  async close(graceMs: number): Promise<void> {
+    clearInterval(this.heartbeat);
+    for (const sink of this.sinks.values()) sink.flush();
+    const closed = [...this.clients].map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          client.once('close', () => resolve());
+          client.close(CloseCode.GoingAway, CloseReason.ShuttingDown);
+        }),
+    );
+    await withDeadline(Promise.all(closed), graceMs);
+    for (const client of this.clients) client.terminate();
+  }
+
+  welcome(client: RawClient, join: () => void): void {
+    const enter = () => {
+      this.sinks.get(client.member.room.name)?.groups[client.format].add(client);
+      join();
+    };
+    const since = client.resumeAfter;
+    client.resumeAfter = undefined;
+    // What it missed comes before it joins the broadcast group, so before anything live.
+    if (since === undefined) enter();
+    else replayMissed(client, since, enter);
+  }
+
+  /** ws has already chosen the close code (1007, 1009, ...) when this fires. */
+  failed(client: RawClient, err: Error & { code?: string }): void {
+    this.core.metrics.reject(wsErrorReason(err.code));
+    const fields = { ...client.member.describe(), err: err.message, code: err.code };
+    if (err.code === TOO_MANY_PARTS) this.core.logger.info(fields, 'too many message fragments');
+    else this.core.logger.debug(fields, 'protocol error');
+  }
+
+  received(client: RawClient, data: RawData, isBinary: boolean): void {
+    // Once the server has decided to close a client (1003, 1008, shutdown), ws still
+    // hands over what it sends until the close handshake ends (up to 30 s for a client
+    // that ignores the close frame): none of it goes out.
+    if (client.readyState !== RawClient.OPEN) return;
+    if (isBinary) {
+      this.core.metrics.reject('invalid');
+      client.close(CloseCode.UnsupportedData, CloseReason.Binary);
+      return;
+    }
+    if (!client.member.joined) {
+      // Its room's history is still loading: it has not joined yet. Seed and plain JSON
+      // clients hear nothing, as before; one counting its acks is told, to keep count.
+      if (client.acks) client.send(NOT_JOINED_ACK);
+      return;
+    }
+    // ws hands text frames over as one Buffer (the default binaryType) and has already
+    // checked that they are valid UTF-8; the seed broadcasts every one as it is.
+    client.member.postVerbatim((data as Buffer).toString('utf8'), client);
+  }
+
+  /** Flood control: a raw client has no ack to carry "slow down", so going past its budget closes it. */
+  rejected(client: RawClient, error: ChatErrorCode): void {
+    this.core.logger.info({ ...client.member.describe(), error }, 'rate limit exceeded');
+    client.close(CloseCode.PolicyViolation, CloseReason.RateLimited);
+  }
+
+  /** ws emits 'close' once per client. */
+  closed(client: RawClient, code: number): void {
+    this.clients.delete(client);
+    this.loadReport?.closed();
+    const { member } = client;
+    if (member.joined) this.sinks.get(member.room.name)?.groups[client.format].delete(client);
+    member.leave({ code });
+    member.session.close();
+  }
+
+  /** The rest of a handshake whose token passed: the caps' answer, the room, the 101. */
+  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, roomName: string, query: RawQuery, entry: Entry): void {
+    const ticket = this.core.admit(req.socket.remoteAddress ?? 'unknown', 'raw', true);
+    if (isRefusal(ticket)) return rejectUpgrade(socket, ticket.status, ticket.message);
+    const session = this.core.open(ticket, 'raw');
+    const room = session.claimRoom(roomName);
+    if (isRoomRefusal(room)) {
+      session.close();
+      return rejectUpgrade(socket, 503, UpgradeRefusal.RoomLimit);
+    }
+    // Told before the 101 goes out, so the primary counts this client before the client
+    // can open its next connection (see sticky-load.ts). ws completes the handshake and
+    // calls back synchronously, or not at all when it refused it.
+    this.loadReport?.opened();
+    let accepted = false;
+    this.wss.handleUpgrade(req, socket, head, (client) => {
+      accepted = true;
+      this.accept(client, socket, session, room, query, entry);
+    });
+    if (accepted) return;
+    session.close();
+    this.loadReport?.closed();
+  }
+
+  private accept(client: RawClient, socket: Duplex, session: Session, room: Room, query: RawQuery, entry: Entry): void {
+    client.format = query.format;
+    client.acks = query.acks;
+    client.resumeAfter = query.since;
+    client.socket = socket;
+    client.member = session.member(room, entry, query.name, client);
+    client.listen(this);
+    this.clients.add(client);
+    client.member.enter();
+  }
+
+  /**
+   * The standard ws heartbeat: ping everyone; whoever did not answer the last ping is
+   * gone. A client whose ping still waits behind more than MAX_BUFFERED_BYTES it has not
+   * read had a whole interval to drain and did not: that is a slow consumer.
+   */
+  private checkHeartbeats(): void {
+    for (const client of this.clients) {
+      if (this.slowConsumers.judge(client, client.socket.writableLength) === 'cut') {
+        this.cutSlowConsumer(client);
+        continue;
+      }
+      if (!client.alive) {
+        if (this.slowConsumers.isBehind(client.socket.writableLength)) {
+          this.cutSlowConsumer(client);
+          continue;
+        }
+        this.core.logger.info(client.member.describe(), 'no pong since the last ping; terminating');
+        client.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.ping();
+    }
+  }
+
+  /**
+   * A close frame would queue behind the megabytes the client is not reading, so the
+   * connection is cut; the 'close' handler then announces the leave, once.
+   */
+  private cutSlowConsumer(client: RawClient): void {
+    if (client.socket.destroyed) return; // cut already; its 'close' is on the way
+    this.core.metrics.reject('slow_consumer');
+    const fields = { ...client.member.describe(), buffered: client.socket.writableLength };
+    this.core.logger.info(fields, 'slow consumer; terminating');
+    client.terminate();
+  }
+}

@@ -1,0 +1,93 @@
+import { dropChildNamespace, existingNamespace } from '../../internals/socket-io';
+import { DEFAULT_ROOM, type ChatMessage, type Notice } from '../../protocol';
+import type { RoomSink } from '../../room/room';
+import type { Metrics } from '../../support/metrics';
+import type { FastFrames } from './fast-path';
+import { namespacesOf, type ChatNamespace, type ChatServer, type ParentNamespace } from './server';
+
+export interface RoomNamespacesOptions {
+  io: ChatServer;
+  /** The dynamic namespace every room but the lobby's `/` is a child of. */
+  roomNamespaces: ParentNamespace;
+  /** True while other nodes cannot be reached (Redis down): emit to this node's clients only. */
+  localOnly: () => boolean;
+  /**
+   * True when other nodes may have Socket.IO clients in a room that this node has none
+   * in: a room's broadcast then goes through its namespace's adapter even so.
+   */
+  clustered: boolean;
+  fastFrames: FastFrames | null;
+  metrics: Metrics;
+  /** After each broadcast (the slow-consumer check of the turn). */
+  afterBroadcast: () => void;
+}
+
+/**
+ * The Socket.IO part of each room: its namespace (two for the lobby), which `nsp.emit`
+ * broadcasts to on every node through the adapter. A room's namespace exists where it
+ * has Socket.IO clients; with several nodes it is made if need be, since other nodes'
+ * clients are reached through it.
+ */
+export class RoomNamespaces {
+  constructor(private readonly options: RoomNamespacesOptions) {}
+
+  /** The Socket.IO part of a room coming into memory. */
+  sinkFor(room: string): RoomSink {
+    const names = namespacesOf(room);
+    return {
+      // `nsp.emit` reaches every node's Socket.IO clients through the adapter.
+      clusterWide: true,
+      chat: (message) => this.emit(names, 'chat', message),
+      notice: (notice, here) => (here === true ? this.noticeHere(names, notice) : this.emit(names, 'notice', notice)),
+      dispose: () => this.forget(room),
+    };
+  }
+
+  private emit(names: readonly string[], event: 'chat' | 'notice', payload: ChatMessage | Notice): void {
+    const { fastFrames, localOnly } = this.options;
+    let count = 0;
+    for (const name of names) {
+      const namespace = this.namespace(name);
+      if (namespace === undefined) continue;
+      if (fastFrames !== null) fastFrames.chatNext = event === 'chat';
+      // The adapter would hold a broadcast until Redis answers: during an outage local
+      // clients would get nothing.
+      (localOnly() ? namespace.local : namespace).emit(event, payload as ChatMessage & Notice);
+      if (fastFrames !== null) fastFrames.chatNext = false;
+      count += namespace.sockets.size;
+    }
+    this.delivered(count);
+  }
+
+  /** A notice for this node's Socket.IO clients of the room only (see RoomSink.notice). */
+  private noticeHere(names: readonly string[], notice: Notice): void {
+    let count = 0;
+    for (const name of names) {
+      const namespace = existingNamespace<ChatNamespace>(this.options.io, name);
+      if (namespace === undefined) continue;
+      namespace.local.emit('notice', notice);
+      count += namespace.sockets.size;
+    }
+    this.delivered(count);
+  }
+
+  private delivered(count: number): void {
+    this.options.metrics.delivered('socket.io', count);
+    this.options.afterBroadcast();
+  }
+
+  private namespace(name: string): ChatNamespace | undefined {
+    const existing = existingNamespace<ChatNamespace>(this.options.io, name);
+    if (existing !== undefined || !this.options.clustered) return existing;
+    return this.options.roomNamespaces.createChild(name);
+  }
+
+  /** A room left memory: a namespace made for it that nobody joined goes too. */
+  private forget(room: string): void {
+    if (room === DEFAULT_ROOM) return;
+    const { io, roomNamespaces } = this.options;
+    const namespace = existingNamespace<ChatNamespace>(io, `/${room}`);
+    if (namespace === undefined || namespace.sockets.size > 0) return;
+    dropChildNamespace(io, roomNamespaces, namespace);
+  }
+}

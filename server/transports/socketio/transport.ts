@@ -1,0 +1,212 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { isEntryRefusal } from '../../access/credentials';
+import type { Config } from '../../config';
+import { ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
+import type { SessionCore } from '../../session/core';
+import type { Member, MemberWire, PostReply } from '../../session/member';
+import { isRoomRefusal, type Session } from '../../session/session';
+import { SlowConsumerRule } from '../../session/slow-consumer';
+import { withDeadline } from '../../support/deadline';
+import { FastFrames, installFastPath } from './fast-path';
+import { EngineHandshakes } from './handshakes';
+import { createChatServer, roomOfNamespace, type ChatServer, type ChatSocket, type EngineConnection, type ParentNamespace } from './server';
+import { RoomNamespaces } from './sink';
+import { SlowConnections } from './slow-consumers';
+
+export interface SocketIoTransportOptions {
+  core: SessionCore;
+  httpServer: HttpServer;
+  config: Config;
+  /** True while other nodes cannot be reached (Redis down): emit to this node's clients only. */
+  localOnly?: () => boolean;
+  /**
+   * True when other nodes may have Socket.IO clients in a room that this node has none
+   * in: a room's broadcast then goes through its namespace's adapter even so.
+   */
+  clustered?: boolean;
+  /** False: every packet takes engine.io's own path (SOCKETIO_FAST_PATH=off, or an internal it needs is missing). */
+  fastPath: boolean;
+}
+
+/** The handshake's `auth` as sent: any JSON, so each field is checked where it is used. */
+function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
+  const auth: unknown = socket.handshake.auth;
+  return typeof auth === 'object' && auth !== null ? auth : {};
+}
+
+/** A `chat`'s ack, as the session's reply: validated, acked, and only then broadcast. */
+function ackReply(ack: unknown): PostReply {
+  const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
+  return {
+    accepted: (message) => reply?.({ ok: true, id: message.id }),
+    refused: () => reply?.({ ok: false, error: ChatError.Unavailable }),
+    rejected: (error) => reply?.({ ok: false, error }),
+  };
+}
+
+/**
+ * Socket.IO on the shared HTTP server. The namespace is the room: `/` is the lobby, in
+ * the same room as the raw clients of `/socket`, and `/<room>` any other room, so one
+ * client may be in several rooms over one connection (one Session, a Member per room).
+ * It parses the wire into session calls (SessionCore) and writes what they answer.
+ */
+export class SocketIoTransport {
+  readonly io: ChatServer;
+  private readonly core: SessionCore;
+  private readonly localOnly: () => boolean;
+  private readonly handshakes: EngineHandshakes;
+  private readonly slow: SlowConnections;
+  /** Each open Engine.IO connection's session. */
+  private readonly sessions = new WeakMap<EngineConnection, Session>();
+
+  constructor(options: SocketIoTransportOptions) {
+    const { core, config } = options;
+    this.core = core;
+    this.localOnly = options.localOnly ?? (() => false);
+    const fastFrames = options.fastPath ? new FastFrames() : null;
+    this.io = createChatServer(options.httpServer, { config, usesJwt: core.credentials.usesJwt, fastFrames, metrics: core.metrics, logger: core.logger });
+    this.slow = new SlowConnections(SlowConsumerRule.fromConfig(config), core.metrics, core.logger);
+    this.handshakes = new EngineHandshakes(this.io, core, (conn, session) => {
+      if (fastFrames !== null) installFastPath(conn);
+      this.sessions.set(conn, session);
+      this.slow.add(conn);
+    });
+
+    // A name that is no room's is refused by socket.io itself ("Invalid namespace"),
+    // before any namespace exists for it.
+    const roomNamespaces = this.io.of((name, _auth, next) => next(null, roomOfNamespace(name) !== null)) as ParentNamespace;
+    // Child namespaces copy the parent's middlewares and listeners when they are
+    // created: everything is set up here, before the first client arrives.
+    for (const namespace of [this.io.of('/'), roomNamespaces]) {
+      namespace.use((socket, next) => this.checkToken(socket, next));
+      namespace.use((socket, next) => this.checkRoom(socket, next));
+      namespace.on('connection', (socket) => this.accept(socket));
+    }
+    const namespaces = new RoomNamespaces({
+      io: this.io,
+      roomNamespaces,
+      localOnly: this.localOnly,
+      clustered: options.clustered ?? false,
+      fastFrames,
+      metrics: core.metrics,
+      afterBroadcast: () => this.slow.afterBroadcast(),
+    });
+    core.rooms.addSinks((room) => namespaces.sinkFor(room));
+  }
+
+  /** Engine.IO connections (each may be in several rooms). */
+  get size(): number {
+    return this.io.engine.clientsCount;
+  }
+
+  /** A WebSocket upgrade for Socket.IO whose origin the router already accepted. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    if (this.handshakes.admitUpgrade(req, socket, url)) this.io.engine.handleUpgrade(req, socket, head);
+  }
+
+  /**
+   * Shutdown: closes every client's underlying connection once its pending packets are
+   * written. The clients see "transport close" and reconnect on their own (to another
+   * node, or to this one once it is back); `socket.disconnect()` would tell them not to.
+   * Resolves when all are gone, or after `graceMs`.
+   */
+  async close(graceMs: number): Promise<void> {
+    const gone = [...this.slow.all()].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          conn.once('close', () => resolve());
+          conn.close();
+        }),
+    );
+    await withDeadline(Promise.all(gone), graceMs);
+    await this.io.close();
+  }
+
+  /** The token this namespace's join shows, checked as a raw upgrade's is (socket.io ignores a late `next`). */
+  private checkToken(socket: ChatSocket, next: (err?: Error) => void): void {
+    const room = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
+    const fields = { transport: 'socket.io', ip: socket.handshake.address, namespace: socket.nsp.name };
+    this.core.credentials
+      .check(authOf(socket).token, room, 'join', fields)
+      .then((entry) => {
+        if (isEntryRefusal(entry)) return next(new Error(entry.error));
+        if (entry !== null) socket.data.identity = entry;
+        next();
+      })
+      .catch((err: unknown) => {
+        // As for a raw handshake: a bug past the token check costs this client only.
+        this.core.logger.error({ err, ...fields }, 'join failed');
+        next(new Error(TokenError.Unauthorized));
+      });
+  }
+
+  /** Not too many rooms on one connection, and the room in memory (or a place for it). */
+  private checkRoom(socket: ChatSocket, next: (err?: Error) => void): void {
+    // None when its place went to a newcomer (evicted while unproven): it is not admitted.
+    const session = this.sessions.get(socket.conn);
+    if (session === undefined) return next(new Error(TokenError.Unauthorized));
+    const room = session.claimRoom(roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM);
+    if (isRoomRefusal(room)) return next(new Error(room.error));
+    socket.once('disconnect', () => session.leaveRoom());
+    next();
+  }
+
+  private accept(socket: ChatSocket): void {
+    const session = this.sessions.get(socket.conn);
+    if (session === undefined) {
+      socket.disconnect(true);
+      return;
+    }
+    const name = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
+    // A recovered client skips the middlewares without JWT: its room is claimed here.
+    if (socket.recovered && !this.core.credentials.usesJwt) {
+      const claimed = session.claimRoom(name);
+      if (isRoomRefusal(claimed)) {
+        socket.disconnect(true);
+        return;
+      }
+      socket.once('disconnect', () => session.leaveRoom());
+    }
+    // Claimed just before; opened again in case its place went meanwhile.
+    const room = this.core.rooms.open(name);
+    if (room === null) {
+      socket.disconnect(true);
+      return;
+    }
+    const wire: MemberWire = {
+      get open() {
+        return socket.connected;
+      },
+      welcome: (join) => {
+        // A recovered client (back within RECOVERY_WINDOW_MS) has just been sent what it
+        // missed, its own leave included; history again would repeat it. Its return is a
+        // join like any other: one leave and one join per drop.
+        if (!socket.recovered) {
+          socket.emit('history', room.recent());
+          socket.emit('presence', room.presenceNow());
+        }
+        join();
+      },
+      // Disconnected, not just closed: `io server disconnect` tells the client not to come
+      // back on its own with the same token. Only this room's namespace (the others were
+      // joined with tokens of their own), unless it was the last: an expired token keeps no place.
+      expire: () => socket.disconnect(session.roomCount <= 1),
+      fields: () => ({ transport: 'socket.io', sid: socket.id, ip: socket.handshake.address, via: socket.conn.transport.name }),
+    };
+    const member = session.member(room, socket.data.identity ?? null, authOf(socket).name, wire);
+    socket.data.name = member.name;
+    this.listen(socket, member);
+    member.enter();
+  }
+
+  /** Each client event, one line each: the session decides, the wire answers. */
+  private listen(socket: ChatSocket, member: Member): void {
+    socket.on('chat', (text: unknown, ack: unknown) => member.post(text, ackReply(ack)));
+    // Whatever a client sends along with `typing` is ignored: the name is the session's.
+    socket.on('typing', () => {
+      if (member.typing()) (this.localOnly() ? socket.broadcast.local : socket.broadcast).volatile.emit('typing', { name: member.name });
+    });
+    socket.on('disconnect', (reason) => member.leave({ reason }));
+  }
+}
