@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import type { ChatMessage, RawJsonFrame } from '../server/protocol';
 import { freshDataDir } from './support/data-dir';
 import { startNodes } from './support/nodes';
-import { specProblems } from './support/openapi';
+import { API_TEST_KEY, callApi, type ApiCallOptions } from './support/api';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import type { RedisProcess } from '../tools/redis-process';
 import { describeWithRedis, startRedis } from './support/redis';
@@ -13,44 +13,10 @@ import { connectSio, type SioTestClient } from './support/sio-client';
 
 jest.setTimeout(30_000);
 
-const KEY = 'backend-key';
+const KEY = API_TEST_KEY;
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;
-}
-
-interface CallOptions {
-  /** Sent as JSON with Content-Type application/json. */
-  json?: unknown;
-  body?: string;
-  headers?: Record<string, string>;
-  /** The bearer token; null: no Authorization header. */
-  key?: string | null;
-}
-
-/**
- * One API request. Every answer is checked against docs/openapi.yaml and for
- * `Cache-Control: no-store`, so that each test checks the spec along the way.
- */
-async function call(url: string, method: string, path: string, options: CallOptions = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  const key = options.key === undefined ? KEY : options.key;
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  let body = options.body;
-  if (options.json !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    body = JSON.stringify(options.json);
-  }
-  const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
-  const text = await res.text();
-  const parsed: unknown = text === '' ? undefined : JSON.parse(text);
-  expect(res.headers.get('cache-control')).toBe('no-store');
-  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  if (method !== 'HEAD') expect(specProblems(path, method, res.status, parsed)).toEqual([]);
-  return { status: res.status, headers: res.headers, body: parsed };
-}
+/** One API request, its answer checked against docs/openapi.yaml (see callApi); the body as JSON of any shape. */
+const call = (url: string, method: string, path: string, options: ApiCallOptions = {}) => callApi<any>(url, method, path, options);
 
 const post = (url: string, room: string, json: unknown, headers: Record<string, string> = {}) =>
   call(url, 'POST', `/api/rooms/${room}/messages`, { json, headers });
@@ -369,7 +335,7 @@ describe('HTTP API: reading', () => {
     const server = await apiServer();
     const ids: string[] = [];
     for (let i = 1; i <= 5; i += 1) ids.push((await post(server.url, 'alpha', { text: `m${i}` })).body.id);
-    const texts = (answer: Answer) => answer.body.messages.map((m: ChatMessage) => m.text);
+    const texts = (answer: { body: { messages: ChatMessage[] } }) => answer.body.messages.map((m) => m.text);
 
     const latest = await call(server.url, 'GET', '/api/rooms/alpha/messages?limit=2');
     expect([texts(latest), latest.body.complete]).toEqual([['m4', 'm5'], true]);

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { BroadcastGroup, type GroupMember } from '../server/transports/raw/broadcast-group';
 import { SlowConsumerRule } from '../server/session/slow-consumer';
+import { nextTurn } from './support/wait';
 
 /** A member whose socket records each write (a copy) and reports `pending` as unsent bytes. */
 interface FakeMember extends GroupMember {
@@ -69,7 +70,6 @@ function texts(bytes: Buffer): string[] {
 /** What each write to `m` held, decoded: one inner list per write. */
 const received = (m: FakeMember) => m.writes.map(texts);
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**
  * A clock that stands still for the flush pacer: no flush seems to take time, so none is
  * followed by a pause, and every flush runs in the turn it was asked for, however busy the

@@ -7,8 +7,8 @@ import { Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { FastFrames } from '../server/transports/socketio/fast-path';
 import { TurnCork } from '../server/transports/socketio/turn-cork';
+import { nextTurn } from './support/wait';
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**
  * A clock that stands still for the flush pacer: no flush seems to take time, so none is
  * followed by a pause, and every flush runs in the turn it was asked for, however busy the

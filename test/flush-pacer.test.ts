@@ -1,6 +1,6 @@
 import { FlushPacer } from '../server/transports/flush-pacer';
+import { nextTurn } from './support/wait';
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * A clock that moves only when told: a flush "costs" what it adds to it. The pauses the

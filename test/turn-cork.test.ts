@@ -4,6 +4,7 @@ import { Writable, type Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { corkingWsEngine } from '../server/transports/socketio/corking-ws-engine';
 import { TurnCork } from '../server/transports/socketio/turn-cork';
+import { nextTurn } from './support/wait';
 
 /** A stream that records how its chunks reach the "kernel": one entry per system call. */
 function recordingStream() {
@@ -21,7 +22,6 @@ function recordingStream() {
   return { stream, calls };
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /**
  * A clock that stands still for the flush pacer: no flush seems to take time, so none is
  * followed by a pause, and every flush runs in the turn it was asked for, however busy the

@@ -22,8 +22,8 @@ export const REDIS_SERVER = findRedisServer();
 
 export const REDIS_MISSING = 'redis-server is not installed (Debian: apt-get install redis-server; or set REDIS_SERVER_PATH)';
 
-/** Sends one command in the inline protocol and resolves with the first reply line. */
-export function redisCommand(port: number, command: string, timeoutMs = 1_000): Promise<string> {
+/** Sends one command in the inline protocol and resolves with what `read` finds in the reply, once it finds it. */
+function redisRequest<T>(port: number, command: string, read: (reply: string) => T | undefined, timeoutMs = 1_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const timer = setTimeout(() => {
@@ -37,37 +37,26 @@ export function redisCommand(port: number, command: string, timeoutMs = 1_000): 
     });
     socket.on('data', (chunk) => {
       reply += chunk.toString('utf8');
-      if (!reply.includes('\r\n')) return;
+      const found = read(reply);
+      if (found === undefined) return;
       clearTimeout(timer);
       socket.destroy();
-      resolve(reply.split('\r\n')[0] as string);
+      resolve(found);
     });
     socket.write(`${command}\r\n`);
   });
 }
 
+/** Sends one command in the inline protocol and resolves with the first reply line. */
+export function redisCommand(port: number, command: string, timeoutMs = 1_000): Promise<string> {
+  return redisRequest(port, command, (reply) => (reply.includes('\r\n') ? (reply.split('\r\n')[0] as string) : undefined), timeoutMs);
+}
+
 /** The pid of the redis-server answering on `port` (from INFO server). */
-function redisPid(port: number, timeoutMs = 1_000): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`redis on ${port}: no process_id in INFO server`));
-    }, timeoutMs);
-    let reply = '';
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.on('data', (chunk) => {
-      reply += chunk.toString('utf8');
-      const pid = /process_id:(\d+)/.exec(reply)?.[1];
-      if (pid === undefined) return;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(Number(pid));
-    });
-    socket.write('INFO server\r\n');
+function redisPid(port: number): Promise<number> {
+  return redisRequest(port, 'INFO server', (reply) => {
+    const pid = /process_id:(\d+)/.exec(reply)?.[1];
+    return pid === undefined ? undefined : Number(pid);
   });
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { FrameReader, maskedFrame, Opcode } from './frame-reader';
+import { FrameReader, maskedFrame, Opcode } from '../../tools/ws-frames';
 
 /** What a bench client reports to its worker. Counting needs no decoding of the frame. */
 export interface ClientEvents {

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
+import { FrameReader, maskedFrame, Opcode } from '../../tools/ws-frames';
 import { HANDSHAKE_KEY } from './http-upgrade';
 
 /**
@@ -31,16 +32,10 @@ export function tcpWebSocketPeer(baseUrl: string, path: string): Promise<Socket>
   });
 }
 
-/** WebSocket opcodes a hand-written peer sends (RFC 6455 5.2). */
-export const Opcode = { Text: 0x1, Binary: 0x2, Close: 0x8 } as const;
+export { Opcode } from '../../tools/ws-frames';
 
 /** A masked client frame (RFC 6455 5.3: clients must mask), for peers that write by hand. */
-export function clientFrame(opcode: number, payload: Buffer): Buffer {
-  if (payload.length > 125) throw new Error('clientFrame builds short frames only');
-  const mask = Buffer.from([1, 2, 3, 4]);
-  const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] as number)));
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
-}
+export const clientFrame = maskedFrame;
 
 /** A masked client text frame. */
 export function clientTextFrame(text: string): Buffer {
@@ -90,25 +85,15 @@ export async function connectEngineClient(baseUrl: string, options: EngineClient
 
 /**
  * The text of every frame the server sends to a peer from tcpWebSocketPeer, as read off
- * the wire (server frames are unmasked; lengths up to 64 KiB). Resumes the paused socket.
+ * the wire. Resumes the paused socket.
  */
 export function serverTextFrames(socket: Socket): string[] {
   const texts: string[] = [];
-  let pending = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    for (;;) {
-      if (pending.length < 2) return;
-      const short = (pending[1] as number) & 0x7f;
-      const header = short === 126 ? 4 : 2;
-      if (short === 127) throw new Error('serverTextFrames reads frames up to 64 KiB');
-      if (pending.length < header) return;
-      const length = short === 126 ? pending.readUInt16BE(2) : short;
-      if (pending.length < header + length) return;
-      texts.push(pending.subarray(header, header + length).toString('utf8'));
-      pending = pending.subarray(header + length);
-    }
-  });
+  const reader = new FrameReader(
+    (_opcode, payload) => texts.push(payload.toString('utf8')),
+    (message) => socket.destroy(new Error(message)),
+  );
+  socket.on('data', (chunk: Buffer) => reader.push(chunk));
   socket.resume();
   return texts;
 }

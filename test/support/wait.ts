@@ -23,3 +23,6 @@ export function within<T>(work: Promise<T>, what: string, timeoutMs = 10_000): P
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
+
+/** The next turn of the event loop: what was scheduled for the end of this one (setImmediate) has run. */
+export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));

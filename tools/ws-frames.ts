@@ -1,4 +1,9 @@
-/** WebSocket opcodes (RFC 6455, section 5.2) that a bench client meets. */
+/**
+ * WebSocket frames as a hand-written peer writes and reads them, for the benchmark's
+ * clients and the tests' misbehaving peers. In tools/ so that both may import it.
+ */
+
+/** WebSocket opcodes (RFC 6455, section 5.2) that a bench client or a test peer meets. */
 export const Opcode = { Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const;
 
 /**
