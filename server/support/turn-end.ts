@@ -6,9 +6,8 @@
  * Why not a `setImmediate` each: one scheduled while the check phase runs waits for the
  * next turn of the loop. With the store committing in the check phase, every delivery
  * would then be written one turn later, and the messages of a turn would stop sharing
- * writes with the ones of the next (measured: raw fan-out at 0.61x of the in-memory
- * store, `npm run bench -- --quick --only store`). Here a task added while the queue
- * runs is run in the same pass. Callbacks of writes (process.nextTick) run after the
+ * writes with the ones of the next. Here a task added while the queue runs is run in the
+ * same pass. Callbacks of writes (process.nextTick) run after the
  * pass, so a write that asks for another flush gets the next turn: the loop moves on.
  */
 const tasks: (() => void)[] = [];

@@ -7,20 +7,19 @@ const MIN_PAUSE_MS = 1;
 const PAUSE_SHARE = 0.25;
 
 /**
- * Decides when a broadcast flush runs: in the check phase of the current event-loop turn
- * (`atTurnEnd`, after the store's commit of the turn), unless the previous flush was expensive and has just ended, in which
- * case it waits for a quarter of that flush's duration first.
+ * Decides when a broadcast flush runs: at the end of the current event-loop turn
+ * (`atTurnEnd`, after the store's commit of the turn), unless the previous flush was
+ * expensive and has just ended, in which case it waits for a quarter of that flush's
+ * duration first.
  *
- * Why: since libuv 1.45 (Node 20) the server accepts one connection per loop turn
- * (libuv/libuv#3696), so in a join storm every turn holds exactly one join, and a flush
- * per turn writes to all N clients for every join: N x N writes. Pausing after an
- * expensive flush lets the joins (or messages) of several turns share one write per
- * client, while flushes take at most four fifths of the time. A flush to a few clients
- * takes microseconds and never pauses, so at low load a lone message still leaves in the
- * turn it was published; under load a message waits at most a quarter of a flush. A
- * quarter, not more: at a steady 100 messages/s to 1000 clients a flush takes about 7 ms
- * of each 10, and the pause must end before the next message arrives, or pacing would
- * add latency where there is no storm to batch.
+ * Why: the server accepts one connection per loop turn (libuv/libuv#3696), so in a join
+ * storm every turn holds one join, and a flush per turn writes to all N clients for
+ * every join: N x N writes. Pausing after an expensive flush lets the joins (or
+ * messages) of several turns share one write per client, while flushes take at most
+ * four fifths of the time. A flush to a few clients takes microseconds and never pauses,
+ * so a lone message still leaves in the turn it was published. A quarter, not more: at a
+ * steady rate the pause must end before the next message arrives, or pacing would add
+ * latency where there is no storm to batch.
  */
 export class FlushPacer {
   private pending = false;

@@ -21,12 +21,9 @@ export interface GroupMember extends DrainState {
  *
  * Why not `ws.send()` per client: that frames the message again for every client and
  * writes it with its own system call, so a broadcast costs one call per client per
- * message. A bare `ws` loop doing that fills a core at 100 messages/s to 1000 clients,
- * where this group does not (measured in BENCHMARKS.md, "Reading the numbers"). Here
- * each message is encoded and framed once, the frames of a turn are joined into one
- * buffer, and each client gets that buffer in a single write at the end of the turn
- * (`atTurnEnd`, a `setImmediate`), still in the same turn of the event loop, so a lone
- * message waits for nothing.
+ * message (BENCHMARKS.md compares the two). Here each message is encoded and framed once,
+ * the frames of a turn are joined into one buffer, and each client gets that buffer in a
+ * single write at the end of the turn (`atTurnEnd`), so a lone message waits for nothing.
  * Right after an expensive flush the next one waits a little, so that a join storm (one
  * join per turn) or a burst of messages shares writes across turns too (see FlushPacer).
  *
