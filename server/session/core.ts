@@ -5,6 +5,7 @@ import type { FloodControl } from '../room/flood-control';
 import type { Rooms } from '../room/rooms';
 import type { ExpiryClock } from '../support/expiry-clock';
 import type { Metrics, TransportName } from '../support/metrics';
+import type { SessionServices } from './services';
 import { Session } from './session';
 
 export interface SessionCoreOptions {
@@ -27,7 +28,7 @@ export interface SessionCoreOptions {
  * Transports parse their wire into these calls and write what comes back; they decide
  * nothing of their own about who may do what.
  */
-export class SessionCore {
+export class SessionCore implements SessionServices {
   readonly rooms: Rooms;
   readonly admission: Admission;
   readonly credentials: Credentials;

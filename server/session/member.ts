@@ -6,7 +6,9 @@ import type { Room } from '../room/room';
 import type { StoreUnavailableError } from '../store/message-store';
 import type { Expiry } from '../support/expiry-clock';
 import { jsonBytes } from '../support/json-bytes';
-import type { Session } from './session';
+import type { Budget } from '../room/flood-control';
+import type { TransportName } from '../support/metrics';
+import type { SessionServices } from './services';
 
 /**
  * What a member needs of its wire (the transport's side of one client in one room).
@@ -24,6 +26,17 @@ export interface MemberWire {
   expire(): void;
   /** What the log lines about this client say besides its room and name. */
   fields(): Record<string, unknown>;
+}
+
+/** The connection a member is part of (a Session): what the member needs of it. */
+export interface MemberConnection {
+  readonly services: SessionServices;
+  /** Flood control, shared by everything the connection does; null when RATE_LIMIT is 0. */
+  readonly budget: Budget | null;
+  readonly transport: TransportName;
+  readonly ip: string;
+  /** The connection is gone: its place and budget go back (see Session.close). */
+  close(): void;
 }
 
 /**
@@ -52,7 +65,7 @@ export class Member {
   private lastTypingAt = -Infinity;
 
   constructor(
-    readonly session: Session,
+    readonly session: MemberConnection,
     readonly room: Room,
     identity: Identity | null,
     requestedName: unknown,
@@ -60,7 +73,7 @@ export class Member {
   ) {
     this.name = identity === null ? displayName(requestedName) : claimedName(identity.name, identity.sub);
     this.user = identity?.sub;
-    const { logger, expiry } = session.core;
+    const { logger, expiry } = session.services;
     if (identity?.expiresAt != null) {
       this.expiry = expiry.add(identity.expiresAt, () => {
         logger.info(this.describe(), 'token expired; closing');
@@ -88,9 +101,9 @@ export class Member {
    * most MAX_MESSAGE_BYTES. Refused at once (`reply.rejected`), or posted.
    */
   post(text: unknown, reply: PostReply): void {
-    const error = chatTextError(text, this.session.core.maxMessageBytes);
+    const error = chatTextError(text, this.session.services.maxMessageBytes);
     if (error !== null) {
-      this.session.core.metrics.reject(error === ChatError.TooLarge ? 'size' : 'invalid');
+      this.session.services.metrics.reject(error === ChatError.TooLarge ? 'size' : 'invalid');
       reply.rejected(error);
       return;
     }
@@ -129,24 +142,24 @@ export class Member {
       this.room.cancelArrival();
       return;
     }
-    this.session.core.logger.info({ ...this.describe(), ...fields }, 'connection close');
+    this.session.services.logger.info({ ...this.describe(), ...fields }, 'connection close');
     this.room.leave(this.name, this.user);
   }
 
   private join(): void {
     this.joined = true;
-    this.session.core.logger.info(this.describe(), 'connection open');
+    this.session.services.logger.info(this.describe(), 'connection open');
     this.room.join(this.name, this.user);
   }
 
   private postText(text: string, reply: PostReply): void {
-    const { core, budget } = this.session;
+    const { services, budget } = this.session;
     if (budget !== null && !budget.take(jsonBytes(text))) {
-      core.metrics.reject('rate');
+      services.metrics.reject('rate');
       reply.rejected(ChatError.RateLimited);
       return;
     }
-    core.metrics.messageIn(this.session.transport);
+    services.metrics.messageIn(this.session.transport);
     this.room.post(this.name, text, reply);
   }
 }

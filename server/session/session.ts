@@ -4,8 +4,8 @@ import { MAX_ROOMS_PER_CONNECTION, RoomError, type RoomErrorCode } from '../prot
 import type { Budget } from '../room/flood-control';
 import type { Room } from '../room/room';
 import type { TransportName } from '../support/metrics';
-import type { SessionCore } from './core';
-import { Member, type MemberWire } from './member';
+import { Member, type MemberConnection, type MemberWire } from './member';
+import type { SessionServices } from './services';
 
 /** Why a connection may not be in one more room: the Socket.IO `connect_error`, raw's 503. */
 export interface RoomRefusal {
@@ -25,18 +25,18 @@ const ROOM_LIMIT: RoomRefusal = { error: RoomError.RoomLimit };
  * the rooms it is in or joining (at most MAX_ROOMS_PER_CONNECTION). A raw connection is in
  * one room; a Socket.IO connection in one per namespace it joins.
  */
-export class Session {
+export class Session implements MemberConnection {
   readonly budget: Budget | null;
   /** Rooms it is in or joining: counted when claimed, so that many joins at once cannot pass the limit together. */
   private rooms = 0;
   private closed = false;
 
   constructor(
-    readonly core: SessionCore,
+    readonly services: SessionServices,
     readonly ticket: Ticket,
     readonly transport: TransportName,
   ) {
-    this.budget = core.floodControl.open(ticket.ip);
+    this.budget = services.floodControl.open(ticket.ip);
   }
 
   get ip(): string {
@@ -49,7 +49,7 @@ export class Session {
    * holds MAX_ROOMS rooms, all with clients).
    */
   claimRoom(name: string): Room | RoomRefusal {
-    const { metrics, logger, rooms } = this.core;
+    const { metrics, logger, rooms } = this.services;
     if (this.rooms >= MAX_ROOMS_PER_CONNECTION) {
       metrics.reject('room_limit');
       return TOO_MANY_ROOMS;
@@ -71,7 +71,7 @@ export class Session {
    * until it closes.
    */
   member(room: Room, identity: Identity | null, requestedName: unknown, wire: MemberWire): Member {
-    this.core.admission.prove(this.ticket);
+    this.services.admission.prove(this.ticket);
     return new Member(this, room, identity, requestedName, wire);
   }
 
@@ -89,7 +89,7 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.core.admission.release(this.ticket);
-    this.core.floodControl.close(this.budget);
+    this.services.admission.release(this.ticket);
+    this.services.floodControl.close(this.budget);
   }
 }
