@@ -208,6 +208,10 @@ export type RawFormat = 'text' | 'json';
  * that says which). Clients switch on the status; these say why to a person.
  */
 export const UpgradeRefusal = {
+  /** 400: a request target that is no URL. */
+  BadUrl: 'Bad request URL',
+  /** 404: a path with no WebSocket endpoint. */
+  NoEndpoint: `No WebSocket endpoint at this path; try ${RAW_PATH}`,
   Format: 'format must be "text" or "json"',
   Since: 'since needs format=json and a message id like 1700000000000-0',
   Ack: 'ack needs format=json and the value 1',

@@ -61,12 +61,12 @@ export function createUpgradeRouter(
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
-      rejectUpgrade(socket, 400, 'Bad request URL');
+      rejectUpgrade(socket, 400, UpgradeRefusal.BadUrl);
       return;
     }
     const route = url.pathname === ENGINE_PATH ? 'socketIo' : rawRoom(url.pathname);
     if (route === null) {
-      rejectUpgrade(socket, 404, `No WebSocket endpoint at ${url.pathname}; try ${RAW_PATH}`);
+      rejectUpgrade(socket, 404, UpgradeRefusal.NoEndpoint);
       return;
     }
     if (route === INVALID_ROOM) {

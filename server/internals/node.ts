@@ -7,16 +7,16 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** A stream's `write`, with the three arguments it takes at most. */
-export type WriteFunction = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
+export type WriteFunction = (this: Duplex, chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
 
 /**
  * Routes every later write of `socket` through `wrap`, which gets the socket's own write
- * to call. On the instance: the writer (ws's Sender, driven by engine.io) holds the
- * socket and calls `write` on it directly, so no other place sees all of its writes.
+ * to call (with the socket as `this`: nothing is bound per socket). On the instance: the
+ * writer (ws's Sender, driven by engine.io) holds the socket and calls `write` on it
+ * directly, so no other place sees all of its writes.
  */
 export function wrapWrite(socket: Duplex, wrap: (write: WriteFunction) => WriteFunction): void {
-  const own = socket.write.bind(socket) as WriteFunction;
-  socket.write = wrap(own) as Duplex['write'];
+  socket.write = wrap(socket.write as WriteFunction) as Duplex['write'];
 }
 
 /** net.Socket's libuv handle: not in its public types. */

@@ -33,7 +33,7 @@ export type RoomEvent =
   | { type: 'notice'; room: string; notice: Notice };
 
 /**
- * The other nodes, when there are several (server/cluster/link.ts). A room publishes
+ * The other nodes, when there are several (server/cluster/room-bus.ts). A room publishes
  * each event once; the bus carries it to the other nodes' rooms of the same name, which
  * hand it to their sinks that are not cluster-wide (the raw clients).
  */

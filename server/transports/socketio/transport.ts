@@ -4,6 +4,7 @@ import { isEntryRefusal } from '../../access/credentials';
 import type { Config } from '../../config';
 import { ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
 import type { SessionCore } from '../../session/core';
+import type { Room } from '../../room/room';
 import type { Member, MemberWire, PostReply } from '../../session/member';
 import { isRoomRefusal, type Session } from '../../session/session';
 import { SlowConsumerRule } from '../../session/slow-consumer';
@@ -43,6 +44,49 @@ function ackReply(ack: unknown): PostReply {
     refused: () => reply?.({ ok: false, error: ChatError.Unavailable }),
     rejected: (error) => reply?.({ ok: false, error }),
   };
+}
+
+/**
+ * One Socket.IO socket (a namespace: a room) as its member's wire. A class, so that the
+ * many idle sockets of a room share its methods instead of holding closures each.
+ */
+class SocketWire implements MemberWire {
+  constructor(
+    private readonly socket: ChatSocket,
+    private readonly session: Session,
+    private readonly room: Room,
+  ) {}
+
+  get open(): boolean {
+    return this.socket.connected;
+  }
+
+  /**
+   * A recovered client (back within RECOVERY_WINDOW_MS) has just been sent what it
+   * missed, its own leave included; history again would repeat it. Its return is a join
+   * like any other: one leave and one join per drop.
+   */
+  welcome(join: () => void): void {
+    if (!this.socket.recovered) {
+      this.socket.emit('history', this.room.recent());
+      this.socket.emit('presence', this.room.presenceNow());
+    }
+    join();
+  }
+
+  /**
+   * Disconnected, not just closed: `io server disconnect` tells the client not to come
+   * back on its own with the same token. Only this room's namespace (the others were
+   * joined with tokens of their own), unless it was the last: an expired token keeps no place.
+   */
+  expire(): void {
+    this.socket.disconnect(this.session.roomCount <= 1);
+  }
+
+  fields(): Record<string, unknown> {
+    const { socket } = this;
+    return { transport: 'socket.io', sid: socket.id, ip: socket.handshake.address, via: socket.conn.transport.name };
+  }
 }
 
 /**
@@ -174,27 +218,7 @@ export class SocketIoTransport {
       socket.disconnect(true);
       return;
     }
-    const wire: MemberWire = {
-      get open() {
-        return socket.connected;
-      },
-      welcome: (join) => {
-        // A recovered client (back within RECOVERY_WINDOW_MS) has just been sent what it
-        // missed, its own leave included; history again would repeat it. Its return is a
-        // join like any other: one leave and one join per drop.
-        if (!socket.recovered) {
-          socket.emit('history', room.recent());
-          socket.emit('presence', room.presenceNow());
-        }
-        join();
-      },
-      // Disconnected, not just closed: `io server disconnect` tells the client not to come
-      // back on its own with the same token. Only this room's namespace (the others were
-      // joined with tokens of their own), unless it was the last: an expired token keeps no place.
-      expire: () => socket.disconnect(session.roomCount <= 1),
-      fields: () => ({ transport: 'socket.io', sid: socket.id, ip: socket.handshake.address, via: socket.conn.transport.name }),
-    };
-    const member = session.member(room, socket.data.identity ?? null, authOf(socket).name, wire);
+    const member = session.member(room, socket.data.identity ?? null, authOf(socket).name, new SocketWire(socket, session, room));
     socket.data.name = member.name;
     this.listen(socket, member);
     member.enter();

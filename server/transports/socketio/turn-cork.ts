@@ -44,7 +44,7 @@ export class TurnCork {
         this.releases.push(release);
         this.pacer.request();
       }
-      const ok = write(chunk, encoding, callback);
+      const ok = write.call(socket, chunk, encoding, callback);
       // Past the socket's high-water mark, send what is held now: a single write of
       // megabytes is more than the kernel takes at once, and what it leaves would look
       // like a client that stopped reading.
