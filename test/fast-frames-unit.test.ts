@@ -1,5 +1,5 @@
 /**
- * FastFrames (server/transports/socketio-fast-path.ts) on sockets that record what is
+ * FastFrames (server/transports/socketio/fast-path.ts) on sockets that record what is
  * written to them: each flush writes one buffer per socket, a client's frames keep the
  * order they were queued in, and anything else written to the socket goes after them.
  */
