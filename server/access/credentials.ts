@@ -51,16 +51,19 @@ export class Credentials {
 
   /**
    * Who the client showing `token` is, for `room`; or why it may not enter. Without JWT
-   * it answers at once; with JWT it may wait for the key set (at most its fetch timeout).
-   * `fields`: what the refusal's log line says of the client. Never rejects.
+   * it answers at once (no promise: a join storm makes one check per handshake); with JWT
+   * it may wait for the key set (at most its fetch timeout). `fields`: what the refusal's
+   * log line says of the client. Never throws or rejects.
    */
-  async check(token: unknown, room: string, at: Checkpoint, fields: Record<string, unknown>): Promise<Entry | EntryRefusal> {
-    if (this.jwt === null) {
-      if (this.chatTokenDigest === null || (typeof token === 'string' && timingSafeEqual(sha256(token), this.chatTokenDigest))) return null;
-      this.metrics.reject('auth');
-      return WRONG_TOKEN;
-    }
-    const identity = await this.jwt.verify(token);
+  check(token: unknown, room: string, at: Checkpoint, fields: Record<string, unknown>): Entry | EntryRefusal | Promise<Entry | EntryRefusal> {
+    if (this.jwt !== null) return this.checkJwt(this.jwt, token, room, at, fields);
+    if (this.chatTokenDigest === null || (typeof token === 'string' && timingSafeEqual(sha256(token), this.chatTokenDigest))) return null;
+    this.metrics.reject('auth');
+    return WRONG_TOKEN;
+  }
+
+  private async checkJwt(jwt: JwtVerifier, token: unknown, room: string, at: Checkpoint, fields: Record<string, unknown>): Promise<Entry | EntryRefusal> {
+    const identity = await jwt.verify(token);
     if (isTokenRefusal(identity) || (identity.expiresAt !== null && identity.expiresAt <= Date.now())) {
       this.metrics.reject('auth');
       this.logger.info({ ...fields, status: 401, reason: isTokenRefusal(identity) ? identity : 'expired' }, `${at} refused: token`);

@@ -33,19 +33,31 @@ export function webSocketOf(conn: EngineConnection): WebSocket | null {
   return (transport as { socket?: WebSocket }).socket ?? null;
 }
 
-/** Whether engine.io holds packets for `conn` that it has not handed to its transport yet. */
-export function hasQueuedPackets(conn: EngineConnection): boolean {
-  return internalsOf(conn).writeBuffer.length > 0;
+/**
+ * The `ws` socket under `conn` when a packet may skip engine.io's queue: its transport is
+ * WebSocket and engine.io holds nothing for it yet. null otherwise (long-polling,
+ * mid-upgrade, packets waiting). Runs for every client of every broadcast.
+ */
+export function unqueuedWebSocketOf(conn: EngineConnection): WebSocket | null {
+  const inner = internalsOf(conn);
+  if (inner.writeBuffer.length > 0) return null;
+  const transport = inner.transport;
+  return transport instanceof EngineWebSocketTransport ? ((transport as { socket?: WebSocket }).socket ?? null) : null;
 }
 
 /**
  * What `conn` has not taken yet, in bytes: the packets engine.io still queues for it,
- * and what its WebSocket's TCP socket holds (ws's public `bufferedAmount`).
+ * and what its WebSocket's TCP socket holds (ws's public `bufferedAmount`; a long-polling
+ * transport has no `socket`). Runs for every connection in every turn that broadcasts:
+ * no allocation, no type check.
  */
 export function unsentBytes(conn: EngineConnection): number {
-  let pending = webSocketOf(conn)?.bufferedAmount ?? 0;
-  for (const packet of internalsOf(conn).writeBuffer) {
-    if (typeof packet.data === 'string' || Buffer.isBuffer(packet.data)) pending += packet.data.length;
+  const inner = internalsOf(conn);
+  let pending = (inner.transport as { socket?: WebSocket }).socket?.bufferedAmount ?? 0;
+  const queued = inner.writeBuffer;
+  for (let i = 0; i < queued.length; i += 1) {
+    const data = (queued[i] as { data?: unknown }).data;
+    if (typeof data === 'string' || Buffer.isBuffer(data)) pending += data.length;
   }
   return pending;
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import { isRefusal } from '../../access/admission';
-import { isEntryRefusal, type Entry } from '../../access/credentials';
+import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import { rejectUpgrade } from '../../access/reject-upgrade';
 import type { Config } from '../../config';
 import { CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ChatErrorCode, type RawAckFrame } from '../../protocol';
@@ -103,14 +103,10 @@ export class RawTransport implements RawClientHost {
       return;
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
-    this.core.credentials
-      .check(query.token, roomName, 'upgrade', { transport: 'raw', ip })
-      .then((entry) => {
-        if (socket.destroyed) return;
-        if (this.core.closing) return rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
-        if (isEntryRefusal(entry)) return rejectUpgrade(socket, entry.status, entry.message);
-        this.admit(req, socket, head, roomName, query, entry);
-      })
+    const checked = this.core.credentials.check(query.token, roomName, 'upgrade', { transport: 'raw', ip });
+    if (!(checked instanceof Promise)) return this.checked(req, socket, head, roomName, query, checked);
+    checked
+      .then((entry) => this.checked(req, socket, head, roomName, query, entry))
       .catch((err: unknown) => {
         // A bug past the token check must cost this handshake only, not the process.
         this.core.logger.error({ err, transport: 'raw', ip }, 'upgrade failed');
@@ -191,6 +187,14 @@ export class RawTransport implements RawClientHost {
     if (member.joined) this.sinks.get(member.room.name)?.groups[client.format].delete(client);
     member.leave({ code });
     member.session.close();
+  }
+
+  /** A handshake whose token was checked: refused, or on to the caps. */
+  private checked(req: IncomingMessage, socket: Duplex, head: Buffer, roomName: string, query: RawQuery, entry: Entry | EntryRefusal): void {
+    if (socket.destroyed) return;
+    if (this.core.closing) return rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
+    if (isEntryRefusal(entry)) return rejectUpgrade(socket, entry.status, entry.message);
+    this.admit(req, socket, head, roomName, query, entry);
   }
 
   /** The rest of a handshake whose token passed: the caps' answer, the room, the 101. */

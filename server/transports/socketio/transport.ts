@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isEntryRefusal } from '../../access/credentials';
+import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import type { Config } from '../../config';
 import { ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
 import type { SessionCore } from '../../session/core';
@@ -171,18 +171,18 @@ export class SocketIoTransport {
   private checkToken(socket: ChatSocket, next: (err?: Error) => void): void {
     const room = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
     const fields = { transport: 'socket.io', ip: socket.handshake.address, namespace: socket.nsp.name };
-    this.core.credentials
-      .check(authOf(socket).token, room, 'join', fields)
-      .then((entry) => {
-        if (isEntryRefusal(entry)) return next(new Error(entry.error));
-        if (entry !== null) socket.data.identity = entry;
-        next();
-      })
-      .catch((err: unknown) => {
-        // As for a raw handshake: a bug past the token check costs this client only.
-        this.core.logger.error({ err, ...fields }, 'join failed');
-        next(new Error(TokenError.Unauthorized));
-      });
+    const checked = this.core.credentials.check(authOf(socket).token, room, 'join', fields);
+    const pass = (entry: Entry | EntryRefusal) => {
+      if (isEntryRefusal(entry)) return next(new Error(entry.error));
+      if (entry !== null) socket.data.identity = entry;
+      next();
+    };
+    if (!(checked instanceof Promise)) return pass(checked);
+    checked.then(pass).catch((err: unknown) => {
+      // As for a raw handshake: a bug past the token check costs this client only.
+      this.core.logger.error({ err, ...fields }, 'join failed');
+      next(new Error(TokenError.Unauthorized));
+    });
   }
 
   /** Not too many rooms on one connection, and the room in memory (or a place for it). */
