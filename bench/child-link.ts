@@ -17,6 +17,8 @@ export interface ChildOptions {
   cpu: number;
   nodeFlags?: string[];
   args?: string[];
+  /** The checkout whose bench/ holds `file` (this one unless given: see `--against`). */
+  root?: string;
 }
 
 /**
@@ -27,10 +29,11 @@ export interface ChildOptions {
  * the usual 1024.
  */
 export function spawnBenchProcess(file: string, options: ChildOptions): ChildProcess {
-  const node = [process.execPath, ...(options.nodeFlags ?? []), ...TSX_NODE_FLAGS, path.join(ROOT, 'bench', file)];
+  const root = options.root ?? ROOT;
+  const node = [process.execPath, ...(options.nodeFlags ?? []), ...TSX_NODE_FLAGS, path.join(root, 'bench', file)];
   const command = hasTaskset ? ['taskset', '-c', String(options.cpu), ...node] : node;
   return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...command, ...(options.args ?? [])], {
-    cwd: ROOT,
+    cwd: root,
     // The child's stdout goes to our stderr: our stdout carries only the results table.
     stdio: ['ignore', process.stderr, process.stderr, 'ipc'],
   });

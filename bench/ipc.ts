@@ -14,9 +14,10 @@ export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
  * How the server side of a trial is deployed: one of the servers above as one process,
  * or ours on several (bench/server-side.ts): two nodes sharing a redis-server, or
  * WORKERS=2 behind one port. `ours` keeps its default store (SQLite, in a fresh temporary
- * DATA_DIR); `ours-memory` is ours with DATA_DIR=:memory:, the store kept in memory only.
+ * DATA_DIR); `ours-memory` is ours with DATA_DIR=:memory:, the store kept in memory only;
+ * `ours-other` is ours from another checkout (`--against`).
  */
-export type ServerSetup = ServerName | 'ours-memory' | 'ours-plain-sio' | 'ours-redis-2' | 'ours-workers-2';
+export type ServerSetup = ServerName | 'ours-memory' | 'ours-plain-sio' | 'ours-redis-2' | 'ours-workers-2' | 'ours-other';
 
 export interface Phases {
   /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --only single|store|cluster] [-- --out DIR]`: runs
+ * `npm run bench [-- --quick | --tiny] [-- --only single|store|cluster|versions] [-- --out DIR]`: runs
  * our server and the bare baselines side by side (bench/plan.ts), then our server with its
  * store on (SQLite) against the store off (DATA_DIR=:memory:) (bench/store-plan.ts), then
  * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
@@ -8,7 +8,9 @@
  * any trial failed, any expected delivery (a storm probe included) went missing or any
  * reached a client of another room; a missed speed target is a result, not a failure. The cluster part needs
  * redis-server: without it, a full run leaves that part out with a warning, and
- * `--only cluster` fails.
+ * `--only cluster` fails. `--only versions --against DIR` runs this checkout's server
+ * against the one of another checkout (with its node_modules), alternated
+ * (bench/versions-plan.ts): a change held to no row more than 10% worse.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,26 +22,31 @@ import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan'
 import { runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
 import { buildRows } from './single-rows';
 import { PROFILES, type Profile } from './profiles';
+import { useOtherCheckout } from './server-side';
 import { buildStoreRows, runStorePlan, storeSteps } from './store-plan';
+import { buildVersionsRows, describeCheckout, runVersionsPlan, versionsSteps } from './versions-plan';
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
-type Part = 'single' | 'store' | 'cluster';
-const PARTS: readonly Part[] = ['single', 'store', 'cluster'];
+type Part = 'single' | 'store' | 'cluster' | 'versions';
+const PARTS: readonly Part[] = ['single', 'store', 'cluster', 'versions'];
 
 interface Options {
   profile: Profile;
   /** Only this part of the plan; both when null. */
   only: Part | null;
   outDir: string;
+  /** Another checkout of this project (with its node_modules), for `--only versions`. */
+  against: string | null;
 }
 
-const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|store|cluster] [--out DIR]';
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|store|cluster] [--only versions --against DIR] [--out DIR]';
 
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
   let only: Part | null = null;
   let outDir = path.join(__dirname, 'results');
+  let against: string | null = null;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const next = argv[i + 1];
@@ -54,14 +61,19 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (arg === '--out' && next !== undefined) {
       outDir = path.resolve(next);
       i += 1;
+    } else if (arg === '--against' && next !== undefined) {
+      against = path.resolve(next);
+      i += 1;
     } else throw new Error(`unknown argument "${arg}"; ${USAGE}`);
   }
-  return { profile, only, outDir };
+  if ((only === 'versions') !== (against !== null)) throw new Error(`--only versions and --against DIR go together; ${USAGE}`);
+  return { profile, only, outDir, against };
 }
 
 /** Which parts run: the cluster part only where a redis-server can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
-  const parts: Record<Part, boolean> = { single: true, store: true, cluster: true };
+  // The versions part runs only when asked for: it needs another checkout.
+  const parts: Record<Part, boolean> = { single: true, store: true, cluster: true, versions: false };
   if (only !== null) for (const part of PARTS) parts[part] = part === only;
   if (REDIS_SERVER === null && parts.cluster) {
     if (only === 'cluster') throw new Error(`the cluster part needs Redis: ${REDIS_MISSING}`);
@@ -103,7 +115,8 @@ function checkMachine(profile: Profile, machine: ReturnType<typeof describeMachi
 }
 
 async function main(): Promise<void> {
-  const { profile, only, outDir } = parseArgs(process.argv.slice(2));
+  const { profile, only, outDir, against } = parseArgs(process.argv.slice(2));
+  if (against !== null) useOtherCheckout(against);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const parts = partsToRun(only, log);
   const machine = describeMachine();
@@ -115,18 +128,21 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const steps =
     profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0)) +
-    (parts.store ? storeSteps(profile) : 0);
+    (parts.store ? storeSteps(profile) : 0) +
+    (parts.versions ? versionsSteps(profile) : 0);
   const timed = stepCounter(steps, log);
   const trials = parts.single ? await runPlan(profile, timed) : null;
   const store = parts.store ? await runStorePlan(profile, timed) : null;
   const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
+  const versions = parts.versions ? await runVersionsPlan(profile, timed) : null;
   const rows = [
     ...(trials === null ? [] : buildRows(trials, profile)),
     ...(store === null ? [] : buildStoreRows(store, profile)),
     ...(cluster === null ? [] : buildClusterRows(cluster, profile)),
+    ...(versions === null || against === null ? [] : buildVersionsRows(versions, profile, describeCheckout(against))),
   ];
   const loadAfter = os.loadavg();
-  const table = `${markdownTable(rows)}\n\n${STORE_NOTE}`;
+  const table = parts.single || parts.store || parts.cluster ? `${markdownTable(rows)}\n\n${STORE_NOTE}` : markdownTable(rows);
   process.stdout.write(`${table}\n`);
 
   mkdirSync(outDir, { recursive: true });
@@ -138,7 +154,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
     dataDirParent: os.tmpdir(),
-    trials: { ...trials, store, cluster },
+    trials: { ...trials, store, cluster, versions },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);

@@ -24,10 +24,18 @@ export interface ServerSide {
   stop(): Promise<void>;
 }
 
-function startNode(label: string, args: string[]): ChildLink<ServerRequest, ServerReady> {
+/** The checkout `ours-other` runs (`--against`); null until one is given. */
+let otherCheckout: string | null = null;
+
+/** `ours-other` is our server as the checkout at `root` has it (its own bench/server-process.ts and node_modules). */
+export function useOtherCheckout(root: string): void {
+  otherCheckout = root;
+}
+
+function startNode(label: string, args: string[], root?: string): ChildLink<ServerRequest, ServerReady> {
   return new ChildLink<ServerRequest, ServerReady>(
     label,
-    spawnBenchProcess('server-process.ts', { cpu: SERVER_CPU, nodeFlags: ['--expose-gc'], args }),
+    spawnBenchProcess('server-process.ts', { cpu: SERVER_CPU, nodeFlags: ['--expose-gc'], args, ...(root === undefined ? {} : { root }) }),
   );
 }
 
@@ -53,6 +61,9 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string
       return [startNode('server ours', ['ours', `DATA_DIR=${dataDir}`])];
     case 'ours-plain-sio':
       return [startNode('server ours, SOCKETIO_FAST_PATH=off', ['ours', 'SOCKETIO_FAST_PATH=off', `DATA_DIR=${dataDir}`])];
+    case 'ours-other':
+      if (otherCheckout === null) throw new Error('ours-other needs a checkout (--against DIR)');
+      return [startNode(`server ours at ${otherCheckout}`, ['ours', `DATA_DIR=${dataDir}`], otherCheckout)];
     case 'ours-memory':
       return [startNode('server ours, DATA_DIR=:memory:', ['ours', 'DATA_DIR=:memory:'])];
     default:

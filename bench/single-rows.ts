@@ -162,7 +162,7 @@ function manyRoomRows(trials: Trials, profile: Profile): Row[] {
  * probe counted against every client that was in the room when it left), and the idle
  * memory after it.
  */
-function stormMeasures(prefix: string, name: string, storm: number, stormTarget: Target): Measure<StormResult>[] {
+export function stormMeasures(prefix: string, name: string, storm: number, stormTarget: Target): Measure<StormResult>[] {
   return [
     {
       id: `${prefix}-storm`,
