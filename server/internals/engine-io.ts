@@ -3,7 +3,9 @@
  * at start (internals/check.ts). Pinned: engine.io 6.6.12 (package.json).
  */
 import { Server as EngineServer, Socket as EngineSocket, transports } from 'engine.io';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { idleSocketOf } from './ws';
 
 /** An Engine.IO connection (socket.io's `socket.conn`). */
 export type EngineConnection = EngineSocket;
@@ -34,15 +36,17 @@ export function webSocketOf(conn: EngineConnection): WebSocket | null {
 }
 
 /**
- * The `ws` socket under `conn` when a packet may skip engine.io's queue: its transport is
- * WebSocket and engine.io holds nothing for it yet. null otherwise (long-polling,
- * mid-upgrade, packets waiting). Runs for every client of every broadcast.
+ * The TCP socket under `conn` when a frame may be written to it directly: its transport
+ * is WebSocket, engine.io holds nothing for it yet, and ws is open and sending nothing
+ * (idleSocketOf). null otherwise (long-polling, mid-upgrade, packets waiting). Runs for
+ * every client of every broadcast: one body, no allocation.
  */
-export function unqueuedWebSocketOf(conn: EngineConnection): WebSocket | null {
+export function idleTcpSocketOf(conn: EngineConnection): Duplex | null {
   const inner = internalsOf(conn);
-  if (inner.writeBuffer.length > 0) return null;
+  if (inner.writeBuffer.length !== 0) return null;
   const transport = inner.transport;
-  return transport instanceof EngineWebSocketTransport ? ((transport as { socket?: WebSocket }).socket ?? null) : null;
+  if (!(transport instanceof EngineWebSocketTransport)) return null;
+  return idleSocketOf((transport as { socket?: WebSocket }).socket ?? null);
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { engineWrite, replaceWrite, unqueuedWebSocketOf, type EngineConnection } from '../../internals/engine-io';
-import { idleSocketOf } from '../../internals/ws';
+import { engineWrite, idleTcpSocketOf, replaceWrite, type EngineConnection } from '../../internals/engine-io';
 import { FlushPacer } from '../flush-pacer';
 
 /**
@@ -32,7 +31,7 @@ const FAST_SOCKET = Symbol('fast socket');
 function fastWrite(this: EngineConnection, data: unknown, options?: unknown, callback?: unknown): unknown {
   const frame = (options as PacketOptions | undefined)?.wsPreEncodedFrame;
   if (frame !== undefined && callback === undefined && this.readyState === 'open') {
-    const socket = idleSocketOf(unqueuedWebSocketOf(this)) as (Duplex & { [FAST_SOCKET]?: FastSocket }) | null;
+    const socket = idleTcpSocketOf(this) as (Duplex & { [FAST_SOCKET]?: FastSocket }) | null;
     const fast = socket?.[FAST_SOCKET];
     if (fast !== undefined && !fast.socket.destroyed) {
       fast.frames.queue(fast, options as PacketOptions, frame);
