@@ -21,26 +21,19 @@ export function textFrame(data: Buffer): Buffer[] {
 }
 
 /** ws's Sender state when no message is being compressed or read from a Blob. */
-const SENDER_IDLE = 0;
-const WS_OPEN = 1;
+export const SENDER_IDLE = 0;
+/** ws's readyState OPEN. */
+export const WS_OPEN = 1;
 
-/** What ws keeps on a WebSocket: its TCP socket and its frame writer. */
-interface WsInternals {
+/**
+ * What ws keeps on a WebSocket: its TCP socket and its frame writer. A frame written
+ * to `_socket` directly lands between two of ws's own only while the WebSocket is open
+ * and its Sender idle (nothing half-written, nothing being compressed).
+ */
+export interface WsInternals {
   readyState: number;
   _socket: Duplex | null;
   _sender: { _state: number } | undefined;
-}
-
-/**
- * The TCP socket of `ws` when a frame written to it directly would land between two of
- * ws's own: the WebSocket is open and its Sender is idle (nothing half-written, nothing
- * being compressed). null otherwise.
- */
-export function idleSocketOf(ws: WebSocket | null): Duplex | null {
-  if (ws === null) return null;
-  const inner = ws as unknown as WsInternals;
-  if (inner.readyState !== WS_OPEN || inner._sender?._state !== SENDER_IDLE) return null;
-  return inner._socket;
 }
 
 /** Whether this ws has its frame builder (no fallback: raw broadcasts are framed by it). */
@@ -48,7 +41,7 @@ export function missingFrameBuilder(): string | null {
   return typeof Sender?.frame === 'function' ? null : 'ws Sender.frame';
 }
 
-/** What idleSocketOf reads that this ws lacks (the Socket.IO fast path's), or null. */
+/** What the fast path reads of WsInternals that this ws lacks, or null. */
 export function missingIdleSocketInternals(): string | null {
   if (Sender === undefined) return 'ws Sender';
   // ws sets these fields in its constructors; a server-side WebSocket without a socket
