@@ -7,6 +7,11 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { SENDER_IDLE, WS_OPEN, type WsInternals } from './ws';
 
+// Read once: idleTcpSocketOf runs for every client of every broadcast, and where TypeScript
+// runs through tsx (the tests, the bench) each read of an imported binding calls a getter.
+const OPEN = WS_OPEN;
+const IDLE = SENDER_IDLE;
+
 /** An Engine.IO connection (socket.io's `socket.conn`). */
 export type EngineConnection = EngineSocket;
 
@@ -49,7 +54,7 @@ export function idleTcpSocketOf(conn: EngineConnection): Duplex | null {
   const transport = inner.transport;
   if (!(transport instanceof EngineWebSocketTransport)) return null;
   const ws = (transport as { socket: WsInternals }).socket;
-  return ws.readyState === WS_OPEN && ws._sender?._state === SENDER_IDLE ? ws._socket : null;
+  return ws.readyState === OPEN && ws._sender?._state === IDLE ? ws._socket : null;
 }
 
 /**

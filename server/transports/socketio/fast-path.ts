@@ -2,6 +2,11 @@ import type { Duplex } from 'node:stream';
 import { engineWrite, idleTcpSocketOf, replaceWrite, type EngineConnection } from '../../internals/engine-io';
 import { FlushPacer } from '../flush-pacer';
 
+// Imports that run for every client of every broadcast, read once: where TypeScript runs
+// through tsx (the tests, the bench), each read of an imported binding calls a getter.
+const tcpSocketOf = idleTcpSocketOf;
+const plainWrite = engineWrite;
+
 /**
  * A broadcast's packet options as socket.io-adapter hands them to each connection: the
  * adapter encodes a broadcast once and, for WebSocket clients, frames it once
@@ -31,14 +36,14 @@ const FAST_SOCKET = Symbol('fast socket');
 function fastWrite(this: EngineConnection, data: unknown, options?: unknown, callback?: unknown): unknown {
   const frame = (options as PacketOptions | undefined)?.wsPreEncodedFrame;
   if (frame !== undefined && callback === undefined && this.readyState === 'open') {
-    const socket = idleTcpSocketOf(this) as (Duplex & { [FAST_SOCKET]?: FastSocket }) | null;
+    const socket = tcpSocketOf(this) as (Duplex & { [FAST_SOCKET]?: FastSocket }) | null;
     const fast = socket?.[FAST_SOCKET];
     if (fast !== undefined && !fast.socket.destroyed) {
       fast.frames.queue(fast, options as PacketOptions, frame);
       return this;
     }
   }
-  return engineWrite.call(this, data, options, callback);
+  return plainWrite.call(this, data, options, callback);
 }
 
 /** Routes `conn`'s writes through the fast path (for the sockets attached to a FastFrames). */

@@ -4,6 +4,9 @@ import type { DrainState, SlowConsumerRule } from '../../session/slow-consumer';
 import type { Metrics } from '../../support/metrics';
 import type { EngineConnection } from './server';
 
+/** Read once: it runs for every connection in every turn that broadcasts (see fast-path.ts). */
+const pendingBytesOf = unsentBytes;
+
 /**
  * The Socket.IO connections, judged once per turn in which anything was broadcast by the
  * slow-consumer rule from what each has not taken: the packets engine.io still queues for
@@ -57,7 +60,7 @@ export class SlowConnections {
     for (const conn of this.connections) {
       // Closing already (cut in an earlier turn, its 'close' to come).
       if (conn.readyState !== 'open') continue;
-      const pending = unsentBytes(conn);
+      const pending = pendingBytesOf(conn);
       let drain = this.behind.size === 0 ? undefined : this.behind.get(conn);
       if (!this.rule.isBehind(pending)) {
         // Back under the limit: whatever it had, it took.
