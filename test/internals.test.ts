@@ -9,7 +9,7 @@ import { freshDataDir } from './support/data-dir';
 
 describe('the internals of ws, engine.io, socket.io and Node', () => {
   it('are all there in the versions this project pins', () => {
-    expect(checkInternals()).toEqual({ required: [], fastPath: [] });
+    expect(checkInternals()).toEqual({ required: [], fastPath: [], primary: [] });
   });
 
   it('stop the server at start, naming what is missing, when a required one is gone', async () => {
@@ -18,7 +18,7 @@ describe('the internals of ws, engine.io, socket.io and Node', () => {
       // What another socket.io version would look like to the start-up check.
       jest.doMock('../server/internals/check', () => ({
         ...jest.requireActual('../server/internals/check'),
-        checkInternals: () => ({ required: ['socket.io Server._nsps'], fastPath: [] }),
+        checkInternals: () => ({ required: ['socket.io Server._nsps'], fastPath: [], primary: [] }),
       }));
       ({ startServer: start } = jest.requireActual<typeof import('../server/process/server')>('../server/process/server'));
     });

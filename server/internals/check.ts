@@ -9,9 +9,14 @@ export interface InternalsReport {
   required: string[];
   /** Internals of the Socket.IO fast path: it is turned off, with a warning, and every packet takes engine.io's path. */
   fastPath: string[];
+  /** Internals of the primary of WORKERS > 1, which runs no chat: it refuses to start, naming them. */
+  primary: string[];
 }
 
 const missing = (checks: (string | null)[]): string[] => checks.filter((name): name is string => name !== null);
+
+/** The answer depends only on the installed versions: a process with several servers (tests) asks once. */
+let report: InternalsReport | undefined;
 
 /**
  * Every internal of another library this server relies on, looked for once at start.
@@ -19,10 +24,12 @@ const missing = (checks: (string | null)[]): string[] => checks.filter((name): n
  * empty for them: an upgrade that moves one is told at start, not found by misbehaving.
  */
 export function checkInternals(): InternalsReport {
-  return {
-    required: missing([missingFrameBuilder(), missingEngineInternals(), missingSocketIoInternals(), missingNodeInternals()]),
+  report ??= {
+    required: missing([missingFrameBuilder(), missingEngineInternals(), missingSocketIoInternals()]),
     fastPath: missing([missingWriteInternals(), missingIdleSocketInternals()]),
+    primary: missing([missingNodeInternals()]),
   };
+  return report;
 }
 
 /** The server cannot run with these libraries: it says which internals are missing. */

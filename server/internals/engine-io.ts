@@ -84,10 +84,16 @@ export function sessionById(engine: EngineServer, sid: string): { close(): void 
   return (engine as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[sid];
 }
 
+/** The source of the WebSocket transport's `send`, which both checks below read; '' without that class. */
+function transportSendSource(): string {
+  if (typeof EngineWebSocketTransport !== 'function') return '';
+  return String((EngineWebSocketTransport.prototype as { send?: unknown }).send);
+}
+
 /** What unsentBytes, webSocketOf and sessionById read that this engine.io lacks, or null (no fallback). */
 export function missingEngineInternals(): string | null {
   if (typeof EngineWebSocketTransport !== 'function') return 'engine.io WebSocket transport class';
-  const transportSend = String((EngineWebSocketTransport.prototype as { send?: unknown }).send);
+  const transportSend = transportSendSource();
   if (!transportSend.includes('this.socket')) return 'engine.io WebSocket transport.socket';
   const sendPacket = String((EngineSocket.prototype as unknown as { sendPacket?: unknown }).sendPacket);
   if (!sendPacket.includes('writeBuffer')) return 'engine.io Socket.writeBuffer';
@@ -102,8 +108,7 @@ export function missingEngineInternals(): string | null {
 /** What the Socket.IO fast path needs besides (engineWrite, a pre-built frame engine.io would write as it is), or null. */
 export function missingWriteInternals(): string | null {
   if (typeof engineWrite !== 'function') return 'engine.io Socket.prototype.write';
-  const transportSend = String((EngineWebSocketTransport.prototype as { send?: unknown }).send);
   // The adapter's pre-built frame must be what engine.io itself would write for it.
-  if (!transportSend.includes('wsPreEncodedFrame')) return 'engine.io WebSocket transport writing wsPreEncodedFrame';
+  if (!transportSendSource().includes('wsPreEncodedFrame')) return 'engine.io WebSocket transport writing wsPreEncodedFrame';
   return null;
 }

@@ -22,8 +22,7 @@ export function textFrame(data: Buffer): Buffer[] {
 
 /** ws's Sender state when no message is being compressed or read from a Blob. */
 export const SENDER_IDLE = 0;
-/** ws's readyState OPEN. */
-export const WS_OPEN = 1;
+export const WS_OPEN = WebSocket.OPEN;
 
 /**
  * What ws keeps on a WebSocket: its TCP socket and its frame writer. A frame written

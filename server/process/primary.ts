@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
+import { checkInternals, MissingInternalsError } from '../internals/check';
 import { stopReadingWhatIsSent } from '../internals/node';
 import { baseUrl } from './listen';
 
@@ -34,6 +35,8 @@ export interface Primary {
  * A worker that dies is replaced.
  */
 export async function startPrimary(config: Config, logger: Logger): Promise<Primary> {
+  const internals = checkInternals();
+  if (internals.primary.length > 0) throw new MissingInternalsError(internals.primary);
   const httpServer = createServer();
   setupMaster(httpServer, { loadBalancingMethod: 'least-connection' });
   httpServer.on('connection', closeOnceEnded);

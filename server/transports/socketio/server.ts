@@ -12,7 +12,6 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from '../../protocol';
-import type { Room } from '../../room/room';
 import { wsErrorReason, type Metrics } from '../../support/metrics';
 import { corkingWsEngine } from './corking-ws-engine';
 import type { FastFrames } from './fast-path';
@@ -27,7 +26,7 @@ export interface SocketData {
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 export type ChatNamespace = ReturnType<ChatServer['of']>;
-export type EngineConnection = Socket['conn'];
+export type { EngineConnection } from '../../internals/engine-io';
 /** A dynamic namespace (socket.io's ParentNamespace, a class it does not export). */
 export type ParentNamespace = ChatNamespace & { createChild(name: string): ChatNamespace };
 
@@ -39,9 +38,8 @@ export function roomOfNamespace(namespace: string): string | null {
 }
 
 /** The namespaces of `room`: the lobby is `/` (the seed's `io.emit`) and `/lobby` alike. */
-export function namespacesOf(room: string | Room): readonly string[] {
-  const name = typeof room === 'string' ? room : room.name;
-  return name === DEFAULT_ROOM ? ['/', `/${DEFAULT_ROOM}`] : [`/${name}`];
+export function namespacesOf(room: string): readonly string[] {
+  return room === DEFAULT_ROOM ? ['/', `/${DEFAULT_ROOM}`] : [`/${room}`];
 }
 
 /** How long a dropped client's session is kept for it (connection state recovery, Redis only). */
