@@ -24,6 +24,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { ChatAck, ClientToServerEvents, RawJsonFrame, ServerToClientEvents } from '../server/protocol';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
+import { TOTALS } from '../server/store/sqlite/schema';
 import { TSX_NODE_FLAGS } from '../tools/tsx';
 
 const { values: args } = parseArgs({
@@ -203,9 +204,9 @@ const total = (sizes: Record<string, number>) => Object.values(sizes).reduce((a,
 function storedRows(): { messages: number; rooms: number } {
   const db = new Database(path.join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
   try {
-    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    // The row of `rooms` named '' holds the store's totals, not a room.
-    return { messages: count('messages'), rooms: count("rooms WHERE name <> ''") };
+    const count = (from: string, ...params: unknown[]) => (db.prepare(`SELECT count(*) AS n FROM ${from}`).get(...params) as { n: number }).n;
+    // One row of `rooms` holds the store's totals, not a room.
+    return { messages: count('messages'), rooms: count('rooms WHERE name <> ?', TOTALS) };
   } finally {
     db.close();
   }

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import type { ChatMessage, RawJsonFrame } from '../server/protocol';
 import { freshDataDir } from './support/data-dir';
 import { startNodes } from './support/nodes';
-import { API_TEST_KEY, callApi, type ApiCallOptions } from './support/api';
+import { API_TEST_KEY, callApi, postMessage, type ApiCallOptions } from './support/api';
 import { connectRaw, type RawTestClient } from './support/raw-client';
 import type { RedisProcess } from '../tools/redis-process';
 import { describeWithRedis, startRedis } from './support/redis';
@@ -13,15 +13,10 @@ import { connectSio, type SioTestClient } from './support/sio-client';
 
 jest.setTimeout(30_000);
 
-const KEY = API_TEST_KEY;
-
 /** One API request, its answer checked against docs/openapi.yaml (see callApi); the body as JSON of any shape. */
 const call = (url: string, method: string, path: string, options: ApiCallOptions = {}) => callApi<any>(url, method, path, options);
 
-const post = (url: string, room: string, json: unknown, headers: Record<string, string> = {}) =>
-  call(url, 'POST', `/api/rooms/${room}/messages`, { json, headers });
-
-const apiServer = (env: Record<string, string> = {}) => startTestServer({ API_KEY: KEY, ...env });
+const apiServer = (env: Record<string, string> = {}) => startTestServer({ API_KEY: API_TEST_KEY, ...env });
 
 /** The next chat a raw `format=json` client receives, notices skipped. */
 async function nextRawChat(client: RawTestClient): Promise<ChatMessage> {
@@ -57,16 +52,16 @@ function rawHttp(url: string, head: string, body: string): Promise<string> {
 describe('HTTP API: access', () => {
   it('is off without API_KEY: 404 api_disabled, with or without a bearer', async () => {
     const server = await startTestServer();
-    for (const key of [null, KEY]) {
+    for (const key of [null, API_TEST_KEY]) {
       const answer = await call(server.url, 'GET', '/api/rooms', { key });
       expect(answer).toMatchObject({ status: 404, body: { error: 'api_disabled' } });
     }
-    expect((await post(server.url, 'alpha', { text: 'hi' })).status).toBe(404);
+    expect((await postMessage(server.url, 'alpha', { text: 'hi' })).status).toBe(404);
   });
 
   it('needs the bearer: none, a wrong one or another scheme get 401 unauthorized', async () => {
     const server = await apiServer();
-    const tries: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${KEY}` }, { authorization: KEY }];
+    const tries: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${API_TEST_KEY}` }, { authorization: API_TEST_KEY }];
     for (const headers of tries) {
       const answer = await call(server.url, 'GET', '/api/rooms', { key: null, headers });
       expect(answer).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
@@ -96,14 +91,14 @@ describe('HTTP API: posting', () => {
     const alpha = await listeners(server.url, 'alpha');
     const beta = await listeners(server.url, 'beta');
 
-    const answer = await post(server.url, 'alpha', { text: 'hello from the backend', name: 'billing' });
+    const answer = await postMessage(server.url, 'alpha', { text: 'hello from the backend', name: 'billing' });
     expect(answer.status).toBe(201);
     const expected = { id: answer.body.id, at: answer.body.at, text: 'hello from the backend', name: 'billing' };
     expect(await nextRawChat(alpha.raw)).toEqual(expected);
     expect(await alpha.sio.chats.next()).toEqual(expected);
 
     // beta's clients: the next chat they get is beta's own marker, posted after.
-    expect((await post(server.url, 'beta', { text: 'beta marker' })).status).toBe(201);
+    expect((await postMessage(server.url, 'beta', { text: 'beta marker' })).status).toBe(201);
     expect((await nextRawChat(beta.raw)).text).toBe('beta marker');
     expect((await beta.sio.chats.next()).text).toBe('beta marker');
   });
@@ -111,15 +106,15 @@ describe('HTTP API: posting', () => {
   it('names a post `api` by default and cleans a given name like a client’s', async () => {
     const server = await apiServer();
     const { sio } = await listeners(server.url, 'alpha');
-    await post(server.url, 'alpha', { text: 'one' });
-    await post(server.url, 'alpha', { text: 'two', name: '  bo\u0000b\u200b ' });
+    await postMessage(server.url, 'alpha', { text: 'one' });
+    await postMessage(server.url, 'alpha', { text: 'two', name: '  bo\u0000b\u200b ' });
     expect((await sio.chats.take(2)).map((m) => m.name)).toEqual(['api', 'bob']);
   });
 
   it('keeps posts in the history: GET messages, and a newcomer’s history', async () => {
     const server = await apiServer();
     const ids: string[] = [];
-    for (const text of ['first', 'second', 'third']) ids.push((await post(server.url, 'alpha', { text })).body.id);
+    for (const text of ['first', 'second', 'third']) ids.push((await postMessage(server.url, 'alpha', { text })).body.id);
 
     const all = await call(server.url, 'GET', '/api/rooms/alpha/messages');
     expect(all.status).toBe(200);
@@ -141,11 +136,11 @@ describe('HTTP API: posting', () => {
     const { raw, sio } = await listeners(server.url, 'alpha');
     const headers = { 'idempotency-key': 'order-42-shipped' };
 
-    const first = await post(server.url, 'alpha', { text: 'order 42 shipped' }, headers);
-    const again = await post(server.url, 'alpha', { text: 'order 42 shipped' }, headers);
+    const first = await postMessage(server.url, 'alpha', { text: 'order 42 shipped' }, headers);
+    const again = await postMessage(server.url, 'alpha', { text: 'order 42 shipped' }, headers);
     expect(first.status).toBe(201);
     expect(again).toMatchObject({ status: 200, body: first.body });
-    await post(server.url, 'alpha', { text: 'marker' });
+    await postMessage(server.url, 'alpha', { text: 'marker' });
 
     expect((await nextRawChat(raw)).text).toBe('order 42 shipped');
     expect((await nextRawChat(raw)).text).toBe('marker');
@@ -161,7 +156,7 @@ describe('HTTP API: posting', () => {
     const alpha = await listeners(server.url, 'alpha');
     const beta = await listeners(server.url, 'beta');
     const headers = { 'idempotency-key': 'deploy-1842' };
-    const first = await post(server.url, 'alpha', { text: 'deploy 1842 is live', name: 'deploy-bot' }, headers);
+    const first = await postMessage(server.url, 'alpha', { text: 'deploy 1842 is live', name: 'deploy-bot' }, headers);
     expect(first.status).toBe(201);
 
     const reuses: [string, unknown][] = [
@@ -171,15 +166,15 @@ describe('HTTP API: posting', () => {
       ['alpha', { text: 'deploy 1842 is live' }],
     ];
     for (const [room, body] of reuses) {
-      const answer = await post(server.url, room, body, headers);
+      const answer = await postMessage(server.url, room, body, headers);
       expect([room, body, answer.status, answer.body]).toEqual([room, body, 422, { error: 'idempotency_key_reused' }]);
     }
     // The same request again still answers the first result.
-    const again = await post(server.url, 'alpha', { text: 'deploy 1842 is live', name: 'deploy-bot' }, headers);
+    const again = await postMessage(server.url, 'alpha', { text: 'deploy 1842 is live', name: 'deploy-bot' }, headers);
     expect(again).toMatchObject({ status: 200, body: first.body });
 
-    await post(server.url, 'alpha', { text: 'alpha marker' });
-    await post(server.url, 'beta', { text: 'beta marker' });
+    await postMessage(server.url, 'alpha', { text: 'alpha marker' });
+    await postMessage(server.url, 'beta', { text: 'beta marker' });
     expect((await alpha.sio.chats.take(2)).map((m) => m.text)).toEqual(['deploy 1842 is live', 'alpha marker']);
     expect((await nextRawChat(alpha.raw)).text).toBe('deploy 1842 is live');
     expect((await nextRawChat(alpha.raw)).text).toBe('alpha marker');
@@ -191,27 +186,27 @@ describe('HTTP API: posting', () => {
     const server = await apiServer();
     const { sio } = await listeners(server.url, 'alpha');
     const headers = { 'idempotency-key': 'at-once' };
-    const answers = await Promise.all([1, 2, 3].map(() => post(server.url, 'alpha', { text: 'once' }, headers)));
+    const answers = await Promise.all([1, 2, 3].map(() => postMessage(server.url, 'alpha', { text: 'once' }, headers)));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 201]);
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
-    await post(server.url, 'alpha', { text: 'marker' });
+    await postMessage(server.url, 'alpha', { text: 'marker' });
     expect((await sio.chats.take(2)).map((m) => m.text)).toEqual(['once', 'marker']);
   });
 
   it('refuses an Idempotency-Key that is too long or not visible ASCII', async () => {
     const server = await apiServer();
     for (const key of ['k'.repeat(201), 'with space']) {
-      const answer = await post(server.url, 'alpha', { text: 'hi' }, { 'idempotency-key': key });
+      const answer = await postMessage(server.url, 'alpha', { text: 'hi' }, { 'idempotency-key': key });
       expect(answer).toMatchObject({ status: 400, body: { error: 'invalid_idempotency_key' } });
     }
-    expect((await post(server.url, 'alpha', { text: 'hi' }, { 'idempotency-key': 'k'.repeat(200) })).status).toBe(201);
+    expect((await postMessage(server.url, 'alpha', { text: 'hi' }, { 'idempotency-key': 'k'.repeat(200) })).status).toBe(201);
   });
 
   it('answers 429 rate_limited after a burst of twice API_RATE_LIMIT', async () => {
     const server = await apiServer({ API_RATE_LIMIT: '1' });
     const statuses: number[] = [];
     while (statuses.length < 10 && !statuses.includes(429)) {
-      const answer = await post(server.url, 'alpha', { text: `#${statuses.length}` });
+      const answer = await postMessage(server.url, 'alpha', { text: `#${statuses.length}` });
       statuses.push(answer.status);
       if (answer.status === 429) expect(answer.body).toEqual({ error: 'rate_limited' });
     }
@@ -241,7 +236,7 @@ describe('HTTP API: refused posts', () => {
       const answer = await call(server.url, 'POST', '/api/rooms/alpha/messages', { body, headers: { 'content-type': 'application/json' } });
       expect([body, answer.status, answer.body]).toEqual([body, 400, { error }]);
     }
-    await post(server.url, 'alpha', { text: 'marker' });
+    await postMessage(server.url, 'alpha', { text: 'marker' });
     expect((await sio.chats.next()).text).toBe('marker');
   });
 
@@ -261,14 +256,14 @@ describe('HTTP API: refused posts', () => {
 
   it('refuses text over MAX_MESSAGE_BYTES with 413 too_large', async () => {
     const server = await apiServer({ MAX_MESSAGE_BYTES: '100' });
-    expect((await post(server.url, 'alpha', { text: 'é'.repeat(50) })).status).toBe(201);
-    expect(await post(server.url, 'alpha', { text: `${'é'.repeat(50)}x` })).toMatchObject({ status: 413, body: { error: 'too_large' } });
+    expect((await postMessage(server.url, 'alpha', { text: 'é'.repeat(50) })).status).toBe(201);
+    expect(await postMessage(server.url, 'alpha', { text: `${'é'.repeat(50)}x` })).toMatchObject({ status: 413, body: { error: 'too_large' } });
   });
 
   it('answers 413 to a huge declared body before it is sent, and closes the connection', async () => {
     const server = await apiServer({ MAX_MESSAGE_BYTES: '1000' });
     const head =
-      `POST /api/rooms/alpha/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `POST /api/rooms/alpha/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${API_TEST_KEY}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`;
     // 100 MiB announced, 1 KiB sent: the answer and the close come without the rest.
     const answer = await rawHttp(server.url, head, `{"text":"${'a'.repeat(1024)}`);
@@ -276,14 +271,14 @@ describe('HTTP API: refused posts', () => {
     expect(answer).toMatch(/\r\nconnection: close\r\n/i);
     expect(answer.endsWith('{"error":"too_large"}')).toBe(true);
     // Refused for another reason before the body is read: closed the same way.
-    const unauthorized = await rawHttp(server.url, head.replace(`Bearer ${KEY}`, 'Bearer wrong'), 'x');
+    const unauthorized = await rawHttp(server.url, head.replace(`Bearer ${API_TEST_KEY}`, 'Bearer wrong'), 'x');
     expect(unauthorized).toMatch(/^HTTP\/1\.1 401 [^]*\r\nconnection: close\r\n/i);
   });
 
   it('answers 413 to a chunked body once it passes the limit, and closes the connection', async () => {
     const server = await apiServer({ MAX_MESSAGE_BYTES: '1000' });
     const head =
-      `POST /api/rooms/alpha/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `POST /api/rooms/alpha/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${API_TEST_KEY}\r\n` +
       `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
     const chunk = 'a'.repeat(8 * 1024);
     // Past the limit (6 x 1000 + 1024 bytes), and never finished.
@@ -309,22 +304,22 @@ describe('HTTP API: refused posts', () => {
   it('answers 503 room_limit when every room this node may hold has clients', async () => {
     const server = await apiServer({ MAX_ROOMS: '2' });
     await listeners(server.url, 'alpha');
-    expect(await post(server.url, 'beta', { text: 'hi' })).toMatchObject({ status: 503, body: { error: 'room_limit' } });
-    expect((await post(server.url, 'alpha', { text: 'hi' })).status).toBe(201);
-    expect((await post(server.url, 'lobby', { text: 'hi' })).status).toBe(201);
+    expect(await postMessage(server.url, 'beta', { text: 'hi' })).toMatchObject({ status: 503, body: { error: 'room_limit' } });
+    expect((await postMessage(server.url, 'alpha', { text: 'hi' })).status).toBe(201);
+    expect((await postMessage(server.url, 'lobby', { text: 'hi' })).status).toBe(201);
   });
 
   it('answers 503 unavailable when the store can neither take nor read messages', async () => {
     const dataDir = freshDataDir();
     const server = await apiServer({ DATA_DIR: dataDir });
-    expect((await post(server.url, 'alpha', { text: 'kept' })).status).toBe(201);
+    expect((await postMessage(server.url, 'alpha', { text: 'kept' })).status).toBe(201);
     // A file where the database's directory was: the store cannot open it again.
     rmSync(dataDir, { recursive: true, force: true });
     writeFileSync(dataDir, 'not a directory');
     await waitUntil(async () => (await call(server.url, 'GET', '/api/rooms')).status === 503, 'GET /api/rooms to answer 503');
     expect(await call(server.url, 'GET', '/api/rooms')).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(await call(server.url, 'GET', '/api/rooms/alpha/messages')).toMatchObject({ status: 503, body: { error: 'unavailable' } });
-    expect(await post(server.url, 'alpha', { text: 'lost' })).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(await postMessage(server.url, 'alpha', { text: 'lost' })).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     rmSync(dataDir, { force: true });
     mkdirSync(dataDir);
   });
@@ -334,7 +329,7 @@ describe('HTTP API: reading', () => {
   it('pages history: the latest `limit`, `since` an id, and complete:false for an unknown id', async () => {
     const server = await apiServer();
     const ids: string[] = [];
-    for (let i = 1; i <= 5; i += 1) ids.push((await post(server.url, 'alpha', { text: `m${i}` })).body.id);
+    for (let i = 1; i <= 5; i += 1) ids.push((await postMessage(server.url, 'alpha', { text: `m${i}` })).body.id);
     const texts = (answer: { body: { messages: ChatMessage[] } }) => answer.body.messages.map((m) => m.text);
 
     const latest = await call(server.url, 'GET', '/api/rooms/alpha/messages?limit=2');
@@ -348,7 +343,7 @@ describe('HTTP API: reading', () => {
     // Never 304, whatever a poller sends (not through fetch, which adds no-cache to it).
     const conditional = await rawHttp(
       server.url,
-      `GET /api/rooms/alpha/messages?limit=2 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `GET /api/rooms/alpha/messages?limit=2 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${API_TEST_KEY}\r\n` +
         `If-None-Match: ${latest.headers.get('etag') ?? '*'}\r\nConnection: close\r\n\r\n`,
       '',
     );
@@ -376,7 +371,7 @@ describe('HTTP API: reading', () => {
     expect((await call(server.url, 'GET', '/api/rooms')).body).toEqual({ rooms: [], next: null });
     await connectRaw(server.url, { name: 'ann' }, {}, { room: 'zeta' });
     await connectSio(server.url, { auth: { name: 'bob' }, room: 'zeta' });
-    const posted = await post(server.url, 'alpha', { text: 'hi' });
+    const posted = await postMessage(server.url, 'alpha', { text: 'hi' });
 
     const { body } = await call(server.url, 'GET', '/api/rooms');
     expect(body).toEqual({
@@ -414,7 +409,7 @@ describe('HTTP API: reading', () => {
 
   it('counts API requests and posted messages in /metrics', async () => {
     const server = await apiServer();
-    await post(server.url, 'alpha', { text: 'hi' });
+    await postMessage(server.url, 'alpha', { text: 'hi' });
     await call(server.url, 'GET', '/api/rooms', { key: 'wrong' });
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^chat_api_requests_total\{method="POST",status="201"\} 1$/m);
@@ -432,10 +427,10 @@ describeWithRedis('HTTP API with two nodes on one Redis', () => {
 
   it('delivers a post on node A to raw and Socket.IO clients of the room on node B, and B reads it back', async () => {
     await redis.flush();
-    const [a, b] = await startNodes(2, { REDIS_URL: redis.url, API_KEY: KEY });
+    const [a, b] = await startNodes(2, { REDIS_URL: redis.url, API_KEY: API_TEST_KEY });
     const onB = await listeners(b!.url, 'alpha');
 
-    const answer = await post(a!.url, 'alpha', { text: 'from A', name: 'backend' });
+    const answer = await postMessage(a!.url, 'alpha', { text: 'from A', name: 'backend' });
     expect(answer.status).toBe(201);
     const expected = { ...answer.body, text: 'from A', name: 'backend' };
     expect(await nextRawChat(onB.raw)).toEqual(expected);

@@ -2,7 +2,7 @@
  * The session core on its own, with no sockets: what a wire hands a Session and its
  * Members, and what it gets back (replies, welcomes, counts), on a clock the test moves.
  */
-import { Admission, type Ticket } from '../server/access/admission';
+import { Admission, isRefusal, type Ticket } from '../server/access/admission';
 import { Credentials } from '../server/access/credentials';
 import { ChatError, MAX_ROOMS_PER_CONNECTION, RoomError, type ChatErrorCode } from '../server/protocol';
 import { FloodControl } from '../server/room/flood-control';
@@ -83,7 +83,7 @@ function enter(member: Member): Member {
 }
 
 function ticketOf(answer: ReturnType<SessionCore['admit']>): Ticket {
-  if (!('issuer' in answer)) throw new Error(`refused: ${answer.status}`);
+  if (isRefusal(answer)) throw new Error(`refused: ${answer.status}`);
   return answer;
 }
 

@@ -1,9 +1,8 @@
 import type { Identity } from '../access/jwt';
-import { ChatError, TYPING_INTERVAL_MS, type ChatErrorCode, type ChatMessage } from '../protocol';
+import { ChatError, TYPING_INTERVAL_MS, type ChatErrorCode } from '../protocol';
 import { chatTextError } from '../room/chat-text';
 import { claimedName, displayName } from '../room/names';
-import type { Room } from '../room/room';
-import type { StoreUnavailableError } from '../store/message-store';
+import type { PostOutcome, Room } from '../room/room';
 import type { Expiry } from '../support/expiry-clock';
 import { jsonBytes } from '../support/json-bytes';
 import type { Budget } from '../room/flood-control';
@@ -44,9 +43,7 @@ export interface MemberConnection {
  * before anyone receives it) or `refused` (the store could not keep it: nobody received
  * it); `rejected` comes at once when the message was never posted.
  */
-export interface PostReply {
-  accepted(message: ChatMessage): void;
-  refused(error: StoreUnavailableError): void;
+export interface PostReply extends Required<PostOutcome> {
   rejected(error: ChatErrorCode): void;
 }
 
@@ -107,7 +104,7 @@ export class Member {
       reply.rejected(error);
       return;
     }
-    this.postText(text as string, reply);
+    this.postVerbatim(text as string, reply);
   }
 
   /**
@@ -115,7 +112,14 @@ export class Member {
    * refused binary, oversize and invalid UTF-8 frames): flood control only.
    */
   postVerbatim(text: string, reply: PostReply): void {
-    this.postText(text, reply);
+    const { services, budget } = this.session;
+    if (budget !== null && !budget.take(jsonBytes(text))) {
+      services.metrics.reject('rate');
+      reply.rejected(ChatError.RateLimited);
+      return;
+    }
+    services.metrics.messageIn(this.session.transport);
+    this.room.post(this.name, text, reply);
   }
 
   /**
@@ -150,16 +154,5 @@ export class Member {
     this.joined = true;
     this.session.services.logger.info(this.describe(), 'connection open');
     this.room.join(this.name, this.user);
-  }
-
-  private postText(text: string, reply: PostReply): void {
-    const { services, budget } = this.session;
-    if (budget !== null && !budget.take(jsonBytes(text))) {
-      services.metrics.reject('rate');
-      reply.rejected(ChatError.RateLimited);
-      return;
-    }
-    services.metrics.messageIn(this.session.transport);
-    this.room.post(this.name, text, reply);
   }
 }
