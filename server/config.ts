@@ -2,13 +2,7 @@ import { z } from 'zod';
 import { SETTINGS, type JwtPublicKeyAlgorithm, type SettingName, type SettingValues } from './settings';
 import { readTlsFiles, type TlsFiles } from './tls';
 
-export { LOG_LEVELS, SETTINGS, type AllowedOrigins, type LogLevel } from './settings';
-export type { AllowedHost, AllowedHosts } from './host-name';
-
-/** Every setting's default, by environment variable. */
-export const DEFAULTS = Object.fromEntries(Object.entries(SETTINGS).map(([name, { default: value }]) => [name, value])) as Record<SettingName, string>;
-
-export type ConfigVariable = SettingName;
+export type { AllowedOrigins, LogLevel } from './settings';
 
 /** Where the keys that sign clients' tokens come from: exactly one of the three. */
 export type JwtKeySource =
@@ -92,7 +86,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const raw: Record<string, string> = {};
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const value = env[name];
-    raw[name] = value === undefined || value === '' ? DEFAULTS[name] : value;
+    raw[name] = value === undefined || value === '' ? SETTINGS[name].default : value;
   }
 
   const result = schema.safeParse(raw);

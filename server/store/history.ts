@@ -40,12 +40,17 @@ export class History {
       if (this.gap === null || compareIds(message.id, this.gap) > 0) this.gap = message.id;
       return;
     }
-    const newest = this.size === 0 ? undefined : this.at(this.size - 1);
+    const newest = this.newest();
     if (newest !== undefined && compareIds(message.id, newest.id) <= 0) {
       this.insertInOrder(message);
       return;
     }
     this.append(message, bytes);
+  }
+
+  /** The newest message kept, if any. */
+  newest(): ChatMessage | undefined {
+    return this.size === 0 ? undefined : this.at(this.size - 1);
   }
 
   /** Oldest first. */

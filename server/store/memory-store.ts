@@ -18,7 +18,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements MessageStore {
   private readonly ids: MessageIdGenerator;
-  private readonly kept = new Map<string, Kept>();
+  private readonly kept = new Map<string, History>();
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.ids = options.ids ?? new MessageIdGenerator();
@@ -27,23 +27,24 @@ export class MemoryStore implements MessageStore {
   append(room: string, name: string, text: string, done: AppendCallback): void {
     const { id, at } = this.ids.next();
     const message: ChatMessage = { id, text, name, at };
-    this.keep(room, message);
+    this.historyOf(room).add(message);
     done(null, message);
   }
 
   recent(room: string, limit: number): readonly ChatMessage[] {
-    const all = this.kept.get(room)?.history.list() ?? [];
+    const all = this.kept.get(room)?.list() ?? [];
     return limit === 0 ? [] : all.slice(-limit);
   }
 
   read(room: string, query: ReadQuery): StoredPage {
-    return pageOf(this.kept.get(room)?.history.list() ?? [], query);
+    return pageOf(this.kept.get(room)?.list() ?? [], query);
   }
 
   rooms(query: RoomQuery): StoredRoom[] {
     const rooms: StoredRoom[] = [];
-    for (const [name, { lastAt }] of this.kept) {
-      if (query.after === undefined || name > query.after) rooms.push({ name, lastMessageAt: lastAt });
+    for (const [name, history] of this.kept) {
+      const newest = history.newest();
+      if (newest !== undefined && (query.after === undefined || name > query.after)) rooms.push({ name, lastMessageAt: newest.at });
     }
     return rooms.sort(byName).slice(0, query.limit);
   }
@@ -53,7 +54,7 @@ export class MemoryStore implements MessageStore {
   }
 
   observe(room: string, message: ChatMessage): void {
-    this.keep(room, message);
+    this.historyOf(room).add(message);
   }
 
   forget(room: string): void {
@@ -64,27 +65,14 @@ export class MemoryStore implements MessageStore {
     this.kept.clear();
   }
 
-  private keep(room: string, message: ChatMessage): void {
-    const kept = this.kept.get(room);
-    if (kept === undefined) {
-      const history = new History(this.options.keep, this.options.maxBytes);
-      history.add(message);
-      this.kept.set(room, { history, lastAt: message.at, lastId: message.id });
-      return;
+  private historyOf(room: string): History {
+    let history = this.kept.get(room);
+    if (history === undefined) {
+      history = new History(this.options.keep, this.options.maxBytes);
+      this.kept.set(room, history);
     }
-    kept.history.add(message);
-    if (compareIds(message.id, kept.lastId) > 0) {
-      kept.lastAt = message.at;
-      kept.lastId = message.id;
-    }
+    return history;
   }
-}
-
-/** A room's history, and its newest message's id and time (for listings, without copying the history). */
-interface Kept {
-  history: History;
-  lastAt: number;
-  lastId: string;
 }
 
 /**
