@@ -55,7 +55,8 @@ export function redisCommand(port: number, command: string, timeoutMs = 1_000): 
 /** The pid of the redis-server answering on `port` (from INFO server). */
 function redisPid(port: number): Promise<number> {
   return redisRequest(port, 'INFO server', (reply) => {
-    const pid = /process_id:(\d+)/.exec(reply)?.[1];
+    // Up to its line end: a reply read in part may end within the number.
+    const pid = /process_id:(\d+)\r\n/.exec(reply)?.[1];
     return pid === undefined ? undefined : Number(pid);
   });
 }
@@ -93,13 +94,16 @@ export async function startRedisProcess(options: RedisOptions = {}): Promise<Red
     child = process;
     const deadline = Date.now() + 5_000;
     for (;;) {
-      try {
-        // Its own process, not another Redis that took the port meanwhile: a test that
-        // stops this one must cause an outage.
-        if ((await redisPid(port)) === process.pid) return;
-        if (process.exitCode !== null) throw new Error(`another redis-server answers on ${port}`);
-      } catch (err) {
-        if (Date.now() > deadline || process.exitCode !== null) throw new Error(`redis-server on ${port} did not start: ${String(err)}`);
+      // Its own process, not another Redis that took the port meanwhile: a test that
+      // stops this one must cause an outage.
+      const answer = await redisPid(port).then(
+        (pid) => ({ pid, error: null }),
+        (error: unknown) => ({ pid: null, error }),
+      );
+      if (answer.pid === process.pid) return;
+      if (process.exitCode !== null || Date.now() > deadline) {
+        const why = answer.pid === null ? String(answer.error) : `redis-server ${answer.pid} answers there`;
+        throw new Error(`redis-server on ${port} did not start: ${why}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
