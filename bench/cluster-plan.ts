@@ -1,6 +1,6 @@
 import type { ServerSetup } from './ipc';
 import { roomGroups, roomLine, type Timed } from './plan';
-import { compare, cpuMeasure, fanoutMeasure, latencyDelivery, type Measure, type Row } from './rows';
+import { compare, cpuMeasure, fanoutMeasure, latencyMeasure, type Row } from './rows';
 import type { Profile } from './profiles';
 import { runRoomTrial, type RoomResult } from './room-trial';
 
@@ -69,15 +69,7 @@ export function buildClusterRows(trials: ClusterTrials, profile: Profile): Row[]
       const fanout = fanoutMeasure(`${setup}-${name}-fanout`, `${rooms[name]}, ${SETUP_NAMES[setup]}`);
       // All the server side's processes added up (nodes, workers, redis-server), on its one core.
       const cpu = cpuMeasure(`${setup}-${name}-cpu`, `${cpuRooms[name]}, ${SETUP_NAMES[setup]}`);
-      const p99: Measure<RoomResult> = {
-        id: `${setup}-${name}-latency-p99`,
-        label: `${latencyRooms[name]}, ${SETUP_NAMES[setup]}`,
-        unit: 'ms',
-        better: 'lower',
-        target: null,
-        value: (r) => r.latency.p99Ms,
-        delivery: latencyDelivery,
-      };
+      const p99 = latencyMeasure(`${setup}-${name}-latency-p99`, `${latencyRooms[name]}, ${SETUP_NAMES[setup]}`, 'p99');
       const results = trials[name];
       for (const measure of [fanout, cpu, p99]) rows.push(compare(measure, 'ours, one process', results[setup], results.ours));
     }

@@ -121,6 +121,11 @@ export function fanoutMeasure(id: string, label: string, target: Target | null =
   return { id, label, unit: 'deliveries/s', better: 'higher', target, value: (r) => r.fanout.deliveriesPerSecond, delivery: fanoutDelivery };
 }
 
+/** A latency quantile of a room trial, its messages sent at the profile's steady rate. */
+export function latencyMeasure(id: string, label: string, quantile: 'p50' | 'p99' | 'max', target: Target | null = null): Measure<RoomResult> {
+  return { id, label, unit: 'ms', better: 'lower', target, value: (r) => r.latency[`${quantile}Ms`], delivery: latencyDelivery };
+}
+
 /** The server's CPU per delivery in that trial's fan-out window (see cpuPerDelivery). */
 export function cpuMeasure(id: string, label: string, target: Target | null = null): Measure<RoomResult> {
   return { id, label, unit: 'µs', better: 'lower', target, value: cpuPerDelivery, delivery: fanoutDelivery };

@@ -1,6 +1,6 @@
 import type { Profile } from './profiles';
 import type { Trials } from './plan';
-import { compare, cpuMeasure, fanoutDelivery, fanoutMeasure, finish, latencyDelivery, type Measure, type Row, type Target } from './rows';
+import { compare, cpuMeasure, fanoutDelivery, fanoutMeasure, finish, latencyMeasure, type Measure, type Row, type Target } from './rows';
 import type { RoomResult } from './room-trial';
 import { median } from './stats';
 import type { StormResult } from './storm-trial';
@@ -28,16 +28,8 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
   const roomMeasures = (prefix: string, name: string, fanoutTarget: number): Measure<RoomResult>[] => [
     fanoutMeasure(`${prefix}-fanout`, `${name} fan-out, ${room} clients`, { ratio: fanoutTarget }),
     cpuMeasure(`${prefix}-cpu`, `${name} server CPU per delivery, ${talkers}, ${room} clients`),
-    ...(['p50', 'p99', 'max'] as const).map(
-      (q): Measure<RoomResult> => ({
-        id: `${prefix}-latency-${q}`,
-        label: `${name} latency ${q}, ${profile.latencyRate} msg/s to ${room}`,
-        unit: 'ms',
-        better: 'lower',
-        target: q === 'p99' ? { ratio: 1 } : null,
-        value: (r) => r.latency[`${q}Ms`],
-        delivery: latencyDelivery,
-      }),
+    ...(['p50', 'p99', 'max'] as const).map((q) =>
+      latencyMeasure(`${prefix}-latency-${q}`, `${name} latency ${q}, ${profile.latencyRate} msg/s to ${room}`, q, q === 'p99' ? { ratio: 1 } : null),
     ),
   ];
   for (const m of roomMeasures('raw', 'Raw', 6)) rows.push(compare(m, RAW_BASELINE, trials.rawRoom.ours, trials.rawRoom.baseline));
@@ -138,16 +130,8 @@ function manyRoomRows(trials: Trials, profile: Profile): Row[] {
     const measures: Measure<RoomResult>[] = [
       fanoutMeasure(`${kind}-rooms-fanout`, `${name} fan-out, ${rooms} rooms x ${shape}, a talker each ${versus}`),
       cpuMeasure(`${kind}-rooms-cpu`, `${name} server CPU per delivery, ${rooms} rooms x ${shape} ${versus}`),
-      ...(['p50', 'p99'] as const).map(
-        (q): Measure<RoomResult> => ({
-          id: `${kind}-rooms-latency-${q}`,
-          label: `${name} latency ${q}, ${profile.latencyRate} msg/s in each of ${rooms} rooms x ${shape} ${versus}`,
-          unit: 'ms',
-          better: 'lower',
-          target: null,
-          value: (r) => r.latency[`${q}Ms`],
-          delivery: latencyDelivery,
-        }),
+      ...(['p50', 'p99'] as const).map((q) =>
+        latencyMeasure(`${kind}-rooms-latency-${q}`, `${name} latency ${q}, ${profile.latencyRate} msg/s in each of ${rooms} rooms x ${shape} ${versus}`, q),
       ),
     ];
     // Only the many rooms' deliveries belong to these rows: the one room has rows of its own.

@@ -1,5 +1,5 @@
 import { roomGroups, roomLine, type Timed } from './plan';
-import { compare, cpuMeasure, fanoutMeasure, latencyDelivery, type Measure, type Row } from './rows';
+import { compare, cpuMeasure, fanoutMeasure, latencyMeasure, type Measure, type Row } from './rows';
 import type { Profile } from './profiles';
 import { runRoomTrial, type RoomResult } from './room-trial';
 
@@ -73,15 +73,7 @@ export function buildStoreRows(trials: StoreTrials, profile: Profile): Row[] {
     const measures: Measure<RoomResult>[] = [
       fanoutMeasure(`store-${name}-fanout`, `${shape.fanout}, ${on}`, { ratio: STORE_TARGET }),
       cpuMeasure(`store-${name}-cpu`, `${shape.prefix} server CPU per delivery in that fan-out, ${on}`),
-      {
-        id: `store-${name}-latency-p99`,
-        label: `${shape.latency}, ${on}`,
-        unit: 'ms',
-        better: 'lower',
-        target: null,
-        value: (r) => r.latency.p99Ms,
-        delivery: latencyDelivery,
-      },
+      latencyMeasure(`store-${name}-latency-p99`, `${shape.latency}, ${on}`, 'p99'),
     ];
     for (const measure of measures) rows.push(compare(measure, against, trials[name].on, trials[name].off));
   }

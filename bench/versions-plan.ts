@@ -3,7 +3,7 @@ import type { Pair, Timed } from './plan';
 import { roomGroups, roomLine } from './plan';
 import type { Profile } from './profiles';
 import { oneTalker, runRoomTrial, type RoomResult } from './room-trial';
-import { compare, cpuMeasure, fanoutMeasure, latencyDelivery, type Measure, type Row } from './rows';
+import { compare, cpuMeasure, fanoutMeasure, latencyMeasure, type Measure, type Row } from './rows';
 import { stormMeasures } from './single-rows';
 import { runStormTrial, type StormResult } from './storm-trial';
 
@@ -91,15 +91,7 @@ export function buildVersionsRows(trials: VersionTrials, profile: Profile, again
       cpuMeasure(`versions-${trial}-cpu`, `${labels[trial]}: server CPU per delivery`, { ratio: 1 + WORSE_BY_AT_MOST }),
     ];
     if (trial === 'raw' || trial === 'sio' || trial === 'mixed') {
-      measures.push({
-        id: `versions-${trial}-latency-p99`,
-        label: `${labels[trial]}: latency p99 at ${profile.latencyRate} msg/s`,
-        unit: 'ms',
-        better: 'lower',
-        target: null,
-        value: (r) => r.latency.p99Ms,
-        delivery: latencyDelivery,
-      });
+      measures.push(latencyMeasure(`versions-${trial}-latency-p99`, `${labels[trial]}: latency p99 at ${profile.latencyRate} msg/s`, 'p99'));
     }
     for (const measure of measures) rows.push(compare(measure, against, trials.rooms[trial].ours, trials.rooms[trial].baseline));
   }
