@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
 import { withDeadline } from '../support/deadline';
+import type { StoreBounds } from '../store/message-store';
 import { RedisStore } from '../store/redis-store';
 
 export interface RedisCluster {
@@ -19,12 +20,6 @@ export interface RedisCluster {
   /** History in Redis streams, one per room, shared by every node. */
   store: RedisStore;
   close(): Promise<void>;
-}
-
-/** What the shared history keeps: HISTORY_KEEP per room, MAX_STORED_ROOMS rooms (0: no bound). */
-export interface StoreBounds {
-  keep: number;
-  maxRooms: number;
 }
 
 /** A node starts only with Redis; after that it survives outages. */
@@ -78,7 +73,7 @@ function handlingEveryReply<T extends object>(client: T): T {
  * packets from the stream, and keeps sessions in Redis, so a client may come back on
  * any node).
  */
-export async function setupRedis(url: string, io: Server, stored: StoreBounds, logger: Logger): Promise<RedisCluster> {
+export async function setupRedis(url: string, io: Server, stored: Omit<StoreBounds, 'maxBytes'>, logger: Logger): Promise<RedisCluster> {
   // The adapter's connection keeps node-redis's offline queue: its blocking stream reader
   // then waits for the connection instead of spinning on errors during an outage.
   const adapterClient = connect(url, 'adapter', logger, false);

@@ -69,6 +69,16 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
+ * What a durable store keeps at most: HISTORY_KEEP messages per room, MAX_STORED_ROOMS
+ * rooms and MAX_STORED_BYTES of messages (0: no bound). Redis applies the first two.
+ */
+export interface StoreBounds {
+  keep: number;
+  maxRooms: number;
+  maxBytes: number;
+}
+
+/**
  * Where messages get their ids and are kept, per room: the one seam between a room and
  * its storage, with three implementations (memory, SQLite, Redis streams). The room does
  * not know which one it has.

@@ -7,15 +7,8 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { statSync, type Stats } from 'node:fs';
 import type { ChatMessage } from '../../protocol';
 import { jsonBytes } from '../../support/json-bytes';
-import type { AppendCallback } from '../message-store';
+import type { AppendCallback, StoreBounds } from '../message-store';
 import { BUSY_TIMEOUT_MS, ensureSchema, ROW_BYTES, TOTALS } from './schema';
-
-/** What the store keeps at most: HISTORY_KEEP messages per room; MAX_STORED_ROOMS and MAX_STORED_BYTES (0: no bound). */
-export interface StoreBounds {
-  keep: number;
-  maxRooms: number;
-  maxBytes: number;
-}
 
 export interface Row {
   ms: number;
