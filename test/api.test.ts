@@ -1,3 +1,4 @@
+import { textsOf } from './support/stored-chat';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { ChatMessage, RawJsonFrame } from '../server/protocol';
@@ -126,7 +127,7 @@ describe('HTTP API: posting', () => {
     ]);
 
     const newcomer = await connectSio(server.url, { room: 'alpha' });
-    expect((await newcomer.histories.next()).map((m) => m.text)).toEqual(['first', 'second', 'third']);
+    expect(textsOf(await newcomer.histories.next())).toEqual(['first', 'second', 'third']);
     const raw = await connectRaw(server.url, { format: 'json', since: ids[0] as string }, {}, { room: 'alpha' });
     expect((await raw.nextJson()) as unknown).toMatchObject({ type: 'chat', text: 'second' });
   });

@@ -1,3 +1,4 @@
+import { chatsOf } from './support/stored-chat';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatMessage, Notice } from '../server/protocol';
@@ -420,7 +421,7 @@ describe('terminal client, interactive, while the connection is down', () => {
       // The new server's history is what it received, in the order it was typed.
       const reader = await connectSio(second.url, { auth: { name: 'reader' } });
       const history = await reader.histories.next();
-      expect(history.map((m: ChatMessage) => [m.name, m.text])).toEqual(lines.slice(0, MAX_QUEUED).map((text) => ['queuer', text]));
+      expect(chatsOf(history).map((m) => [m.name, m.text])).toEqual(lines.slice(0, MAX_QUEUED).map((text) => ['queuer', text]));
 
       // Typed once connected again, a line goes out at once, after them.
       chat.write('online again\n');

@@ -275,7 +275,7 @@ describe('ClusterRoomBus: events', () => {
     expect(a.events).toEqual([]); // the turn's events go out together, at its end
     endTurn();
     expect(a.events).toEqual(['raw/join:bob', 'raw/chat:hello', 'raw/leave:bob']);
-    expect(alpha(a).recent().map((message) => message.text)).toEqual(['hello']);
+    expect(alpha(a).recent().map((message) => (message as ChatMessage).text)).toEqual(['hello']);
     // b's own clients got each event once, from b.
     expect(b.events).toEqual(['raw/join:bob', 'sio/join:bob', 'raw/chat:hello', 'sio/chat:hello', 'raw/leave:bob', 'sio/leave:bob']);
   });

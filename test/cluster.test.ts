@@ -1,3 +1,4 @@
+import { textsOf, chatsOf } from './support/stored-chat';
 import type { ChatMessage, RawResumeFrame } from '../server/protocol';
 import { MULTI_PROCESS_START_MS, presenceAt, startNodes, type ClusterNode, type TokenFor } from './support/nodes';
 import { connectRaw } from './support/raw-client';
@@ -94,7 +95,7 @@ describeWithRedis('several nodes on one Redis', () => {
     // A newcomer on A gets alpha's history from Redis and the members of both nodes.
     await waitUntil(async () => {
       const newcomer = await connectSio(a!.url, { auth: { name: 'cid' }, room: 'alpha' });
-      const history = (await newcomer.histories.next()).map((m) => m.text);
+      const history = textsOf(await newcomer.histories.next());
       const presence = await newcomer.presences.next();
       newcomer.socket.disconnect();
       return (
@@ -160,7 +161,7 @@ describeWithRedis('several nodes on one Redis', () => {
 
     const c = await spawnServer({ REDIS_URL: redis.url, HISTORY_SIZE: '3' }, MULTI_PROCESS_START_MS);
     const histories: ChatMessage[][] = [];
-    for (const node of [a!, b!, c]) histories.push(await (await connectSio(node.url)).histories.next());
+    for (const node of [a!, b!, c]) histories.push(chatsOf(await (await connectSio(node.url)).histories.next()));
     expect(histories[0]!.map((m) => `${m.name}: ${m.text}`)).toEqual(['teller: story 3', 'teller: story 4', 'teller: story 5']);
     expect(histories[1]).toEqual(histories[0]);
     expect(histories[2]).toEqual(histories[0]);

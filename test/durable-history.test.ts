@@ -9,7 +9,7 @@ import { compareIds } from '../server/store/message-id';
 import { freshDataDir } from './support/data-dir';
 import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
-import { nextChat, rawJson, rawSend, sioSend, stop, textsOf } from './support/stored-chat';
+import { chatsOf, nextChat, rawJson, rawSend, sioSend, stop, textsOf } from './support/stored-chat';
 
 // Each test starts up to three server processes one after the other (each compiles with
 // tsx at start): well over Jest's default on a loaded CI machine running two files at once.
@@ -37,9 +37,9 @@ describe('durable history (SQLite under DATA_DIR)', () => {
 
     const second = await spawnServer({ DATA_DIR: dataDir });
     const lobbyNewcomer = await connectSio(second.url);
-    expect((await lobbyNewcomer.histories.next()).map(({ id, text }) => ({ id, text }))).toEqual(lobby);
+    expect(chatsOf(await lobbyNewcomer.histories.next()).map(({ id, text }) => ({ id, text }))).toEqual(lobby);
     const teamNewcomer = await connectSio(second.url, { room: 'team-a' });
-    expect((await teamNewcomer.histories.next()).map(({ id, text }) => ({ id, text }))).toEqual(team);
+    expect(chatsOf(await teamNewcomer.histories.next()).map(({ id, text }) => ({ id, text }))).toEqual(team);
 
     // Resuming after the first lobby message: the three later ones, then live traffic
     // (its own join notice), and nothing of team-a.
@@ -79,7 +79,7 @@ describe('durable history (SQLite under DATA_DIR)', () => {
     const replayed: string[] = [];
     for (let i = 1; i < acked.length; i += 1) replayed.push((await nextChat(resumed)).id);
     expect(replayed).toEqual(acked.slice(1));
-    expect(textsOf(history).filter((t) => t.startsWith('raw')).length).toBe(22);
+    expect(textsOf(history).filter((t) => t?.startsWith('raw') === true).length).toBe(22);
   });
 
   // Fault simulated: the system clock stepped back between two runs (NTP correction, a

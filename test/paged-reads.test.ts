@@ -47,7 +47,10 @@ function residentBytes(pid: number): number {
 /** Sends `text` in the lobby from `from` and resolves once `to` has it. */
 async function roundTrip(from: RawTestClient, to: RawTestClient, text: string): Promise<void> {
   from.send(text);
-  for (;;) if ((await to.nextJson(5_000)).text === text) return;
+  for (;;) {
+    const frame = await to.nextJson(5_000);
+    if (frame.type === 'chat' && frame.text === text) return;
+  }
 }
 
 const describeOnLinux = process.platform === 'linux' ? describe : describe.skip;

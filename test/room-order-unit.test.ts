@@ -3,6 +3,7 @@
  * a bus that record, a store whose appends complete when the test says, in the order it
  * chooses.
  */
+import type { ChatMessage } from '../server/protocol';
 import type { PresenceCount } from '../server/room/presence';
 import { Room, type PostOutcome, type RoomBus, type RoomEvent, type RoomSink } from '../server/room/room';
 import { Rooms } from '../server/room/rooms';
@@ -16,7 +17,13 @@ const logger = createLogger('silent');
 function recordingBus(events: string[], remoteOnline = 0): RoomBus {
   return {
     publish: (event: RoomEvent, _local: PresenceCount) =>
-      events.push(event.type === 'chat' ? `bus:chat:${event.message.text}` : `bus:${event.notice.kind}:${event.notice.name}`),
+      events.push(
+        event.type === 'chat'
+          ? `bus:chat:${event.message.text}`
+          : event.type === 'notice'
+            ? `bus:${event.notice.kind}:${event.notice.name}`
+            : `bus:${event.change.kind}:${event.change.id}`,
+      ),
     remote: () => [],
     remoteOnline: () => remoteOnline,
   };
@@ -41,6 +48,8 @@ function heldStore(refuse: ReadonlySet<string> = new Set()) {
     recent: () => [],
     read: () => ({ messages: [], complete: true, more: false }),
     rooms: () => [],
+    change: () => undefined,
+    userRooms: () => [],
     problem: () => null,
     close: () => undefined,
   };
@@ -93,7 +102,7 @@ describe('Room: events leave in the order they happened', () => {
       'leave:bob',
       'bus:leave:bob',
     ]);
-    expect(alpha.recent().map((message) => message.text)).toEqual(['one', 'two', 'three']);
+    expect(alpha.recent().map((message) => (message as ChatMessage).text)).toEqual(['one', 'two', 'three']);
   });
 
   it('announces a join at once when nothing is being stored', () => {
@@ -180,7 +189,7 @@ describe('Room: a refused message reaches nobody', () => {
     expect(events).toEqual(['ack:kept', 'chat:kept', 'bus:chat:kept', 'refused:lost:unavailable', 'join:bob', 'bus:join:bob']);
     complete('later');
     expect(events.slice(6)).toEqual(['ack:later', 'chat:later', 'bus:chat:later']);
-    expect(alpha.recent().map((message) => message.text)).toEqual(['kept', 'later']);
+    expect(alpha.recent().map((message) => (message as ChatMessage).text)).toEqual(['kept', 'later']);
   });
 
   it('is dropped quietly when its sender asked for no outcome', () => {
@@ -264,6 +273,6 @@ describe('Room: events from other nodes', () => {
     alpha.receive({ type: 'chat', room: 'alpha', message: { id: '2-1', name: 'zed', text: 'remote', at: 1 } });
     alpha.receive({ type: 'notice', room: 'alpha', notice: { kind: 'leave', text: 'x', name: 'zed', online: 0, at: 1 } });
     expect(events).toEqual(['raw/chat:remote', 'raw/leave:zed']);
-    expect(alpha.recent().map((message) => message.text)).toEqual(['remote']);
+    expect(alpha.recent().map((message) => (message as ChatMessage).text)).toEqual(['remote']);
   });
 });

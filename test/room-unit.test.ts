@@ -22,6 +22,8 @@ function slowStore(answers: (() => void)[], refuse: ReadonlySet<string> = new Se
     recent: () => [],
     read: () => ({ messages: [], complete: true, more: false }),
     rooms: () => [],
+    change: () => undefined,
+    userRooms: () => [],
     problem: () => null,
     close: () => undefined,
   };

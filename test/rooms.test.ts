@@ -2,6 +2,7 @@
  * Rooms: any number of them, for both kinds of client. Every test has its own server;
  * "nothing crosses" is shown with a marker sent after the thing that must not arrive.
  */
+import { textsOf } from './support/stored-chat';
 import { io, Manager } from 'socket.io-client';
 import { MAX_ROOMS_PER_CONNECTION, SOCKET_IO_PATH, type RawJsonFrame } from '../server/protocol';
 import { httpGet, upgradeStatus } from './support/http-upgrade';
@@ -59,7 +60,7 @@ describe('rooms', () => {
     await chatsUntil(second, 'kept in alpha');
 
     const newcomer = await connectSio(server.url, { auth: { name: 'cid' }, room: 'alpha' });
-    expect((await newcomer.histories.next()).map((m) => m.text)).toEqual(['kept in alpha']);
+    expect(textsOf(await newcomer.histories.next())).toEqual(['kept in alpha']);
     // ann twice (two connections), and nobody from beta or the lobby.
     expect(await newcomer.presences.next()).toEqual({ online: 2, members: [{ name: 'ann', connections: 2 }] });
     expect(await newcomer.notices.next()).toMatchObject({ kind: 'join', name: 'cid', online: 3 });

@@ -3,6 +3,7 @@
  * a newcomer's history is; readers that stop reading still are. Default limits unless a
  * test says otherwise (MAX_MESSAGE_BYTES 64 KiB, MAX_BUFFERED_BYTES 1 MiB, RATE_BURST 40).
  */
+import { textsOf } from './support/stored-chat';
 import type { ChatMessage, RawJsonFrame } from '../server/protocol';
 import { httpGet } from './support/http-upgrade';
 import { clientTextFrame, tcpWebSocketPeer } from './support/peers';
@@ -62,7 +63,7 @@ describe('slow consumers', () => {
       // The newest messages, as many as HISTORY_BYTES (1 MiB of text) holds, oldest first.
       expect(history.length).toBeGreaterThan(0);
       expect(history.length).toBeLessThan(texts.length);
-      expect(history.map((m) => m.text)).toEqual(texts.slice(texts.length - history.length));
+      expect(textsOf(history)).toEqual(texts.slice(texts.length - history.length));
     }
 
     // Both newcomers are still here: the next message reaches them, and nobody was told they left.

@@ -1,3 +1,4 @@
+import { chatsOf, textsOf } from './support/stored-chat';
 import { connectSio } from './support/sio-client';
 import { startTestServer } from './support/server';
 import { JOIN, LEAVE } from './support/seed-strings';
@@ -90,8 +91,8 @@ describe('Socket.IO', () => {
 
     const bob = await connectSio(server.url, { auth: { name: 'bob' } });
     const history = await bob.histories.next();
-    expect(history.map((m) => m.text)).toEqual(['two', 'three', 'four']);
-    expect(history.every((m) => m.name === 'alice')).toBe(true);
+    expect(textsOf(history)).toEqual(['two', 'three', 'four']);
+    expect(chatsOf(history).every((m) => m.name === 'alice')).toBe(true);
     expect(await bob.notices.next()).toMatchObject({ kind: 'join', name: 'bob' });
     // A chat on alice's connection after bob's arrival: a history for her would be there first.
     await alice.chat('marker');

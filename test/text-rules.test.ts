@@ -3,6 +3,7 @@
  * back: the same size limit for Socket.IO as for raw and the API, however JSON escapes
  * it, and the same characters live as in history.
  */
+import { chatsOf } from './support/stored-chat';
 import type { ChatMessage, RawJsonFrame } from '../server/protocol';
 import { connectRaw } from './support/raw-client';
 import { startTestServer } from './support/server';
@@ -52,7 +53,7 @@ describe('lone surrogates', () => {
 
     const newcomer = await connectSio(server.url, { auth: { name: 'newcomer' } });
     const history = await newcomer.histories.next();
-    expect(history.map(({ text, name }) => ({ text, name }))).toEqual([expected]);
+    expect(chatsOf(history).map(({ text, name }) => ({ text, name }))).toEqual([expected]);
 
     const res = await fetch(`${server.url}/api/rooms/lobby/messages`, { headers: { Authorization: `Bearer ${API_KEY}` } });
     const { messages } = (await res.json()) as { messages: ChatMessage[] };

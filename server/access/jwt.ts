@@ -14,7 +14,14 @@ export interface Identity {
   readonly rooms: readonly string[] | null;
   /** When the token stops being valid (epoch milliseconds, from `exp`); null: it does not. */
   readonly expiresAt: number | null;
+  /**
+   * The `role` claim: `moderator` acts as one in the rooms the token covers, `admin`
+   * everywhere; null for any other value, or none.
+   */
+  readonly role: Role | null;
 }
+
+export type Role = 'moderator' | 'admin';
 
 /**
  * Why a token was refused, for logs and nothing else: every one of them is the same
@@ -124,7 +131,7 @@ function isStrictCompact(token: string): boolean {
 
 /** The claims this server reads, checked: a refusal when `sub` or `rooms` is not usable. */
 function identityOf(payload: JWTPayload): Identity | TokenRefusal {
-  const { sub, name, rooms, exp } = payload;
+  const { sub, name, rooms, exp, role } = payload;
   if (typeof sub !== 'string' || sub.trim() === '') return 'claims';
   let allowed: readonly string[] | null = null;
   if (rooms !== undefined) {
@@ -136,6 +143,7 @@ function identityOf(payload: JWTPayload): Identity | TokenRefusal {
     name: typeof name === 'string' ? name : null,
     rooms: allowed,
     expiresAt: typeof exp === 'number' ? exp * 1000 : null,
+    role: role === 'moderator' || role === 'admin' ? role : null,
   });
 }
 

@@ -1,7 +1,14 @@
 import type { Logger } from 'pino';
-import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice, type NoticeKind, type Presence } from '../protocol';
+import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type HistoryMessage, type Notice, type NoticeKind, type Presence, type ReadMarker } from '../protocol';
 import { History } from '../store/history';
-import type { MessageStore, StoreUnavailableError } from '../store/message-store';
+import {
+  StoreUnavailableError,
+  type ChangeCallback,
+  type ChangeResult,
+  type MessageChange,
+  type MessageStore,
+  type StoredPage,
+} from '../store/message-store';
 import { wellFormed } from './chat-text';
 import { mergePresence, PresenceCount } from './presence';
 
@@ -17,6 +24,8 @@ export interface RoomSink {
    * its own clients of another node's members who came or went without a notice of their own.
    */
   notice(notice: Notice, here?: boolean): void;
+  /** A message edited, deleted or reacted to, or someone's read marker (a sink that shows none may leave it out). */
+  change?(change: RoomChange): void;
   /**
    * True when this sink's own broadcast already reaches its clients on every node
    * (Socket.IO, through its cluster adapter): events from other nodes then skip it, so
@@ -27,10 +36,14 @@ export interface RoomSink {
   dispose?(): void;
 }
 
+/** What the room tells of a change (the protocol's `edit`, `delete`, `reaction` and `read` events). */
+export type RoomChange = Exclude<ChangeResult, { kind: 'read' }> | ({ kind: 'read' } & ReadMarker);
+
 /** What one node tells the others about a room. */
 export type RoomEvent =
   | { type: 'chat'; room: string; message: ChatMessage }
-  | { type: 'notice'; room: string; notice: Notice };
+  | { type: 'notice'; room: string; notice: Notice }
+  | { type: 'change'; room: string; change: RoomChange };
 
 /**
  * The other nodes, when there are several (server/cluster/room-bus.ts). A room publishes
@@ -49,6 +62,9 @@ export interface RoomBus {
 /** The most messages one read of stored history returns, however small they are. */
 const STORE_PAGE_LIMIT = 1000;
 
+/** The most one page of older history holds as JSON (at least one message). */
+export const OLDER_PAGE_BYTES = 1024 * 1024;
+
 /** What the room tells the sender of a message: its id before anyone receives it, or why it was refused. */
 export interface PostOutcome {
   accepted?(message: ChatMessage): void;
@@ -56,10 +72,17 @@ export interface PostOutcome {
   refused?(error: StoreUnavailableError): void;
 }
 
+/** Who set a read marker, as the room's `read` event names them. */
+export interface Reader {
+  name: string;
+  user?: string | undefined;
+}
+
 /** An event that waits for the message before it (still being stored) to be published. */
 type Queued =
   | { type: 'chat'; settled: boolean; message: ChatMessage | null; error: StoreUnavailableError | null; outcome: PostOutcome | undefined }
-  | { type: 'notice'; settled: true; deliver: () => void };
+  | { type: 'notice'; settled: true; deliver: () => void }
+  | { type: 'change'; settled: boolean; result: Parameters<ChangeCallback>[0] | null; reader: Reader | undefined; done: ChangeCallback };
 
 export interface RoomOptions {
   name: string;
@@ -123,7 +146,7 @@ export class Room {
       this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
       this.loaded = true;
     };
-    let stored: readonly ChatMessage[] | Promise<readonly ChatMessage[]> = [];
+    let stored: readonly HistoryMessage[] | Promise<readonly HistoryMessage[]> = [];
     try {
       stored = this.store.recent(this.name, options.historySize);
     } catch (err) {
@@ -183,7 +206,7 @@ export class Room {
    * reaches it), keeps it in the history and delivers it to the whole room, sender
    * included. A message the store refuses reaches nobody (`outcome.refused`).
    */
-  post(name: string, text: string, outcome?: PostOutcome): void {
+  post(name: string, text: string, outcome?: PostOutcome, user?: string): void {
     const slot: Queued = { type: 'chat', settled: false, message: null, error: null, outcome };
     this.queue.push(slot);
     // A store answers in the order asked (SQLite: one transaction per turn; Redis: its
@@ -191,12 +214,49 @@ export class Room {
     // ones before keeps one sender's messages in order on this node, and the bus and the
     // adapter each carry them on one ordered channel, so every node delivers them in
     // that order.
-    this.store.append(this.name, name, wellFormed(text), (error, message) => {
+    this.store.append(
+      this.name,
+      name,
+      wellFormed(text),
+      (error, message) => {
+        slot.settled = true;
+        slot.error = error;
+        slot.message = message;
+        this.drain();
+      },
+      user,
+    );
+  }
+
+  /**
+   * Makes a change to one of this room's messages (or a read marker, set by `reader`),
+   * in order with this room's other events: the store keeps it, `done` hears the outcome
+   * first, then (when made) everyone in the room on every node is told, and the history
+   * shows it. A change the store refuses or cannot make reaches nobody.
+   */
+  change(change: MessageChange, done: ChangeCallback, reader?: Reader): void {
+    const slot: Queued = { type: 'change', settled: false, result: null, reader, done };
+    this.queue.push(slot);
+    try {
+      this.store.change(this.name, change, (result) => {
+        slot.settled = true;
+        slot.result = result;
+        this.drain();
+      });
+    } catch (err) {
       slot.settled = true;
-      slot.error = error;
-      slot.message = message;
+      slot.result = err instanceof StoreUnavailableError ? err : new StoreUnavailableError((err as Error).message);
       this.drain();
-    });
+    }
+  }
+
+  /**
+   * A page of older history: up to `limit` messages before the message `before` (the
+   * newest when undefined), oldest first, at most OLDER_PAGE_BYTES as JSON, read from the
+   * store (it may answer later). Throws or rejects with StoreUnavailableError.
+   */
+  older(before: string | undefined, limit: number): StoredPage | Promise<StoredPage> {
+    return this.store.read(this.name, { before, limit, maxBytes: OLDER_PAGE_BYTES });
   }
 
   /** An event another node published in this room: the raw clients here are ours to serve. */
@@ -204,16 +264,21 @@ export class Room {
     if (event.type === 'chat') {
       this.history.add(event.message);
       this.store.observe?.(this.name, event.message);
+    } else if (event.type === 'change') {
+      const result = resultOf(event.change);
+      this.history.change(result);
+      this.store.observeChange?.(this.name, result);
     } else if (this.quiet) return;
     for (const sink of this.sinks) {
       if (sink.clusterWide === true) continue;
       if (event.type === 'chat') sink.chat(event.message);
-      else sink.notice(event.notice);
+      else if (event.type === 'notice') sink.notice(event.notice);
+      else sink.change?.(event.change);
     }
   }
 
-  /** The last messages, oldest first. */
-  recent(): ChatMessage[] {
+  /** The last messages (tombstones included), oldest first. */
+  recent(): HistoryMessage[] {
     return this.history.list();
   }
 
@@ -224,7 +289,7 @@ export class Room {
    * resume across a restart, or after a long absence. Answered now, so that a caller that
    * finds nothing more can join the room in the same turn, missing nothing.
    */
-  messagesAfter(id: string, maxBytes: number): ChatMessage[] | null {
+  messagesAfter(id: string, maxBytes: number): HistoryMessage[] | null {
     const recent = this.history.after(id, maxBytes);
     if (recent !== null) return recent;
     try {
@@ -286,7 +351,7 @@ export class Room {
     if (this.presence.online === 0 && this.arriving === 0) this.emptySince = performance.now();
   }
 
-  private keep(messages: readonly ChatMessage[]): void {
+  private keep(messages: readonly HistoryMessage[]): void {
     for (const message of messages) this.history.add(message);
     this.loaded = true;
   }
@@ -300,6 +365,7 @@ export class Room {
         const event = this.queue.shift() as Queued;
         try {
           if (event.type === 'notice') event.deliver();
+          else if (event.type === 'change') this.publishChange(event.result as Parameters<ChangeCallback>[0], event.done, event.reader);
           else if (event.message !== null) this.publishChat(event.message, event.outcome);
           else event.outcome?.refused?.(event.error as StoreUnavailableError);
         } catch (err) {
@@ -319,6 +385,15 @@ export class Room {
     }
     for (const sink of this.sinks) sink.chat(message);
     this.bus?.publish({ type: 'chat', room: this.name, message }, this.presence);
+  }
+
+  private publishChange(result: Parameters<ChangeCallback>[0], done: ChangeCallback, reader: Reader | undefined): void {
+    done(result);
+    if (typeof result === 'string' || result instanceof StoreUnavailableError) return;
+    this.history.change(result);
+    const change = eventOf(result, reader);
+    for (const sink of this.sinks) sink.change?.(change);
+    this.bus?.publish({ type: 'change', room: this.name, change }, this.presence);
   }
 
   /** A notice counting everyone on every node now; without JWT it has no `user` field at all, not even an undefined one. */
@@ -349,4 +424,17 @@ export class Room {
     else this.queue.push({ type: 'notice', settled: true, deliver });
     return notice;
   }
+}
+
+/** The room's event for a change the store made; a read marker names its reader. */
+function eventOf(result: ChangeResult, reader: Reader | undefined): RoomChange {
+  if (result.kind !== 'read') return result;
+  const name = reader?.name ?? result.user;
+  return reader?.user === undefined ? { kind: 'read', name, id: result.id } : { kind: 'read', name, user: reader.user, id: result.id };
+}
+
+/** The store's result behind a room's change event (a reader is known by `sub`, else by name). */
+function resultOf(change: RoomChange): ChangeResult {
+  if (change.kind !== 'read') return change;
+  return { kind: 'read', id: change.id, user: change.user ?? change.name };
 }

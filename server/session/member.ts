@@ -1,13 +1,60 @@
-import type { Identity } from '../access/jwt';
-import { ChatError, TYPING_INTERVAL_MS, type ChatErrorCode } from '../protocol';
-import { chatTextError } from '../room/chat-text';
+import type { Identity, Role } from '../access/jwt';
+import {
+  ActionError,
+  ChatError,
+  TYPING_INTERVAL_MS,
+  type ChatErrorCode,
+  type DeleteAck,
+  type EditAck,
+  type HistoryAck,
+  type ReactAck,
+  type ReadAck,
+  type Refused,
+  type UnreadAck,
+  type UserRoom,
+} from '../protocol';
+import { chatTextError, wellFormed } from '../room/chat-text';
 import { claimedName, displayName } from '../room/names';
 import type { PostOutcome, Room } from '../room/room';
 import type { Expiry } from '../support/expiry-clock';
 import { jsonBytes } from '../support/json-bytes';
 import type { Budget } from '../room/flood-control';
 import type { TransportName } from '../support/metrics';
+import { StoreUnavailableError, type Actor, type ChangeCallback, type ChangeResult, type StoredPage } from '../store/message-store';
+import { editRequest, historyRequest, idRequest, isRequestRefusal, reactRequest } from './requests';
 import type { SessionServices } from './services';
+
+/** Without JWT a connection may change the messages it sent, the last this many of them. */
+const OWN_IDS = 1_000;
+/** What a request other than chat or edit counts against the byte budget (about what it makes the room send). */
+const REQUEST_BYTES = 64;
+/** The most rooms one `unread` answer lists. */
+const UNREAD_ROOMS = 100;
+
+const RATE_LIMITED: Refused = { ok: false, error: ActionError.RateLimited };
+const UNAVAILABLE: Refused = { ok: false, error: ActionError.Unavailable };
+
+/** The answer to a change the room made or refused: `ok` builds the success. */
+function settle<A>(answer: (ack: A | Refused) => void, ok: (result: ChangeResult) => A): ChangeCallback {
+  return (outcome) => {
+    if (outcome instanceof StoreUnavailableError) answer(UNAVAILABLE);
+    else if (typeof outcome === 'string') answer({ ok: false, error: outcome });
+    else answer(ok(outcome));
+  };
+}
+
+/** A read answered now or later, as an ack; a store that fails answers `unavailable`. */
+function answerRead<T, A>(read: () => T | Promise<T>, answer: (ack: A | Refused) => void, ok: (value: T) => A): void {
+  let value: T | Promise<T>;
+  try {
+    value = read();
+  } catch {
+    answer(UNAVAILABLE);
+    return;
+  }
+  if (value instanceof Promise) value.then((v) => answer(ok(v)), () => answer(UNAVAILABLE));
+  else answer(ok(value));
+}
 
 /**
  * What a member needs of its wire (the transport's side of one client in one room).
@@ -56,10 +103,14 @@ export class Member {
   readonly name: string;
   /** With JWT: the token's `sub`, the key presence counts it under; undefined without JWT. */
   readonly user: string | undefined;
+  /** With JWT: the token's role (moderator, admin), or null. */
+  readonly role: Role | null;
   /** In the room and counted there (its welcome is done). */
   joined = false;
   private expiry: Expiry | null = null;
   private lastTypingAt = -Infinity;
+  /** Without JWT: the ids of the messages this connection sent here (made on its first). */
+  private own: Set<string> | null = null;
 
   constructor(
     readonly session: MemberConnection,
@@ -70,6 +121,7 @@ export class Member {
   ) {
     this.name = identity === null ? displayName(requestedName) : claimedName(identity.name, identity.sub);
     this.user = identity?.sub;
+    this.role = identity?.role ?? null;
     const { logger, expiry } = session.services;
     if (identity?.expiresAt != null) {
       this.expiry = expiry.add(identity.expiresAt, () => {
@@ -119,7 +171,68 @@ export class Member {
       return;
     }
     services.metrics.messageIn(this.session.transport);
-    this.room.post(this.name, text, reply);
+    this.room.post(this.name, text, reply, this.user);
+  }
+
+  /**
+   * Its message was stored with this id. Without JWT only this connection may change it
+   * (names are self-chosen), while it lasts: the last OWN_IDS of them are remembered.
+   */
+  posted(id: string): void {
+    if (this.user !== undefined) return;
+    const own = (this.own ??= new Set());
+    own.add(id);
+    if (own.size > OWN_IDS) own.delete(own.values().next().value as string);
+  }
+
+  /** `{ id, text }`: the author's (JWT: the same `sub`; else this connection's) message gets a new text. */
+  edit(request: unknown, answer: (ack: EditAck) => void): void {
+    const checked = editRequest(request, this.session.services.maxMessageBytes);
+    if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
+    if (!this.spend(jsonBytes(checked.text))) return answer(RATE_LIMITED);
+    const change = { kind: 'edit', id: checked.id, text: wellFormed(checked.text), by: this.actorFor(checked.id, false), at: Date.now() } as const;
+    this.room.change(change, settle(answer, (result) => ({ ok: true as const, version: result.kind === 'edit' ? result.version : 0 })));
+  }
+
+  /** `{ id }`: the author's message, or anyone's for a moderator or an admin, becomes a tombstone. */
+  remove(request: unknown, answer: (ack: DeleteAck) => void): void {
+    const checked = idRequest(request);
+    if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
+    if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
+    this.room.change({ kind: 'delete', id: checked.id, by: this.actorFor(checked.id, true) }, settle(answer, () => ({ ok: true as const })));
+  }
+
+  /** `{ id, emoji, on }`: this user's reaction (JWT: its `sub`, else its name) added or taken back. */
+  react(request: unknown, answer: (ack: ReactAck) => void): void {
+    const checked = reactRequest(request);
+    if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
+    if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
+    const change = { kind: 'react', ...checked, user: this.user ?? this.name } as const;
+    this.room.change(change, settle(answer, (result) => ({ ok: true as const, count: result.kind === 'reaction' ? result.count : 0 })));
+  }
+
+  /** `{ before?, limit? }`: a page of the room's older history, from the store. */
+  history(request: unknown, answer: (ack: HistoryAck) => void): void {
+    const checked = historyRequest(request);
+    if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
+    if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
+    answerRead(() => this.room.older(checked.before, checked.limit), answer, (page: StoredPage) => ({ ok: true as const, messages: page.messages, more: page.more }));
+  }
+
+  /** `{ id }`: this user has read the room up to that message; the room is told. */
+  read(request: unknown, answer: (ack: ReadAck) => void): void {
+    const checked = idRequest(request);
+    if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
+    if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
+    const reader = { name: this.name, user: this.user };
+    this.room.change({ kind: 'read', id: checked.id, user: this.user ?? this.name }, settle(answer, () => ({ ok: true as const })), reader);
+  }
+
+  /** This user's rooms with a read marker, and what is unread in each. */
+  unread(answer: (ack: UnreadAck) => void): void {
+    if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
+    const { store } = this.session.services.rooms;
+    answerRead(() => store.userRooms(this.user ?? this.name, UNREAD_ROOMS), answer, (rooms: readonly UserRoom[]) => ({ ok: true as const, rooms: [...rooms] }));
   }
 
   /**
@@ -148,6 +261,20 @@ export class Member {
     }
     this.session.services.logger.info({ ...this.describe(), ...fields }, 'connection close');
     this.room.leave(this.name, this.user);
+  }
+
+  /** Who this member is when it changes message `id`; `moderates`: a moderator or an admin may (delete). */
+  private actorFor(id: string, moderates: boolean): Actor {
+    if (this.user !== undefined) return moderates && this.role !== null ? 'any' : { user: this.user };
+    return this.own?.has(id) === true ? 'any' : 'none';
+  }
+
+  /** Flood control for anything but chat: one from the same budget. */
+  private spend(bytes: number): boolean {
+    const { budget, services } = this.session;
+    if (budget === null || budget.take(bytes)) return true;
+    services.metrics.reject('rate');
+    return false;
   }
 
   private join(): void {

@@ -1,7 +1,8 @@
 import { compareIds } from './message-id';
-import type { ChatMessage } from '../protocol';
+import type { HistoryMessage } from '../protocol';
 import { jsonBytes } from '../support/json-bytes';
-import { withinBytes } from './message-store';
+import { changed } from './changes';
+import { withinBytes, type ChangeResult } from './message-store';
 
 /**
  * The last `capacity` chat messages in id order, at most `maxBytes` of them as sent
@@ -14,7 +15,7 @@ import { withinBytes } from './message-store';
  * control characters) would be a packet of many megabytes for every newcomer.
  */
 export class History {
-  private readonly ring: (ChatMessage | undefined)[];
+  private readonly ring: (HistoryMessage | undefined)[];
   private readonly sizes: number[];
   private start = 0;
   private size = 0;
@@ -29,11 +30,11 @@ export class History {
     readonly capacity: number,
     readonly maxBytes: number = Number.POSITIVE_INFINITY,
   ) {
-    this.ring = new Array<ChatMessage | undefined>(capacity);
+    this.ring = new Array<HistoryMessage | undefined>(capacity);
     this.sizes = new Array<number>(capacity).fill(0);
   }
 
-  add(message: ChatMessage): void {
+  add(message: HistoryMessage): void {
     if (this.capacity === 0) return;
     const bytes = jsonBytes(message);
     if (bytes > this.maxBytes) {
@@ -42,20 +43,26 @@ export class History {
     }
     const newest = this.newest();
     if (newest !== undefined && compareIds(message.id, newest.id) <= 0) {
+      if (this.replace(message.id, () => message)) return;
       this.insertInOrder(message);
       return;
     }
     this.append(message, bytes);
   }
 
+  /** Shows `change` (made by the store) on the message it concerns, if that is here. */
+  change(change: ChangeResult): void {
+    if (change.kind !== 'read') this.replace(change.id, (message) => changed(message, change));
+  }
+
   /** The newest message kept, if any. */
-  newest(): ChatMessage | undefined {
+  newest(): HistoryMessage | undefined {
     return this.size === 0 ? undefined : this.at(this.size - 1);
   }
 
   /** Oldest first. */
-  list(): ChatMessage[] {
-    const out: ChatMessage[] = [];
+  list(): HistoryMessage[] {
+    const out: HistoryMessage[] = [];
     for (let i = 0; i < this.size; i += 1) out.push(this.at(i));
     return out;
   }
@@ -66,15 +73,36 @@ export class History {
    * pushed out), or a message after it was too large to keep: what was missed cannot be
    * told from here.
    */
-  after(id: string, maxBytes = Number.POSITIVE_INFINITY): ChatMessage[] | null {
+  after(id: string, maxBytes = Number.POSITIVE_INFINITY): HistoryMessage[] | null {
     if (this.gap !== null && compareIds(id, this.gap) < 0) return null;
     const all = this.list();
     const index = all.findIndex((message) => message.id === id);
     return index === -1 ? null : withinBytes(all.slice(index + 1), maxBytes);
   }
 
-  private at(index: number): ChatMessage {
-    return this.ring[(this.start + index) % this.capacity] as ChatMessage;
+  /**
+   * Puts `by(old)` in the place of the message with `id`; false when it is not here. A
+   * message that no longer fits the byte bound makes the oldest ones go.
+   */
+  private replace(id: string, by: (old: HistoryMessage) => HistoryMessage): boolean {
+    // Changes concern recent messages mostly: searched from the newest.
+    for (let i = this.size - 1; i >= 0; i -= 1) {
+      const slot = (this.start + i) % this.capacity;
+      const old = this.ring[slot] as HistoryMessage;
+      if (old.id !== id) continue;
+      const message = by(old);
+      const bytes = jsonBytes(message);
+      this.ring[slot] = message;
+      this.bytes += bytes - (this.sizes[slot] as number);
+      this.sizes[slot] = bytes;
+      while (this.bytes > this.maxBytes && this.size > 0) this.dropOldest();
+      return true;
+    }
+    return false;
+  }
+
+  private at(index: number): HistoryMessage {
+    return this.ring[(this.start + index) % this.capacity] as HistoryMessage;
   }
 
   private dropOldest(): void {
@@ -84,7 +112,7 @@ export class History {
     this.size -= 1;
   }
 
-  private insertInOrder(message: ChatMessage): void {
+  private insertInOrder(message: HistoryMessage): void {
     const all = this.list();
     if (all.some((m) => m.id === message.id)) return;
     const index = all.findIndex((m) => compareIds(message.id, m.id) < 0);
@@ -101,7 +129,7 @@ export class History {
    * Puts a message newer than all others at the end, dropping the oldest past either
    * bound. `bytes`: its size as JSON, measured once by the caller.
    */
-  private append(message: ChatMessage, bytes: number): void {
+  private append(message: HistoryMessage, bytes: number): void {
     if (this.size === this.capacity) this.dropOldest();
     const slot = (this.start + this.size) % this.capacity;
     this.ring[slot] = message;

@@ -1,5 +1,5 @@
 import { connectChat, type ChatSocket } from '../../client/connect';
-import type { ChatAck, ChatMessage, Notice, Presence, Typing } from '../../server/protocol';
+import type { ChatAck, ChatMessage, HistoryMessage, Notice, Presence, Typing } from '../../server/protocol';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
@@ -7,7 +7,7 @@ export interface SioTestClient {
   readonly socket: ChatSocket;
   readonly chats: EventQueue<ChatMessage>;
   readonly notices: EventQueue<Notice>;
-  readonly histories: EventQueue<ChatMessage[]>;
+  readonly histories: EventQueue<HistoryMessage[]>;
   readonly presences: EventQueue<Presence>;
   readonly typings: EventQueue<Typing>;
   /** Sends a chat and resolves with the server's ack. */

@@ -2,7 +2,7 @@
  * What the store tests do again and again with real clients: send and wait until the
  * message is stored (Socket.IO ack, raw echo), read chat frames, stop a server cleanly.
  */
-import type { ChatMessage } from '../../server/protocol';
+import { isDeleted, type ChatMessage, type HistoryMessage } from '../../server/protocol';
 import { connectRaw, type RawTestClient } from './raw-client';
 import type { SioTestClient } from './sio-client';
 import type { SpawnedServer } from './spawn-server';
@@ -42,4 +42,13 @@ export async function stop(server: SpawnedServer): Promise<void> {
   expect(await server.exited).toEqual({ code: 0, signal: null });
 }
 
-export const textsOf = (messages: readonly { text: string }[]) => messages.map((m) => m.text);
+/** The texts of `messages`, oldest first; a tombstone shows as null. */
+export const textsOf = (messages: readonly HistoryMessage[]) => messages.map((m) => (isDeleted(m) ? null : m.text));
+
+/** The messages of a history that has no tombstone, as messages (a test fails on a tombstone). */
+export function chatsOf(messages: readonly HistoryMessage[]): ChatMessage[] {
+  return messages.map((m) => {
+    if (isDeleted(m)) throw new Error(`unexpected tombstone ${m.id}`);
+    return m;
+  });
+}

@@ -78,6 +78,7 @@ export class RawClient extends WebSocket implements GroupMember, MemberWire, Pos
    * in the order of its frames.
    */
   accepted(message: ChatMessage): void {
+    this.member.posted(message.id);
     if (this.acks && this.readyState === WebSocket.OPEN) this.send(`{"type":"ack","id":${JSON.stringify(message.id)}}`);
   }
 

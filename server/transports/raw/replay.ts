@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { HISTORY_INCOMPLETE_TEXT, type RawJsonFrame, type RawResumeFrame } from '../../protocol';
+import { HISTORY_INCOMPLETE_TEXT, type RawJsonFrame, type RawResumeFrame, type RawTombstoneFrame } from '../../protocol';
 import type { RawClient } from './client';
 
 /**
@@ -10,7 +10,7 @@ import type { RawClient } from './client';
 export const REPLAY_PAGE_BYTES = 256 * 1024;
 
 /**
- * `?since=<id>`: sends `client` the chat messages after that id, a page at a time as it
+ * `?since=<id>`: sends `client` the chat messages after that id (their latest versions, and tombstones), a page at a time as it
  * drains, then calls `join` in the same turn as the read that found nothing more, so
  * that it misses nothing published meanwhile. When the room no longer has (or never had)
  * message `since`, it is told so instead, and joins at once.
@@ -40,7 +40,7 @@ export function replayMissed(client: RawClient, since: string, join: () => void)
     // One system call for the page rather than one per message.
     socket.cork();
     for (const message of page) {
-      const frame: RawJsonFrame = { type: 'chat', ...message };
+      const frame: RawJsonFrame | RawTombstoneFrame = { type: 'chat', ...message };
       client.send(JSON.stringify(frame));
     }
     socket.uncork();

@@ -1,5 +1,5 @@
 import type { ChatMessage, Notice, RawFormat, RawJsonFrame } from '../../protocol';
-import type { RoomSink } from '../../room/room';
+import type { RoomChange, RoomSink } from '../../room/room';
 import type { SlowConsumerRule } from '../../session/slow-consumer';
 import type { Metrics } from '../../support/metrics';
 import { BroadcastGroup } from './broadcast-group';
@@ -27,6 +27,14 @@ export class RawRoomSink implements RoomSink {
 
   notice(notice: Notice): void {
     this.publish(notice.text, () => ({ type: 'notice', ...notice }));
+  }
+
+  /** Only JSON clients hear of changes: the seed's protocol has no place for them. */
+  change(change: RoomChange): void {
+    if (this.groups.json.size === 0) return;
+    const { kind, ...fields } = change;
+    const frame = { type: kind, ...fields } as RawJsonFrame;
+    this.metrics.delivered('raw', this.groups.json.publish(JSON.stringify(frame)));
   }
 
   /** Writes everything pending now (before clients are closed, so nothing is lost). */

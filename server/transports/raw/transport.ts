@@ -15,6 +15,7 @@ import { wsErrorReason } from '../../support/metrics';
 import { RawClient, type RawClientHost } from './client';
 import { parseRawQuery, type RawQuery } from './query';
 import { replayMissed } from './replay';
+import { handleRequest, notJoined, requestOf } from './requests';
 import { RawRoomSink } from './sink';
 
 /**
@@ -162,6 +163,9 @@ export class RawTransport implements RawClientHost {
       client.close(CloseCode.UnsupportedData, CloseReason.Binary);
       return;
     }
+    // A JSON client's frame may be a request (an edit, a reaction, ...); text-mode frames never are.
+    const request = client.format === 'json' ? requestOf(data as Buffer) : null;
+    if (request !== null) return client.member.joined ? handleRequest(client, request) : notJoined(client, request);
     if (!client.member.joined) {
       // Its room's history is still loading: it has not joined yet. Seed and plain JSON
       // clients hear nothing, as before; one counting its acks is told, to keep count.

@@ -1,6 +1,6 @@
 import { dropChildNamespace, existingNamespace } from '../../internals/socket-io';
 import { DEFAULT_ROOM, type ChatMessage, type Notice } from '../../protocol';
-import type { RoomSink } from '../../room/room';
+import type { RoomChange, RoomSink } from '../../room/room';
 import type { Metrics } from '../../support/metrics';
 import type { FastFrames } from './fast-path';
 import { namespacesOf, type ChatNamespace, type ChatServer, type ParentNamespace } from './server';
@@ -39,6 +39,7 @@ export class RoomNamespaces {
       clusterWide: true,
       chat: (message) => this.emit(names, 'chat', message),
       notice: (notice, here) => (here === true ? this.noticeHere(names, notice) : this.emit(names, 'notice', notice)),
+      change: (change) => this.emitChange(names, change),
       dispose: () => this.forget(room),
     };
   }
@@ -54,6 +55,21 @@ export class RoomNamespaces {
       // clients would get nothing.
       (localOnly() ? namespace.local : namespace).emit(event, payload as ChatMessage & Notice);
       if (fastFrames !== null) fastFrames.chatNext = false;
+      count += namespace.sockets.size;
+    }
+    this.delivered(count);
+  }
+
+  /** `edit`, `delete`, `reaction` or `read`: the change's kind is the event's name. */
+  private emitChange(names: readonly string[], change: RoomChange): void {
+    const { kind, ...payload } = change;
+    let count = 0;
+    for (const name of names) {
+      const namespace = this.namespace(name);
+      if (namespace === undefined) continue;
+      const emitter = this.options.localOnly() ? namespace.local : namespace;
+      // One event name per kind; the payload is that event's (protocol.ts ServerToClientEvents).
+      (emitter.emit as (event: string, payload: unknown) => boolean)(kind, payload);
       count += namespace.sockets.size;
     }
     this.delivered(count);

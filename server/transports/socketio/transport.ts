@@ -37,14 +37,23 @@ function authOf(socket: ChatSocket): { name?: unknown; token?: unknown } {
 }
 
 /** A `chat`'s ack, as the session's reply: validated, acked, and only then broadcast. */
-function ackReply(ack: unknown): PostReply {
+function ackReply(ack: unknown, member: Member): PostReply {
   const reply = typeof ack === 'function' ? (ack as (result: ChatAck) => void) : undefined;
   return {
-    accepted: (message) => reply?.({ ok: true, id: message.id }),
+    accepted: (message) => {
+      member.posted(message.id);
+      reply?.({ ok: true, id: message.id });
+    },
     refused: () => reply?.({ ok: false, error: ChatError.Unavailable }),
     rejected: (error) => reply?.({ ok: false, error }),
   };
 }
+
+/** An event's ack, if the client asked for one: a refusal and an answer alike go there. */
+function answerOf(ack: unknown): (answer: unknown) => void {
+  return typeof ack === 'function' ? (ack as (answer: unknown) => void) : ignore;
+}
+const ignore = (): void => undefined;
 
 /**
  * One Socket.IO socket (a namespace: a room) as its member's wire. A class, so that the
@@ -226,7 +235,16 @@ export class SocketIoTransport {
 
   /** Each client event, one line each: the session decides, the wire answers. */
   private listen(socket: ChatSocket, member: Member): void {
-    socket.on('chat', (text: unknown, ack: unknown) => member.post(text, ackReply(ack)));
+    socket.on('chat', (text: unknown, ack: unknown) => member.post(text, ackReply(ack, member)));
+    socket.on('edit', (request: unknown, ack: unknown) => member.edit(request, answerOf(ack)));
+    socket.on('delete', (request: unknown, ack: unknown) => member.remove(request, answerOf(ack)));
+    socket.on('react', (request: unknown, ack: unknown) => member.react(request, answerOf(ack)));
+    socket.on('read', (request: unknown, ack: unknown) => member.read(request, answerOf(ack)));
+    // `history` and `unread` may come with the ack alone.
+    socket.on('history', (request: unknown, ack: unknown) =>
+      typeof request === 'function' ? member.history(undefined, answerOf(request)) : member.history(request, answerOf(ack)),
+    );
+    socket.on('unread', (ack: unknown) => member.unread(answerOf(ack)));
     // Whatever a client sends along with `typing` is ignored: the name is the session's.
     socket.on('typing', () => {
       if (member.typing()) (this.localOnly() ? socket.broadcast.local : socket.broadcast).volatile.emit('typing', { name: member.name });
