@@ -25,7 +25,7 @@ import { editRequest, historyRequest, idRequest, isRequestRefusal, reactRequest 
 import type { SessionServices } from './services';
 
 /** Without JWT a connection may change the messages it sent, the last this many of them. */
-const OWN_IDS = 1_000;
+const OWN_IDS = 256;
 /** What a request other than chat or edit counts against the byte budget (about what it makes the room send). */
 const REQUEST_BYTES = 64;
 /** The most rooms one `unread` answer lists. */

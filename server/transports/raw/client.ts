@@ -78,7 +78,8 @@ export class RawClient extends WebSocket implements GroupMember, MemberWire, Pos
    * in the order of its frames.
    */
   accepted(message: ChatMessage): void {
-    this.member.posted(message.id);
+    // A text-mode client cannot change its messages: nothing to remember for it.
+    if (this.format === 'json') this.member.posted(message.id);
     if (this.acks && this.readyState === WebSocket.OPEN) this.send(`{"type":"ack","id":${JSON.stringify(message.id)}}`);
   }
 
