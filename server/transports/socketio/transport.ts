@@ -55,6 +55,25 @@ function answerOf(ack: unknown): (answer: unknown) => void {
 }
 const ignore = (): void => undefined;
 
+/** Each socket's member, for onRequest (not in `socket.data`, which fetchSockets sends to other nodes). */
+const membersOfSockets = new WeakMap<ChatSocket, Member>();
+
+/**
+ * The requests besides chat and typing, one line each, in one listener that every socket
+ * shares (`this` is the socket that received the event): an idle socket holds no closure
+ * for them. `history` and `unread` may come with the ack alone.
+ */
+function onRequest(this: ChatSocket, event: string, request: unknown, ack: unknown): void {
+  const member = membersOfSockets.get(this);
+  if (member === undefined) return;
+  if (event === 'edit') member.edit(request, answerOf(ack));
+  else if (event === 'delete') member.remove(request, answerOf(ack));
+  else if (event === 'react') member.react(request, answerOf(ack));
+  else if (event === 'read') member.read(request, answerOf(ack));
+  else if (event === 'history') typeof request === 'function' ? member.history(undefined, answerOf(request)) : member.history(request, answerOf(ack));
+  else if (event === 'unread') member.unread(answerOf(typeof request === 'function' ? request : ack));
+}
+
 /**
  * One Socket.IO socket (a namespace: a room) as its member's wire. A class, so that the
  * many idle sockets of a room share its methods instead of holding closures each.
@@ -236,15 +255,8 @@ export class SocketIoTransport {
   /** Each client event, one line each: the session decides, the wire answers. */
   private listen(socket: ChatSocket, member: Member): void {
     socket.on('chat', (text: unknown, ack: unknown) => member.post(text, ackReply(ack, member)));
-    socket.on('edit', (request: unknown, ack: unknown) => member.edit(request, answerOf(ack)));
-    socket.on('delete', (request: unknown, ack: unknown) => member.remove(request, answerOf(ack)));
-    socket.on('react', (request: unknown, ack: unknown) => member.react(request, answerOf(ack)));
-    socket.on('read', (request: unknown, ack: unknown) => member.read(request, answerOf(ack)));
-    // `history` and `unread` may come with the ack alone.
-    socket.on('history', (request: unknown, ack: unknown) =>
-      typeof request === 'function' ? member.history(undefined, answerOf(request)) : member.history(request, answerOf(ack)),
-    );
-    socket.on('unread', (ack: unknown) => member.unread(answerOf(ack)));
+    membersOfSockets.set(socket, member);
+    socket.onAny(onRequest);
     // Whatever a client sends along with `typing` is ignored: the name is the session's.
     socket.on('typing', () => {
       if (member.typing()) (this.localOnly() ? socket.broadcast.local : socket.broadcast).volatile.emit('typing', { name: member.name });
