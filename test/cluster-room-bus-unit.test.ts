@@ -7,7 +7,7 @@
 import type { Server } from 'socket.io';
 import { ClusterRoomBus } from '../server/cluster/room-bus';
 import type { ChatMessage, Notice } from '../server/protocol';
-import type { RoomSink } from '../server/room/room';
+import type { RoomSink } from '../server/room/room-seams';
 import { Rooms } from '../server/room/rooms';
 import { MemoryStore } from '../server/store/memory-store';
 import { createLogger } from '../server/support/logger';

@@ -5,7 +5,8 @@
  */
 import type { ChatMessage } from '../server/protocol';
 import type { PresenceCount } from '../server/room/presence';
-import { Room, type PostOutcome, type RoomBus, type RoomEvent, type RoomSink } from '../server/room/room';
+import { Room } from '../server/room/room';
+import type { PostOutcome, RoomBus, RoomEvent, RoomSink } from '../server/room/room-seams';
 import { Rooms } from '../server/room/rooms';
 import { StoreUnavailableError, type MessageStore } from '../server/store/message-store';
 import { createLogger } from '../server/support/logger';

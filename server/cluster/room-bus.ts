@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import { PresenceCount, type PresenceEntry } from '../room/presence';
 import { atTurnEnd } from '../support/turn-end';
-import type { RoomBus, RoomEvent } from '../room/room';
+import type { RoomBus, RoomEvent } from '../room/room-seams';
 import type { Rooms } from '../room/rooms';
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { DEFAULT_ROOM } from '../protocol';
-import { Room, type RoomBus, type RoomEvent, type RoomSink } from './room';
+import { Room } from './room';
+import type { RoomBus, RoomEvent, RoomSink } from './room-seams';
 import type { MessageStore } from '../store/message-store';
 
 /** How long a room nobody is in stays in memory (for its history, and a quick return). */

@@ -15,7 +15,8 @@ import {
 } from '../protocol';
 import { chatTextError, wellFormed } from '../room/chat-text';
 import { claimedName, displayName } from '../room/names';
-import type { PostOutcome, Room } from '../room/room';
+import type { Room } from '../room/room';
+import type { PostOutcome } from '../room/room-seams';
 import type { Expiry } from '../support/expiry-clock';
 import { jsonBytes } from '../support/json-bytes';
 import type { Budget } from '../room/flood-control';

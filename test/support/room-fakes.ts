@@ -3,7 +3,7 @@
  * what a room publishes, and an in-memory store.
  */
 import type { ChatMessage, Notice } from '../../server/protocol';
-import type { RoomSink } from '../../server/room/room';
+import type { RoomSink } from '../../server/room/room-seams';
 import { MemoryStore } from '../../server/store/memory-store';
 
 /**

@@ -1,5 +1,5 @@
 import type { ChatMessage, Notice, RawFormat, RawJsonFrame } from '../../protocol';
-import type { RoomChange, RoomSink } from '../../room/room';
+import type { RoomChange, RoomSink } from '../../room/room-seams';
 import type { SlowConsumerRule } from '../../session/slow-consumer';
 import type { Metrics } from '../../support/metrics';
 import { BroadcastGroup } from './broadcast-group';

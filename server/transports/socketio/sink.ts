@@ -1,6 +1,6 @@
 import { dropChildNamespace, existingNamespace } from '../../internals/socket-io';
 import { DEFAULT_ROOM, type ChatMessage, type Notice } from '../../protocol';
-import type { RoomChange, RoomSink } from '../../room/room';
+import type { RoomChange, RoomSink } from '../../room/room-seams';
 import type { Metrics } from '../../support/metrics';
 import type { FastFrames } from './fast-path';
 import { namespacesOf, type ChatNamespace, type ChatServer, type ParentNamespace } from './server';

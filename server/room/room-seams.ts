@@ -1,0 +1,69 @@
+import type { ChatMessage, Notice, ReadMarker } from '../protocol';
+import type { ChangeResult, StoreUnavailableError } from '../store/message-store';
+import type { PresenceCount } from './presence';
+
+/**
+ * What a room talks to besides its store: the transports' clients in it (RoomSink), the
+ * other nodes (RoomBus), and the sender of a message (PostOutcome).
+ */
+
+/**
+ * One transport's clients in one room: takes each stamped message or notice of the room
+ * and gets it to them. A sink never calls another sink; everything goes through the
+ * room, so every client of the room sees one order of events.
+ */
+export interface RoomSink {
+  chat(message: ChatMessage): void;
+  /**
+   * `here`: for this node's clients only, even from a cluster-wide sink. Every node tells
+   * its own clients of another node's members who came or went without a notice of their own.
+   */
+  notice(notice: Notice, here?: boolean): void;
+  /** A message edited, deleted or reacted to, or someone's read marker (a sink that shows none may leave it out). */
+  change?(change: RoomChange): void;
+  /**
+   * True when this sink's own broadcast already reaches its clients on every node
+   * (Socket.IO, through its cluster adapter): events from other nodes then skip it, so
+   * its clients never get one twice.
+   */
+  readonly clusterWide?: boolean;
+  /** The room leaves memory: let go of what is held for it. */
+  dispose?(): void;
+}
+
+/** What the room tells of a change (the protocol's `edit`, `delete`, `reaction` and `read` events). */
+export type RoomChange = Exclude<ChangeResult, { kind: 'read' }> | ({ kind: 'read' } & ReadMarker);
+
+/** What one node tells the others about a room. */
+export type RoomEvent =
+  | { type: 'chat'; room: string; message: ChatMessage }
+  | { type: 'notice'; room: string; notice: Notice }
+  | { type: 'change'; room: string; change: RoomChange };
+
+/**
+ * The other nodes, when there are several (server/cluster/room-bus.ts). A room publishes
+ * each event once; the bus carries it to the other nodes' rooms of the same name, which
+ * hand it to their sinks that are not cluster-wide (the raw clients).
+ */
+export interface RoomBus {
+  /** Tells the other nodes about an event, with who is in the room on this node now. */
+  publish(event: RoomEvent, local: PresenceCount): void;
+  /** Who is in `room` on each other node, as last heard within the heartbeat window. */
+  remote(room: string): Iterable<PresenceCount>;
+  /** How many connections `room` has on the other nodes (the sum of `remote`, cheaply). */
+  remoteOnline(room: string): number;
+}
+
+/** What the room tells the sender of a message: its id before anyone receives it, or why it was refused. */
+export interface PostOutcome {
+  accepted?(message: ChatMessage): void;
+  /** The store could not keep it: nobody received it. */
+  refused?(error: StoreUnavailableError): void;
+}
+
+/** Who set a read marker, as the room's `read` event names them. */
+export interface Reader {
+  name: string;
+  user?: string | undefined;
+}
+
