@@ -1,127 +1,52 @@
 /**
- * With REDIS_URL: history in Redis, one stream per room, shared by every node.
+ * With REDIS_URL: history in Redis, one stream per room, shared by every node; each
+ * room's edits and reactions in two hashes beside it, read markers in a hash per user
+ * (keys: redis/keys.ts; the scripts that keep them: redis/scripts.ts).
  *
  * Redis being down is an outage the nodes ride out (docs/deploy.md, "When things fail"): a
  * message is then stamped with a local id and delivered to this node's clients, but not
- * stored. That is the cluster's promise since before the embedded store, and it stays.
+ * stored. That is the cluster's promise since before the embedded store, and it stays. A
+ * change to a stored message is refused instead (`unavailable`): it has nothing to change.
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { RedisClientType } from 'redis';
-import { DEFAULT_ROOM, type ChatMessage } from '../protocol';
-import { MessageIdGenerator } from './message-id';
-import { jsonBytes } from '../support/json-bytes';
-import type { AppendCallback, MessageStore, ReadQuery, RoomQuery, StoredPage, StoredRoom } from './message-store';
+import { ErrorReply, type RedisClientType } from 'redis';
+import { DEFAULT_ROOM, MAX_REACTIONS, type ChatMessage, type HistoryMessage, type UserRoom } from '../protocol';
+import { isMessageId, MessageIdGenerator } from './message-id';
+import {
+  byName,
+  StoreUnavailableError,
+  type Actor,
+  type AppendCallback,
+  type ChangeCallback,
+  type ChangeRefusal,
+  type ChangeResult,
+  type MessageChange,
+  type MessageStore,
+  type ReadQuery,
+  type RoomQuery,
+  type StoredPage,
+  type StoredRoom,
+} from './message-store';
+import { HISTORY_KEY, IDS_KEY, readsKey, ROOM_NAMES_KEY, roomKeys, ROOMS_KEY } from './redis/keys';
+import { messagesOf, readPage, type PageReply } from './redis/pages';
+import {
+  APPEND_SCRIPT,
+  DELETE_SCRIPT,
+  EDIT_SCRIPT,
+  NAMES_UPGRADE_SCRIPT,
+  PAGE_SCRIPT,
+  REACT_SCRIPT,
+  READ_SCRIPT,
+  ROOMS_SCRIPT,
+  UNREAD_SCRIPT,
+} from './redis/scripts';
+
+export { HISTORY_KEY, historyKey } from './redis/keys';
 
 /** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 type RedisClient = RedisClientType<{}, {}, {}, 3, {}>;
-
-/** The lobby's history: the key it had before rooms. */
-export const HISTORY_KEY = 'chat:history';
-
-/** Each room's history stream. */
-export function historyKey(room: string): string {
-  return room === DEFAULT_ROOM ? HISTORY_KEY : `${HISTORY_KEY}:${room}`;
-}
-
-/** A stream holding only its last entry: its ids are the message ids of every room. */
-const IDS_KEY = 'chat:ids';
-/** Every room with stored messages, scored by its newest message's time: the order rooms go in. */
-const ROOMS_KEY = 'chat:rooms';
-/** The same rooms, all scored 0: the order of the room listing, by name. */
-const ROOM_NAMES_KEY = 'chat:room-names';
-
-/**
- * Stamps and stores a message in one step. Stream ids only increase within one stream,
- * and two rooms' streams would hand out the same ids; so the id comes from one stream
- * for all rooms (Redis keeps it increasing even when its clock steps back), and the
- * message goes into its room's stream under that id, which is newer than anything there.
- * A new room past MAX_STORED_ROOMS (0: no bound) makes the room idle longest go, its
- * stream deleted: its key is derived here, as historyKey does (one Redis, not a Redis
- * Cluster, which would want every key declared).
- * KEYS: ids stream, room stream, rooms set, names set.
- * ARGV: room, HISTORY_KEEP, name, text, at, MAX_STORED_ROOMS, the lobby's name, HISTORY_KEY.
- */
-const APPEND_SCRIPT = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
-if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
-  redis.call('ZADD', KEYS[4], 0, ARGV[1])
-  local max = tonumber(ARGV[6])
-  while max > 0 and redis.call('ZCARD', KEYS[3]) > max do
-    local idlest = redis.call('ZRANGE', KEYS[3], 0, 1)
-    local gone = idlest[1] == ARGV[1] and idlest[2] or idlest[1]
-    redis.call('ZREM', KEYS[3], gone)
-    redis.call('ZREM', KEYS[4], gone)
-    redis.call('DEL', gone == ARGV[7] and ARGV[8] or (ARGV[8] .. ':' .. gone))
-  end
-end
-return id`;
-
-/**
- * A page of the listing: names after ARGV[1] (a ZRANGE BYLEX bound), at most ARGV[2],
- * each followed by its newest message's time. KEYS: names set, rooms set.
- */
-const ROOMS_SCRIPT = `
-local out = {}
-for _, name in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])) do
-  local at = redis.call('ZSCORE', KEYS[2], name)
-  if at then
-    out[#out + 1] = name
-    out[#out + 1] = at
-  end
-end
-return out`;
-
-/** Stores written before the names set existed: it is filled once from the rooms set. KEYS: rooms set, names set. */
-const NAMES_UPGRADE_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local names = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, name in ipairs(names) do redis.call('ZADD', KEYS[2], 0, name) end
-return #names`;
-
-type Entry = { id: string; message: Record<string, string> };
-const messageOf = ({ id, message }: Entry): ChatMessage => ({
-  id,
-  text: message.text ?? '',
-  name: message.name ?? '',
-  at: Number(message.at),
-});
-
-/** The first chunk a page reads from a stream; each next one is twice as large, up to MAX_CHUNK. */
-const FIRST_CHUNK = 16;
-const MAX_CHUNK = 256;
-
-/**
- * Up to `limit` messages read from `from` onwards (an exclusive `(id` after the first
- * chunk), in chunks, no further than the first that would pass `maxBytes` as JSON (at
- * least one is taken): a page of large messages loads at most one chunk more than it
- * returns. `more`: whether any was left.
- */
-async function readPage(
-  read: (from: string, count: number) => Promise<Entry[]>,
-  from: string,
-  limit: number,
-  maxBytes: number,
-): Promise<{ messages: ChatMessage[]; more: boolean }> {
-  const messages: ChatMessage[] = [];
-  let bytes = 0;
-  let cursor = from;
-  for (let chunk = FIRST_CHUNK; ; chunk = Math.min(chunk * 2, MAX_CHUNK)) {
-    const want = Math.min(chunk, limit + 1 - messages.length);
-    const entries = await read(cursor, want);
-    for (const entry of entries) {
-      const message = messageOf(entry);
-      if (maxBytes !== Number.POSITIVE_INFINITY) bytes += jsonBytes(message);
-      if (messages.length === limit || (messages.length > 0 && bytes > maxBytes)) return { messages, more: true };
-      messages.push(message);
-    }
-    const last = entries.at(-1);
-    if (entries.length < want || last === undefined) return { messages, more: false };
-    cursor = `(${last.id}`;
-  }
-}
 
 const OUTAGE_STRIDE = 2 ** 32;
 
@@ -135,6 +60,12 @@ const OUTAGE_STRIDE = 2 ** 32;
 export function outageIds(part = randomInt(0, OUTAGE_STRIDE)): MessageIdGenerator {
   return new MessageIdGenerator(Date.now, OUTAGE_STRIDE + part, OUTAGE_STRIDE);
 }
+
+/** An actor as the scripts take it: kind, then user. */
+const actorArgs = (by: Actor): [string, string] => (typeof by === 'string' ? [by, ''] : ['user', by.user]);
+
+/** A change script's answer: ['ok', value?] or [refusal]. */
+type ChangeReply = [string, (string | number)?];
 
 export class RedisStore implements MessageStore {
   private readonly fallbackIds = outageIds();
@@ -153,42 +84,90 @@ export class RedisStore implements MessageStore {
     if (filled > 0) this.logger.info({ rooms: filled }, 'redis: listed the stored rooms by name');
   }
 
-  append(room: string, name: string, text: string, done: AppendCallback): void {
+  append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
     const at = Date.now();
+    const stamped = (id: string): ChatMessage => (user === undefined ? { id, text, name, at } : { id, text, name, at, user });
+    const args = [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY];
+    if (user !== undefined) args.push(user);
     // Answers come in the order asked: the requests are pipelined on one connection.
-    this.client
-      .eval(APPEND_SCRIPT, {
-        keys: [IDS_KEY, historyKey(room), ROOMS_KEY, ROOM_NAMES_KEY],
-        arguments: [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY],
-      })
-      .then(
-        (id) => done(null, { id: String(id), text, name, at }),
-        (err: unknown) => {
-          // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
-          this.logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
-          done(null, { id: this.fallbackIds.next().id, text, name, at });
-        },
-      );
+    this.client.eval(APPEND_SCRIPT, { keys: [IDS_KEY, roomKeys(room).stream, ROOMS_KEY, ROOM_NAMES_KEY], arguments: args }).then(
+      (id) => done(null, stamped(String(id))),
+      (err: unknown) => {
+        // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
+        this.logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
+        done(null, stamped(this.fallbackIds.next().id));
+      },
+    );
   }
 
-  async recent(room: string, limit: number): Promise<ChatMessage[]> {
+  async recent(room: string, limit: number): Promise<HistoryMessage[]> {
     if (limit === 0) return [];
-    const entries = (await this.client.xRevRange(historyKey(room), '+', '-', { COUNT: limit })) as Entry[];
-    return entries.reverse().map(messageOf);
+    return (await this.page(room, 'XREVRANGE', '+', '-', limit)).reverse();
   }
 
   async read(room: string, query: ReadQuery): Promise<StoredPage> {
-    const key = historyKey(room);
-    const { since, limit, maxBytes = Number.POSITIVE_INFINITY } = query;
+    const { since, before, limit, maxBytes = Number.POSITIVE_INFINITY } = query;
     if (since === undefined) {
-      const newest = await readPage((end, count) => this.client.xRevRange(key, end, '-', { COUNT: count }) as Promise<Entry[]>, '+', limit, maxBytes);
+      // Nothing is older than 0-0, or than what is no id (as the memory store orders ids).
+      if (before !== undefined && (!isMessageId(before) || /^0+-0+$/.test(before))) return { messages: [], complete: true, more: false };
+      const end = before === undefined ? '+' : `(${before}`;
+      const newest = await readPage((from, count) => this.page(room, 'XREVRANGE', from, '-', count), end, limit, maxBytes);
       return { messages: newest.messages.reverse(), complete: true, more: newest.more };
     }
+    // An id of no shape is stored nowhere: everything is after it, and the page is incomplete.
+    const start = isMessageId(since) ? `(${since}` : '-';
     const [found, after] = await Promise.all([
-      this.client.xRange(key, since, since) as Promise<Entry[]>,
-      readPage((start, count) => this.client.xRange(key, start, '+', { COUNT: count }) as Promise<Entry[]>, `(${since}`, limit, maxBytes),
+      isMessageId(since) ? this.client.xRange(roomKeys(room).stream, since, since) : Promise.resolve([]),
+      readPage((from, count) => this.page(room, 'XRANGE', from, '+', count), start, limit, maxBytes),
     ]);
-    return { messages: after.messages, complete: found.length > 0, more: after.more };
+    return { messages: after.messages, complete: (found?.length ?? 0) > 0, more: after.more };
+  }
+
+  change(room: string, change: MessageChange, done: ChangeCallback): void {
+    // No shape of an id, no message: Redis would refuse the id as a range bound.
+    if (!isMessageId(change.id)) {
+      done('not_found');
+      return;
+    }
+    // Pipelined on the connection of the appends: a change is made after every message
+    // appended before it, and answered after them.
+    this.changeScript(room, change).then(
+      (reply) => done(reply[0] === 'ok' ? this.resultOf(change, reply[1]) : (reply[0] as ChangeRefusal)),
+      (err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        // Redis answered with an error: a script or a key gone wrong, not an outage.
+        if (err instanceof ErrorReply) this.logger.error({ err: reason, kind: change.kind }, 'redis refused a change');
+        else this.logger.debug({ err: reason }, 'history unavailable; change refused');
+        done(new StoreUnavailableError(reason));
+      },
+    );
+  }
+
+  async userRooms(user: string, limit: number): Promise<UserRoom[]> {
+    if (limit <= 0) return [];
+    const key = readsKey(user);
+    const markers = Object.entries((await this.client.hGetAll(key)) as Record<string, string>);
+    const named = markers.map(([name, lastReadId]) => ({ name, lastReadId })).sort(byName);
+    const rooms: UserRoom[] = [];
+    const gone: string[] = [];
+    // In pages of `limit`: a room with no stored messages (MAX_STORED_ROOMS let it go) is not listed.
+    for (let i = 0; i < named.length && rooms.length < limit; i += limit) {
+      const batch = named.slice(i, i + limit);
+      const answers = await Promise.all(
+        batch.map(({ name, lastReadId }) => this.client.eval(UNREAD_SCRIPT, { keys: [roomKeys(name).stream], arguments: [lastReadId] })),
+      );
+      answers.forEach((answer, j) => {
+        const { name, lastReadId } = batch[j] as { name: string; lastReadId: string };
+        if (answer === null) gone.push(name);
+        else if (rooms.length < limit) {
+          const [lastId, unread] = answer as [string, number];
+          rooms.push({ name, lastId: String(lastId), lastReadId, unread: Number(unread) });
+        }
+      });
+    }
+    // The markers of rooms that went stay no longer: the hash is bounded by the rooms stored.
+    if (gone.length > 0) await this.client.hDel(key, gone);
+    return rooms;
   }
 
   async rooms(query: RoomQuery): Promise<StoredRoom[]> {
@@ -206,4 +185,53 @@ export class RedisStore implements MessageStore {
 
   /** The client belongs to the cluster setup, which closes it. */
   close(): void {}
+
+  /** Up to `count` entries of `room` from `from` to `to` (XRANGE or XREVRANGE), as they are now. */
+  private async page(room: string, command: 'XRANGE' | 'XREVRANGE', from: string, to: string, count: number): Promise<HistoryMessage[]> {
+    const { stream, changes, reactions } = roomKeys(room);
+    const reply = await this.client.eval(PAGE_SCRIPT, { keys: [stream, changes, reactions], arguments: [command, from, to, String(count)] });
+    return messagesOf(reply as PageReply);
+  }
+
+  private async changeScript(room: string, change: MessageChange): Promise<ChangeReply> {
+    const { stream, changes, reactions, rewrite } = roomKeys(room);
+    const keep = String(this.keep);
+    let reply: unknown;
+    switch (change.kind) {
+      case 'edit':
+        reply = await this.client.eval(EDIT_SCRIPT, {
+          keys: [stream, changes],
+          // A time that is no number would make the stored state no JSON.
+          arguments: [change.id, ...actorArgs(change.by), JSON.stringify(change.text), String(Number.isFinite(change.at) ? Math.trunc(change.at) : 0), keep],
+        });
+        break;
+      case 'delete':
+        reply = await this.client.eval(DELETE_SCRIPT, { keys: [stream, changes, reactions, rewrite], arguments: [change.id, ...actorArgs(change.by)] });
+        break;
+      case 'react':
+        reply = await this.client.eval(REACT_SCRIPT, {
+          keys: [stream, reactions],
+          arguments: [change.id, change.emoji, change.user, change.on ? '1' : '0', String(MAX_REACTIONS), keep],
+        });
+        break;
+      case 'read':
+        reply = await this.client.eval(READ_SCRIPT, { keys: [stream, readsKey(change.user)], arguments: [change.id, room] });
+        break;
+    }
+    return reply as ChangeReply;
+  }
+
+  /** What a change the script made becomes; `value` is the script's second answer. */
+  private resultOf(change: MessageChange, value: string | number | undefined): ChangeResult {
+    switch (change.kind) {
+      case 'edit':
+        return { kind: 'edit', id: change.id, text: change.text, version: Number(value), editedAt: change.at };
+      case 'delete':
+        return { kind: 'delete', id: change.id };
+      case 'react':
+        return { kind: 'reaction', id: change.id, emoji: change.emoji, count: Number(value) };
+      case 'read':
+        return { kind: 'read', id: String(value), user: change.user };
+    }
+  }
 }

@@ -1,0 +1,231 @@
+/**
+ * The Redis store's Lua scripts: each runs whole, with nothing of another client's in
+ * between, so a check and the write it allows cannot be split. Each one touches one
+ * room's keys (roomKeys) and, for read markers, the user's markers.
+ */
+
+/**
+ * Stamps and stores a message in one step. Stream ids only increase within one stream,
+ * and two rooms' streams would hand out the same ids; so the id comes from one stream
+ * for all rooms (Redis keeps it increasing even when its clock steps back), and the
+ * message goes into its room's stream under that id, which is newer than anything there.
+ * A new room past MAX_STORED_ROOMS (0: no bound) makes the room idle longest go, its
+ * stream and side keys deleted: they are derived here, as keys.ts does (one Redis, not a
+ * Redis Cluster, which would want every key declared).
+ * KEYS: ids stream, room stream, rooms set, names set.
+ * ARGV: room, HISTORY_KEEP, name, text, at, MAX_STORED_ROOMS, the lobby's name, HISTORY_KEY,
+ * and the sender's user when there is one.
+ */
+export const APPEND_SCRIPT = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
+if ARGV[9] then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5], 'user', ARGV[9])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
+end
+if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[4], 0, ARGV[1])
+  local max = tonumber(ARGV[6])
+  while max > 0 and redis.call('ZCARD', KEYS[3]) > max do
+    local idlest = redis.call('ZRANGE', KEYS[3], 0, 1)
+    local gone = idlest[1] == ARGV[1] and idlest[2] or idlest[1]
+    local base = ARGV[8] .. ':' .. gone
+    redis.call('ZREM', KEYS[3], gone)
+    redis.call('ZREM', KEYS[4], gone)
+    redis.call('DEL', gone == ARGV[7] and ARGV[8] or base, base .. ':changes', base .. ':reactions')
+  end
+end
+return id`;
+
+/**
+ * A page of the listing: names after ARGV[1] (a ZRANGE BYLEX bound), at most ARGV[2],
+ * each followed by its newest message's time. KEYS: names set, rooms set.
+ */
+export const ROOMS_SCRIPT = `
+local out = {}
+for _, name in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])) do
+  local at = redis.call('ZSCORE', KEYS[2], name)
+  if at then
+    out[#out + 1] = name
+    out[#out + 1] = at
+  end
+end
+return out`;
+
+/** Stores written before the names set existed: it is filled once from the rooms set. KEYS: rooms set, names set. */
+export const NAMES_UPGRADE_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local names = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, name in ipairs(names) do redis.call('ZADD', KEYS[2], 0, name) end
+return #names`;
+
+/**
+ * Up to ARGV[4] entries of a room, each with what it became: ARGV[1] is XRANGE or
+ * XREVRANGE, ARGV[2] and ARGV[3] its bounds. Answers, per entry: its id, its fields, its
+ * state after its last edit (JSON, or nil) and its reactions as counts (JSON, or nil).
+ * KEYS: stream, changes, reactions.
+ */
+export const PAGE_SCRIPT = `
+local out = {}
+for _, e in ipairs(redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])) do
+  local id = e[1]
+  out[#out + 1] = id
+  out[#out + 1] = e[2]
+  out[#out + 1] = redis.call('HGET', KEYS[2], id)
+  local reactions = redis.call('HGET', KEYS[3], id)
+  if reactions then
+    local counts = {}
+    for emoji, users in pairs(cjson.decode(reactions)) do counts[emoji] = #users end
+    reactions = cjson.encode(counts)
+  end
+  out[#out + 1] = reactions
+end
+return out`;
+
+/** What the change scripts share: finding an entry, who may change it, ordering ids, bounding side hashes. */
+const COMMON = `
+local function entry(stream, id)
+  local found = redis.call('XRANGE', stream, id, id)[1]
+  if not found or found[1] ~= id then return nil end
+  local fields = {}
+  for i = 1, #found[2], 2 do fields[found[2][i]] = found[2][i + 1] end
+  if fields.deleted then return nil end
+  return fields
+end
+
+local function refusal(fields, kind, user)
+  if kind == 'any' then return nil end
+  if kind == 'user' and fields.user == user then return nil end
+  return 'forbidden'
+end
+
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+
+-- Fields of a side hash outlive their entry once MAXLEN trims it. Only a live entry gets
+-- a field, and at most HISTORY_KEEP are live; so past twice that, the fields older than
+-- the stream's first entry go: the hash stays under 2 * HISTORY_KEEP + 1 fields, at the
+-- cost of one pass over it per HISTORY_KEEP new fields at least.
+local function prune(stream, hash, keep)
+  if redis.call('HLEN', hash) <= 2 * keep then return end
+  local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+  for _, id in ipairs(redis.call('HKEYS', hash)) do
+    if not first or older(id, first[1]) then redis.call('HDEL', hash, id) end
+  end
+end
+`;
+
+/**
+ * An edit: the entry stays as it was sent; its latest text, version and time go in the
+ * changes hash. KEYS: stream, changes. ARGV: id, actor kind (any, none, user), actor's
+ * user, the new text as JSON, at, HISTORY_KEEP. Answers {'ok', version} or {refusal}.
+ */
+export const EDIT_SCRIPT = `${COMMON}
+local fields = entry(KEYS[1], ARGV[1])
+if not fields then return {'not_found'} end
+local why = refusal(fields, ARGV[2], ARGV[3])
+if why then return {why} end
+local version = 1
+local state = redis.call('HGET', KEYS[2], ARGV[1])
+if state then version = (tonumber(cjson.decode(state).version) or 0) + 1 end
+redis.call('HSET', KEYS[2], ARGV[1], '{"text":' .. ARGV[4] .. ',"version":' .. version .. ',"editedAt":' .. ARGV[5] .. '}')
+prune(KEYS[1], KEYS[2], tonumber(ARGV[6]))
+return {'ok', version}`;
+
+/**
+ * A delete takes the text and name out of Redis, not only out of view: XDEL would only
+ * mark the entry deleted in its listpack, bytes and all, so the stream is written anew,
+ * every entry under its own id, in order (the stream's last id stays where it was), the
+ * deleted one as a tombstone (`deleted 1 at <at>`). The old stream is read from a key of
+ * its own a chunk at a time, so the script holds one chunk, whatever the stream's size;
+ * it costs a pass over the room's stream (at most HISTORY_KEEP entries). Its edited text
+ * and its reactions go too.
+ * KEYS: stream, changes, reactions, rewrite. ARGV: id, actor kind, actor's user.
+ * Answers {'ok'} or {refusal}.
+ */
+export const DELETE_SCRIPT = `${COMMON}
+local fields = entry(KEYS[1], ARGV[1])
+if not fields then return {'not_found'} end
+local why = refusal(fields, ARGV[2], ARGV[3])
+if why then return {why} end
+redis.call('RENAME', KEYS[1], KEYS[4])
+local from = '-'
+repeat
+  local chunk = redis.call('XRANGE', KEYS[4], from, '+', 'COUNT', 128)
+  for _, e in ipairs(chunk) do
+    if e[1] == ARGV[1] then
+      redis.call('XADD', KEYS[1], e[1], 'deleted', '1', 'at', fields.at)
+    else
+      redis.call('XADD', KEYS[1], e[1], unpack(e[2]))
+    end
+  end
+  if #chunk > 0 then from = '(' .. chunk[#chunk][1] end
+until #chunk < 128
+redis.call('DEL', KEYS[4])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return {'ok'}`;
+
+/**
+ * A reaction taken or taken back: one per user per emoji per message, at most ARGV[5]
+ * distinct emoji per message. KEYS: stream, reactions. ARGV: id, emoji, user, '1' (on)
+ * or '0' (off), MAX_REACTIONS, HISTORY_KEEP. Answers {'ok', count of the emoji now} or {refusal}.
+ */
+export const REACT_SCRIPT = `${COMMON}
+if not entry(KEYS[1], ARGV[1]) then return {'not_found'} end
+local on = ARGV[4] == '1'
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+local reactions = stored and cjson.decode(stored) or {}
+local users = reactions[ARGV[2]]
+if not users then
+  if not on then return {'ok', 0} end
+  local distinct = 0
+  for _ in pairs(reactions) do distinct = distinct + 1 end
+  if distinct >= tonumber(ARGV[5]) then return {'too_many_reactions'} end
+  users = {}
+  reactions[ARGV[2]] = users
+end
+local at = nil
+for i, user in ipairs(users) do
+  if user == ARGV[3] then at = i end
+end
+if on and not at then users[#users + 1] = ARGV[3] end
+if not on and at then table.remove(users, at) end
+local count = #users
+if count == 0 then reactions[ARGV[2]] = nil end
+if next(reactions) == nil then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(reactions))
+  prune(KEYS[1], KEYS[2], tonumber(ARGV[6]))
+end
+return {'ok', count}`;
+
+/**
+ * A read marker, which only moves forward. KEYS: stream, the user's markers. ARGV: id,
+ * room. Answers {'ok', the marker now} or {'not_found'} (no such message, or deleted).
+ */
+export const READ_SCRIPT = `${COMMON}
+if not entry(KEYS[1], ARGV[1]) then return {'not_found'} end
+local marker = redis.call('HGET', KEYS[2], ARGV[2])
+if marker and not older(marker, ARGV[1]) then return {'ok', marker} end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return {'ok', ARGV[1]}`;
+
+/**
+ * A room as one of a user's rooms: its newest entry's id and how many messages (not
+ * tombstones) came after the marker ARGV[1]; nil when the room has none stored.
+ * KEYS: stream.
+ */
+export const UNREAD_SCRIPT = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if not last then return nil end
+local unread = 0
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')) do
+  if e[2][1] ~= 'deleted' then unread = unread + 1 end
+end
+return {last[1], unread}`;
