@@ -169,7 +169,7 @@ export const SETTINGS = {
   ALLOWED_HOSTS: setting('allowedHosts', '', allowedHosts, 'host names this server answers to, comma-separated, each with an optional port (`chat.example.com,localhost:8000`), matched case-insensitively; a name without a port matches any port. Any other `Host` header gets `421 Misdirected Request` on every HTTP request and upgrade, Socket.IO\'s included. Empty: any host (set it on a public server: it stops DNS rebinding)'),
   API_KEY: setting('apiKey', '', orNull(z.string()), 'when set, the HTTP API (`/api/...`, see HTTP API) is on and needs `Authorization: Bearer <key>` (compared in constant time); others get `401`. Empty: every `/api/` request gets `404`', { secret: true }),
   // Half the largest burst a bucket may hold (the burst is twice the rate).
-  API_RATE_LIMIT: setting('apiRateLimit', '100', integer(0, 500_000), 'messages per second posted through the HTTP API, after a burst of twice that; more get `429`. `0` turns the limit off'),
+  API_RATE_LIMIT: setting('apiRateLimit', '100', integer(0, 500_000), 'writes per second through the HTTP API (posts, edits, deletes), after a burst of twice that; more get `429`. `0` turns the limit off'),
   TLS_CERT: setting(null, '', z.string(), 'path of a PEM certificate file (the server\'s certificate first, then any intermediates, like a `fullchain.pem`): everything on `PORT` is served over HTTPS and WSS (see TLS). Needs `TLS_KEY`'),
   TLS_KEY: setting(null, '', z.string(), 'path of the PEM private key (unencrypted) of `TLS_CERT`\'s certificate. Needs `TLS_CERT`'),
   JWT_SECRET: setting(null, '', z.string(), 'when set, every client needs a JWT signed with this secret (HS256); see Authentication', { secret: true }),

@@ -13,9 +13,16 @@ export const ApiErrorCode = {
   InvalidLimit: 'invalid_limit',
   InvalidSince: 'invalid_since',
   InvalidAfter: 'invalid_after',
+  InvalidBefore: 'invalid_before',
+  InvalidId: 'invalid_id',
+  InvalidUser: 'invalid_user',
   InvalidIdempotencyKey: 'invalid_idempotency_key',
   IdempotencyKeyReused: 'idempotency_key_reused',
   TooLarge: 'too_large',
+  // The API acts as admin, so the store refuses none of its edits and deletes for these;
+  // they are here so that every refusal of a change has its answer.
+  Forbidden: 'forbidden',
+  TooManyReactions: 'too_many_reactions',
   UnsupportedMediaType: 'unsupported_media_type',
   RateLimited: 'rate_limited',
   Unavailable: 'unavailable',

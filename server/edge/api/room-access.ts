@@ -1,8 +1,16 @@
 import type { Logger } from 'pino';
-import type { ChatMessage, Presence } from '../../protocol';
+import type { ChatMessage, MessageDelete, MessageEdit, Presence, UserRoom } from '../../protocol';
+import type { Room } from '../../room/room';
 import type { Rooms } from '../../room/rooms';
 import { TokenBucket } from '../../room/token-bucket';
-import { byName, type StoredPage } from '../../store/message-store';
+import {
+  byName,
+  StoreUnavailableError,
+  type ChangeRefusal,
+  type ChangeResult,
+  type MessageChange,
+  type StoredPage,
+} from '../../store/message-store';
 import { withDeadline } from '../../support/deadline';
 import type { Metrics } from '../../support/metrics';
 import { ApiError, ApiErrorCode } from './errors';
@@ -34,16 +42,24 @@ export interface RoomListPage {
 export interface RoomAccessOptions {
   /** What the API needs of the rooms: `store` is the one they use now (Redis, once joined). */
   rooms: Pick<Rooms, 'open' | 'get' | 'all' | 'store'>;
-  /** Messages per second for the one API key; 0: no limit. */
+  /** Writes (posts, edits, deletes) per second for the one API key; 0: no limit. */
   rateLimit: number;
   metrics: Metrics;
   logger: Logger;
 }
 
+/** The answer to each way the store may refuse a change. */
+const REFUSALS: Record<ChangeRefusal, [status: number, code: ApiErrorCode]> = {
+  not_found: [404, ApiErrorCode.NotFound],
+  forbidden: [403, ApiErrorCode.Forbidden],
+  too_many_reactions: [409, ApiErrorCode.TooManyReactions],
+};
+
 /**
- * What the API does with rooms: reads their stored history and presence without
- * bringing them into memory, and posts through Room.post like a client, so that a posted
- * message is stored, kept in the history and delivered to every node like any other.
+ * What the API does with rooms: reads their stored history, presence and read markers
+ * without bringing them into memory, and posts, edits and deletes through the room like
+ * a client, so that what it does is stored, shown in the history and told to every
+ * client of the room on every node like anything else.
  */
 export class RoomAccess {
   private readonly bucket: TokenBucket | null;
@@ -83,19 +99,15 @@ export class RoomAccess {
     return this.options.rooms.get(room)?.presenceNow() ?? { online: 0, members: [] };
   }
 
+  /** `user`'s rooms with a read marker and stored messages, by name, at most `limit`. */
+  async userRooms(user: string, limit: number): Promise<UserRoom[]> {
+    return [...(await this.read(() => this.options.rooms.store.userRooms(user, limit)))];
+  }
+
   /** Resolves once the message is stored (and on its way to every client of the room). */
-  post(roomName: string, name: string, text: string): Promise<Posted> {
-    const { rooms, metrics } = this.options;
-    if (this.bucket !== null && !this.bucket.take()) {
-      metrics.reject('rate');
-      return Promise.reject(new ApiError(429, ApiErrorCode.RateLimited));
-    }
-    const room = rooms.open(roomName);
-    if (room === null) {
-      metrics.reject('room_limit');
-      return Promise.reject(new ApiError(503, ApiErrorCode.RoomLimit));
-    }
-    metrics.messageIn('api');
+  async post(roomName: string, name: string, text: string): Promise<Posted> {
+    const room = this.writableRoom(roomName);
+    this.options.metrics.messageIn('api');
     // Held in memory until stored: a room opened for this post has nobody in it, and a
     // newcomer elsewhere needing the place must not drop it half-way.
     room.arrive();
@@ -111,6 +123,52 @@ export class RoomAccess {
         },
       });
     });
+  }
+
+  /** Resolves once the new text is stored (and on its way to every client of the room). */
+  async edit(roomName: string, id: string, text: string): Promise<MessageEdit> {
+    const result = await this.change(roomName, { kind: 'edit', id, text, by: 'any', at: Date.now() });
+    if (result.kind !== 'edit') throw new Error(`an edit made a change of kind ${result.kind}`);
+    return { id: result.id, text: result.text, version: result.version, editedAt: result.editedAt };
+  }
+
+  /** Resolves once the message is a tombstone in storage (and the room is being told). */
+  async delete(roomName: string, id: string): Promise<MessageDelete> {
+    const result = await this.change(roomName, { kind: 'delete', id, by: 'any' });
+    if (result.kind !== 'delete') throw new Error(`a delete made a change of kind ${result.kind}`);
+    return { id: result.id };
+  }
+
+  /**
+   * Makes `change` through the room, in order with its other events, so that every client
+   * of the room on every node hears of it; held in memory until the store answers, as a post is.
+   */
+  private async change(roomName: string, change: MessageChange): Promise<ChangeResult> {
+    const room = this.writableRoom(roomName);
+    room.arrive();
+    return new Promise<ChangeResult>((resolve, reject) => {
+      room.change(change, (outcome) => {
+        room.cancelArrival();
+        if (outcome instanceof StoreUnavailableError) reject(new ApiError(503, ApiErrorCode.Unavailable));
+        else if (typeof outcome === 'string') reject(new ApiError(...REFUSALS[outcome]));
+        else resolve(outcome);
+      });
+    });
+  }
+
+  /** The room a write goes to, once the write is within the API's rate: 429, or 503 when it cannot be held. */
+  private writableRoom(roomName: string): Room {
+    const { rooms, metrics } = this.options;
+    if (this.bucket !== null && !this.bucket.take()) {
+      metrics.reject('rate');
+      throw new ApiError(429, ApiErrorCode.RateLimited);
+    }
+    const room = rooms.open(roomName);
+    if (room === null) {
+      metrics.reject('room_limit');
+      throw new ApiError(503, ApiErrorCode.RoomLimit);
+    }
+    return room;
   }
 
   /** A store read, answered or not within STORE_READ_TIMEOUT_MS: any failure is 503. */

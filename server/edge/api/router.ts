@@ -6,7 +6,7 @@ import { bearerMatches } from '../bearer';
 import { bodyLimit, readJsonBody } from './body';
 import { ApiError, ApiErrorCode, sendError } from './errors';
 import { IdempotencyCache, KEY_REUSED, postFingerprint } from './idempotency';
-import { historyQueryOf, idempotencyKeyOf, postInputOf, roomListQueryOf, roomOf } from './input';
+import { editTextOf, historyQueryOf, idempotencyKeyOf, limitOf, messageIdOf, postInputOf, roomListQueryOf, roomOf, userOf } from './input';
 import { RoomAccess, type RoomAccessOptions } from './room-access';
 
 export interface ApiOptions extends RoomAccessOptions {
@@ -69,12 +69,41 @@ function addRoutes(router: Router, options: ApiOptions): void {
     })
     .all(methodNotAllowed('GET, HEAD, POST'));
 
+  // PATCH and DELETE need no Idempotency-Key: the same edit or delete twice leaves the
+  // message as once (a second delete answers 404).
+  router
+    .route('/rooms/:room/messages/:id')
+    .patch(async (req, res) => {
+      const room = roomOf(req);
+      const id = messageIdOf(req);
+      const text = editTextOf(await readJsonBody(req, limit), options.maxMessageBytes);
+      res.json(await access.edit(room, id, text));
+    })
+    .delete(async (req, res) => {
+      const room = roomOf(req);
+      const id = messageIdOf(req);
+      res.json({ ...(await access.delete(room, id)), deleted: true });
+    })
+    .all(methodNotAllowed('PATCH, DELETE'));
+
   router
     .route('/rooms/:room/presence')
     .get((req, res) => {
       res.json(access.presence(roomOf(req)));
     })
     .all(methodNotAllowed('GET, HEAD'));
+
+  router
+    .route('/users/:user/rooms')
+    .get(async (req, res) => {
+      const user = userOf(req);
+      res.json({ rooms: await access.userRooms(user, limitOf(req)) });
+    })
+    .all(methodNotAllowed('GET, HEAD'));
+  // An empty user matches no route above.
+  router.all('/users//rooms', () => {
+    throw new ApiError(400, ApiErrorCode.InvalidUser);
+  });
 }
 
 /** Answers are live state: no cache along the way may keep one. Counted once sent. */
@@ -118,12 +147,30 @@ function answerError(logger: Logger) {
       sendError(res, err.status, err.code);
       return;
     }
-    // Express could not decode a path parameter (`%E0`): the only one is the room.
     if (err instanceof URIError) {
-      sendError(res, 400, ApiErrorCode.InvalidRoom);
+      sendError(res, 400, undecodableParameter(req.path));
       return;
     }
     logger.error({ err, method: req.method, path: redactUrl(req.originalUrl) }, 'API request failed');
     sendError(res, 500, ApiErrorCode.Internal);
   };
+}
+
+/**
+ * Express could not decode a path parameter (`%E0`): the code for the parameter it was,
+ * told by its place in `path` (`/rooms/<room>/messages/<id>`, `/users/<user>/rooms`).
+ */
+function undecodableParameter(path: string): ApiErrorCode {
+  const [, collection, name] = path.split('/');
+  if (collection === 'users') return ApiErrorCode.InvalidUser;
+  return decodes(name ?? '') ? ApiErrorCode.InvalidId : ApiErrorCode.InvalidRoom;
+}
+
+function decodes(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
 }
