@@ -200,7 +200,11 @@ export class Member {
     const checked = idRequest(request);
     if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
     if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
-    this.room.change({ kind: 'delete', id: checked.id, by: this.actorFor(checked.id, true) }, settle(answer, () => ({ ok: true as const })));
+    const done = settle(answer, () => {
+      this.session.services.logger.info({ ...this.describe(), id: checked.id, role: this.role }, 'message deleted');
+      return { ok: true as const };
+    });
+    this.room.change({ kind: 'delete', id: checked.id, by: this.actorFor(checked.id, true) }, done);
   }
 
   /** `{ id, emoji, on }`: this user's reaction (JWT: its `sub`, else its name) added or taken back. */
