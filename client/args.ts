@@ -12,7 +12,8 @@ Chat with a chat-bridge server from the terminal. URL is the server's address
 
 Modes:
   (default)       interactive: type a line and press Enter to send it;
-                  /join ROOM moves to another room, /quit or Ctrl-D leaves,
+                  /join ROOM moves to another room, /edit, /delete, /react,
+                  /older and /read act on messages, /quit or Ctrl-D leaves,
                   /help lists the commands
   --send TEXT     send one message, wait for the server to take it, print its id
   --listen        print every event as one JSON line until interrupted
@@ -25,6 +26,8 @@ Options:
                   (/socket for the lobby, /socket/ROOM for a room)
   --json          with --raw: JSON frames (names, ids, server times) instead of
                   the seed's plain text; --send and --listen always use them
+  --ids           interactive: show each message's id (#1700000000000-0), which
+                  /edit, /delete, /react, /older and /read take; /ids toggles it
   --token TOKEN   the token the server asks for (its CHAT_TOKEN, or a JWT): sent
                   as auth.token over Socket.IO, ?token= with --raw, in every mode
                   and every room; never printed. Wins over CHAT_TOKEN_FILE
@@ -39,7 +42,8 @@ Exit status: 0 done, 1 the server could not be reached or refused (the token
 too: unauthorized, forbidden for the room, or expired), 2 bad usage.
 `;
 
-export type Mode = { kind: 'interactive' } | { kind: 'send'; text: string } | { kind: 'listen' };
+/** `ids`: show message ids from the start (`--ids`). */
+export type Mode = { kind: 'interactive'; ids: boolean } | { kind: 'send'; text: string } | { kind: 'listen' };
 
 /** Where and how to connect. */
 export interface Connection {
@@ -79,6 +83,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
         room: { type: 'string' },
         raw: { type: 'boolean' },
         json: { type: 'boolean' },
+        ids: { type: 'boolean' },
         token: { type: 'string' },
         send: { type: 'string' },
         listen: { type: 'boolean' },
@@ -101,6 +106,9 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   checkUrl(url);
   if (values.send !== undefined && values.listen === true) throw new UsageError('--send and --listen do not go together');
   if (values.json === true && values.raw !== true) throw new UsageError('--json goes with --raw');
+  if (values.ids === true && (values.send !== undefined || values.listen === true)) {
+    throw new UsageError('--ids is for the interactive mode');
+  }
   if (values.send !== undefined && values.send.trim() === '') throw new UsageError('--send needs a message');
   if (values.name !== undefined && values.name.trim() === '') throw new UsageError('--name needs a name');
   const room = values.room ?? DEFAULT_ROOM;
@@ -113,7 +121,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
       ? { kind: 'send', text: values.send }
       : values.listen === true
         ? { kind: 'listen' }
-        : { kind: 'interactive' };
+        : { kind: 'interactive', ids: values.ids === true };
   const connection: Connection = {
     url,
     transport: values.raw === true ? 'raw' : 'socket.io',

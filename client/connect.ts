@@ -4,7 +4,17 @@
  */
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import WebSocket from 'ws';
-import { SOCKET_IO_PATH, type ClientAuth } from '../server/protocol';
+import {
+  SOCKET_IO_PATH,
+  type ClientAuth,
+  type DeleteAck,
+  type EditAck,
+  type HistoryAck,
+  type HistoryRequest,
+  type ReactAck,
+  type ReadAck,
+  type UnreadAck,
+} from '../server/protocol';
 import type { Connection } from './args';
 import {
   ChatSession,
@@ -42,28 +52,83 @@ export interface ConnectChatOptions extends Partial<ManagerOptions & SocketOptio
 export const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
+ * How long each of connectChat's actions waits for the server's answer before it rejects
+ * ("operation has timed out"). The wait includes any time without a connection:
+ * socket.io-client keeps what is emitted meanwhile and sends it once connected.
+ */
+export const ACK_TIMEOUT_MS = 10_000;
+
+/**
+ * The requests besides chat, each resolving with the server's ack: `{ ok: true, ... }`, or
+ * `{ ok: false, error }` (ActionError) for a refusal. They reject only when no answer came
+ * within ACK_TIMEOUT_MS, or the connection ended before it.
+ */
+export interface ChatActions {
+  /** Edits a message of this connection's (with JWT: this user's) -> `{ ok, version }`. */
+  edit(id: string, text: string): Promise<EditAck>;
+  /** Deletes a message (the author's, or any for a moderator). */
+  deleteMessage(id: string): Promise<DeleteAck>;
+  /** Adds this user's `emoji` to a message (`on`, the default) or takes it back -> `{ ok, count }`. */
+  react(id: string, emoji: string, on?: boolean): Promise<ReactAck>;
+  /** Up to `limit` (1-200, default 50) messages before `before` (default: the newest), oldest first -> `{ ok, messages, more }`. */
+  older(before?: string, limit?: number): Promise<HistoryAck>;
+  /** Moves this user's read marker in the room to `id` (never backwards). */
+  markRead(id: string): Promise<ReadAck>;
+  /** This user's rooms with a read marker and their unread counts -> `{ ok, rooms }`. */
+  unread(): Promise<UnreadAck>;
+}
+
+/** A socket.io-client socket of the chat, with ChatActions on it. */
+export type ChatClient = ChatSocket & ChatActions;
+
+/**
  * A Socket.IO client of the chat server at `url` (http, https, ws or wss; any path is
  * ignored, since socket.io-client would take it for a namespace), in `room` (default the
- * lobby), typed with the shared event maps. It connects over WebSocket only: Node has no
- * use for the long-polling fallback, and its errors say more. Other socket.io-client
- * options pass through.
+ * lobby), typed with the shared event maps, with ChatActions added. It connects over
+ * WebSocket only: Node has no use for the long-polling fallback, and its errors say more.
+ * Other socket.io-client options pass through.
  *
  *     const socket = connectChat('http://localhost:8000', { name: 'bot', room: 'ops', token });
  *     socket.on('chat', (m) => console.log(`${m.name}: ${m.text}`));
+ *     socket.on('edit', (e) => console.log(`${e.id} now reads ${e.text}`));
  *     const ack = await socket.emitWithAck('chat', 'hello');
+ *     if (ack.ok) {
+ *       await socket.edit(ack.id, 'hello, world'); // { ok: true, version: 1 }
+ *       await socket.react(ack.id, '👍'); // { ok: true, count: 1 }
+ *       const page = await socket.older(ack.id, 20); // { ok: true, messages, more }
+ *     }
  */
-export function connectChat(url: string, options: ConnectChatOptions = {}): ChatSocket {
+export function connectChat(url: string, options: ConnectChatOptions = {}): ChatClient {
   const { name, room, token, ...rest } = options;
   const auth: ClientAuth = {};
   if (name !== undefined) auth.name = name;
   if (token !== undefined) auth.token = token;
-  return io(socketIoRoomUrl(url, room), {
+  const socket: ChatSocket = io(socketIoRoomUrl(url, room), {
     path: SOCKET_IO_PATH,
     transports: ['websocket'],
     timeout: CONNECT_TIMEOUT_MS,
     auth,
     ...rest,
   });
+  return Object.assign(socket, chatActions(socket));
+}
+
+/** ChatActions over `socket`: socket.io-client's Socket has no members of these names. */
+function chatActions(socket: ChatSocket): ChatActions {
+  const timed = () => socket.timeout(ACK_TIMEOUT_MS);
+  return {
+    edit: (id, text) => timed().emitWithAck('edit', { id, text }),
+    deleteMessage: (id) => timed().emitWithAck('delete', { id }),
+    react: (id, emoji, on = true) => timed().emitWithAck('react', { id, emoji, on }),
+    older: (before, limit) => {
+      const request: HistoryRequest = {};
+      if (before !== undefined) request.before = before;
+      if (limit !== undefined) request.limit = limit;
+      return timed().emitWithAck('history', request);
+    },
+    markRead: (id) => timed().emitWithAck('read', { id }),
+    unread: () => timed().emitWithAck('unread'),
+  };
 }
 
 const NETWORK_ERRORS: Record<string, string> = {

@@ -9,6 +9,7 @@ import * as readline from 'node:readline';
 import { isRoomName } from '../server/protocol';
 import { roomNameProblem, type CliOptions } from './args';
 import { nodeSession } from './connect';
+import { MESSAGE_HELP, MESSAGE_VERBS, MessageView } from './message-view';
 import { typingSummary } from './shared/format';
 import type { ChatSession, SessionStatus } from './shared/session';
 import { TerminalFormat, describeStatus, describeWhere, visible } from './terminal-format';
@@ -24,6 +25,7 @@ export interface Terminal {
 const HELP = [
   'type a message and press Enter to send it',
   '/join ROOM leaves this room for ROOM (a-z 0-9 - _ ., e.g. /join lobby)',
+  ...MESSAGE_HELP,
   '/quit (or Ctrl-D) leaves; //text sends a line that starts with /',
 ];
 
@@ -133,6 +135,8 @@ function promptFor(room: string, name: string | undefined): string {
 export function runInteractive(options: CliOptions, term: Terminal, signal: AbortSignal): Promise<number> {
   const terminal = Boolean(term.input.isTTY && term.output.isTTY);
   const format = new TerminalFormat(term.output.isTTY && term.output.hasColors());
+  format.ids = options.mode.kind === 'interactive' && options.mode.ids;
+  const textMode = options.connection.transport === 'raw' && options.connection.rawFormat === 'text';
   const rl = readline.createInterface({
     input: term.input,
     output: term.output,
@@ -154,6 +158,9 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
     return Promise.race([all, deadline]);
   };
 
+  /** Each session's view of its room's messages. */
+  const views = new WeakMap<ChatSession, MessageView>();
+
   /**
    * A session in `room`. Only the current one is heard: one being closed after a /join
    * may still deliver a last event or two. `previous` is the room to go back to when this
@@ -162,6 +169,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   const open = (room: string, previous: string | undefined): ChatSession => {
     const where = describeWhere({ url: options.connection.url, room });
     let connectedOnce = false;
+    // Read markers are not shown: they are for the page's unread counts, and would be noise here.
     const current: ChatSession = nodeSession({ ...options.connection, room }, 'once-connected', {
       status: (status: SessionStatus) => {
         if (current !== session) return;
@@ -188,7 +196,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       chat: (message) => {
         if (current !== session) return;
         typingNames.stopped(message.name);
-        screen.print(format.chat(message, message.name === current.name));
+        view.chat(message);
       },
       notice: (notice, own) => {
         if (current !== session) return;
@@ -197,8 +205,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         screen.print(format.notice(notice));
       },
       history: (messages) => {
-        if (current !== session) return;
-        for (const message of messages) screen.print(format.chat(message, message.name === current.name));
+        if (current === session) view.history(messages);
       },
       presence: () => {
         // The join and leave lines say who comes and goes; the list itself is for the page.
@@ -210,7 +217,24 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       seedFrame: (text) => {
         if (current === session) screen.print(format.seedFrame(text, Date.now()));
       },
+      edited: (edit) => {
+        if (current === session) view.edited(edit);
+      },
+      deleted: (deleted) => {
+        if (current === session) view.deleted(deleted);
+      },
+      reaction: (reaction) => {
+        if (current === session) view.reaction(reaction);
+      },
     });
+    const view = new MessageView({
+      session: current,
+      format,
+      print: (line) => screen.print(line),
+      current: () => current === session,
+      textMode,
+    });
+    views.set(current, view);
     return current;
   };
 
@@ -248,8 +272,12 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
 
   /** Hands `text` to the session; resolves with whether the server took it. */
   const sendNow = (text: string): Promise<boolean> => {
+    const view = views.get(session);
     const sent = session.send(text).then(
-      () => true,
+      (id) => {
+        view?.sent(id);
+        return true;
+      },
       (err: unknown) => {
         screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
         return false;
@@ -319,7 +347,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         for (const help of [...HELP, `you are in room ${session.room}`]) screen.print(format.status(help));
         return;
       default:
-        screen.print(format.status(`unknown command ${text}; /help lists them`));
+        if (MESSAGE_VERBS.has(verb)) views.get(session)?.run(verb, text.slice(verb.length).trim());
+        else screen.print(format.status(`unknown command ${text}; /help lists them`));
     }
   };
 

@@ -2,16 +2,19 @@
  * The scriptable modes: `--send` (one message, its id on stdout) and `--listen` (every
  * event as one JSON line on stdout). What the client is doing goes to stderr.
  */
-import type { ChatMessage, Presence, RawJsonFrame, Typing } from '../server/protocol';
+import type { HistoryMessage, Presence, RawJsonFrame, Typing } from '../server/protocol';
 import type { Connection } from './args';
 import { nodeSession } from './connect';
 import type { SessionStatus } from './shared/session';
 import { describeStatus, describeWhere } from './terminal-format';
 
-/** What `--listen` prints, one JSON object a line: the raw endpoint's frames, and the rest alike. */
+/**
+ * What `--listen` prints, one JSON object a line: the raw endpoint's frames (edits,
+ * deletes, reactions and read markers among them), and the rest alike.
+ */
 export type ListenLine =
   | RawJsonFrame
-  | { type: 'history'; messages: ChatMessage[] }
+  | { type: 'history'; messages: HistoryMessage[] }
   | ({ type: 'presence' } & Presence)
   | ({ type: 'typing' } & Typing)
   | { type: 'frame'; text: string };
@@ -86,6 +89,10 @@ export function listen(connection: Connection, signal: AbortSignal): Promise<num
       presence: (presence) => print({ type: 'presence', ...presence }),
       typing: (who) => print({ type: 'typing', ...who }),
       seedFrame: (text) => print({ type: 'frame', text }),
+      edited: (edit) => print({ type: 'edit', ...edit }),
+      deleted: (deleted) => print({ type: 'delete', ...deleted }),
+      reaction: (reaction) => print({ type: 'reaction', ...reaction }),
+      read: (marker) => print({ type: 'read', ...marker }),
     });
     signal.addEventListener('abort', () => void chat.close().then(() => resolve(0)), { once: true });
     chat.start();

@@ -1,12 +1,24 @@
 /**
  * How the terminal client shows things: one line per event, time first. Chat lines read
- * `12:00:01 alice: hi`; notices `12:00:01 * bob joined (2 online)`; what the client itself
- * is doing `12:00:01 -- connected`; problems `12:00:01 !! ...`. The markers keep them
- * apart without colour; colour is added only when `color` is on (a TTY that has colours).
+ * `12:00:01 alice: hi` (`(edited)` after an edited one, its reactions after that, and
+ * `#<id>` at the end while ids are shown); notices `12:00:01 * bob joined (2 online)`;
+ * what happened to a message `12:00:05 ~ message deleted (alice: hi)`,
+ * `12:00:06 ~ 👍 2 on alice: hi`; what the client itself is doing `12:00:01 -- connected`;
+ * problems `12:00:01 !! ...`. The markers keep them apart without colour; colour is added
+ * only when `color` is on (a TTY that has colours).
  */
-import { JOIN_TEXT, LEAVE_TEXT, type ChatMessage, type Notice } from '../server/protocol';
+import {
+  ActionError,
+  JOIN_TEXT,
+  LEAVE_TEXT,
+  type ActionErrorCode,
+  type ChatMessage,
+  type Notice,
+  type Reaction,
+} from '../server/protocol';
 import { clockTime, noticeSummary } from './shared/format';
 import type { SessionStatus } from './shared/session';
+import type { ShownMessage } from './shown-messages';
 
 /** SGR codes, on and off. (util.styleText would do, but in Node 20 it decides by itself whether to colour.) */
 const STYLES = {
@@ -20,12 +32,40 @@ const STYLES = {
 } as const;
 type Style = keyof typeof STYLES;
 
+/** How much of a message's text a line about it quotes. */
+const EXCERPT_CHARS = 40;
+
 export class TerminalFormat {
+  /** Whether lines about messages end with the message's id (`/ids`, `--ids`). */
+  ids = false;
+
   constructor(private readonly color: boolean) {}
 
-  chat(message: ChatMessage, own: boolean): string {
+  /** A message; `at`: when to say it happened (an edit's time for an edit). */
+  chat(message: ChatMessage, own: boolean, at = message.at): string {
     const name = this.paint('bold', this.paint(own ? 'green' : 'cyan', visible(message.name)));
-    return `${this.time(message.at)} ${name}: ${visible(message.text)}`;
+    const edited = message.version === undefined ? '' : ` ${this.paint('dim', '(edited)')}`;
+    const reactions = Object.entries(message.reactions ?? {}).map(([emoji, count]) => `${visible(emoji)} ${count}`);
+    const shownReactions = reactions.length === 0 ? '' : `  ${reactions.join(' ')}`;
+    return `${this.time(at)} ${name}: ${visible(message.text)}${edited}${shownReactions}${this.idOf(message.id)}`;
+  }
+
+  /** An edit of a message this terminal has not shown: its id and new text. */
+  editedUnknown(id: string, text: string, at: number): string {
+    return this.marked('~', 'dim', `#${id} edited: ${visible(text)}`, at);
+  }
+
+  /** A deleted message; `known`: what was shown of it, if it was. */
+  deleted(id: string, known: ShownMessage | undefined, at = Date.now()): string {
+    const what = known === undefined || known.name === '' ? '' : ` (${this.excerpt(known)})`;
+    return this.marked('~', 'dim', `message deleted${what}`, at) + this.idOf(id);
+  }
+
+  /** `~ 👍 2 on alice: hi`: a message's count of one emoji changed. */
+  reaction(reaction: Reaction, known: ShownMessage | undefined, at = Date.now()): string {
+    const on = known === undefined || known.name === '' ? `#${reaction.id}` : this.excerpt(known);
+    const line = this.marked('~', 'dim', `${visible(reaction.emoji)} ${reaction.count} on ${on}`, at);
+    return known === undefined ? line : line + this.idOf(reaction.id);
   }
 
   notice(notice: Notice): string {
@@ -51,6 +91,18 @@ export class TerminalFormat {
     return this.marked('!!', 'red', text, at);
   }
 
+  /** `alice: the first forty characters…` */
+  private excerpt(known: ShownMessage): string {
+    const chars = [...visible(known.text)];
+    const text = chars.length > EXCERPT_CHARS ? `${chars.slice(0, EXCERPT_CHARS - 1).join('')}…` : chars.join('');
+    return `${visible(known.name)}: ${text}`;
+  }
+
+  /** `  #1700000000000-0` while ids are shown, else nothing. */
+  private idOf(id: string): string {
+    return this.ids ? `  ${this.paint('dim', `#${id}`)}` : '';
+  }
+
   private marked(marker: string, style: Style, text: string, at: number): string {
     return `${this.time(at)} ${this.paint(style, `${marker} ${text}`)}`;
   }
@@ -65,6 +117,23 @@ export class TerminalFormat {
     return `\x1b[${on}m${text}\x1b[${off}m`;
   }
 }
+
+/** Why the server refused an edit, delete, reaction, page or read marker, in words, code last. */
+export function describeRefusal(code: ActionErrorCode): string {
+  return `${REFUSALS.get(code) ?? 'refused'} (${code})`;
+}
+
+const REFUSALS = new Map<string, string>([
+  [ActionError.Invalid, 'not a valid request'],
+  [ActionError.NotFound, 'no such message in this room'],
+  [ActionError.Forbidden, 'not yours to change'],
+  [ActionError.Empty, 'the text is empty'],
+  [ActionError.TooLarge, 'the text is too long'],
+  [ActionError.TooManyReactions, 'that message has as many different reactions as it may'],
+  [ActionError.RateLimited, 'too fast; wait a moment'],
+  [ActionError.Unavailable, 'the server cannot do that now'],
+  [ActionError.NotJoined, 'not in the room yet'],
+]);
 
 /** `room alpha at http://localhost:8000`: where a session is, for its status lines. */
 export function describeWhere(place: { url: string; room: string }): string {

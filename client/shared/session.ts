@@ -3,32 +3,39 @@
  * and the browser page both stand on. It imports nothing platform-specific; the caller
  * hands in how to open a Socket.IO socket and a WebSocket (`Connectors`), so the same
  * code runs in Node (socket.io-client and `ws`) and in the browser (the served client
- * bundle and the native WebSocket).
+ * bundle and the native WebSocket). The two wires are links (socketio-link.ts,
+ * raw-link.ts) behind one interface (link.ts).
  */
-import type { Socket } from 'socket.io-client';
 import { Backoff } from './backoff.js';
-import { TOKEN_EXPIRED, describeRoomRefusal, describeTokenRefusal, tokenExpired } from './format.js';
-import { checkRoomName, rawSocketUrl } from './urls.js';
+import type { Connectors, Link, LinkEvents, RequestKind, Requests } from './link.js';
+import { RawLink } from './raw-link.js';
+import { SocketIoLink } from './socketio-link.js';
+import { checkRoomName } from './urls.js';
 import {
-  CloseCode,
-  CloseReason,
   DEFAULT_ROOM,
-  RoomError,
-  TokenError,
   TYPING_INTERVAL_MS,
-  type ChatAck,
+  isDeleted,
   type ChatMessage,
-  type ClientToServerEvents,
+  type DeleteAck,
+  type EditAck,
+  type HistoryAck,
+  type HistoryMessage,
+  type HistoryRequest,
+  type MessageDelete,
+  type MessageEdit,
   type Notice,
   type Presence,
   type RawFormat,
-  type RawAckFrame,
-  type RawJsonFrame,
-  type ServerToClientEvents,
+  type Reaction,
+  type ReactAck,
+  type ReadAck,
+  type ReadMarker,
   type Typing,
+  type UnreadAck,
 } from '../../server/protocol.js';
 
-export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export { ChatRefusedError, RequestFailure } from './link.js';
+export type { ChatSocket, Connectors, RawSocket, RawSocketEvents } from './link.js';
 
 export type TransportKind = 'socket.io' | 'raw';
 export type { RawFormat } from '../../server/protocol.js';
@@ -45,13 +52,22 @@ export type SessionStatus =
   | { state: 'failed'; reason: string }
   | { state: 'closed' };
 
+/**
+ * What a session hands on. Edits, deletes, reactions and read markers come from Socket.IO
+ * and raw JSON; raw text (seed) mode has none of them.
+ */
 export interface SessionHandlers {
   status(status: SessionStatus): void;
   chat(message: ChatMessage): void;
   /** `own` is true for this client's own join, which carries the name the server gave it. */
   notice(notice: Notice, own: boolean): void;
-  /** Socket.IO only: the recent messages this session had not seen yet, oldest first. */
-  history(messages: ChatMessage[]): void;
+  /**
+   * Socket.IO only: the recent messages, oldest first, that say something this session has
+   * not handed on yet. That is a message it has not seen, and also one it has seen that
+   * changed while it was away: a tombstone (deleted) or a newer `version` (edited). Those
+   * repeat an id already shown: show them in its place.
+   */
+  history(messages: HistoryMessage[]): void;
   /**
    * Socket.IO only, after `history` on every (re)connection: who is in the room. The join
    * and leave notices that follow keep it current (see shared/presence.ts).
@@ -61,37 +77,14 @@ export interface SessionHandlers {
   typing(who: Typing): void;
   /** Raw seed mode only: a frame exactly as the seed server would send it. */
   seedFrame(text: string): void;
-}
-
-/** Callbacks of a WebSocket opened through `Connectors.webSocket`. */
-export interface RawSocketEvents {
-  open(): void;
-  message(text: string): void;
-  /**
-   * A reason a person can read; `close` follows. `status`: the HTTP status the server
-   * answered the upgrade with, where the platform tells (Node does, a browser does not).
-   */
-  error(reason: string, status?: number): void;
-  close(code: number, reason: string): void;
-}
-
-export interface RawSocket {
-  /** Resolves once the frame is handed to the network. */
-  send(text: string): Promise<void>;
-  /** Resolves when the socket is closed (or given up on). */
-  close(): Promise<void>;
-}
-
-/** How this platform opens connections. */
-export interface Connectors {
-  /**
-   * A typed Socket.IO socket for `room` on the server at `url`, created with autoConnect
-   * and reconnection off, showing `token` (if any) as `auth.token`.
-   */
-  socketIo(url: string, name: string | undefined, room: string, token?: string | undefined): ChatSocket;
-  webSocket(url: string, events: RawSocketEvents): RawSocket;
-  /** One line saying why a Socket.IO connection attempt failed. */
-  describeError(err: unknown): string;
+  /** A message was edited: its new text, `version` and `editedAt`. */
+  edited?(edit: MessageEdit): void;
+  /** A message was deleted (also: a raw JSON replay's tombstone of a message this session had seen). */
+  deleted?(deleted: MessageDelete): void;
+  /** A message's count of one emoji changed (0: none left). */
+  reaction?(reaction: Reaction): void;
+  /** Someone's read marker moved (this client's own included). */
+  read?(marker: ReadMarker): void;
 }
 
 export interface SessionOptions {
@@ -114,47 +107,23 @@ export interface SessionOptions {
   backoff?: Backoff;
 }
 
-/** The server answered a `chat` with `{ ok: false, error }`. */
-export class ChatRefusedError extends Error {
-  constructor(readonly code: string) {
-    super(`the server refused the message: ${code}`);
-    this.name = 'ChatRefusedError';
-  }
-}
-
 /** How many message ids a session remembers to drop repeats (history after a reconnect). */
 const REMEMBERED_IDS = 10_000;
 
-/** What a session needs of either transport. */
-interface Link {
-  open(): void;
-  send(text: string): Promise<string | undefined>;
-  typing(): void;
-  close(): Promise<void>;
-}
-
-/** What a link reports to its session. */
-interface LinkEvents {
-  opened(): void;
-  /** `final`: the server ended it on purpose; do not retry. */
-  lost(reason: string, final: boolean): void;
-  chat(message: ChatMessage): void;
-  notice(notice: Notice): void;
-  history(messages: ChatMessage[]): void;
-  presence(presence: Presence): void;
-  typing(who: Typing): void;
-  seedFrame(text: string): void;
-}
+/** What a session last handed on of a message: its version (0: never edited), or that it is gone. */
+const GONE = Number.POSITIVE_INFINITY;
+const stateOf = (message: HistoryMessage): number => (isDeleted(message) ? GONE : (message.version ?? 0));
 
 /**
  * Connects on `start()`, says what it is doing through `handlers.status`, reconnects with
  * backoff as the retry policy allows, and hands every event to `handlers` once (a message
- * repeated in the history after a reconnect is dropped).
+ * repeated unchanged in the history after a reconnect is dropped).
  */
 export class ChatSession {
   private readonly link: Link;
   private readonly backoff: Backoff;
-  private readonly seen = new Set<string>();
+  /** Message id -> what was handed on of it (stateOf), oldest entry first. */
+  private readonly seen = new Map<string, number>();
   private everConnected = false;
   private awaitingOwnJoin = false;
   private ownName: string | undefined;
@@ -169,17 +138,34 @@ export class ChatSession {
     this.room = options.room ?? DEFAULT_ROOM;
     checkRoomName(this.room);
     this.backoff = options.backoff ?? new Backoff();
+    const { handlers } = options;
     const events: LinkEvents = {
       opened: () => this.onOpened(),
       lost: (reason, final) => this.onLost(reason, final),
       chat: (message) => {
-        if (this.remember(message.id)) options.handlers.chat(message);
+        if (!isDeleted(message)) {
+          if (this.fresh(message)) handlers.chat(message);
+          return;
+        }
+        // A replayed tombstone: news only where the message was shown.
+        const shown = this.seen.has(message.id);
+        if (this.fresh(message) && shown) handlers.deleted?.({ id: message.id });
       },
       notice: (notice) => this.onNotice(notice),
-      history: (messages) => options.handlers.history(messages.filter((m) => this.remember(m.id))),
-      presence: (presence) => options.handlers.presence(presence),
-      typing: (who) => options.handlers.typing(who),
-      seedFrame: (text) => options.handlers.seedFrame(text),
+      history: (messages) => handlers.history(messages.filter((m) => this.fresh(m))),
+      presence: (presence) => handlers.presence(presence),
+      typing: (who) => handlers.typing(who),
+      seedFrame: (text) => handlers.seedFrame(text),
+      edited: (edit) => {
+        this.note(edit.id, Math.max(edit.version, this.seen.get(edit.id) ?? 0));
+        handlers.edited?.(edit);
+      },
+      deleted: (deleted) => {
+        this.note(deleted.id, GONE);
+        handlers.deleted?.(deleted);
+      },
+      reaction: (reaction) => handlers.reaction?.(reaction),
+      read: (marker) => handlers.read?.(marker),
     };
     this.link =
       options.transport === 'socket.io'
@@ -210,12 +196,57 @@ export class ChatSession {
   /**
    * Sends a chat message. Resolves with its id, from the server's ack (Socket.IO, and raw
    * JSON mode, which asks for acks with `?ack=1`); raw seed mode has no ids and resolves
-   * with undefined once the frame is sent. Rejects with ChatRefusedError when the server refuses it. While disconnected,
-   * the message waits for the next connection.
+   * with undefined once the frame is sent. Rejects with ChatRefusedError when the server
+   * refuses it. While disconnected, the message waits for the next connection.
    */
   send(text: string): Promise<string | undefined> {
     if (this.finished) return Promise.reject(new Error('the session is closed'));
     return this.link.send(text);
+  }
+
+  /** Edits one of this client's messages (with JWT: this user's). The room gets `edit`, this session too. */
+  edit(id: string, text: string): Promise<EditAck> {
+    return this.request('edit', { id, text });
+  }
+
+  /** Deletes a message: one's own, or any as a moderator. The room gets `delete`, this session too. */
+  deleteMessage(id: string): Promise<DeleteAck> {
+    return this.request('delete', { id });
+  }
+
+  /** Adds (`on`) or takes back this user's reaction `emoji` to a message; resolves with its count. */
+  react(id: string, emoji: string, on: boolean): Promise<ReactAck> {
+    return this.request('react', { id, emoji, on });
+  }
+
+  /**
+   * A page of history, oldest first: up to `limit` (server default 50, at most
+   * MAX_HISTORY_PAGE) messages before message `before` (default: the newest), tombstones
+   * included; `more` says whether older ones exist. The page goes to the caller alone, not
+   * to the handlers, and is remembered so that a later `history` does not repeat it.
+   */
+  async older(before?: string, limit?: number): Promise<HistoryAck> {
+    const request: HistoryRequest = {};
+    if (before !== undefined) request.before = before;
+    if (limit !== undefined) request.limit = limit;
+    const page = await this.request('history', request);
+    if (page.ok) {
+      for (const message of page.messages) {
+        const known = this.seen.get(message.id);
+        if (known === undefined || known < stateOf(message)) this.note(message.id, stateOf(message));
+      }
+    }
+    return page;
+  }
+
+  /** Moves this user's read marker in the room to message `id` (never backwards). The room gets `read`. */
+  markRead(id: string): Promise<ReadAck> {
+    return this.request('read', { id });
+  }
+
+  /** This user's rooms with a read marker, and how many messages are unread in each. */
+  unread(): Promise<UnreadAck> {
+    return this.request('unread', {});
   }
 
   /** Tells the others that this user is typing, at most once per TYPING_INTERVAL_MS. */
@@ -232,6 +263,16 @@ export class ChatSession {
     clearTimeout(this.retryTimer);
     await this.link.close();
     this.options.handlers.status({ state: 'closed' });
+  }
+
+  /**
+   * Resolves with the server's answer, `{ ok: false, error }` for a refusal. Rejects (see
+   * RequestFailure) when not connected, when closed or disconnected before the answer, and
+   * in raw text mode, which has no requests.
+   */
+  private request<K extends RequestKind>(kind: K, body: Requests[K]['request']): Promise<Requests[K]['ack']> {
+    if (this.finished) return Promise.reject(new Error('the session is closed'));
+    return this.link.request(kind, body);
   }
 
   private onOpened(): void {
@@ -271,255 +312,24 @@ export class ChatSession {
     this.options.handlers.notice(notice, own);
   }
 
-  /** False if the id was seen before. */
-  private remember(id: string): boolean {
-    if (this.seen.has(id)) return false;
-    this.seen.add(id);
-    if (this.seen.size > REMEMBERED_IDS) {
-      const oldest = this.seen.values().next();
-      if (oldest.done !== true) this.seen.delete(oldest.value);
-    }
+  /**
+   * Whether `message` tells this session something new: an id it has not handed on, or a
+   * later state of one it has (a newer version, a tombstone). Remembers it either way.
+   */
+  private fresh(message: HistoryMessage): boolean {
+    const before = this.seen.get(message.id);
+    const now = stateOf(message);
+    if (before !== undefined && before >= now) return false;
+    this.note(message.id, now);
     return true;
   }
-}
 
-const DISCONNECT_REASONS: Record<string, string> = {
-  'transport close': 'the server closed the connection',
-  'transport error': 'the connection failed',
-  'ping timeout': 'the server stopped answering',
-  'parse error': 'the server sent something unreadable',
-  'io server disconnect': 'the server disconnected this client',
-};
-
-/** Socket.IO, with its own reconnection off: the session retries, so both transports behave alike. */
-class SocketIoLink implements Link {
-  /** Rejecters of the messages still waiting for their ack. */
-  private readonly unacked = new Set<(err: Error) => void>();
-
-  constructor(
-    private readonly socket: ChatSocket,
-    connectors: Connectors,
-    events: LinkEvents,
-    { room, token }: { room: string; token: string | undefined },
-  ) {
-    socket.on('connect', () => events.opened());
-    socket.on('connect_error', (err) => {
-      // The same token would be refused again: final.
-      if (err.message === TokenError.Unauthorized || err.message === TokenError.Forbidden) {
-        events.lost(describeTokenRefusal(err.message, room, token), true);
-        return;
-      }
-      const refusal = describeRoomRefusal(err.message);
-      // A malformed room stays malformed: trying again would only be refused again. A full
-      // server may have room later, so room_limit is retried like any other failure.
-      if (refusal !== undefined) events.lost(refusal, err.message === RoomError.InvalidRoom);
-      else events.lost(connectors.describeError(err), false);
-    });
-    socket.on('disconnect', (reason) => {
-      if (reason === 'io client disconnect') return;
-      // The server gives no reason beyond `io server disconnect`; a token past its `exp` is one.
-      if (reason === 'io server disconnect' && token !== undefined && tokenExpired(token)) {
-        events.lost(TOKEN_EXPIRED, true);
-        return;
-      }
-      // After a server-side disconnect() socket.io-client does not come back on its own
-      // either: the server meant it.
-      events.lost(DISCONNECT_REASONS[reason] ?? reason, reason === 'io server disconnect');
-    });
-    socket.on('chat', (message) => events.chat(message));
-    socket.on('notice', (notice) => events.notice(notice));
-    socket.on('history', (messages) => events.history(messages));
-    socket.on('presence', (presence) => events.presence(presence));
-    socket.on('typing', (who) => events.typing(who));
-  }
-
-  open(): void {
-    this.socket.connect();
-  }
-
-  /** socket.io-client buffers what is emitted while disconnected and sends it on reconnection. */
-  send(text: string): Promise<string | undefined> {
-    return new Promise((resolve, reject) => {
-      this.unacked.add(reject);
-      this.socket.emit('chat', text, (ack: ChatAck) => {
-        this.unacked.delete(reject);
-        if (ack.ok) resolve(ack.id);
-        else reject(new ChatRefusedError(ack.error));
-      });
-    });
-  }
-
-  typing(): void {
-    // Not buffered: a typing hint that arrives after a reconnection is stale.
-    if (this.socket.connected) this.socket.emit('typing');
-  }
-
-  close(): Promise<void> {
-    this.socket.disconnect();
-    for (const reject of this.unacked) reject(new Error('closed before the server answered'));
-    this.unacked.clear();
-    return Promise.resolve();
-  }
-}
-
-interface Outgoing {
-  text: string;
-  resolve(id: string | undefined): void;
-  reject(err: Error): void;
-}
-
-/**
- * The raw endpoint. In JSON mode the session asks for acks (`?ack=1`): the server answers
- * each frame this connection sent, to it alone and in its order, with the message's id;
- * the k-th ack is the k-th frame's. Matching an echo by name and text instead would mix
- * up two connections with the same name sending the same text (two tabs).
- * Messages go out once the server has let this connection into its room (its first join
- * notice): before that, the server would drop them.
- */
-class RawLink implements Link {
-  private socket: RawSocket | undefined;
-  /** Frames sent now reach the room. */
-  private ready = false;
-  /** Waiting for a connection. */
-  private readonly queued: Outgoing[] = [];
-  /** JSON mode: sent, waiting for the ack. */
-  private readonly unacked: Outgoing[] = [];
-  private readonly format: RawFormat;
-
-  constructor(
-    private readonly options: SessionOptions,
-    private readonly events: LinkEvents,
-  ) {
-    this.format = options.rawFormat ?? 'text';
-  }
-
-  open(): void {
-    const json = this.format === 'json';
-    const url = rawSocketUrl(
-      this.options.url,
-      { name: this.options.name, format: json ? 'json' : undefined, ack: json ? '1' : undefined, token: this.options.token },
-      this.options.room,
-    );
-    let failure: string | undefined;
-    let status: number | undefined;
-    const socket: RawSocket = this.options.connectors.webSocket(url, {
-      open: () => {
-        if (socket !== this.socket) return;
-        this.events.opened();
-        // Seed mode has no way to tell when the server has joined it: it sends at once, as ever.
-        if (!json) this.becomeReady();
-      },
-      message: (text) => {
-        if (socket === this.socket) this.onFrame(text);
-      },
-      error: (reason, httpStatus) => {
-        failure ??= reason;
-        status ??= httpStatus;
-      },
-      close: (code, reason) => {
-        if (socket !== this.socket) return;
-        this.socket = undefined;
-        this.ready = false;
-        this.failAll(this.unacked, 'the connection was lost before the server answered');
-        const tokenRefusal = status === 401 ? TokenError.Unauthorized : status === 403 ? TokenError.Forbidden : undefined;
-        if (tokenRefusal !== undefined) {
-          this.events.lost(describeTokenRefusal(tokenRefusal, this.options.room ?? DEFAULT_ROOM, this.options.token), true);
-        } else if (code === CloseCode.PolicyViolation && reason === CloseReason.TokenExpired) {
-          this.events.lost(TOKEN_EXPIRED, true);
-        } else {
-          this.events.lost(failure ?? describeClose(code, reason), false);
-        }
-      },
-    });
-    this.socket = socket;
-  }
-
-  send(text: string): Promise<string | undefined> {
-    return new Promise((resolve, reject) => {
-      this.queued.push({ text, resolve, reject });
-      if (this.ready) this.flush();
-    });
-  }
-
-  typing(): void {
-    // The raw endpoint has no typing event: every frame is a chat message.
-  }
-
-  close(): Promise<void> {
-    const socket = this.socket;
-    this.socket = undefined;
-    this.ready = false;
-    this.failAll(this.queued, 'closed before the message was sent');
-    this.failAll(this.unacked, 'closed before the server answered');
-    return socket?.close() ?? Promise.resolve();
-  }
-
-  private becomeReady(): void {
-    this.ready = true;
-    this.flush();
-  }
-
-  private flush(): void {
-    const socket = this.socket;
-    if (socket === undefined) return;
-    for (const out of this.queued.splice(0)) {
-      if (this.format === 'json') this.unacked.push(out);
-      socket.send(out.text).then(
-        () => {
-          if (this.format === 'text') out.resolve(undefined);
-        },
-        (err: unknown) => out.reject(err instanceof Error ? err : new Error(String(err))),
-      );
+  /** Remembers what was handed on of message `id`, forgetting the oldest past REMEMBERED_IDS. */
+  private note(id: string, state: number): void {
+    this.seen.set(id, state);
+    if (this.seen.size > REMEMBERED_IDS) {
+      const oldest = this.seen.keys().next();
+      if (oldest.done !== true) this.seen.delete(oldest.value);
     }
   }
-
-  private onFrame(text: string): void {
-    if (this.format === 'text') {
-      this.events.seedFrame(text);
-      return;
-    }
-    const frame = parseJsonFrame(text);
-    if (frame === null) {
-      this.events.seedFrame(text);
-      return;
-    }
-    if (frame.type === 'ack') {
-      const out = this.unacked.shift();
-      if (out === undefined) return; // not ours to answer: nothing waits for it
-      if ('id' in frame) out.resolve(frame.id);
-      else out.reject(new Error('the server had not let this connection into the room yet'));
-      return;
-    }
-    if (frame.type === 'notice') {
-      const { type: _type, ...notice } = frame;
-      // The first join after connecting means the server has joined this connection
-      // (its own join, or one announced just before it).
-      if (!this.ready && notice.kind === 'join') this.becomeReady();
-      this.events.notice(notice);
-      return;
-    }
-    const { type: _type, ...message } = frame;
-    this.events.chat(message);
-  }
-
-  private failAll(list: Outgoing[], why: string): void {
-    for (const out of list.splice(0)) out.reject(new Error(why));
-  }
-}
-
-function parseJsonFrame(text: string): RawJsonFrame | RawAckFrame | null {
-  try {
-    const frame = JSON.parse(text) as unknown;
-    if (typeof frame !== 'object' || frame === null) return null;
-    const type = (frame as { type?: unknown }).type;
-    return type === 'chat' || type === 'notice' || type === 'ack' ? (frame as RawJsonFrame | RawAckFrame) : null;
-  } catch {
-    return null; // not JSON: shown as it came
-  }
-}
-
-function describeClose(code: number, reason: string): string {
-  if (code === 1001) return `the server is going away${reason ? ` (${reason})` : ''}`;
-  if (code === 1006) return 'the connection dropped';
-  return `the server closed the connection (${code}${reason ? ` ${reason}` : ''})`;
 }
