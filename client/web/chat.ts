@@ -10,17 +10,29 @@
  * for the tab (sessionStorage, so a reload still has it), and sends it in every room's
  * Socket.IO handshake (`auth.token`) or, over the raw endpoint, as `?token=` (the only way
  * a browser WebSocket can carry it).
+ *
+ * Over both (the raw endpoint in JSON mode), a message can be edited and deleted by its
+ * author and reacted to by anyone (its `⋯` menu), older history loads at the top, the
+ * newest message shown is marked read and others' markers show as "seen by", and the
+ * reader's rooms are listed with their unread counts.
  */
-import { DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, isRoomName } from '../../server/protocol.js';
+import { DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, isDeleted, isRoomName, type HistoryMessage, type RawFormat } from '../../server/protocol.js';
 import { isRoomRefusal, isTokenRefusal, noticeSummary } from '../shared/format.js';
 import { EMPTY_PRESENCE, applyNotice, presenceFrom, type RoomPresence } from '../shared/presence.js';
 import { ChatSession, type SessionStatus, type TransportKind } from '../shared/session.js';
 import { browserConnectors, socketIoLoaded } from './connectors.js';
+import { SessionActions } from './message-actions.js';
 import { MessageList } from './message-list.js';
+import { closeMenusFromOutside } from './message-menu.js';
+import { OlderMessages } from './older-messages.js';
 import { PresenceList } from './presence-list.js';
+import { ReadTracker, SeenBy } from './read-markers.js';
+import { RoomList } from './room-list.js';
 import { TypingIndicator } from './typing.js';
 
 const STORAGE = { name: 'chat-bridge.name', transport: 'chat-bridge.transport', token: 'chat-bridge.token' } as const;
+/** Over the raw endpoint the page speaks JSON: raw text (seed) mode has no ids, edits, reactions or markers. */
+const RAW_FORMAT: RawFormat = 'json';
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -43,7 +55,27 @@ const page = {
   composer: byId<HTMLFormElement>('composer'),
   text: byId<HTMLInputElement>('text'),
 };
-const messages = new MessageList(page.log, byId<HTMLOListElement>('messages'));
+const actions = new SessionActions({
+  problem: (text) => messages.addProblem(text),
+  reactionsChanged: (id) => messages.drawChips(id),
+  edited: (edit) => messages.edit(edit),
+});
+const messages = new MessageList(page.log, byId<HTMLOListElement>('messages'), actions);
+const older = new OlderMessages(byId<HTMLButtonElement>('load-older'), page.log, {
+  fetch: (before, limit) => session?.older(before, limit),
+  oldestId: () => messages.oldestId(),
+  show: (page) => {
+    messages.prepend(page, mine);
+    seenBy.drawAll();
+    readTracker.check();
+  },
+  problem: (text) => messages.addProblem(text),
+});
+messages.onTrimmed = () => older.trimmed();
+const readTracker = new ReadTracker(page.log, messages);
+const seenBy = new SeenBy((id, names) => messages.showSeenBy(id, names));
+const userRooms = new RoomList(byId<HTMLElement>('rooms-nav'), byId<HTMLUListElement>('rooms'), (room) => roomFragment(room));
+closeMenusFromOutside();
 const typing = new TypingIndicator(byId<HTMLElement>('typing'));
 const presenceList = new PresenceList(byId<HTMLUListElement>('members'), byId<HTMLElement>('presence-note'));
 
@@ -170,6 +202,11 @@ let presence: RoomPresence = EMPTY_PRESENCE;
 /** The room whose messages the list shows: a new name or transport in it keeps them. */
 let listedRoom: string | undefined;
 
+/** Whether a message shows as this reader's (by name, as the server gave it). */
+function mine(message: HistoryMessage): boolean {
+  return !isDeleted(message) && message.name === session?.name;
+}
+
 function shownRoom(): string {
   return session?.room ?? requestedRoom();
 }
@@ -208,9 +245,19 @@ function connect(): void {
     room = DEFAULT_ROOM;
   }
   showRoom(room);
-  if (room !== listedRoom) messages.clear();
-  listedRoom = room;
   const transport = page.transport.value as TransportKind;
+  const requests = transport === 'socket.io' || RAW_FORMAT === 'json';
+  page.log.dataset['actions'] = requests ? 'on' : 'off';
+  if (room !== listedRoom) {
+    messages.clear();
+    seenBy.clear();
+    userRooms.clear();
+  }
+  // The same room with another name or connection keeps its messages, and what is known of older ones.
+  older.reset(requests, room === listedRoom);
+  listedRoom = room;
+  actions.use(undefined);
+  readTracker.reset(undefined);
   presenceList.listed(transport === 'socket.io');
   showPresence(EMPTY_PRESENCE);
   if (transport === 'socket.io' && !socketIoLoaded()) {
@@ -224,17 +271,20 @@ function connect(): void {
     name: name === '' ? undefined : name,
     room,
     token,
-    rawFormat: 'json',
+    rawFormat: RAW_FORMAT,
     retry: 'always',
     connectors: browserConnectors,
     handlers: {
       status: (status) => {
-        if (current === session) showStatus(status);
+        if (current !== session) return;
+        if (status.state === 'reconnecting') actions.connectionLost(current);
+        showStatus(status);
       },
       chat: (message) => {
         if (current !== session) return;
         typing.stopped(message.name);
-        messages.addChat(message, message.name === current.name);
+        messages.add(message, message.name === current.name);
+        readTracker.check();
       },
       notice: (notice, own) => {
         if (current !== session) return;
@@ -243,11 +293,17 @@ function connect(): void {
         if (notice.kind === 'leave') typing.stopped(notice.name);
         page.online.textContent = `${notice.online} online`;
         messages.addNotice(own ? `You joined as ${notice.name} (${notice.online} online)` : noticeSummary(notice), notice.at);
+        if (own && requests) {
+          showUserRooms(current);
+          older.fillEmpty();
+        }
       },
       // Sent before this client's join notice: "mine" can only go by the name asked for.
       history: (recent) => {
         if (current !== session) return;
-        for (const message of recent) messages.addChat(message, message.name === name);
+        for (const message of recent) messages.add(message, !isDeleted(message) && message.name === name);
+        seenBy.drawAll();
+        readTracker.check();
       },
       presence: (snapshot) => {
         if (current !== session) return;
@@ -261,10 +317,42 @@ function connect(): void {
       seedFrame: (text) => {
         if (current === session) messages.addNotice(text, Date.now());
       },
+      edited: (edit) => {
+        if (current === session) messages.edit(edit);
+      },
+      deleted: (deleted) => {
+        if (current !== session) return;
+        messages.delete(deleted);
+        readTracker.check();
+      },
+      reaction: (reaction) => {
+        if (current === session) messages.react(reaction);
+      },
+      read: (marker) => {
+        if (current !== session) return;
+        // With JWT a reader is a user; without, a name (the server's user is the name then).
+        const self = current.user !== undefined ? marker.user === current.user : marker.user === undefined && marker.name === current.name;
+        seenBy.marker(marker, self);
+      },
     },
   });
   session = current;
+  if (requests) {
+    actions.use(current);
+    readTracker.reset((id) => current.markRead(id));
+  }
   current.start();
+}
+
+/** The reader's rooms and what is unread in each, asked for on joining a room. */
+function showUserRooms(current: ChatSession): void {
+  current.unread().then(
+    (ack) => {
+      if (current === session && ack.ok) userRooms.show(ack.rooms, current.room);
+    },
+    // Not connected any more: the next join asks again.
+    () => {},
+  );
 }
 
 page.composer.addEventListener('submit', (event) => {
@@ -277,9 +365,15 @@ page.composer.addEventListener('submit', (event) => {
     return;
   }
   page.text.value = '';
-  session.send(text).catch((err: unknown) => {
-    messages.addProblem(`Not sent: ${err instanceof Error ? err.message : String(err)}`);
-  });
+  const current = session;
+  current.send(text).then(
+    (id) => {
+      if (id !== undefined) actions.ownSent(current, id);
+    },
+    (err: unknown) => {
+      messages.addProblem(`Not sent: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  );
 });
 
 page.roomForm.addEventListener('submit', (event) => {

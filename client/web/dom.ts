@@ -1,0 +1,24 @@
+import { clockTime } from '../shared/format.js';
+
+/** A new element with a class and text. Text goes in as text, never as HTML. */
+export function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+/** A button that does not submit a form. */
+export function button(className: string, text: string, label?: string): HTMLButtonElement {
+  const node = element('button', className, text);
+  node.type = 'button';
+  if (label !== undefined) node.setAttribute('aria-label', label);
+  return node;
+}
+
+/** `HH:MM:SS`, with the full date and time machine-readable in `datetime`. */
+export function timeElement(at: number): HTMLTimeElement {
+  const time = element('time', 'time', clockTime(at));
+  time.dateTime = new Date(at).toISOString();
+  return time;
+}
