@@ -8,7 +8,8 @@
  * power cut may lose the last commits). Every message appended during one turn of the
  * event loop goes into one transaction, committed at the end of the turn (atTurnEnd,
  * before the broadcast flushes it leads to); only then are the senders told and the
- * messages broadcast.
+ * messages broadcast. A change to a stored message (edit, delete, reaction, read marker)
+ * goes into the same transaction, in order with the messages appended before it.
  *
  * Bounds: the same transaction keeps each room's count and bytes (table `rooms`) and the
  * store's totals and newest id (the row TOTALS of that table), so that every commit
@@ -18,21 +19,24 @@
 import { mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { ChatMessage } from '../protocol';
+import type { ChatMessage, HistoryMessage, UserRoom } from '../protocol';
 import { atTurnEnd } from '../support/turn-end';
-import { idParts, MessageIdGenerator } from './message-id';
+import { MessageIdGenerator } from './message-id';
 import {
   StoreUnavailableError,
   type AppendCallback,
+  type ChangeCallback,
+  type MessageChange,
   type MessageStore,
   type ReadQuery,
   type RoomQuery,
   type StoredPage,
   type StoredRoom,
 } from './message-store';
-import { COMPANIONS, idOf, messageOf, openDatabase, sameFile, statOrNull, takePage, type OpenDatabase, type Pending } from './sqlite/database';
+import { COMPANIONS, openDatabase, sameFile, statOrNull, type OpenDatabase, type Pending } from './sqlite/database';
 import { DataDirError, openFailureOf, reasonOf } from './sqlite/faults';
-import { messageBytes, TOTALS } from './sqlite/schema';
+import { idOf } from './sqlite/pages';
+import { messageBytes } from './sqlite/schema';
 
 export { DataDirError } from './sqlite/faults';
 
@@ -93,51 +97,64 @@ export class SqliteStore implements MessageStore {
     this.checker.unref();
   }
 
-  append(room: string, name: string, text: string, done: AppendCallback): void {
+  append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
     const { id, at, ms, seq } = this.ids.next();
-    this.batch.push({ room, ms, seq, bytes: messageBytes(room, name, text), message: { id, text, name, at }, done });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      atTurnEnd(this.flushNow);
-    }
+    const message: ChatMessage = user === undefined ? { id, text, name, at } : { id, text, name, at, user };
+    this.batch.push({ room, ms, seq, bytes: messageBytes(room, name, text), message, done });
+    this.scheduleFlush();
   }
 
-  recent(room: string, limit: number): ChatMessage[] {
-    if (limit === 0) return [];
-    return this.reading((c) => c.newest.all(room, limit).reverse().map(messageOf));
+  change(room: string, change: MessageChange, done: ChangeCallback): void {
+    this.batch.push({ room, change, done, outcome: null });
+    this.scheduleFlush();
+  }
+
+  recent(room: string, limit: number): HistoryMessage[] {
+    return this.reading((c) => c.reads.recent(room, limit));
   }
 
   read(room: string, query: ReadQuery): StoredPage {
-    const keep = this.options.keep;
-    const { limit, maxBytes = Number.POSITIVE_INFINITY } = query;
-    return this.reading((c) => {
-      if (query.since === undefined) {
-        const { messages, more } = takePage(c.newest.iterate(room, limit + 1), limit, maxBytes);
-        return { messages: messages.reverse(), complete: true, more };
-      }
-      const [ms, seq] = idParts(query.since) ?? [0, 0];
-      const { messages, more } = takePage(c.after.iterate(room, ms, ms, seq, limit + 1), limit, maxBytes);
-      // A room not written since HISTORY_KEEP was lowered still holds more; to a reader
-      // those are gone already.
-      const kept = c.exists.get(room, ms, seq) !== undefined && (c.newerThan.get(room, ms, seq, keep)?.count ?? 0) < keep;
-      return { messages, complete: kept, more };
-    });
+    return this.reading((c) => c.reads.page(room, query, this.options.keep));
   }
 
   rooms(query: RoomQuery): StoredRoom[] {
-    return this.reading((c) => c.rooms.all(query.after ?? TOTALS, query.limit).map(({ name, lastAt }) => ({ name, lastMessageAt: lastAt })));
+    return this.reading((c) => c.reads.rooms(query.after, query.limit));
+  }
+
+  userRooms(user: string, limit: number): UserRoom[] {
+    return this.reading((c) => c.reads.userRooms(user, limit, this.options.keep));
   }
 
   problem(): string | null {
     return this.broken;
   }
 
-  /** Commits what is pending, then closes the file. */
+  /**
+   * Commits what is pending, then closes the file: its log checkpointed into it and
+   * emptied first, so that what was deleted is gone from both (secure_delete zeroed it
+   * in the pages; older copies of those pages stay in the log until then).
+   */
   close(): void {
     clearInterval(this.checker);
     this.flush();
-    this.connection?.db.close();
+    const connection = this.connection;
     this.connection = null;
+    if (connection === null) return;
+    if (this.broken === null) {
+      try {
+        connection.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (err) {
+        this.options.logger.warn({ path: this.path, reason: reasonOf(err) }, 'message store log not checkpointed at close');
+      }
+    }
+    connection.db.close();
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      atTurnEnd(this.flushNow);
+    }
   }
 
   private connect(): OpenDatabase {
@@ -151,7 +168,7 @@ export class SqliteStore implements MessageStore {
     if (totals !== undefined) this.ids.continueAfter(idOf({ ms: totals.newestMs, seq: totals.newestSeq }));
   }
 
-  /** The check phase after a turn: one transaction for the turn's messages, then every sender hears. */
+  /** The check phase after a turn: one transaction for the turn's messages and changes, then every sender hears. */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.batch;
@@ -161,7 +178,8 @@ export class SqliteStore implements MessageStore {
     for (const pending of batch) {
       // Each sender hears, whatever another's callback does: a room waits for its answer.
       try {
-        if (failure === null) pending.done(null, pending.message);
+        if ('change' in pending) pending.done(failure ?? (pending.outcome as NonNullable<typeof pending.outcome>));
+        else if (failure === null) pending.done(null, pending.message);
         else pending.done(failure, null);
       } catch (err) {
         this.options.logger.error({ err, room: pending.room }, 'a stored message could not be published');

@@ -1,25 +1,19 @@
 /**
  * One open SQLite database of the store: its schema brought up to date, its statements
- * prepared, and the one transaction a turn's messages are committed in, which keeps
- * every bound (HISTORY_KEEP per room, MAX_STORED_ROOMS, MAX_STORED_BYTES) as it commits.
+ * prepared, and the one transaction a turn's messages and changes are committed in,
+ * which keeps every bound (HISTORY_KEEP per room, MAX_STORED_ROOMS, MAX_STORED_BYTES) as
+ * it commits.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { statSync, type Stats } from 'node:fs';
 import type { ChatMessage } from '../../protocol';
-import { jsonBytes } from '../../support/json-bytes';
-import type { AppendCallback, StoreBounds } from '../message-store';
+import type { AppendCallback, ChangeCallback, ChangeRefusal, ChangeResult, MessageChange, StoreBounds } from '../message-store';
+import { prepareChanges, type Made, type RoomCounts } from './changes';
+import { prepareReads, type Reads } from './pages';
 import { BUSY_TIMEOUT_MS, ensureSchema, ROW_BYTES, TOTALS } from './schema';
 
-export interface Row {
-  ms: number;
-  seq: number;
-  name: string;
-  text: string;
-  at: number;
-}
-
 /** A message appended, waiting for its turn's commit. */
-export interface Pending {
+export interface PendingMessage {
   room: string;
   ms: number;
   seq: number;
@@ -29,11 +23,16 @@ export interface Pending {
   done: AppendCallback;
 }
 
-/** What a room holds: its row of `rooms`. */
-interface RoomCounts {
-  count: number;
-  bytes: number;
+/** A change asked for, waiting for its turn's commit; `outcome` is what it made, once made. */
+export interface PendingChange {
+  room: string;
+  change: MessageChange;
+  done: ChangeCallback;
+  outcome: ChangeResult | ChangeRefusal | null;
 }
+
+/** What a turn's commit writes, in the order it was asked for. */
+export type Pending = PendingMessage | PendingChange;
 
 /** The row TOTALS: every room's counts added up, and the newest id ever stored. */
 export interface Totals {
@@ -51,7 +50,7 @@ interface TotalsChange {
   seq: number;
 }
 
-/** One open database: its file's identity and the prepared statements of its reads and commits. */
+/** One open database: its file's identity, its reads, and its commit. */
 export interface OpenDatabase {
   db: Db;
   /** The file's identity when opened: a removed or replaced file is noticed before writing to it. */
@@ -61,28 +60,30 @@ export interface OpenDatabase {
    * opened: they belong to that file, and must not be applied to another one put in its place.
    */
   companions: (Stats | null)[];
-  insert: Statement<[string, number, number, string, string, number]>;
-  addToRoom: Statement<[string, number, number, number, number, number, number], RoomCounts>;
-  touchRoom: Statement<[number, string, number]>;
-  takeFromRoom: Statement<[number, number, string]>;
-  trimOldest: Statement<[string, string, number], number>;
-  oldest: Statement<[string, number], { ms: number; seq: number; bytes: number }>;
-  dropUpTo: Statement<[string, number, number]>;
-  idlest: Statement<[], { name: string; bytes: number }>;
-  dropMessages: Statement<[string]>;
-  dropRoom: Statement<[string]>;
   totals: Statement<[], Totals>;
-  changeTotals: Statement<[TotalsChange], Totals>;
-  newest: Statement<[string, number], Row>;
-  after: Statement<[string, number, number, number, number], Row>;
-  exists: Statement<[string, number, number], { one: number }>;
-  newerThan: Statement<[string, number, number, number], { count: number }>;
-  rooms: Statement<[string, number], { name: string; lastAt: number }>;
+  reads: Reads;
   commitBatch: (batch: readonly Pending[]) => void;
 }
 
-/** A database's statements, which its own transaction uses. */
-type Statements = Omit<OpenDatabase, 'commitBatch'>;
+/** The statements of a commit. */
+interface Statements {
+  insert: Statement<[string, number, number, string, string, number, string | null]>;
+  addToRoom: Statement<[string, number, number, number, number, number, number], RoomCounts>;
+  touchRoom: Statement<[number, string, number]>;
+  takeFromRoom: Statement<[number, number, number, string]>;
+  trimReactions: Statement<[string, string, number]>;
+  trimOldest: Statement<[string, string, number], number>;
+  oldest: Statement<[string, number], { ms: number; seq: number; bytes: number }>;
+  dropUpTo: Statement<[string, number, number]>;
+  dropReactionsUpTo: Statement<[string, number, number]>;
+  idlest: Statement<[], { name: string; bytes: number; reactions: number }>;
+  dropMessages: Statement<[string]>;
+  dropRoomReactions: Statement<[string]>;
+  dropReads: Statement<[string]>;
+  dropRoom: Statement<[string]>;
+  changeTotals: Statement<[TotalsChange], Totals>;
+  make: (room: string, change: MessageChange) => Made;
+}
 
 /** The files SQLite keeps next to a database in WAL mode. */
 export const COMPANIONS = ['-wal', '-shm'] as const;
@@ -97,36 +98,19 @@ export function statOrNull(path: string): Stats | null {
 
 export const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
 
-export const idOf = (row: { ms: number; seq: number }) => `${row.ms}-${row.seq}`;
-export const messageOf = (row: Row): ChatMessage => ({ id: idOf(row), text: row.text, name: row.name, at: row.at });
-
-/**
- * Up to `limit` messages from `rows`, read one at a time and no further than the first
- * that would pass `maxBytes` as JSON (at least one is taken), and whether any was left.
- */
-export function takePage(rows: IterableIterator<Row>, limit: number, maxBytes: number): { messages: ChatMessage[]; more: boolean } {
-  const messages: ChatMessage[] = [];
-  let bytes = 0;
-  // Leaving the loop early ends the statement (better-sqlite3 resets it).
-  for (const row of rows) {
-    const message = messageOf(row);
-    if (maxBytes !== Number.POSITIVE_INFINITY) bytes += jsonBytes(message);
-    if (messages.length === limit || (messages.length > 0 && bytes > maxBytes)) return { messages, more: true };
-    messages.push(message);
-  }
-  return { messages, more: false };
-}
-
 /**
  * Opens the database at `path` (creating it if need be), brings its schema up to date,
  * proves it can be written now (not at the first message), and prepares its statements.
  * Throws what SQLite throws.
  */
 export function openDatabase(path: string, bounds: StoreBounds): OpenDatabase {
-const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
+  const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Per connection: what a delete or an edit removes is overwritten with zeros, in the
+    // log and the file, not left in free space for anyone reading the file.
+    db.pragma('secure_delete = ON');
     ensureSchema(db);
     db.exec('CREATE TABLE IF NOT EXISTS probe (one INTEGER PRIMARY KEY CHECK (one = 1))');
     // Proves that the file can be written now, not at the first message.
@@ -140,10 +124,7 @@ const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS }
 
 function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
   const c: Statements = {
-    db,
-    file: statSync(path),
-    companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)),
-    insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at, user) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     // A commit's messages of one room: added to its counts, its newest message noted
     // (unless another worker's newer one is there already). Not last_s: see touchRoom.
     addToRoom: db.prepare(
@@ -154,11 +135,16 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
          last_at = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_at, last_at),
          last_seq = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_seq, last_seq),
          last_ms = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_ms, last_ms)
-       RETURNING count, bytes`,
+       RETURNING count, bytes, reactions`,
     ),
     // Setting an indexed column writes the index even to the same value: only a new second does.
     touchRoom: db.prepare('UPDATE rooms SET last_s = ? WHERE name = ? AND last_s < ?'),
-    takeFromRoom: db.prepare('UPDATE rooms SET count = count - ?, bytes = bytes - ? WHERE name = ?'),
+    takeFromRoom: db.prepare('UPDATE rooms SET count = count - ?, bytes = bytes - ?, reactions = reactions - ? WHERE name = ?'),
+    // The reactions of what trimOldest deletes, run before it (and only in a room that has any).
+    trimReactions: db.prepare(
+      `DELETE FROM reactions WHERE room = ? AND (ms, seq) <= (
+         SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms, seq LIMIT 1 OFFSET ?)`,
+    ),
     // A room's oldest messages, up to the one at the given offset from its oldest: a
     // walk of the deleted rows only. Answers each one's bytes.
     trimOldest: db
@@ -170,12 +156,14 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
       .pluck() as Statement<[string, string, number], number>,
     oldest: db.prepare(`SELECT ms, seq, ${ROW_BYTES} AS bytes FROM messages WHERE room = ? ORDER BY ms, seq LIMIT ?`),
     dropUpTo: db.prepare('DELETE FROM messages WHERE room = ? AND (ms, seq) <= (?, ?)'),
+    dropReactionsUpTo: db.prepare('DELETE FROM reactions WHERE room = ? AND (ms, seq) <= (?, ?)'),
     // The rooms by their newest message, the one idle longest first: the index gives the
     // seconds in order, each second's few rooms are sorted as they come.
-    idlest: db.prepare(`SELECT name, bytes FROM rooms WHERE name <> '${TOTALS}' ORDER BY last_s, last_ms, last_seq`),
+    idlest: db.prepare(`SELECT name, bytes, reactions FROM rooms WHERE name <> '${TOTALS}' ORDER BY last_s, last_ms, last_seq`),
     dropMessages: db.prepare('DELETE FROM messages WHERE room = ?'),
+    dropRoomReactions: db.prepare('DELETE FROM reactions WHERE room = ?'),
+    dropReads: db.prepare('DELETE FROM reads WHERE room = ?'),
     dropRoom: db.prepare('DELETE FROM rooms WHERE name = ?'),
-    totals: db.prepare(`SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq FROM rooms WHERE name = '${TOTALS}'`),
     // Every SET reads the row as it was before this update.
     changeTotals: db.prepare(
       `UPDATE rooms SET
@@ -186,25 +174,27 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
        WHERE name = '${TOTALS}'
        RETURNING count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq`,
     ),
-    newest: db.prepare('SELECT ms, seq, name, text, at FROM messages WHERE room = ? ORDER BY ms DESC, seq DESC LIMIT ?'),
-    after: db.prepare(
-      'SELECT ms, seq, name, text, at FROM messages WHERE room = ? AND ms >= ? AND (ms, seq) > (?, ?) ORDER BY ms, seq LIMIT ?',
-    ),
-    exists: db.prepare('SELECT 1 AS one FROM messages WHERE room = ? AND ms = ? AND seq = ?'),
-    // Bounded by LIMIT: counts up to HISTORY_KEEP rows at most.
-    newerThan: db.prepare(
-      'SELECT count(*) AS count FROM (SELECT 1 FROM messages WHERE room = ? AND (ms, seq) > (?, ?) LIMIT ?)',
-    ),
-    // From after TOTALS ('') at least: it sorts before every room.
-    rooms: db.prepare('SELECT name, last_at AS lastAt FROM rooms WHERE name > ? ORDER BY name LIMIT ?'),
+    make: prepareChanges(db),
   };
-  // Per commit: each message's row; per room written, one update of its counts and the
-  // trim of what is past HISTORY_KEEP; one update of the totals; and, only past a
-  // bound, the rooms idle longest dropped.
+  // Per commit: each message's row and each change, in order; per room written, one
+  // update of its counts and the trim of what is past HISTORY_KEEP; one update of the
+  // totals; and, only past a bound, the rooms idle longest dropped.
   const commitBatch = db.transaction((batch: readonly Pending[]) => {
-    const written = new Map<string, { count: number; bytes: number; last: Pending }>();
+    const written = new Map<string, { count: number; bytes: number; last: PendingMessage }>();
+    const change: TotalsChange = { rooms: 0, bytes: 0, ms: 0, seq: 0 };
+    /** Rooms whose counts a change altered, with their counts after it. */
+    let changed: Map<string, RoomCounts> | null = null;
+    let newest: PendingMessage | null = null;
     for (const p of batch) {
-      c.insert.run(p.room, p.ms, p.seq, p.message.name, p.message.text, p.message.at);
+      if ('change' in p) {
+        const made = c.make(p.room, p.change);
+        p.outcome = made.outcome;
+        change.bytes += made.bytes;
+        if (made.counts !== null) (changed ??= new Map()).set(p.room, made.counts);
+        continue;
+      }
+      c.insert.run(p.room, p.ms, p.seq, p.message.name, p.message.text, p.message.at, p.message.user ?? null);
+      newest = p;
       const room = written.get(p.room);
       if (room === undefined) written.set(p.room, { count: 1, bytes: p.bytes, last: p });
       else {
@@ -214,8 +204,7 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
       }
     }
     const keep = bounds.keep;
-    const change: TotalsChange = { rooms: 0, bytes: 0, ms: 0, seq: 0 };
-    const held = new Map<string, RoomCounts>();
+    const held = new Map<string, RoomCounts>(changed ?? []);
     for (const [room, added] of written) {
       const { last } = added;
       const second = Math.floor(last.ms / 1000);
@@ -225,21 +214,32 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
       change.bytes += added.bytes;
       if (counts.count > keep) {
         const excess = counts.count - keep;
+        const reactions = counts.reactions > 0 ? c.trimReactions.run(room, room, excess - 1).changes : 0;
         const freed = sum(c.trimOldest.all(room, room, excess - 1));
-        c.takeFromRoom.run(excess, freed, room);
-        counts = { count: keep, bytes: counts.bytes - freed };
+        c.takeFromRoom.run(excess, freed, reactions, room);
+        counts = { count: keep, bytes: counts.bytes - freed, reactions: counts.reactions - reactions };
         change.bytes -= freed;
       }
       held.set(room, counts);
     }
+    // Reactions and read markers alone change no totals.
+    if (newest === null && change.bytes === 0) return;
     // Ids only increase within a batch: its last message is its newest.
-    const newest = batch[batch.length - 1] as Pending;
-    change.ms = newest.ms;
-    change.seq = newest.seq;
+    if (newest !== null) {
+      change.ms = newest.ms;
+      change.seq = newest.seq;
+    }
     const totals = c.changeTotals.get(change) as Totals;
     if (overBounds(bounds, totals.rooms, totals.bytes)) makeRoom(c, bounds, totals, held);
   });
-  return { ...c, commitBatch };
+  return {
+    db,
+    file: statSync(path),
+    companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)),
+    totals: db.prepare(`SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq FROM rooms WHERE name = '${TOTALS}'`),
+    reads: prepareReads(db),
+    commitBatch,
+  };
 }
 
 /** Whether `rooms` rooms holding `bytes` are past MAX_STORED_ROOMS or MAX_STORED_BYTES. */
@@ -256,7 +256,7 @@ function overBounds(bounds: StoreBounds, rooms: number, bytes: number): boolean 
  */
 function makeRoom(c: Statements, bounds: StoreBounds, totals: Totals, written: ReadonlyMap<string, RoomCounts>): void {
   let { rooms, bytes } = totals;
-  const idle: { name: string; bytes: number }[] = [];
+  const idle: { name: string; bytes: number; reactions: number }[] = [];
   for (const room of c.idlest.iterate()) {
     if (!overBounds(bounds, rooms, bytes)) break;
     if (written.has(room.name)) continue;
@@ -264,8 +264,10 @@ function makeRoom(c: Statements, bounds: StoreBounds, totals: Totals, written: R
     rooms -= 1;
     bytes -= room.bytes;
   }
-  for (const { name } of idle) {
+  for (const { name, reactions } of idle) {
     c.dropMessages.run(name);
+    if (reactions > 0) c.dropRoomReactions.run(name);
+    c.dropReads.run(name);
     c.dropRoom.run(name);
   }
   const { maxBytes } = bounds;
@@ -289,7 +291,8 @@ function trimWritten(c: Statements, written: ReadonlyMap<string, RoomCounts>, ex
     }
     if (upTo === null) continue;
     c.dropUpTo.run(room, upTo.ms, upTo.seq);
-    c.takeFromRoom.run(count, bytes, room);
+    const reactions = counts.reactions > 0 ? c.dropReactionsUpTo.run(room, upTo.ms, upTo.seq).changes : 0;
+    c.takeFromRoom.run(count, bytes, reactions, room);
     freed += bytes;
   }
   return freed;

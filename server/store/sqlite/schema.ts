@@ -20,8 +20,11 @@ export function messageBytes(room: string, name: string, text: string): number {
 }
 export const ROW_BYTES = `(${MESSAGE_OVERHEAD_BYTES} + length(CAST(room AS BLOB)) + length(CAST(name AS BLOB)) + length(CAST(text AS BLOB)))`;
 
-/** The schema's version (`PRAGMA user_version`): 1 added the rooms' counts and the totals (TOTALS). */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema's version (`PRAGMA user_version`): 1 added the rooms' counts and the totals
+ * (TOTALS); 2 the messages' sender, edits and deletion, their reactions, and read markers.
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * The totals live in `rooms`, as the row of this name (no room has it): `count` is the
@@ -35,11 +38,44 @@ const TOTALS_LAST_S = Number.MAX_SAFE_INTEGER;
 const INDEX = `CREATE INDEX rooms_by_second ON rooms (last_s);`;
 
 /**
- * A new database. `rooms`: each room's counts and newest message, one row per room with
- * messages. `last_s`, the second of that message, is what is indexed for the order rooms
- * go in: it changes at most once a second, so a busy room's commits do not write the index.
+ * What schema 2 adds, the same for a new file and an upgraded one (new columns go last).
+ * `messages.user`: the sender's `sub` (JWT), else NULL; `version` 0 until edited; a
+ * deleted message keeps its row (id and time) with `deleted` 1 and its name and text
+ * emptied. `rooms.reactions` counts the room's rows in `reactions`, so that trimming a
+ * room without any does no work for them. `reads`: each user's marker per room; by room
+ * too, so that a room dropped takes its markers along.
  */
-const CREATE_SCHEMA = `
+const SCHEMA_2 = `
+ALTER TABLE messages ADD COLUMN user      TEXT;
+ALTER TABLE messages ADD COLUMN version   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN deleted   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN reactions INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE reactions (
+  room  TEXT NOT NULL,
+  ms    INTEGER NOT NULL,
+  seq   INTEGER NOT NULL,
+  emoji TEXT NOT NULL,
+  user  TEXT NOT NULL,
+  PRIMARY KEY (room, ms, seq, emoji, user)
+) WITHOUT ROWID;
+CREATE TABLE reads (
+  user TEXT NOT NULL,
+  room TEXT NOT NULL,
+  ms   INTEGER NOT NULL,
+  seq  INTEGER NOT NULL,
+  PRIMARY KEY (user, room)
+) WITHOUT ROWID;
+CREATE INDEX reads_by_room ON reads (room);
+`;
+
+/**
+ * Schema 1, which a new database starts from. `rooms`: each room's counts and newest
+ * message, one row per room with messages. `last_s`, the second of that message, is
+ * what is indexed for the order rooms go in: it changes at most once a second, so a busy
+ * room's commits do not write the index.
+ */
+const CREATE_SCHEMA_1 = `
 CREATE TABLE messages (
   room TEXT NOT NULL,
   ms   INTEGER NOT NULL,
@@ -88,8 +124,9 @@ INSERT INTO rooms (name, count, bytes, last_ms, last_seq, last_at, last_s)
 `;
 
 /**
- * Brings the schema to SCHEMA_VERSION: creates it in a new file, upgrades an older one.
- * One worker does it (the write lock); the others wait for it, then find it done.
+ * Brings the schema to SCHEMA_VERSION: creates it in a new file, upgrades an older one a
+ * version at a time (adding columns and tables only, so every message stays). One worker
+ * does it (the write lock); the others wait for it, then find it done.
  */
 export function ensureSchema(db: Db): void {
   const version = () => db.pragma('user_version', { simple: true }) as number;
@@ -99,13 +136,15 @@ export function ensureSchema(db: Db): void {
   db.pragma(`busy_timeout = ${UPGRADE_WAIT_MS}`);
   try {
     db.transaction(() => {
-      if (version() >= SCHEMA_VERSION) return;
+      const now = version();
+      if (now >= SCHEMA_VERSION) return;
       const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'messages'").get() !== undefined;
-      db.exec(old ? UPGRADE_TO_1 : CREATE_SCHEMA);
+      if (!old) db.exec(CREATE_SCHEMA_1);
+      else if (now < 1) db.exec(UPGRADE_TO_1);
+      db.exec(SCHEMA_2);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   } finally {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   }
 }
-
