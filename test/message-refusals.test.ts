@@ -31,6 +31,7 @@ test('every refusal, and the room hears none of them', async () => {
   // Emoji: 33 bytes, blank, not a boolean `on`, and the 21st distinct one.
   expect(await socket.emitWithAck('react', { id: sent.id, emoji: 'x'.repeat(33), on: true })).toEqual(refusal(ActionError.Invalid));
   expect(await socket.emitWithAck('react', { id: sent.id, emoji: ' ', on: true })).toEqual(refusal(ActionError.Invalid));
+  expect(await socket.emitWithAck('react', { id: sent.id, emoji: '__proto__', on: true })).toEqual(refusal(ActionError.Invalid));
   expect(await (socket.emitWithAck as (event: string, payload: unknown) => Promise<unknown>)('react', { id: sent.id, emoji: '👍', on: 'yes' })).toEqual(refusal(ActionError.Invalid));
   for (let i = 0; i < MAX_REACTIONS; i += 1) {
     expect(await socket.emitWithAck('react', { id: sent.id, emoji: `e${i}`, on: true })).toEqual({ ok: true, count: 1 });

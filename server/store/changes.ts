@@ -30,11 +30,13 @@ export function withReactionCount(message: ChatMessage, emoji: string, count: nu
   return Object.keys(reactions).length === 0 ? rest : { ...rest, reactions };
 }
 
-/** Whether `emoji` may be a reaction: 1-32 bytes of UTF-8, not blank, no control characters. */
+/** Whether `emoji` may be a reaction: 1-32 bytes of UTF-8, not blank, no control characters, not `__proto__`. */
 export function isEmoji(emoji: unknown): emoji is string {
   if (typeof emoji !== 'string' || emoji.trim() === '' || emoji.length > MAX_EMOJI_BYTES) return false;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(emoji) || !emoji.isWellFormed()) return false;
+  // A key of the `reactions` object: this one would set its prototype instead.
+  if (emoji === '__proto__') return false;
   return Buffer.byteLength(emoji, 'utf8') <= MAX_EMOJI_BYTES;
 }
 
