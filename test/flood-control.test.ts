@@ -99,7 +99,9 @@ describe('a client the server is closing', () => {
     const server = await startTestServer({ RATE_LIMIT: '1000000', RATE_BURST: '5' });
     const observer = await connectRaw(server.url, { name: 'observer', format: 'json' });
     const peer = await tcpWebSocketPeer(server.url, '/socket?name=flooder');
-    peer.write(Buffer.concat(Array.from({ length: 6 }, (_, i) => clientTextFrame(`flood ${i}`))));
+    // More than the burst within one millisecond (the budget's clock), however slow the
+    // machine: the frames of one write are parsed in one go.
+    peer.write(Buffer.concat(Array.from({ length: 200 }, (_, i) => clientTextFrame(`flood ${i}`))));
     // The server's close frame (opcode 8) with 1008: the peer reads it and carries on.
     peer.resume();
     const closeFrame = await new Promise<Buffer>((resolve) => {
@@ -114,6 +116,9 @@ describe('a client the server is closing', () => {
     const after = Array.from({ length: 20 }, (_, i) => clientTextFrame(`after the close ${i}`));
     peer.write(Buffer.concat([...after, clientCloseFrame()]));
     const texts = await chatsUntil(observer, 'flooder', isLeaveOf('flooder'));
-    expect(texts).toEqual(['flood 0', 'flood 1', 'flood 2', 'flood 3', 'flood 4']);
+    // What went out before the close, in order, and nothing after it.
+    expect(texts.length).toBeGreaterThanOrEqual(5);
+    expect(texts.length).toBeLessThan(200);
+    expect(texts).toEqual(Array.from({ length: texts.length }, (_, i) => `flood ${i}`));
   });
 });
