@@ -95,3 +95,16 @@ test('raw JSON: refusals are error frames with the ref, and the client stays', a
     }
   }
 });
+
+test('a page of older history counts against the address byte budget: the next one waits', async () => {
+  const server = await startTestServer({ DATA_DIR: ':memory:', RATE_LIMIT_BYTES: '10000', RATE_BURST_BYTES: '20000' });
+  // Written from two other addresses, each within its own budget.
+  for (const localAddress of ['127.0.0.2', '127.0.0.3']) {
+    const writer = await connectSio(server.url, { auth: { name: 'writer' }, localAddress });
+    for (let i = 0; i < 15; i += 1) expect(await writer.chat(`${i} ${'x'.repeat(990)}`)).toMatchObject({ ok: true });
+  }
+  const reader = await connectSio(server.url, { auth: { name: 'reader' } });
+  expect(await reader.socket.emitWithAck('history', { limit: 30 })).toMatchObject({ ok: true, more: false });
+  // About 30 KB went to this reader alone, more than its address's burst: the next page waits.
+  expect(await reader.socket.emitWithAck('history', { limit: 1 })).toEqual({ ok: false, error: ActionError.RateLimited });
+});

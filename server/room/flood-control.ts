@@ -61,6 +61,14 @@ export class Budget {
     bytes?.spend(encodedBytes);
     return true;
   }
+
+  /**
+   * What an answer to this connection alone cost (a page of history), once it is known:
+   * spent from the address's bytes whatever is left, so that the next requests wait.
+   */
+  spendBytes(encodedBytes: number): void {
+    this.address.bytes?.spend(encodedBytes);
+  }
 }
 
 export class FloodControl {

@@ -221,7 +221,11 @@ export class Member {
     const checked = historyRequest(request);
     if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
     if (!this.spend(REQUEST_BYTES)) return answer(RATE_LIMITED);
-    answerRead(() => this.room.older(checked.before, checked.limit), answer, (page: StoredPage) => ({ ok: true as const, messages: page.messages, more: page.more }));
+    answerRead(() => this.room.older(checked.before, checked.limit), answer, (page: StoredPage) => {
+      // A page is up to OLDER_PAGE_BYTES for one request: it counts against the byte budget.
+      this.session.budget?.spendBytes(jsonBytes(page.messages));
+      return { ok: true as const, messages: page.messages, more: page.more };
+    });
   }
 
   /** `{ id }`: this user has read the room up to that message; the room is told. */
