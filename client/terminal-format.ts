@@ -8,7 +8,6 @@
  * only when `color` is on (a TTY that has colours).
  */
 import {
-  ActionError,
   JOIN_TEXT,
   LEAVE_TEXT,
   type ActionErrorCode,
@@ -16,7 +15,7 @@ import {
   type Notice,
   type Reaction,
 } from '../server/protocol';
-import { clockTime, noticeSummary } from './shared/format';
+import { clockTime, noticeSummary, refusalWords } from './shared/format';
 import type { SessionStatus } from './shared/session';
 import type { ShownMessage } from './shown-messages';
 
@@ -120,20 +119,8 @@ export class TerminalFormat {
 
 /** Why the server refused an edit, delete, reaction, page or read marker, in words, code last. */
 export function describeRefusal(code: ActionErrorCode): string {
-  return `${REFUSALS.get(code) ?? 'refused'} (${code})`;
+  return `${refusalWords(code)} (${code})`;
 }
-
-const REFUSALS = new Map<string, string>([
-  [ActionError.Invalid, 'not a valid request'],
-  [ActionError.NotFound, 'no such message in this room'],
-  [ActionError.Forbidden, 'not yours to change'],
-  [ActionError.Empty, 'the text is empty'],
-  [ActionError.TooLarge, 'the text is too long'],
-  [ActionError.TooManyReactions, 'that message has as many different reactions as it may'],
-  [ActionError.RateLimited, 'too fast; wait a moment'],
-  [ActionError.Unavailable, 'the server cannot do that now'],
-  [ActionError.NotJoined, 'not in the room yet'],
-]);
 
 /** `room alpha at http://localhost:8000`: where a session is, for its status lines. */
 export function describeWhere(place: { url: string; room: string }): string {

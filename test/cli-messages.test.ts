@@ -98,9 +98,9 @@ describe.each([
     expect(await bob.reactions.next()).toEqual({ id: ack.id, emoji: '❤️', count: 1 });
     at = await printed(chat, `~ ❤️ 1 on bob: typo here  ${escapeRegExp(`#${ack.id}`)}`, at);
     chat.write(`/edit #${suffix} mine now\n`);
-    at = await printed(chat, String.raw`!! not edited: not yours to change \(forbidden\)`, at);
+    at = await printed(chat, String.raw`!! not edited: only its author may do that \(forbidden\)`, at);
     chat.write(`/delete ${ack.id}\n`);
-    at = await printed(chat, String.raw`!! not deleted: not yours to change \(forbidden\)`, at);
+    at = await printed(chat, String.raw`!! not deleted: only its author may do that \(forbidden\)`, at);
     chat.write('/react #99-9-9 👍\n');
     at = await printed(chat, '!! no message shown here has an id ending in 99-9-9 \\(/ids shows them\\)', at);
 

@@ -22,6 +22,7 @@ import { DATABASE_FILE, SqliteStore, type SqliteStoreOptions } from '../server/s
 import { ROW_BYTES, SCHEMA_VERSION } from '../server/store/sqlite/schema';
 import { createLogger } from '../server/support/logger';
 import { onCleanup } from './support/cleanup';
+import { readDatabase } from './support/database-file';
 import { freshDataDir } from './support/data-dir';
 
 type Options = Partial<Omit<SqliteStoreOptions, 'dir' | 'logger'>>;
@@ -50,22 +51,12 @@ const markRead = (store: SqliteStore, room: string, id: string, user: string) =>
 /** Every message of `room`, as history shows them. */
 const everything = (store: SqliteStore, room: string): HistoryMessage[] => [...store.recent(room, 100_000)];
 
-/** Runs `read` on the store's file through a connection of its own (committed state), and closes it. */
-function inspect<T>(dir: string, read: (db: Database.Database) => T): T {
-  const db = new Database(join(dir, DATABASE_FILE), { readonly: true, fileMustExist: true });
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
-}
-
 /**
  * What the bounds rely on holds: each room's row counts its messages, their bytes and its
  * reactions; the totals add them up; no reaction outlives its message, no read marker its room.
  */
 function expectCountsExact(dir: string): void {
-  inspect(dir, (db) => {
+  readDatabase(dir, (db) => {
     const kept = db.prepare("SELECT name, count, bytes, reactions FROM rooms WHERE name <> '' ORDER BY name").all();
     const actual = db
       .prepare(
@@ -200,7 +191,7 @@ describe('deletes', () => {
     expect(store.read('lobby', { since: a.id, limit: 10 })).toStrictEqual({ messages: expected.slice(1), complete: true, more: false });
     expect(store.read('lobby', { before: d.id, limit: 2 })).toStrictEqual({ messages: expected.slice(1, 3), complete: true, more: true });
     // Its name, text, sender and reactions are gone from the row, not only from view.
-    inspect(dir, (db) => {
+    readDatabase(dir, (db) => {
       const row = db.prepare("SELECT name, text, user, deleted FROM messages WHERE room = ? AND ms || '-' || seq = ?").get('lobby', b.id);
       expect(row).toEqual({ name: '', text: '', user: null, deleted: 1 });
       expect(db.prepare('SELECT count(*) FROM reactions').pluck().get()).toBe(0);
@@ -264,7 +255,7 @@ describe('reactions', () => {
       for (const m of [old1, old2, kept]) await react(store, 'lobby', m.id, user, '👍');
     }
     await react(store, 'lobby', old2.id, 'u1', '🔥');
-    const reactionRows = () => inspect(dir, (db) => db.prepare("SELECT ms || '-' || seq AS id, emoji, user FROM reactions ORDER BY ms, seq, emoji, user").all());
+    const reactionRows = () => readDatabase(dir, (db) => db.prepare("SELECT ms || '-' || seq AS id, emoji, user FROM reactions ORDER BY ms, seq, emoji, user").all());
     expect(reactionRows()).toHaveLength(7);
 
     // Two more: the two oldest go, and their reactions with them, in the same commit.
@@ -285,7 +276,7 @@ describe('reactions', () => {
     expect(everything(store, 'lobby')).toEqual([]);
     expect(reactionRows()).toEqual([]);
     expect(store.userRooms('u1', 10).map((room) => room.name)).toEqual(['second']);
-    expect(inspect(dir, (db) => db.prepare('SELECT room FROM reads').pluck().all())).toEqual(['second']);
+    expect(readDatabase(dir, (db) => db.prepare('SELECT room FROM reads').pluck().all())).toEqual(['second']);
     expectCountsExact(dir);
   });
 
@@ -300,7 +291,7 @@ describe('reactions', () => {
     // A fourth of 900 bytes passes the bound: the oldest goes, its reaction with it.
     await append(store, 'lobby', big);
     expect(everything(store, 'lobby').map((m) => m.id)).not.toContain(first.id);
-    expect(inspect(dir, (db) => db.prepare('SELECT count(*) FROM reactions').pluck().get())).toBe(0);
+    expect(readDatabase(dir, (db) => db.prepare('SELECT count(*) FROM reactions').pluck().get())).toBe(0);
     expectCountsExact(dir);
   });
 });
@@ -472,7 +463,7 @@ describe('secure delete', () => {
 describe('schema upgrades', () => {
   /** The columns of every table, as SQLite describes them: what a new file and an upgraded one must agree on. */
   const layout = (dir: string) =>
-    inspect(dir, (db) => {
+    readDatabase(dir, (db) => {
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[];
       const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all();
       return { tables: tables.map((table) => [table, db.pragma(`table_info(${table})`)]), indexes };
@@ -530,7 +521,7 @@ describe('schema upgrades', () => {
   it('upgrades a file of schema 1 and of schema 0 to the layout of a new file, every message intact and changeable', async () => {
     const fresh = freshDataDir();
     openStore(fresh).close();
-    expect(inspect(fresh, (db) => db.pragma('user_version', { simple: true }))).toBe(SCHEMA_VERSION);
+    expect(readDatabase(fresh, (db) => db.pragma('user_version', { simple: true }))).toBe(SCHEMA_VERSION);
 
     for (const [schema, withCounts] of [
       [SCHEMA_1, true],
@@ -552,7 +543,7 @@ describe('schema upgrades', () => {
       expect(store.userRooms('u1', 10)).toEqual([{ name: 'team', lastId: posted.id, lastReadId: ids.team?.[1], unread: 4 }]);
       store.close();
       expect(layout(dir)).toEqual(layout(fresh));
-      expect(inspect(dir, (db) => db.pragma('user_version', { simple: true }))).toBe(SCHEMA_VERSION);
+      expect(readDatabase(dir, (db) => db.pragma('user_version', { simple: true }))).toBe(SCHEMA_VERSION);
       expectCountsExact(dir);
     }
   });

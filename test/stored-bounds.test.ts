@@ -12,6 +12,7 @@ import { compareIds } from '../server/store/message-id';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
 import { redisCommand } from '../tools/redis-process';
 import { API_TEST_KEY, callApi, postMessage } from './support/api';
+import { readDatabase } from './support/database-file';
 import { freshDataDir } from './support/data-dir';
 import { describeWithRedis, startRedis } from './support/redis';
 import { startTestServer } from './support/server';
@@ -38,23 +39,13 @@ function sendBurst(client: SioTestClient, count: number, label: string, text = '
   return Promise.all(Array.from({ length: count }, (_, i) => sioSend(client, `${label} ${i} ${text}`)));
 }
 
-/** Opens a stopped server's database read-only, runs `read` and closes it. */
-function readStopped<T>(dataDir: string, read: (db: Database.Database) => T): T {
-  const db = new Database(join(dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
-}
-
 /** The ids of a room's stored rows, oldest first. */
 const storedIds = (dataDir: string, room: string): string[] =>
-  readStopped(dataDir, (db) => db.prepare("SELECT ms || '-' || seq FROM messages WHERE room = ? ORDER BY ms, seq").pluck().all(room) as string[]);
+  readDatabase(dataDir, (db) => db.prepare("SELECT ms || '-' || seq FROM messages WHERE room = ? ORDER BY ms, seq").pluck().all(room) as string[]);
 
 /** The rooms that have rows in `messages`, by name. */
 const roomsWithRows = (dataDir: string): string[] =>
-  readStopped(dataDir, (db) => db.prepare('SELECT DISTINCT room FROM messages ORDER BY room').pluck().all() as string[]);
+  readDatabase(dataDir, (db) => db.prepare('SELECT DISTINCT room FROM messages ORDER BY room').pluck().all() as string[]);
 
 /** Every room name of the listing, walked page by page with `?limit=`; checks each page's size and cursor. */
 async function walkRooms(url: string, limit: number): Promise<RoomList['rooms']> {
@@ -134,7 +125,7 @@ describe('stored history: over all rooms', () => {
       return acked;
     };
     const databaseBytes = () => statSync(join(dataDir, DATABASE_FILE)).size;
-    const storedText = () => readStopped(dataDir, (db) => db.prepare('SELECT sum(length(text)) FROM messages').pluck().get() as number);
+    const storedText = () => readDatabase(dataDir, (db) => db.prepare('SELECT sum(length(text)) FROM messages').pluck().get() as number);
 
     const first = await spawnServer(env);
     const firstIds = await write(first.url, 'first');
@@ -170,7 +161,7 @@ describe('stored history: over all rooms', () => {
     for (let round = 0; round < 10; round += 1) acked.push(...(await sendBurst(sio, 40, `round ${round}`, 'y'.repeat(4000))));
     await server.close();
     const kept = storedIds(dataDir, 'solo');
-    expect(readStopped(dataDir, (db) => db.prepare('SELECT sum(length(text)) FROM messages').pluck().get())).toBeLessThanOrEqual(bound);
+    expect(readDatabase(dataDir, (db) => db.prepare('SELECT sum(length(text)) FROM messages').pluck().get())).toBeLessThanOrEqual(bound);
     // About 128 of the 400 fit: the newest ones, in order.
     expect(kept.length).toBeGreaterThan(100);
     expect(kept).toEqual(acked.slice(-kept.length));
@@ -262,7 +253,7 @@ describe('stored history: many rooms', () => {
     const last = await callApi<RoomList>(first.url, 'GET', '/api/rooms?after=room-49998');
     expect(last.body).toEqual({ rooms: [{ name: 'room-49999', online: 0, lastMessageAt: now - 100_000 + 49_999 }], next: null });
     await stop(first);
-    expect(readStopped(dataDir, (d) => d.pragma('user_version', { simple: true }))).toBeGreaterThanOrEqual(1);
+    expect(readDatabase(dataDir, (d) => d.pragma('user_version', { simple: true }))).toBeGreaterThanOrEqual(1);
     // `big` held 150 rows; one commit later it holds HISTORY_KEEP, the posted one newest.
     const big = storedIds(dataDir, 'big');
     expect([big.length, big.at(-1)]).toEqual([100, posted.body.id]);

@@ -1,4 +1,4 @@
-import { RoomError, TokenError, type Notice, type TokenErrorCode } from '../../server/protocol.js';
+import { ActionError, RoomError, TokenError, type Notice, type TokenErrorCode } from '../../server/protocol.js';
 
 /** Wall-clock time of an event, `HH:MM:SS` in the reader's time zone. */
 export function clockTime(at: number): string {
@@ -76,4 +76,22 @@ export function tokenExpired(token: string, now = Date.now()): boolean {
   } catch {
     return false;
   }
+}
+
+/** A Map, not an object: a code such as `constructor` must not find anything. */
+const REFUSALS = new Map<string, string>([
+  [ActionError.Invalid, 'the server did not understand the request'],
+  [ActionError.NotFound, 'no such message in this room'],
+  [ActionError.Forbidden, 'only its author may do that'],
+  [ActionError.Empty, 'the text is empty'],
+  [ActionError.TooLarge, 'the text is too long'],
+  [ActionError.TooManyReactions, 'it has as many different reactions as it can take'],
+  [ActionError.RateLimited, 'too much at once; try again in a moment'],
+  [ActionError.Unavailable, 'the server cannot do that right now'],
+  [ActionError.NotJoined, 'not in the room yet'],
+]);
+
+/** Why the server refused an edit, a delete, a reaction, a page of history or a read marker, in words (an unknown code as it is). */
+export function refusalWords(code: string): string {
+  return REFUSALS.get(code) ?? code;
 }
