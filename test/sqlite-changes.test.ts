@@ -22,7 +22,7 @@ import { DATABASE_FILE, SqliteStore, type SqliteStoreOptions } from '../server/s
 import { ROW_BYTES, SCHEMA_VERSION } from '../server/store/sqlite/schema';
 import { createLogger } from '../server/support/logger';
 import { onCleanup } from './support/cleanup';
-import { readDatabase } from './support/database-file';
+import { readDatabase, SCHEMA_0 } from './support/database-file';
 import { freshDataDir } from './support/data-dir';
 
 type Options = Partial<Omit<SqliteStoreOptions, 'dir' | 'logger'>>;
@@ -484,14 +484,6 @@ describe('schema upgrades', () => {
     CREATE TABLE probe (one INTEGER PRIMARY KEY CHECK (one = 1));
     PRAGMA user_version = 1;`;
 
-  /** Schema 0: messages, and rooms by name only. */
-  const SCHEMA_0 = `
-    CREATE TABLE messages (
-      room TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL, at INTEGER NOT NULL,
-      PRIMARY KEY (room, ms, seq)
-    ) WITHOUT ROWID;
-    CREATE TABLE rooms (name TEXT PRIMARY KEY) WITHOUT ROWID;
-    CREATE TABLE probe (one INTEGER PRIMARY KEY CHECK (one = 1));`;
 
   /** A file of an earlier schema holding five messages in each of two rooms; their ids by room. */
   function olderFile(dir: string, schema: string, withCounts: boolean): Record<string, string[]> {

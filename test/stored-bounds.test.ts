@@ -12,7 +12,7 @@ import { compareIds } from '../server/store/message-id';
 import { DATABASE_FILE } from '../server/store/sqlite-store';
 import { redisCommand } from '../tools/redis-process';
 import { API_TEST_KEY, callApi, postMessage } from './support/api';
-import { readDatabase } from './support/database-file';
+import { readDatabase, SCHEMA_0 } from './support/database-file';
 import { freshDataDir } from './support/data-dir';
 import { describeWithRedis, startRedis } from './support/redis';
 import { startTestServer } from './support/server';
@@ -201,15 +201,6 @@ describe('stored history: the room listing', () => {
   );
 });
 
-/** The tables of a database written before the store kept counts (user_version 0). */
-const SCHEMA_BEFORE_COUNTS = `
-CREATE TABLE messages (
-  room TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL, at INTEGER NOT NULL,
-  PRIMARY KEY (room, ms, seq)
-) WITHOUT ROWID;
-CREATE TABLE rooms (name TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE probe (one INTEGER PRIMARY KEY CHECK (one = 1));
-`;
 
 describe('stored history: many rooms', () => {
   // A store that grew large under an earlier version: it is upgraded once, then starts
@@ -221,7 +212,7 @@ describe('stored history: many rooms', () => {
     const future = now + 365 * 24 * 3600 * 1000;
     const db = new Database(join(dataDir, DATABASE_FILE));
     db.pragma('journal_mode = WAL');
-    db.exec(SCHEMA_BEFORE_COUNTS);
+    db.exec(SCHEMA_0);
     const insert = db.prepare('INSERT INTO messages (room, ms, seq, name, text, at) VALUES (?, ?, ?, ?, ?, ?)');
     const addRoom = db.prepare('INSERT OR IGNORE INTO rooms (name) VALUES (?)');
     db.transaction(() => {

@@ -14,3 +14,13 @@ export function readDatabase<T>(dataDir: string, read: (db: Database.Database) =
     db.close();
   }
 }
+
+/** The tables of a database written before the store kept counts (schema 0, user_version 0). */
+export const SCHEMA_0 = `
+CREATE TABLE messages (
+  room TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (room, ms, seq)
+) WITHOUT ROWID;
+CREATE TABLE rooms (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE probe (one INTEGER PRIMARY KEY CHECK (one = 1));
+`;
