@@ -4,13 +4,14 @@
  * Everything a client may rely on lives here: the Socket.IO event maps, the
  * shapes of messages and notices, the seed's exact notice strings, the close
  * codes of the raw endpoint and the error codes of a refused `chat`.
- * This file imports nothing but its part on changes to messages (protocol-changes.ts, all
- * of which it exports), so browser code and Node scripts can share it.
+ * This file imports nothing but its part on messages and the changes to them
+ * (protocol-messages.ts, all of which it exports), so browser code and Node scripts can
+ * share it.
  */
-import type { EditRequest, MessageDelete, MessageEdit, Reaction, ReadMarker } from './protocol-changes.js';
-import type { DeleteAck, DeleteRequest, EditAck, HistoryAck, HistoryRequest, ReactAck, ReactRequest, ReadAck, ReadRequest, UnreadAck } from './protocol-changes.js';
+import type { ChatMessage, DeletedMessage, EditRequest, HistoryMessage, MessageDelete, MessageEdit, Reaction, ReadMarker } from './protocol-messages.js';
+import type { DeleteAck, DeleteRequest, EditAck, HistoryAck, HistoryRequest, ReactAck, ReactRequest, ReadAck, ReadRequest, UnreadAck } from './protocol-messages.js';
 
-export * from './protocol-changes.js';
+export * from './protocol-messages.js';
 
 /** The seed server's exact strings; raw clients in seed mode receive them byte for byte. */
 export const JOIN_TEXT = 'Server: A new user has entered the chat room.';
@@ -74,36 +75,6 @@ export const TokenError = {
   Forbidden: 'forbidden',
 } as const;
 export type TokenErrorCode = (typeof TokenError)[keyof typeof TokenError];
-
-/** A chat message as every client sees it. `at` is server time in epoch milliseconds. */
-export interface ChatMessage {
-  id: string;
-  text: string;
-  name: string;
-  at: number;
-  /** With JWT only: who sent it (the token's `sub`). Absent without JWT, and for API posts. */
-  user?: string;
-  /** Edited: 1 after the first edit, 2 after the second, ...; absent while never edited. */
-  version?: number;
-  /** When it was last edited (epoch ms); absent while never edited. */
-  editedAt?: number;
-  /** Its reactions, emoji to count; absent while it has none. */
-  reactions?: Record<string, number>;
-}
-
-/** Where a deleted message was (a tombstone): its id and time remain, its text and sender are gone. */
-export interface DeletedMessage {
-  id: string;
-  at: number;
-  deleted: true;
-}
-
-/** What history holds: messages, and tombstones where messages were deleted. */
-export type HistoryMessage = ChatMessage | DeletedMessage;
-
-export function isDeleted(message: HistoryMessage): message is DeletedMessage {
-  return 'deleted' in message;
-}
 
 export type NoticeKind = 'join' | 'leave';
 

@@ -1,10 +1,39 @@
 /**
- * The wire contract of changes to messages (edit, delete, reactions, older history, read
- * markers): the requests, their acks and refusals, the room's events, and the raw JSON
- * request frames. Part of protocol.ts, which exports it all; it imports only types from
- * there, so browser code and Node scripts can share it.
+ * The wire contract of chat messages and of the changes to them (edit, delete, reactions,
+ * older history, read markers): the messages and tombstones, the requests, their acks and
+ * refusals, the room's events, and the raw JSON request frames. Part of protocol.ts,
+ * which exports it all. It imports nothing, so browser code and Node scripts can share it.
  */
-import type { HistoryMessage } from './protocol';
+
+/** A chat message as every client sees it. `at` is server time in epoch milliseconds. */
+export interface ChatMessage {
+  id: string;
+  text: string;
+  name: string;
+  at: number;
+  /** With JWT only: who sent it (the token's `sub`). Absent without JWT, and for API posts. */
+  user?: string;
+  /** Edited: 1 after the first edit, 2 after the second, ...; absent while never edited. */
+  version?: number;
+  /** When it was last edited (epoch ms); absent while never edited. */
+  editedAt?: number;
+  /** Its reactions, emoji to count; absent while it has none. */
+  reactions?: Record<string, number>;
+}
+
+/** Where a deleted message was (a tombstone): its id and time remain, its text and sender are gone. */
+export interface DeletedMessage {
+  id: string;
+  at: number;
+  deleted: true;
+}
+
+/** What history holds: messages, and tombstones where messages were deleted. */
+export type HistoryMessage = ChatMessage | DeletedMessage;
+
+export function isDeleted(message: HistoryMessage): message is DeletedMessage {
+  return 'deleted' in message;
+}
 
 /**
  * Why an edit, delete, reaction, history page or read marker was refused. Stable. Raw
