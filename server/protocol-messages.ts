@@ -58,6 +58,8 @@ export const ActionError = {
   Unavailable: 'unavailable',
   /** Raw JSON: a request before the client joined its room, or of an unknown `type`. */
   NotJoined: 'not_joined',
+  /** The sender is muted in this room: a chat or an edit reached nobody. */
+  Muted: 'muted',
 } as const;
 export type ActionErrorCode = (typeof ActionError)[keyof typeof ActionError];
 export type Refused = { ok: false; error: ActionErrorCode };

@@ -11,7 +11,10 @@
 import type { ChatMessage, DeletedMessage, EditRequest, HistoryMessage, MessageDelete, MessageEdit, Reaction, ReadMarker } from './protocol-messages.js';
 import type { DeleteAck, DeleteRequest, EditAck, HistoryAck, HistoryRequest, ReactAck, ReactRequest, ReadAck, ReadRequest, UnreadAck } from './protocol-messages.js';
 
+import type { BanAck, BanRequest, Kicked, KickAck, KickRequest } from './protocol-moderation.js';
+
 export * from './protocol-messages.js';
+export * from './protocol-moderation.js';
 
 /** The seed server's exact strings; raw clients in seed mode receive them byte for byte. */
 export const JOIN_TEXT = 'Server: A new user has entered the chat room.';
@@ -104,6 +107,8 @@ export const ChatError = {
   RateLimited: 'rate_limited',
   /** The message store cannot take messages now (disk full, read-only, ...): nobody received it. */
   Unavailable: 'unavailable',
+  /** The sender is muted in this room (a moderator's mute, or a ban): nobody received it. */
+  Muted: 'muted',
 } as const;
 export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
@@ -147,6 +152,8 @@ export interface ServerToClientEvents {
   delete: (deleted: MessageDelete) => void;
   reaction: (reaction: Reaction) => void;
   read: (marker: ReadMarker) => void;
+  /** This client is being disconnected from the room by a moderator (kick, ban); `disconnect` follows. */
+  kicked: (kicked: Kicked) => void;
 }
 
 export interface ClientToServerEvents {
@@ -159,6 +166,10 @@ export interface ClientToServerEvents {
   history: (request: HistoryRequest, ack: (result: HistoryAck) => void) => void;
   read: (request: ReadRequest, ack?: (result: ReadAck) => void) => void;
   unread: (ack: (result: UnreadAck) => void) => void;
+  /** Moderators and admins only (see protocol-moderation.ts). */
+  kick: (request: KickRequest, ack?: (result: KickAck) => void) => void;
+  ban: (request: BanRequest, ack?: (result: BanAck) => void) => void;
+  mute: (request: BanRequest, ack?: (result: BanAck) => void) => void;
 }
 
 /** Who is typing; `name` is the one the server gave the sender. */
@@ -249,6 +260,8 @@ export const UpgradeRefusal = {
   ShuttingDown: 'Server shutting down',
   /** 403: a foreign Origin. */
   Origin: 'Origin not allowed',
+  /** 403: the user or the address is banned from the room (see protocol-moderation.ts). */
+  Banned: 'banned',
 } as const;
 
 /** The reasons of the raw endpoint's closes, beside their codes (CloseCode). */

@@ -23,7 +23,9 @@ function recordingBus(events: string[], remoteOnline = 0): RoomBus {
           ? `bus:chat:${event.message.text}`
           : event.type === 'notice'
             ? `bus:${event.notice.kind}:${event.notice.name}`
-            : `bus:${event.change.kind}:${event.change.id}`,
+            : event.type === 'change'
+              ? `bus:${event.change.kind}:${event.change.id}`
+              : `bus:kick:${event.user}`,
       ),
     remote: () => [],
     remoteOnline: () => remoteOnline,

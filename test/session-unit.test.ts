@@ -10,6 +10,8 @@ import { Room } from '../server/room/room';
 import type { RoomSink } from '../server/room/room-seams';
 import { Rooms } from '../server/room/rooms';
 import type { MessageStore } from '../server/store/message-store';
+import { Moderation } from '../server/session/moderation';
+import { MemoryBanStore } from '../server/store/memory-ban-store';
 import { SessionCore } from '../server/session/core';
 import type { Member, MemberWire, PostReply } from '../server/session/member';
 import { isRoomRefusal } from '../server/session/session';
@@ -35,8 +37,10 @@ interface Setup {
 
 function core(counts: string[], setup: Setup = {}): SessionCore {
   const metrics = recordingMetrics(counts);
+  const rooms = new Rooms({ maxRooms: setup.maxRooms ?? 100, historySize: 10, historyBytes: 1 << 20, store: memoryStore(), logger });
   return new SessionCore({
-    rooms: new Rooms({ maxRooms: setup.maxRooms ?? 100, historySize: 10, historyBytes: 1 << 20, store: memoryStore(), logger }),
+    rooms,
+    moderation: new Moderation({ store: new MemoryBanStore(), rooms, logger }),
     admission: new Admission({ maxConnections: 10, maxConnectionsPerIp: 0 }),
     credentials: new Credentials(null, null, metrics, logger),
     floodControl: setup.flood ?? new FloodControl({ rateLimit: 0, rateBurst: 1, byteRate: 0, byteBurst: 1 }),

@@ -12,6 +12,8 @@ import { createClient } from 'redis';
 import type { Server } from 'socket.io';
 import { withDeadline } from '../support/deadline';
 import type { StoreBounds } from '../store/message-store';
+import type { BanStore } from '../store/ban-store';
+import { RedisBanStore } from '../store/redis-ban-store';
 import { RedisStore } from '../store/redis-store';
 
 export interface RedisCluster {
@@ -19,6 +21,8 @@ export interface RedisCluster {
   connected(): boolean;
   /** History in Redis streams, one per room, shared by every node. */
   store: RedisStore;
+  /** Bans and mutes, shared by every node. */
+  bans: BanStore;
   close(): Promise<void>;
 }
 
@@ -102,6 +106,7 @@ export async function setupRedis(url: string, io: Server, stored: Omit<StoreBoun
   return {
     connected: () => adapterClient.isReady && dataClient.isReady,
     store,
+    bans: new RedisBanStore(dataClient, logger),
     async close() {
       // After io.close(): the adapter has stopped its own duplicated connections.
       adapterClient.destroy();

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import type { Config } from '../config';
 import type { Rooms } from '../room/rooms';
+import type { BanStore } from '../store/ban-store';
 import type { MessageStore } from '../store/message-store';
 import { ClusterRoomBus } from './room-bus';
 import { setupRedis } from './redis';
@@ -28,6 +29,8 @@ export interface Cluster {
   bus: ClusterRoomBus;
   /** The shared store (Redis); undefined: each node keeps its own. */
   store?: MessageStore;
+  /** The shared bans (Redis); undefined: each node keeps its own (workers share a file). */
+  bans?: BanStore;
   membership: ClusterMembership;
 }
 
@@ -50,7 +53,7 @@ export async function joinCluster(
   if (config.redisUrl !== null) {
     const redis = await setupRedis(config.redisUrl, io, { keep: config.historyKeep, maxRooms: config.maxStoredRooms }, logger);
     const bus = link(redis.connected);
-    return { bus, store: redis.store, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
+    return { bus, store: redis.store, bans: redis.bans, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }
   if (worker !== undefined && worker.count > 1) {
     io.adapter(createClusterAdapter());

@@ -17,6 +17,9 @@ import { checkInternals, MissingInternalsError } from '../internals/check';
 import { FloodControl } from '../room/flood-control';
 import { Rooms } from '../room/rooms';
 import { SessionCore } from '../session/core';
+import { Moderation } from '../session/moderation';
+import { MemoryBanStore } from '../store/memory-ban-store';
+import { openBanStore } from '../store/open-ban-store';
 import { MemoryStore } from '../store/memory-store';
 import type { MessageStore } from '../store/message-store';
 import { openLocalStore } from '../store/open-store';
@@ -84,6 +87,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ? openLocalStore(config, logger, worker === undefined ? undefined : { offset: worker.index, stride: worker.count })
       : new MemoryStore({ keep: config.historyKeep, maxBytes: config.historyBytes });
   const rooms = new Rooms({ ...config, store, logger });
+  // With Redis the shared bans come with the cluster (useStore, below); memory until then.
+  const moderation = new Moderation({ store: config.redisUrl === null ? openBanStore(config, logger) : new MemoryBanStore(), rooms, logger });
   const admission = new Admission(config);
   const floodControl = new FloodControl({
     rateLimit: config.rateLimit,
@@ -107,6 +112,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         rateLimit: config.apiRateLimit,
         maxMessageBytes: config.maxMessageBytes,
         rooms,
+        moderation,
         metrics,
         logger,
       }),
@@ -125,7 +131,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const credentials = new Credentials(config.chatToken, jwt, metrics, logger);
   const expiry = new ExpiryClock();
   shutdown.add('stop token expiry', () => expiry.stop());
-  const core = new SessionCore({ rooms, admission, credentials, floodControl, expiry, maxMessageBytes: config.maxMessageBytes, metrics, logger });
+  const core = new SessionCore({ rooms, admission, credentials, floodControl, expiry, maxMessageBytes: config.maxMessageBytes, moderation, metrics, logger });
   const raw: RawTransport = new RawTransport({ core, config, ...(worker === undefined ? {} : { loadReport: stickyLoadReport }) });
   const socketIo: SocketIoTransport = new SocketIoTransport({
     core,
@@ -142,9 +148,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const cluster = await joinCluster(config, socketIo.io, rooms, logger, worker);
   if (cluster !== null) {
     rooms.joinCluster(cluster.bus, cluster.store);
+    if (cluster.bans !== undefined) moderation.useStore(cluster.bans);
     clusterConnected = cluster.membership.connected;
     shutdown.add('leave the cluster', () => cluster.membership.leave());
   }
+  await moderation.start();
+  shutdown.add('stop checking bans', () => moderation.close());
   shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
   if (cluster !== null) shutdown.add('close the cluster', () => cluster.membership.close());
   shutdown.add('close rooms', () => rooms.close());

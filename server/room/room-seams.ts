@@ -27,8 +27,20 @@ export interface RoomSink {
    * its clients never get one twice.
    */
   readonly clusterWide?: boolean;
+  /**
+   * Ends this node's connections in the room that `match` picks (kick, ban), telling them
+   * `reason` (raw: close 4001, or 4003 when `banned`; Socket.IO: `kicked`, then the
+   * namespace is disconnected). Answers how many it ended.
+   */
+  end?(match: (who: Who) => boolean, reason: string, banned: boolean): number;
   /** The room leaves memory: let go of what is held for it. */
   dispose?(): void;
+}
+
+/** Who a connection in a room is, for moderation: its user (JWT `sub`, else its name) and its address. */
+export interface Who {
+  user: string;
+  ip: string;
 }
 
 /** What the room tells of a change (the protocol's `edit`, `delete`, `reaction` and `read` events). */
@@ -38,7 +50,9 @@ export type RoomChange = Exclude<ChangeResult, { kind: 'read' }> | ({ kind: 'rea
 export type RoomEvent =
   | { type: 'chat'; room: string; message: ChatMessage }
   | { type: 'notice'; room: string; notice: Notice }
-  | { type: 'change'; room: string; change: RoomChange };
+  | { type: 'change'; room: string; change: RoomChange }
+  /** A moderator's kick: every node ends the user's connections to the room. */
+  | { type: 'kick'; room: string; user: string; reason: string };
 
 /**
  * The other nodes, when there are several (server/cluster/room-bus.ts). A room publishes

@@ -11,7 +11,7 @@ import {
 } from '../store/message-store';
 import { wellFormed } from './chat-text';
 import { mergePresence, PresenceCount } from './presence';
-import type { PostOutcome, Reader, RoomBus, RoomChange, RoomEvent, RoomSink } from './room-seams';
+import type { PostOutcome, Reader, RoomBus, RoomChange, RoomEvent, RoomSink, Who } from './room-seams';
 
 /** The most messages one read of stored history returns, however small they are. */
 const STORE_PAGE_LIMIT = 1000;
@@ -200,8 +200,28 @@ export class Room {
     return this.store.read(this.name, { before, limit, maxBytes: OLDER_PAGE_BYTES });
   }
 
+  /**
+   * A moderator's kick: `user`'s connections to this room end, on this node now and on
+   * the others through the bus. Answers how many ended here.
+   */
+  kick(user: string, reason: string): number {
+    this.bus?.publish({ type: 'kick', room: this.name, user, reason }, this.presence);
+    return this.endHere((who) => who.user === user, reason, false);
+  }
+
+  /** Ends this node's connections here that `match` picks (see RoomSink.end); answers how many. */
+  endHere(match: (who: Who) => boolean, reason: string, banned: boolean): number {
+    let ended = 0;
+    for (const sink of this.sinks) ended += sink.end?.(match, reason, banned) ?? 0;
+    return ended;
+  }
+
   /** An event another node published in this room: the raw clients here are ours to serve. */
   receive(event: RoomEvent): void {
+    if (event.type === 'kick') {
+      this.endHere((who) => who.user === event.user, event.reason, false);
+      return;
+    }
     if (event.type === 'chat') {
       this.history.add(event.message);
       this.store.observe?.(this.name, event.message);

@@ -5,6 +5,7 @@ import type { FloodControl } from '../room/flood-control';
 import type { Rooms } from '../room/rooms';
 import type { ExpiryClock } from '../support/expiry-clock';
 import type { Metrics, TransportName } from '../support/metrics';
+import type { Moderation } from './moderation';
 import type { SessionServices } from './services';
 import { Session } from './session';
 
@@ -17,6 +18,7 @@ export interface SessionCoreOptions {
   /** Ends each member when its token expires. */
   expiry: ExpiryClock;
   maxMessageBytes: number;
+  moderation: Moderation;
   metrics: Metrics;
   logger: Logger;
 }
@@ -35,6 +37,7 @@ export class SessionCore implements SessionServices {
   readonly floodControl: FloodControl;
   readonly expiry: ExpiryClock;
   readonly maxMessageBytes: number;
+  readonly moderation: Moderation;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Set when the server starts shutting down: a handshake still checking its token is then refused. */
@@ -43,7 +46,7 @@ export class SessionCore implements SessionServices {
   constructor(options: SessionCoreOptions) {
     ({ rooms: this.rooms, admission: this.admission, credentials: this.credentials } = options);
     ({ floodControl: this.floodControl, expiry: this.expiry, maxMessageBytes: this.maxMessageBytes } = options);
-    ({ metrics: this.metrics, logger: this.logger } = options);
+    ({ metrics: this.metrics, logger: this.logger, moderation: this.moderation } = options);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Identity, Role } from '../access/jwt';
+import { mayEnter, type Identity, type Role } from '../access/jwt';
 import {
   ActionError,
   ChatError,
@@ -12,6 +12,9 @@ import {
   type Refused,
   type UnreadAck,
   type UserRoom,
+  type BanAck,
+  type KickAck,
+  ModerationError,
 } from '../protocol';
 import { chatTextError, wellFormed } from '../room/chat-text';
 import { claimedName, displayName } from '../room/names';
@@ -23,6 +26,7 @@ import type { Budget } from '../room/flood-control';
 import type { TransportName } from '../support/metrics';
 import { StoreUnavailableError, type Actor, type ChangeCallback, type ChangeResult, type StoredPage } from '../store/message-store';
 import { editRequest, historyRequest, idRequest, isRequestRefusal, reactRequest } from './requests';
+import type { Moderator } from './moderation';
 import type { SessionServices } from './services';
 
 /** Without JWT a connection may change the messages it sent, the last this many of them. */
@@ -112,6 +116,8 @@ export class Member {
   private lastTypingAt = -Infinity;
   /** Without JWT: the ids of the messages this connection sent here (made on its first). */
   private own: Set<string> | null = null;
+  /** With JWT: the token, for the rooms a moderator may act in. */
+  private readonly identity: Identity | null;
 
   constructor(
     readonly session: MemberConnection,
@@ -123,7 +129,9 @@ export class Member {
     this.name = identity === null ? displayName(requestedName) : claimedName(identity.name, identity.sub);
     this.user = identity?.sub;
     this.role = identity?.role ?? null;
-    const { logger, expiry } = session.services;
+    this.identity = identity;
+    const { logger, expiry, moderation } = session.services;
+    if (identity !== null && this.role !== null) moderation.notePrivileged(identity.sub, this.role);
     if (identity?.expiresAt != null) {
       this.expiry = expiry.add(identity.expiresAt, () => {
         logger.info(this.describe(), 'token expired; closing');
@@ -171,6 +179,11 @@ export class Member {
       reply.rejected(ChatError.RateLimited);
       return;
     }
+    if (this.isMuted()) {
+      services.metrics.reject('muted');
+      reply.rejected(ChatError.Muted);
+      return;
+    }
     services.metrics.messageIn(this.session.transport);
     this.room.post(this.name, text, reply, this.user);
   }
@@ -191,6 +204,7 @@ export class Member {
     const checked = editRequest(request, this.session.services.maxMessageBytes);
     if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
     if (!this.spend(jsonBytes(checked.text))) return answer(RATE_LIMITED);
+    if (this.isMuted()) return answer({ ok: false, error: ActionError.Muted });
     const change = { kind: 'edit', id: checked.id, text: wellFormed(checked.text), by: this.actorFor(checked.id, false), at: Date.now() } as const;
     this.room.change(change, settle(answer, (result) => ({ ok: true as const, version: result.kind === 'edit' ? result.version : 0 })));
   }
@@ -270,6 +284,34 @@ export class Member {
     }
     this.session.services.logger.info({ ...this.describe(), ...fields }, 'connection close');
     this.room.leave(this.name, this.user);
+  }
+
+  /** `{ user, reason? }`: a moderator ends the user's connections to this room, on every node. */
+  kick(request: unknown, answer: (ack: KickAck) => void): void {
+    const by = this.moderator();
+    if (by === null) return answer({ ok: false, error: ModerationError.Forbidden });
+    if (!this.spend(REQUEST_BYTES)) return answer({ ok: false, error: ModerationError.RateLimited });
+    answer(this.session.services.moderation.kick(this.room.name, request, by));
+  }
+
+  /** `{ user | ip, room?, until?, reason? }`: a moderator bans (`ban`) or mutes (`mute`); the room is this one unless it says. */
+  ban(kind: 'ban' | 'mute', request: unknown, answer: (ack: BanAck) => void): void {
+    const by = this.moderator();
+    if (by === null) return answer({ ok: false, error: ModerationError.Forbidden });
+    if (!this.spend(REQUEST_BYTES)) return answer({ ok: false, error: ModerationError.RateLimited });
+    void this.session.services.moderation.ban(kind, request, by, this.room.name).then(answer);
+  }
+
+  /** This member as a moderator (its token's role, in the rooms its token allows), or null. */
+  private moderator(): Moderator | null {
+    const { identity, role } = this;
+    if (identity === null || role === null) return null;
+    return { role, name: identity.sub, mayAct: (room) => role === 'admin' || (room !== null && mayEnter(identity, room)) };
+  }
+
+  /** Muted (or banned) in this room, by user or by address. */
+  private isMuted(): boolean {
+    return this.session.services.moderation.muted({ user: this.user ?? this.name, ip: this.session.ip }, this.room.name) !== null;
   }
 
   /** Who this member is when it changes message `id`; `moderates`: a moderator or an admin may (delete). */

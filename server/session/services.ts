@@ -4,6 +4,7 @@ import type { FloodControl } from '../room/flood-control';
 import type { Rooms } from '../room/rooms';
 import type { ExpiryClock } from '../support/expiry-clock';
 import type { Metrics } from '../support/metrics';
+import type { Moderation } from './moderation';
 
 /** What sessions and their members use of the server (SessionCore holds them). */
 export interface SessionServices {
@@ -14,6 +15,8 @@ export interface SessionServices {
   /** Ends each member when its token expires. */
   readonly expiry: ExpiryClock;
   readonly maxMessageBytes: number;
+  /** Bans and mutes: checked at each handshake and post; kicks and bans from moderators. */
+  readonly moderation: Moderation;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }

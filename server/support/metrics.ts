@@ -27,7 +27,9 @@ export type RejectReason =
   | 'room_limit' // MAX_ROOMS rooms with clients, or MAX_ROOMS_PER_CONNECTION for one connection
   | 'slow_consumer' // more than MAX_BUFFERED_BYTES unsent
   | 'handshake_timeout' // no request head within HANDSHAKE_TIMEOUT_MS of connecting
-  | 'pending_limit'; // made way for a newer connection past MAX_PENDING_CONNECTIONS(_PER_IP)
+  | 'pending_limit' // made way for a newer connection past MAX_PENDING_CONNECTIONS(_PER_IP)
+  | 'banned' // a ban of the user or the address
+  | 'muted'; // a post of a muted user or address
 
 /** How an error `ws` reports for what a peer sent (its err.code) is counted. */
 export function wsErrorReason(code: string | undefined): RejectReason {

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 
 /** Every `error` code the HTTP API answers with. Stable: backends may switch on these. */
 export const ApiErrorCode = {
@@ -16,6 +16,8 @@ export const ApiErrorCode = {
   InvalidBefore: 'invalid_before',
   InvalidId: 'invalid_id',
   InvalidUser: 'invalid_user',
+  /** A ban or a kick of the wrong shape: no user and no ip (or both), a malformed address or room, a time in the past. */
+  InvalidBan: 'invalid_ban',
   InvalidIdempotencyKey: 'invalid_idempotency_key',
   IdempotencyKeyReused: 'idempotency_key_reused',
   TooLarge: 'too_large',
@@ -30,6 +32,14 @@ export const ApiErrorCode = {
   Internal: 'internal',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+
+/** 405 with the methods the path takes. */
+export function methodNotAllowed(allow: string): RequestHandler {
+  return (_req, res) => {
+    res.set('Allow', allow);
+    sendError(res, 405, ApiErrorCode.MethodNotAllowed);
+  };
+}
 
 /** A request the API refuses, thrown from anywhere in a handler and answered by the router's error handler. */
 export class ApiError extends Error {

@@ -4,15 +4,19 @@ import type { Metrics } from '../../support/metrics';
 import { redactUrl } from '../../support/redact';
 import { bearerMatches } from '../bearer';
 import { bodyLimit, readJsonBody } from './body';
-import { ApiError, ApiErrorCode, sendError } from './errors';
+import { ApiError, ApiErrorCode, methodNotAllowed, sendError } from './errors';
 import { IdempotencyCache, KEY_REUSED, postFingerprint } from './idempotency';
 import { editTextOf, historyQueryOf, idempotencyKeyOf, limitOf, messageIdOf, postInputOf, roomListQueryOf, roomOf, userOf } from './input';
+import { addModerationRoutes } from './moderation-routes';
 import { RoomAccess, type RoomAccessOptions } from './room-access';
+import type { Moderation } from '../../session/moderation';
 
 export interface ApiOptions extends RoomAccessOptions {
   /** null: the API is off, every /api/ request gets 404 api_disabled. */
   apiKey: string | null;
   maxMessageBytes: number;
+  /** Kicks, bans and mutes, which the API key makes as an admin. */
+  moderation: Moderation;
   metrics: Metrics;
   logger: Logger;
 }
@@ -28,6 +32,7 @@ export function createApi(options: ApiOptions): Router {
   }
   router.use(authorize(apiKey));
   addRoutes(router, options);
+  addModerationRoutes(router, options.moderation, bodyLimit(options.maxMessageBytes));
   router.use((_req, res) => sendError(res, 404, ApiErrorCode.NotFound));
   router.use(answerError(options.logger));
   return router;
@@ -127,13 +132,6 @@ function authorize(apiKey: string): RequestHandler {
     }
     res.set('WWW-Authenticate', 'Bearer realm="api"');
     sendError(res, 401, ApiErrorCode.Unauthorized);
-  };
-}
-
-function methodNotAllowed(allow: string): RequestHandler {
-  return (_req, res) => {
-    res.set('Allow', allow);
-    sendError(res, 405, ApiErrorCode.MethodNotAllowed);
   };
 }
 

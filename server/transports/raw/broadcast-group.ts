@@ -67,6 +67,11 @@ export class BroadcastGroup<Member extends GroupMember = GroupMember> {
     this.members.delete(member);
   }
 
+  /** Every member (a kick or a ban looks for its own among them). */
+  each(): IterableIterator<Member> {
+    return this.members.values();
+  }
+
   /**
    * Queues one text message for every member; it goes out at the end of this turn (see
    * FlushPacer). Returns the number of members it is for.

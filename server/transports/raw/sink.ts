@@ -1,5 +1,6 @@
-import type { ChatMessage, Notice, RawFormat, RawJsonFrame } from '../../protocol';
-import type { RoomChange, RoomSink } from '../../room/room-seams';
+import { ModerationClose, type ChatMessage, type Notice, type RawFormat, type RawJsonFrame } from '../../protocol';
+import type { RoomChange, RoomSink, Who } from '../../room/room-seams';
+import { closeReason, plainIp } from '../../support/ip';
 import type { SlowConsumerRule } from '../../session/slow-consumer';
 import type { Metrics } from '../../support/metrics';
 import { BroadcastGroup } from './broadcast-group';
@@ -35,6 +36,20 @@ export class RawRoomSink implements RoomSink {
     const { kind, ...fields } = change;
     const frame = { type: kind, ...fields } as RawJsonFrame;
     this.metrics.delivered('raw', this.groups.json.publish(JSON.stringify(frame)));
+  }
+
+  /** A kick or a ban: the clients it picks are closed with 4001 (kicked) or 4003 (banned), `reason` as the close reason. */
+  end(match: (who: Who) => boolean, reason: string, banned: boolean): number {
+    let ended = 0;
+    for (const group of [this.groups.text, this.groups.json]) {
+      for (const client of group.each()) {
+        const { member } = client;
+        if (!client.open || !match({ user: member.user ?? member.name, ip: plainIp(member.session.ip) })) continue;
+        client.close(banned ? ModerationClose.Banned : ModerationClose.Kicked, closeReason(reason));
+        ended += 1;
+      }
+    }
+    return ended;
   }
 
   /** Writes everything pending now (before clients are closed, so nothing is lost). */

@@ -5,7 +5,8 @@ import { isRefusal } from '../../access/admission';
 import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import { rejectUpgrade } from '../../access/reject-upgrade';
 import type { Config } from '../../config';
-import { CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ChatErrorCode, type RawAckFrame } from '../../protocol';
+import { ChatError, CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ChatErrorCode, type RawAckFrame, type RawErrorFrame } from '../../protocol';
+import { displayName } from '../../room/names';
 import type { SessionCore } from '../../session/core';
 import type { Room } from '../../room/room';
 import { isRoomRefusal, type Session } from '../../session/session';
@@ -42,6 +43,7 @@ export interface RawTransportOptions {
 const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
 
 const NOT_JOINED_ACK = JSON.stringify({ type: 'ack', error: RAW_NOT_JOINED } satisfies RawAckFrame);
+const MUTED_FRAME = JSON.stringify({ type: 'error', error: ChatError.Muted } satisfies RawErrorFrame);
 
 /**
  * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
@@ -177,8 +179,15 @@ export class RawTransport implements RawClientHost {
     client.member.postVerbatim((data as Buffer).toString('utf8'), client);
   }
 
-  /** Flood control: a raw client has no ack to carry "slow down", so going past its budget closes it. */
+  /**
+   * Flood control: a raw client has no ack to carry "slow down", so going past its budget
+   * closes it. A muted client's frame reaches nobody: a JSON client is told, a text one not.
+   */
   rejected(client: RawClient, error: ChatErrorCode): void {
+    if (error === ChatError.Muted) {
+      if (client.format === 'json') client.send(MUTED_FRAME);
+      return;
+    }
     this.core.logger.info({ ...client.member.describe(), error }, 'rate limit exceeded');
     client.close(CloseCode.PolicyViolation, CloseReason.RateLimited);
   }
@@ -198,6 +207,11 @@ export class RawTransport implements RawClientHost {
     if (socket.destroyed) return;
     if (this.core.closing) return rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
     if (isEntryRefusal(entry)) return rejectUpgrade(socket, entry.status, entry.message);
+    const who = { user: entry?.sub ?? (query.name === undefined ? '' : displayName(query.name)), ip: req.socket.remoteAddress ?? 'unknown' };
+    if (this.core.moderation.banned(who, roomName) !== null) {
+      this.core.metrics.reject('banned');
+      return rejectUpgrade(socket, 403, UpgradeRefusal.Banned);
+    }
     this.admit(req, socket, head, roomName, query, entry);
   }
 

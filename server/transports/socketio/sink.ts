@@ -1,6 +1,7 @@
 import { dropChildNamespace, existingNamespace } from '../../internals/socket-io';
 import { DEFAULT_ROOM, type ChatMessage, type Notice } from '../../protocol';
-import type { RoomChange, RoomSink } from '../../room/room-seams';
+import type { RoomChange, RoomSink, Who } from '../../room/room-seams';
+import { plainIp } from '../../support/ip';
 import type { Metrics } from '../../support/metrics';
 import type { FastFrames } from './fast-path';
 import { namespacesOf, type ChatNamespace, type ChatServer, type ParentNamespace } from './server';
@@ -40,6 +41,7 @@ export class RoomNamespaces {
       chat: (message) => this.emit(names, 'chat', message),
       notice: (notice, here) => (here === true ? this.noticeHere(names, notice) : this.emit(names, 'notice', notice)),
       change: (change) => this.emitChange(names, change),
+      end: (match, reason) => this.end(room, names, match, reason),
       dispose: () => this.forget(room),
     };
   }
@@ -75,7 +77,24 @@ export class RoomNamespaces {
     this.delivered(count);
   }
 
-  /** A notice for this node's Socket.IO clients of the room only (see RoomSink.notice). */
+  /** A kick or a ban: this node's sockets it picks hear `kicked`, then leave the room's namespace. */
+  private end(room: string, names: readonly string[], match: (who: Who) => boolean, reason: string): number {
+    let ended = 0;
+    for (const name of names) {
+      const namespace = existingNamespace<ChatNamespace>(this.options.io, name);
+      if (namespace === undefined) continue;
+      for (const socket of [...namespace.sockets.values()]) {
+        const user = socket.data.identity?.sub ?? socket.data.name ?? '';
+        if (!match({ user, ip: plainIp(socket.handshake.address) })) continue;
+        socket.emit('kicked', { room, reason });
+        socket.disconnect();
+        ended += 1;
+      }
+    }
+    return ended;
+  }
+
+    /** A notice for this node's Socket.IO clients of the room only (see RoomSink.notice). */
   private noticeHere(names: readonly string[], notice: Notice): void {
     let count = 0;
     for (const name of names) {

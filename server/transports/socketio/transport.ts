@@ -2,7 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import type { Config } from '../../config';
-import { ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
+import { BANNED, ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
+import { displayName } from '../../room/names';
 import type { SessionCore } from '../../session/core';
 import type { Room } from '../../room/room';
 import type { Member, MemberWire, PostReply } from '../../session/member';
@@ -72,6 +73,8 @@ function onRequest(this: ChatSocket, event: string, request: unknown, ack: unkno
   else if (event === 'read') member.read(request, answerOf(ack));
   else if (event === 'history') typeof request === 'function' ? member.history(undefined, answerOf(request)) : member.history(request, answerOf(ack));
   else if (event === 'unread') member.unread(answerOf(typeof request === 'function' ? request : ack));
+  else if (event === 'kick') member.kick(request, answerOf(ack));
+  else if (event === 'ban' || event === 'mute') member.ban(event, request, answerOf(ack));
 }
 
 /**
@@ -218,7 +221,14 @@ export class SocketIoTransport {
     // None when its place went to a newcomer (evicted while unproven): it is not admitted.
     const session = this.sessions.get(socket.conn);
     if (session === undefined) return next(new Error(TokenError.Unauthorized));
-    const room = session.claimRoom(roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM);
+    const name = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
+    const requested = authOf(socket).name;
+    const who = { user: socket.data.identity?.sub ?? (typeof requested === 'string' ? displayName(requested) : ''), ip: socket.handshake.address };
+    if (this.core.moderation.banned(who, name) !== null) {
+      this.core.metrics.reject('banned');
+      return next(new Error(BANNED));
+    }
+    const room = session.claimRoom(name);
     if (isRoomRefusal(room)) return next(new Error(room.error));
     socket.once('disconnect', () => session.leaveRoom());
     next();
