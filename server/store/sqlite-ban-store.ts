@@ -1,0 +1,289 @@
+/**
+ * Bans in a SQLite file of their own under DATA_DIR, `moderation.sqlite`, apart from the
+ * messages: a ban is rare and small, the messages' file is busy and bounded, and each
+ * can be backed up or reset alone. Workers of WORKERS > 1 share the file; a counter row,
+ * written in the transaction of each add and remove, is the version every one of them
+ * watches.
+ *
+ * Durability as the message store's: WAL, `synchronous=NORMAL` (a commit survives the
+ * process's death, not a power cut). Each call checks that the file is still the one it
+ * opened; a removed or replaced file is closed and the file now at the path opened (a
+ * fresh one if none), or the call fails with StoreUnavailableError while it cannot be.
+ */
+import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+import { mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Ban } from '../protocol';
+import { decodeBan, encodeBan, expired } from './ban-records';
+import type { BanStore } from './ban-store';
+import { StoreUnavailableError } from './message-store';
+import { COMPANIONS, sameFile, statOrNull } from './sqlite/database';
+import { DataDirError, openFailureOf, reasonOf } from './sqlite/faults';
+import { BUSY_TIMEOUT_MS } from './sqlite/schema';
+
+export const BAN_DATABASE_FILE = 'moderation.sqlite';
+
+/** The schema's version (`PRAGMA user_version`). */
+export const BAN_SCHEMA_VERSION = 1;
+
+/**
+ * `bans`: each ban as JSON, by id (so that a load reads them in id order), with its end
+ * beside it so that the expired ones are found without reading the JSON. `version`: one
+ * row, the count of every add and remove ever made in this file.
+ */
+const CREATE_SCHEMA = `
+CREATE TABLE bans (
+  id    TEXT PRIMARY KEY,
+  json  TEXT NOT NULL,
+  until INTEGER
+) WITHOUT ROWID;
+CREATE TABLE version (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  n   INTEGER NOT NULL
+);
+INSERT INTO version (one, n) VALUES (1, 0);
+`;
+
+/**
+ * What `version` answers: the file's counter, plus this many for each file opened after
+ * the first, so that a file put in place of another (a backup restored) never answers
+ * the count the old one had and the node loads its bans.
+ */
+const FILE_SPAN = 2 ** 32;
+
+export interface SqliteBanStoreOptions {
+  /** DATA_DIR as configured (relative to the working directory). */
+  dir: string;
+  logger: Logger;
+}
+
+interface Row {
+  id: string;
+  json: string;
+  until: number | null;
+}
+
+/** One open file and its statements. */
+interface Connection {
+  db: Db;
+  /** The file's identity when opened, and its `-wal` and `-shm`'s (see SqliteBanStore.drop). */
+  file: Stats;
+  companions: (Stats | null)[];
+  all: Statement<[], Row>;
+  count: Statement<[], number>;
+  add: (ban: Ban) => void;
+  remove: (id: string) => Row | undefined;
+  dropExpired: (now: number) => void;
+}
+
+export class SqliteBanStore implements BanStore {
+  readonly path: string;
+  private connection: Connection | null;
+  /** Files opened after the first (see FILE_SPAN). */
+  private reopened = 0;
+  private broken: string | null = null;
+  private closed = false;
+
+  /**
+   * Opens (creating it if need be) the file under `options.dir`. Throws DataDirError when
+   * that cannot be done: the directory cannot be made, the file is not such a database,
+   * or nothing can be written there.
+   */
+  constructor(private readonly options: SqliteBanStoreOptions) {
+    this.path = join(resolve(options.dir), BAN_DATABASE_FILE);
+    try {
+      mkdirSync(options.dir, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // EEXIST: the path is a file; ENOTDIR: one of its parents is.
+      const reason = code === 'EEXIST' || code === 'ENOTDIR' ? `not a directory (${(err as Error).message})` : (err as Error).message;
+      throw new DataDirError(options.dir, reason);
+    }
+    try {
+      this.connection = openBanDatabase(this.path);
+    } catch (err) {
+      throw new DataDirError(options.dir, `${BAN_DATABASE_FILE}: ${openFailureOf(options.dir, err)}`);
+    }
+  }
+
+  async add(ban: Ban): Promise<void> {
+    this.run((c) => c.add(ban));
+  }
+
+  async remove(id: string): Promise<Ban | null> {
+    const row = this.run((c) => c.remove(id));
+    if (row === undefined || expired(row, Date.now())) return null;
+    return decodeBan(row.json);
+  }
+
+  async load(now: number): Promise<Ban[]> {
+    // One read of every row, in id order; a write only when some have expired.
+    const rows = this.run((c) => c.all.all());
+    const bans: Ban[] = [];
+    let stale = false;
+    for (const row of rows) {
+      if (expired(row, now)) {
+        stale = true;
+        continue;
+      }
+      const ban = decodeBan(row.json);
+      if (ban === null) this.options.logger.warn({ path: this.path, id: row.id }, 'a stored ban is not readable; skipped');
+      else bans.push(ban);
+    }
+    if (stale) this.run((c) => c.dropExpired(now));
+    return bans;
+  }
+
+  async version(): Promise<number> {
+    const count = this.run((c) => c.count.get() as number);
+    return this.reopened * FILE_SPAN + count;
+  }
+
+  /** Closes the file, its log checkpointed into it and emptied first. */
+  close(): void {
+    this.closed = true;
+    const connection = this.connection;
+    this.connection = null;
+    if (connection === null) return;
+    try {
+      if (this.broken === null) connection.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      this.options.logger.warn({ path: this.path, reason: reasonOf(err) }, 'ban store log not checkpointed at close');
+    }
+    connection.db.close();
+  }
+
+  /** Runs `work` on the file now at the path; rejects the call with StoreUnavailableError when it cannot. */
+  private run<T>(work: (connection: Connection) => T): T {
+    const connection = this.current();
+    try {
+      const result = work(connection);
+      this.recovered();
+      return result;
+    } catch (err) {
+      throw this.fail(reasonOf(err));
+    }
+  }
+
+  /**
+   * The open file, if it is still the one at the path; else the file there now, opened.
+   * The directory must exist: a volume that is not mounted must not get a new file
+   * written under its mount point.
+   */
+  private current(): Connection {
+    if (this.closed) throw new StoreUnavailableError('closed');
+    const open = this.connection;
+    if (open !== null) {
+      if (sameFile(statOrNull(this.path), open.file)) return open;
+      this.drop(open);
+    }
+    try {
+      statSync(this.options.dir);
+    } catch {
+      throw this.fail('directory removed');
+    }
+    try {
+      this.connection = openBanDatabase(this.path);
+    } catch (err) {
+      throw this.fail(openFailureOf(this.options.dir, err));
+    }
+    this.reopened += 1;
+    this.options.logger.warn({ path: this.path }, 'ban store opened its file again');
+    return this.connection;
+  }
+
+  private fail(reason: string): StoreUnavailableError {
+    if (this.broken !== reason) this.options.logger.error({ path: this.path, reason }, 'ban store unavailable');
+    this.broken = reason;
+    return new StoreUnavailableError(reason);
+  }
+
+  private recovered(): void {
+    if (this.broken === null) return;
+    this.options.logger.warn({ path: this.path, was: this.broken }, 'ban store available again');
+    this.broken = null;
+  }
+
+  /**
+   * The file under the open connection was removed or replaced. Its `-wal` and `-shm`
+   * hold the old file's last commits and must not be replayed onto the file now there:
+   * they are removed, but only if they are still the very files this connection opened.
+   */
+  private drop(connection: Connection): void {
+    this.connection = null;
+    try {
+      connection.db.close();
+    } catch {
+      // Closing a database whose file is gone may fail; it is dropped either way.
+    }
+    COMPANIONS.forEach((suffix, i) => {
+      const path = this.path + suffix;
+      if (!sameFile(statOrNull(path), connection.companions[i] ?? null)) return;
+      try {
+        unlinkSync(path);
+      } catch {
+        // Gone already (another worker removed it).
+      }
+    });
+    this.options.logger.warn({ path: this.path }, 'ban store file removed or replaced; closed it');
+  }
+}
+
+/** Opens the file at `path` (creating it if need be), makes its schema, proves it can be written. Throws what SQLite throws. */
+function openBanDatabase(path: string): Connection {
+  const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    // A lifted ban names a user or an address: overwritten with zeros, not left in free space.
+    db.pragma('secure_delete = ON');
+    ensureBanSchema(db);
+    // Proves that the file can be written now, not at the first ban.
+    db.prepare('UPDATE version SET n = n').run();
+    return prepare(db, path);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Creates the schema in a new file; one worker does it, the others find it done. */
+function ensureBanSchema(db: Db): void {
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  const found = version();
+  if (found === BAN_SCHEMA_VERSION) return;
+  if (found > BAN_SCHEMA_VERSION) throw new Error(`written by a newer version of this server (schema ${found}; this one knows ${BAN_SCHEMA_VERSION})`);
+  db.transaction(() => {
+    if (version() === BAN_SCHEMA_VERSION) return;
+    db.exec(CREATE_SCHEMA);
+    db.pragma(`user_version = ${BAN_SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function prepare(db: Db, path: string): Connection {
+  const insert = db.prepare<[string, string, number | null]>('INSERT OR REPLACE INTO bans (id, json, until) VALUES (?, ?, ?)');
+  const remove = db.prepare<[string], Row>('DELETE FROM bans WHERE id = ? RETURNING id, json, until');
+  const bump = db.prepare('UPDATE version SET n = n + 1');
+  const dropExpired = db.prepare<[number]>('DELETE FROM bans WHERE until <= ?');
+  return {
+    db,
+    file: statSync(path),
+    companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)),
+    all: db.prepare<[], Row>('SELECT id, json, until FROM bans ORDER BY id'),
+    count: db.prepare<[], number>('SELECT n FROM version').pluck(),
+    add: db.transaction((ban: Ban) => {
+      insert.run(ban.id, encodeBan(ban), ban.until);
+      bump.run();
+    }),
+    remove: db.transaction((id: string) => {
+      const row = remove.get(id);
+      if (row !== undefined) bump.run();
+      return row;
+    }),
+    // Expired bans are no change: every node skips them already.
+    dropExpired: (now: number) => {
+      dropExpired.run(now);
+    },
+  };
+}
