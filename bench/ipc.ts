@@ -17,7 +17,7 @@ export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
  * DATA_DIR); `ours-memory` is ours with DATA_DIR=:memory:, the store kept in memory only;
  * `ours-other` is ours from another checkout (`--against`).
  */
-export type ServerSetup = ServerName | 'ours-memory' | 'ours-plain-sio' | 'ours-redis-2' | 'ours-workers-2' | 'ours-other';
+export type ServerSetup = ServerName | 'ours-memory' | 'ours-plain-sio' | 'ours-redis-2' | 'ours-workers-2' | 'ours-other' | 'ours-bans';
 
 export interface Phases {
   /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */

@@ -24,12 +24,13 @@ import { buildRows } from './single-rows';
 import { PROFILES, type Profile } from './profiles';
 import { useOtherCheckout } from './server-side';
 import { buildStoreRows, runStorePlan, storeSteps } from './store-plan';
+import { bansSteps, buildBansRows, runBansPlan } from './bans-plan';
 import { buildVersionsRows, describeCheckout, runVersionsPlan, versionsSteps } from './versions-plan';
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
-type Part = 'single' | 'store' | 'cluster' | 'versions';
-const PARTS: readonly Part[] = ['single', 'store', 'cluster', 'versions'];
+type Part = 'single' | 'store' | 'cluster' | 'versions' | 'bans';
+const PARTS: readonly Part[] = ['single', 'store', 'cluster', 'versions', 'bans'];
 
 interface Options {
   profile: Profile;
@@ -40,7 +41,7 @@ interface Options {
   against: string | null;
 }
 
-const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|store|cluster] [--only versions --against DIR] [--out DIR]';
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|store|cluster|bans] [--only versions --against DIR] [--out DIR]';
 
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
@@ -73,7 +74,7 @@ function parseArgs(argv: readonly string[]): Options {
 /** Which parts run: the cluster part only where a redis-server can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
   // The versions part runs only when asked for: it needs another checkout.
-  const parts: Record<Part, boolean> = { single: true, store: true, cluster: true, versions: false };
+  const parts: Record<Part, boolean> = { single: true, store: true, cluster: true, versions: false, bans: true };
   if (only !== null) for (const part of PARTS) parts[part] = part === only;
   if (REDIS_SERVER === null && parts.cluster) {
     if (only === 'cluster') throw new Error(`the cluster part needs Redis: ${REDIS_MISSING}`);
@@ -129,17 +130,20 @@ async function main(): Promise<void> {
   const steps =
     profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0)) +
     (parts.store ? storeSteps(profile) : 0) +
-    (parts.versions ? versionsSteps(profile) : 0);
+    (parts.versions ? versionsSteps(profile) : 0) +
+    (parts.bans ? bansSteps(profile) : 0);
   const timed = stepCounter(steps, log);
   const trials = parts.single ? await runPlan(profile, timed) : null;
   const store = parts.store ? await runStorePlan(profile, timed) : null;
   const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
   const versions = parts.versions ? await runVersionsPlan(profile, timed) : null;
+  const bans = parts.bans ? await runBansPlan(profile, timed) : null;
   const rows = [
     ...(trials === null ? [] : buildRows(trials, profile)),
     ...(store === null ? [] : buildStoreRows(store, profile)),
     ...(cluster === null ? [] : buildClusterRows(cluster, profile)),
     ...(versions === null || against === null ? [] : buildVersionsRows(versions, profile, describeCheckout(against))),
+    ...(bans === null ? [] : buildBansRows(bans)),
   ];
   const loadAfter = os.loadavg();
   const table = parts.single || parts.store || parts.cluster ? `${markdownTable(rows)}\n\n${STORE_NOTE}` : markdownTable(rows);
@@ -154,7 +158,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
     dataDirParent: os.tmpdir(),
-    trials: { ...trials, store, cluster, versions },
+    trials: { ...trials, store, cluster, versions, bans },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);

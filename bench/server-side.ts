@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +22,14 @@ export interface ServerSide {
   readonly pids: number[];
   /** SIGKILL everything: a dying server sends no leave notices to clients nobody reads. */
   stop(): Promise<void>;
+}
+
+/** The ban file `ours-bans` starts with (bans-plan.ts makes it); null until one is given. */
+let banFile: string | null = null;
+
+/** `ours-bans` is ours with a copy of this moderation.sqlite in its DATA_DIR. */
+export function useBanFile(file: string): void {
+  banFile = file;
 }
 
 /** The checkout `ours-other` runs (`--against`); null until one is given. */
@@ -64,6 +72,10 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string
     case 'ours-other':
       if (otherCheckout === null) throw new Error('ours-other needs a checkout (--against DIR)');
       return [startNode(`server ours at ${otherCheckout}`, ['ours', `DATA_DIR=${dataDir}`], otherCheckout)];
+    case 'ours-bans':
+      if (banFile === null) throw new Error('ours-bans needs a ban file (useBanFile)');
+      copyFileSync(banFile, path.join(dataDir, path.basename(banFile)));
+      return [startNode('server ours, with bans', ['ours', `DATA_DIR=${dataDir}`])];
     case 'ours-memory':
       return [startNode('server ours, DATA_DIR=:memory:', ['ours', 'DATA_DIR=:memory:'])];
     default:

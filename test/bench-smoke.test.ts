@@ -46,6 +46,9 @@ const CLUSTER_ROWS = ['raw', 'sio', 'mixed'].flatMap((room) =>
  * The cluster part needs redis-server. Without it the benchmark leaves that part out, and
  * so does this check, unless REQUIRE_REDIS=1 (set by .ci/run): then the rows are required.
  */
+/** The handshake rows of bench/bans-plan.ts. */
+const BANS_ROWS = ['bans-handshakes', 'bans-refusals'];
+
 const expectClusterRows = REDIS_SERVER !== null || process.env.REQUIRE_REDIS === '1';
 
 /**
@@ -75,7 +78,7 @@ describe('the fan-out benchmark, tiny', () => {
     expect(stdout).toContain('| Raw fan-out, 20 clients |');
     for (const ext of ['json', 'md', 'svg']) expect(existsSync(path.join(outDir, `bench-tiny.${ext}`))).toBe(true);
     const { rows } = JSON.parse(readFileSync(path.join(outDir, 'bench-tiny.json'), 'utf8')) as { rows: BenchRow[] };
-    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...STORE_ROWS, ...(expectClusterRows ? CLUSTER_ROWS : [])]);
+    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...STORE_ROWS, ...(expectClusterRows ? CLUSTER_ROWS : []), ...BANS_ROWS]);
     for (const row of rows) {
       expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
       expect(row.delivery.expected).toBeGreaterThan(0);

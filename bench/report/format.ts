@@ -6,6 +6,8 @@ export function formatValue(value: number, unit: Unit): string {
   switch (unit) {
     case 'deliveries/s':
       return value >= 1e6 ? `${(value / 1e6).toFixed(2)}M/s` : `${(value / 1e3).toFixed(1)}k/s`;
+    case 'handshakes/s':
+      return `${Math.round(value)}/s`;
     case 'ms':
       return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
     case 's':
