@@ -81,3 +81,15 @@ export interface Reader {
   user?: string | undefined;
 }
 
+/** The room's event for a change the store made; a read marker names its reader. */
+export function changeEventOf(result: ChangeResult, reader: Reader | undefined): RoomChange {
+  if (result.kind !== 'read') return result;
+  const name = reader?.name ?? result.user;
+  return reader?.user === undefined ? { kind: 'read', name, id: result.id } : { kind: 'read', name, user: reader.user, id: result.id };
+}
+
+/** The store's result behind a room's change event (a reader is known by `sub`, else by name). */
+export function changeResultOf(change: RoomChange): ChangeResult {
+  if (change.kind !== 'read') return change;
+  return { kind: 'read', id: change.id, user: change.user ?? change.name };
+}

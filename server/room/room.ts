@@ -4,14 +4,13 @@ import { History } from '../store/history';
 import {
   StoreUnavailableError,
   type ChangeCallback,
-  type ChangeResult,
   type MessageChange,
   type MessageStore,
   type StoredPage,
 } from '../store/message-store';
 import { wellFormed } from './chat-text';
 import { mergePresence, PresenceCount } from './presence';
-import type { PostOutcome, Reader, RoomBus, RoomChange, RoomEvent, RoomSink, Who } from './room-seams';
+import { changeEventOf, changeResultOf, type PostOutcome, type Reader, type RoomBus, type RoomEvent, type RoomSink, type Who } from './room-seams';
 
 /** The most messages one read of stored history returns, however small they are. */
 const STORE_PAGE_LIMIT = 1000;
@@ -226,7 +225,7 @@ export class Room {
       this.history.add(event.message);
       this.store.observe?.(this.name, event.message);
     } else if (event.type === 'change') {
-      const result = resultOf(event.change);
+      const result = changeResultOf(event.change);
       this.history.change(result);
       this.store.observeChange?.(this.name, result);
     } else if (this.quiet) return;
@@ -352,7 +351,7 @@ export class Room {
     done(result);
     if (typeof result === 'string' || result instanceof StoreUnavailableError) return;
     this.history.change(result);
-    const change = eventOf(result, reader);
+    const change = changeEventOf(result, reader);
     for (const sink of this.sinks) sink.change?.(change);
     this.bus?.publish({ type: 'change', room: this.name, change }, this.presence);
   }
@@ -387,15 +386,3 @@ export class Room {
   }
 }
 
-/** The room's event for a change the store made; a read marker names its reader. */
-function eventOf(result: ChangeResult, reader: Reader | undefined): RoomChange {
-  if (result.kind !== 'read') return result;
-  const name = reader?.name ?? result.user;
-  return reader?.user === undefined ? { kind: 'read', name, id: result.id } : { kind: 'read', name, user: reader.user, id: result.id };
-}
-
-/** The store's result behind a room's change event (a reader is known by `sub`, else by name). */
-function resultOf(change: RoomChange): ChangeResult {
-  if (change.kind !== 'read') return change;
-  return { kind: 'read', id: change.id, user: change.user ?? change.name };
-}

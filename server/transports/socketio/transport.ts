@@ -222,16 +222,20 @@ export class SocketIoTransport {
     const session = this.sessions.get(socket.conn);
     if (session === undefined) return next(new Error(TokenError.Unauthorized));
     const name = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
-    const requested = authOf(socket).name;
-    const who = { user: socket.data.identity?.sub ?? (typeof requested === 'string' ? displayName(requested) : ''), ip: socket.handshake.address };
-    if (this.core.moderation.banned(who, name) !== null) {
-      this.core.metrics.reject('banned');
-      return next(new Error(BANNED));
-    }
+    if (this.isBanned(socket, name)) return next(new Error(BANNED));
     const room = session.claimRoom(name);
     if (isRoomRefusal(room)) return next(new Error(room.error));
     socket.once('disconnect', () => session.leaveRoom());
     next();
+  }
+
+  /** Whether a ban keeps this socket's user (its token's, else the name it asks for) or address out of `room`; counted. */
+  private isBanned(socket: ChatSocket, room: string): boolean {
+    const requested = authOf(socket).name;
+    const who = { user: socket.data.identity?.sub ?? (typeof requested === 'string' ? displayName(requested) : ''), ip: socket.handshake.address };
+    if (this.core.moderation.banned(who, room) === null) return false;
+    this.core.metrics.reject('banned');
+    return true;
   }
 
   private accept(socket: ChatSocket): void {
@@ -241,8 +245,14 @@ export class SocketIoTransport {
       return;
     }
     const name = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
-    // A recovered client skips the middlewares without JWT: its room is claimed here.
+    // A recovered client skips the middlewares without JWT: its room is claimed here, and
+    // a ban made while it was away is checked here.
     if (socket.recovered && !this.core.credentials.usesJwt) {
+      if (this.isBanned(socket, name)) {
+        socket.emit('kicked', { room: name, reason: BANNED });
+        socket.disconnect(true);
+        return;
+      }
       const claimed = session.claimRoom(name);
       if (isRoomRefusal(claimed)) {
         socket.disconnect(true);
