@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
+import { openBanStore } from '../store/open-ban-store';
 import { openLocalStore } from '../store/open-store';
 import { startServer } from './server';
 import { startPrimary, WORKER_INDEX_VARIABLE, WORKER_READY } from './primary';
@@ -30,7 +31,10 @@ export async function startProcess(config: Config, logger: Logger): Promise<Runn
   if (config.workers > 1 && cluster.isPrimary) {
     // Each worker opens the shared database; a DATA_DIR that cannot be used is said once,
     // here, rather than by every worker as it dies.
-    if (config.redisUrl === null && config.dataDir !== null) await openLocalStore(config, logger).close();
+    if (config.redisUrl === null && config.dataDir !== null) {
+      await openLocalStore(config, logger).close();
+      await openBanStore(config, logger).close();
+    }
     const primary = await startPrimary(config, logger);
     return { role: 'primary', url: primary.url, port: primary.port, pids: () => [process.pid, ...primary.workerPids()], close: () => primary.stop() };
   }
