@@ -1,5 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { bearerMatches } from './bearer';
+import { adminPage } from './admin-page';
 import { chatPage } from './chat-page';
 import type { Metrics } from '../support/metrics';
 import { HELLO_TEXT, RAW_PATH } from '../protocol';
@@ -28,6 +29,7 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use(chatPage());
+  app.use(adminPage());
 
   // A plain GET on the WebSocket endpoint (a browser tab, curl): say what it is rather
   // than a bare 404. Real handshakes never get here, they are upgrades. `req.secure`: this

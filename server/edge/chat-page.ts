@@ -1,23 +1,9 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import express, { Router } from 'express';
+import { PACKAGE_ROOT, SCRIPT_DIR } from './page-files';
 
-/**
- * The package root, found from this file whether it runs from source (server/) or from
- * the build (dist/server/).
- */
-function packageRoot(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
-  }
-}
-
-const ROOT = packageRoot();
 /** index.html and chat.css, as written. */
-const PAGE_DIR = join(ROOT, 'client', 'web');
-/** The page's TypeScript compiled for the browser by tsconfig.web.json (`npm run build`). */
-const SCRIPT_DIR = join(ROOT, 'dist', 'web');
+const PAGE_DIR = join(PACKAGE_ROOT, 'client', 'web');
 
 /**
  * The page loads only its own files and talks only to this server. Even if text were ever
