@@ -13,8 +13,9 @@ Chat with a chat-bridge server from the terminal. URL is the server's address
 Modes:
   (default)       interactive: type a line and press Enter to send it;
                   /join ROOM moves to another room, /edit, /delete, /react,
-                  /older and /read act on messages, /quit or Ctrl-D leaves,
-                  /help lists the commands
+                  /older and /read act on messages, /kick, /ban and /mute
+                  on members (moderators: a token with role moderator or
+                  admin), /quit or Ctrl-D leaves, /help lists the commands
   --send TEXT     send one message, wait for the server to take it, print its id
   --listen        print every event as one JSON line until interrupted
 
@@ -38,8 +39,11 @@ Environment:
                   --token, it keeps the token out of the process list and the
                   shell's history
 
+Kicked by a moderator, the interactive client stays: /join goes back in.
+Banned, it stops.
+
 Exit status: 0 done, 1 the server could not be reached or refused (the token
-too: unauthorized, forbidden for the room, or expired), 2 bad usage.
+too: unauthorized, forbidden for the room, or expired; a ban), 2 bad usage.
 `;
 
 /** `ids`: show message ids from the start (`--ids`). */

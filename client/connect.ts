@@ -6,11 +6,15 @@ import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import WebSocket from 'ws';
 import {
   SOCKET_IO_PATH,
+  type BanAck,
+  type BanRequest,
   type ClientAuth,
   type DeleteAck,
   type EditAck,
   type HistoryAck,
   type HistoryRequest,
+  type KickAck,
+  type KickRequest,
   type ReactAck,
   type ReadAck,
   type UnreadAck,
@@ -76,6 +80,21 @@ export interface ChatActions {
   markRead(id: string): Promise<ReadAck>;
   /** This user's rooms with a read marker and their unread counts -> `{ ok, rooms }`. */
   unread(): Promise<UnreadAck>;
+  /**
+   * Moderators (a JWT with `role: "moderator"` for this room, or `"admin"`): ends every
+   * connection of `user` (a token's `sub`) to this room, on every node -> `{ ok, connections }`.
+   * They hear `kicked` `{ room, reason }`, then are disconnected; they may come back.
+   */
+  kick(user: string, reason?: string): Promise<KickAck>;
+  /**
+   * Moderators: bans `user` or `ip` from this room (`room` absent), another room the token
+   * allows, or (admins) every room (`room: null`); until `until` (epoch ms) or for good ->
+   * `{ ok, ban }`. Their connections end at once (`kicked`, reason `banned`), and their
+   * handshakes are refused (`connect_error` `banned`) until it ends or is lifted.
+   */
+  ban(request: BanRequest): Promise<BanAck>;
+  /** Moderators: like `ban`, but they stay and may read; their chats are refused (`muted`). */
+  mute(request: BanRequest): Promise<BanAck>;
 }
 
 /** A socket.io-client socket of the chat, with ChatActions on it. */
@@ -97,6 +116,9 @@ export type ChatClient = ChatSocket & ChatActions;
  *       await socket.react(ack.id, '👍'); // { ok: true, count: 1 }
  *       const page = await socket.older(ack.id, 20); // { ok: true, messages, more }
  *     }
+ *     // With a moderator's token:
+ *     await socket.kick('user-42', 'spam'); // { ok: true, connections: 1 }
+ *     await socket.mute({ user: 'user-42', until: Date.now() + 600_000 }); // { ok: true, ban }
  */
 export function connectChat(url: string, options: ConnectChatOptions = {}): ChatClient {
   const { name, room, token, ...rest } = options;
@@ -128,6 +150,13 @@ function chatActions(socket: ChatSocket): ChatActions {
     },
     markRead: (id) => timed().emitWithAck('read', { id }),
     unread: () => timed().emitWithAck('unread'),
+    kick: (user, reason) => {
+      const request: KickRequest = { user };
+      if (reason !== undefined) request.reason = reason;
+      return timed().emitWithAck('kick', request);
+    },
+    ban: (request) => timed().emitWithAck('ban', request),
+    mute: (request) => timed().emitWithAck('mute', request),
   };
 }
 
@@ -156,6 +185,9 @@ export function describeConnectError(err: unknown): string {
   return `cannot connect: ${message}`;
 }
 
+/** How much of a refused upgrade's body is read: enough for the server's one-line reasons. */
+const REFUSAL_BODY_CHARS = 512;
+
 /** How long closing may wait for the server's close frame before the socket is cut. */
 const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -172,9 +204,23 @@ function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
     if (!isBinary) events.message(String(data));
   });
   ws.on('unexpected-response', (_req, res) => {
-    events.error(`the server refused the connection (HTTP ${res.statusCode ?? '?'})`, res.statusCode);
-    res.resume();
-    ws.terminate();
+    // The body says why (a 403 may be a ban or a token's rooms): read its start, then give up.
+    let body = '';
+    let told = false;
+    const tell = () => {
+      if (told) return;
+      told = true;
+      events.error(`the server refused the connection (HTTP ${res.statusCode ?? '?'})`, res.statusCode, body);
+      ws.terminate();
+    };
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      if (body.length < REFUSAL_BODY_CHARS) body += chunk.slice(0, REFUSAL_BODY_CHARS - body.length);
+      if (body.length >= REFUSAL_BODY_CHARS) tell();
+    });
+    res.once('end', tell);
+    res.once('close', tell);
+    res.once('error', tell);
   });
   ws.on('error', (err) => events.error(describeConnectError(err)));
   return {

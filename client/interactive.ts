@@ -6,13 +6,13 @@
  * wait for it (up to MAX_QUEUED) and go out in order once it is back.
  */
 import * as readline from 'node:readline';
-import { isRoomName } from '../server/protocol';
+import { BANNED, isRoomName } from '../server/protocol';
 import { roomNameProblem, type CliOptions } from './args';
 import { nodeSession } from './connect';
-import { MESSAGE_HELP, MESSAGE_VERBS, MessageView } from './message-view';
+import { MESSAGE_HELP, MESSAGE_VERBS, MODERATION_HELP, MessageView } from './message-view';
 import { typingSummary } from './shared/format';
-import type { ChatSession, SessionStatus } from './shared/session';
-import { TerminalFormat, describeStatus, describeWhere, visible } from './terminal-format';
+import { ChatRefusedError, type ChatSession, type SessionStatus } from './shared/session';
+import { TerminalFormat, describeChatRefusal, describeStatus, describeWhere, visible } from './terminal-format';
 import { TypingNames } from './typing-names';
 
 export interface Terminal {
@@ -27,6 +27,7 @@ const HELP = [
   '/join ROOM leaves this room for ROOM (a-z 0-9 - _ ., e.g. /join lobby)',
   ...MESSAGE_HELP,
   '/quit (or Ctrl-D) leaves; //text sends a line that starts with /',
+  ...MODERATION_HELP,
 ];
 
 /** How long leaving waits for messages the server has not taken yet. */
@@ -147,6 +148,12 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   const pending = new Set<Promise<unknown>>();
   let reconnecting = false;
   let failure: string | undefined;
+  /**
+   * The room a moderator kicked this client from, while it has not joined again. The
+   * session has ended (it does not come back on its own); the terminal stays, and
+   * /join takes it back in, or to another room. A ban ends the terminal instead.
+   */
+  let kickedFrom: string | undefined;
   /** What was typed while the connection was down, oldest first; `done` once sent or dropped. */
   const queued: { text: string; done(): void }[] = [];
   const typingNames = new TypingNames((names) => screen.setStatus(typingSummary(names.map(visible))));
@@ -169,6 +176,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   const open = (room: string, previous: string | undefined): ChatSession => {
     const where = describeWhere({ url: options.connection.url, room });
     let connectedOnce = false;
+    /** A moderator ended this session: a kick (the terminal stays) or a ban (it stops). */
+    let kicked: 'kick' | 'ban' | undefined;
     // Read markers are not shown: they are for the page's unread counts, and would be noise here.
     const current: ChatSession = nodeSession({ ...options.connection, room }, 'once-connected', {
       status: (status: SessionStatus) => {
@@ -176,6 +185,14 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         if (status.state !== 'connected') typingNames.clear();
         if (status.state === 'reconnecting') reconnecting = true;
         if (status.state === 'failed') {
+          if (kicked === 'kick') {
+            kickedFrom = room;
+            dropQueued(`kicked from room ${room}`);
+            screen.print(format.problem(`${visible(status.reason)}; /join ${room} goes back in, /quit leaves`));
+            rl.setPrompt(promptFor(room, undefined));
+            screen.prompt();
+            return;
+          }
           if (previous !== undefined && !connectedOnce) {
             screen.print(format.problem(`cannot join room ${room}: ${status.reason}; back to room ${previous}`));
             switchTo(previous, undefined);
@@ -186,7 +203,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
           rl.close();
           return;
         }
-        if (status.state !== 'closed') screen.print(format.status(describeStatus(status, where)));
+        if (status.state !== 'closed') screen.print(format.status(visible(describeStatus(status, where))));
         if (status.state === 'connected') {
           reconnecting = false;
           connectedOnce = true;
@@ -198,8 +215,12 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         typingNames.stopped(message.name);
         view.chat(message);
       },
+      kicked: (ended) => {
+        if (current === session) kicked = ended.reason === BANNED ? 'ban' : 'kick';
+      },
       notice: (notice, own) => {
         if (current !== session) return;
+        view.notice(notice, own);
         if (own) rl.setPrompt(promptFor(room, notice.name));
         if (notice.kind === 'leave') typingNames.stopped(notice.name);
         screen.print(format.notice(notice));
@@ -207,8 +228,9 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       history: (messages) => {
         if (current === session) view.history(messages);
       },
-      presence: () => {
-        // The join and leave lines say who comes and goes; the list itself is for the page.
+      presence: (presence) => {
+        // Not shown: the join and leave lines say who comes and goes. Kept for /kick, /ban and /mute.
+        if (current === session) view.presence(presence);
       },
       typing: (who) => {
         // Shown on the status line, in a terminal (Socket.IO only: raw clients get none).
@@ -243,6 +265,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   /** Leaves the current room (letting its sends finish) and joins `room`. */
   function switchTo(room: string, previous: string | undefined): void {
     const leaving = session;
+    kickedFrom = undefined;
     dropQueued(`left room ${leaving.room}`);
     typingNames.clear();
     reconnecting = false;
@@ -255,11 +278,18 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   const join = (argument: string) => {
     const room = argument.trim();
     if (room === '') {
-      screen.print(format.status(`you are in room ${session.room}; /join ROOM moves to another`));
+      const where = kickedFrom === undefined ? `you are in room ${session.room}` : `kicked from room ${kickedFrom}`;
+      screen.print(format.status(`${where}; /join ROOM moves to another`));
       return;
     }
     if (!isRoomName(room)) {
       screen.print(format.problem(roomNameProblem(room)));
+      return;
+    }
+    if (kickedFrom !== undefined) {
+      // Nowhere to go back to if this one fails: the room it was kicked from is no place to wait.
+      screen.print(format.status(`joining room ${room}`));
+      switchTo(room, undefined);
       return;
     }
     if (room === session.room) {
@@ -279,7 +309,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         return true;
       },
       (err: unknown) => {
-        screen.print(format.problem(`not sent: ${err instanceof Error ? err.message : String(err)}`));
+        const why = err instanceof ChatRefusedError ? describeChatRefusal(err.code) : err instanceof Error ? err.message : String(err);
+        screen.print(format.problem(`not sent: ${why}`));
         return false;
       },
     );
@@ -330,7 +361,8 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
   }
 
   const send = (text: string) => {
-    if (reconnecting) enqueue(text);
+    if (kickedFrom !== undefined) screen.print(format.problem(`not sent: kicked from room ${kickedFrom}; /join ${kickedFrom} goes back in`));
+    else if (reconnecting) enqueue(text);
     else void sendNow(text);
   };
 
@@ -343,9 +375,11 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
       case '/join':
         join(rest.join(' '));
         return;
-      case '/help':
-        for (const help of [...HELP, `you are in room ${session.room}`]) screen.print(format.status(help));
+      case '/help': {
+        const where = kickedFrom === undefined ? `you are in room ${session.room}` : `kicked from room ${kickedFrom}`;
+        for (const help of [...HELP, where]) screen.print(format.status(help));
         return;
+      }
       default:
         if (MESSAGE_VERBS.has(verb)) views.get(session)?.run(verb, text.slice(verb.length).trim());
         else screen.print(format.status(`unknown command ${text}; /help lists them`));
@@ -394,7 +428,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
             screen.print(format.status('disconnected'));
             resolve(0);
           } else {
-            term.errors.write(`chat: ${failure}\n`);
+            term.errors.write(`chat: ${visible(failure)}\n`);
             resolve(1);
           }
         });

@@ -1,20 +1,28 @@
 /**
- * The terminal's view of one room's messages: it prints them, the edits, deletes and
- * reactions that come for them, and runs the commands that act on them (/edit, /delete,
- * /react, /older, /read, /unread, /ids). One per session: another room starts afresh.
+ * The terminal's view of one room's messages and members: it prints the messages, the
+ * edits, deletes and reactions that come for them, and runs the commands that act on them
+ * (/edit, /delete, /react, /older, /read, /unread, /ids) and on members (/kick, /ban,
+ * /mute). One per session: another room starts afresh.
  */
 import {
   isDeleted,
+  type ActionErrorCode,
+  type Ban,
+  type BanRequest,
   type ChatMessage,
   type HistoryMessage,
   type MessageDelete,
   type MessageEdit,
+  type Notice,
+  type Presence,
+  type PresenceMember,
   type Reaction,
-  type Refused,
 } from '../server/protocol';
+import { clockTime } from './shared/format';
+import { EMPTY_PRESENCE, applyNotice, presenceFrom, type RoomPresence } from './shared/presence';
 import type { ChatSession } from './shared/session';
 import { ShownMessages, isIdWord } from './shown-messages';
-import { describeRefusal, type TerminalFormat } from './terminal-format';
+import { describeModerationRefusal, describeRefusal, visible, type TerminalFormat } from './terminal-format';
 
 /** What /help says of these commands. */
 export const MESSAGE_HELP = [
@@ -26,13 +34,62 @@ export const MESSAGE_HELP = [
   '/ids shows or hides message ids (#1700000000000-0); an ID is one, or # and its last digits (#00-0)',
 ];
 
-export const MESSAGE_VERBS = new Set(['/edit', '/delete', '/react', '/older', '/read', '/unread', '/ids']);
+/** What /help says of the moderators' commands. */
+export const MODERATION_HELP = [
+  'for moderators (a token with role moderator for this room, or admin):',
+  '/kick NAME [REASON] ends the connections of NAME to this room; they may come back',
+  '/ban NAME [MINUTES] [REASON] keeps NAME out of this room, for MINUTES or for good',
+  '/mute NAME [MINUTES] [REASON] lets NAME read this room but not post, for MINUTES or for good',
+  'NAME: a name shown in this room (its user is the one acted on), or a user id (a token\'s sub)',
+];
+
+export const MESSAGE_VERBS = new Set(['/edit', '/delete', '/react', '/older', '/read', '/unread', '/ids', '/kick', '/ban', '/mute']);
 
 /** Messages one /older shows. */
 export const OLDER_PAGE = 20;
 
 /** `2 older messages`. */
 const olderMessages = (count: number) => `${count} older message${count === 1 ? '' : 's'}`;
+/** `1 connection`, `2 connections`. */
+const connections = (count: number) => `${count} connection${count === 1 ? '' : 's'}`;
+
+/** Whom a moderation command acts on: the user, how to show them, and the words after their name. */
+export interface NamedMember {
+  user: string;
+  shown: string;
+  rest: string[];
+}
+
+/** `Ann (ann-1)`, or the name alone when it is the user. */
+function shownMember(member: PresenceMember): string {
+  return member.user === undefined || member.user === member.name ? member.name : `${member.name} (${member.user})`;
+}
+
+/**
+ * The member that the first words of a command name: the longest run of words that is a
+ * member's user, or a member's name (exactly, else ignoring case), so that names with
+ * spaces work. Nobody listed by those words: the first word is taken for a user id, as
+ * the server knows users that are not here (gone, or on a list cut short). Two members
+ * of the same name: why none was picked.
+ */
+export function memberNamed(members: readonly PresenceMember[], words: readonly string[]): NamedMember | { problem: string } {
+  for (let count = words.length; count >= 1; count -= 1) {
+    const phrase = words.slice(0, count).join(' ');
+    const rest = words.slice(count);
+    const byUser = members.find((member) => member.user === phrase);
+    if (byUser !== undefined) return { user: phrase, shown: shownMember(byUser), rest };
+    let named = members.filter((member) => member.name === phrase);
+    if (named.length === 0) named = members.filter((member) => member.name.toLowerCase() === phrase.toLowerCase());
+    const [only] = named;
+    if (named.length === 1 && only !== undefined) return { user: only.user ?? only.name, shown: shownMember(only), rest };
+    if (named.length > 1) {
+      const users = named.map((member) => member.user ?? member.name).join(', ');
+      return { problem: `${named.length} members here are called ${phrase}: name one by user id (${users})` };
+    }
+  }
+  const [first = '', ...rest] = words;
+  return { user: first, shown: first, rest };
+}
 
 export interface MessageViewOptions {
   session: ChatSession;
@@ -46,8 +103,20 @@ export interface MessageViewOptions {
 
 export class MessageView {
   readonly shown = new ShownMessages();
+  /** Who is in the room (Socket.IO only: the raw endpoint sends no member list). */
+  private members: RoomPresence = EMPTY_PRESENCE;
 
   constructor(private readonly options: MessageViewOptions) {}
+
+  /** The room's member list, on each (re)connection. */
+  presence(presence: Presence): void {
+    this.members = presenceFrom(presence);
+  }
+
+  /** A join or a leave keeps the member list current; `own`: this client's own join. */
+  notice(notice: Notice, own: boolean): void {
+    this.members = applyNotice(this.members, notice, own);
+  }
 
   chat(message: ChatMessage): void {
     this.shown.shown(message);
@@ -93,6 +162,10 @@ export class MessageView {
 
   /** Runs `/verb argument` (one of MESSAGE_VERBS). */
   run(verb: string, argument: string): void {
+    // Before the text mode's check: over the raw endpoint the session says why not, whatever the format.
+    if (verb === '/kick') return this.kick(argument);
+    if (verb === '/ban') return this.ban('ban', argument);
+    if (verb === '/mute') return this.ban('mute', argument);
     if (this.options.textMode) {
       this.problem('not available in raw text mode (--raw without --json): it has no message ids');
       return;
@@ -186,6 +259,61 @@ export class MessageView {
     });
   }
 
+  private kick(argument: string): void {
+    const target = this.member(argument, '/kick NAME [REASON]');
+    if (target === undefined) return;
+    const reason = target.rest.join(' ');
+    const { session } = this.options;
+    this.answer(
+      'not kicked',
+      session.kick(target.user, reason === '' ? undefined : reason),
+      (ack) => {
+        const who = visible(target.shown);
+        if (ack.connections === 0) this.status(`${who} has no connection to room ${session.room}: nobody kicked`);
+        else this.status(`kicked ${who} from room ${session.room}: ${connections(ack.connections)} ended`);
+      },
+      describeModerationRefusal,
+    );
+  }
+
+  /** `/ban` and `/mute`: NAME, then minutes if the next word is a whole number, then the reason. */
+  private ban(kind: 'ban' | 'mute', argument: string): void {
+    const usage = `/${kind} NAME [MINUTES] [REASON]`;
+    const target = this.member(argument, usage);
+    if (target === undefined) return;
+    let words = target.rest;
+    const request: BanRequest = { user: target.user };
+    const minutes = words[0];
+    if (minutes !== undefined && /^\d+$/.test(minutes)) {
+      const until = Date.now() + Number(minutes) * 60_000;
+      if (Number(minutes) < 1 || !Number.isSafeInteger(until)) {
+        this.problem(`${usage}: MINUTES is a whole number from 1 (left out: for good)`);
+        return;
+      }
+      request.until = until;
+      words = words.slice(1);
+    }
+    if (words.length > 0) request.reason = words.join(' ');
+    const { session } = this.options;
+    const asked = kind === 'ban' ? session.ban(request) : session.mute(request);
+    this.answer(kind === 'ban' ? 'not banned' : 'not muted', asked, ({ ban }) => this.status(describeBan(ban, target.shown)), describeModerationRefusal);
+  }
+
+  /** The member a moderation command names, or undefined once it has said why there is none. */
+  private member(argument: string, usage: string): NamedMember | undefined {
+    const words = argument.split(/\s+/).filter((word) => word !== '');
+    if (words.length === 0) {
+      this.problem(`${usage}: whom? A name shown in this room, or a user id`);
+      return undefined;
+    }
+    const named = memberNamed(this.members.members, words);
+    if ('problem' in named) {
+      this.problem(visible(named.problem));
+      return undefined;
+    }
+    return named;
+  }
+
   /**
    * The message a command names (its first word, if that is an id) or `fallback`, and the
    * rest of the argument; undefined once it has said why there is none.
@@ -211,13 +339,21 @@ export class MessageView {
     return undefined;
   }
 
-  /** Waits for the server's answer: `done` with it, or `failed: why` for a refusal or no answer. */
-  private answer<T extends { ok: true }>(failed: string, request: Promise<T | Refused>, done: (answer: T) => void): void {
+  /**
+   * Waits for the server's answer: `done` with it, or `failed: why` for a refusal (in the
+   * words of `refusal`) or no answer.
+   */
+  private answer<T extends { ok: true }, E extends string = ActionErrorCode>(
+    failed: string,
+    request: Promise<T | { ok: false; error: E }>,
+    done: (answer: T) => void,
+    refusal: (code: E) => string = describeRefusal as (code: E) => string,
+  ): void {
     request.then(
       (answer) => {
         if (!this.options.current()) return;
         if (answer.ok) done(answer as T);
-        else this.problem(`${failed}: ${describeRefusal(answer.error)}`);
+        else this.problem(`${failed}: ${refusal(answer.error)}`);
       },
       (err: unknown) => {
         if (this.options.current()) this.problem(`${failed}: ${err instanceof Error ? err.message : String(err)}`);
@@ -236,4 +372,14 @@ export class MessageView {
   private problem(text: string): void {
     this.options.print(this.options.format.problem(text));
   }
+}
+
+/** `banned Ann (ann) from room lobby for 10 minutes, until 12:10:00: spam`, from the ban the server made. */
+export function describeBan(ban: Ban, shown: string): string {
+  const verb = ban.kind === 'ban' ? 'banned' : 'muted';
+  const where = ban.room === null ? 'every room' : `room ${ban.room}`;
+  const minutes = ban.until === null ? 0 : Math.round((ban.until - ban.at) / 60_000);
+  const until = ban.until === null ? 'for good' : `for ${minutes} minute${minutes === 1 ? '' : 's'}, until ${clockTime(ban.until)}`;
+  const reason = ban.reason === '' ? '' : `: ${ban.reason}`;
+  return visible(`${verb} ${shown} ${ban.kind === 'ban' ? 'from' : 'in'} ${where} ${until}${reason}`);
 }

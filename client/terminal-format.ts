@@ -8,10 +8,13 @@
  * only when `color` is on (a TTY that has colours).
  */
 import {
+  ChatError,
   JOIN_TEXT,
   LEAVE_TEXT,
+  ModerationError,
   type ActionErrorCode,
   type ChatMessage,
+  type ModerationErrorCode,
   type Notice,
   type Reaction,
 } from '../server/protocol';
@@ -120,6 +123,25 @@ export class TerminalFormat {
 /** Why the server refused an edit, delete, reaction, page or read marker, in words, code last. */
 export function describeRefusal(code: ActionErrorCode): string {
   return `${refusalWords(code)} (${code})`;
+}
+
+/** A Map, not an object: a code such as `constructor` must not find anything. */
+const MODERATION_REFUSALS = new Map<string, string>([
+  [ModerationError.Forbidden, 'only a moderator of this room may do that, and not to an admin or another moderator'],
+  [ModerationError.Invalid, 'the server found the request malformed (a reason past 200 characters?)'],
+  [ModerationError.RateLimited, 'too much at once; try again in a moment'],
+  [ModerationError.Unavailable, 'the server cannot do that right now'],
+]);
+
+/** Why the server refused a kick, a ban or a mute, in words, code last. */
+export function describeModerationRefusal(code: ModerationErrorCode): string {
+  return `${MODERATION_REFUSALS.get(code) ?? code} (${code})`;
+}
+
+/** Why the server refused a chat message: a mute in words, any other code as ChatRefusedError says it. */
+export function describeChatRefusal(code: string): string {
+  if (code === ChatError.Muted) return `you are muted in this room (${code})`;
+  return `the server refused the message: ${code}`;
 }
 
 /** `room alpha at http://localhost:8000`: where a session is, for its status lines. */

@@ -4,7 +4,10 @@
  * platform opens connections (`Connectors`: Node and the browser each hand in their own).
  */
 import type { Socket } from 'socket.io-client';
+import { BANNED } from '../../server/protocol.js';
 import type {
+  BanAck,
+  BanRequest,
   ClientToServerEvents,
   DeleteAck,
   DeleteRequest,
@@ -13,6 +16,9 @@ import type {
   HistoryAck,
   HistoryMessage,
   HistoryRequest,
+  KickAck,
+  Kicked,
+  KickRequest,
   MessageDelete,
   MessageEdit,
   Notice,
@@ -35,10 +41,11 @@ export interface RawSocketEvents {
   open(): void;
   message(text: string): void;
   /**
-   * A reason a person can read; `close` follows. `status`: the HTTP status the server
-   * answered the upgrade with, where the platform tells (Node does, a browser does not).
+   * A reason a person can read; `close` follows. `status` and `body`: the HTTP status the
+   * server answered the upgrade with and the start of its plain-text body, where the
+   * platform tells (Node does, a browser does not).
    */
-  error(reason: string, status?: number): void;
+  error(reason: string, status?: number, body?: string): void;
   close(code: number, reason: string): void;
 }
 
@@ -72,6 +79,9 @@ export interface Requests {
   history: { request: HistoryRequest; ack: HistoryAck };
   read: { request: ReadRequest; ack: ReadAck };
   unread: { request: Record<string, never>; ack: UnreadAck };
+  kick: { request: KickRequest; ack: KickAck };
+  ban: { request: BanRequest; ack: BanAck };
+  mute: { request: BanRequest; ack: BanAck };
 }
 export type RequestKind = keyof Requests;
 export type AnyAck = Requests[RequestKind]['ack'];
@@ -82,7 +92,12 @@ export const RequestFailure = {
   Closed: 'closed before the server answered',
   Lost: 'the connection was lost before the server answered',
   RawText: 'not available in raw text mode',
+  /** Moderation (kick, ban, mute) is a Socket.IO request only. */
+  RawEndpoint: 'not available over the raw endpoint',
 } as const;
+
+/** The requests only Socket.IO carries. */
+export const MODERATION_REQUESTS: ReadonlySet<RequestKind> = new Set<RequestKind>(['kick', 'ban', 'mute']);
 
 /** What a session needs of either transport. */
 export interface Link {
@@ -102,6 +117,8 @@ export interface LinkEvents {
   opened(): void;
   /** `final`: the server ended it on purpose; do not retry. */
   lost(reason: string, final: boolean): void;
+  /** A moderator ended this connection (a kick, or a ban: reason BANNED); `lost`, final, follows. */
+  kicked(kicked: Kicked): void;
   /** A message as it is posted; over raw JSON also a replayed tombstone. */
   chat(message: HistoryMessage): void;
   notice(notice: Notice): void;
@@ -121,4 +138,21 @@ export class ChatRefusedError extends Error {
     super(`the server refused the message: ${code}`);
     this.name = 'ChatRefusedError';
   }
+}
+
+/** The reason a kick carries when its moderator gave none. */
+const DEFAULT_KICK_REASON = 'kicked';
+
+/**
+ * What a session reports when a moderator ended it: `kicked from room lobby (spam)`, or
+ * `banned from room lobby`. The reason is the moderator's own text, unfiltered.
+ */
+export function describeKicked({ room, reason }: Kicked): string {
+  if (reason === BANNED) return `banned from room ${room}`;
+  return `kicked from room ${room}${reason === '' || reason === DEFAULT_KICK_REASON ? '' : ` (${reason})`}`;
+}
+
+/** What a session reports when the server refuses it because it is banned (Socket.IO connect_error, raw 403 `banned`). */
+export function describeBanRefusal(room: string): string {
+  return `the server refused the connection: banned from room ${room}`;
 }

@@ -1,6 +1,9 @@
 import {
+  BANNED,
+  ChatError,
   CloseCode,
   CloseReason,
+  ModerationClose,
   TokenError,
   type RawAckFrame,
   type RawErrorFrame,
@@ -12,7 +15,11 @@ import {
 } from '../../server/protocol.js';
 import { TOKEN_EXPIRED, describeTokenRefusal } from './format.js';
 import {
+  ChatRefusedError,
+  MODERATION_REQUESTS,
   RequestFailure,
+  describeBanRefusal,
+  describeKicked,
   type AnyAck,
   type Connectors,
   type Link,
@@ -90,6 +97,7 @@ export class RawLink implements Link {
     );
     let failure: string | undefined;
     let status: number | undefined;
+    let body: string | undefined;
     const socket: RawSocket = this.options.connectors.webSocket(url, {
       open: () => {
         if (socket !== this.socket) return;
@@ -100,9 +108,10 @@ export class RawLink implements Link {
       message: (text) => {
         if (socket === this.socket) this.onFrame(text);
       },
-      error: (reason, httpStatus) => {
+      error: (reason, httpStatus, httpBody) => {
         failure ??= reason;
         status ??= httpStatus;
+        body ??= httpBody;
       },
       close: (code, reason) => {
         if (socket !== this.socket) return;
@@ -110,8 +119,17 @@ export class RawLink implements Link {
         this.ready = false;
         this.failAll(this.unacked, RequestFailure.Lost);
         this.failRequests(RequestFailure.Lost);
+        const { room } = this.options;
         const tokenRefusal = status === 401 ? TokenError.Unauthorized : status === 403 ? TokenError.Forbidden : undefined;
-        if (tokenRefusal !== undefined) {
+        // A ban, a kick and a refused token all end the session: the same connection would
+        // be refused again, and coming back on its own would undo a kick.
+        if (status === 403 && body?.trim() === BANNED) {
+          this.events.lost(describeBanRefusal(room), true);
+        } else if (code === ModerationClose.Kicked || code === ModerationClose.Banned) {
+          const kicked = { room, reason: code === ModerationClose.Banned ? BANNED : reason };
+          this.events.kicked(kicked);
+          this.events.lost(describeKicked(kicked), true);
+        } else if (tokenRefusal !== undefined) {
           this.events.lost(describeTokenRefusal(tokenRefusal, this.options.room, this.options.token), true);
         } else if (code === CloseCode.PolicyViolation && reason === CloseReason.TokenExpired) {
           this.events.lost(TOKEN_EXPIRED, true);
@@ -135,6 +153,7 @@ export class RawLink implements Link {
    * join; without a connection it is refused at once (unlike a chat, it would be stale later).
    */
   request<K extends RequestKind>(kind: K, body: Requests[K]['request']): Promise<Requests[K]['ack']> {
+    if (MODERATION_REQUESTS.has(kind)) return Promise.reject(new Error(RequestFailure.RawEndpoint));
     if (this.format === 'text') return Promise.reject(new Error(RequestFailure.RawText));
     if (this.socket === undefined) return Promise.reject(new Error(RequestFailure.NotConnected));
     this.lastRef += 1;
@@ -207,6 +226,12 @@ export class RawLink implements Link {
       return;
     }
     switch (frame.type) {
+      case 'error': {
+        // A muted client's chat is answered with this error in place of its ack.
+        if (frame.error !== ChatError.Muted) return;
+        this.unacked.shift()?.reject(new ChatRefusedError(frame.error));
+        return;
+      }
       case 'ack': {
         const out = this.unacked.shift();
         if (out === undefined) return; // not ours to answer: nothing waits for it
@@ -293,6 +318,10 @@ function ackFor(kind: RequestKind, frame: Answer): AnyAck | undefined {
     case 'delete':
     case 'read':
       return frame.type === 'ack' ? { ok: true } : undefined;
+    case 'kick':
+    case 'ban':
+    case 'mute':
+      return undefined; // never sent over this wire (see request)
   }
 }
 

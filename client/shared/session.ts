@@ -15,12 +15,17 @@ import {
   DEFAULT_ROOM,
   TYPING_INTERVAL_MS,
   isDeleted,
+  type BanAck,
+  type BanRequest,
   type ChatMessage,
   type DeleteAck,
   type EditAck,
   type HistoryAck,
   type HistoryMessage,
   type HistoryRequest,
+  type KickAck,
+  type KickRequest,
+  type Kicked,
   type MessageDelete,
   type MessageEdit,
   type Notice,
@@ -34,7 +39,7 @@ import {
   type UnreadAck,
 } from '../../server/protocol.js';
 
-export { ChatRefusedError, RequestFailure } from './link.js';
+export { ChatRefusedError, RequestFailure, describeBanRefusal, describeKicked } from './link.js';
 export type { ChatSocket, Connectors, RawSocket, RawSocketEvents } from './link.js';
 
 export type TransportKind = 'socket.io' | 'raw';
@@ -85,6 +90,11 @@ export interface SessionHandlers {
   reaction?(reaction: Reaction): void;
   /** Someone's read marker moved (this client's own included). */
   read?(marker: ReadMarker): void;
+  /**
+   * A moderator ended this client's connection to the room: a kick, or a ban (`reason`
+   * BANNED). The session ends right after, status `failed` (see SessionOptions.retry).
+   */
+  kicked?(kicked: Kicked): void;
 }
 
 export interface SessionOptions {
@@ -101,6 +111,14 @@ export interface SessionOptions {
    * the session whatever the retry policy: trying again with the same token is pointless.
    */
   token?: string | undefined;
+  /**
+   * When to try again. Whatever it says, some ends are final: a refused or expired token,
+   * a malformed room, any disconnect the server chose (Socket.IO `io server disconnect`),
+   * and moderation. A ban (`connect_error` or raw 403 `banned`, raw close 4003) would be
+   * refused again. A kick (raw close 4001, Socket.IO `kicked`) may be followed by a new
+   * session, since the user may come back, but not by this one on its own, which would
+   * make the kick a blink nobody notices.
+   */
   retry: RetryPolicy;
   connectors: Connectors;
   handlers: SessionHandlers;
@@ -166,6 +184,9 @@ export class ChatSession {
       },
       reaction: (reaction) => handlers.reaction?.(reaction),
       read: (marker) => handlers.read?.(marker),
+      kicked: (kicked) => {
+        if (!this.finished) handlers.kicked?.(kicked);
+      },
     };
     this.link =
       options.transport === 'socket.io'
@@ -249,6 +270,27 @@ export class ChatSession {
     return this.request('unread', {});
   }
 
+  /**
+   * Moderators (a JWT with `role: "moderator"` for this room, or `"admin"`), over Socket.IO
+   * only (the raw endpoint rejects, RequestFailure.RawEndpoint): ends `user`'s connections
+   * to this room on every node; `connections` says how many.
+   */
+  kick(user: string, reason?: string): Promise<KickAck> {
+    const request: KickRequest = { user };
+    if (reason !== undefined) request.reason = reason;
+    return this.request('kick', request);
+  }
+
+  /** Moderators, over Socket.IO: bans a user or an address (this room unless `room` says otherwise). */
+  ban(request: BanRequest): Promise<BanAck> {
+    return this.request('ban', request);
+  }
+
+  /** Moderators, over Socket.IO: mutes a user or an address: they may read, not post. */
+  mute(request: BanRequest): Promise<BanAck> {
+    return this.request('mute', request);
+  }
+
   /** Tells the others that this user is typing, at most once per TYPING_INTERVAL_MS. */
   typing(): void {
     const now = Date.now();
@@ -267,8 +309,8 @@ export class ChatSession {
 
   /**
    * Resolves with the server's answer, `{ ok: false, error }` for a refusal. Rejects (see
-   * RequestFailure) when not connected, when closed or disconnected before the answer, and
-   * in raw text mode, which has no requests.
+   * RequestFailure) when not connected, when closed or disconnected before the answer, in
+   * raw text mode, which has no requests, and for moderation over the raw endpoint.
    */
   private request<K extends RequestKind>(kind: K, body: Requests[K]['request']): Promise<Requests[K]['ack']> {
     if (this.finished) return Promise.reject(new Error('the session is closed'));

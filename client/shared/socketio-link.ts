@@ -1,8 +1,10 @@
-import { RoomError, TokenError, type ChatAck } from '../../server/protocol.js';
+import { BANNED, RoomError, TokenError, type ChatAck, type Kicked } from '../../server/protocol.js';
 import { TOKEN_EXPIRED, describeRoomRefusal, describeTokenRefusal, tokenExpired } from './format.js';
 import {
   ChatRefusedError,
   RequestFailure,
+  describeBanRefusal,
+  describeKicked,
   type ChatSocket,
   type Connectors,
   type Link,
@@ -23,6 +25,8 @@ const DISCONNECT_REASONS: Record<string, string> = {
 export class SocketIoLink implements Link {
   /** Rejecters of the chats and requests still waiting for their answer. */
   private readonly unanswered = new Set<(err: Error) => void>();
+  /** The `kicked` event of this connection, which comes just before the server disconnects it. */
+  private kicked: Kicked | undefined;
 
   constructor(
     private readonly socket: ChatSocket,
@@ -30,8 +34,16 @@ export class SocketIoLink implements Link {
     events: LinkEvents,
     { room, token }: { room: string; token: string | undefined },
   ) {
-    socket.on('connect', () => events.opened());
+    socket.on('connect', () => {
+      this.kicked = undefined;
+      events.opened();
+    });
     socket.on('connect_error', (err) => {
+      // Banned: so is the next attempt, until a moderator lifts it.
+      if (err.message === BANNED) {
+        events.lost(describeBanRefusal(room), true);
+        return;
+      }
       // The same token would be refused again: final.
       if (err.message === TokenError.Unauthorized || err.message === TokenError.Forbidden) {
         events.lost(describeTokenRefusal(err.message, room, token), true);
@@ -43,8 +55,17 @@ export class SocketIoLink implements Link {
       if (refusal !== undefined) events.lost(refusal, err.message === RoomError.InvalidRoom);
       else events.lost(connectors.describeError(err), false);
     });
+    socket.on('kicked', (kicked) => {
+      this.kicked = kicked;
+    });
     socket.on('disconnect', (reason) => {
       if (reason === 'io client disconnect') return;
+      const kicked = this.kicked;
+      if (reason === 'io server disconnect' && kicked !== undefined) {
+        events.kicked(kicked);
+        events.lost(describeKicked(kicked), true);
+        return;
+      }
       // The server gives no reason beyond `io server disconnect`; a token past its `exp` is one.
       if (reason === 'io server disconnect' && token !== undefined && tokenExpired(token)) {
         events.lost(TOKEN_EXPIRED, true);
@@ -87,7 +108,7 @@ export class SocketIoLink implements Link {
    */
   request<K extends RequestKind>(kind: K, body: Requests[K]['request']): Promise<Requests[K]['ack']> {
     if (!this.socket.connected) return Promise.reject(new Error(RequestFailure.NotConnected));
-    // The event maps type each event on its own; one cast covers the six.
+    // The event maps type each event on its own; one cast covers them all.
     const emitWithAck = this.socket.emitWithAck.bind(this.socket) as unknown as (
       event: RequestKind,
       ...args: unknown[]
