@@ -2,8 +2,10 @@
  * The wire contract of chat messages and of the changes to them (edit, delete, reactions,
  * older history, read markers): the messages and tombstones, the requests, their acks and
  * refusals, the room's events, and the raw JSON request frames. Part of protocol.ts,
- * which exports it all. It imports nothing, so browser code and Node scripts can share it.
+ * which exports it all. It imports only the types of moderation, so browser code and Node
+ * scripts can share it.
  */
+import type { Ban, BanRequest, KickRequest } from './protocol-moderation.js';
 
 /** A chat message as every client sees it. `at` is server time in epoch milliseconds. */
 export interface ChatMessage {
@@ -149,6 +151,8 @@ export type RawRequest = { ref?: string | number } & (
   | ({ type: 'history' } & HistoryRequest)
   | ({ type: 'read' } & ReadRequest)
   | { type: 'unread' }
+  | ({ type: 'kick' } & KickRequest)
+  | ({ type: 'ban' | 'mute' } & BanRequest)
 );
 
 /**
@@ -161,5 +165,15 @@ export type RawRequest = { ref?: string | number } & (
 export type RawErrorFrame = { type: 'error'; error: ActionErrorCode; ref?: string | number };
 export type RawHistoryFrame = { type: 'history'; messages: HistoryMessage[]; more: boolean; ref?: string | number };
 export type RawUnreadFrame = { type: 'unread'; rooms: UserRoom[]; ref?: string | number };
-export type RawRequestAck = { type: 'ack'; ref?: string | number; id?: string; version?: number; count?: number };
+export type RawRequestAck = {
+  type: 'ack';
+  ref?: string | number;
+  id?: string;
+  version?: number;
+  count?: number;
+  /** A kick's: connections it ended on this node. */
+  connections?: number;
+  /** A ban's or a mute's, as stored. */
+  ban?: Ban;
+};
 

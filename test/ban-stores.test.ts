@@ -2,25 +2,36 @@
  * The ban stores: one behaviour, run against memory, SQLite (a real file under a real
  * DATA_DIR) and Redis (a throwaway redis-server), each opened as openBanStore opens it;
  * then what only a durable store does: survive a reopen, share changes between workers or
- * nodes, and refuse calls while its file or its Redis cannot be used.
+ * nodes, and refuse calls while its file or its Redis cannot be used. Last, a node's
+ * index kept current from the store's changes, one ban at a time.
  */
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import type { Ban } from '../server/protocol';
-import type { BanStore } from '../server/store/ban-store';
+import { BanList } from '../server/access/ban-list';
+import { BANNED, type Ban, type Kicked } from '../server/protocol';
+import { Rooms } from '../server/room/rooms';
+import { Moderation } from '../server/session/moderation';
+import { BAN_LOG_SIZE, type BanChanges, type BanStore } from '../server/store/ban-store';
 import { MemoryBanStore } from '../server/store/memory-ban-store';
 import { StoreUnavailableError } from '../server/store/message-store';
 import { openBanStore } from '../server/store/open-ban-store';
-import { BANS_KEY, BANS_VERSION_KEY, RedisBanStore, type BanRedisClient } from '../server/store/redis-ban-store';
+import { byId } from '../server/store/ban-records';
+import { BANS_KEY, BANS_LOG_KEY, BANS_VERSION_KEY, RedisBanStore, type BanRedisClient } from '../server/store/redis-ban-store';
 import { DATABASE_FILE, DataDirError } from '../server/store/sqlite-store';
-import { BAN_DATABASE_FILE, SqliteBanStore } from '../server/store/sqlite-ban-store';
+import { BAN_DATABASE_FILE, BAN_SCHEMA_VERSION, SqliteBanStore } from '../server/store/sqlite-ban-store';
 import { createLogger } from '../server/support/logger';
 import { startRedisProcess, type RedisProcess } from '../tools/redis-process';
+import { API_TEST_KEY, callApi } from './support/api';
 import { onCleanup } from './support/cleanup';
 import { freshDataDir } from './support/data-dir';
+import { EventQueue } from './support/event-queue';
 import { describeWithRedis, startRedis } from './support/redis';
+import { memoryStore } from './support/room-fakes';
+import { startTestServer } from './support/server';
+import { connectSio } from './support/sio-client';
+import { waitUntil } from './support/wait';
 
 const logger = createLogger('silent');
 
@@ -59,6 +70,13 @@ async function unavailable(call: Promise<unknown>): Promise<StoreUnavailableErro
   );
   expect(error).toBeInstanceOf(StoreUnavailableError);
   return error as StoreUnavailableError;
+}
+
+/** What `store` answers for changes since `since`, which must be something, its lists in id order. */
+async function changesOf(store: BanStore, since: number): Promise<BanChanges> {
+  const changes = await store.changes(since);
+  if (changes === null) throw new Error(`the store knows no changes since ${since}`);
+  return { version: changes.version, added: [...changes.added].sort(byId), removed: [...changes.removed].sort() };
 }
 
 function closedAfterTest<S extends BanStore>(store: S): S {
@@ -110,15 +128,72 @@ function behavesAsABanStore(open: () => Promise<BanStore>, hundredThousandMs: nu
     expect(await store.load(0)).toEqual([]);
   });
 
-  it('holds 100000 bans: all loaded in id order, each add and remove counted', async () => {
+  it('tells what changed since a version: applied to an index of the bans then, it gives the bans now', async () => {
+    const store = await open();
+    for (const id of ['kept', 'lifted', 'replaced']) await store.add(banOf(id));
+    const since = await store.version();
+    const index = new BanList(await store.load(Date.now()));
+
+    await store.remove('lifted');
+    await store.add(banOf('replaced', { reason: 'again' }));
+    await store.add(banOf('new', { kind: 'mute', room: 'lobby' }));
+    // Added and lifted since: only removed (the index never had it; removing nothing is fine).
+    await store.add(banOf('brief'));
+    await store.remove('brief');
+    // Lifted and added again since: only added, as it is now.
+    await store.add(banOf('back'));
+    await store.remove('back');
+    await store.add(banOf('back', { reason: 'returned' }));
+    // No change.
+    await store.remove('never-there');
+
+    const version = await store.version();
+    expect(await changesOf(store, since)).toEqual({
+      version,
+      added: [banOf('back', { reason: 'returned' }), banOf('new', { kind: 'mute', room: 'lobby' }), banOf('replaced', { reason: 'again' })],
+      removed: ['brief', 'lifted'],
+    });
+    const changes = await changesOf(store, since);
+    for (const id of changes.removed) index.remove(id);
+    for (const ban of changes.added) index.add(ban);
+    expect([...index.all()].sort(byId)).toEqual(await store.load(Date.now()));
+    // Nothing since the version it is at.
+    expect(await store.changes(version)).toEqual({ version, added: [], removed: [] });
+  });
+
+  it(`remembers the last ${BAN_LOG_SIZE} changes: null for a version before them, or one it never had`, async () => {
+    const store = await open();
+    const start = await store.version();
+    for (let i = 0; i < BAN_LOG_SIZE; i += 1) await store.add(banOf(`b${String(i).padStart(4, '0')}`));
+    // Exactly the log's length since `start`: still known.
+    expect((await changesOf(store, start)).added).toHaveLength(BAN_LOG_SIZE);
+    await store.add(banOf('one-more'));
+    expect(await store.changes(start)).toBeNull();
+    const known = await changesOf(store, start + 1);
+    expect(known.version).toBe(start + BAN_LOG_SIZE + 1);
+    expect(known.added.map((ban) => ban.id)).toEqual([...Array.from({ length: BAN_LOG_SIZE - 1 }, (_, i) => `b${String(i + 1).padStart(4, '0')}`), 'one-more']);
+    expect(await store.changes(known.version + 1)).toBeNull();
+    expect(await store.changes(start + 1.5)).toBeNull();
+  });
+
+  it('holds 100000 bans: all loaded in id order, each add and remove counted; one more is one change, not a load', async () => {
     const store = await open();
     const before = await store.version();
     const bans = await addMany(store, 100_000);
     expect(await store.version()).toBe(before + 100_000);
     expect(flat(await store.load(Date.now()))).toEqual(flat(bans));
+    // Far more changes than the log holds: the caller must load them all.
+    expect(await store.changes(before)).toBeNull();
+
+    const loaded = await store.version();
+    const extra = banOf('z-one-more');
+    await store.add(extra);
+    expect(await store.changes(loaded)).toEqual({ version: loaded + 1, added: [extra], removed: [] });
+
     for (let i = 0; i < 1_000; i += 1) expect(await store.remove((bans[i * 100] as Ban).id)).toEqual(bans[i * 100]);
-    expect(await store.version()).toBe(before + 101_000);
-    expect(flat(await store.load(Date.now()))).toEqual(flat(bans.filter((_, i) => i % 100 !== 0)));
+    expect(await store.version()).toBe(before + 101_001);
+    expect(await changesOf(store, loaded + 1)).toEqual({ version: before + 101_001, added: [], removed: bans.filter((_, i) => i % 100 === 0).map((ban) => ban.id) });
+    expect(flat(await store.load(Date.now()))).toEqual(flat([...bans.filter((_, i) => i % 100 !== 0), extra]));
   }, hundredThousandMs);
 
   it('refuses every call once closed', async () => {
@@ -129,6 +204,7 @@ function behavesAsABanStore(open: () => Promise<BanStore>, hundredThousandMs: nu
     await unavailable(store.remove('kept'));
     await unavailable(store.load(0));
     await unavailable(store.version());
+    await unavailable(store.changes(0));
   });
 }
 
@@ -156,6 +232,12 @@ describe('the SQLite ban store', () => {
     onCleanup('servers', () => file.close());
     expect(file.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(file.prepare('SELECT id, until FROM bans').all()).toEqual([{ id: 'one', until: null }]);
+    await store.remove('one');
+    // Each change logged in its own transaction, under the version it made.
+    expect(file.prepare('SELECT version, id, op FROM ban_log ORDER BY version').all()).toEqual([
+      { version: 1, id: 'one', op: 'add' },
+      { version: 2, id: 'one', op: 'remove' },
+    ]);
   });
 
   it('survives a close and a reopen on the same DATA_DIR, version and all', async () => {
@@ -170,6 +252,9 @@ describe('the SQLite ban store', () => {
     const again = openOn(dir);
     expect(await again.load(Date.now())).toEqual([bans[0], bans[2]]);
     expect(await again.version()).toBe(version);
+    // The log is in the file: a restarted worker asks what changed since the version it had.
+    await again.add(banOf('d'));
+    expect(await again.changes(version)).toEqual({ version: version + 1, added: [banOf('d')], removed: [] });
   });
 
   it('two stores on one file (two workers) see each other’s changes through version and load', async () => {
@@ -180,11 +265,36 @@ describe('the SQLite ban store', () => {
     await one.add(banOf('from-one'));
     expect(await two.version()).not.toBe(seen);
     expect((await two.load(Date.now())).map((ban) => ban.id)).toEqual(['from-one']);
+    expect(await two.changes(seen)).toEqual({ version: await two.version(), added: [banOf('from-one')], removed: [] });
 
     const seenByOne = await one.version();
     expect(await two.remove('from-one')).toEqual(banOf('from-one'));
     expect(await one.version()).not.toBe(seenByOne);
     expect(await one.load(Date.now())).toEqual([]);
+    expect(await one.changes(seenByOne)).toEqual({ version: await one.version(), added: [], removed: ['from-one'] });
+  });
+
+  it('a file of schema 1 (no log) gets one: what changed before it is unknown, what changes after is told', async () => {
+    const dir = freshDataDir();
+    const old = new Database(join(dir, BAN_DATABASE_FILE));
+    old.exec(`
+      CREATE TABLE bans (id TEXT PRIMARY KEY, json TEXT NOT NULL, until INTEGER) WITHOUT ROWID;
+      CREATE TABLE version (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
+      INSERT INTO version (one, n) VALUES (1, 1);
+    `);
+    old.prepare('INSERT INTO bans (id, json, until) VALUES (?, ?, NULL)').run('old', JSON.stringify(banOf('old')));
+    old.pragma('user_version = 1');
+    old.close();
+
+    const store = openOn(dir);
+    expect(await store.load(Date.now())).toEqual([banOf('old')]);
+    expect(await store.version()).toBe(1);
+    expect(await store.changes(0)).toBeNull();
+    await store.add(banOf('new'));
+    expect(await store.changes(1)).toEqual({ version: 2, added: [banOf('new')], removed: [] });
+    const file = new Database(join(dir, BAN_DATABASE_FILE), { readonly: true });
+    onCleanup('servers', () => file.close());
+    expect(file.pragma('user_version', { simple: true })).toBe(BAN_SCHEMA_VERSION);
   });
 
   it('skips a row that is no ban (written by hand) and loads the rest', async () => {
@@ -238,10 +348,14 @@ describe('the SQLite ban store', () => {
     await store.add(banOf('current'));
     const before = await store.version();
     renameSync(join(backupDir, BAN_DATABASE_FILE), join(dir, BAN_DATABASE_FILE));
-    expect(await store.version()).not.toBe(before);
+    // Its log counts another file's changes: what changed since a version of the old one is unknown.
+    expect(await store.changes(before)).toBeNull();
+    const restored = await store.version();
+    expect(restored).not.toBe(before);
     expect(await store.load(Date.now())).toEqual([banOf('from-backup')]);
     await store.add(banOf('after'));
     expect((await store.load(Date.now())).map((ban) => ban.id)).toEqual(['after', 'from-backup']);
+    expect(await store.changes(restored)).toEqual({ version: restored + 1, added: [banOf('after')], removed: [] });
   });
 
   describe('a DATA_DIR that cannot be used at start: DataDirError, saying why', () => {
@@ -302,12 +416,23 @@ describeWithRedis('the Redis ban store', () => {
 
   behavesAsABanStore(async () => (await openOn(redis.url)).store, 60_000);
 
-  it('is one hash and one counter in Redis', async () => {
+  it('is one hash, one counter and one log in Redis', async () => {
     const { client, store } = await openOn(redis.url);
     expect(store).toBeInstanceOf(RedisBanStore);
     await store.add(banOf('one'));
     expect(JSON.parse((await client.hGet(BANS_KEY, 'one')) as string)).toEqual(banOf('one'));
     expect(await client.get(BANS_VERSION_KEY)).toBe('1');
+    await store.remove('one');
+    expect(await client.zRangeWithScores(BANS_LOG_KEY, 0, -1)).toEqual([
+      { value: '1:add:one', score: 1 },
+      { value: '2:remove:one', score: 2 },
+    ]);
+  });
+
+  it('tells the changes of a ban whose id holds colons', async () => {
+    const { store } = await openOn(redis.url);
+    await store.add(banOf('a:b:c'));
+    expect(await store.changes(0)).toEqual({ version: 1, added: [banOf('a:b:c')], removed: [] });
   });
 
   it('survives a new client, version and all', async () => {
@@ -322,6 +447,9 @@ describeWithRedis('the Redis ban store', () => {
     const again = await openOn(redis.url);
     expect(await again.store.load(Date.now())).toEqual([banOf('b')]);
     expect(await again.store.version()).toBe(version);
+    // The same Redis: what changed since a version the old client read is known.
+    await again.store.add(banOf('c'));
+    expect(await again.store.changes(version)).toEqual({ version: version + 1, added: [banOf('c')], removed: [] });
   });
 
   it('two nodes see each other’s changes through version and load', async () => {
@@ -331,10 +459,12 @@ describeWithRedis('the Redis ban store', () => {
     await one.add(banOf('from-one'));
     expect(await two.version()).not.toBe(seen);
     expect(await two.load(Date.now())).toEqual([banOf('from-one')]);
+    expect(await two.changes(seen)).toEqual({ version: await two.version(), added: [banOf('from-one')], removed: [] });
     const seenByOne = await one.version();
     expect(await two.remove('from-one')).toEqual(banOf('from-one'));
     expect(await one.version()).not.toBe(seenByOne);
     expect(await one.load(Date.now())).toEqual([]);
+    expect(await one.changes(seenByOne)).toEqual({ version: await one.version(), added: [], removed: ['from-one'] });
   });
 
   it('skips an entry that is no ban (written by hand) and loads the rest', async () => {
@@ -364,12 +494,78 @@ describeWithRedis('the Redis ban store in an outage', () => {
     await unavailable(store.remove('before'));
     await unavailable(store.load(0));
     await unavailable(store.version());
+    await unavailable(store.changes(before));
 
     const back = event(client, 'ready');
     await redis.start();
     await back;
     await store.add(banOf('after'));
     expect(await store.version()).not.toBe(before);
+    // Its count started over: what changed since a version read before is unknown.
+    expect(await store.changes(before)).toBeNull();
     expect(await store.load(Date.now())).toEqual([banOf('after')]);
+  });
+});
+
+describe('a node’s index of the bans, kept current from the store’s changes', () => {
+  it('another worker’s ban and lift reach the index one at a time, the index not built again; past the log, it loads them all', async () => {
+    const dir = freshDataDir();
+    const rooms = new Rooms({ maxRooms: 10, historySize: 10, historyBytes: 1 << 20, store: memoryStore(), logger });
+    const moderation = new Moderation({ store: openBanStore({ dataDir: dir, redisUrl: null }, logger), rooms, logger, pollMs: 10 });
+    onCleanup('servers', async () => {
+      await moderation.close();
+      rooms.close();
+    });
+    const worker = closedAfterTest(openBanStore({ dataDir: dir, redisUrl: null }, logger));
+    await worker.add(banOf('a-first'));
+    await moderation.start();
+    const [first] = moderation.page(undefined, 10).bans;
+    expect(first?.id).toBe('a-first');
+    const who = { user: 'second', ip: '10.0.0.1' };
+
+    await worker.add(banOf('b-second', { user: 'second', room: 'alpha' }));
+    await waitUntil(() => moderation.banned(who, 'alpha') !== null, 'the other worker’s ban in the index');
+    const page = moderation.page(undefined, 10).bans;
+    expect(page.map((ban) => ban.id)).toEqual(['a-first', 'b-second']);
+    // Changed in place: the ban it held before is the very object it holds now.
+    expect(page[0]).toBe(first);
+
+    await worker.remove('a-first');
+    await waitUntil(() => moderation.page(undefined, 10).bans.length === 1, 'the lifted ban gone from the index');
+    const [second] = moderation.page(undefined, 10).bans;
+    expect(second?.id).toBe('b-second');
+
+    // More changes than the log holds, all made before the node's next poll (SQLite answers at once).
+    await Promise.all(Array.from({ length: BAN_LOG_SIZE + 1 }, (_, i) => worker.add(banOf(`c${String(i).padStart(4, '0')}`))));
+    await waitUntil(() => moderation.page(undefined, BAN_LOG_SIZE + 10).bans.length === BAN_LOG_SIZE + 2, 'every ban in the index');
+    const [reloaded] = moderation.page(undefined, 1).bans;
+    // Loaded again from the store: the same ban, a new object.
+    expect(reloaded).toEqual(second);
+    expect(reloaded).not.toBe(second);
+  });
+
+  it('a ban made through one server’s API ends a client’s connection on another sharing its DATA_DIR, and its lift lets them back', async () => {
+    const dir = freshDataDir();
+    const one = await startTestServer({ API_KEY: API_TEST_KEY, DATA_DIR: dir });
+    const two = await startTestServer({ API_KEY: API_TEST_KEY, DATA_DIR: dir });
+    const troll = await connectSio(two.url, { auth: { name: 'troll' }, room: 'alpha' });
+    const bystander = await connectSio(two.url, { auth: { name: 'ann' }, room: 'alpha' });
+    const kicked = new EventQueue<Kicked>('kicked');
+    const gone = new EventQueue<string>('disconnect');
+    troll.socket.on('kicked', (event) => kicked.push(event));
+    troll.socket.on('disconnect', (reason) => gone.push(reason));
+
+    const made = await callApi<Ban>(one.url, 'POST', '/api/bans', { json: { user: 'troll', room: 'alpha', reason: 'spam' } });
+    expect(made.status).toBe(201);
+    expect(await kicked.next()).toEqual({ room: 'alpha', reason: BANNED });
+    expect(await gone.next()).toBe('io server disconnect');
+    expect((await callApi<{ bans: Ban[] }>(two.url, 'GET', '/api/bans')).body.bans).toEqual([made.body]);
+    await expect(connectSio(two.url, { auth: { name: 'troll' }, room: 'alpha' })).rejects.toThrow(BANNED);
+    expect(await bystander.chat('still here')).toMatchObject({ ok: true });
+
+    expect((await callApi(one.url, 'DELETE', `/api/bans/${made.body.id}`)).status).toBe(200);
+    await waitUntil(async () => (await callApi<{ bans: Ban[] }>(two.url, 'GET', '/api/bans')).body.bans.length === 0, 'the lift on the other server');
+    const back = await connectSio(two.url, { auth: { name: 'troll' }, room: 'alpha' });
+    expect(await back.chat('back')).toMatchObject({ ok: true });
   });
 });

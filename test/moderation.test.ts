@@ -8,7 +8,7 @@ import { BANNED, ModerationClose, ModerationError, type BanAck, type Kicked } fr
 import { EventQueue } from './support/event-queue';
 import { signToken } from './support/jwt';
 import { connectRaw } from './support/raw-client';
-import { nextFrameOf } from './support/room-events';
+import { nextFrameOf, rawRequest } from './support/room-events';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
 
@@ -121,4 +121,17 @@ test('an admin bans an address in every room; another address is not affected', 
   await expect(as('other', {}, 'gamma', '127.0.0.2')).rejects.toThrow(BANNED);
   await expect(connectRaw(server.url, { token: await token({ sub: 'x', name: 'x' }) }, {}, { room: 'gamma', localAddress: '127.0.0.2' })).rejects.toThrow('HTTP 403');
   expect(await fromOne.chat('unaffected')).toMatchObject({ ok: true });
+});
+
+test('a moderator on a raw JSON connection kicks and mutes by request frames, answered by ref', async () => {
+  const { server, as } = await setup();
+  const raw = await connectRaw(server.url, { token: await token({ sub: 'mo', name: 'mo', role: 'moderator', rooms: ['alpha'] }), format: 'json', ack: '1' }, {}, { room: 'alpha' });
+  const troll = await as('troll');
+  const out = departures(troll);
+  expect(await rawRequest(raw, { type: 'kick', user: 'troll', reason: 'spam' })).toEqual({ type: 'ack', ref: expect.any(String), connections: 1 });
+  expect(await out.kicked.next()).toEqual({ room: 'alpha', reason: 'spam' });
+  expect(await rawRequest(raw, { type: 'mute', user: 'troll' })).toMatchObject({ type: 'ack', ban: { kind: 'mute', user: 'troll', room: 'alpha' } });
+  expect(await rawRequest(raw, { type: 'ban', user: 'troll', room: 'beta' })).toEqual({ type: 'error', error: ModerationError.Forbidden, ref: expect.any(String) });
+  const back = await as('troll');
+  expect(await back.chat('let me talk')).toEqual({ ok: false, error: 'muted' });
 });

@@ -153,8 +153,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     shutdown.add('leave the cluster', () => cluster.membership.leave());
   }
   await moderation.start();
-  shutdown.add('stop checking bans', () => moderation.close());
   shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
+  shutdown.add('stop checking bans', () => moderation.close());
   if (cluster !== null) shutdown.add('close the cluster', () => cluster.membership.close());
   shutdown.add('close rooms', () => rooms.close());
   // Last: whatever was sent until the clients closed is committed first.

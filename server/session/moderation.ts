@@ -5,7 +5,7 @@ import { BanList, type Subject } from '../access/ban-list';
 import type { Role } from '../access/jwt';
 import { isRoomName, ModerationError, type Ban, type BanAck, type BanKind, type KickAck, type ModerationErrorCode } from '../protocol';
 import type { Rooms } from '../room/rooms';
-import type { BanStore } from '../store/ban-store';
+import type { BanChanges, BanStore } from '../store/ban-store';
 import { plainIp } from '../support/ip';
 
 /** How often a node asks the ban store whether another node or worker changed the bans. */
@@ -43,9 +43,10 @@ const refused = (error: ModerationErrorCode): Refusal => ({ ok: false, error });
 /**
  * Kicks, bans and mutes, whatever asks (the API, a moderator's socket): who may, what is
  * checked, what is stored (BanStore), and the connections that end. Every node holds the
- * bans in a BanList and checks each handshake and each post against it; it loads them
- * again whenever the store's version changes, so a ban made on another node holds here
- * within BAN_POLL_MS, and ends the connections it covers here.
+ * bans in a BanList and checks each handshake and each post against it; whenever the
+ * store's version changes it takes what changed since (all of them only when the store
+ * no longer knows), so a ban made on another node holds here within BAN_POLL_MS, and
+ * ends the connections it covers here.
  */
 export class Moderation {
   private list = new BanList();
@@ -143,7 +144,15 @@ export class Moderation {
   /** A page of the bans in force, by id: the first `limit` after `after`; `next` the last id when more follow. */
   page(after: string | undefined, limit: number): { bans: Ban[]; next: string | null } {
     const now = this.now();
-    const bans = this.list.page(after, limit + 1).filter((ban) => ban.until === null || ban.until > now);
+    // Expired bans stay in the index until the next load: skipped here, a batch at a time.
+    const bans: Ban[] = [];
+    let cursor = after;
+    while (bans.length <= limit) {
+      const batch = this.list.page(cursor, limit + 1 - bans.length);
+      if (batch.length === 0) break;
+      for (const ban of batch) if (ban.until === null || ban.until > now) bans.push(ban);
+      cursor = batch.at(-1)?.id;
+    }
     const page = bans.slice(0, limit);
     return { bans: page, next: bans.length > limit ? (page.at(-1)?.id ?? null) : null };
   }
@@ -182,9 +191,11 @@ export class Moderation {
   }
 
   /**
-   * Loads the bans again when the store's version changed (another node or worker, or
-   * expiry dropped some), and ends the connections that the new ones cover here. A store
-   * that cannot be read keeps the bans known so far.
+   * Brings the bans up to the store's version when it changed (another node or worker,
+   * or expiry dropped some): applies what changed since this node's version, or loads
+   * them all when the store cannot tell (the first time, too many changes, another file
+   * or Redis); then ends the connections that the new bans cover here. A store that
+   * cannot be read keeps the bans known so far.
    */
   private async refresh(enforce: boolean): Promise<void> {
     if (this.refreshing) return;
@@ -192,17 +203,34 @@ export class Moderation {
     try {
       const version = await this.store.version();
       if (version === this.version) return;
-      const bans = await this.store.load(this.now());
-      const before = this.list;
-      this.list = new BanList(bans);
-      this.version = version;
-      if (enforce) for (const ban of bans) if (ban.kind === 'ban' && !before.has(ban.id)) this.enforce(ban);
+      const changes = this.version === null ? null : await this.store.changes(this.version);
+      const fresh = changes === null ? await this.reload(version) : this.apply(changes);
+      // Bans this node made itself are in its index already, and enforced when made.
+      if (enforce) for (const ban of fresh) if (ban.kind === 'ban') this.enforce(ban);
     } catch (err) {
       if (!enforce) throw err;
       this.options.logger.warn({ err: (err as Error).message }, 'bans could not be loaded; keeping the ones known');
     } finally {
       this.refreshing = false;
     }
+  }
+
+  /** Replaces the index with every ban in the store at `version`: answers those not in the index before. */
+  private async reload(version: number): Promise<Ban[]> {
+    const bans = await this.store.load(this.now());
+    const before = this.list;
+    this.list = new BanList(bans);
+    this.version = version;
+    return bans.filter((ban) => !before.has(ban.id));
+  }
+
+  /** Applies `changes` to the index, a ban at a time: answers the bans not in the index before. */
+  private apply(changes: BanChanges): Ban[] {
+    for (const id of changes.removed) this.list.remove(id);
+    const fresh = changes.added.filter((ban) => !this.list.has(ban.id));
+    for (const ban of changes.added) this.list.add(ban);
+    this.version = changes.version;
+    return fresh;
   }
 }
 

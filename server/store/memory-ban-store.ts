@@ -1,7 +1,7 @@
 import type { Ban } from '../protocol';
-import type { BanStore } from './ban-store';
+import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
-import { byId, expired } from './ban-records';
+import { byId, expired, foldLog, logCovers, type BanLogEntry } from './ban-records';
 
 /**
  * Bans kept in this process only (DATA_DIR=:memory:): gone at a restart, and not shared
@@ -9,14 +9,16 @@ import { byId, expired } from './ban-records';
  */
 export class MemoryBanStore implements BanStore {
   private readonly bans = new Map<string, Ban>();
-  private changes = 0;
+  private changeCount = 0;
+  /** The latest BAN_LOG_SIZE changes, oldest first. */
+  private readonly log: BanLogEntry[] = [];
   private closed = false;
 
   async add(ban: Ban): Promise<void> {
     this.usable();
     // A copy: what the caller changes afterwards is not what is kept, as with a file.
     this.bans.set(ban.id, { ...ban });
-    this.changes += 1;
+    this.logged('add', ban.id);
   }
 
   async remove(id: string): Promise<Ban | null> {
@@ -24,7 +26,7 @@ export class MemoryBanStore implements BanStore {
     const ban = this.bans.get(id);
     if (ban === undefined) return null;
     this.bans.delete(id);
-    this.changes += 1;
+    this.logged('remove', id);
     return expired(ban, Date.now()) ? null : { ...ban };
   }
 
@@ -40,11 +42,33 @@ export class MemoryBanStore implements BanStore {
 
   async version(): Promise<number> {
     this.usable();
-    return this.changes;
+    return this.changeCount;
+  }
+
+  async changes(since: number): Promise<BanChanges | null> {
+    this.usable();
+    const version = this.changeCount;
+    if (!logCovers(this.log[0]?.version ?? null, version, since)) return null;
+    // The log is in version order and without gaps: the changes after `since` are its tail.
+    const { added, removed } = foldLog(this.log.slice(this.log.length - (version - since)));
+    const bans: Ban[] = [];
+    for (const id of added) {
+      const ban = this.bans.get(id);
+      // Dropped by a load since, expired: gone as a lifted one is.
+      if (ban === undefined) removed.push(id);
+      else bans.push({ ...ban });
+    }
+    return { version, added: bans, removed };
   }
 
   close(): void {
     this.closed = true;
+  }
+
+  private logged(op: BanLogEntry['op'], id: string): void {
+    this.changeCount += 1;
+    this.log.push({ version: this.changeCount, op, id });
+    if (this.log.length > BAN_LOG_SIZE) this.log.shift();
   }
 
   private usable(): void {

@@ -1,8 +1,9 @@
 /**
  * With REDIS_URL: bans in one hash shared by every node, `chat:bans` (id -> the ban as
- * JSON), and the version every node watches, `chat:bans:version`, incremented in the
- * same transaction as each add and remove. A load reads the hash whole: a ban list is
- * small next to what Redis answers at once (100000 bans are a few megabytes).
+ * JSON); the version every node watches, `chat:bans:version`, and the log of the latest
+ * changes, `chat:bans:log`, both written in the same script as each add and remove. A
+ * load reads the hash whole: a ban list is small next to what Redis answers at once
+ * (100000 bans are a few megabytes); `changes` reads the log and the bans it names.
  *
  * Redis down is an outage: every call fails at once with StoreUnavailableError (the
  * connection has no offline queue) and the nodes keep the bans they hold.
@@ -10,26 +11,76 @@
 import type { Logger } from 'pino';
 import type { RedisClientType } from 'redis';
 import type { Ban } from '../protocol';
-import { byId, decodeBan, encodeBan, expired } from './ban-records';
-import type { BanStore } from './ban-store';
+import { byId, decodeBan, encodeBan, expired, foldLog, logCovers, type BanLogEntry } from './ban-records';
+import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
 
 /** Hash: ban id -> the ban as JSON. */
 export const BANS_KEY = 'chat:bans';
 /** Integer: how many adds and removes were ever made. */
 export const BANS_VERSION_KEY = 'chat:bans:version';
+/**
+ * Sorted set: the latest BAN_LOG_SIZE adds and removes, each scored by the version it
+ * made, as `<version>:<add|remove>:<id>` (the version keeps two changes of one id apart).
+ */
+export const BANS_LOG_KEY = 'chat:bans:log';
+
+const KEYS = [BANS_KEY, BANS_VERSION_KEY, BANS_LOG_KEY];
 
 /** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export type BanRedisClient = RedisClientType<{}, {}, {}, 3, {}>;
 
+/** Counts a change to the ban ARGV[1] and logs it as ARGV[2] (`add`, `remove`), keeping the latest ARGV[3]. */
+const LOG_CHANGE = `
+local function logged(id, op, size)
+  local version = redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[3], version, version .. ':' .. op .. ':' .. id)
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(size) + 1))
+end
+`;
+
+/** Keeps the ban ARGV[4] as ARGV[1]'s JSON. */
+const ADD_SCRIPT = `${LOG_CHANGE}
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+logged(ARGV[1], ARGV[2], ARGV[3])
+return 1
+`;
+
 /** Takes the ban out, counting the change only if there was one: answers its JSON, or nil. */
-const REMOVE_SCRIPT = `
+const REMOVE_SCRIPT = `${LOG_CHANGE}
 local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return nil end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('INCR', KEYS[2])
+logged(ARGV[1], ARGV[2], ARGV[3])
 return json
+`;
+
+/**
+ * What changed after version ARGV[1], read at once: the version, the oldest logged
+ * version (or -1 for none), the log's entries after ARGV[1], and each id they name with
+ * its ban's JSON (nil when gone).
+ */
+const CHANGES_SCRIPT = `
+local version = tonumber(redis.call('GET', KEYS[2]) or '0')
+local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+local oldest = -1
+if #first > 0 then oldest = tonumber(first[2]) end
+local entries = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[1], '+inf')
+local ids, seen = {}, {}
+for _, entry in ipairs(entries) do
+  local id = string.match(entry, '^%d+:%a+:(.*)$')
+  if not seen[id] then
+    seen[id] = true
+    ids[#ids + 1] = id
+  end
+end
+local bans = {}
+for i, id in ipairs(ids) do
+  bans[2 * i - 1] = id
+  bans[2 * i] = redis.call('HGET', KEYS[1], id)
+end
+return {version, oldest, entries, bans}
 `;
 
 /**
@@ -55,11 +106,11 @@ export class RedisBanStore implements BanStore {
   }
 
   async add(ban: Ban): Promise<void> {
-    await this.call(() => this.client.multi().hSet(BANS_KEY, ban.id, encodeBan(ban)).incr(BANS_VERSION_KEY).exec());
+    await this.call(() => this.client.eval(ADD_SCRIPT, { keys: KEYS, arguments: [ban.id, 'add', String(BAN_LOG_SIZE), encodeBan(ban)] }));
   }
 
   async remove(id: string): Promise<Ban | null> {
-    const json = await this.call(() => this.client.eval(REMOVE_SCRIPT, { keys: [BANS_KEY, BANS_VERSION_KEY], arguments: [id] }));
+    const json = await this.call(() => this.client.eval(REMOVE_SCRIPT, { keys: KEYS, arguments: [id, 'remove', String(BAN_LOG_SIZE)] }));
     if (typeof json !== 'string') return null;
     const ban = decodeBan(json);
     return ban === null || expired(ban, Date.now()) ? null : ban;
@@ -85,6 +136,30 @@ export class RedisBanStore implements BanStore {
     return this.reconnects * RECONNECT_SPAN + Number(count ?? 0);
   }
 
+  async changes(since: number): Promise<BanChanges | null> {
+    const reconnects = this.reconnects;
+    const span = reconnects * RECONNECT_SPAN;
+    // A version of another connection's span counts on a Redis that may have started over.
+    if (!(since >= span && since < span + RECONNECT_SPAN)) return null;
+    const reply = await this.call(() => this.client.eval(CHANGES_SCRIPT, { keys: KEYS, arguments: [String(since - span)] }));
+    if (this.reconnects !== reconnects) return null;
+    const [count, oldest, entries, bans] = reply as [number, number, string[], (string | null)[]];
+    if (!logCovers(oldest < 0 ? null : oldest, count, since - span)) return null;
+    const { added: addedIds, removed } = foldLog(entries.map(entryOf));
+    const stored = new Map<string, string | null>();
+    for (let i = 0; i < bans.length; i += 2) stored.set(bans[i] as string, bans[i + 1] ?? null);
+    const added: Ban[] = [];
+    for (const id of addedIds) {
+      const json = stored.get(id) ?? null;
+      const ban = json === null ? null : decodeBan(json);
+      if (json !== null && ban === null) this.logger.warn({ key: BANS_KEY, id }, 'a stored ban is not readable; skipped');
+      // Dropped by a load since (expired), or not readable: gone as a lifted one is.
+      if (ban === null) removed.push(id);
+      else added.push(ban);
+    }
+    return { version: span + count, added, removed };
+  }
+
   close(): void {
     this.closed = true;
     this.client.off('ready', this.onReady);
@@ -101,4 +176,11 @@ export class RedisBanStore implements BanStore {
       throw new StoreUnavailableError(reason);
     }
   }
+}
+
+/** A log entry, `<version>:<op>:<id>`, as foldLog takes it (the id may hold colons). */
+function entryOf(entry: string): Pick<BanLogEntry, 'op' | 'id'> {
+  const opStart = entry.indexOf(':') + 1;
+  const idStart = entry.indexOf(':', opStart) + 1;
+  return { op: entry.slice(opStart, idStart - 1) as BanLogEntry['op'], id: entry.slice(idStart) };
 }

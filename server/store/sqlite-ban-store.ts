@@ -1,9 +1,9 @@
 /**
  * Bans in a SQLite file of their own under DATA_DIR, `moderation.sqlite`, apart from the
  * messages: a ban is rare and small, the messages' file is busy and bounded, and each
- * can be backed up or reset alone. Workers of WORKERS > 1 share the file; a counter row,
- * written in the transaction of each add and remove, is the version every one of them
- * watches.
+ * can be backed up or reset alone. Workers of WORKERS > 1 share the file; a counter row
+ * and a log of the latest changes, written in the transaction of each add and remove,
+ * are the version every one of them watches and what changed since theirs.
  *
  * Durability as the message store's: WAL, `synchronous=NORMAL` (a commit survives the
  * process's death, not a power cut). Each call checks that the file is still the one it
@@ -15,8 +15,8 @@ import { mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Ban } from '../protocol';
-import { decodeBan, encodeBan, expired } from './ban-records';
-import type { BanStore } from './ban-store';
+import { decodeBan, encodeBan, expired, foldLog, logCovers, type BanLogEntry } from './ban-records';
+import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
 import { COMPANIONS, sameFile, statOrNull } from './sqlite/database';
 import { DataDirError, openFailureOf, reasonOf } from './sqlite/faults';
@@ -25,7 +25,19 @@ import { BUSY_TIMEOUT_MS } from './sqlite/schema';
 export const BAN_DATABASE_FILE = 'moderation.sqlite';
 
 /** The schema's version (`PRAGMA user_version`). */
-export const BAN_SCHEMA_VERSION = 1;
+export const BAN_SCHEMA_VERSION = 2;
+
+/**
+ * `ban_log`: the latest BAN_LOG_SIZE adds and removes, each under the version it made.
+ * Schema 1 is schema 2 without it.
+ */
+const CREATE_LOG = `
+CREATE TABLE ban_log (
+  version INTEGER PRIMARY KEY,
+  id      TEXT NOT NULL,
+  op      TEXT NOT NULL
+);
+`;
 
 /**
  * `bans`: each ban as JSON, by id (so that a load reads them in id order), with its end
@@ -43,7 +55,7 @@ CREATE TABLE version (
   n   INTEGER NOT NULL
 );
 INSERT INTO version (one, n) VALUES (1, 0);
-`;
+${CREATE_LOG}`;
 
 /**
  * What `version` answers: the file's counter, plus this many for each file opened after
@@ -64,6 +76,13 @@ interface Row {
   until: number | null;
 }
 
+/** What the log tells in one read: the count then, and the bans added and ids removed since. */
+interface LoggedChanges {
+  count: number;
+  rows: Row[];
+  removed: string[];
+}
+
 /** One open file and its statements. */
 interface Connection {
   db: Db;
@@ -75,6 +94,8 @@ interface Connection {
   add: (ban: Ban) => void;
   remove: (id: string) => Row | undefined;
   dropExpired: (now: number) => void;
+  /** Null when the log no longer holds every change after `since` (a count in this file). */
+  changes: (since: number) => LoggedChanges | null;
 }
 
 export class SqliteBanStore implements BanStore {
@@ -138,6 +159,28 @@ export class SqliteBanStore implements BanStore {
   async version(): Promise<number> {
     const count = this.run((c) => c.count.get() as number);
     return this.reopened * FILE_SPAN + count;
+  }
+
+  async changes(since: number): Promise<BanChanges | null> {
+    const logged = this.run((c) => {
+      // Read once the file now at the path is open: a `since` of another file's span is unknown here.
+      const span = this.reopened * FILE_SPAN;
+      if (!(since >= span && since < span + FILE_SPAN)) return null;
+      const found = c.changes(since - span);
+      return found === null ? null : { ...found, count: span + found.count };
+    });
+    if (logged === null) return null;
+    const added: Ban[] = [];
+    for (const row of logged.rows) {
+      const ban = decodeBan(row.json);
+      if (ban !== null) {
+        added.push(ban);
+        continue;
+      }
+      this.options.logger.warn({ path: this.path, id: row.id }, 'a stored ban is not readable; skipped');
+      logged.removed.push(row.id);
+    }
+    return { version: logged.count, added, removed: logged.removed };
   }
 
   /** Closes the file, its log checkpointed into it and emptied first. */
@@ -255,8 +298,11 @@ function ensureBanSchema(db: Db): void {
   if (found === BAN_SCHEMA_VERSION) return;
   if (found > BAN_SCHEMA_VERSION) throw new Error(`written by a newer version of this server (schema ${found}; this one knows ${BAN_SCHEMA_VERSION})`);
   db.transaction(() => {
-    if (version() === BAN_SCHEMA_VERSION) return;
-    db.exec(CREATE_SCHEMA);
+    const now = version();
+    if (now === BAN_SCHEMA_VERSION) return;
+    // A file of schema 1 gets an empty log: what changed before it is unknown, so
+    // `changes` since a version before it answers null.
+    db.exec(now === 0 ? CREATE_SCHEMA : CREATE_LOG);
     db.pragma(`user_version = ${BAN_SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -264,26 +310,52 @@ function ensureBanSchema(db: Db): void {
 function prepare(db: Db, path: string): Connection {
   const insert = db.prepare<[string, string, number | null]>('INSERT OR REPLACE INTO bans (id, json, until) VALUES (?, ?, ?)');
   const remove = db.prepare<[string], Row>('DELETE FROM bans WHERE id = ? RETURNING id, json, until');
-  const bump = db.prepare('UPDATE version SET n = n + 1');
+  const count = db.prepare<[], number>('SELECT n FROM version').pluck();
+  const bump = db.prepare<[], number>('UPDATE version SET n = n + 1 RETURNING n').pluck();
+  const log = db.prepare<[number, string, string]>('INSERT INTO ban_log (version, id, op) VALUES (?, ?, ?)');
+  const trim = db.prepare<[number]>('DELETE FROM ban_log WHERE version <= ?');
+  const oldest = db.prepare<[], number | null>('SELECT MIN(version) FROM ban_log').pluck();
+  const logAfter = db.prepare<[number], Pick<BanLogEntry, 'op' | 'id'>>('SELECT op, id FROM ban_log WHERE version > ? ORDER BY version');
+  const one = db.prepare<[string], Row>('SELECT id, json, until FROM bans WHERE id = ?');
   const dropExpired = db.prepare<[number]>('DELETE FROM bans WHERE until <= ?');
+  /** Counts a change and logs it, in the caller's transaction; the log keeps the latest BAN_LOG_SIZE. */
+  const logged = (op: BanLogEntry['op'], id: string) => {
+    const version = bump.get() as number;
+    log.run(version, id, op);
+    trim.run(version - BAN_LOG_SIZE);
+  };
   return {
     db,
     file: statSync(path),
     companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)),
     all: db.prepare<[], Row>('SELECT id, json, until FROM bans ORDER BY id'),
-    count: db.prepare<[], number>('SELECT n FROM version').pluck(),
+    count,
     add: db.transaction((ban: Ban) => {
       insert.run(ban.id, encodeBan(ban), ban.until);
-      bump.run();
+      logged('add', ban.id);
     }),
     remove: db.transaction((id: string) => {
       const row = remove.get(id);
-      if (row !== undefined) bump.run();
+      if (row !== undefined) logged('remove', id);
       return row;
     }),
     // Expired bans are no change: every node skips them already.
     dropExpired: (now: number) => {
       dropExpired.run(now);
     },
+    // One read transaction: the count, the log and the bans as one commit left them.
+    changes: db.transaction((since: number): LoggedChanges | null => {
+      const now = count.get() as number;
+      if (!logCovers(oldest.get() ?? null, now, since)) return null;
+      const { added, removed } = foldLog(logAfter.all(since));
+      const rows: Row[] = [];
+      for (const id of added) {
+        const row = one.get(id);
+        // Dropped by a load since, expired: gone as a lifted one is.
+        if (row === undefined) removed.push(id);
+        else rows.push(row);
+      }
+      return { count: now, rows, removed };
+    }),
   };
 }

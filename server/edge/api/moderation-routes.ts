@@ -41,6 +41,7 @@ export function addModerationRoutes(router: Router, moderation: Moderation, body
     })
     .post(async (req, res) => {
       const body = await readJsonBody(req, bodyLimit);
+      if (typeof body !== 'object' || body === null) throw new ApiError(400, ApiErrorCode.InvalidBan);
       const kind = (body as { kind?: unknown } | null)?.kind ?? 'ban';
       if (kind !== 'ban' && kind !== 'mute') throw new ApiError(400, ApiErrorCode.InvalidBan);
       const { kind: _kind, ...request } = body as Record<string, unknown>;

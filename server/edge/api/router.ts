@@ -146,7 +146,9 @@ function answerError(logger: Logger) {
       return;
     }
     if (err instanceof URIError) {
-      sendError(res, 400, undecodableParameter(req.path));
+      // A ban's id that cannot be decoded is no ban's: 404, as any unknown one.
+      if (req.path.startsWith('/bans/')) sendError(res, 404, ApiErrorCode.NotFound);
+      else sendError(res, 400, undecodableParameter(req.path));
       return;
     }
     logger.error({ err, method: req.method, path: redactUrl(req.originalUrl) }, 'API request failed');

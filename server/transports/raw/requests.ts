@@ -90,6 +90,11 @@ export function handleRequest(client: RawClient, request: Record<string, unknown
       return member.read(request, answerer(client, ref, () => ({})));
     case 'history':
       return member.history(request, (a) => (a.ok ? send(client, { type: 'history', messages: a.messages, more: a.more, ...(ref === undefined ? {} : { ref }) }) : send(client, refusal(a.error, ref))));
+    case 'kick':
+      return member.kick(request, answerer(client, ref, (a) => ({ connections: a.connections })));
+    case 'ban':
+    case 'mute':
+      return member.ban(request.type, request, answerer(client, ref, (a) => ({ ban: a.ban })));
     case 'unread':
       return member.unread((a) => (a.ok ? send(client, { type: 'unread', rooms: a.rooms, ...(ref === undefined ? {} : { ref }) }) : send(client, refusal(a.error, ref))));
     default:

@@ -86,7 +86,9 @@ export class RoomNamespaces {
       for (const socket of [...namespace.sockets.values()]) {
         const user = socket.data.identity?.sub ?? socket.data.name ?? '';
         if (!match({ user, ip: plainIp(socket.handshake.address) })) continue;
-        socket.emit('kicked', { room, reason });
+        // To this node's socket at once: with connection state recovery on (Redis), a plain
+        // socket.emit waits for the adapter, and would arrive after the disconnect.
+        namespace.local.to(socket.id).emit('kicked', { room, reason });
         socket.disconnect();
         ended += 1;
       }
@@ -94,7 +96,7 @@ export class RoomNamespaces {
     return ended;
   }
 
-    /** A notice for this node's Socket.IO clients of the room only (see RoomSink.notice). */
+  /** A notice for this node's Socket.IO clients of the room only (see RoomSink.notice). */
   private noticeHere(names: readonly string[], notice: Notice): void {
     let count = 0;
     for (const name of names) {
