@@ -1,7 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { bearerMatches } from './bearer';
-import { adminPage } from './admin-page';
-import { chatPage } from './chat-page';
+import { servePage } from './pages';
 import type { Metrics } from '../support/metrics';
 import { HELLO_TEXT, RAW_PATH } from '../protocol';
 
@@ -28,8 +27,8 @@ export function createApp(options: AppOptions): Express {
     res.type('text/html').send(HELLO_TEXT);
   });
 
-  app.use(chatPage());
-  app.use(adminPage());
+  app.use(servePage('/chat', 'web', 'chat.css'));
+  app.use(servePage('/admin', 'admin', 'admin.css'));
 
   // A plain GET on the WebSocket endpoint (a browser tab, curl): say what it is rather
   // than a bare 404. Real handshakes never get here, they are upgrades. `req.secure`: this

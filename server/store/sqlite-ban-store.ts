@@ -11,7 +11,7 @@
  * fresh one if none), or the call fails with StoreUnavailableError while it cannot be.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { statSync, unlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Ban } from '../protocol';
@@ -19,7 +19,7 @@ import { decodeBan, encodeBan, expired, foldLog, logCovers, type BanLogEntry } f
 import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
 import { COMPANIONS, sameFile, statOrNull } from './sqlite/database';
-import { DataDirError, openFailureOf, reasonOf } from './sqlite/faults';
+import { DataDirError, makeDataDir, openFailureOf, reasonOf } from './sqlite/faults';
 import { BUSY_TIMEOUT_MS } from './sqlite/schema';
 
 export const BAN_DATABASE_FILE = 'moderation.sqlite';
@@ -113,14 +113,7 @@ export class SqliteBanStore implements BanStore {
    */
   constructor(private readonly options: SqliteBanStoreOptions) {
     this.path = join(resolve(options.dir), BAN_DATABASE_FILE);
-    try {
-      mkdirSync(options.dir, { recursive: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // EEXIST: the path is a file; ENOTDIR: one of its parents is.
-      const reason = code === 'EEXIST' || code === 'ENOTDIR' ? `not a directory (${(err as Error).message})` : (err as Error).message;
-      throw new DataDirError(options.dir, reason);
-    }
+    makeDataDir(options.dir);
     try {
       this.connection = openBanDatabase(this.path);
     } catch (err) {

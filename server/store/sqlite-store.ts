@@ -16,7 +16,7 @@
  * leaves at most HISTORY_KEEP messages per room and at most MAX_STORED_ROOMS rooms and
  * MAX_STORED_BYTES in all, and a start reads one row instead of one per room.
  */
-import { mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage, HistoryMessage, UserRoom } from '../protocol';
@@ -34,7 +34,7 @@ import {
   type StoredRoom,
 } from './message-store';
 import { COMPANIONS, openDatabase, sameFile, statOrNull, type OpenDatabase, type Pending } from './sqlite/database';
-import { DataDirError, openFailureOf, reasonOf } from './sqlite/faults';
+import { DataDirError, makeDataDir, openFailureOf, reasonOf } from './sqlite/faults';
 import { idOf } from './sqlite/pages';
 import { messageBytes } from './sqlite/schema';
 
@@ -78,14 +78,7 @@ export class SqliteStore implements MessageStore {
    */
   constructor(private readonly options: SqliteStoreOptions) {
     this.path = join(resolve(options.dir), DATABASE_FILE);
-    try {
-      mkdirSync(options.dir, { recursive: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // EEXIST: the path is a file; ENOTDIR: one of its parents is.
-      const reason = code === 'EEXIST' || code === 'ENOTDIR' ? `not a directory (${(err as Error).message})` : (err as Error).message;
-      throw new DataDirError(options.dir, reason);
-    }
+    makeDataDir(options.dir);
     try {
       this.connection = this.connect();
     } catch (err) {

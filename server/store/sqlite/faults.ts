@@ -1,5 +1,5 @@
 /** What can go wrong with DATA_DIR and its database, said in words an operator can act on. */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 
 /** DATA_DIR cannot be used at start: the message names the path and the reason. */
 export class DataDirError extends Error {
@@ -41,3 +41,15 @@ export function openFailureOf(dir: string, err: unknown): string {
   return reasonOf(err);
 }
 
+
+/** Makes DATA_DIR if need be; throws DataDirError when it cannot be (a file is in the way, no permission). */
+export function makeDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // EEXIST: the path is a file; ENOTDIR: one of its parents is.
+    const reason = code === 'EEXIST' || code === 'ENOTDIR' ? `not a directory (${(err as Error).message})` : (err as Error).message;
+    throw new DataDirError(dir, reason);
+  }
+}
