@@ -132,7 +132,9 @@ describe('stored history: over all rooms', () => {
     await stop(first);
     const afterFirst = databaseBytes();
     expect(storedText()).toBeLessThanOrEqual(bound);
-    expect(storedText()).toBeGreaterThan(bound / 2);
+    // Rooms go whole, the idlest first, so what stays may be well under the bound (two
+    // rooms gone in quick succession leave less than half): never nothing.
+    expect(storedText()).toBeGreaterThan(0);
     expect(afterFirst).toBeLessThan(3 * bound);
     // What went was the oldest: each room holds a run of its newest messages, or nothing
     // when it went whole, as the room idle longest.
