@@ -1,26 +1,12 @@
-import type { Logger } from 'pino';
-import { isRefusal, type Admission, type Refusal, type Ticket } from '../access/admission';
+import { isRefusal, type Refusal, type Ticket } from '../access/admission';
 import type { Credentials } from '../access/credentials';
-import type { FloodControl } from '../room/flood-control';
-import type { Rooms } from '../room/rooms';
-import type { ExpiryClock } from '../support/expiry-clock';
-import type { Metrics, TransportName } from '../support/metrics';
-import type { Moderation } from './moderation';
+import type { TransportName } from '../support/metrics';
 import type { SessionServices } from './services';
 import { Session } from './session';
 
-export interface SessionCoreOptions {
-  rooms: Rooms;
-  admission: Admission;
-  credentials: Credentials;
-  /** Message and byte budgets, kept per address across reconnects. */
-  floodControl: FloodControl;
-  /** Ends each member when its token expires. */
-  expiry: ExpiryClock;
-  maxMessageBytes: number;
-  moderation: Moderation;
-  metrics: Metrics;
-  logger: Logger;
+/** What a SessionCore is built from: the services its sessions use, and the check of what clients show to get in. */
+export interface SessionCoreOptions extends SessionServices {
+  readonly credentials: Credentials;
 }
 
 /**
@@ -29,24 +15,17 @@ export interface SessionCoreOptions {
  * connection counts (`admit`), its Session, and through that its Members, one per room.
  * Transports parse their wire into these calls and write what comes back; they decide
  * nothing of their own about who may do what.
+ *
+ * It holds its options as they were given (declared once, in SessionServices and
+ * SessionCoreOptions: the interface below merges them into the class).
  */
-export class SessionCore implements SessionServices {
-  readonly rooms: Rooms;
-  readonly admission: Admission;
-  readonly credentials: Credentials;
-  readonly floodControl: FloodControl;
-  readonly expiry: ExpiryClock;
-  readonly maxMessageBytes: number;
-  readonly moderation: Moderation;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
+export interface SessionCore extends SessionCoreOptions {}
+export class SessionCore {
   /** Set when the server starts shutting down: a handshake still checking its token is then refused. */
   closing = false;
 
   constructor(options: SessionCoreOptions) {
-    ({ rooms: this.rooms, admission: this.admission, credentials: this.credentials } = options);
-    ({ floodControl: this.floodControl, expiry: this.expiry, maxMessageBytes: this.maxMessageBytes } = options);
-    ({ metrics: this.metrics, logger: this.logger, moderation: this.moderation } = options);
+    Object.assign(this, options);
   }
 
   /**
