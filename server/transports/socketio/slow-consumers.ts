@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { unsentBytes, webSocketOf } from '../../internals/engine-io';
 import type { DrainState, SlowConsumerRule } from '../../session/slow-consumer';
 import type { Metrics } from '../../support/metrics';
+import { atTurnEnd } from '../../support/turn-end';
 import type { EngineConnection } from './server';
 
 /** Read once: it runs for every connection in every turn that broadcasts (see fast-path.ts). */
@@ -46,15 +47,21 @@ export class SlowConnections {
     return this.connections.values();
   }
 
-  /** Something was broadcast: the connections are judged at the end of this turn. */
+  /**
+   * Something was broadcast: the connections are judged at the end of this turn, after
+   * the flushes it asked for (atTurnEnd: also when the broadcast came from the store's
+   * commit at the end of the turn, where a setImmediate would wait a whole turn).
+   */
   afterBroadcast(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.judgeAll();
-    });
+    atTurnEnd(this.judgeQueued);
   }
+
+  private readonly judgeQueued = (): void => {
+    this.scheduled = false;
+    this.judgeAll();
+  };
 
   private judgeAll(): void {
     for (const conn of this.connections) {
