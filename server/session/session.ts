@@ -26,7 +26,12 @@ const ROOM_LIMIT: RoomRefusal = { error: RoomError.RoomLimit };
  * one room; a Socket.IO connection in one per namespace it joins.
  */
 export class Session implements MemberConnection {
-  readonly budget: Budget | null;
+  /**
+   * Opened with its first member: a handshake that never gets into a room (refused, or an
+   * Engine.IO connection that joins no namespace) takes no part of its address's budget.
+   */
+  budget: Budget | null = null;
+  private budgetOpened = false;
   /** Rooms it is in or joining: counted when claimed, so that many joins at once cannot pass the limit together. */
   private rooms = 0;
   private closed = false;
@@ -35,9 +40,7 @@ export class Session implements MemberConnection {
     readonly services: SessionServices,
     readonly ticket: Ticket,
     readonly transport: TransportName,
-  ) {
-    this.budget = services.floodControl.open(ticket.ip);
-  }
+  ) {}
 
   get ip(): string {
     return this.ticket.ip;
@@ -72,6 +75,10 @@ export class Session implements MemberConnection {
    */
   member(room: Room, identity: Identity | null, requestedName: unknown, wire: MemberWire): Member {
     this.services.admission.prove(this.ticket);
+    if (!this.budgetOpened) {
+      this.budgetOpened = true;
+      this.budget = this.services.floodControl.open(this.ticket.ip);
+    }
     return new Member(this, room, identity, requestedName, wire);
   }
 
