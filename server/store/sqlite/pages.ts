@@ -73,10 +73,11 @@ export function prepareReads(db: Db): Reads {
     )
     .raw();
   const exists = db.prepare<[string, number, number], { one: number }>('SELECT 1 AS one FROM messages WHERE room = ? AND ms = ? AND seq = ?');
-  // Bounded by LIMIT: counts up to HISTORY_KEEP rows at most.
+  // Bounded by LIMIT: counts up to HISTORY_KEEP rows at most; asked only of a room that holds more.
   const newerThan = db.prepare<[string, number, number, number], { count: number }>(
     'SELECT count(*) AS count FROM (SELECT 1 FROM messages WHERE room = ? AND (ms, seq) > (?, ?) LIMIT ?)',
   );
+  const roomCount = db.prepare<[string], number>('SELECT count FROM rooms WHERE name = ?').pluck();
   // One query for a whole page: the reactions of every message between two ids (in a
   // room without any, one look into an empty part of the index).
   const reactions = db.prepare<[string, number, number, number, number, number, number], ReactionRow>(
@@ -173,7 +174,9 @@ export function prepareReads(db: Db): Reads {
       const { messages, more } = takePage(room, after.iterate(room, ms, ms, seq, limit + 1), limit, maxBytes);
       // A room not written since HISTORY_KEEP was lowered still holds more; to a reader
       // those are gone already.
-      const kept = exists.get(room, ms, seq) !== undefined && (newerThan.get(room, ms, seq, keep)?.count ?? 0) < keep;
+      // Every message of a room within HISTORY_KEEP is kept: its count (one row) says so.
+      const kept =
+        exists.get(room, ms, seq) !== undefined && ((roomCount.get(room) ?? 0) <= keep || (newerThan.get(room, ms, seq, keep)?.count ?? 0) < keep);
       return { messages, complete: kept, more };
     },
 
