@@ -10,17 +10,16 @@
  * opened; a removed or replaced file is closed and the file now at the path opened (a
  * fresh one if none), or the call fails with StoreUnavailableError while it cannot be.
  */
-import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { statSync, unlinkSync, type Stats } from 'node:fs';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Ban } from '../protocol';
 import { decodeBan, encodeBan, expired, foldLog, logCovers, type BanLogEntry } from './ban-records';
 import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
-import { COMPANIONS, sameFile, statOrNull } from './sqlite/database';
+import { dropMovedFile, identityOf, openWalFile, sameFile, statOrNull } from './sqlite/database';
 import { DataDirError, makeDataDir, openFailureOf, reasonOf } from './sqlite/faults';
-import { BUSY_TIMEOUT_MS } from './sqlite/schema';
 
 export const BAN_DATABASE_FILE = 'moderation.sqlite';
 
@@ -248,40 +247,20 @@ export class SqliteBanStore implements BanStore {
    */
   private drop(connection: Connection): void {
     this.connection = null;
-    try {
-      connection.db.close();
-    } catch {
-      // Closing a database whose file is gone may fail; it is dropped either way.
-    }
-    COMPANIONS.forEach((suffix, i) => {
-      const path = this.path + suffix;
-      if (!sameFile(statOrNull(path), connection.companions[i] ?? null)) return;
-      try {
-        unlinkSync(path);
-      } catch {
-        // Gone already (another worker removed it).
-      }
-    });
+    dropMovedFile(connection.db, this.path, connection.companions);
     this.options.logger.warn({ path: this.path }, 'ban store file removed or replaced; closed it');
   }
 }
 
 /** Opens the file at `path` (creating it if need be), makes its schema, proves it can be written. Throws what SQLite throws. */
 function openBanDatabase(path: string): Connection {
-  const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    // A lifted ban names a user or an address: overwritten with zeros, not left in free space.
-    db.pragma('secure_delete = ON');
+  // With secure_delete (openWalFile): a lifted ban names a user or an address.
+  return openWalFile(path, (db) => {
     ensureBanSchema(db);
     // Proves that the file can be written now, not at the first ban.
     db.prepare('UPDATE version SET n = n').run();
     return prepare(db, path);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  });
 }
 
 /** Creates the schema in a new file; one worker does it, the others find it done. */
@@ -319,8 +298,7 @@ function prepare(db: Db, path: string): Connection {
   };
   return {
     db,
-    file: statSync(path),
-    companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)),
+    ...identityOf(path),
     all: db.prepare<[], Row>('SELECT id, json, until FROM bans ORDER BY id'),
     count,
     add: db.transaction((ban: Ban) => {

@@ -16,7 +16,7 @@
  * leaves at most HISTORY_KEEP messages per room and at most MAX_STORED_ROOMS rooms and
  * MAX_STORED_BYTES in all, and a start reads one row instead of one per room.
  */
-import { statSync, unlinkSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage, HistoryMessage, UserRoom } from '../protocol';
@@ -33,7 +33,7 @@ import {
   type StoredPage,
   type StoredRoom,
 } from './message-store';
-import { COMPANIONS, openDatabase, sameFile, statOrNull, type OpenDatabase, type Pending } from './sqlite/database';
+import { dropMovedFile, openDatabase, sameFile, statOrNull, type OpenDatabase, type Pending } from './sqlite/database';
 import { DataDirError, makeDataDir, openFailureOf, reasonOf } from './sqlite/faults';
 import { idOf } from './sqlite/pages';
 import { messageBytes } from './sqlite/schema';
@@ -259,23 +259,8 @@ export class SqliteStore implements MessageStore {
    * connection opened (a backup restored with its own -wal is left alone).
    */
   private dropMoved(connection: OpenDatabase): void {
-    try {
-      connection.db.close();
-    } catch {
-      // Closing a database whose file is gone may fail; it is dropped either way.
-    }
     this.connection = null;
-    const removed: string[] = [];
-    COMPANIONS.forEach((suffix, i) => {
-      const path = this.path + suffix;
-      if (!sameFile(statOrNull(path), connection.companions[i] ?? null)) return;
-      try {
-        unlinkSync(path);
-        removed.push(path);
-      } catch {
-        // Gone already (another worker of the same DATA_DIR removed it).
-      }
-    });
+    const removed = dropMovedFile(connection.db, this.path, connection.companions);
     this.options.logger.warn({ path: this.path, removed }, 'closed a removed or replaced database file; removed what it left beside it');
   }
 

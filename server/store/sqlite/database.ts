@@ -5,7 +5,7 @@
  * it commits.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { statSync, type Stats } from 'node:fs';
+import { statSync, unlinkSync, type Stats } from 'node:fs';
 import type { ChatMessage } from '../../protocol';
 import type { AppendCallback, ChangeCallback, ChangeRefusal, ChangeResult, MessageChange, StoreBounds } from '../message-store';
 import { prepareChanges, type Made, type RoomCounts } from './changes';
@@ -104,22 +104,70 @@ export const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !=
  * Throws what SQLite throws.
  */
 export function openDatabase(path: string, bounds: StoreBounds): OpenDatabase {
-  const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    // Per connection: what a delete or an edit removes is overwritten with zeros, in the
-    // log and the file, not left in free space for anyone reading the file.
-    db.pragma('secure_delete = ON');
+  return openWalFile(path, (db) => {
     ensureSchema(db);
     db.exec('CREATE TABLE IF NOT EXISTS probe (one INTEGER PRIMARY KEY CHECK (one = 1))');
     // Proves that the file can be written now, not at the first message.
     db.prepare('INSERT OR REPLACE INTO probe (one) VALUES (1)').run();
     return prepare(db, path, bounds);
+  });
+}
+
+/**
+ * Opens a store's file at `path` (creating it if need be) as every store file is opened,
+ * then `setUp` (its schema, its statements); closes it again if that throws. Throws what
+ * SQLite throws.
+ *
+ * WAL with `synchronous=NORMAL` (a commit survives the process's death, not a power cut);
+ * another worker's lock waited for; and, per connection, what a delete or an edit removes
+ * overwritten with zeros, in the log and the file, not left in free space.
+ */
+export function openWalFile<T>(path: string, setUp: (db: Db) => T): T {
+  const db = new Database(path, { fileMustExist: false, timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('secure_delete = ON');
+    return setUp(db);
   } catch (err) {
     db.close();
     throw err;
   }
+}
+
+/**
+ * The identity of the file at `path` and of its `-wal` and `-shm` as opened: a removed or
+ * replaced file is noticed before it is written to, and its companions are not applied to
+ * another one put in its place (dropMovedFile).
+ */
+export function identityOf(path: string): { file: Stats; companions: (Stats | null)[] } {
+  return { file: statSync(path), companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)) };
+}
+
+/**
+ * Closes `db`, whose file at `path` was removed or replaced, and removes the `-wal` and
+ * `-shm` left beside it if they are still the very files it opened (`companions`): they
+ * hold the old file's last commits, which SQLite would replay onto the file now there.
+ * A backup restored with its own -wal is left alone. Answers the paths removed.
+ */
+export function dropMovedFile(db: Db, path: string, companions: readonly (Stats | null)[]): string[] {
+  try {
+    db.close();
+  } catch {
+    // Closing a database whose file is gone may fail; it is dropped either way.
+  }
+  const removed: string[] = [];
+  COMPANIONS.forEach((suffix, i) => {
+    const companion = path + suffix;
+    if (!sameFile(statOrNull(companion), companions[i] ?? null)) return;
+    try {
+      unlinkSync(companion);
+      removed.push(companion);
+    } catch {
+      // Gone already (another worker of the same DATA_DIR removed it).
+    }
+  });
+  return removed;
 }
 
 function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
@@ -234,8 +282,7 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
   });
   return {
     db,
-    file: statSync(path),
-    companions: COMPANIONS.map((suffix) => statOrNull(path + suffix)),
+    ...identityOf(path),
     totals: db.prepare(`SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq FROM rooms WHERE name = '${TOTALS}'`),
     reads: prepareReads(db),
     commitBatch,
