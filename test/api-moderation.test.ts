@@ -8,16 +8,15 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { BANNED, ModerationClose, type Ban, type Kicked } from '../server/protocol';
+import { BANNED, ModerationClose, type Ban } from '../server/protocol';
 import type { RedisProcess } from '../tools/redis-process';
 import { API_TEST_KEY, callApi, type ApiCallOptions } from './support/api';
 import { freshDataDir } from './support/data-dir';
-import { EventQueue } from './support/event-queue';
 import { UPGRADE_HEADERS } from './support/http-upgrade';
 import { MULTI_PROCESS_START_MS, startNodes, type ClusterNode } from './support/nodes';
 import { connectRaw, type RawConnectOptions, type RawTestClient } from './support/raw-client';
 import { describeWithRedis, startRedis } from './support/redis';
-import { nextFrameOf } from './support/room-events';
+import { departures, nextFrameOf } from './support/room-events';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
 import { waitUntil, within } from './support/wait';
@@ -64,15 +63,6 @@ const sio = (url: string, name: string, where: Where = {}) =>
 function raw(url: string, name: string, where: Where = {}, format: 'json' | 'text' = 'json'): Promise<RawTestClient> {
   const options: RawConnectOptions = { room: where.room ?? 'alpha', ...(where.localAddress ? { localAddress: where.localAddress } : {}) };
   return connectRaw(url, format === 'json' ? { name, format } : { name }, {}, options);
-}
-
-/** What a Socket.IO client hears when it is moved out: `kicked`, then its disconnect reason. */
-function departures(client: SioTestClient) {
-  const kicked = new EventQueue<Kicked>('kicked');
-  const gone = new EventQueue<string>('disconnect');
-  client.socket.on('kicked', (event) => kicked.push(event));
-  client.socket.on('disconnect', (reason) => gone.push(reason));
-  return { kicked, gone };
 }
 
 /** Resolves once a Socket.IO client has heard `kicked` with `reason` and been disconnected by the server. */

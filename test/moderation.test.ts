@@ -4,13 +4,12 @@
  * outside the token's rooms, against an admin, malformed). One node; the API's routes and
  * two nodes are in api-moderation.test.ts.
  */
-import { BANNED, ModerationClose, ModerationError, type BanAck, type Kicked } from '../server/protocol';
-import { EventQueue } from './support/event-queue';
+import { BANNED, ModerationClose, ModerationError, type BanAck } from '../server/protocol';
 import { signToken } from './support/jwt';
 import { connectRaw } from './support/raw-client';
-import { nextFrameOf, rawRequest } from './support/room-events';
+import { departures, nextFrameOf, rawRequest } from './support/room-events';
 import { startTestServer } from './support/server';
-import { connectSio, type SioTestClient } from './support/sio-client';
+import { connectSio } from './support/sio-client';
 
 const SECRET = 'a-secret-of-at-least-32-bytes-for-hs256!';
 const signer = { alg: 'HS256', key: new TextEncoder().encode(SECRET) };
@@ -21,15 +20,6 @@ async function setup() {
   const as = async (sub: string, extra: Record<string, unknown> = {}, room = 'alpha', localAddress?: string) =>
     connectSio(server.url, { auth: { token: await token({ sub, name: sub, ...extra }) }, room, ...(localAddress ? { localAddress } : {}) });
   return { server, as };
-}
-
-/** What a Socket.IO client hears when it is moved out: `kicked`, then its disconnect reason. */
-function departures(client: SioTestClient) {
-  const kicked = new EventQueue<Kicked>('kicked');
-  const gone = new EventQueue<string>('disconnect');
-  client.socket.on('kicked', (event) => kicked.push(event));
-  client.socket.on('disconnect', (reason) => gone.push(reason));
-  return { kicked, gone };
 }
 
 test('a moderator kicks a user from the room: Socket.IO hears kicked, raw closes 4001; they may come back', async () => {

@@ -1,5 +1,7 @@
 import { isRefusal, type Refusal, type Ticket } from '../access/admission';
 import type { Credentials } from '../access/credentials';
+import type { Identity } from '../access/jwt';
+import { displayName } from '../room/names';
 import type { TransportName } from '../support/metrics';
 import type { SessionServices } from './services';
 import { Session } from './session';
@@ -41,6 +43,19 @@ export class SessionCore {
       this.logger.info({ transport, ip, status: answer.status }, `refused: ${answer.reason}`);
     }
     return answer;
+  }
+
+  /**
+   * Whether a ban keeps a handshake out of `room` (counted when it does): its user is its
+   * token's `sub` (`identity`), else the name it asks for, cleaned as its member's will be.
+   * With no ban in force, nothing is computed.
+   */
+  banned(identity: Identity | null, requestedName: unknown, ip: string, room: string): boolean {
+    if (!this.moderation.inForce) return false;
+    const user = identity?.sub ?? (typeof requestedName === 'string' ? displayName(requestedName) : '');
+    if (this.moderation.banned({ user, ip }, room) === null) return false;
+    this.metrics.reject('banned');
+    return true;
   }
 
   /** A ticket whose handshake opened no session. */

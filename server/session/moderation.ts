@@ -82,6 +82,11 @@ export class Moderation {
     await this.store.close();
   }
 
+  /** Whether any ban or mute is in force (or expired and not yet dropped). */
+  get inForce(): boolean {
+    return this.list.size > 0;
+  }
+
   /** The ban that keeps `who` out of `room` now, or null. Two map lookups. */
   banned(who: Subject, room: string): Ban | null {
     return this.list.size === 0 ? null : this.list.find('ban', { user: who.user, ip: plainIp(who.ip) }, room, this.now());

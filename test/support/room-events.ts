@@ -3,9 +3,10 @@
  * change events on a Socket.IO client, and a raw JSON client's frames by type.
  */
 import type { ChatSocket } from '../../client/connect';
-import type { MessageDelete, MessageEdit, Reaction, ReadMarker } from '../../server/protocol';
+import type { Kicked, MessageDelete, MessageEdit, Reaction, ReadMarker } from '../../server/protocol';
 import { EventQueue } from './event-queue';
 import type { RawTestClient } from './raw-client';
+import type { SioTestClient } from './sio-client';
 
 export interface ChangeQueues {
   edits: EventQueue<MessageEdit>;
@@ -45,4 +46,13 @@ export async function rawRequest(client: RawTestClient, request: Record<string, 
     const frame = JSON.parse(await client.messages.next(timeoutMs)) as Record<string, unknown>;
     if (frame.ref === ref) return frame;
   }
+}
+
+/** What a Socket.IO client hears when it is moved out: `kicked`, then its disconnect reason. */
+export function departures(client: SioTestClient) {
+  const kicked = new EventQueue<Kicked>('kicked');
+  const gone = new EventQueue<string>('disconnect');
+  client.socket.on('kicked', (event) => kicked.push(event));
+  client.socket.on('disconnect', (reason) => gone.push(reason));
+  return { kicked, gone };
 }

@@ -6,7 +6,6 @@ import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/cred
 import { rejectUpgrade } from '../../access/reject-upgrade';
 import type { Config } from '../../config';
 import { ChatError, CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ChatErrorCode, type RawAckFrame, type RawErrorFrame } from '../../protocol';
-import { displayName } from '../../room/names';
 import type { SessionCore } from '../../session/core';
 import type { Room } from '../../room/room';
 import { isRoomRefusal, type Session } from '../../session/session';
@@ -207,11 +206,7 @@ export class RawTransport implements RawClientHost {
     if (socket.destroyed) return;
     if (this.core.closing) return rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
     if (isEntryRefusal(entry)) return rejectUpgrade(socket, entry.status, entry.message);
-    const who = { user: entry?.sub ?? (query.name === undefined ? '' : displayName(query.name)), ip: req.socket.remoteAddress ?? 'unknown' };
-    if (this.core.moderation.banned(who, roomName) !== null) {
-      this.core.metrics.reject('banned');
-      return rejectUpgrade(socket, 403, UpgradeRefusal.Banned);
-    }
+    if (this.core.banned(entry, query.name, req.socket.remoteAddress ?? 'unknown', roomName)) return rejectUpgrade(socket, 403, UpgradeRefusal.Banned);
     this.admit(req, socket, head, roomName, query, entry);
   }
 

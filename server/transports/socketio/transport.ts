@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import type { Config } from '../../config';
 import { BANNED, ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
-import { displayName } from '../../room/names';
 import type { SessionCore } from '../../session/core';
 import type { Room } from '../../room/room';
 import type { Member, MemberWire, PostReply } from '../../session/member';
@@ -231,11 +230,7 @@ export class SocketIoTransport {
 
   /** Whether a ban keeps this socket's user (its token's, else the name it asks for) or address out of `room`; counted. */
   private isBanned(socket: ChatSocket, room: string): boolean {
-    const requested = authOf(socket).name;
-    const who = { user: socket.data.identity?.sub ?? (typeof requested === 'string' ? displayName(requested) : ''), ip: socket.handshake.address };
-    if (this.core.moderation.banned(who, room) === null) return false;
-    this.core.metrics.reject('banned');
-    return true;
+    return this.core.banned(socket.data.identity ?? null, authOf(socket).name, socket.handshake.address, room);
   }
 
   private accept(socket: ChatSocket): void {
