@@ -311,7 +311,9 @@ export class Member {
 
   /** Muted (or banned) in this room, by user or by address. */
   private isMuted(): boolean {
-    return this.session.services.moderation.muted({ user: this.user ?? this.name, ip: this.session.ip }, this.room.name) !== null;
+    const { moderation } = this.session.services;
+    // Asked for every post: with no ban in force, nothing more is done.
+    return moderation.inForce && moderation.muted({ user: this.user ?? this.name, ip: this.session.ip }, this.room.name) !== null;
   }
 
   /** Who this member is when it changes message `id`; `moderates`: a moderator or an admin may (delete). */
