@@ -42,6 +42,9 @@ const schema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, 
   } else if (keys.length === 0 && jwtSet.length > 0) {
     ctx.addIssue({ code: 'custom', path: [jwtSet[0] as string], message: `needs one of ${JWT_KEY_VARIABLES.join(', ')}` });
   }
+  for (const hook of ['WEBHOOK_URL', 'PUBLISH_HOOK_URL'] as const) {
+    if (v[hook] !== null && v.WEBHOOK_SECRET === null) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: `must be set with ${hook} (it signs every request)` });
+  }
   if (jwtSet.length > 0 && v.CHAT_TOKEN !== null) {
     ctx.addIssue({ code: 'custom', path: ['CHAT_TOKEN'], message: `cannot be combined with ${jwtSet.join(', ')}: use either CHAT_TOKEN or JWT` });
   }

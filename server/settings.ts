@@ -115,6 +115,15 @@ const jwksUrl = z
   }, 'must be an http:// or https:// URL');
 
 
+/** An `http(s)://` URL, or empty. */
+const httpUrl = jwksUrl;
+
+/** A Standard Webhooks secret: `whsec_` and the base64 of at least 16 bytes, or empty. */
+const webhookSecret = z
+  .string()
+  .trim()
+  .refine((text) => text === '' || (/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text.slice(6), 'base64').length >= 16), 'must be whsec_ and the base64 of a key of at least 16 bytes');
+
 /** An empty value is `null`: the setting is off. */
 const orNull = <T extends z.ZodType<string>>(schema: T) => schema.transform((value: string) => (value === '' ? null : value));
 
@@ -177,6 +186,14 @@ export const SETTINGS = {
   JWT_JWKS_URL: setting(null, '', jwksUrl, '`http(s)://` URL of a JSON Web Key Set (your identity provider\'s `jwks_uri`): tokens signed by any of its keys (`RS256`, `ES256`, `EdDSA`), picked by `kid`'),
   JWT_ISSUER: setting(null, '', z.string().trim(), 'when set, a token\'s `iss` must be exactly this'),
   JWT_AUDIENCE: setting(null, '', z.string().trim(), 'when set, a token\'s `aud` must be (or include) this'),
+  WEBHOOK_URL: setting('webhookUrl', '', orNull(httpUrl), '`http(s)://` URL that receives this server\'s events (rooms occupied and vacated, members, messages, moderation), batched and signed as Standard Webhooks, from a durable outbox (see Webhooks). Needs `WEBHOOK_SECRET`'),
+  WEBHOOK_SECRET: setting('webhookSecret', '', orNull(webhookSecret), '`whsec_` and a base64 key: signs every webhook and publish hook request (Standard Webhooks 1.0)', { secret: true }),
+  WEBHOOK_MAX_AGE: setting('webhookMaxAgeS', '86400', integer(1, 365 * 86_400), 'seconds an undelivered event is kept and retried (24 h); older ones are dropped, logged and counted'),
+  WEBHOOK_TIMEOUT_MS: setting('webhookTimeoutMs', '5000', integer(100, 600_000), 'how long a delivery may take to get its answer\'s status; then it counts as failed and is retried'),
+  WEBHOOK_RETRY_MAX_MS: setting('webhookRetryMaxMs', '600000', integer(100, 86_400_000), 'the longest wait between retries (10 min): after the n-th failure in a row the wait is random, up to 1 s times 2^n, and at most this'),
+  PUBLISH_HOOK_URL: setting('publishHookUrl', '', orNull(httpUrl), '`http(s)://` URL asked before each client\'s message (or edit) is stored: it allows, rejects (with a reason the sender sees) or replaces it (see Webhooks). Needs `WEBHOOK_SECRET`'),
+  PUBLISH_HOOK_TIMEOUT_MS: setting('publishHookTimeoutMs', '1000', integer(10, 60_000), 'how long the publish hook has to answer'),
+  PUBLISH_HOOK_ON_ERROR: setting('publishHookOnError', 'reject', z.enum(['reject', 'allow'], { error: 'must be reject or allow' }), 'what a message becomes when the publish hook fails to answer in time or answers nonsense: `reject` (the sender gets `unavailable`) or `allow`'),
   SOCKETIO_FAST_PATH: setting('socketIoFastPath', 'on', z.enum(['on', 'off']).transform((value) => value === 'on'), '`off`: every Socket.IO packet takes engine.io\'s own path (see Socket.IO fast path). For comparing, or if a client misbehaves with the fast path on'),
 } as const;
 

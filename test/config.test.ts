@@ -50,6 +50,14 @@ describe('configuration', () => {
       tls: null,
       jwt: null,
       socketIoFastPath: true,
+      webhookUrl: null,
+      webhookSecret: null,
+      webhookMaxAgeS: 86400,
+      webhookTimeoutMs: 5000,
+      webhookRetryMaxMs: 600000,
+      publishHookUrl: null,
+      publishHookTimeoutMs: 1000,
+      publishHookOnError: 'reject',
     });
   });
 
@@ -88,6 +96,14 @@ describe('configuration', () => {
       ALLOWED_HOSTS: 'Chat.Example.com, localhost:8000,[::1]:8000',
       API_KEY: 'backend-key',
       API_RATE_LIMIT: '7',
+      WEBHOOK_URL: 'https://backend.example/hooks',
+      WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      WEBHOOK_MAX_AGE: '3600',
+      WEBHOOK_TIMEOUT_MS: '2000',
+      WEBHOOK_RETRY_MAX_MS: '60000',
+      PUBLISH_HOOK_URL: 'http://127.0.0.1:9000/publish',
+      PUBLISH_HOOK_TIMEOUT_MS: '250',
+      PUBLISH_HOOK_ON_ERROR: 'allow',
     });
     expect(config).toEqual({
       port: 9000,
@@ -129,6 +145,14 @@ describe('configuration', () => {
       tls: null,
       jwt: null,
       socketIoFastPath: false,
+      webhookUrl: 'https://backend.example/hooks',
+      webhookSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      webhookMaxAgeS: 3600,
+      webhookTimeoutMs: 2000,
+      webhookRetryMaxMs: 60000,
+      publishHookUrl: 'http://127.0.0.1:9000/publish',
+      publishHookTimeoutMs: 250,
+      publishHookOnError: 'allow',
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toBe('*');
@@ -229,9 +253,32 @@ describe('configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(`${name}=${JSON.stringify(value)}: ${problem}`);
   });
 
+  it.each([
+    [{ PUBLISH_HOOK_URL: 'http://127.0.0.1:9000/hook' }, 'WEBHOOK_SECRET=<hidden>: must be set with PUBLISH_HOOK_URL (it signs every request)'],
+    [{ PUBLISH_HOOK_URL: 'ftp://hooks.example/hook' }, 'PUBLISH_HOOK_URL="ftp://hooks.example/hook": must be an http:// or https:// URL'],
+    [{ PUBLISH_HOOK_ON_ERROR: 'maybe' }, 'PUBLISH_HOOK_ON_ERROR="maybe": must be reject or allow'],
+  ])('refuses the publish hook settings %j', (env, problem) => {
+    expect(() => loadConfig(env)).toThrow(problem);
+  });
+
   it('refuses a buffer ceiling below MAX_BUFFERED_BYTES', () => {
     expect(() => loadConfig({ MAX_BUFFERED_BYTES: '1048576', BUFFERED_CEILING_BYTES: '65536' })).toThrow(
       'BUFFERED_CEILING_BYTES="65536": must be at least MAX_BUFFERED_BYTES',
+    );
+  });
+
+  it('refuses a webhook without its secret, a secret of the wrong shape (never showing it), and a URL that is not http(s)', () => {
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://backend.example/hooks' })).toThrow('WEBHOOK_SECRET=<hidden>: must be set with WEBHOOK_URL');
+    let error: unknown;
+    try {
+      loadConfig({ WEBHOOK_URL: 'https://backend.example/hooks', WEBHOOK_SECRET: 'not-a-whsec-secret' });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).problems).toEqual(['WEBHOOK_SECRET=<hidden>: must be whsec_ and the base64 of a key of at least 16 bytes']);
+    expect(String(error)).not.toContain('not-a-whsec-secret');
+    expect(() => loadConfig({ WEBHOOK_URL: 'ftp://backend.example', WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' })).toThrow(
+      'WEBHOOK_URL="ftp://backend.example": must be an http:// or https:// URL',
     );
   });
 

@@ -130,6 +130,7 @@ export class Room {
     this.arriving = Math.max(0, this.arriving - 1);
     this.presence.add(name, user);
     this.emptySince = 0;
+    this.store.events?.member(this.name, { key: user ?? name, name, user }, 1, this.now());
     return this.announce('join', JOIN_TEXT, name, user);
   }
 
@@ -137,6 +138,7 @@ export class Room {
   leave(name: string, user?: string): Notice {
     this.presence.remove(name, user);
     this.markIfEmpty();
+    this.store.events?.member(this.name, { key: user ?? name, name, user }, -1, this.now());
     return this.announce('leave', LEAVE_TEXT, name, user);
   }
 

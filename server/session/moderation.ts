@@ -114,6 +114,7 @@ export class Moderation {
     if (target === null) return refused(ModerationError.Unavailable);
     const connections = target.kick(user, reason || 'kicked');
     this.options.logger.info({ room, user, by: by.name, reason, connections }, 'kicked');
+    this.options.rooms.store.events?.record(room, 'moderation.kick', { user, reason: reason || 'kicked', by: by.name }, this.now());
     return { ok: true, connections };
   }
 
@@ -134,6 +135,7 @@ export class Moderation {
     }
     this.list.add(checked);
     this.options.logger.info({ ...checked }, kind === 'ban' ? 'banned' : 'muted');
+    this.options.rooms.store.events?.record(checked.room, kind === 'ban' ? 'moderation.ban' : 'moderation.mute', checked, checked.at);
     if (kind === 'ban') this.enforce(checked);
     return { ok: true, ban: checked };
   }

@@ -16,6 +16,8 @@ import {
   type StoredPage,
   type StoredRoom,
 } from './message-store';
+import { MemoryOutbox } from './memory-outbox';
+import { createdEvent, deletedEvent, editedEvent } from './webhook-events';
 
 export interface MemoryStoreOptions {
   /** HISTORY_KEEP: messages kept per room. */
@@ -23,6 +25,9 @@ export interface MemoryStoreOptions {
   /** HISTORY_BYTES: at most this much text per room, so that memory stays bounded. */
   maxBytes: number;
   ids?: MessageIdGenerator;
+  /** WEBHOOK_URL is set: keep an outbox of events (in memory, as everything here). */
+  events?: boolean;
+  now?: () => number;
 }
 
 /** One room's messages, and who reacted with what to which of them. */
@@ -43,15 +48,18 @@ export class MemoryStore implements MessageStore {
   private readonly kept = new Map<string, Kept>();
   /** User -> room -> the newest message id they have read there. */
   private readonly reads = new Map<string, Map<string, string>>();
+  readonly events: MemoryOutbox | undefined;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.ids = options.ids ?? new MessageIdGenerator();
+    this.events = options.events === true ? new MemoryOutbox() : undefined;
   }
 
   append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
     const { id, at } = this.ids.next();
     const message: ChatMessage = user === undefined ? { id, text, name, at } : { id, text, name, at, user };
     this.keptOf(room).history.add(message);
+    this.events?.add(createdEvent(room, message));
     done(null, message);
   }
 
@@ -122,6 +130,7 @@ export class MemoryStore implements MessageStore {
         const refusal = refusalFor(message, change.by);
         if (refusal !== null) return refusal;
         result = { kind: 'edit', id: change.id, text: change.text, version: (message.version ?? 0) + 1, editedAt: change.at };
+        this.events?.add(editedEvent(room, message, change.text, result.version, change.at));
         break;
       }
       case 'delete': {
@@ -129,6 +138,7 @@ export class MemoryStore implements MessageStore {
         if (refusal !== null) return refusal;
         kept.reactions.delete(change.id);
         result = { kind: 'delete', id: change.id };
+        this.events?.add(deletedEvent(room, change.id, (this.options.now ?? Date.now)()));
         break;
       }
       case 'react': {

@@ -1,5 +1,6 @@
 import type { ChatMessage, HistoryMessage, MessageDelete, MessageEdit, Reaction, UserRoom } from '../protocol';
 import { jsonBytes } from '../support/json-bytes';
+import type { EventOutbox } from './event-outbox';
 
 /** Told once what became of a message given to `MessageStore.append`. */
 export type AppendCallback = (error: StoreUnavailableError | null, message: ChatMessage | null) => void;
@@ -150,6 +151,11 @@ export interface MessageStore {
   userRooms(user: string, limit: number): readonly UserRoom[] | Promise<readonly UserRoom[]>;
   /** The rooms that have stored messages, by name: the first `query.limit` after `query.after`. */
   rooms(query: RoomQuery): readonly StoredRoom[] | Promise<readonly StoredRoom[]>;
+  /**
+   * The webhook outbox (WEBHOOK_URL set): the store then records each message's event in
+   * the commit that stores it, and every other event in order with its writes.
+   */
+  readonly events?: EventOutbox | undefined;
   /** Why messages are refused now, or null while they are taken (for /readyz). */
   problem(): string | null;
   /**

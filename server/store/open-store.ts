@@ -18,9 +18,10 @@ export interface IdSlot {
  * DATA_DIR cannot be used.
  */
 export function openLocalStore(config: Config, logger: Logger, slot: IdSlot = { offset: 0, stride: 1 }): MessageStore {
+  const events = config.webhookUrl !== null;
   if (config.dataDir === null) {
     const ids = new MessageIdGenerator(Date.now, slot.offset, slot.stride);
-    return new MemoryStore({ keep: config.historyKeep, maxBytes: config.historyBytes, ids });
+    return new MemoryStore({ keep: config.historyKeep, maxBytes: config.historyBytes, ids, events });
   }
   return new SqliteStore({
     dir: config.dataDir,
@@ -30,5 +31,7 @@ export function openLocalStore(config: Config, logger: Logger, slot: IdSlot = { 
     logger,
     idOffset: slot.offset,
     idStride: slot.stride,
+    // Each worker counts its own connections (a worker that died and started again lets its old ones go).
+    events: events ? { node: slot.stride > 1 ? `worker-${slot.offset}` : 'local' } : undefined,
   });
 }

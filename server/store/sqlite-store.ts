@@ -33,7 +33,8 @@ import {
   type StoredPage,
   type StoredRoom,
 } from './message-store';
-import { dropMovedFile, openDatabase, sameFile, statOrNull, type OpenDatabase, type Pending } from './sqlite/database';
+import { dropMovedFile, openDatabase, sameFile, statOrNull, type OpenDatabase, type OutboxOptions, type Pending } from './sqlite/database';
+import { SqliteOutbox } from './sqlite-outbox';
 import { DataDirError, makeDataDir, openFailureOf, reasonOf } from './sqlite/faults';
 import { idOf } from './sqlite/pages';
 import { messageBytes } from './sqlite/schema';
@@ -58,6 +59,8 @@ export interface SqliteStoreOptions {
   /** Worker `offset` of `stride` (WORKERS > 1 sharing one file): ids stay unique. */
   idOffset?: number;
   idStride?: number;
+  /** WEBHOOK_URL is set: keep the webhook outbox, as this node (a worker's own name). */
+  events?: OutboxOptions | undefined;
   now?: () => number;
 }
 
@@ -70,6 +73,7 @@ export class SqliteStore implements MessageStore {
   private broken: string | null = null;
   private readonly checker: NodeJS.Timeout;
   private readonly flushNow = () => this.flush();
+  readonly events: SqliteOutbox | undefined;
 
   /**
    * Opens (creating it if need be) the database under `options.dir`. Throws DataDirError
@@ -88,6 +92,21 @@ export class SqliteStore implements MessageStore {
     this.continueIds(this.connection);
     this.checker = setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.checker.unref();
+    const events = options.events;
+    if (events !== undefined) {
+      this.events = new SqliteOutbox(
+        {
+          enqueue: (pending) => {
+            this.batch.push(pending);
+            this.scheduleFlush();
+          },
+          reading: (read) => this.reading((c) => read(c.outbox as NonNullable<typeof c.outbox>)),
+        },
+        options.now,
+      );
+      // The members this node counted before it last stopped (it may have been killed) are gone.
+      this.reading((c) => c.outbox?.releaseNode(events.node, (options.now ?? Date.now)()));
+    }
   }
 
   append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
@@ -152,7 +171,7 @@ export class SqliteStore implements MessageStore {
 
   private connect(): OpenDatabase {
     const { keep, maxRooms = 0, maxBytes = 0 } = this.options;
-    return openDatabase(this.path, { keep, maxRooms, maxBytes });
+    return openDatabase(this.path, { keep, maxRooms, maxBytes }, this.options.events ?? null);
   }
 
   /** From now on ids are greater than the newest this file ever stored: one row read, whatever the number of rooms. */
@@ -172,6 +191,7 @@ export class SqliteStore implements MessageStore {
       // Each sender hears, whatever another's callback does: a room waits for its answer.
       try {
         if ('change' in pending) pending.done(failure ?? (pending.outcome as NonNullable<typeof pending.outcome>));
+        else if (!('message' in pending)) continue;
         else if (failure === null) pending.done(null, pending.message);
         else pending.done(failure, null);
       } catch (err) {

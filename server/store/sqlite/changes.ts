@@ -11,6 +11,7 @@ import { MAX_REACTIONS, type HistoryMessage } from '../../protocol';
 import { refusalFor } from '../changes';
 import { idParts } from '../message-id';
 import type { ChangeRefusal, ChangeResult, MessageChange } from '../message-store';
+import type { EditedMessage } from '../webhook-events';
 
 /** What a room holds: its row of `rooms`. */
 export interface RoomCounts {
@@ -25,11 +26,14 @@ export interface Made {
   outcome: ChangeResult | ChangeRefusal;
   bytes: number;
   counts: RoomCounts | null;
+  /** The message an edit changed, for its webhook event. */
+  message?: EditedMessage;
 }
 
 /** What a change needs to know of its message; text and name by their size only. */
 interface Found {
   at: number;
+  name: string;
   user: string | null;
   version: number;
   deleted: number;
@@ -51,7 +55,7 @@ function asMessage(id: string, found: Found): HistoryMessage {
 export function prepareChanges(db: Db): (room: string, change: MessageChange) => Made {
   const key = 'room = ? AND ms = ? AND seq = ?';
   const find = db.prepare<Key, Found>(
-    `SELECT at, user, version, deleted, length(CAST(name AS BLOB)) AS nameBytes, length(CAST(text AS BLOB)) AS textBytes
+    `SELECT at, name, user, version, deleted, length(CAST(name AS BLOB)) AS nameBytes, length(CAST(text AS BLOB)) AS textBytes
      FROM messages WHERE ${key}`,
   );
   const edit = db.prepare<[string, number, ...Key]>(`UPDATE messages SET text = ?, version = version + 1, edited_at = ? WHERE ${key}`);
@@ -121,7 +125,8 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
         edit.run(change.text, change.at, ...at);
         const bytes = Buffer.byteLength(change.text, 'utf8') - found.textBytes;
         const outcome: ChangeResult = { kind: 'edit', id: change.id, text: change.text, version: found.version + 1, editedAt: change.at };
-        return { outcome, bytes, counts: adjustRoom.get(room, bytes, 0) ?? null };
+        const message: EditedMessage = { id: change.id, name: found.name, at: found.at, user: found.user ?? undefined };
+        return { outcome, bytes, counts: adjustRoom.get(room, bytes, 0) ?? null, message };
       }
       case 'delete': {
         const refusal = refusalFor(asMessage(change.id, found), change.by);

@@ -8,7 +8,10 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import { statSync, unlinkSync, type Stats } from 'node:fs';
 import type { ChatMessage } from '../../protocol';
 import type { AppendCallback, ChangeCallback, ChangeRefusal, ChangeResult, MessageChange, StoreBounds } from '../message-store';
+import type { MemberRef } from '../event-outbox';
+import { createdEvent, deletedEvent, editedEvent, type NewEvent } from '../webhook-events';
 import { prepareChanges, type Made, type RoomCounts } from './changes';
+import { prepareOutbox, type OutboxReader, type OutboxWriter } from './outbox';
 import { prepareReads, type Reads } from './pages';
 import { BUSY_TIMEOUT_MS, ensureSchema, ROW_BYTES, TOTALS } from './schema';
 
@@ -31,8 +34,18 @@ export interface PendingChange {
   outcome: ChangeResult | ChangeRefusal | null;
 }
 
+/** A webhook event that describes no message (moderation), or a member's connection come or gone. */
+export type PendingEvent =
+  | { room: string | null; event: NewEvent }
+  | { room: string; member: MemberRef; delta: 1 | -1; at: number };
+
 /** What a turn's commit writes, in the order it was asked for. */
-export type Pending = PendingMessage | PendingChange;
+export type Pending = PendingMessage | PendingChange | PendingEvent;
+
+/** The outbox of a store with webhooks on: this node's name among the workers sharing the file. */
+export interface OutboxOptions {
+  node: string;
+}
 
 /** The row TOTALS: every room's counts added up, and the newest id ever stored. */
 export interface Totals {
@@ -62,6 +75,8 @@ export interface OpenDatabase {
   companions: (Stats | null)[];
   totals: Statement<[], Totals>;
   reads: Reads;
+  /** The webhook outbox's reads and lease; null with webhooks off. */
+  outbox: OutboxReader | null;
   commitBatch: (batch: readonly Pending[]) => void;
 }
 
@@ -103,13 +118,13 @@ export const sameFile = (a: Stats | null, b: Stats | null) => a !== null && b !=
  * proves it can be written now (not at the first message), and prepares its statements.
  * Throws what SQLite throws.
  */
-export function openDatabase(path: string, bounds: StoreBounds): OpenDatabase {
+export function openDatabase(path: string, bounds: StoreBounds, events: OutboxOptions | null = null): OpenDatabase {
   return openWalFile(path, (db) => {
     ensureSchema(db);
     db.exec('CREATE TABLE IF NOT EXISTS probe (one INTEGER PRIMARY KEY CHECK (one = 1))');
     // Proves that the file can be written now, not at the first message.
     db.prepare('INSERT OR REPLACE INTO probe (one) VALUES (1)').run();
-    return prepare(db, path, bounds);
+    return prepare(db, path, bounds, events);
   });
 }
 
@@ -170,7 +185,9 @@ export function dropMovedFile(db: Db, path: string, companions: readonly (Stats 
   return removed;
 }
 
-function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
+function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOptions | null): OpenDatabase {
+  const outbox = events === null ? null : prepareOutbox(db);
+  const writer: OutboxWriter | null = outbox?.writer ?? null;
   const c: Statements = {
     insert: db.prepare('INSERT OR IGNORE INTO messages (room, ms, seq, name, text, at, user) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     // A commit's messages of one room: added to its counts, its newest message noted
@@ -239,9 +256,17 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
         p.outcome = made.outcome;
         change.bytes += made.bytes;
         if (made.counts !== null) (changed ??= new Map()).set(p.room, made.counts);
+        if (writer !== null) recordChange(writer, p.room, made);
+        continue;
+      }
+      if (!('message' in p)) {
+        if (writer === null) continue;
+        if ('event' in p) writer.add(p.event);
+        else writer.member(p.room, p.member, p.delta, (events as OutboxOptions).node, p.at);
         continue;
       }
       c.insert.run(p.room, p.ms, p.seq, p.message.name, p.message.text, p.message.at, p.message.user ?? null);
+      writer?.add(createdEvent(p.room, p.message));
       newest = p;
       const room = written.get(p.room);
       if (room === undefined) written.set(p.room, { count: 1, bytes: p.bytes, last: p });
@@ -285,8 +310,17 @@ function prepare(db: Db, path: string, bounds: StoreBounds): OpenDatabase {
     ...identityOf(path),
     totals: db.prepare(`SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq FROM rooms WHERE name = '${TOTALS}'`),
     reads: prepareReads(db),
+    outbox: outbox?.reader ?? null,
     commitBatch,
   };
+}
+
+/** The event of an edit or a delete the commit made. */
+function recordChange(writer: OutboxWriter, room: string, made: Made): void {
+  const { outcome } = made;
+  if (typeof outcome === 'string') return;
+  if (outcome.kind === 'edit' && made.message !== undefined) writer.add(editedEvent(room, made.message, outcome.text, outcome.version, outcome.editedAt));
+  else if (outcome.kind === 'delete') writer.add(deletedEvent(room, outcome.id, Date.now()));
 }
 
 /** Whether `rooms` rooms holding `bytes` are past MAX_STORED_ROOMS or MAX_STORED_BYTES. */

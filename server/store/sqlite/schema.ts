@@ -22,9 +22,10 @@ export const ROW_BYTES = `(${MESSAGE_OVERHEAD_BYTES} + length(CAST(room AS BLOB)
 
 /**
  * The schema's version (`PRAGMA user_version`): 1 added the rooms' counts and the totals
- * (TOTALS); 2 the messages' sender, edits and deletion, their reactions, and read markers.
+ * (TOTALS); 2 the messages' sender, edits and deletion, their reactions, and read markers;
+ * 3 the webhook outbox.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The totals live in `rooms`, as the row of this name (no room has it): `count` is the
@@ -67,6 +68,40 @@ CREATE TABLE reads (
   PRIMARY KEY (user, room)
 ) WITHOUT ROWID;
 CREATE INDEX reads_by_room ON reads (room);
+`;
+
+/**
+ * What schema 3 adds: the webhook outbox. `outbox`: the events not yet delivered, in the
+ * order they were committed (AUTOINCREMENT: a number is never used twice, so an event's
+ * id stays its own). `members`: each member's connections per room and node (a worker
+ * of WORKERS > 1), which make member events across nodes. `outbox_lease`: which node
+ * delivers, until when. `outbox_meta`: the `epoch` that starts this file's event ids.
+ */
+const SCHEMA_3 = `
+CREATE TABLE outbox (
+  seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  room TEXT,
+  at   INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE TABLE members (
+  room  TEXT NOT NULL,
+  key   TEXT NOT NULL,
+  node  TEXT NOT NULL,
+  name  TEXT NOT NULL,
+  user  TEXT,
+  conns INTEGER NOT NULL,
+  PRIMARY KEY (room, key, node)
+) WITHOUT ROWID;
+CREATE INDEX members_by_node ON members (node);
+CREATE TABLE outbox_lease (
+  one   INTEGER PRIMARY KEY CHECK (one = 1),
+  owner TEXT NOT NULL,
+  until INTEGER NOT NULL
+);
+CREATE TABLE outbox_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO outbox_meta (name, value) VALUES ('epoch', lower(hex(randomblob(4))));
 `;
 
 /**
@@ -141,7 +176,8 @@ export function ensureSchema(db: Db): void {
       const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'messages'").get() !== undefined;
       if (!old) db.exec(CREATE_SCHEMA_1);
       else if (now < 1) db.exec(UPGRADE_TO_1);
-      db.exec(SCHEMA_2);
+      if (now < 2) db.exec(SCHEMA_2);
+      db.exec(SCHEMA_3);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   } finally {
