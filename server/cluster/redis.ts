@@ -29,6 +29,9 @@ export interface RedisCluster {
 /** A node starts only with Redis; after that it survives outages. */
 const STARTUP_TIMEOUT_MS = 5_000;
 
+/** How long a stopping node waits to take its last members out of the webhook counts. */
+const LEAVE_TIMEOUT_MS = 2_000;
+
 /** Reconnect soon after an outage (node-redis's default waits up to 2 s between tries). */
 const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
 
@@ -75,9 +78,15 @@ function handlingEveryReply<T extends object>(client: T): T {
  * Connects and installs @socket.io/redis-streams-adapter on `io`: of the official Redis
  * adapters, the only one that supports connection state recovery (it replays missed
  * packets from the stream, and keeps sessions in Redis, so a client may come back on
- * any node).
+ * any node). `events`: the store records webhook events (WEBHOOK_URL set).
  */
-export async function setupRedis(url: string, io: Server, stored: Omit<StoreBounds, 'maxBytes'>, logger: Logger): Promise<RedisCluster> {
+export async function setupRedis(
+  url: string,
+  io: Server,
+  stored: Omit<StoreBounds, 'maxBytes'>,
+  logger: Logger,
+  events = false,
+): Promise<RedisCluster> {
   // The adapter's connection keeps node-redis's offline queue: its blocking stream reader
   // then waits for the connection instead of spinning on errors during an outage.
   const adapterClient = connect(url, 'adapter', logger, false);
@@ -97,8 +106,13 @@ export async function setupRedis(url: string, io: Server, stored: Omit<StoreBoun
     },
   );
   if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
-  const store = new RedisStore(dataClient, stored.keep, stored.maxRooms, logger);
-  await store.upgrade().catch((err: unknown) => {
+  const store = new RedisStore(dataClient, stored.keep, stored.maxRooms, logger, events);
+  const prepared = async () => {
+    await store.upgrade();
+    // Counted among the nodes before any member is: its members leave if it dies.
+    await store.events?.start();
+  };
+  await prepared().catch((err: unknown) => {
     throw failed(`could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
   });
   io.adapter(createAdapter(handlingEveryReply(adapterClient)));
@@ -108,6 +122,14 @@ export async function setupRedis(url: string, io: Server, stored: Omit<StoreBoun
     store,
     bans: new RedisBanStore(dataClient, logger),
     async close() {
+      // Its clients have left: what remains of its members (counts Redis missed) goes now.
+      // If Redis does not answer, the other nodes let them go once its heartbeat lapses.
+      if (store.events !== undefined) {
+        const left = store.events.leave().catch((err: unknown) => {
+          logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'webhooks: members not cleared on leave');
+        });
+        await withDeadline(left, LEAVE_TIMEOUT_MS);
+      }
       // After io.close(): the adapter has stopped its own duplicated connections.
       adapterClient.destroy();
       dataClient.destroy();

@@ -51,7 +51,8 @@ export async function joinCluster(
     new ClusterRoomBus({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
 
   if (config.redisUrl !== null) {
-    const redis = await setupRedis(config.redisUrl, io, { keep: config.historyKeep, maxRooms: config.maxStoredRooms }, logger);
+    const stored = { keep: config.historyKeep, maxRooms: config.maxStoredRooms };
+    const redis = await setupRedis(config.redisUrl, io, stored, logger, config.webhookUrl !== null);
     const bus = link(redis.connected);
     return { bus, store: redis.store, bans: redis.bans, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }

@@ -7,6 +7,9 @@
  * message is then stamped with a local id and delivered to this node's clients, but not
  * stored. That is the cluster's promise since before the embedded store, and it stays. A
  * change to a stored message is refused instead (`unavailable`): it has nothing to change.
+ *
+ * With events on (WEBHOOK_URL), each message, edit and delete adds its webhook event to
+ * the outbox (redis/outbox.ts) in the script that makes it.
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -28,11 +31,15 @@ import {
   type StoredPage,
   type StoredRoom,
 } from './message-store';
-import { HISTORY_KEY, IDS_KEY, readsKey, ROOM_NAMES_KEY, roomKeys, ROOMS_KEY } from './redis/keys';
+import { HISTORY_KEY, IDS_KEY, readsKey, ROOM_NAMES_KEY, roomKeys, ROOMS_KEY, WEBHOOKS_KEY } from './redis/keys';
+import { RedisOutbox, type RedisOutboxOptions } from './redis/outbox';
 import { messagesOf, readPage, type PageReply } from './redis/pages';
 import {
+  APPEND_RECORDING_SCRIPT,
   APPEND_SCRIPT,
+  DELETE_RECORDING_SCRIPT,
   DELETE_SCRIPT,
+  EDIT_RECORDING_SCRIPT,
   EDIT_SCRIPT,
   NAMES_UPGRADE_SCRIPT,
   PAGE_SCRIPT,
@@ -69,14 +76,22 @@ type ChangeReply = [string, (string | number)?];
 
 export class RedisStore implements MessageStore {
   private readonly fallbackIds = outageIds();
+  /** The webhook outbox, when events are on. */
+  readonly events?: RedisOutbox;
 
-  /** `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound). */
+  /**
+   * `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound); `events`: record
+   * webhook events (WEBHOOK_URL set), with the outbox's timings if given.
+   */
   constructor(
     private readonly client: RedisClient,
     private readonly keep: number,
     private readonly maxRooms: number,
     private readonly logger: Logger,
-  ) {}
+    events: boolean | RedisOutboxOptions = false,
+  ) {
+    if (events !== false) this.events = new RedisOutbox(client, logger, events === true ? {} : events);
+  }
 
   /** Before the first message: a store written by an earlier version gets its names set. */
   async upgrade(): Promise<void> {
@@ -88,13 +103,21 @@ export class RedisStore implements MessageStore {
     const at = Date.now();
     const stamped = (id: string): ChatMessage => (user === undefined ? { id, text, name, at } : { id, text, name, at, user });
     const args = [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY];
+    const keys = [IDS_KEY, roomKeys(room).stream, ROOMS_KEY, ROOM_NAMES_KEY];
+    const { events } = this;
+    if (events !== undefined) {
+      // The event's data but its id, which the script puts first.
+      args.push(JSON.stringify(user === undefined ? { name, text, at } : { name, text, at, user }));
+      keys.push(WEBHOOKS_KEY);
+    }
     if (user !== undefined) args.push(user);
     // Answers come in the order asked: the requests are pipelined on one connection.
-    this.client.eval(APPEND_SCRIPT, { keys: [IDS_KEY, roomKeys(room).stream, ROOMS_KEY, ROOM_NAMES_KEY], arguments: args }).then(
+    this.client.eval(events === undefined ? APPEND_SCRIPT : APPEND_RECORDING_SCRIPT, { keys, arguments: args }).then(
       (id) => done(null, stamped(String(id))),
       (err: unknown) => {
         // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
         this.logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
+        events?.noteLost('message.created', err);
         done(null, stamped(this.fallbackIds.next().id));
       },
     );
@@ -196,18 +219,25 @@ export class RedisStore implements MessageStore {
   private async changeScript(room: string, change: MessageChange): Promise<ChangeReply> {
     const { stream, changes, reactions, rewrite } = roomKeys(room);
     const keep = String(this.keep);
+    const recording = this.events !== undefined;
     let reply: unknown;
     switch (change.kind) {
-      case 'edit':
-        reply = await this.client.eval(EDIT_SCRIPT, {
-          keys: [stream, changes],
-          // A time that is no number would make the stored state no JSON.
-          arguments: [change.id, ...actorArgs(change.by), JSON.stringify(change.text), String(Number.isFinite(change.at) ? Math.trunc(change.at) : 0), keep],
-        });
+      case 'edit': {
+        // A time that is no number would make the stored state no JSON.
+        const args = [change.id, ...actorArgs(change.by), JSON.stringify(change.text), String(Number.isFinite(change.at) ? Math.trunc(change.at) : 0), keep];
+        reply = await (recording
+          ? this.client.eval(EDIT_RECORDING_SCRIPT, { keys: [stream, changes, WEBHOOKS_KEY], arguments: [...args, room] })
+          : this.client.eval(EDIT_SCRIPT, { keys: [stream, changes], arguments: args }));
         break;
-      case 'delete':
-        reply = await this.client.eval(DELETE_SCRIPT, { keys: [stream, changes, reactions, rewrite], arguments: [change.id, ...actorArgs(change.by)] });
+      }
+      case 'delete': {
+        const keys = [stream, changes, reactions, rewrite];
+        const args = [change.id, ...actorArgs(change.by)];
+        reply = await (recording
+          ? this.client.eval(DELETE_RECORDING_SCRIPT, { keys: [...keys, WEBHOOKS_KEY], arguments: [...args, room, String(Date.now())] })
+          : this.client.eval(DELETE_SCRIPT, { keys, arguments: args }));
         break;
+      }
       case 'react':
         reply = await this.client.eval(REACT_SCRIPT, {
           keys: [stream, reactions],

@@ -48,3 +48,32 @@ export const IDS_KEY = 'chat:ids';
 export const ROOMS_KEY = 'chat:rooms';
 /** The same rooms, all scored 0: the order of the room listing, by name. */
 export const ROOM_NAMES_KEY = 'chat:room-names';
+
+/**
+ * The webhook outbox (redis/outbox.ts): one stream for every room, entries `type`, `room`
+ * (empty for no room), `at`, `data` (JSON). It crosses slots: a Redis Cluster (issue #24)
+ * will want it sharded, e.g. a stream per slot of rooms.
+ */
+export const WEBHOOKS_KEY = 'chat:webhooks';
+/** String: the node delivering webhooks now, expiring unless it renews it. */
+export const WEBHOOKS_LEASE_KEY = 'chat:webhooks:lease';
+
+/** Where a room's members hash starts; the room's name follows in a hash tag. */
+export const MEMBERS_PREFIX = 'chat:members:';
+/** Hash: member key -> `<connections on every node> <{"name","user"} as JSON>`. */
+export function membersKey(room: string): string {
+  return `${MEMBERS_PREFIX}{${room}}`;
+}
+
+/** Set: the ids of the nodes that count members. */
+export const NODES_KEY = 'chat:nodes';
+/** Where a node's keys start: its heartbeat is `chat:node:<id>`. */
+export const NODE_PREFIX = 'chat:node:';
+/** String with a TTL: the node is alive while it exists. */
+export function nodeKey(node: string): string {
+  return `${NODE_PREFIX}${node}`;
+}
+/** Hash: `<room>:<member key>` -> the node's connections of that member in that room. */
+export function nodeMembersKey(node: string): string {
+  return `${NODE_PREFIX}${node}:members`;
+}

@@ -1,7 +1,9 @@
 /**
  * The Redis store's Lua scripts: each runs whole, with nothing of another client's in
  * between, so a check and the write it allows cannot be split. Each one touches one
- * room's keys (roomKeys) and, for read markers, the user's markers.
+ * room's keys (roomKeys) and, for read markers, the user's markers; the `_RECORDING`
+ * variants (WEBHOOK_URL) also add the message's event to the webhook outbox, and the
+ * others stay as they are without it.
  */
 
 /**
@@ -16,14 +18,31 @@
  * ARGV: room, HISTORY_KEEP, name, text, at, MAX_STORED_ROOMS, the lobby's name, HISTORY_KEY,
  * and the sender's user when there is one.
  */
-export const APPEND_SCRIPT = `
+export const APPEND_SCRIPT = appendScript('ARGV[9]', '');
+
+/**
+ * APPEND_SCRIPT with the webhook outbox (WEBHOOK_URL): the message's `message.created`
+ * event is added to it in the same script, so a stored message always has its event.
+ * The id is known only here, so the event's data comes as JSON without it (`{"name",...}`)
+ * and the id goes in first. KEYS: APPEND_SCRIPT's, then the outbox. ARGV: APPEND_SCRIPT's
+ * up to HISTORY_KEY, the event's data, and the sender's user when there is one.
+ */
+export const APPEND_RECORDING_SCRIPT = appendScript(
+  'ARGV[10]',
+  `redis.call('XADD', KEYS[5], '*', 'type', 'message.created', 'room', ARGV[1], 'at', ARGV[5], 'data', '{"id":"' .. id .. '",' .. string.sub(ARGV[9], 2))
+`,
+);
+
+/** The append script, its user taken from `user` and `recordEvent` run once the message is in. */
+function appendScript(user: string, recordEvent: string): string {
+  return `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
-if ARGV[9] then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5], 'user', ARGV[9])
+if ${user} then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5], 'user', ${user})
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
 end
-if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
+${recordEvent}if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
   redis.call('ZADD', KEYS[4], 0, ARGV[1])
   local max = tonumber(ARGV[6])
   while max > 0 and redis.call('ZCARD', KEYS[3]) > max do
@@ -36,6 +55,7 @@ if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
   end
 end
 return id`;
+}
 
 /**
  * A page of the listing: names after ARGV[1] (a ZRANGE BYLEX bound), at most ARGV[2],
@@ -124,7 +144,23 @@ end
  * changes hash. KEYS: stream, changes. ARGV: id, actor kind (any, none, user), actor's
  * user, the new text as JSON, at, HISTORY_KEEP. Answers {'ok', version} or {refusal}.
  */
-export const EDIT_SCRIPT = `${COMMON}
+export const EDIT_SCRIPT = editScript('');
+
+/**
+ * EDIT_SCRIPT with the webhook outbox: the `message.edited` event (the message as it is
+ * now: id, name, text, at, user, version, editedAt) in the same script.
+ * KEYS: EDIT_SCRIPT's, then the outbox. ARGV: EDIT_SCRIPT's, then the room.
+ */
+export const EDIT_RECORDING_SCRIPT = editScript(`
+local user = fields.user and (',"user":' .. cjson.encode(fields.user)) or ''
+redis.call('XADD', KEYS[3], '*', 'type', 'message.edited', 'room', ARGV[7], 'at', ARGV[5], 'data',
+  '{"id":"' .. ARGV[1] .. '","name":' .. cjson.encode(fields.name or '') .. ',"text":' .. ARGV[4] .. ',"at":' .. (fields.at or '0') ..
+  user .. ',"version":' .. version .. ',"editedAt":' .. ARGV[5] .. '}')
+`);
+
+/** The edit script, with `recordEvent` run once the edit is made. */
+function editScript(recordEvent: string): string {
+  return `${COMMON}
 local fields = entry(KEYS[1], ARGV[1])
 if not fields then return {'not_found'} end
 local why = refusal(fields, ARGV[2], ARGV[3])
@@ -133,8 +169,9 @@ local version = 1
 local state = redis.call('HGET', KEYS[2], ARGV[1])
 if state then version = (tonumber(cjson.decode(state).version) or 0) + 1 end
 redis.call('HSET', KEYS[2], ARGV[1], '{"text":' .. ARGV[4] .. ',"version":' .. version .. ',"editedAt":' .. ARGV[5] .. '}')
-prune(KEYS[1], KEYS[2], tonumber(ARGV[6]))
+prune(KEYS[1], KEYS[2], tonumber(ARGV[6]))${recordEvent}
 return {'ok', version}`;
+}
 
 /**
  * A delete takes the text and name out of Redis, not only out of view: XDEL would only
@@ -147,7 +184,19 @@ return {'ok', version}`;
  * KEYS: stream, changes, reactions, rewrite. ARGV: id, actor kind, actor's user.
  * Answers {'ok'} or {refusal}.
  */
-export const DELETE_SCRIPT = `${COMMON}
+export const DELETE_SCRIPT = deleteScript('');
+
+/**
+ * DELETE_SCRIPT with the webhook outbox: the `message.deleted` event (`{"id"}`) in the
+ * same script. KEYS: DELETE_SCRIPT's, then the outbox. ARGV: DELETE_SCRIPT's, then the
+ * room and the time of the delete.
+ */
+export const DELETE_RECORDING_SCRIPT = deleteScript(`
+redis.call('XADD', KEYS[5], '*', 'type', 'message.deleted', 'room', ARGV[4], 'at', ARGV[5], 'data', '{"id":"' .. ARGV[1] .. '"}')`);
+
+/** The delete script, with `recordEvent` run once the message is gone. */
+function deleteScript(recordEvent: string): string {
+  return `${COMMON}
 local fields = entry(KEYS[1], ARGV[1])
 if not fields then return {'not_found'} end
 local why = refusal(fields, ARGV[2], ARGV[3])
@@ -167,8 +216,9 @@ repeat
 until #chunk < 128
 redis.call('DEL', KEYS[4])
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])${recordEvent}
 return {'ok'}`;
+}
 
 /**
  * A reaction taken or taken back: one per user per emoji per message, at most ARGV[5]
