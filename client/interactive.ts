@@ -309,7 +309,7 @@ export function runInteractive(options: CliOptions, term: Terminal, signal: Abor
         return true;
       },
       (err: unknown) => {
-        const why = err instanceof ChatRefusedError ? describeChatRefusal(err.code) : err instanceof Error ? err.message : String(err);
+        const why = err instanceof ChatRefusedError ? describeChatRefusal(err.code, err.reason) : err instanceof Error ? err.message : String(err);
         screen.print(format.problem(`not sent: ${why}`));
         return false;
       },

@@ -138,10 +138,10 @@ export function describeModerationRefusal(code: ModerationErrorCode): string {
   return `${MODERATION_REFUSALS.get(code) ?? code} (${code})`;
 }
 
-/** Why the server refused a chat message: a mute in words, any other code as ChatRefusedError says it. */
-export function describeChatRefusal(code: string): string {
+/** Why the server refused a chat message: a mute in words, any other code as ChatRefusedError says it (with the server's reason, if it gave one). */
+export function describeChatRefusal(code: string, reason?: string): string {
   if (code === ChatError.Muted) return `you are muted in this room (${code})`;
-  return `the server refused the message: ${code}`;
+  return `the server refused the message: ${code}${reason === undefined ? '' : ` (${reason})`}`;
 }
 
 /** `room alpha at http://localhost:8000`: where a session is, for its status lines. */

@@ -62,9 +62,15 @@ export const ActionError = {
   NotJoined: 'not_joined',
   /** The sender is muted in this room: a chat or an edit reached nobody. */
   Muted: 'muted',
+  /** The publish hook (PUBLISH_HOOK_URL) refused a chat or an edit: it reached nobody; `reason` is the hook's. */
+  Rejected: 'rejected',
 } as const;
 export type ActionErrorCode = (typeof ActionError)[keyof typeof ActionError];
-export type Refused = { ok: false; error: ActionErrorCode };
+/**
+ * `reason`: words for a person, with `rejected` (the publish hook's own) and with an
+ * `unavailable` the publish hook caused (it failed to answer; see docs/webhooks.md).
+ */
+export type Refused = { ok: false; error: ActionErrorCode; reason?: string };
 
 /** The most distinct emoji one message may carry, and the longest emoji in UTF-8 bytes. */
 export const MAX_REACTIONS = 20;
@@ -162,7 +168,7 @@ export type RawRequest = { ref?: string | number } & (
  * request's `ref`, else its `id`. Answers to requests come when each is done, matched by
  * `ref`, not in the order sent; the acks of plain chat frames (no `ref`) keep their order.
  */
-export type RawErrorFrame = { type: 'error'; error: ActionErrorCode; ref?: string | number };
+export type RawErrorFrame = { type: 'error'; error: ActionErrorCode; reason?: string; ref?: string | number };
 export type RawHistoryFrame = { type: 'history'; messages: HistoryMessage[]; more: boolean; ref?: string | number };
 export type RawUnreadFrame = { type: 'unread'; rooms: UserRoom[]; ref?: string | number };
 export type RawRequestAck = {

@@ -105,14 +105,20 @@ export const ChatError = {
   TooLarge: 'too_large',
   /** More than RATE_LIMIT messages per second (after a burst of RATE_BURST). */
   RateLimited: 'rate_limited',
-  /** The message store cannot take messages now (disk full, read-only, ...): nobody received it. */
+  /**
+   * The message store cannot take messages now (disk full, read-only, ...), or the publish
+   * hook did not answer in time (`reason` says so): nobody received it; retry later.
+   */
   Unavailable: 'unavailable',
   /** The sender is muted in this room (a moderator's mute, or a ban): nobody received it. */
   Muted: 'muted',
+  /** The publish hook (PUBLISH_HOOK_URL) refused it, saying why in `reason`: nobody received it. */
+  Rejected: 'rejected',
 } as const;
 export type ChatErrorCode = (typeof ChatError)[keyof typeof ChatError];
 
-export type ChatAck = { ok: true; id: string } | { ok: false; error: ChatErrorCode };
+/** `reason`: with `rejected`, the publish hook's words; with `unavailable`, set when the publish hook failed to answer. */
+export type ChatAck = { ok: true; id: string } | { ok: false; error: ChatErrorCode; reason?: string };
 
 /**
  * One member of a room and how many connections it has there (tabs, devices, kinds).

@@ -46,6 +46,7 @@ function core(counts: string[], setup: Setup = {}): SessionCore {
     floodControl: setup.flood ?? new FloodControl({ rateLimit: 0, rateBurst: 1, byteRate: 0, byteBurst: 1 }),
     expiry: new ExpiryClock(),
     maxMessageBytes: setup.maxMessageBytes ?? 100,
+    publishHook: null,
     metrics,
     logger,
   });

@@ -89,6 +89,7 @@ const REFUSALS = new Map<string, string>([
   [ActionError.RateLimited, 'too much at once; try again in a moment'],
   [ActionError.Unavailable, 'the server cannot do that right now'],
   [ActionError.NotJoined, 'not in the room yet'],
+  [ActionError.Rejected, 'the server\'s filter refused it'],
 ]);
 
 /** Why the server refused an edit, a delete, a reaction, a page of history or a read marker, in words (an unknown code as it is). */

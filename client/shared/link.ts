@@ -134,8 +134,12 @@ export interface LinkEvents {
 
 /** The server answered a `chat` with `{ ok: false, error }`. */
 export class ChatRefusedError extends Error {
-  constructor(readonly code: string) {
-    super(`the server refused the message: ${code}`);
+  /** `reason`: the server's words beside the code (the publish hook's, with `rejected`). */
+  constructor(
+    readonly code: string,
+    readonly reason?: string,
+  ) {
+    super(`the server refused the message: ${code}${reason === undefined ? '' : ` (${reason})`}`);
     this.name = 'ChatRefusedError';
   }
 }

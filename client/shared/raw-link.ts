@@ -56,6 +56,8 @@ interface PendingRequest {
 /** Every frame the server sends a raw JSON client. */
 type ServerFrame = RawJsonFrame | RawAckFrame | RawRequestAck | RawErrorFrame | RawHistoryFrame | RawUnreadFrame;
 type Answer = RawRequestAck | RawErrorFrame | RawHistoryFrame | RawUnreadFrame;
+/** The errors without a `ref` that answer a chat frame, in place of its ack. */
+const CHAT_REFUSALS: ReadonlySet<string> = new Set([ChatError.Muted, ChatError.Rejected, ChatError.Unavailable]);
 const FRAME_TYPES = new Set(['chat', 'notice', 'ack', 'error', 'history', 'unread', 'edit', 'delete', 'reaction', 'read']);
 
 /**
@@ -227,9 +229,10 @@ export class RawLink implements Link {
     }
     switch (frame.type) {
       case 'error': {
-        // A muted client's chat is answered with this error in place of its ack.
-        if (frame.error !== ChatError.Muted) return;
-        this.unacked.shift()?.reject(new ChatRefusedError(frame.error));
+        // A chat refused before it was stored (muted, or the publish hook's verdict) is
+        // answered with this error in place of its ack.
+        if (!CHAT_REFUSALS.has(frame.error)) return;
+        this.unacked.shift()?.reject(new ChatRefusedError(frame.error, frame.reason));
         return;
       }
       case 'ack': {

@@ -97,7 +97,7 @@ export class SocketIoLink implements Link {
       this.socket.emit('chat', text, (ack: ChatAck) => {
         this.unanswered.delete(reject);
         if (ack.ok) resolve(ack.id);
-        else reject(new ChatRefusedError(ack.error));
+        else reject(new ChatRefusedError(ack.error, ack.reason));
       });
     });
   }

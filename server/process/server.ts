@@ -13,6 +13,7 @@ import { createApp } from '../edge/app';
 import { guardRequests } from '../edge/http-guard';
 import { guardPendingConnections, pendingLimits } from '../edge/pending-connections';
 import { createUpgradeRouter } from '../edge/upgrade';
+import { PublishHook } from '../hooks/publish-hook';
 import { checkInternals, MissingInternalsError } from '../internals/check';
 import { FloodControl } from '../room/flood-control';
 import { Rooms } from '../room/rooms';
@@ -23,6 +24,7 @@ import { openBanStore } from '../store/open-ban-store';
 import { MemoryStore } from '../store/memory-store';
 import type { MessageStore } from '../store/message-store';
 import { openLocalStore } from '../store/open-store';
+import { WebhookDelivery } from '../hooks/webhook-delivery';
 import { ExpiryClock } from '../support/expiry-clock';
 import { createLogger } from '../support/logger';
 import { Metrics } from '../support/metrics';
@@ -131,7 +133,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const credentials = new Credentials(config.chatToken, jwt, metrics, logger);
   const expiry = new ExpiryClock();
   shutdown.add('stop token expiry', () => expiry.stop());
-  const core = new SessionCore({ rooms, admission, credentials, floodControl, expiry, maxMessageBytes: config.maxMessageBytes, moderation, metrics, logger });
+  // PUBLISH_HOOK_URL: asked about each client message before it is stored (null: nothing asked).
+  const publishHook = PublishHook.fromConfig(config, metrics, logger);
+  const core = new SessionCore({ rooms, admission, credentials, floodControl, expiry, maxMessageBytes: config.maxMessageBytes, moderation, publishHook, metrics, logger });
   const raw: RawTransport = new RawTransport({ core, config, ...(worker === undefined ? {} : { loadReport: stickyLoadReport }) });
   const socketIo: SocketIoTransport = new SocketIoTransport({
     core,
@@ -153,10 +157,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     shutdown.add('leave the cluster', () => cluster.membership.leave());
   }
   await moderation.start();
+  const webhooks = WebhookDelivery.fromConfig(config, rooms.store.events, metrics, logger);
+  webhooks?.start();
   shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
   shutdown.add('stop checking bans', () => moderation.close());
+  // After the clients, before the store: the hook's requests under way end (PUBLISH_HOOK_ON_ERROR decides their messages).
+  if (publishHook !== null) shutdown.add('close the publish hook', () => publishHook.close());
   if (cluster !== null) shutdown.add('close the cluster', () => cluster.membership.close());
   shutdown.add('close rooms', () => rooms.close());
+  if (webhooks !== null) shutdown.add('stop webhook delivery', () => webhooks.stop());
   // Last: whatever was sent until the clients closed is committed first.
   shutdown.add('close the store', () => store.close());
 

@@ -1,4 +1,5 @@
 import { mayEnter, type Identity, type Role } from '../access/jwt';
+import type { PublishHook } from '../hooks/publish-hook';
 import {
   ActionError,
   ChatError,
@@ -96,7 +97,8 @@ export interface MemberConnection {
  * it); `rejected` comes at once when the message was never posted.
  */
 export interface PostReply extends Required<PostOutcome> {
-  rejected(error: ChatErrorCode): void;
+  /** `reason`: words for the sender, from the publish hook (with `rejected`, or its `unavailable`). */
+  rejected(error: ChatErrorCode, reason?: string): void;
 }
 
 /**
@@ -170,7 +172,8 @@ export class Member {
 
   /**
    * A raw frame, which the seed broadcasts verbatim whatever it holds (`ws` has already
-   * refused binary, oversize and invalid UTF-8 frames): flood control only.
+   * refused binary, oversize and invalid UTF-8 frames): flood control only (and, with
+   * PUBLISH_HOOK_URL, the hook's verdict).
    */
   postVerbatim(text: string, reply: PostReply): void {
     const { services, budget } = this.session;
@@ -184,8 +187,29 @@ export class Member {
       reply.rejected(ChatError.Muted);
       return;
     }
+    const { publishHook } = services;
+    if (publishHook !== null) return this.postAsked(publishHook, text, reply);
     services.metrics.messageIn(this.session.transport);
     this.room.post(this.name, text, reply, this.user);
+  }
+
+  /**
+   * PUBLISH_HOOK_URL: the message is posted once the hook allows it (or replaces its text),
+   * after the room's messages asked about before it; refused, it reaches nobody.
+   */
+  private postAsked(hook: PublishHook, text: string, reply: PostReply): void {
+    const question = { room: this.room.name, user: this.user, name: this.name, text: wellFormed(text) };
+    const { metrics } = this.session.services;
+    hook.check(question, (verdict) => {
+      if (verdict.action === 'refuse') {
+        metrics.reject('publish_hook');
+        return reply.rejected(verdict.error, verdict.reason);
+      }
+      const room = this.roomNow();
+      if (room === null) return reply.rejected(ChatError.Unavailable);
+      metrics.messageIn(this.session.transport);
+      room.post(this.name, verdict.action === 'replace' ? verdict.text : text, reply, this.user);
+    });
   }
 
   /**
@@ -205,8 +229,23 @@ export class Member {
     if (isRequestRefusal(checked)) return answer({ ok: false, error: checked.error });
     if (!this.spend(jsonBytes(checked.text))) return answer(RATE_LIMITED);
     if (this.isMuted()) return answer({ ok: false, error: ActionError.Muted });
-    const change = { kind: 'edit', id: checked.id, text: wellFormed(checked.text), by: this.actorFor(checked.id, false), at: Date.now() } as const;
-    this.room.change(change, settle(answer, (result) => ({ ok: true as const, version: result.kind === 'edit' ? result.version : 0 })));
+    const { id } = checked;
+    const text = wellFormed(checked.text);
+    const by = this.actorFor(id, false);
+    const done = settle(answer, (result) => ({ ok: true as const, version: result.kind === 'edit' ? result.version : 0 }));
+    const hook = this.session.services.publishHook;
+    if (hook === null) return this.room.change({ kind: 'edit', id, text, by, at: Date.now() }, done);
+    // An edit is asked about as a message is (with the id it edits), in the room's order:
+    // a filter cannot be got round by posting something harmless and editing it.
+    hook.check({ room: this.room.name, user: this.user, name: this.name, text, edit: id }, (verdict) => {
+      if (verdict.action === 'refuse') {
+        this.session.services.metrics.reject('publish_hook');
+        return answer({ ok: false, error: verdict.error, reason: verdict.reason });
+      }
+      const room = this.roomNow();
+      if (room === null) return answer(UNAVAILABLE);
+      room.change({ kind: 'edit', id, text: verdict.action === 'replace' ? verdict.text : text, by, at: Date.now() }, done);
+    });
   }
 
   /** `{ id }`: the author's message, or anyone's for a moderator or an admin, becomes a tombstone. */
@@ -307,6 +346,15 @@ export class Member {
     const { identity, role } = this;
     if (identity === null || role === null) return null;
     return { role, name: identity.sub, mayAct: (room) => role === 'admin' || (room !== null && mayEnter(identity, room)) };
+  }
+
+  /**
+   * This member's room as it is in memory now, for a message the publish hook has just
+   * let through: a member that left meanwhile may have let its room leave memory, and its
+   * message goes to the room open under that name (null: no place for it).
+   */
+  private roomNow(): Room | null {
+    return this.session.services.rooms.open(this.room.name);
   }
 
   /** Muted (or banned) in this room, by user or by address. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Admission } from '../access/admission';
+import type { PublishHook } from '../hooks/publish-hook';
 import type { FloodControl } from '../room/flood-control';
 import type { Rooms } from '../room/rooms';
 import type { ExpiryClock } from '../support/expiry-clock';
@@ -17,6 +18,8 @@ export interface SessionServices {
   readonly maxMessageBytes: number;
   /** Bans and mutes: checked at each handshake and post; kicks and bans from moderators. */
   readonly moderation: Moderation;
+  /** PUBLISH_HOOK_URL: asked about each client message and edit before it is stored; null without one. */
+  readonly publishHook: PublishHook | null;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }

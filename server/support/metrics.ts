@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * How long one rendering of /metrics is served again. Rendering walks every metric and
@@ -29,7 +29,17 @@ export type RejectReason =
   | 'handshake_timeout' // no request head within HANDSHAKE_TIMEOUT_MS of connecting
   | 'pending_limit' // made way for a newer connection past MAX_PENDING_CONNECTIONS(_PER_IP)
   | 'banned' // a ban of the user or the address
-  | 'muted'; // a post of a muted user or address
+  | 'muted' // a post of a muted user or address
+  | 'publish_hook'; // a message or edit the publish hook rejected, or failed to answer about (PUBLISH_HOOK_ON_ERROR=reject)
+
+/** The `verdict` label of chat_publish_hook_requests_total. */
+export type PublishHookVerdict = 'allow' | 'reject' | 'replace' | 'error';
+/**
+ * The `reason` label of chat_publish_hook_failures_total: the request's (timeout,
+ * unreachable, tls, redirect, too_large, error), `status` (not 2xx), `invalid` (an answer
+ * that is no verdict), `queue_full` (the room's queue of waiting messages).
+ */
+export type PublishHookFailure = 'timeout' | 'unreachable' | 'tls' | 'redirect' | 'too_large' | 'error' | 'status' | 'invalid' | 'queue_full';
 
 /** How an error `ws` reports for what a peer sent (its err.code) is counted. */
 export function wsErrorReason(code: string | undefined): RejectReason {
@@ -79,6 +89,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly publishHookRequests = new Counter({
+    name: 'chat_publish_hook_requests_total',
+    help: 'Messages and edits the publish hook was asked about, by verdict (error: it failed to answer usably)',
+    labelNames: ['verdict'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly publishHookFailures = new Counter({
+    name: 'chat_publish_hook_failures_total',
+    help: 'Publish hook requests without a usable answer, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly publishHookSeconds = new Histogram({
+    name: 'chat_publish_hook_duration_seconds',
+    help: 'How long the publish hook took to answer (or fail)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   /** `rooms`: how many rooms are in memory, read when scraped (no label per room: unbounded). */
   constructor(connections: Record<TransportName, () => number>, rooms: () => number = () => 1) {
     new Gauge({
@@ -118,6 +149,17 @@ export class Metrics {
 
   reject(reason: RejectReason): void {
     this.rejected.inc({ reason });
+  }
+
+  /** The publish hook's verdict on one message or edit, and how long it took. */
+  publishHookAnswered(verdict: PublishHookVerdict, seconds: number): void {
+    this.publishHookRequests.inc({ verdict });
+    this.publishHookSeconds.observe(seconds);
+  }
+
+  /** A publish hook request that got no usable answer (its verdict counts as `error`). */
+  publishHookFailed(reason: PublishHookFailure): void {
+    this.publishHookFailures.inc({ reason });
   }
 
   /**

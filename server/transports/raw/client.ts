@@ -11,8 +11,8 @@ export interface RawClientHost {
   closed(client: RawClient, code: number): void;
   /** Its room's history is in memory: what it missed, its broadcast group, then `join`. */
   welcome(client: RawClient, join: () => void): void;
-  /** Its post was refused at once: it has no ack to say so (see PostReply). */
-  rejected(client: RawClient, error: ChatErrorCode): void;
+  /** Its post was refused before it was stored: it has no ack to say so (see PostReply). */
+  rejected(client: RawClient, error: ChatErrorCode, reason?: string): void;
 }
 
 /**
@@ -91,8 +91,8 @@ export class RawClient extends WebSocket implements GroupMember, MemberWire, Pos
     this.close(CloseCode.InternalError, CloseReason.StoreUnavailable);
   }
 
-  rejected(error: ChatErrorCode): void {
-    this.host?.rejected(this, error);
+  rejected(error: ChatErrorCode, reason?: string): void {
+    this.host?.rejected(this, error, reason);
   }
 
   // The listeners, shared by every client. `this` is the client that emitted (a

@@ -49,13 +49,15 @@ function send(client: RawClient, frame: RawErrorFrame | RawRequestAck | RawHisto
 /** A refusal, always; a success only to a client that counts its acks (`?ack=1`). */
 function answerer<A extends { ok: true } | Refused>(client: RawClient, ref: Ref, ack: (answer: Exclude<A, Refused>) => Omit<RawRequestAck, 'type' | 'ref'>) {
   return (answer: A): void => {
-    if (!answer.ok) send(client, refusal(answer.error, ref));
+    if (!answer.ok) send(client, refusal(answer.error, ref, answer.reason));
     else if (client.acks) send(client, { type: 'ack', ...(ref === undefined ? {} : { ref }), ...ack(answer as Exclude<A, Refused>) });
   };
 }
 
-function refusal(error: ActionErrorCode, ref: Ref): RawErrorFrame {
-  return ref === undefined ? { type: 'error', error } : { type: 'error', error, ref };
+function refusal(error: ActionErrorCode, ref: Ref, reason?: string): RawErrorFrame {
+  const frame: RawErrorFrame = reason === undefined ? { type: 'error', error } : { type: 'error', error, reason };
+  if (ref !== undefined) frame.ref = ref;
+  return frame;
 }
 
 /** A `{"type":"chat","text"}` request's reply: checked as a Socket.IO chat is, answered by `ref`. */
@@ -66,7 +68,7 @@ function chatReply(client: RawClient, ref: Ref): PostReply {
       if (client.acks) send(client, { type: 'ack', ...(ref === undefined ? {} : { ref }), id: message.id });
     },
     refused: () => send(client, refusal(ActionError.Unavailable, ref)),
-    rejected: (error: ChatErrorCode) => send(client, refusal(error === ChatError.InvalidType ? ActionError.Invalid : (error as ActionErrorCode), ref)),
+    rejected: (error: ChatErrorCode, reason?: string) => send(client, refusal(error === ChatError.InvalidType ? ActionError.Invalid : (error as ActionErrorCode), ref, reason)),
   };
 }
 

@@ -5,7 +5,7 @@ import { isRefusal } from '../../access/admission';
 import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import { rejectUpgrade } from '../../access/reject-upgrade';
 import type { Config } from '../../config';
-import { ChatError, CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ChatErrorCode, type RawAckFrame, type RawErrorFrame } from '../../protocol';
+import { ChatError, CloseCode, CloseReason, RAW_NOT_JOINED, UpgradeRefusal, type ActionErrorCode, type ChatErrorCode, type RawAckFrame, type RawErrorFrame } from '../../protocol';
 import type { SessionCore } from '../../session/core';
 import type { Room } from '../../room/room';
 import { isRoomRefusal, type Session } from '../../session/session';
@@ -42,7 +42,6 @@ export interface RawTransportOptions {
 const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
 
 const NOT_JOINED_ACK = JSON.stringify({ type: 'ack', error: RAW_NOT_JOINED } satisfies RawAckFrame);
-const MUTED_FRAME = JSON.stringify({ type: 'error', error: ChatError.Muted } satisfies RawErrorFrame);
 
 /**
  * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
@@ -180,11 +179,17 @@ export class RawTransport implements RawClientHost {
 
   /**
    * Flood control: a raw client has no ack to carry "slow down", so going past its budget
-   * closes it. A muted client's frame reaches nobody: a JSON client is told, a text one not.
+   * closes it. A frame muted, or refused by the publish hook, reaches nobody: a JSON
+   * client is told (`{"type":"error","error","reason"?}`), a text one, which has no such
+   * frame, not.
    */
-  rejected(client: RawClient, error: ChatErrorCode): void {
-    if (error === ChatError.Muted) {
-      if (client.format === 'json') client.send(MUTED_FRAME);
+  rejected(client: RawClient, error: ChatErrorCode, reason?: string): void {
+    if (error !== ChatError.RateLimited) {
+      if (client.format !== 'json' || !client.open) return;
+      // Only postVerbatim's refusals come here: each of them is an ActionError too.
+      const frame: RawErrorFrame = { type: 'error', error: error as ActionErrorCode };
+      if (reason !== undefined) frame.reason = reason;
+      client.send(JSON.stringify(frame));
       return;
     }
     this.core.logger.info({ ...client.member.describe(), error }, 'rate limit exceeded');

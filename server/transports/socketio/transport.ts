@@ -45,7 +45,7 @@ function ackReply(ack: unknown, member: Member): PostReply {
       reply?.({ ok: true, id: message.id });
     },
     refused: () => reply?.({ ok: false, error: ChatError.Unavailable }),
-    rejected: (error) => reply?.({ ok: false, error }),
+    rejected: (error, reason) => reply?.(reason === undefined ? { ok: false, error } : { ok: false, error, reason }),
   };
 }
 
