@@ -380,10 +380,11 @@ test("with JWT the hook is told the sender's user, the token's sub", async () =>
   expect((await hook.answered.next()).body).toEqual({ room: 'alpha', user: 'u-17', name: 'Ann', text: 'hi' });
 });
 
-test('the example hook in docs/webhooks.md verifies the signature and filters words as it says', async () => {
-  const doc = readFileSync(path.join(__dirname, '../docs/webhooks.md'), 'utf8');
-  const section = doc.slice(doc.indexOf('## The publish hook'));
-  const [example, ...rest] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+test('the example hook in the README verifies the signature and filters words as it says', async () => {
+  const readme = readFileSync(path.join(__dirname, '../README.md'), 'utf8');
+  const start = readme.indexOf('\n## Webhooks and the publish hook');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const [, example, ...rest] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] as string);
   expect(rest).toEqual([]);
   expect(example).toContain('.listen(9000,');
   const port = await unusedPort();

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unusedPort } from '../tools/ports';
 import { TSX_NODE_FLAGS } from '../tools/tsx';
 import { describeWithBrowser } from './support/browser';
 import { Output } from './support/cli';
@@ -78,6 +80,32 @@ describe('the README Node snippet', () => {
       await stdout.until(/^<bot> hello from Node$/m);
       await stdout.until(/\{ ok: true, id: '\d+-\d+' \}/);
       expect(await friend.typings.next(15_000)).toEqual({ name: 'bot' });
+    } finally {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the README webhook receiver', () => {
+  it('verifies each batch and prints its events, one line each', async () => {
+    const [receiver] = codeBlocks('Webhooks and the publish hook', 'js');
+    expect(receiver).toContain('.listen(9000,');
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const port = await unusedPort();
+    const dir = mkdtempSync(join(tmpdir(), 'readme-receiver-'));
+    const file = join(dir, 'receiver.js');
+    writeFileSync(file, (receiver ?? '').replace('.listen(9000,', `.listen(${port},`));
+    const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH ?? '', WEBHOOK_SECRET: secret, NODE_PATH: join(ROOT, 'node_modules') } });
+    const stdout = new Output('receiver stdout');
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
+    try {
+      const server = await startTestServer({ WEBHOOK_URL: `http://127.0.0.1:${port}/`, WEBHOOK_SECRET: secret });
+      const ann = await connectRaw(server.url, { name: 'ann' });
+      ann.send('hello, backend');
+      await stdout.until(/^room\.occupied lobby \{\}$/m);
+      await stdout.until(/^member\.joined lobby \{"name":"ann"\}$/m);
+      await stdout.until(/^message\.created lobby \{"id":"\d+-\d+","text":"hello, backend","name":"ann","at":\d+\}$/m);
     } finally {
       child.kill();
       rmSync(dir, { recursive: true, force: true });
