@@ -193,8 +193,11 @@ export class WebhookDelivery {
     const id = batchId(batch);
     const started = performance.now();
     let failure: { reason: string; detail: string; status?: number };
+    // A request may outlast the lease (WEBHOOK_TIMEOUT_MS may be long): renewed meanwhile,
+    // so that no other node sends the same batch while this one waits for its answer.
+    const renewing = setInterval(() => void this.holdLease().catch(() => undefined), LEASE_MS / 3);
     try {
-      const answer = await client.post(body, { headers: { ...signer.sign(id, body) }, timeoutMs, maxBodyBytes: 0 });
+      const answer = await client.post(body, { headers: { ...signer.sign(id, body) }, timeoutMs, maxBodyBytes: 0 }).finally(() => clearInterval(renewing));
       if (answer.status >= 200 && answer.status < 300) {
         metrics.delivered(batch.length, (performance.now() - started) / 1000);
         return true;
