@@ -87,8 +87,9 @@ export class HookClient {
         if (options.maxBodyBytes === 0) {
           // Only the status counts. A short body is read so that the connection is kept;
           // a long one (or one of unknown length) costs the connection instead.
-          if (declared > 0 && declared <= 64 * 1024) res.resume();
-          else if (res.headers['content-length'] !== '0') res.destroy();
+          const bodiless = status === 204 || status === 304 || res.headers['content-length'] === '0';
+          if (bodiless || (declared > 0 && declared <= 64 * 1024)) res.resume();
+          else res.destroy();
           finish(null, { status, body: Buffer.alloc(0) });
           return;
         }

@@ -106,6 +106,11 @@ export class WebhookDelivery {
     // A request in flight fails now: its batch stays in the outbox, for the next start or another node.
     this.options.client.close();
     await this.loop;
+    try {
+      await this.options.outbox.release(this.owner);
+    } catch {
+      // The store is gone already: the lease lapses by itself.
+    }
   }
 
   private async run(): Promise<void> {

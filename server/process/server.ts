@@ -160,12 +160,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const webhooks = WebhookDelivery.fromConfig(config, rooms.store.events, metrics, logger);
   webhooks?.start();
   shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
+  // While the store is open: the lease is given up, and what is left waits in the outbox.
+  if (webhooks !== null) shutdown.add('stop webhook delivery', () => webhooks.stop());
   shutdown.add('stop checking bans', () => moderation.close());
   // After the clients, before the store: the hook's requests under way end (PUBLISH_HOOK_ON_ERROR decides their messages).
   if (publishHook !== null) shutdown.add('close the publish hook', () => publishHook.close());
   if (cluster !== null) shutdown.add('close the cluster', () => cluster.membership.close());
   shutdown.add('close rooms', () => rooms.close());
-  if (webhooks !== null) shutdown.add('stop webhook delivery', () => webhooks.stop());
   // Last: whatever was sent until the clients closed is committed first.
   shutdown.add('close the store', () => store.close());
 

@@ -71,6 +71,8 @@ export interface EventOutbox {
    * now. A node that stops renewing it (dead, partitioned) loses it to another.
    */
   lease(owner: string, ttlMs: number): Maybe<boolean>;
+  /** Gives the lease up if `owner` holds it: a node that stops lets another deliver at once. */
+  release(owner: string): Maybe<void>;
   /** The oldest `limit` events, oldest first. */
   oldest(limit: number): Maybe<WebhookEvent[]>;
   /** Removes `events` (the oldest ones, as `oldest` gave them): they were delivered. */

@@ -50,6 +50,8 @@ export class MemoryOutbox implements EventOutbox {
     return true;
   }
 
+  release(): void {}
+
   oldest(limit: number): WebhookEvent[] {
     return this.events.slice(0, limit);
   }

@@ -32,6 +32,10 @@ export class SqliteOutbox implements EventOutbox {
     return this.host.reading((outbox) => outbox.lease(owner, ttlMs, this.now()));
   }
 
+  release(owner: string): void {
+    this.host.reading((outbox) => outbox.release(owner));
+  }
+
   oldest(limit: number): WebhookEvent[] {
     return this.host.reading((outbox) => outbox.oldest(limit));
   }

@@ -18,6 +18,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/** Gives the lease up if ARGV[1] holds it. KEYS: the lease. */
+export const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /** How many events wait, and the oldest one's time (nil: none). KEYS: the outbox. */
 export const DEPTH_SCRIPT = `
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]

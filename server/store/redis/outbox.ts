@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { RedisClientType } from 'redis';
 import type { EventOutbox, MemberRef, OutboxDepth, WebhookEvent, WebhookEventType } from '../event-outbox';
 import { MEMBERS_PREFIX, NODE_PREFIX, nodeKey, nodeMembersKey, NODES_KEY, WEBHOOKS_KEY, WEBHOOKS_LEASE_KEY } from './keys';
-import { BEAT_SCRIPT, DEPTH_SCRIPT, LEASE_SCRIPT, MEMBER_SCRIPT, SYNC_SCRIPT } from './outbox-scripts';
+import { BEAT_SCRIPT, DEPTH_SCRIPT, LEASE_SCRIPT, MEMBER_SCRIPT, RELEASE_SCRIPT, SYNC_SCRIPT } from './outbox-scripts';
 
 /** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -139,6 +139,10 @@ export class RedisOutbox implements EventOutbox {
       this.logger.debug({ err: (err as Error).message }, 'webhook lease: redis unavailable');
       return false;
     }
+  }
+
+  async release(owner: string): Promise<void> {
+    await this.client.eval(RELEASE_SCRIPT, { keys: [WEBHOOKS_LEASE_KEY], arguments: [owner] });
   }
 
   async oldest(limit: number): Promise<WebhookEvent[]> {

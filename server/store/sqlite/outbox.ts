@@ -18,6 +18,7 @@ export interface OutboxWriter {
 /** What the delivery does, each in a transaction of its own. */
 export interface OutboxReader {
   lease(owner: string, ttlMs: number, now: number): boolean;
+  release(owner: string): void;
   oldest(limit: number): WebhookEvent[];
   /** Removes every event up to and including `id`. */
   removeUpTo(id: string): void;
@@ -64,6 +65,7 @@ export function prepareOutbox(db: Db): { writer: OutboxWriter; reader: OutboxRea
      ON CONFLICT (one) DO UPDATE SET owner = excluded.owner, until = excluded.until
      WHERE owner = ? OR until < ?`,
   );
+  const releaseLease = db.prepare<[string]>('DELETE FROM outbox_lease WHERE owner = ?');
   const oldest = db.prepare<[number], Row>('SELECT seq, type, room, at, data FROM outbox ORDER BY seq LIMIT ?');
   const removeUpTo = db.prepare<[number]>('DELETE FROM outbox WHERE seq <= ?');
   const first = db.prepare<[], { seq: number; at: number }>('SELECT seq, at FROM outbox ORDER BY seq LIMIT 1');
@@ -89,6 +91,7 @@ export function prepareOutbox(db: Db): { writer: OutboxWriter; reader: OutboxRea
 
   const reader: OutboxReader = {
     lease: (owner, ttlMs, now) => takeLease.run(owner, now + ttlMs, owner, now).changes === 1,
+    release: (owner) => void releaseLease.run(owner),
     oldest: (limit) => oldest.all(limit).map((row) => ({ id: prefix + row.seq, type: row.type, room: row.room, at: row.at, data: row.data })),
     removeUpTo: (id) => void removeUpTo.run(seqOf(id)),
     // Events are removed from the oldest only, so what is left is one run of numbers.
