@@ -1,34 +1,22 @@
 import pino from 'pino';
-import { createClient, RESP_TYPES } from 'redis';
+import { RESP_TYPES } from 'redis';
 import { DEFAULT_ROOM, isDeleted, type ChatMessage, type HistoryMessage } from '../server/protocol';
 import { idParts } from '../server/store/message-id';
 import { StoreUnavailableError, type Actor, type ChangeCallback, type MessageChange } from '../server/store/message-store';
 import { readsKey, roomKeys } from '../server/store/redis/keys';
 import { RedisStore } from '../server/store/redis-store';
 import type { RedisProcess } from '../tools/redis-process';
-import { onCleanup } from './support/cleanup';
-import { describeWithRedis, startRedis } from './support/redis';
+import { connectRedisClient, describeWithRedis, startRedis, type RedisTestClient } from './support/redis';
 
 // A redis-server of its own, and 1000-message rooms.
 jest.setTimeout(60_000);
 
 const logger = pino({ level: 'silent' });
 
-/** The options server/cluster/redis.ts gives the history's connection. */
-const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
-
-async function connectTo(url: string) {
-  const client = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy } });
-  // The outage test's lost connection; the store's own calls report it.
-  client.on('error', () => undefined);
-  await client.connect();
-  onCleanup('clients', () => client.destroy());
-  return client;
-}
-type Client = Awaited<ReturnType<typeof connectTo>>;
+type Client = RedisTestClient;
 
 async function openStore(url: string, keep = 10_000, maxRooms = 0) {
-  const client = await connectTo(url);
+  const client = await connectRedisClient(url);
   return { client, store: new RedisStore(client, keep, maxRooms, logger) };
 }
 

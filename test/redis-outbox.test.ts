@@ -1,5 +1,4 @@
 import pino from 'pino';
-import { createClient } from 'redis';
 import type { ChatMessage } from '../server/protocol';
 import type { MemberRef } from '../server/store/event-outbox';
 import type { ChangeCallback, MessageChange } from '../server/store/message-store';
@@ -9,7 +8,7 @@ import { RedisOutbox, type RedisOutboxOptions } from '../server/store/redis/outb
 import { RedisStore } from '../server/store/redis-store';
 import type { RedisProcess } from '../tools/redis-process';
 import { onCleanup } from './support/cleanup';
-import { describeWithRedis, startRedis } from './support/redis';
+import { connectRedisClient, describeWithRedis, startRedis, type RedisTestClient } from './support/redis';
 import { waitUntil } from './support/wait';
 
 // A redis-server of its own, stopped and started again once.
@@ -17,18 +16,7 @@ jest.setTimeout(60_000);
 
 const logger = pino({ level: 'silent' });
 
-/** The options server/cluster/redis.ts gives the history's connection. */
-const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
-
-async function connectTo(url: string) {
-  const client = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy } });
-  // The outage test's lost connection; the outbox's own calls report it.
-  client.on('error', () => undefined);
-  await client.connect();
-  onCleanup('clients', () => client.destroy());
-  return client;
-}
-type Client = Awaited<ReturnType<typeof connectTo>>;
+type Client = RedisTestClient;
 
 /** Redis's clock, in ms: what the outbox's entry ids start with. */
 async function redisMs(client: Client): Promise<number> {
@@ -43,7 +31,7 @@ const STEADY: RedisOutboxOptions = { beatMs: 60_000, heartbeatTtlMs: 120_000 };
 
 /** A node's outbox on a connection of its own, beating. */
 async function startNode(url: string, options: RedisOutboxOptions) {
-  const client = await connectTo(url);
+  const client = await connectRedisClient(url);
   const outbox = new RedisOutbox(client, logger, options);
   await outbox.start();
   onCleanup('clients', () => outbox.stop());
@@ -53,7 +41,7 @@ async function startNode(url: string, options: RedisOutboxOptions) {
 }
 
 async function openStore(url: string, events: boolean) {
-  const client = await connectTo(url);
+  const client = await connectRedisClient(url);
   return { client, store: new RedisStore(client, 10_000, 0, logger, events) };
 }
 

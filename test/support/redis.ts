@@ -1,4 +1,5 @@
 import { REDIS_MISSING, REDIS_SERVER, startRedisProcess, type RedisProcess } from '../../tools/redis-process';
+import { createClient } from 'redis';
 import { onCleanup } from './cleanup';
 
 /**
@@ -28,3 +29,20 @@ export async function startRedis(): Promise<RedisProcess> {
   onCleanup('servers', () => redis.stop());
   return redis;
 }
+
+/** The options server/cluster/redis.ts gives the history's connection. */
+const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
+
+/**
+ * A client connected as the server's history connection is (no offline queue, quick
+ * reconnects), destroyed at cleanup. Its errors are left to the calls that meet them: a
+ * test that stops Redis loses the connection on purpose.
+ */
+export async function connectRedisClient(url: string) {
+  const client = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy } });
+  client.on('error', () => undefined);
+  await client.connect();
+  onCleanup('clients', () => client.destroy());
+  return client;
+}
+export type RedisTestClient = Awaited<ReturnType<typeof connectRedisClient>>;
