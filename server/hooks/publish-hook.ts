@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { ChatError } from '../protocol';
 import { chatTextError, wellFormed } from '../room/chat-text';
 import type { Metrics, PublishHookFailure } from '../support/metrics';
+import { ThrottledWarning } from '../support/throttled-warning';
 import { HookClient, PostError } from './http-post';
 import { PublishGate } from './publish-gate';
 import { Signer } from './signing';
@@ -103,8 +104,7 @@ export class PublishHook {
   private readonly gate: PublishGate<PublishVerdict>;
   /** Where requests go, for the log: no credentials, no query. */
   private readonly shownUrl: string;
-  private lastFailureLogAt = -Infinity;
-  private unloggedFailures = 0;
+  private readonly failureLog = new ThrottledWarning(FAILURE_LOG_INTERVAL_MS);
   /** Messages asked about whose verdicts are not applied yet. */
   private undecided = 0;
   /** Shutdown waits for the last verdict to be applied (see close). */
@@ -208,14 +208,9 @@ export class PublishHook {
 
   /** One line now, or counted in the next: a dead hook must not flood the log with a line per message. */
   private logFailure(reason: PublishHookFailure, detail: string, room: string, outcome: 'reject' | 'allow'): void {
-    const now = performance.now();
-    if (now - this.lastFailureLogAt < FAILURE_LOG_INTERVAL_MS) {
-      this.unloggedFailures += 1;
-      return;
-    }
-    const fields = { hook: this.shownUrl, reason, detail, room, unloggedSinceLastLine: this.unloggedFailures };
-    this.lastFailureLogAt = now;
-    this.unloggedFailures = 0;
+    const failures = this.failureLog.occurred();
+    if (failures === 0) return;
+    const fields = { hook: this.shownUrl, reason, detail, room, failures };
     this.options.logger.warn(fields, outcome === 'allow' ? 'publish hook failed; message allowed (PUBLISH_HOOK_ON_ERROR=allow)' : 'publish hook failed; message refused');
   }
 }

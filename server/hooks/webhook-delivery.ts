@@ -5,6 +5,7 @@ import type { EventOutbox, WebhookEvent } from '../store/event-outbox';
 import type { Metrics } from '../support/metrics';
 import { WebhookMetrics } from '../support/webhook-metrics';
 import { HookClient, PostError } from './http-post';
+import { ThrottledWarning } from '../support/throttled-warning';
 import { Signer } from './signing';
 
 /** A batch holds at most this many events ... */
@@ -68,8 +69,7 @@ export class WebhookDelivery {
   private wake: (() => void) | null = null;
   private failures = 0;
   private leasedUntil = 0;
-  private unlogged = 0;
-  private lastFailureLog = -Infinity;
+  private readonly failureLog = new ThrottledWarning(FAILURE_LOG_MS);
   private readonly random: () => number;
   private readonly now: () => number;
 
@@ -217,15 +217,12 @@ export class WebhookDelivery {
   }
 
   private logFailure(id: string, events: number, failure: { reason: string; detail: string; status?: number }): void {
-    this.unlogged += 1;
-    const now = this.now();
-    if (now - this.lastFailureLog < FAILURE_LOG_MS) return;
-    this.lastFailureLog = now;
+    const failures = this.failureLog.occurred();
+    if (failures === 0) return;
     this.options.logger.warn(
-      { webhookId: id, events, reason: failure.reason, status: failure.status, failuresInARow: this.failures + 1, failedSinceLastLog: this.unlogged, url: this.options.client.url.origin },
+      { webhookId: id, events, reason: failure.reason, status: failure.status, failuresInARow: this.failures + 1, failures, url: this.options.client.url.origin },
       `webhook delivery failed (${failure.detail}); retrying with backoff`,
     );
-    this.unlogged = 0;
   }
 
   private sleep(ms: number): Promise<void> {
