@@ -2,10 +2,8 @@ import { ChildLink, spawnBenchProcess } from './child-link';
 import { DEFAULT_ROOM } from '../server/protocol';
 import { cpuSeconds } from './cpu';
 import type { ClientKind, Counters, ServerSetup, WorkerRequest } from './ipc';
-import { startServerSide, type ServerSide } from './server-side';
+import { CLIENT_CPU, startServerSide, type ServerSide } from './server-side';
 
-/** The server side gets core 0 to itself (server-side.ts); the clients and the orchestrator share core 1. */
-const CLIENT_CPU = 1;
 const START_TIMEOUT_MS = 20_000;
 const POLL_MS = 20;
 

@@ -15,9 +15,20 @@ export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
  * or ours on several (bench/server-side.ts): two nodes sharing a redis-server, or
  * WORKERS=2 behind one port. `ours` keeps its default store (SQLite, in a fresh temporary
  * DATA_DIR); `ours-memory` is ours with DATA_DIR=:memory:, the store kept in memory only;
- * `ours-other` is ours from another checkout (`--against`).
+ * `ours-other` is ours from another checkout (`--against`); `ours-webhooks` and
+ * `ours-publish-hook` are ours with WEBHOOK_URL or PUBLISH_HOOK_URL pointing at a backend
+ * process that answers at once (bench/hook-backend.ts).
  */
-export type ServerSetup = ServerName | 'ours-memory' | 'ours-plain-sio' | 'ours-redis-2' | 'ours-workers-2' | 'ours-other' | 'ours-bans';
+export type ServerSetup =
+  | ServerName
+  | 'ours-memory'
+  | 'ours-plain-sio'
+  | 'ours-redis-2'
+  | 'ours-workers-2'
+  | 'ours-other'
+  | 'ours-bans'
+  | 'ours-webhooks'
+  | 'ours-publish-hook';
 
 export interface Phases {
   /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */
@@ -101,6 +112,22 @@ export interface ServerReady {
   port: number;
   /** The process itself, and the workers it forked (WORKERS > 1). */
   pids: number[];
+}
+
+export type BackendRequest = { cmd: 'tally' };
+
+/** The hook backend announces its port once it listens. */
+export interface BackendReady {
+  port: number;
+}
+
+/** What the hook backend has been sent so far. */
+export interface BackendTally {
+  /** Webhook batches, and the events in them. */
+  batches: number;
+  events: number;
+  /** Publish hook questions (one per message). */
+  questions: number;
 }
 
 export interface Envelope<T> {

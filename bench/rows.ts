@@ -2,7 +2,7 @@ import type { Delivery, RoomResult } from './room-trial';
 import { median } from './stats';
 
 export type Better = 'higher' | 'lower';
-export type Unit = 'deliveries/s' | 'handshakes/s' | 'ms' | 's' | 'bytes' | 'µs';
+export type Unit = 'deliveries/s' | 'messages/s' | 'handshakes/s' | 'ms' | 's' | 'bytes' | 'µs';
 
 /**
  * A target from the issue: a bound on the median ratio ours / baseline (`ratio`), or on

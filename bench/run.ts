@@ -1,6 +1,8 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --only single|store|cluster|versions] [-- --out DIR]`: runs
- * our server and the bare baselines side by side (bench/plan.ts), then our server with its
+ * `npm run bench [-- --quick | --tiny] [-- --only single|hooks|store|cluster|versions] [-- --out DIR]`: runs
+ * our server and the bare baselines side by side (bench/plan.ts) and our server with
+ * webhooks and the publish hook against neither (bench/hooks-plan.ts: part of `--only
+ * single`, or alone with `--only hooks`), then our server with its
  * store on (SQLite) against the store off (DATA_DIR=:memory:) (bench/store-plan.ts), then
  * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
@@ -19,6 +21,7 @@ import path from 'node:path';
 import { REDIS_MISSING, REDIS_SERVER } from '../tools/redis-process';
 import { hasTaskset } from './child-link';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
+import { buildHooksRows, hooksNote, hooksSteps, runHooksPlan } from './hooks-plan';
 import { runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
 import { buildRows } from './single-rows';
 import { PROFILES, type Profile } from './profiles';
@@ -29,8 +32,8 @@ import { buildVersionsRows, describeCheckout, runVersionsPlan, versionsSteps } f
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
-type Part = 'single' | 'store' | 'cluster' | 'versions' | 'bans';
-const PARTS: readonly Part[] = ['single', 'store', 'cluster', 'versions', 'bans'];
+type Part = 'single' | 'hooks' | 'store' | 'cluster' | 'versions' | 'bans';
+const PARTS: readonly Part[] = ['single', 'hooks', 'store', 'cluster', 'versions', 'bans'];
 
 interface Options {
   profile: Profile;
@@ -41,7 +44,7 @@ interface Options {
   against: string | null;
 }
 
-const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|store|cluster|bans] [--only versions --against DIR] [--out DIR]';
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|hooks|store|cluster|bans] [--only versions --against DIR] [--out DIR]';
 
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
@@ -74,8 +77,10 @@ function parseArgs(argv: readonly string[]): Options {
 /** Which parts run: the cluster part only where a redis-server can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
   // The versions part runs only when asked for: it needs another checkout.
-  const parts: Record<Part, boolean> = { single: true, store: true, cluster: true, versions: false, bans: true };
+  const parts: Record<Part, boolean> = { single: true, hooks: true, store: true, cluster: true, versions: false, bans: true };
   if (only !== null) for (const part of PARTS) parts[part] = part === only;
+  // The hooks' rows belong to the single-process part; `--only hooks` runs them alone.
+  if (only === 'single') parts.hooks = true;
   if (REDIS_SERVER === null && parts.cluster) {
     if (only === 'cluster') throw new Error(`the cluster part needs Redis: ${REDIS_MISSING}`);
     log(`warning: leaving out the cluster part (two nodes on Redis, WORKERS=2): ${REDIS_MISSING}`);
@@ -129,24 +134,28 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const steps =
     profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0)) +
+    (parts.hooks ? hooksSteps(profile) : 0) +
     (parts.store ? storeSteps(profile) : 0) +
     (parts.versions ? versionsSteps(profile) : 0) +
     (parts.bans ? bansSteps(profile) : 0);
   const timed = stepCounter(steps, log);
   const trials = parts.single ? await runPlan(profile, timed) : null;
+  const hooks = parts.hooks ? await runHooksPlan(profile, timed) : null;
   const store = parts.store ? await runStorePlan(profile, timed) : null;
   const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
   const versions = parts.versions ? await runVersionsPlan(profile, timed) : null;
   const bans = parts.bans ? await runBansPlan(profile, timed) : null;
   const rows = [
     ...(trials === null ? [] : buildRows(trials, profile)),
+    ...(hooks === null ? [] : buildHooksRows(hooks, profile)),
     ...(store === null ? [] : buildStoreRows(store, profile)),
     ...(cluster === null ? [] : buildClusterRows(cluster, profile)),
     ...(versions === null || against === null ? [] : buildVersionsRows(versions, profile, describeCheckout(against))),
     ...(bans === null ? [] : buildBansRows(bans)),
   ];
   const loadAfter = os.loadavg();
-  const table = parts.single || parts.store || parts.cluster ? `${markdownTable(rows)}\n\n${STORE_NOTE}` : markdownTable(rows);
+  const notes = [...(parts.single || parts.store || parts.cluster ? [STORE_NOTE] : []), ...(hooks === null ? [] : [hooksNote(hooks)])];
+  const table = [markdownTable(rows), ...notes].join('\n\n');
   process.stdout.write(`${table}\n`);
 
   mkdirSync(outDir, { recursive: true });
@@ -158,7 +167,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
     dataDirParent: os.tmpdir(),
-    trials: { ...trials, store, cluster, versions, bans },
+    trials: { ...trials, hooks, store, cluster, versions, bans },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);

@@ -1,13 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisProcess, type RedisProcess } from '../tools/redis-process';
 import { ChildLink, hasTaskset, spawnBenchProcess } from './child-link';
-import type { ServerReady, ServerRequest, ServerSetup } from './ipc';
+import type { BackendReady, BackendRequest, BackendTally, ServerReady, ServerRequest, ServerSetup } from './ipc';
 
 /** Every process of the server side shares core 0; the clients get core 1 (fleet.ts). */
 export const SERVER_CPU = 0;
+/** The client workers and the orchestrator share core 1. */
+export const CLIENT_CPU = 1;
+/**
+ * The hook backend stands for another machine: it shares the clients' core, so that core
+ * 0 and the server's CPU figures are the server's alone.
+ */
+const BACKEND_CPU = CLIENT_CPU;
 const EXIT_POLL_MS = 20;
 
 export interface ServerSide {
@@ -54,7 +62,7 @@ function startNode(label: string, args: string[], root?: string): ChildLink<Serv
  * `ours-memory` is the same server with DATA_DIR=:memory:. On Redis the nodes store
  * their history there, and DATA_DIR is given only so that nothing could land in `data/`.
  */
-function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string): ChildLink<ServerRequest, ServerReady>[] {
+function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string, backend: HookBackend | null): ChildLink<ServerRequest, ServerReady>[] {
   switch (setup) {
     case 'ours-redis-2':
       return ['A', 'B'].map((node) =>
@@ -78,6 +86,10 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string
       return [startNode('server ours, with bans', ['ours', `DATA_DIR=${dataDir}`])];
     case 'ours-memory':
       return [startNode('server ours, DATA_DIR=:memory:', ['ours', 'DATA_DIR=:memory:'])];
+    case 'ours-webhooks':
+    case 'ours-publish-hook':
+      if (backend === null) throw new Error(`${setup} needs its hook backend`);
+      return [startNode(`server ours, ${backend.name} set`, ['ours', ...backend.settings, `DATA_DIR=${dataDir}`])];
     default:
       return [startNode(`server ${setup}`, [setup])];
   }
@@ -93,15 +105,19 @@ export async function startServerSide(setup: ServerSetup, timeoutMs: number): Pr
   const redis = setup === 'ours-redis-2' ? await startRedisProcess({ prefix: hasTaskset ? ['taskset', '-c', String(SERVER_CPU)] : [] }) : null;
   // Under TMPDIR (os.tmpdir()): that is the file system the store rows measure.
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bridge-bench-data-'));
-  const nodes = nodesOf(setup, redis, dataDir);
+  let backend: HookBackend | null = null;
+  let nodes: ChildLink<ServerRequest, ServerReady>[] = [];
   const forked: number[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.kill()));
     await killAll(forked);
     await redis?.stop();
+    await backend?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
+    backend = await startHookBackend(setup, timeoutMs);
+    nodes = nodesOf(setup, redis, dataDir, backend);
     const ready = await Promise.all(nodes.map((node) => node.ready(timeoutMs)));
     for (const announced of ready) forked.push(...announced.pids.slice(1));
     const redisPid = redis?.pid ?? null;
@@ -115,6 +131,34 @@ export async function startServerSide(setup: ServerSetup, timeoutMs: number): Pr
     };
   } catch (err) {
     await stop();
+    throw err;
+  }
+}
+
+/** The backend of `ours-webhooks` and `ours-publish-hook`, and the settings that point the server at it. */
+interface HookBackend {
+  /** The setting it stands behind, for the labels. */
+  name: 'WEBHOOK_URL' | 'PUBLISH_HOOK_URL';
+  settings: string[];
+  /** Logs what it was sent (on stderr, with the trial's progress), then SIGKILLs it. */
+  stop(): Promise<void>;
+}
+
+async function startHookBackend(setup: ServerSetup, timeoutMs: number): Promise<HookBackend | null> {
+  if (setup !== 'ours-webhooks' && setup !== 'ours-publish-hook') return null;
+  const link = new ChildLink<BackendRequest, BackendReady>('hook backend', spawnBenchProcess('hook-backend.ts', { cpu: BACKEND_CPU }));
+  const stop = async () => {
+    const tally = await link.request<BackendTally>({ cmd: 'tally' }).catch(() => null);
+    if (tally !== null) process.stderr.write(`  ${setup}, its hook backend got ${tally.events} webhook events in ${tally.batches} batches, ${tally.questions} publish hook questions\n`);
+    await link.kill();
+  };
+  try {
+    const { port } = await link.ready(timeoutMs);
+    const name = setup === 'ours-webhooks' ? 'WEBHOOK_URL' : 'PUBLISH_HOOK_URL';
+    const url = `http://127.0.0.1:${port}/${setup === 'ours-webhooks' ? 'webhooks' : 'publish'}`;
+    return { name, settings: [`${name}=${url}`, `WEBHOOK_SECRET=whsec_${randomBytes(24).toString('base64')}`], stop };
+  } catch (err) {
+    await link.kill();
     throw err;
   }
 }

@@ -6,6 +6,7 @@ export function formatValue(value: number, unit: Unit): string {
   switch (unit) {
     case 'deliveries/s':
       return value >= 1e6 ? `${(value / 1e6).toFixed(2)}M/s` : `${(value / 1e3).toFixed(1)}k/s`;
+    case 'messages/s':
     case 'handshakes/s':
       return `${Math.round(value)}/s`;
     case 'ms':
