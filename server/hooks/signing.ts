@@ -10,8 +10,9 @@ export interface SignedHeaders {
 /**
  * Signs requests as Standard Webhooks 1.0 (`standardwebhooks`, the project's own
  * library): the HMAC-SHA256 of `<id>.<timestamp>.<body>` under WEBHOOK_SECRET, so that a
- * receiver verifies it with any of that project's libraries. Once per request, never per
- * message: its cost does not matter.
+ * receiver verifies it with any of that project's libraries. Once per request: per batch
+ * of webhook events, and per message for the publish hook, where its pure-JS HMAC is a
+ * few percent of the request's cost (BENCHMARKS.md).
  */
 export class Signer {
   private readonly webhook: Webhook;
