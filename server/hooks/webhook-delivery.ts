@@ -70,6 +70,7 @@ export class WebhookDelivery {
   private failures = 0;
   private leasedUntil = 0;
   private readonly failureLog = new ThrottledWarning(FAILURE_LOG_MS);
+  private readonly outboxLog = new ThrottledWarning(FAILURE_LOG_MS);
   private readonly random: () => number;
   private readonly now: () => number;
 
@@ -150,7 +151,8 @@ export class WebhookDelivery {
         }
       } catch (err) {
         // The store is unavailable: nothing is lost, its events wait in it.
-        this.options.logger.warn({ err: (err as Error).message }, 'webhook outbox unavailable; retrying');
+        const failures = this.outboxLog.occurred();
+        if (failures > 0) this.options.logger.warn({ err: (err as Error).message, failures }, 'webhook outbox unavailable; retrying');
         batch = null;
         await this.sleep(LEASE_POLL_MS);
       }
