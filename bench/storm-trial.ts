@@ -52,6 +52,9 @@ export async function runStormTrial(server: ServerSetup, kind: ClientKind, clien
     await fleet.broadcast(() => ({ cmd: 'probe-watch' }));
     await fleet.connect(profile.connectConcurrency, profile.connectTimeoutMs, [0]);
     assertNoErrors(await fleet.waitFor((t) => t.notices >= 1, profile.stallMs), 'connecting the probe client');
+    // Read as settled as the reading after the storm: a server just started still holds
+    // heap it gives back over the next seconds, which made the difference negative.
+    await sleep(profile.settleMs);
     const before = await fleet.server.main.request<MemoryReading>({ cmd: 'memory' });
 
     const prober = fleet.workers[0] as Fleet['workers'][number];
