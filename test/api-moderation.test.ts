@@ -123,10 +123,7 @@ describeWithRedis('moderation across two nodes on Redis', () => {
   let redis: RedisProcess;
   let a: ClusterNode;
   let b: ClusterNode;
-  // Two processes for the file, each test with users and rooms of its own. This block
-  // comes first in the file: onCleanup tells a beforeAll from a test by the current test's
-  // name, which stays set once a test has run, so processes started by a later beforeAll
-  // would be killed after the next test instead of after the file.
+  // Two processes for the block, each test with users and rooms of its own.
   beforeAll(async () => {
     redis = await startRedis();
     [a, b] = (await startNodes(2, { REDIS_URL: redis.url, RATE_LIMIT: '0' })) as [ClusterNode, ClusterNode];

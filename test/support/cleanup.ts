@@ -14,8 +14,18 @@ const newPhases = (): Phases => ({ clients: new Set(), servers: new Set() });
 const perTest = newPhases();
 const perFile = newPhases();
 
+/**
+ * Whether a test (with its beforeEach and afterEach hooks) is running. Not jest's current
+ * test name: it stays set once a test has run, so a beforeAll of a describe block that runs
+ * after another block's tests (as `jest --randomize` orders them) would look like a test.
+ */
+let inTest = false;
+beforeEach(() => {
+  inTest = true;
+});
+
 export function onCleanup(phase: keyof Phases, cleanup: Cleanup): () => void {
-  const scope = expect.getState().currentTestName === undefined ? perFile : perTest;
+  const scope = inTest ? perTest : perFile;
   scope[phase].add(cleanup);
   return () => scope[phase].delete(cleanup);
 }
@@ -28,5 +38,8 @@ async function runAll(scope: Phases): Promise<void> {
   }
 }
 
-afterEach(() => runAll(perTest));
+afterEach(async () => {
+  await runAll(perTest);
+  inTest = false;
+});
 afterAll(() => runAll(perFile));
