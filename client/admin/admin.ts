@@ -13,6 +13,7 @@
  */
 import type { BanKind } from '../../server/protocol.js';
 import { clockTime } from '../shared/format.js';
+import { byId } from '../web/dom.js';
 import { AdminApi, ApiFailure, failureWords, type NewBan } from './api.js';
 import { readBanForm, untilFrom } from './ban-form.js';
 import { BansView, banTarget } from './bans-view.js';
@@ -28,12 +29,6 @@ const ROOM_LIMIT = 1_000;
 const BAN_LIMIT = 1_000;
 /** A room's latest messages read for its rate and its list. */
 const LATEST_READ = 100;
-
-function byId<T extends HTMLElement>(id: string): T {
-  const node = document.getElementById(id);
-  if (node === null) throw new Error(`the page has no #${id}`);
-  return node as T;
-}
 
 const page = {
   status: byId<HTMLElement>('status'),

@@ -18,6 +18,7 @@
  */
 import { DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, isDeleted, isRoomName, type HistoryMessage, type RawFormat } from '../../server/protocol.js';
 import { isRoomRefusal, isTokenRefusal, noticeSummary } from '../shared/format.js';
+import { byId } from './dom.js';
 import { EMPTY_PRESENCE, applyNotice, presenceFrom, type RoomPresence } from '../shared/presence.js';
 import { ChatSession, type SessionStatus, type TransportKind } from '../shared/session.js';
 import { browserConnectors, socketIoLoaded } from './connectors.js';
@@ -33,12 +34,6 @@ import { TypingIndicator } from './typing.js';
 const STORAGE = { name: 'chat-bridge.name', transport: 'chat-bridge.transport', token: 'chat-bridge.token' } as const;
 /** Over the raw endpoint the page speaks JSON: raw text (seed) mode has no ids, edits, reactions or markers. */
 const RAW_FORMAT: RawFormat = 'json';
-
-function byId<T extends HTMLElement>(id: string): T {
-  const node = document.getElementById(id);
-  if (node === null) throw new Error(`the page has no #${id}`);
-  return node as T;
-}
 
 const page = {
   status: byId<HTMLElement>('status'),

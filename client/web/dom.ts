@@ -1,5 +1,12 @@
 import { clockTime } from '../shared/format.js';
 
+/** The page's element of this id; a page without it is a broken page. */
+export function byId<T extends HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (node === null) throw new Error(`the page has no #${id}`);
+  return node as T;
+}
+
 /** A new element with a class and text. Text goes in as text, never as HTML. */
 export function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text = ''): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
