@@ -9,13 +9,12 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { BANNED, ModerationClose, type Ban } from '../server/protocol';
-import type { RedisProcess } from '../tools/redis-process';
 import { API_TEST_KEY, callApi, type ApiCallOptions } from './support/api';
 import { freshDataDir } from './support/data-dir';
 import { UPGRADE_HEADERS } from './support/http-upgrade';
-import { MULTI_PROCESS_START_MS, startNodes, type ClusterNode } from './support/nodes';
+import { MULTI_PROCESS_START_MS, twoNodesOnRedis, type ClusterNode } from './support/nodes';
 import { connectRaw, type RawConnectOptions, type RawTestClient } from './support/raw-client';
-import { describeWithRedis, startRedis } from './support/redis';
+import { describeWithRedis } from './support/redis';
 import { departures, nextFrameOf } from './support/room-events';
 import { startTestServer } from './support/server';
 import { connectSio, type SioTestClient } from './support/sio-client';
@@ -120,13 +119,11 @@ async function admitted(url: string, name: string, where: Where = {}): Promise<b
 const CLUSTER_TEST_MS = 90_000;
 
 describeWithRedis('moderation across two nodes on Redis', () => {
-  let redis: RedisProcess;
   let a: ClusterNode;
   let b: ClusterNode;
   // Two processes for the block, each test with users and rooms of its own.
   beforeAll(async () => {
-    redis = await startRedis();
-    [a, b] = (await startNodes(2, { REDIS_URL: redis.url, RATE_LIMIT: '0' })) as [ClusterNode, ClusterNode];
+    [a, b] = await twoNodesOnRedis();
   }, MULTI_PROCESS_START_MS * 2);
 
   it('a ban made through A ends the user’s connections on B and B refuses its handshakes; lifted through A, B lets it in', async () => {

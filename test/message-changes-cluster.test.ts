@@ -4,23 +4,20 @@
  * the other node's history and pages show it.
  */
 import { ActionError, type ChatMessage, type HistoryMessage } from '../server/protocol';
-import type { RedisProcess } from '../tools/redis-process';
-import { MULTI_PROCESS_START_MS, startNodes, type ClusterNode } from './support/nodes';
+import { MULTI_PROCESS_START_MS, twoNodesOnRedis, type ClusterNode } from './support/nodes';
 import { connectRaw } from './support/raw-client';
-import { describeWithRedis, startRedis } from './support/redis';
+import { describeWithRedis } from './support/redis';
 import { changeQueues, nextFrameOf, rawRequest } from './support/room-events';
 import { connectSio } from './support/sio-client';
 
 jest.setTimeout(90_000);
 
 describeWithRedis('changes to messages across two nodes on Redis', () => {
-  let redis: RedisProcess;
   let a: ClusterNode;
   let b: ClusterNode;
   // Two processes for the file: each test has a room of its own.
   beforeAll(async () => {
-    redis = await startRedis();
-    [a, b] = (await startNodes(2, { REDIS_URL: redis.url, RATE_LIMIT: '0' })) as [ClusterNode, ClusterNode];
+    [a, b] = await twoNodesOnRedis();
   }, MULTI_PROCESS_START_MS * 2);
 
   it('an edit, a reaction, a read marker and a delete made on A reach both kinds of client on B, and B shows them', async () => {

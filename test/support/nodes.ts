@@ -1,5 +1,6 @@
 import type { Presence } from '../../server/protocol';
 import { connectRaw, type RawTestClient } from './raw-client';
+import { startRedis } from './redis';
 import { connectSio, type SioTestClient } from './sio-client';
 import { spawnServer, type SpawnedServer } from './spawn-server';
 import { waitUntil } from './wait';
@@ -28,6 +29,12 @@ export async function startNodes(count: number, env: Record<string, string>, tok
   );
   await linked(nodes, tokenFor);
   return nodes;
+}
+
+/** Two nodes on a redis-server of their own, flood control off: what a block's beforeAll starts for its tests to share. */
+export async function twoNodesOnRedis(): Promise<[ClusterNode, ClusterNode]> {
+  const redis = await startRedis();
+  return (await startNodes(2, { REDIS_URL: redis.url, RATE_LIMIT: '0' })) as [ClusterNode, ClusterNode];
 }
 
 /** Who `node` counts in `room`, everywhere in the cluster, as its HTTP API tells. */
