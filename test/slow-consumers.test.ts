@@ -144,4 +144,24 @@ describe('slow consumers', () => {
     expect(gone).toBe(true);
     expect(await rejected(server.url, 'slow_consumer')).toBe(1);
   });
+
+  it('cuts a socket.io reader that stopped reading once its grace runs out, though nothing more is sent after the burst', async () => {
+    const server = await startTestServer({ MAX_BUFFERED_BYTES: '65536', MAX_BUFFERED_MS: '500', HEARTBEAT_MS: '600000', RATE_LIMIT: '0' });
+    const observer = await connectRaw(server.url, { name: 'observer', format: 'json' });
+    await STALLED_PEERS['socket.io'](server.url);
+    for (;;) {
+      const frame = await observer.nextJson();
+      if (frame.type === 'notice' && frame.kind === 'join' && frame.name === 'stalled') break;
+    }
+    // One burst, sent without waiting: far more than the kernel's buffers take, far less
+    // than the ceiling. It is over well before the grace ends; after it the room is silent.
+    const sender = await connectRaw(server.url, { name: 'sender' });
+    const burst = Array.from({ length: 150 }, (_, i) => `${i} ${'c'.repeat(60_000)}`);
+    for (const text of burst) sender.send(text);
+    for (;;) {
+      const frame = await observer.nextJson(15_000);
+      if (frame.type === 'notice' && frame.kind === 'leave' && frame.name === 'stalled') break;
+    }
+    expect(await rejected(server.url, 'slow_consumer')).toBe(1);
+  });
 });

@@ -19,8 +19,8 @@ export interface RoomNamespacesOptions {
   clustered: boolean;
   fastFrames: FastFrames | null;
   metrics: Metrics;
-  /** After each broadcast (the slow-consumer check of the turn). */
-  afterBroadcast: () => void;
+  /** After each broadcast, with the namespace broadcast to (the slow-consumer check of the turn). */
+  afterBroadcast: (audience: ChatNamespace) => void;
 }
 
 /**
@@ -57,7 +57,7 @@ export class RoomNamespaces {
       // clients would get nothing.
       (localOnly() ? namespace.local : namespace).emit(event, payload as ChatMessage & Notice);
       if (fastFrames !== null) fastFrames.chatNext = false;
-      count += namespace.sockets.size;
+      count += this.reached(namespace);
     }
     this.delivered(count);
   }
@@ -72,7 +72,7 @@ export class RoomNamespaces {
       const emitter = this.options.localOnly() ? namespace.local : namespace;
       // One event name per kind; the payload is that event's (protocol.ts ServerToClientEvents).
       (emitter.emit as (event: string, payload: unknown) => boolean)(kind, payload);
-      count += namespace.sockets.size;
+      count += this.reached(namespace);
     }
     this.delivered(count);
   }
@@ -103,14 +103,20 @@ export class RoomNamespaces {
       const namespace = existingNamespace<ChatNamespace>(this.options.io, name);
       if (namespace === undefined) continue;
       namespace.local.emit('notice', notice);
-      count += namespace.sockets.size;
+      count += this.reached(namespace);
     }
     this.delivered(count);
   }
 
   private delivered(count: number): void {
     this.options.metrics.delivered('socket.io', count);
-    this.options.afterBroadcast();
+  }
+
+  /** A broadcast went to `namespace`: its sockets here are judged at the end of the turn. Answers how many. */
+  private reached(namespace: ChatNamespace): number {
+    const size = namespace.sockets.size;
+    if (size > 0) this.options.afterBroadcast(namespace);
+    return size;
   }
 
   private namespace(name: string): ChatNamespace | undefined {

@@ -164,7 +164,7 @@ export class SocketIoTransport {
       clustered: options.clustered ?? false,
       fastFrames,
       metrics: core.metrics,
-      afterBroadcast: () => this.slow.afterBroadcast(),
+      afterBroadcast: (namespace) => this.slow.afterBroadcast(namespace),
     });
     core.rooms.addSinks((room) => namespaces.sinkFor(room));
   }
@@ -194,6 +194,7 @@ export class SocketIoTransport {
         }),
     );
     await withDeadline(Promise.all(gone), graceMs);
+    this.slow.stop();
     await this.io.close();
   }
 
