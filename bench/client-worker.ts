@@ -107,9 +107,9 @@ function recordError(message: string): void {
 
 /**
  * Opens `count` clients dealt into `rooms` in turn, at most `concurrency` handshakes in
- * flight; fails on the first refusal.
+ * flight, each from the next of `localAddresses` (if any); fails on the first refusal.
  */
-async function connect(url: string, kind: ClientKind, count: number, concurrency: number, rooms: readonly string[]): Promise<void> {
+async function connect(url: string, kind: ClientKind, count: number, concurrency: number, rooms: readonly string[], localAddresses: readonly string[] = []): Promise<void> {
   const first = clients.length;
   const protocols = rooms.map(PROTOCOLS[kind]);
   checkRooms = rooms.length > 1;
@@ -120,7 +120,8 @@ async function connect(url: string, kind: ClientKind, count: number, concurrency
       const room = next % rooms.length;
       next += 1;
       roomOf[index] = room;
-      clients[index] = await openClient(url, protocols[room] as WireProtocol, eventsFor(index));
+      const from = localAddresses[index % Math.max(1, localAddresses.length)];
+      clients[index] = await openClient(url, protocols[room] as WireProtocol, eventsFor(index), from);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
@@ -221,7 +222,7 @@ function stopProbes(): number[] {
 serveRequests<WorkerRequest>(async (request) => {
   switch (request.cmd) {
     case 'connect':
-      await connect(request.url, request.kind, request.count, request.concurrency, request.rooms);
+      await connect(request.url, request.kind, request.count, request.concurrency, request.rooms, request.localAddresses);
       return { ok: true };
     case 'fanout':
       fanout(request.phases, request.senders, request.window);

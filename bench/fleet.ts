@@ -12,6 +12,8 @@ export interface WorkerGroup {
   count: number;
   /** The rooms its clients are dealt into, in turn (see the `connect` request); the lobby when absent. */
   rooms?: readonly string[];
+  /** The loopback addresses its clients connect from, in turn; the system's choice when absent. */
+  localAddresses?: readonly string[];
 }
 
 /**
@@ -55,9 +57,9 @@ export class Fleet {
     await Promise.all(
       this.workers.map((worker, i) => {
         if (only !== null && !only.includes(i)) return undefined;
-        const { kind, count, rooms = [DEFAULT_ROOM] } = this.groups[i] as WorkerGroup;
+        const { kind, count, rooms = [DEFAULT_ROOM], localAddresses = [] } = this.groups[i] as WorkerGroup;
         const url = this.server.urls[i % this.server.urls.length] as string;
-        return worker.request({ cmd: 'connect', url, kind, count, concurrency, rooms: [...rooms] }, timeoutMs);
+        return worker.request({ cmd: 'connect', url, kind, count, concurrency, rooms: [...rooms], localAddresses: [...localAddresses] }, timeoutMs);
       }),
     );
   }

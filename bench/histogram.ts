@@ -2,6 +2,8 @@ import type { HistogramData } from './ipc';
 
 const BUCKET_US = 10;
 const SPAN_US = 10_000_000; // 10 s; anything slower lands in the last bucket (max stays exact)
+/** A quantile read as this is at least this: its samples are in the last bucket. */
+export const LATENCY_CEILING_MS = SPAN_US / 1000;
 
 /**
  * Latencies in fixed 10 µs buckets: recording is one increment, whatever the number of

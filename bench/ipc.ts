@@ -7,8 +7,12 @@
 /** Which wire protocol a bench client speaks. */
 export type ClientKind = 'raw' | 'sio';
 
-/** The servers the benchmark can start, each in its own pinned process. */
-export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit';
+/**
+ * The servers the benchmark can start, each in its own pinned process: ours, and the bare
+ * baselines, with one room (`ws-loop`, `socketio-emit`) or with rooms (`ws-rooms`,
+ * `socketio-rooms`).
+ */
+export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit' | 'ws-rooms' | 'socketio-rooms';
 
 /**
  * How the server side of a trial is deployed: one of the servers above as one process,
@@ -28,7 +32,9 @@ export type ServerSetup =
   | 'ours-other'
   | 'ours-bans'
   | 'ours-webhooks'
-  | 'ours-publish-hook';
+  | 'ours-publish-hook'
+  /** Ours with the C100k part's settings, WORKERS among them (c100k-plan.ts). */
+  | 'ours-c100k';
 
 export interface Phases {
   /** Epoch ms (Date.now) at which the warm-up starts; all workers share the clock. */
@@ -42,8 +48,9 @@ export type WorkerRequest =
    * Opens `count` clients of one kind, at most `concurrency` handshakes at a time, dealt
    * into `rooms` in turn: client i (of this worker) joins rooms[i % rooms.length]. Every
    * worker of a trial gets the same list, so a room's index in it names the room to all.
+   * Client i connects from localAddresses[i % length] (the system's choice when absent).
    */
-  | { cmd: 'connect'; url: string; kind: ClientKind; count: number; concurrency: number; rooms: string[] }
+  | { cmd: 'connect'; url: string; kind: ClientKind; count: number; concurrency: number; rooms: string[]; localAddresses?: string[] }
   /** Closed loop: each of the clients `senders` (this worker's indexes) keeps `window` messages in flight. */
   | { cmd: 'fanout'; phases: Phases; senders: number[]; window: number }
   /** Open loop: each of the clients `senders` sends `rate` messages/s; every client records latency. */
@@ -96,7 +103,28 @@ export interface HistogramData {
   maxUs: number;
 }
 
-export type ServerRequest = { cmd: 'memory' };
+export type ServerRequest =
+  | { cmd: 'memory' }
+  /** The same from each process of the server side (a primary and its workers): see ProcessReading. */
+  | { cmd: 'each-process'; reading: ProcessReadingKind };
+
+/**
+ * `memory`: after a full collection, as `memory` above. `loop-start`: event-loop delay
+ * recorded from now on (from zero); `loop`: what was recorded since.
+ */
+export type ProcessReadingKind = 'memory' | 'loop-start' | 'loop';
+
+export interface ProcessReading {
+  pid: number;
+  memory?: MemoryReading;
+  loop?: LoopDelay;
+}
+
+/** How late the event loop ran a timer, in ms. */
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
 
 export interface MemoryReading {
   rss: number;

@@ -1,6 +1,5 @@
 import type { WorkerGroup } from './fleet';
 import type { ServerSetup } from './ipc';
-import { manyRoomGroups, manyRoomTalkers, type RoomKind } from './many-rooms';
 import type { Profile } from './profiles';
 import { oneTalker, runRoomTrial, type RoomResult } from './room-trial';
 import { runStormTrial, type StormResult } from './storm-trial';
@@ -16,8 +15,6 @@ export interface Trials {
   rawRoom: Pair<RoomResult>;
   sioRoom: Pair<RoomResult>;
   mixedRoom: RoomResult[];
-  /** The same clients in many small rooms, one talker each (many-rooms.ts), run beside the one room. */
-  manyRooms: Record<RoomKind, RoomResult[]>;
   /** The one room with a single talker keeping `profile.window` messages in flight (oneTalker). */
   rawOneTalker: Pair<RoomResult>;
   sioOneTalker: Pair<RoomResult>;
@@ -73,7 +70,7 @@ export function roomGroups(profile: Profile): Record<'raw' | 'sio' | 'mixed', Wo
 }
 
 /** Trials per repetition in runPlan. */
-export const SINGLE_PROCESS_STEPS = 20;
+export const SINGLE_PROCESS_STEPS = 17;
 
 /**
  * Runs every trial of the profile. Each comparison alternates ours and its baseline,
@@ -82,44 +79,14 @@ export const SINGLE_PROCESS_STEPS = 20;
  */
 export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
   const groups = roomGroups(profile);
-  const manyGroups = manyRoomGroups(profile);
-  const talkers = manyRoomTalkers(profile);
-  const { rooms, clientsPerRoom } = profile.manyRooms;
-  const manyRooms: Record<RoomKind, RoomResult[]> = { raw: [], sio: [], mixed: [] };
-  // Right after the one room it is compared with, in the same repetition, so that a
-  // drift in the machine's load touches both alike.
-  const inManyRooms = async (kind: RoomKind, name: string, run: number) => {
-    const label = `${name}, ${rooms} rooms x ${clientsPerRoom}, ours, run ${run}`;
-    manyRooms[kind].push(await timed(label, () => runRoomTrial('ours', manyGroups[kind], profile, talkers), roomLine));
-  };
+  const alternate = <T>(name: string, baseline: ServerSetup, run: (server: ServerSetup) => Promise<T>, describe: (result: T) => string) =>
+    alternatePairs(profile, timed, name, baseline, run, describe);
 
-  /** Ours, then its baseline, then anything run beside them (`also`), each repetition. */
-  const alternate = async <T>(
-    name: string,
-    baseline: ServerSetup,
-    run: (server: ServerSetup) => Promise<T>,
-    describe: (result: T) => string,
-    also: (run: number) => Promise<void> = async () => undefined,
-  ): Promise<Pair<T>> => {
-    const pair: Pair<T> = { ours: [], baseline: [] };
-    for (let r = 1; r <= profile.repetitions; r += 1) {
-      pair.ours.push(await timed(`${name}, ours, run ${r}`, () => run('ours'), describe));
-      pair.baseline.push(await timed(`${name}, ${baseline}, run ${r}`, () => run(baseline), describe));
-      await also(r);
-    }
-    return pair;
-  };
-
-  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, groups.raw, profile), roomLine, (r) =>
-    inManyRooms('raw', 'raw', r),
-  );
-  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, groups.sio, profile), roomLine, (r) =>
-    inManyRooms('sio', 'Socket.IO', r),
-  );
+  const rawRoom = await alternate('raw room', 'ws-loop', (s) => runRoomTrial(s, groups.raw, profile), roomLine);
+  const sioRoom = await alternate('Socket.IO room', 'socketio-emit', (s) => runRoomTrial(s, groups.sio, profile), roomLine);
   const mixedRoom: RoomResult[] = [];
   for (let r = 1; r <= profile.repetitions; r += 1) {
     mixedRoom.push(await timed(`mixed room, ours, run ${r}`, () => runRoomTrial('ours', groups.mixed, profile), roomLine));
-    await inManyRooms('mixed', 'mixed', r);
   }
   const one = (kind: 'raw' | 'sio') => (s: ServerSetup) => runRoomTrial(s, groups[kind], profile, oneTalker(groups[kind], profile));
   const rawOneTalker = await alternate('raw room, one talker', 'ws-loop', one('raw'), roomLine);
@@ -130,5 +97,22 @@ export async function runPlan(profile: Profile, timed: Timed): Promise<Trials> {
   };
   const rawStorm = await alternate('raw storm', 'ws-loop', (s) => runStormTrial(s, 'raw', profile.stormClients, profile), stormLine);
   const sioStorm = await alternate('Socket.IO storm', 'socketio-emit', (s) => runStormTrial(s, 'sio', profile.sioStormClients, profile), stormLine);
-  return { rawRoom, sioRoom, mixedRoom, manyRooms, rawOneTalker, sioOneTalker, fastPath, rawStorm, sioStorm };
+  return { rawRoom, sioRoom, mixedRoom, rawOneTalker, sioOneTalker, fastPath, rawStorm, sioStorm };
+}
+
+/** Ours, then its baseline, `profile.repetitions` times (A B A B ...). */
+export async function alternatePairs<T>(
+  profile: Profile,
+  timed: Timed,
+  name: string,
+  baseline: ServerSetup,
+  run: (server: ServerSetup) => Promise<T>,
+  describe: (result: T) => string,
+): Promise<Pair<T>> {
+  const pair: Pair<T> = { ours: [], baseline: [] };
+  for (let r = 1; r <= profile.repetitions; r += 1) {
+    pair.ours.push(await timed(`${name}, ours, run ${r}`, () => run('ours'), describe));
+    pair.baseline.push(await timed(`${name}, ${baseline}, run ${r}`, () => run(baseline), describe));
+  }
+  return pair;
 }

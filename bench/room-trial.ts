@@ -145,7 +145,12 @@ function phasesFrom(warmupMs: number, measureMs: number): Phases {
   return { startAt: Date.now() + START_LEAD_MS, warmupMs, measureMs };
 }
 
-async function probeLatency(
+/**
+ * The open-loop probe: each of `senders` sends `profile.latencyRate` messages/s through a
+ * warm-up and a window, every client records each message's latency in the window, and
+ * every message must reach everyone in its room (`talkers.audience`).
+ */
+export async function probeLatency(
   fleet: Fleet,
   profile: Profile,
   talkers: Talkers,

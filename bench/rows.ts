@@ -2,7 +2,8 @@ import type { Delivery, RoomResult } from './room-trial';
 import { median } from './stats';
 
 export type Better = 'higher' | 'lower';
-export type Unit = 'deliveries/s' | 'messages/s' | 'handshakes/s' | 'ms' | 's' | 'bytes' | 'µs';
+/** `core`: a share of one CPU core, 1 being all of it. */
+export type Unit = 'deliveries/s' | 'messages/s' | 'handshakes/s' | 'ms' | 's' | 'bytes' | 'µs' | 'core';
 
 /**
  * A target from the issue: a bound on the median ratio ours / baseline (`ratio`), or on

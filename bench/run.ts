@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --only single|hooks|store|cluster|versions] [-- --out DIR]`: runs
+ * `npm run bench [-- --quick | --tiny] [-- --only single|hooks|rooms|store|cluster|versions] [-- --out DIR]`: runs
  * our server and the bare baselines side by side (bench/plan.ts) and our server with
  * webhooks and the publish hook against neither (bench/hooks-plan.ts: part of `--only
- * single`, or alone with `--only hooks`), then our server with its
+ * single`, or alone with `--only hooks`), then many small rooms at a human pace and
+ * saturated against bare servers with rooms (bench/workload-plan.ts), then our server with its
  * store on (SQLite) against the store off (DATA_DIR=:memory:) (bench/store-plan.ts), then
  * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
@@ -12,7 +13,10 @@
  * redis-server: without it, a full run leaves that part out with a warning, and
  * `--only cluster` fails. `--only versions --against DIR` runs this checkout's server
  * against the one of another checkout (with its node_modules), alternated
- * (bench/versions-plan.ts): a change held to no row more than 10% worse.
+ * (bench/versions-plan.ts): a change held to no row more than 10% worse. `--only c100k`
+ * holds 100000 idle clients on ours as one node of several workers, then sends a message
+ * per room per second (bench/c100k-plan.ts); never part of the full run: it takes
+ * minutes and several GiB of memory.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +25,7 @@ import path from 'node:path';
 import { REDIS_MISSING, REDIS_SERVER } from '../tools/redis-process';
 import { hasTaskset } from './child-link';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
+import { buildC100kRows, C100K_STEPS, c100kNote, runC100kPlan } from './c100k-plan';
 import { buildHooksRows, hooksNote, hooksSteps, runHooksPlan } from './hooks-plan';
 import { runPlan, SINGLE_PROCESS_STEPS, stepCounter } from './plan';
 import { buildRows } from './single-rows';
@@ -28,12 +33,13 @@ import { PROFILES, type Profile } from './profiles';
 import { useOtherCheckout } from './server-side';
 import { buildStoreRows, runStorePlan, storeSteps } from './store-plan';
 import { bansSteps, buildBansRows, runBansPlan } from './bans-plan';
+import { buildWorkloadRows, runWorkloadPlan, workloadNote, workloadSteps } from './workload-plan';
 import { buildVersionsRows, describeCheckout, runVersionsPlan, versionsSteps } from './versions-plan';
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
-type Part = 'single' | 'hooks' | 'store' | 'cluster' | 'versions' | 'bans';
-const PARTS: readonly Part[] = ['single', 'hooks', 'store', 'cluster', 'versions', 'bans'];
+type Part = 'single' | 'hooks' | 'rooms' | 'store' | 'cluster' | 'versions' | 'bans' | 'c100k';
+const PARTS: readonly Part[] = ['single', 'hooks', 'rooms', 'store', 'cluster', 'versions', 'bans', 'c100k'];
 
 interface Options {
   profile: Profile;
@@ -44,7 +50,7 @@ interface Options {
   against: string | null;
 }
 
-const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|hooks|store|cluster|bans] [--only versions --against DIR] [--out DIR]';
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|hooks|rooms|store|cluster|bans] [--only versions --against DIR] [--only c100k (not in the full run: minutes, several GiB)] [--out DIR]';
 
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
@@ -76,8 +82,9 @@ function parseArgs(argv: readonly string[]): Options {
 
 /** Which parts run: the cluster part only where a redis-server can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
-  // The versions part runs only when asked for: it needs another checkout.
-  const parts: Record<Part, boolean> = { single: true, hooks: true, store: true, cluster: true, versions: false, bans: true };
+  // The versions part runs only when asked for: it needs another checkout; so does the
+  // c100k part: it takes minutes and several GiB.
+  const parts: Record<Part, boolean> = { single: true, hooks: true, rooms: true, store: true, cluster: true, versions: false, bans: true, c100k: false };
   if (only !== null) for (const part of PARTS) parts[part] = part === only;
   // The hooks' rows belong to the single-process part; `--only hooks` runs them alone.
   if (only === 'single') parts.hooks = true;
@@ -135,26 +142,37 @@ async function main(): Promise<void> {
   const steps =
     profile.repetitions * ((parts.single ? SINGLE_PROCESS_STEPS : 0) + (parts.cluster ? CLUSTER_STEPS : 0)) +
     (parts.hooks ? hooksSteps(profile) : 0) +
+    (parts.rooms ? workloadSteps(profile) : 0) +
     (parts.store ? storeSteps(profile) : 0) +
     (parts.versions ? versionsSteps(profile) : 0) +
-    (parts.bans ? bansSteps(profile) : 0);
+    (parts.bans ? bansSteps(profile) : 0) +
+    (parts.c100k ? C100K_STEPS : 0);
   const timed = stepCounter(steps, log);
   const trials = parts.single ? await runPlan(profile, timed) : null;
   const hooks = parts.hooks ? await runHooksPlan(profile, timed) : null;
+  const workload = parts.rooms ? await runWorkloadPlan(profile, timed) : null;
   const store = parts.store ? await runStorePlan(profile, timed) : null;
   const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
   const versions = parts.versions ? await runVersionsPlan(profile, timed) : null;
   const bans = parts.bans ? await runBansPlan(profile, timed) : null;
+  const c100k = parts.c100k ? await runC100kPlan(profile, timed) : null;
   const rows = [
     ...(trials === null ? [] : buildRows(trials, profile)),
     ...(hooks === null ? [] : buildHooksRows(hooks, profile)),
+    ...(workload === null ? [] : buildWorkloadRows(workload, profile)),
     ...(store === null ? [] : buildStoreRows(store, profile)),
     ...(cluster === null ? [] : buildClusterRows(cluster, profile)),
     ...(versions === null || against === null ? [] : buildVersionsRows(versions, profile, describeCheckout(against))),
     ...(bans === null ? [] : buildBansRows(bans)),
+    ...(c100k === null ? [] : buildC100kRows(c100k, profile)),
   ];
   const loadAfter = os.loadavg();
-  const notes = [...(parts.single || parts.store || parts.cluster ? [STORE_NOTE] : []), ...(hooks === null ? [] : [hooksNote(hooks)])];
+  const notes = [
+    ...(parts.single || parts.rooms || parts.store || parts.cluster ? [STORE_NOTE] : []),
+    ...(hooks === null ? [] : [hooksNote(hooks)]),
+    ...(workload === null ? [] : [workloadNote(workload, profile)]),
+    ...(c100k === null ? [] : [c100kNote(c100k)]),
+  ];
   const table = [markdownTable(rows), ...notes].join('\n\n');
   process.stdout.write(`${table}\n`);
 
@@ -167,11 +185,12 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
     dataDirParent: os.tmpdir(),
-    trials: { ...trials, hooks, store, cluster, versions, bans },
+    trials: { ...trials, hooks, workload, store, cluster, versions, bans, c100k },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);
-  writeFileSync(`${base}.svg`, svgChart(rows, `chat-bridge fan-out benchmark (${profile.name}), ${startedAt.toISOString().slice(0, 10)}`));
+  // Rows of one measured value (no baseline, e.g. C100k's) have no ratio to draw.
+  writeFileSync(`${base}.svg`, svgChart(rows.filter((row) => Number.isFinite(row.medianRatio)), `chat-bridge fan-out benchmark (${profile.name}), ${startedAt.toISOString().slice(0, 10)}`));
   log(`wrote ${base}.json, ${base}.md and ${base}.svg; load ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 
   const short = rows.filter((row) => row.delivery.delivered !== row.delivery.expected || row.worstDelivery !== 1);

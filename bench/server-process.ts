@@ -9,8 +9,11 @@ import { startProcess } from '../server/process/start-process';
 import { loadConfig } from '../server/config';
 import { createLogger } from '../server/support/logger';
 import { startSocketIoEmit } from './baselines/socketio-emit';
+import { startSocketIoRooms } from './baselines/socketio-rooms';
 import { startWsLoop } from './baselines/ws-loop';
+import { startWsRooms } from './baselines/ws-rooms';
 import { announce, serveRequests } from './child-link';
+import { answerPrimary, readEachProcess } from './process-readings';
 import type { MemoryReading, ServerName, ServerReady, ServerRequest } from './ipc';
 
 interface Started {
@@ -36,6 +39,8 @@ const starters: Record<ServerName, (overrides: Record<string, string>) => Promis
   },
   'ws-loop': async () => alone(await startWsLoop(0)),
   'socketio-emit': async () => alone(await startSocketIoEmit(0)),
+  'ws-rooms': async () => alone(await startWsRooms(0)),
+  'socketio-rooms': async () => alone(await startSocketIoRooms(0)),
 };
 
 function readMemory(): MemoryReading {
@@ -63,9 +68,13 @@ async function main(): Promise<void> {
   const start = starters[name];
   if (start === undefined) throw new Error(`unknown server "${name}"; one of ${Object.keys(starters).join(', ')}`);
   const started = await start(parseOverrides(process.argv.slice(3)));
-  if (started.isClusterWorker) return;
+  if (started.isClusterWorker) {
+    answerPrimary();
+    return;
+  }
   serveRequests<ServerRequest>((request) => {
     if (request.cmd === 'memory') return readMemory();
+    if (request.cmd === 'each-process') return readEachProcess(request.reading);
     throw new Error(`unknown request ${JSON.stringify(request)}`);
   });
   announce<ServerReady>({ ready: true, port: started.port, pids: started.pids() });

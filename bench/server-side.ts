@@ -40,6 +40,13 @@ export function useBanFile(file: string): void {
   banFile = file;
 }
 
+/** The settings `ours-c100k` starts with (c100k-plan.ts gives them, WORKERS among them); null until given. */
+let c100kSettings: string[] | null = null;
+
+export function useC100kSettings(settings: readonly string[]): void {
+  c100kSettings = [...settings];
+}
+
 /** The checkout `ours-other` runs (`--against`); null until one is given. */
 let otherCheckout: string | null = null;
 
@@ -84,6 +91,9 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string
       if (banFile === null) throw new Error('ours-bans needs a ban file (useBanFile)');
       copyFileSync(banFile, path.join(dataDir, path.basename(banFile)));
       return [startNode('server ours, with bans', ['ours', `DATA_DIR=${dataDir}`])];
+    case 'ours-c100k':
+      if (c100kSettings === null) throw new Error('ours-c100k needs its settings (useC100kSettings)');
+      return [startNode(`server ours, ${c100kSettings.join(' ')}`, ['ours', ...c100kSettings, `DATA_DIR=${dataDir}`])];
     case 'ours-memory':
       return [startNode('server ours, DATA_DIR=:memory:', ['ours', 'DATA_DIR=:memory:'])];
     case 'ours-webhooks':
@@ -123,7 +133,7 @@ export async function startServerSide(setup: ServerSetup, timeoutMs: number): Pr
     const redisPid = redis?.pid ?? null;
     return {
       setup,
-      isCluster: setup === 'ours-redis-2' || setup === 'ours-workers-2',
+      isCluster: setup === 'ours-redis-2' || setup === 'ours-workers-2' || setup === 'ours-c100k',
       urls: ready.map((node) => `http://127.0.0.1:${node.port}`),
       main: nodes[0] as ChildLink<ServerRequest, ServerReady>,
       pids: [...ready.flatMap((node) => node.pids), ...(redisPid === null ? [] : [redisPid])],

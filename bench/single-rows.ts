@@ -36,7 +36,6 @@ export function buildRows(trials: Trials, profile: Profile): Row[] {
   for (const m of roomMeasures('sio', 'Socket.IO', 2.5)) rows.push(compare(m, SIO_BASELINE, trials.sioRoom.ours, trials.sioRoom.baseline));
   rows.push(sioOverRaw('sio-vs-raw-cpu', `${talkers}, ${room} clients`, trials.sioRoom.ours, trials.rawRoom.ours));
   rows.push(...mixedRows(trials, profile));
-  rows.push(...manyRoomRows(trials, profile));
 
   // The one room, one talker.
   const oneMeasures = (prefix: string, name: string, fanoutTarget: Target | null): Measure<RoomResult>[] => [
@@ -107,38 +106,6 @@ function mixedRows(trials: Trials, profile: Profile): Row[] {
       trials.mixedRoom,
     ),
   ];
-}
-
-/**
- * The many rooms, kind by kind: fan-out, CPU per delivery, latency p50 and p99. No
- * baseline has rooms, so each is compared with our one room of as many clients and the
- * same kinds, run in the same repetitions, pair by pair: a ratio to read (what splitting
- * the clients into rooms costs or gains), with no target. The labels say so.
- */
-function manyRoomRows(trials: Trials, profile: Profile): Row[] {
-  const room = profile.roomClients;
-  const { rooms, clientsPerRoom } = profile.manyRooms;
-  const half = Math.floor(clientsPerRoom / 2);
-  const kinds = [
-    { kind: 'raw', name: 'Raw', shape: `${clientsPerRoom}`, oneRoom: trials.rawRoom.ours, against: 'room' },
-    { kind: 'sio', name: 'Socket.IO', shape: `${clientsPerRoom}`, oneRoom: trials.sioRoom.ours, against: 'room' },
-    { kind: 'mixed', name: 'Mixed', shape: `(${clientsPerRoom - half} raw + ${half} Socket.IO)`, oneRoom: trials.mixedRoom, against: 'mixed room' },
-  ] as const;
-  const rows: Row[] = [];
-  for (const { kind, name, shape, oneRoom, against } of kinds) {
-    const versus = `(vs our one ${against} of ${room})`;
-    const measures: Measure<RoomResult>[] = [
-      fanoutMeasure(`${kind}-rooms-fanout`, `${name} fan-out, ${rooms} rooms x ${shape}, a talker each ${versus}`),
-      cpuMeasure(`${kind}-rooms-cpu`, `${name} server CPU per delivery, ${rooms} rooms x ${shape} ${versus}`),
-      ...(['p50', 'p99'] as const).map((q) =>
-        latencyMeasure(`${kind}-rooms-latency-${q}`, `${name} latency ${q}, ${profile.latencyRate} msg/s in each of ${rooms} rooms x ${shape} ${versus}`, q),
-      ),
-    ];
-    // Only the many rooms' deliveries belong to these rows: the one room has rows of its own.
-    const many = trials.manyRooms[kind];
-    for (const m of measures) rows.push(compare(m, `ours, one ${against} of ${room}`, many, oneRoom, many));
-  }
-  return rows;
 }
 
 /**

@@ -22,7 +22,6 @@ const SINGLE_PROCESS_ROWS = [
   'sio-vs-raw-cpu',
   'mixed-fanout',
   'mixed-cpu',
-  ...['raw', 'sio', 'mixed'].flatMap((kind) => [`${kind}-rooms-fanout`, `${kind}-rooms-cpu`, `${kind}-rooms-latency-p50`, `${kind}-rooms-latency-p99`]),
   ...['raw', 'sio'].flatMap((kind) => [`${kind}-one-fanout`, `${kind}-one-cpu`]),
   'sio-vs-raw-one-cpu',
   ...['sio-fastpath', 'sio-one-fastpath'].flatMap((prefix) => [`${prefix}-fanout`, `${prefix}-cpu`]),
@@ -38,6 +37,11 @@ const SINGLE_PROCESS_ROWS = [
 
 /** Webhooks and the publish hook against neither (bench/hooks-plan.ts), run with the single-process part. */
 const HOOKS_ROWS = ['webhooks', 'publish-hook'].flatMap((hook) => [`${hook}-throughput`, `${hook}-cpu`, `${hook}-latency-p50`, `${hook}-latency-p99`]);
+
+/** Many small rooms at a human pace and saturated, against bare servers with rooms (bench/workload-plan.ts). */
+const WORKLOAD_ROWS = ['raw', 'sio'].flatMap((kind) =>
+  ['rate-cpu', 'rate-p50', 'rate-p99', 'saturated-fanout', 'saturated-cpu'].map((measure) => `${kind}-rooms-${measure}`),
+);
 
 const STORE_ROWS = ['raw', 'sio', 'mixed'].flatMap((room) => [`store-${room}-fanout`, `store-${room}-cpu`, `store-${room}-latency-p99`]);
 
@@ -81,7 +85,7 @@ describe('the fan-out benchmark, tiny', () => {
     expect(stdout).toContain('| Raw fan-out, 20 clients |');
     for (const ext of ['json', 'md', 'svg']) expect(existsSync(path.join(outDir, `bench-tiny.${ext}`))).toBe(true);
     const { rows } = JSON.parse(readFileSync(path.join(outDir, 'bench-tiny.json'), 'utf8')) as { rows: BenchRow[] };
-    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...HOOKS_ROWS, ...STORE_ROWS, ...(expectClusterRows ? CLUSTER_ROWS : []), ...BANS_ROWS]);
+    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...HOOKS_ROWS, ...WORKLOAD_ROWS, ...STORE_ROWS, ...(expectClusterRows ? CLUSTER_ROWS : []), ...BANS_ROWS]);
     for (const row of rows) {
       expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
       expect(row.delivery.expected).toBeGreaterThan(0);

@@ -43,9 +43,10 @@ const HEADER_END = '\r\n\r\n';
  * A minimal WebSocket client on a bare TCP socket: the RFC 6455 handshake, then frames.
  * It speaks `protocol` on top and resolves once the protocol says it is ready. A refused
  * handshake, an error or a close before that rejects; a close after it that the worker
- * did not ask for is reported as an error.
+ * did not ask for is reported as an error. `localAddress` is the loopback address it
+ * connects from (127.0.0.2 and on): one source address has only the ephemeral port range.
  */
-export function openClient(baseUrl: string, protocol: WireProtocol, events: ClientEvents): Promise<BenchClient> {
+export function openClient(baseUrl: string, protocol: WireProtocol, events: ClientEvents, localAddress?: string): Promise<BenchClient> {
   const { hostname, port } = new URL(baseUrl);
   let handshake: string | null = '';
   let isReady = false;
@@ -60,6 +61,7 @@ export function openClient(baseUrl: string, protocol: WireProtocol, events: Clie
   const socket = net.connect({
     host: hostname,
     port: Number(port),
+    ...(localAddress === undefined ? {} : { localAddress }),
     // Each chat goes out at once, as with `ws` (which sets TCP_NODELAY too).
     noDelay: true,
     onread: {

@@ -17,6 +17,8 @@ export function formatValue(value: number, unit: Unit): string {
       return `${(value / 1024).toFixed(1)} KiB`;
     case 'µs':
       return `${value.toFixed(value < 10 ? 2 : 1)} µs`;
+    case 'core':
+      return `${(value * 100).toFixed(1)}% of a core`;
   }
 }
 
