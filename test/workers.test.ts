@@ -76,6 +76,16 @@ describe('WORKERS=2 on one port', () => {
     expect(workersServing(server, 'raw').size).toBe(2);
   });
 
+  // Each room is a Socket.IO namespace with an adapter of its own in every worker: one
+  // listener per room on the channel between workers would run for every message, and
+  // Node warns of a leak past ten.
+  it('serves many rooms across the workers without a listener per room', async () => {
+    const server = await spawnServer({ WORKERS: '2', RATE_LIMIT: '0' }, MULTI_PROCESS_START_MS);
+    for (let i = 0; i < 24; i += 1) await within(connectSio(server.url, { auth: { name: `in-${i}` }, room: `room-${i}` }), `a client in room-${i}`);
+    await checkOneRoom(server, 'room-24');
+    expect(server.stderr()).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('stops the workers and exits 0 on SIGTERM', async () => {
     const server = await spawnServer({ WORKERS: '2' }, MULTI_PROCESS_START_MS);
     await within(connectRaw(server.url), 'a raw client connects');

@@ -1,4 +1,3 @@
-import { createAdapter as createClusterAdapter } from '@socket.io/cluster-adapter';
 import type { Logger } from 'pino';
 import type { Server } from 'socket.io';
 import type { Config } from '../config';
@@ -7,6 +6,7 @@ import type { BanStore } from '../store/ban-store';
 import type { MessageStore } from '../store/message-store';
 import { ClusterRoomBus } from './room-bus';
 import { setupRedis } from './redis';
+import { createWorkerAdapter } from './worker-adapter';
 
 /** This process is worker `index` (0-based) of `count`; the primary owns the port. */
 export interface WorkerSlot {
@@ -57,7 +57,7 @@ export async function joinCluster(
     return { bus, store: redis.store, bans: redis.bans, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }
   if (worker !== undefined && worker.count > 1) {
-    io.adapter(createClusterAdapter());
+    io.adapter(createWorkerAdapter());
     const bus = link(() => true);
     return { bus, membership: { connected: () => true, leave: () => bus.close(), close: async () => undefined } };
   }
