@@ -9,7 +9,8 @@
  * event loop goes into one transaction, committed at the end of the turn (atTurnEnd,
  * before the broadcast flushes it leads to); only then are the senders told and the
  * messages broadcast. A change to a stored message (edit, delete, reaction, read marker)
- * goes into the same transaction, in order with the messages appended before it.
+ * goes into the same transaction, in order with the messages appended before it. The
+ * log is checkpointed by a thread (sqlite/checkpointer.ts), not inside a commit.
  *
  * Bounds: the same transaction keeps each room's count and bytes (table `rooms`) and the
  * store's totals and newest id (the row TOTALS of that table), so that every commit
@@ -35,9 +36,10 @@ import {
 } from './message-store';
 import { dropMovedFile, openDatabase, sameFile, statOrNull, type OpenDatabase, type OutboxOptions, type Pending } from './sqlite/database';
 import { SqliteOutbox } from './sqlite-outbox';
+import { Checkpointer } from './sqlite/checkpointer';
 import { DataDirError, makeDataDir, openFailureOf, reasonOf } from './sqlite/faults';
 import { idOf } from './sqlite/pages';
-import { messageBytes } from './sqlite/schema';
+import { BUSY_TIMEOUT_MS, messageBytes } from './sqlite/schema';
 
 export { DataDirError } from './sqlite/faults';
 
@@ -67,6 +69,8 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements MessageStore {
   readonly path: string;
   private connection: OpenDatabase | null;
+  /** Checkpoints the open connection's log (see Checkpointer); null while none is open. */
+  private checkpointer: Checkpointer | null = null;
   private readonly ids: MessageIdGenerator;
   private batch: Pending[] = [];
   private flushScheduled = false;
@@ -88,6 +92,7 @@ export class SqliteStore implements MessageStore {
     } catch (err) {
       throw new DataDirError(options.dir, openFailureOf(options.dir, err));
     }
+    this.checkpointer = this.checkpointerFor(this.connection);
     this.ids = new MessageIdGenerator(options.now ?? Date.now, options.idOffset ?? 0, options.idStride ?? 1);
     this.continueIds(this.connection);
     this.checker = setInterval(() => this.check(), CHECK_INTERVAL_MS);
@@ -151,6 +156,7 @@ export class SqliteStore implements MessageStore {
     this.flush();
     const connection = this.connection;
     this.connection = null;
+    this.stopCheckpointer();
     if (connection === null) return;
     if (this.broken === null) {
       try {
@@ -207,6 +213,7 @@ export class SqliteStore implements MessageStore {
     if (moved !== null) return this.fail(moved);
     try {
       this.connection.commitBatch(batch);
+      this.checkpointer?.committed();
       return null;
     } catch (err) {
       return this.fail(reasonOf(err));
@@ -264,6 +271,8 @@ export class SqliteStore implements MessageStore {
       // Closing a database whose file is gone or broken may fail; it is dropped either way.
     }
     this.connection = fresh;
+    this.stopCheckpointer();
+    this.checkpointer = this.checkpointerFor(fresh);
     // A new file may hold older ids than the generator's (it only goes up), or newer ones.
     this.continueIds(fresh);
     this.options.logger.warn({ path: this.path, was: this.broken }, 'message store available again');
@@ -280,8 +289,32 @@ export class SqliteStore implements MessageStore {
    */
   private dropMoved(connection: OpenDatabase): void {
     this.connection = null;
+    this.stopCheckpointer();
     const removed = dropMovedFile(connection.db, this.path, connection.companions);
     this.options.logger.warn({ path: this.path, removed }, 'closed a removed or replaced database file; removed what it left beside it');
+  }
+
+  /**
+   * Hands the connection's checkpoints to a thread (see Checkpointer). If the thread
+   * fails, the connection checkpoints on commit again, at SQLite's default threshold.
+   */
+  private checkpointerFor(connection: OpenDatabase): Checkpointer {
+    connection.db.pragma('wal_autocheckpoint = 0');
+    const own = (pragma: string) => {
+      if (this.connection !== connection) return;
+      try {
+        connection.db.pragma(pragma);
+      } catch {
+        // A connection that cannot take a pragma fails its next commit too, and is replaced.
+      }
+    };
+    const behind = () => own('wal_checkpoint(PASSIVE)');
+    return new Checkpointer(this.path, connection.file, BUSY_TIMEOUT_MS, this.options.logger, behind, () => own('wal_autocheckpoint = 1000'));
+  }
+
+  private stopCheckpointer(): void {
+    this.checkpointer?.close();
+    this.checkpointer = null;
   }
 
   private reading<T>(read: (connection: OpenDatabase) => T): T {
