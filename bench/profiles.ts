@@ -54,11 +54,9 @@ export interface Profile {
    * by `clientWorkers` client processes (each under the file limit), then one message per
    * room per second through a warm-up and a measured window. The full run holds fewer
    * than the issue's 100000, and says so in its rows: 100000 sockets need six workers or
-   * more under this machine's file limit, and with WORKERS > 1 every room is a Socket.IO
-   * namespace in every worker, each with the cluster adapter's own IPC listener,
-   * heartbeat and timer: at 1000 rooms, their traffic between six or more workers takes
-   * most of the node's one core before any message, and connecting stalls into handshake
-   * timeouts. Four workers is the most that connects and delivers within ten minutes.
+   * more under this machine's file limit (20000 per process), all on the server's one
+   * core, and each message between workers passes through the primary (BENCHMARKS.md,
+   * "C100k"). Four workers is the most that connects and delivers within ten minutes.
    */
   c100k: { rooms: number; clientsPerRoom: number; serverWorkers: number; clientWorkers: number; connectConcurrency: number; warmupMs: number; measureMs: number };
 }

@@ -13,8 +13,8 @@ import { startSocketIoRooms } from './baselines/socketio-rooms';
 import { startWsLoop } from './baselines/ws-loop';
 import { startWsRooms } from './baselines/ws-rooms';
 import { announce, serveRequests } from './child-link';
-import { answerPrimary, readEachProcess } from './process-readings';
-import type { MemoryReading, ServerName, ServerReady, ServerRequest } from './ipc';
+import { answerPrimary, collectedMemory, readEachProcess } from './process-readings';
+import type { ServerName, ServerReady, ServerRequest } from './ipc';
 
 interface Started {
   port: number;
@@ -43,16 +43,6 @@ const starters: Record<ServerName, (overrides: Record<string, string>) => Promis
   'socketio-rooms': async () => alone(await startSocketIoRooms(0)),
 };
 
-function readMemory(): MemoryReading {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error('server process needs --expose-gc');
-  // Twice: the first collection may leave weakly held objects for the second.
-  gc();
-  gc();
-  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
-  return { rss, heapTotal, heapUsed, external };
-}
-
 function parseOverrides(args: readonly string[]): Record<string, string> {
   const overrides: Record<string, string> = {};
   for (const arg of args) {
@@ -73,7 +63,7 @@ async function main(): Promise<void> {
     return;
   }
   serveRequests<ServerRequest>((request) => {
-    if (request.cmd === 'memory') return readMemory();
+    if (request.cmd === 'memory') return collectedMemory();
     if (request.cmd === 'each-process') return readEachProcess(request.reading);
     throw new Error(`unknown request ${JSON.stringify(request)}`);
   });
