@@ -4,8 +4,8 @@ import type { Config } from '../config';
 import type { EventOutbox, WebhookEvent } from '../store/event-outbox';
 import type { Metrics } from '../support/metrics';
 import { WebhookMetrics } from '../support/webhook-metrics';
-import { HookClient, PostError } from './http-post';
 import { ThrottledWarning } from '../support/throttled-warning';
+import { HookClient, PostError } from './http-post';
 import { Signer } from './signing';
 
 /** A batch holds at most this many events ... */
@@ -69,14 +69,17 @@ export class WebhookDelivery {
   private wake: (() => void) | null = null;
   private failures = 0;
   private leasedUntil = 0;
-  private readonly failureLog = new ThrottledWarning(FAILURE_LOG_MS);
-  private readonly outboxLog = new ThrottledWarning(FAILURE_LOG_MS);
+  private readonly failureLog: ThrottledWarning;
+  private readonly outboxLog: ThrottledWarning;
   private readonly random: () => number;
   private readonly now: () => number;
 
   constructor(private readonly options: WebhookDeliveryOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    // On the delivery's clock, as everything else it times.
+    this.failureLog = new ThrottledWarning(FAILURE_LOG_MS, this.now);
+    this.outboxLog = new ThrottledWarning(FAILURE_LOG_MS, this.now);
   }
 
   /** The delivery WEBHOOK_URL asks for, of the store's outbox; null when it is not set. */
