@@ -14,8 +14,9 @@
  * `--only cluster` fails. `--only versions --against DIR` runs this checkout's server
  * against the one of another checkout (with its node_modules), alternated
  * (bench/versions-plan.ts): a change held to no row more than 10% worse. `--only c100k`
- * holds 100000 idle clients on ours as one node of several workers, then sends a message
- * per room per second (bench/c100k-plan.ts); never part of the full run: it takes
+ * holds idle clients on ours as one node of several workers (the issue's 100000; as many
+ * as this machine allows in the full profile, see bench/profiles.ts), then sends a
+ * message per room per second (bench/c100k-plan.ts); never part of the full run: it takes
  * minutes and several GiB of memory.
  */
 import { spawnSync } from 'node:child_process';

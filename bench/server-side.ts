@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisProcess, type RedisProcess } from '../tools/redis-process';
 import { ChildLink, hasTaskset, spawnBenchProcess } from './child-link';
 import type { BackendReady, BackendRequest, BackendTally, ServerReady, ServerRequest, ServerSetup } from './ipc';
+import { newWebhookSecret } from './webhook-receiver-process';
 
 /** Every process of the server side shares core 0; the clients get core 1 (fleet.ts). */
 export const SERVER_CPU = 0;
@@ -166,7 +166,7 @@ async function startHookBackend(setup: ServerSetup, timeoutMs: number): Promise<
     const { port } = await link.ready(timeoutMs);
     const name = setup === 'ours-webhooks' ? 'WEBHOOK_URL' : 'PUBLISH_HOOK_URL';
     const url = `http://127.0.0.1:${port}/${setup === 'ours-webhooks' ? 'webhooks' : 'publish'}`;
-    return { name, settings: [`${name}=${url}`, `WEBHOOK_SECRET=whsec_${randomBytes(24).toString('base64')}`], stop };
+    return { name, settings: [`${name}=${url}`, `WEBHOOK_SECRET=${newWebhookSecret()}`], stop };
   } catch (err) {
     await link.kill();
     throw err;

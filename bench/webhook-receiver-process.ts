@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TSX_NODE_FLAGS } from '../tools/tsx';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -191,5 +192,3 @@ export function webhookFailures(report: WebhookReport): string[] {
   if (!report.drained) failures.push('the outbox did not drain in time');
   return failures;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
