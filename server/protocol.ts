@@ -281,8 +281,8 @@ export const CloseReason = {
 
 /** Close codes the raw endpoint uses (RFC 6455, section 7.4.1). */
 export const CloseCode = {
-  /** The server is shutting down; reconnect later or elsewhere. */
-  GoingAway: 1001,
+  /** The node is draining (SIGTERM): reconnect, to another node or to this one once it is back. */
+  ServiceRestart: 1012,
   /** A binary frame: this endpoint speaks text only. */
   UnsupportedData: 1003,
   /** A text frame that is not valid UTF-8 (sent by `ws` itself). */

@@ -165,6 +165,7 @@ export const SETTINGS = {
   MAX_BUFFERED_MS: setting('maxBufferedMs', '25000', integer(0, 3_600_000), 'how long a client may stay above `MAX_BUFFERED_BYTES` without once getting under it'),
   BUFFERED_CEILING_BYTES: setting('bufferedCeilingBytes', '67108864', integer(16 * 1024, 16 * 1024 * 1024 * 1024), 'unsent bytes one client may hold at any moment (64 MiB); past that it is cut off at once. At least `MAX_BUFFERED_BYTES`'),
   HEARTBEAT_MS: setting('heartbeatMs', '25000', integer(100, 3_600_000), 'ping interval for both kinds of client; a peer that has not answered by the next ping is cut off'),
+  DRAIN_MS: setting('drainMs', '10000', integer(0, 3_600_000), 'on `SIGTERM`, the node stops accepting and ends its clients one by one over this window (raw: close `1012`; Socket.IO: transport closed, so it reconnects), so that they come back to the other nodes spread out, not all at once. `0`: all at once'),
   MAX_CONNECTIONS: setting('maxConnections', '10000', integer(1, 10_000_000), 'clients of both kinds together; more are refused with HTTP 503'),
   MAX_CONNECTIONS_PER_IP: setting('maxConnectionsPerIp', '0', integer(0, 10_000_000), 'clients per remote address (`0`: no limit); more are refused with HTTP 429'),
   MAX_ROOMS: setting('maxRooms', '1000', integer(1, 10_000_000), 'rooms held in memory (with clients, or used in the last minute; the lobby always counts); a new room past it, while all have clients, is refused (raw `503`, Socket.IO `room_limit`)'),

@@ -8,7 +8,7 @@ import { spawnServer } from './support/spawn-server';
 jest.setTimeout(45_000);
 
 describe.each(['SIGTERM', 'SIGINT'] as const)('the real entry point on %s', (signal) => {
-  it('sends what was acked, closes raw clients with 1001, drops Socket.IO clients so they reconnect, exits 0', async () => {
+  it('sends what was acked, closes raw clients with 1012, drops Socket.IO clients so they reconnect, exits 0', async () => {
     const server = await spawnServer();
     const raw = await connectRaw(server.url);
     const json = await connectRaw(server.url, { format: 'json' });
@@ -23,9 +23,9 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the real entry point on %s', (sig
     server.child.kill(signal);
 
     expect(await raw.messages.next()).toBe('last words');
-    expect(await raw.closed).toEqual({ code: 1001, reason: 'Server shutting down' });
+    expect(await raw.closed).toEqual({ code: 1012, reason: 'Server shutting down' });
     expect(await json.nextJson()).toMatchObject({ type: 'chat', text: 'last words' });
-    expect((await json.closed).code).toBe(1001);
+    expect((await json.closed).code).toBe(1012);
     // "io server disconnect" would tell the client not to reconnect; this reason makes it
     // retry, against another node or this one once it is back.
     expect(await sioGone).toBe('transport close');

@@ -32,6 +32,7 @@ import { TLS_DEFAULTS } from '../tls';
 import { RawTransport } from '../transports/raw/transport';
 import type { ChatServer } from '../transports/socketio/server';
 import { SocketIoTransport } from '../transports/socketio/transport';
+import { drain } from './drain';
 import { baseUrl, listen } from './listen';
 import { Shutdown } from './shutdown';
 import { stickyLoadReport } from './sticky-load';
@@ -50,7 +51,7 @@ export interface RunningServer {
 
 export interface StartOptions {
   logger?: Logger;
-  /** How long clients get to close cleanly on shutdown before they are cut. */
+  /** How long clients get to close cleanly, after the drain told the last one, before they are cut. */
   shutdownGraceMs?: number;
   /** Set in a worker of WORKERS > 1: the primary owns the port and hands connections over. */
   worker?: WorkerSlot;
@@ -65,9 +66,10 @@ const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
  *
  * Each part adds its shutdown step where it is built, so they run in this order: refuse
  * new connections and report not ready; stop announcing departures; tell the other nodes
- * this one is leaving; send every client what is pending and close it (raw: 1001;
- * Socket.IO: its transport, so that it reconnects elsewhere); cut whatever is left after
- * the grace period; let go of Redis; wait for the HTTP server to be done.
+ * this one is leaving; drain: send each client what is pending and close it, one by one
+ * over DRAIN_MS (raw: 1012; Socket.IO: its transport, so that it reconnects elsewhere);
+ * cut whatever is left after the grace period; let go of Redis; wait for the HTTP server
+ * to be done.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -159,7 +161,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await moderation.start();
   const webhooks = WebhookDelivery.fromConfig(config, rooms.store.events, metrics, logger);
   webhooks?.start();
-  shutdown.add('close clients', () => Promise.all([raw.close(graceMs), socketIo.close(graceMs)]));
+  shutdown.add('drain clients', () => drain([...raw.endings(), ...socketIo.endings()], config.drainMs, graceMs));
+  shutdown.add('cut the rest', () => {
+    raw.cut();
+    return socketIo.cut();
+  });
   // While the store is open: the lease is given up, and what is left waits in the outbox.
   if (webhooks !== null) shutdown.add('stop webhook delivery', () => webhooks.stop());
   shutdown.add('stop checking bans', () => moderation.close());

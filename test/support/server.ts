@@ -22,7 +22,8 @@ export async function startTestServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const dataDir = env.DATA_DIR ?? freshDataDir();
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...fromTestEnvironment(), ...env, DATA_DIR: dataDir });
+  // Clients end at once on close unless the test drains (DRAIN_MS).
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DRAIN_MS: '0', ...fromTestEnvironment(), ...env, DATA_DIR: dataDir });
   const server = await startServer(config, {
     logger: createLogger(config.logLevel),
     shutdownGraceMs: 1_000,

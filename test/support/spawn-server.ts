@@ -45,8 +45,8 @@ export function runMain(
   const child = spawn(command as string, args, {
     cwd: ROOT,
     // A DATA_DIR of its own unless the test names one (a test that restarts a server
-    // passes the same one again).
-    env: { PATH: process.env.PATH ?? '', DATA_DIR: env.DATA_DIR ?? freshDataDir(), ...fromTestEnvironment(), ...env },
+    // passes the same one again). Clients end at once on SIGTERM unless the test drains.
+    env: { PATH: process.env.PATH ?? '', DATA_DIR: env.DATA_DIR ?? freshDataDir(), DRAIN_MS: '0', ...fromTestEnvironment(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

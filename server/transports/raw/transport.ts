@@ -10,7 +10,6 @@ import type { SessionCore } from '../../session/core';
 import type { Room } from '../../room/room';
 import { isRoomRefusal, type Session } from '../../session/session';
 import { SlowConsumerRule } from '../../session/slow-consumer';
-import { withDeadline } from '../../support/deadline';
 import { wsErrorReason } from '../../support/metrics';
 import { RawClient, type RawClientHost } from './client';
 import { parseRawQuery, type RawQuery } from './query';
@@ -116,21 +115,25 @@ export class RawTransport implements RawClientHost {
   }
 
   /**
-   * Shutdown: sends what is pending, then closes every client with 1001 (going away).
-   * Resolves when all have closed, or after `graceMs`, when the rest are cut.
+   * The drain, one ending per client: it sends what is pending for the client, closes it
+   * with 1012 (service restart) and resolves once the client has closed.
    */
-  async close(graceMs: number): Promise<void> {
+  endings(): (() => Promise<void>)[] {
+    return [...this.clients].map((client) => () => this.end(client));
+  }
+
+  /** After the drain: whoever has not closed is cut, and nobody is pinged any more. */
+  cut(): void {
     clearInterval(this.heartbeat);
-    for (const sink of this.sinks.values()) sink.flush();
-    const closed = [...this.clients].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          client.once('close', () => resolve());
-          client.close(CloseCode.GoingAway, CloseReason.ShuttingDown);
-        }),
-    );
-    await withDeadline(Promise.all(closed), graceMs);
     for (const client of this.clients) client.terminate();
+  }
+
+  private end(client: RawClient): Promise<void> {
+    if (client.readyState === RawClient.CLOSED) return Promise.resolve();
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    if (client.member.joined) this.sinks.get(client.member.room.name)?.flush();
+    client.close(CloseCode.ServiceRestart, CloseReason.ShuttingDown);
+    return closed;
   }
 
   welcome(client: RawClient, join: () => void): void {

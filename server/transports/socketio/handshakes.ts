@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isRefusal, type Ticket } from '../../access/admission';
 import { rejectUpgrade } from '../../access/reject-upgrade';
+import { UpgradeRefusal } from '../../protocol';
 import type { SessionCore } from '../../session/core';
 import type { Session } from '../../session/session';
 import type { ChatServer, EngineConnection } from './server';
@@ -44,6 +45,10 @@ export class EngineHandshakes {
    */
   admitUpgrade(req: IncomingMessage, socket: Duplex, url: URL): boolean {
     if (url.searchParams.has('sid')) return true;
+    if (this.core.closing) {
+      rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
+      return false;
+    }
     const ticket = this.core.admit(req.socket.remoteAddress ?? 'unknown', 'socket.io', false);
     if (isRefusal(ticket)) {
       rejectUpgrade(socket, ticket.status, ticket.message);
@@ -59,6 +64,12 @@ export class EngineHandshakes {
   private checkPolling(req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
     const isHandshake = req.headers.upgrade === undefined && !new URL(req.url ?? '/', 'http://x').searchParams.has('sid');
     if (!isHandshake) return next();
+    // Draining: a proxy's kept-alive connection may still bring a new client here.
+    if (this.core.closing) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`${UpgradeRefusal.ShuttingDown}\n`);
+      return;
+    }
     const ticket = this.core.admit(req.socket.remoteAddress ?? 'unknown', 'socket.io', false);
     if (isRefusal(ticket)) {
       res.writeHead(ticket.status, { 'Content-Type': 'text/plain; charset=utf-8' });

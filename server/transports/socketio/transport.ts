@@ -8,7 +8,6 @@ import type { Room } from '../../room/room';
 import type { Member, MemberWire, PostReply } from '../../session/member';
 import { isRoomRefusal, type Session } from '../../session/session';
 import { SlowConsumerRule } from '../../session/slow-consumer';
-import { withDeadline } from '../../support/deadline';
 import { FastFrames, installFastPath } from './fast-path';
 import { EngineHandshakes } from './handshakes';
 import { createChatServer, roomOfNamespace, type ChatServer, type ChatSocket, type EngineConnection, type ParentNamespace } from './server';
@@ -180,20 +179,22 @@ export class SocketIoTransport {
   }
 
   /**
-   * Shutdown: closes every client's underlying connection once its pending packets are
-   * written. The clients see "transport close" and reconnect on their own (to another
-   * node, or to this one once it is back); `socket.disconnect()` would tell them not to.
-   * Resolves when all are gone, or after `graceMs`.
+   * The drain, one ending per client: it closes the client's underlying connection once
+   * its pending packets are written, and resolves once it has closed. The client sees
+   * "transport close" and reconnects on its own (to another node, or to this one once it
+   * is back), with connection state recovery; `socket.disconnect()` would tell it not to.
    */
-  async close(graceMs: number): Promise<void> {
-    const gone = [...this.slow.all()].map(
-      (conn) =>
-        new Promise<void>((resolve) => {
-          conn.once('close', () => resolve());
-          conn.close();
-        }),
-    );
-    await withDeadline(Promise.all(gone), graceMs);
+  endings(): (() => Promise<void>)[] {
+    return [...this.slow.all()].map((conn) => () => {
+      if (conn.readyState === 'closed') return Promise.resolve();
+      const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+      conn.close();
+      return closed;
+    });
+  }
+
+  /** After the drain: whoever has not closed is cut, and Socket.IO is closed. */
+  async cut(): Promise<void> {
     this.slow.stop();
     await this.io.close();
   }
