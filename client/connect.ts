@@ -55,6 +55,9 @@ export interface ConnectChatOptions extends Partial<ManagerOptions & SocketOptio
 /** How long a connection attempt may take before it counts as failed. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
+/** socket.io-client's jitter on each reconnection delay, as a share of the step: 1 is its widest. */
+export const RECONNECT_RANDOMIZATION = 1;
+
 /**
  * How long each of connectChat's actions waits for the server's answer before it rejects
  * ("operation has timed out"). The wait includes any time without a connection:
@@ -105,7 +108,11 @@ export type ChatClient = ChatSocket & ChatActions;
  * ignored, since socket.io-client would take it for a namespace), in `room` (default the
  * lobby), typed with the shared event maps, with ChatActions added. It connects over
  * WebSocket only: Node has no use for the long-polling fallback, and its errors say more.
- * Other socket.io-client options pass through.
+ * It reconnects by itself (socket.io-client's reconnection) with `randomizationFactor: 1`,
+ * the widest jitter socket.io-client offers (each delay anywhere from 0 to twice the
+ * step, where its default 0.5 keeps within half a step either side), so that the clients
+ * of a restarting node do not all come back at once. Other socket.io-client options,
+ * `randomizationFactor` included, pass through.
  *
  *     const socket = connectChat('http://localhost:8000', { name: 'bot', room: 'ops', token });
  *     socket.on('chat', (m) => console.log(`${m.name}: ${m.text}`));
@@ -129,6 +136,7 @@ export function connectChat(url: string, options: ConnectChatOptions = {}): Chat
     path: SOCKET_IO_PATH,
     transports: ['websocket'],
     timeout: CONNECT_TIMEOUT_MS,
+    randomizationFactor: RECONNECT_RANDOMIZATION,
     auth,
     ...rest,
   });

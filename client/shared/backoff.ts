@@ -1,8 +1,7 @@
 /**
- * Delays between reconnection attempts: doubling from `minMs` up to `maxMs`, each one
- * drawn from the upper half of its step ("equal jitter"), so that clients dropped by the
- * same restart do not all come back in the same instant, yet none waits much less than
- * the step.
+ * Delays between reconnection attempts: the step doubles from `minMs` up to `maxMs`, and
+ * each delay is drawn uniformly from 0 to the step ("full jitter"), so that clients
+ * dropped by the same restart spread over the whole step rather than coming back together.
  */
 export class Backoff {
   private failures = 0;
@@ -21,7 +20,7 @@ export class Backoff {
   next(): number {
     const step = Math.min(this.maxMs, this.minMs * 2 ** this.failures);
     this.failures += 1;
-    return Math.round(step / 2 + (this.random() * step) / 2);
+    return Math.round(this.random() * step);
   }
 
   reset(): void {

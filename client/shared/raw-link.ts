@@ -11,6 +11,7 @@ import {
   type RawHistoryFrame,
   type RawJsonFrame,
   type RawRequestAck,
+  type RawResumeFrame,
   type RawUnreadFrame,
 } from '../../server/protocol.js';
 import { TOKEN_EXPIRED, describeTokenRefusal } from './format.js';
@@ -28,6 +29,7 @@ import {
   type RequestKind,
   type Requests,
 } from './link.js';
+import { ResumePoint } from './resume-point.js';
 import { rawSocketUrl } from './urls.js';
 
 export interface RawLinkOptions {
@@ -54,7 +56,7 @@ interface PendingRequest {
 }
 
 /** Every frame the server sends a raw JSON client. */
-type ServerFrame = RawJsonFrame | RawAckFrame | RawRequestAck | RawErrorFrame | RawHistoryFrame | RawUnreadFrame;
+type ServerFrame = RawJsonFrame | RawResumeFrame | RawAckFrame | RawRequestAck | RawErrorFrame | RawHistoryFrame | RawUnreadFrame;
 type Answer = RawRequestAck | RawErrorFrame | RawHistoryFrame | RawUnreadFrame;
 /** The errors without a `ref` that answer a chat frame, in place of its ack. */
 const CHAT_REFUSALS: ReadonlySet<string> = new Set([ChatError.Muted, ChatError.Rejected, ChatError.Unavailable]);
@@ -69,6 +71,9 @@ const FRAME_TYPES = new Set(['chat', 'notice', 'ack', 'error', 'history', 'unrea
  * with it, in whatever order they are done.
  * Messages and requests go out once the server has let this connection into its room (its
  * first join notice): before that, the server would drop them.
+ * A reconnection in JSON mode asks for what it missed (`?since=` the newest message id it
+ * has handed on): the server replays the messages after it before the join notice, or says
+ * it cannot (`history_incomplete`, handed on as a plain line). The session drops repeats.
  */
 export class RawLink implements Link {
   private socket: RawSocket | undefined;
@@ -82,6 +87,8 @@ export class RawLink implements Link {
   private readonly requests = new Map<string, PendingRequest>();
   private lastRef = 0;
   private readonly format: RawFormat;
+  /** JSON mode: where the next connection resumes. */
+  private readonly resume = new ResumePoint();
 
   constructor(
     private readonly options: RawLinkOptions,
@@ -94,7 +101,13 @@ export class RawLink implements Link {
     const json = this.format === 'json';
     const url = rawSocketUrl(
       this.options.url,
-      { name: this.options.name, format: json ? 'json' : undefined, ack: json ? '1' : undefined, token: this.options.token },
+      {
+        name: this.options.name,
+        format: json ? 'json' : undefined,
+        ack: json ? '1' : undefined,
+        since: json ? this.resume.since : undefined,
+        token: this.options.token,
+      },
       this.options.room,
     );
     let failure: string | undefined;
@@ -243,6 +256,10 @@ export class RawLink implements Link {
         return;
       }
       case 'notice': {
+        if (frame.kind === 'history_incomplete') {
+          this.events.seedFrame(frame.text);
+          return;
+        }
         const { type: _type, ...notice } = frame;
         // The first join after connecting means the server has joined this connection
         // (its own join, or one announced just before it).
@@ -252,6 +269,7 @@ export class RawLink implements Link {
       }
       case 'chat': {
         const { type: _type, ...message } = frame;
+        this.resume.handedOn(message.id);
         this.events.chat(message);
         return;
       }
@@ -289,6 +307,7 @@ export class RawLink implements Link {
     const ack = ackFor(request.kind, frame);
     if (ack === undefined) return;
     this.requests.delete(ref);
+    if (frame.type === 'history') for (const message of frame.messages) this.resume.handedOn(message.id);
     request.resolve(ack);
   }
 
@@ -340,6 +359,7 @@ function parseJsonFrame(text: string): ServerFrame | null {
 }
 
 function describeClose(code: number, reason: string): string {
+  if (code === CloseCode.ServiceRestart) return 'the server is restarting';
   if (code === 1001) return `the server is going away${reason ? ` (${reason})` : ''}`;
   if (code === 1006) return 'the connection dropped';
   return `the server closed the connection (${code}${reason ? ` ${reason}` : ''})`;

@@ -80,7 +80,7 @@ export interface SessionHandlers {
   presence(presence: Presence): void;
   /** Socket.IO only. */
   typing(who: Typing): void;
-  /** Raw seed mode only: a frame exactly as the seed server would send it. */
+  /** Raw only: a line to show as it came (seed mode: every frame; JSON mode: a frame that is not JSON, and the "history is incomplete" notice of a resume). */
   seedFrame(text: string): void;
   /** A message was edited: its new text, `version` and `editedAt`. */
   edited?(edit: MessageEdit): void;
