@@ -1,17 +1,19 @@
 /**
- * `npm run bench [-- --quick | --tiny] [-- --only single|hooks|rooms|store|cluster|versions] [-- --out DIR]`: runs
+ * `npm run bench [-- --quick | --tiny] [-- --only single|hooks|rooms|store|cluster|capacity|versions] [-- --out DIR]`: runs
  * our server and the bare baselines side by side (bench/plan.ts) and our server with
  * webhooks and the publish hook against neither (bench/hooks-plan.ts: part of `--only
  * single`, or alone with `--only hooks`), then many small rooms at a human pace and
  * saturated against bare servers with rooms (bench/workload-plan.ts), then our server with its
  * store on (SQLite) against the store off (DATA_DIR=:memory:) (bench/store-plan.ts), then
- * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts); prints the
+ * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts), then
+ * whether a second node on Redis adds capacity: node A's rooms against one node alone, and
+ * each node serving half the rooms against one process serving all (bench/capacity-plan.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
  * an SVG chart under DIR (bench/results by default). Progress goes to stderr. Exits 1 if
  * any trial failed, any expected delivery (a storm probe included) went missing or any
- * reached a client of another room; a missed speed target is a result, not a failure. The cluster part needs
- * redis-server: without it, a full run leaves that part out with a warning, and
- * `--only cluster` fails. `--only versions --against DIR` runs this checkout's server
+ * reached a client of another room; a missed speed target is a result, not a failure. The cluster and
+ * capacity parts need redis-server: without it, a full run leaves them out with a warning, and
+ * `--only cluster` or `--only capacity` fails. `--only versions --against DIR` runs this checkout's server
  * against the one of another checkout (with its node_modules), alternated
  * (bench/versions-plan.ts): a change held to no row more than 10% worse. `--only c100k`
  * holds idle clients on ours as one node of several workers (the issue's 100000; as many
@@ -25,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REDIS_MISSING, REDIS_SERVER } from '../tools/redis-process';
 import { hasTaskset } from './child-link';
+import { buildCapacityRows, capacityNote, capacitySteps, runCapacityPlan } from './capacity-plan';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
 import { buildC100kRows, C100K_STEPS, c100kNote, runC100kPlan } from './c100k-plan';
 import { buildHooksRows, hooksNote, hooksSteps, runHooksPlan } from './hooks-plan';
@@ -39,8 +42,10 @@ import { buildVersionsRows, describeCheckout, runVersionsPlan, versionsSteps } f
 import { svgChart } from './report/chart';
 import { markdownTable } from './report/table';
 
-type Part = 'single' | 'hooks' | 'rooms' | 'store' | 'cluster' | 'versions' | 'bans' | 'c100k';
-const PARTS: readonly Part[] = ['single', 'hooks', 'rooms', 'store', 'cluster', 'versions', 'bans', 'c100k'];
+type Part = 'single' | 'hooks' | 'rooms' | 'store' | 'cluster' | 'capacity' | 'versions' | 'bans' | 'c100k';
+const PARTS: readonly Part[] = ['single', 'hooks', 'rooms', 'store', 'cluster', 'capacity', 'versions', 'bans', 'c100k'];
+/** The parts that start redis-server. */
+const REDIS_PARTS: readonly Part[] = ['cluster', 'capacity'];
 
 interface Options {
   profile: Profile;
@@ -51,7 +56,7 @@ interface Options {
   against: string | null;
 }
 
-const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|hooks|rooms|store|cluster|bans] [--only versions --against DIR] [--only c100k (not in the full run: minutes, several GiB)] [--out DIR]';
+const USAGE = 'usage: run.ts [--quick | --tiny] [--only single|hooks|rooms|store|cluster|capacity|bans] [--only versions --against DIR] [--only c100k (not in the full run: minutes, several GiB)] [--out DIR]';
 
 function parseArgs(argv: readonly string[]): Options {
   let profile = PROFILES.full;
@@ -81,18 +86,19 @@ function parseArgs(argv: readonly string[]): Options {
   return { profile, only, outDir, against };
 }
 
-/** Which parts run: the cluster part only where a redis-server can be started. */
+/** Which parts run: the cluster and capacity parts only where a redis-server can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
   // The versions part runs only when asked for: it needs another checkout; so does the
   // c100k part: it takes minutes and several GiB.
-  const parts: Record<Part, boolean> = { single: true, hooks: true, rooms: true, store: true, cluster: true, versions: false, bans: true, c100k: false };
+  const parts: Record<Part, boolean> = { single: true, hooks: true, rooms: true, store: true, cluster: true, capacity: true, versions: false, bans: true, c100k: false };
   if (only !== null) for (const part of PARTS) parts[part] = part === only;
   // The hooks' rows belong to the single-process part; `--only hooks` runs them alone.
   if (only === 'single') parts.hooks = true;
-  if (REDIS_SERVER === null && parts.cluster) {
-    if (only === 'cluster') throw new Error(`the cluster part needs Redis: ${REDIS_MISSING}`);
-    log(`warning: leaving out the cluster part (two nodes on Redis, WORKERS=2): ${REDIS_MISSING}`);
-    parts.cluster = false;
+  for (const part of REDIS_PARTS) {
+    if (REDIS_SERVER !== null || !parts[part]) continue;
+    if (only === part) throw new Error(`the ${part} part needs Redis: ${REDIS_MISSING}`);
+    log(`warning: leaving out the ${part} part (two nodes on Redis): ${REDIS_MISSING}`);
+    parts[part] = false;
   }
   return parts;
 }
@@ -145,6 +151,7 @@ async function main(): Promise<void> {
     (parts.hooks ? hooksSteps(profile) : 0) +
     (parts.rooms ? workloadSteps(profile) : 0) +
     (parts.store ? storeSteps(profile) : 0) +
+    (parts.capacity ? capacitySteps(profile) : 0) +
     (parts.versions ? versionsSteps(profile) : 0) +
     (parts.bans ? bansSteps(profile) : 0) +
     (parts.c100k ? C100K_STEPS : 0);
@@ -154,6 +161,7 @@ async function main(): Promise<void> {
   const workload = parts.rooms ? await runWorkloadPlan(profile, timed) : null;
   const store = parts.store ? await runStorePlan(profile, timed) : null;
   const cluster = parts.cluster ? await runClusterPlan(profile, timed) : null;
+  const capacity = parts.capacity ? await runCapacityPlan(profile, timed) : null;
   const versions = parts.versions ? await runVersionsPlan(profile, timed) : null;
   const bans = parts.bans ? await runBansPlan(profile, timed) : null;
   const c100k = parts.c100k ? await runC100kPlan(profile, timed) : null;
@@ -163,15 +171,17 @@ async function main(): Promise<void> {
     ...(workload === null ? [] : buildWorkloadRows(workload, profile)),
     ...(store === null ? [] : buildStoreRows(store, profile)),
     ...(cluster === null ? [] : buildClusterRows(cluster, profile)),
+    ...(capacity === null ? [] : buildCapacityRows(capacity, profile)),
     ...(versions === null || against === null ? [] : buildVersionsRows(versions, profile, describeCheckout(against))),
     ...(bans === null ? [] : buildBansRows(bans)),
     ...(c100k === null ? [] : buildC100kRows(c100k, profile)),
   ];
   const loadAfter = os.loadavg();
   const notes = [
-    ...(parts.single || parts.rooms || parts.store || parts.cluster ? [STORE_NOTE] : []),
+    ...(parts.single || parts.rooms || parts.store || parts.cluster || parts.capacity ? [STORE_NOTE] : []),
     ...(hooks === null ? [] : [hooksNote(hooks)]),
     ...(workload === null ? [] : [workloadNote(workload, profile)]),
+    ...(capacity === null ? [] : [capacityNote(capacity, profile)]),
     ...(c100k === null ? [] : [c100kNote(c100k)]),
   ];
   const table = [markdownTable(rows), ...notes].join('\n\n');
@@ -186,7 +196,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     rows,
     dataDirParent: os.tmpdir(),
-    trials: { ...trials, hooks, workload, store, cluster, versions, bans, c100k },
+    trials: { ...trials, hooks, workload, store, cluster, capacity, versions, bans, c100k },
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, `${table}\n`);

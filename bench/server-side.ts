@@ -28,6 +28,10 @@ export interface ServerSide {
   readonly main: ChildLink<ServerRequest, ServerReady>;
   /** Every process doing the server side's work: nodes, their workers, redis-server. */
   readonly pids: number[];
+  /** Each node's processes (the node and its workers), in the order of `urls`. */
+  readonly nodePids: number[][];
+  /** The redis-server's process, where the setup has one. */
+  readonly redisPid: number | null;
   /** SIGKILL everything: a dying server sends no leave notices to clients nobody reads. */
   stop(): Promise<void>;
 }
@@ -137,6 +141,8 @@ export async function startServerSide(setup: ServerSetup, timeoutMs: number): Pr
       urls: ready.map((node) => `http://127.0.0.1:${node.port}`),
       main: nodes[0] as ChildLink<ServerRequest, ServerReady>,
       pids: [...ready.flatMap((node) => node.pids), ...(redisPid === null ? [] : [redisPid])],
+      nodePids: ready.map((node) => node.pids),
+      redisPid,
       stop,
     };
   } catch (err) {

@@ -49,8 +49,11 @@ const CLUSTER_ROWS = ['raw', 'sio', 'mixed'].flatMap((room) =>
   ['ours-redis-2', 'ours-workers-2'].flatMap((setup) => [`${setup}-${room}-fanout`, `${setup}-${room}-cpu`, `${setup}-${room}-latency-p99`]),
 );
 
+/** Whether a second node adds capacity (bench/capacity-plan.ts), also on Redis. */
+const CAPACITY_ROWS = ['foreign-cost', 'node-cpu', 'redis-cpu', 'latency-p50', 'latency-p99', 'split-efficiency'].map((measure) => `capacity-${measure}`);
+
 /**
- * The cluster part needs redis-server. Without it the benchmark leaves that part out, and
+ * The cluster and capacity parts need redis-server. Without it the benchmark leaves them out, and
  * so does this check, unless REQUIRE_REDIS=1 (set by .ci/run): then the rows are required.
  */
 /** The handshake rows of bench/bans-plan.ts. */
@@ -85,7 +88,7 @@ describe('the fan-out benchmark, tiny', () => {
     expect(stdout).toContain('| Raw fan-out, 20 clients |');
     for (const ext of ['json', 'md', 'svg']) expect(existsSync(path.join(outDir, `bench-tiny.${ext}`))).toBe(true);
     const { rows } = JSON.parse(readFileSync(path.join(outDir, 'bench-tiny.json'), 'utf8')) as { rows: BenchRow[] };
-    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...HOOKS_ROWS, ...WORKLOAD_ROWS, ...STORE_ROWS, ...(expectClusterRows ? CLUSTER_ROWS : []), ...BANS_ROWS]);
+    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...HOOKS_ROWS, ...WORKLOAD_ROWS, ...STORE_ROWS, ...(expectClusterRows ? [...CLUSTER_ROWS, ...CAPACITY_ROWS] : []), ...BANS_ROWS]);
     for (const row of rows) {
       expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
       expect(row.delivery.expected).toBeGreaterThan(0);
