@@ -5,6 +5,7 @@
  * both Date.now() and the heartbeat timers.
  */
 import type { Server } from 'socket.io';
+import { socketIoCarrier } from '../server/cluster/bus-carrier';
 import { ClusterRoomBus } from '../server/cluster/room-bus';
 import type { ChatMessage, Notice } from '../server/protocol';
 import type { RoomSink } from '../server/room/room-seams';
@@ -116,7 +117,7 @@ function node(name: string): Node {
   rooms.addSinks(() => sink(events, 'raw/', false, notices));
   rooms.addSinks(() => sink(events, 'sio/', true));
   const link = new ClusterRoomBus({
-    io: carrier.io(name),
+    carrier: socketIoCarrier(carrier.io(name)),
     rooms,
     logger,
     connected: () => carrier.isUp(name),

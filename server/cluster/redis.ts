@@ -1,6 +1,7 @@
 /**
  * Redis for several nodes: the Socket.IO adapter, the connection of the shared history
- * (server/store/redis-store.ts), and whether the other nodes can be reached.
+ * (server/store/redis-store.ts), the bus's subscriptions (redis-bus-carrier.ts), and
+ * whether the other nodes can be reached.
  *
  * Client library: node-redis (`redis`). It is Redis's own client, the first one the
  * streams adapter documents, promise-based with typed commands, and it reconnects and
@@ -15,6 +16,7 @@ import type { StoreBounds } from '../store/message-store';
 import type { BanStore } from '../store/ban-store';
 import { RedisBanStore } from '../store/redis-ban-store';
 import { RedisStore } from '../store/redis-store';
+import { RedisBusCarrier } from './redis-bus-carrier';
 
 export interface RedisCluster {
   /** Both connections are up: other nodes can be reached. */
@@ -23,6 +25,8 @@ export interface RedisCluster {
   store: RedisStore;
   /** Bans and mutes, shared by every node. */
   bans: BanStore;
+  /** The bus between nodes: a channel per room, and one for every node. */
+  bus: RedisBusCarrier;
   close(): Promise<void>;
 }
 
@@ -93,21 +97,28 @@ export async function setupRedis(
   // History and health fail fast instead: a message sent during an outage is stamped
   // locally and delivered locally at once, not held until Redis returns.
   const dataClient = connect(url, 'history', logger, true);
+  // Subscribed, so a connection of its own; it keeps the offline queue, and node-redis
+  // subscribes it again to every channel after an outage.
+  const busClient = connect(url, 'bus', logger, false);
   // node-redis would retry for ever, and the server would wait, not listening, silently.
   const host = new URL(url).host;
   const failed = (why: string) => {
     adapterClient.destroy();
     dataClient.destroy();
+    busClient.destroy();
     return new Error(`redis at ${host} ${why}`);
   };
-  const answered = await withDeadline(Promise.all([adapterClient.connect(), dataClient.connect()]), STARTUP_TIMEOUT_MS).catch(
+  const answered = await withDeadline(Promise.all([adapterClient.connect(), dataClient.connect(), busClient.connect()]), STARTUP_TIMEOUT_MS).catch(
     (err: unknown) => {
       throw failed(`refused the connection: ${err instanceof Error ? err.message : String(err)}`);
     },
   );
   if (!answered) throw failed(`did not answer within ${STARTUP_TIMEOUT_MS} ms`);
   const store = new RedisStore(dataClient, stored.keep, stored.maxRooms, logger, events);
+  // Rooms' events are published on the history's connection, after the messages they carry are stored.
+  const bus = new RedisBusCarrier(dataClient, busClient, logger);
   const prepared = async () => {
+    await bus.start();
     await store.upgrade();
     // Counted among the nodes before any member is: its members leave if it dies.
     await store.events?.start();
@@ -118,8 +129,9 @@ export async function setupRedis(
   io.adapter(createAdapter(handlingEveryReply(adapterClient)));
 
   return {
-    connected: () => adapterClient.isReady && dataClient.isReady,
+    connected: () => adapterClient.isReady && dataClient.isReady && busClient.isReady,
     store,
+    bus,
     bans: new RedisBanStore(dataClient, logger),
     async close() {
       // Its clients have left: what remains of its members (counts Redis missed) goes now.
@@ -133,6 +145,7 @@ export async function setupRedis(
       // After io.close(): the adapter has stopped its own duplicated connections.
       adapterClient.destroy();
       dataClient.destroy();
+      busClient.destroy();
     },
   };
 }

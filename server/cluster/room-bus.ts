@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Server } from 'socket.io';
 import { PresenceCount, type PresenceEntry } from '../room/presence';
 import { atTurnEnd } from '../support/turn-end';
 import type { RoomBus, RoomEvent } from '../room/room-seams';
 import type { Rooms } from '../room/rooms';
+import type { BusCarrier } from './bus-carrier';
+import { busMessages, type CountedEvent } from './bus-routes';
 
 /**
  * What a node says to the others: an event of one of its rooms with that room's client
@@ -16,17 +17,14 @@ interface NodeState {
   /** With `event`: the room's clients on the sending node, after the event. */
   online?: number;
   /** Several events of one turn, in order, each with its `online` (one event goes as `event`). */
-  events?: [RoomEvent, number][];
+  events?: CountedEvent[];
   /** Every room with clients on the sending node, and who is in it. */
   snapshot?: [string, PresenceEntry[]][];
 }
 
-/** The server-side event of the bus (io.serverSideEmit), received by every other node. */
-const BUS_EVENT = 'chat:node';
-
 export interface LinkOptions {
-  /** Any Socket.IO server whose adapter reaches the other nodes (Redis or node:cluster). */
-  io: Server;
+  /** What reaches the other nodes: Redis pub/sub, or the workers' IPC (bus-carrier.ts). */
+  carrier: BusCarrier;
   rooms: Rooms;
   logger: Logger;
   /** False while the other nodes cannot be reached (Redis down): nothing is sent then. */
@@ -44,19 +42,21 @@ interface Peer {
 }
 
 /**
- * The bus every node hears: `io.serverSideEmit` through the Socket.IO adapter (a Redis
- * channel, or the primary's IPC with the cluster adapter). Why not override the
- * adapter's `broadcast`: remote broadcasts reach a node through `super.broadcast`, so
- * raw clients would miss them.
+ * The bus between nodes. With Redis each room's messages and changes go on a channel of
+ * that room, which only the nodes holding the room hear (listen, when a room comes into
+ * memory): a node pays nothing for the messages of rooms it does not serve.
+ * With WORKERS and no Redis every worker hears everything, through the primary.
+ * Why not override the adapter's `broadcast`: remote broadcasts reach a node through
+ * `super.broadcast`, so raw clients would miss them.
  *
  * Socket.IO clients of every node already get each event from the node's own namespace
  * emit, carried by the adapter; the bus only tells the other nodes' rooms, which hand
  * the event to their raw clients (RoomSink.clusterWide), so nobody gets anything twice.
  *
- * Presence: each node sends who is in each of its rooms three times per heartbeat
- * window, and every join and leave between (a notice names who came or went). A node
- * not heard from within the window (it died, or Redis is down) stops counting, so its
- * clients are never ghosts for longer.
+ * Presence: each node sends every node who is in each of its rooms three times per
+ * heartbeat window, and every join and leave between (a notice names who came or went;
+ * see bus-routes.ts). A node not heard from within the window (it died, or Redis is
+ * down) stops counting, so its clients are never ghosts for longer.
  *
  * Clients keep member lists from notices, so whatever changes what this node counts of
  * another without that node's own notice (it went silent, its snapshot differs from the
@@ -65,51 +65,70 @@ interface Peer {
  */
 export class ClusterRoomBus implements RoomBus {
   readonly node = randomUUID();
-  private readonly io: Server;
+  private readonly carrier: BusCarrier;
   private readonly options: LinkOptions;
   private readonly peers = new Map<string, Peer>();
   private readonly timer: NodeJS.Timeout;
   /** Set for when the peer heard from longest ago goes silent for the window. */
   private expiryTimer: NodeJS.Timeout | undefined;
   /** This turn's events, sent together at its end (see publish). */
-  private pending: [RoomEvent, number][] = [];
+  private pending: CountedEvent[] = [];
   private readonly atTurnEnd: (task: () => void) => void;
 
   constructor(options: LinkOptions) {
     this.options = options;
     this.atTurnEnd = options.atTurnEnd ?? atTurnEnd;
-    this.io = options.io;
-    this.io.on(BUS_EVENT, (state: unknown) => this.hear(state as NodeState));
+    this.carrier = options.carrier;
+    this.carrier.onMessage((state: unknown) => this.hear(state as NodeState));
     this.timer = setInterval(() => {
       this.sendPending();
-      this.send({ node: this.node, snapshot: this.snapshot() });
+      this.toEveryone({ node: this.node, snapshot: this.snapshot() });
     }, Math.max(options.heartbeatMs / 3, 30));
     this.timer.unref();
   }
 
   /**
-   * Events go out once per event-loop turn, all of the turn's in one bus message. Why:
-   * every bus message is a Redis stream entry (or an IPC message) that each other node
-   * reads and hands to its rooms on its own; sent one by one they arrived a few per
-   * turn, and each node then wrote each raw client once per few messages instead of
-   * once per turn (BENCHMARKS.md, "Several nodes").
+   * Events go out once per event-loop turn, each room's in one bus message. Why: every
+   * bus message is a Redis message (or an IPC message) that each node hearing it reads
+   * and hands to its room on its own; sent one by one they arrived a few per turn, and
+   * each node then wrote each raw client once per few messages instead of once per turn
+   * (BENCHMARKS.md, "Several nodes").
    */
   publish(event: RoomEvent, local: PresenceCount): void {
-    // While Redis is down the adapter would queue this and deliver it, stale, on return.
+    // While Redis is down the carrier would queue this and deliver it, stale, on return.
     if (!this.options.connected()) return;
     if (this.pending.length === 0) this.atTurnEnd(this.sendPending);
     this.pending.push([event, local.online]);
+  }
+
+  listen(room: string): Promise<void> | undefined {
+    return this.carrier.listen(room);
+  }
+
+  unlisten(room: string): void {
+    this.carrier.unlisten(room);
   }
 
   private readonly sendPending = (): void => {
     const events = this.pending;
     if (events.length === 0) return;
     this.pending = [];
-    // One event alone keeps the single-event shape that nodes of earlier versions read.
-    const [only] = events;
-    if (events.length === 1 && only !== undefined) this.send({ node: this.node, event: only[0], online: only[1] });
-    else this.send({ node: this.node, events });
+    if (!this.options.connected()) return;
+    if (this.carrier.everyRoom) {
+      this.carrier.everyone(this.stateOf(events));
+      return;
+    }
+    for (const { room, events: some } of busMessages(events)) {
+      if (room === undefined) this.carrier.everyone(this.stateOf(some));
+      else this.carrier.room(room, this.stateOf(some));
+    }
   };
+
+  /** One event alone keeps the single-event shape. */
+  private stateOf(events: CountedEvent[]): NodeState {
+    const [only] = events;
+    return events.length === 1 && only !== undefined ? { node: this.node, event: only[0], online: only[1] } : { node: this.node, events };
+  }
 
   *remote(room: string): Iterable<PresenceCount> {
     for (const peer of this.freshPeers()) {
@@ -129,7 +148,7 @@ export class ClusterRoomBus implements RoomBus {
     clearInterval(this.timer);
     clearTimeout(this.expiryTimer);
     this.sendPending();
-    this.send({ node: this.node, snapshot: [] });
+    this.toEveryone({ node: this.node, snapshot: [] });
   }
 
   /** Peers heard from within the window; one past it no longer counts, even before its expiry is handled. */
@@ -192,10 +211,10 @@ export class ClusterRoomBus implements RoomBus {
     return rooms;
   }
 
-  private send(state: NodeState): void {
-    // While Redis is down the adapter would queue this and deliver it, stale, on return.
+  private toEveryone(state: NodeState): void {
+    // While Redis is down the carrier would queue this and deliver it, stale, on return.
     if (!this.options.connected()) return;
-    this.io.serverSideEmit(BUS_EVENT, state);
+    this.carrier.everyone(state);
   }
 
   private hear(state: NodeState): void {
@@ -204,6 +223,8 @@ export class ClusterRoomBus implements RoomBus {
       this.options.logger.warn('malformed message on the cluster bus');
       return;
     }
+    // A node hears its own rooms' channels too.
+    if (state.node === this.node) return;
     const now = Date.now();
     let peer = this.peers.get(state.node);
     if (peer !== undefined && peer.heardAt < now - this.options.heartbeatMs) {
@@ -239,6 +260,7 @@ export class ClusterRoomBus implements RoomBus {
       if (event.notice.kind === 'join') count.add(name, who);
       else count.remove(name, who);
     }
-    this.options.rooms.receive(event);
+    if (this.carrier.everyRoom) this.options.rooms.receive(event);
+    else this.options.rooms.get(event.room)?.receive(event);
   }
 }

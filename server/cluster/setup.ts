@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { Rooms } from '../room/rooms';
 import type { BanStore } from '../store/ban-store';
 import type { MessageStore } from '../store/message-store';
+import { socketIoCarrier, type BusCarrier } from './bus-carrier';
 import { ClusterRoomBus } from './room-bus';
 import { setupRedis } from './redis';
 import { createWorkerAdapter } from './worker-adapter';
@@ -36,7 +37,7 @@ export interface Cluster {
 
 /**
  * Joins the node to the others, if there are any: REDIS_URL set means Redis (adapter,
- * shared history, bus); several workers and no Redis means the node:cluster adapter
+ * shared history, bus on pub/sub); several workers and no Redis means the node:cluster adapter
  * through the primary, the workers keeping their own store (one SQLite file they share,
  * or each its memory). Otherwise nothing changes (default adapter) and null is returned.
  */
@@ -47,18 +48,18 @@ export async function joinCluster(
   logger: Logger,
   worker?: WorkerSlot,
 ): Promise<Cluster | null> {
-  const link = (connected: () => boolean) =>
-    new ClusterRoomBus({ io, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
+  const link = (carrier: BusCarrier, connected: () => boolean) =>
+    new ClusterRoomBus({ carrier, rooms, logger, connected, heartbeatMs: config.heartbeatMs });
 
   if (config.redisUrl !== null) {
     const stored = { keep: config.historyKeep, maxRooms: config.maxStoredRooms };
     const redis = await setupRedis(config.redisUrl, io, stored, logger, config.webhookUrl !== null);
-    const bus = link(redis.connected);
+    const bus = link(redis.bus, redis.connected);
     return { bus, store: redis.store, bans: redis.bans, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }
   if (worker !== undefined && worker.count > 1) {
     io.adapter(createWorkerAdapter());
-    const bus = link(() => true);
+    const bus = link(socketIoCarrier(io), () => true);
     return { bus, membership: { connected: () => true, leave: () => bus.close(), close: async () => undefined } };
   }
   return null;

@@ -66,6 +66,13 @@ export interface RoomBus {
   remote(room: string): Iterable<PresenceCount>;
   /** How many connections `room` has on the other nodes (the sum of `remote`, cheaply). */
   remoteOnline(room: string): number;
+  /**
+   * `room` came into this node's memory: from now on the other nodes' events of it must
+   * reach this node. Resolves once they do; undefined when they always did.
+   */
+  listen?(room: string): Promise<void> | undefined;
+  /** `room` left this node's memory: its events need not reach this node any more. */
+  unlisten?(room: string): void;
 }
 
 /** What the room tells the sender of a message: its id before anyone receives it, or why it was refused. */

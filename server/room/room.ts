@@ -33,6 +33,11 @@ export interface RoomOptions {
   sinks: readonly RoomSink[];
   logger: Logger;
   bus?: RoomBus | undefined;
+  /**
+   * Resolves once the other nodes' events of this room reach this node (RoomBus.listen):
+   * the stored history is read after it, so that nothing falls between the two.
+   */
+  heard?: Promise<void> | undefined;
   now?: () => number;
 }
 
@@ -86,12 +91,16 @@ export class Room {
       this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
       this.loaded = true;
     };
-    let stored: readonly HistoryMessage[] | Promise<readonly HistoryMessage[]> = [];
-    try {
-      stored = this.store.recent(this.name, options.historySize);
-    } catch (err) {
-      unavailable(err);
-    }
+    const load = (): readonly HistoryMessage[] | Promise<readonly HistoryMessage[]> => {
+      try {
+        return this.store.recent(this.name, options.historySize);
+      } catch (err) {
+        unavailable(err);
+        return [];
+      }
+    };
+    // A bus that cannot listen (Redis down) is no reason to keep clients out: they get what is stored.
+    const stored = options.heard === undefined ? load() : options.heard.then(load, load);
     if (Array.isArray(stored)) {
       this.keep(stored);
       this.ready = Promise.resolve();

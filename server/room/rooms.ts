@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { DEFAULT_ROOM } from '../protocol';
+import { DEFAULT_ROOM, type Presence } from '../protocol';
+import { mergePresence } from './presence';
 import { Room } from './room';
 import type { RoomBus, RoomEvent, RoomSink } from './room-seams';
 import type { MessageStore } from '../store/message-store';
@@ -94,6 +95,7 @@ export class Rooms {
       sinks: this.sinkFactories.map((factory) => factory(name)),
       logger: this.options.logger,
       bus: this.bus,
+      heard: this.bus?.listen?.(name),
     });
     if (this.quiet) room.silenceNotices();
     this.rooms.set(name, room);
@@ -103,6 +105,17 @@ export class Rooms {
   /** An event of another node: delivered to this node's clients of that room, if it can be held. */
   receive(event: RoomEvent): void {
     this.open(event.room)?.receive(event);
+  }
+
+  /** Who is in `name` on every node: its room here, or (not in memory) what the other nodes told of it. */
+  presence(name: string): Presence {
+    return this.rooms.get(name)?.presenceNow() ?? mergePresence([...(this.bus?.remote(name) ?? [])]);
+  }
+
+  /** How many are in `name` on every node (presence's `online`, cheaply). */
+  online(name: string): number {
+    const room = this.rooms.get(name);
+    return room === undefined ? (this.bus?.remoteOnline(name) ?? 0) : room.presenceNow().online;
   }
 
   /** Every room in memory. */
@@ -141,6 +154,7 @@ export class Rooms {
 
   private drop(room: Room): void {
     this.rooms.delete(room.name);
+    this.bus?.unlisten?.(room.name);
     room.dispose();
     this.options.logger.debug({ room: room.name }, 'room left memory');
   }

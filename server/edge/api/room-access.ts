@@ -41,7 +41,7 @@ export interface RoomListPage {
 
 export interface RoomAccessOptions {
   /** What the API needs of the rooms: `store` is the one they use now (Redis, once joined). */
-  rooms: Pick<Rooms, 'open' | 'get' | 'all' | 'store'>;
+  rooms: Pick<Rooms, 'open' | 'get' | 'all' | 'store' | 'presence' | 'online'>;
   /** Writes (posts, edits, deletes) per second for the one API key; 0: no limit. */
   rateLimit: number;
   metrics: Metrics;
@@ -76,14 +76,12 @@ export class RoomAccess {
   async list(query: RoomListQuery): Promise<RoomListPage> {
     const { rooms } = this.options;
     const stored = await this.read(() => rooms.store.rooms({ after: query.after, limit: query.limit + 1 }));
-    const summaries = new Map<string, RoomSummary>(stored.map(({ name, lastMessageAt }) => [name, { name, online: 0, lastMessageAt }]));
+    const summaries = new Map<string, RoomSummary>(stored.map(({ name, lastMessageAt }) => [name, { name, online: rooms.online(name), lastMessageAt }]));
     for (const room of rooms.all()) {
       if (query.after !== undefined && room.name <= query.after) continue;
       const { online } = room.presenceNow();
-      const known = summaries.get(room.name);
-      if (known !== undefined) known.online = online;
       // Past the stored page's last room it may be stored too: it is then cut from this page below.
-      else if (online > 0) summaries.set(room.name, { name: room.name, online, lastMessageAt: null });
+      if (!summaries.has(room.name) && online > 0) summaries.set(room.name, { name: room.name, online, lastMessageAt: null });
     }
     const all = [...summaries.values()].sort(byName);
     const page = all.slice(0, query.limit);
@@ -94,9 +92,9 @@ export class RoomAccess {
     return this.read(() => this.options.rooms.store.read(room, { ...query, maxBytes: API_PAGE_BYTES }));
   }
 
-  /** A room that is not in memory has nobody in it on this node, and what others say is not heard. */
+  /** Who is in `room` on every node, whether this node holds it or not. */
   presence(room: string): Presence {
-    return this.options.rooms.get(room)?.presenceNow() ?? { online: 0, members: [] };
+    return this.options.rooms.presence(room);
   }
 
   /** `user`'s rooms with a read marker and stored messages, by name, at most `limit`. */
