@@ -256,19 +256,16 @@ export class Room {
   /**
    * The chat messages after `id`, oldest first, as many as fit in `maxBytes` as JSON (at
    * least one; none once caught up), or null when `id` is unknown or too old. Past the
-   * history in memory, a store that answers at once (SQLite) is asked too: a client may
-   * resume across a restart, or after a long absence. Answered now, so that a caller that
-   * finds nothing more can join the room in the same turn, missing nothing.
+   * history in memory the store is asked (`fromStore`), so that a client may resume
+   * across a restart or a long absence: SQLite answers now, Redis later. Only an answer
+   * given now lets a caller that finds nothing more join in the same turn, missing nothing.
    */
-  messagesAfter(id: string, maxBytes: number): HistoryMessage[] | null {
+  messagesAfter(id: string, maxBytes: number, fromStore = true): HistoryMessage[] | null | Promise<HistoryMessage[] | null> {
     const recent = this.history.after(id, maxBytes);
-    if (recent !== null) return recent;
+    if (recent !== null || !fromStore) return recent;
     try {
       const stored = this.store.read(this.name, { since: id, limit: STORE_PAGE_LIMIT, maxBytes });
-      if (stored instanceof Promise) {
-        stored.catch(() => undefined);
-        return null;
-      }
+      if (stored instanceof Promise) return stored.then((page) => (page.complete ? page.messages : null));
       return stored.complete ? stored.messages : null;
     } catch {
       return null;
