@@ -1,9 +1,11 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
 import { WebSocketServer } from 'ws';
-import { HISTORY_INCOMPLETE_TEXT, type ChatMessage, type Notice } from '../server/protocol';
+import { HISTORY_INCOMPLETE_TEXT, SOCKET_IO_PATH, type ChatMessage, type Notice } from '../server/protocol';
 import { nodeConnectors } from '../client/connect';
 import { Backoff } from '../client/shared/backoff';
-import { ChatSession, type RawFormat, type SessionStatus } from '../client/shared/session';
+import { ChatSession, RequestFailure, type RawFormat, type SessionStatus } from '../client/shared/session';
 import { onCleanup } from './support/cleanup';
 import { EventQueue } from './support/event-queue';
 import { JOIN } from './support/seed-strings';
@@ -146,5 +148,29 @@ describe('a raw session whose server is restarting', () => {
 
     expect(await nextStatus(reader, 'reconnecting')).toMatchObject({ reason: 'the server is restarting' });
     expect(await nextStatus(reader, 'connecting')).toMatchObject({ attempt: 1 });
+  });
+});
+
+describe('a Socket.IO session whose connection ends before its chat is answered', () => {
+  it('is told the chat was lost, as a raw session is, instead of waiting for ever', async () => {
+    // A stand-in for a node drained right after it took a chat: it never answers it.
+    const http = createServer();
+    const io = new Server(http, { path: SOCKET_IO_PATH });
+    onCleanup('servers', () => io.close());
+    io.on('connection', (socket) => socket.on('chat', () => socket.conn.close()));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const session = new ChatSession({
+      url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      transport: 'socket.io',
+      name: 'sender',
+      retry: 'never',
+      connectors: nodeConnectors,
+      handlers: { status: (status) => statuses.push(status), chat: () => {}, notice: () => {}, history: () => {}, presence: () => {}, typing: () => {}, seedFrame: () => {} },
+    });
+    const statuses = new EventQueue<SessionStatus>('sender statuses');
+    session.start();
+    onCleanup('clients', () => session.close());
+    while ((await statuses.next()).state !== 'connected');
+    await expect(session.send('caught by the drain')).rejects.toThrow(RequestFailure.Lost);
   });
 });

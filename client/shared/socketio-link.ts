@@ -25,6 +25,14 @@ const DISCONNECT_REASONS: Record<string, string> = {
 export class SocketIoLink implements Link {
   /** Rejecters of the chats and requests still waiting for their answer. */
   private readonly unanswered = new Set<(err: Error) => void>();
+  /**
+   * The chats among them that went out on a connection (socket.io-client sends the ones
+   * emitted meanwhile when it connects). One whose connection ends unanswered is told
+   * lost, as on the raw endpoint: socket.io-client would keep waiting for an answer that
+   * can no longer come (a drain may close the connection after storing it, before its ack).
+   */
+  private readonly chatsOnWire = new Set<(err: Error) => void>();
+  private readonly chatsBuffered = new Set<(err: Error) => void>();
   /** The `kicked` event of this connection, which comes just before the server disconnects it. */
   private kicked: Kicked | undefined;
 
@@ -36,6 +44,8 @@ export class SocketIoLink implements Link {
   ) {
     socket.on('connect', () => {
       this.kicked = undefined;
+      for (const reject of this.chatsBuffered) this.chatsOnWire.add(reject);
+      this.chatsBuffered.clear();
       events.opened();
     });
     socket.on('connect_error', (err) => {
@@ -59,7 +69,13 @@ export class SocketIoLink implements Link {
       this.kicked = kicked;
     });
     socket.on('disconnect', (reason) => {
+      // Closed on purpose: close() rejects everything itself.
       if (reason === 'io client disconnect') return;
+      for (const reject of this.chatsOnWire) {
+        this.unanswered.delete(reject);
+        reject(new Error(RequestFailure.Lost));
+      }
+      this.chatsOnWire.clear();
       const kicked = this.kicked;
       if (reason === 'io server disconnect' && kicked !== undefined) {
         events.kicked(kicked);
@@ -94,8 +110,11 @@ export class SocketIoLink implements Link {
   send(text: string): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       this.unanswered.add(reject);
+      (this.socket.connected ? this.chatsOnWire : this.chatsBuffered).add(reject);
       this.socket.emit('chat', text, (ack: ChatAck) => {
         this.unanswered.delete(reject);
+        this.chatsOnWire.delete(reject);
+        this.chatsBuffered.delete(reject);
         if (ack.ok) resolve(ack.id);
         else reject(new ChatRefusedError(ack.error, ack.reason));
       });
@@ -132,6 +151,8 @@ export class SocketIoLink implements Link {
     // Before socket.io-client's own rejections, which come a microtask later: this reason wins.
     for (const reject of this.unanswered) reject(new Error(RequestFailure.Closed));
     this.unanswered.clear();
+    this.chatsOnWire.clear();
+    this.chatsBuffered.clear();
     return Promise.resolve();
   }
 }
