@@ -8,6 +8,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseHost, type AllowedHost, type AllowedHosts } from './host-name';
+import { TrustedProxies } from './trusted-proxies';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -69,6 +70,11 @@ const allowedHosts = z.string().transform((text, ctx): AllowedHosts =>
     'must be a comma-separated list of host names with an optional port, like chat.example.com,localhost:8000',
   ),
 );
+
+const trustedProxies = z.string().transform((text, ctx): TrustedProxies => {
+  const entries = commaList(text, ctx, (part) => (TrustedProxies.parseEntry(part) === null ? null : part), 'must be a comma-separated list of IP addresses or CIDR ranges, like 127.0.0.1,10.0.0.0/8,::1');
+  return Array.isArray(entries) ? new TrustedProxies(entries) : z.NEVER;
+});
 
 /**
  * A PEM public key file, read now (at start): its text and the one algorithm its key
@@ -167,11 +173,12 @@ export const SETTINGS = {
   HEARTBEAT_MS: setting('heartbeatMs', '25000', integer(100, 3_600_000), 'ping interval for both kinds of client; a peer that has not answered by the next ping is cut off'),
   DRAIN_MS: setting('drainMs', '10000', integer(0, 3_600_000), 'on `SIGTERM`, the node stops accepting and ends its clients one by one over this window (raw: close `1012`; Socket.IO: transport closed, so it reconnects), so that they come back to the other nodes spread out, not all at once. `0`: all at once'),
   MAX_CONNECTIONS: setting('maxConnections', '10000', integer(1, 10_000_000), 'clients of both kinds together; more are refused with HTTP 503'),
-  MAX_CONNECTIONS_PER_IP: setting('maxConnectionsPerIp', '0', integer(0, 10_000_000), 'clients per remote address (`0`: no limit); more are refused with HTTP 429'),
+  MAX_CONNECTIONS_PER_IP: setting('maxConnectionsPerIp', '0', integer(0, 10_000_000), 'clients per address (`0`: no limit; behind a proxy, see `TRUST_PROXY`); more are refused with HTTP 429'),
   MAX_ROOMS: setting('maxRooms', '1000', integer(1, 10_000_000), 'rooms held in memory (with clients, or used in the last minute; the lobby always counts); a new room past it, while all have clients, is refused (raw `503`, Socket.IO `room_limit`)'),
   HANDSHAKE_TIMEOUT_MS: setting('handshakeTimeoutMs', '10000', integer(100, 3_600_000), 'how long a connection may take, from accept, to send its request head (over TLS, its handshake included); then it is answered `408` and closed, or over TLS before its handshake closed without an answer (see Limits)'),
   MAX_PENDING_CONNECTIONS: setting('maxPendingConnections', '512', integer(1, 10_000_000), 'connections that have not sent a request head yet, at once; a new one past it takes the place of the oldest, which gets `503` (see Limits). Keep it well below the open-file limit (`ulimit -n`)'),
-  MAX_PENDING_CONNECTIONS_PER_IP: setting('maxPendingConnectionsPerIp', '256', integer(0, 10_000_000), 'the same per remote address (`0`: no bound per address), below `MAX_PENDING_CONNECTIONS` so that one address cannot take every place; behind a reverse proxy every connection has the proxy\'s address'),
+  MAX_PENDING_CONNECTIONS_PER_IP: setting('maxPendingConnectionsPerIp', '256', integer(0, 10_000_000), 'the same per remote address (`0`: no bound per address), below `MAX_PENDING_CONNECTIONS` so that one address cannot take every place. Not applied to a `TRUST_PROXY` address'),
+  TRUST_PROXY: setting('trustProxy', '', trustedProxies, 'reverse proxies whose `X-Forwarded-For` names the client, comma-separated addresses or CIDR ranges (`127.0.0.1,10.0.0.0/8`). A request from one counts as from the rightmost address in that header that is not listed (a malformed entry stops there); from any other peer the header is ignored. That address is what the per-address settings, bans and mutes by `ip`, and the logs use, except `MAX_PENDING_CONNECTIONS_PER_IP`: before its request head a connection\'s client is unknown, so a proxy\'s connections are bounded only by `MAX_PENDING_CONNECTIONS`. Empty: the TCP peer is the client (see docs/deploy/README.md)'),
   CHAT_TOKEN: setting('chatToken', '', orNull(z.string()), 'when set, raw clients must pass `?token=` and Socket.IO clients `auth.token`; others get HTTP 401 or a `connect_error` (`unauthorized`) and never join', { secret: true }),
   REDIS_URL: setting('redisUrl', '', orNull(z.string().trim().refine((text) => text === '' || /^rediss?:\/\/[^\s]+$/.test(text), 'must be a redis:// or rediss:// URL')), '`redis://host:6379` (or `rediss://`): this node is one of several sharing that Redis (see Running several nodes). Empty: one node, history in SQLite under `DATA_DIR`'),
   WORKERS: setting('workers', '1', integer(1, 1024), 'processes on this machine sharing the port (node:cluster); more than 1 uses every core'),

@@ -41,6 +41,7 @@ describe('configuration', () => {
       handshakeTimeoutMs: 10000,
       maxPendingConnections: 512,
       maxPendingConnectionsPerIp: 256,
+      trustProxy: expect.objectContaining({ entries: [] }),
       chatToken: null,
       redisUrl: null,
       workers: 1,
@@ -91,6 +92,7 @@ describe('configuration', () => {
       HANDSHAKE_TIMEOUT_MS: '2500',
       MAX_PENDING_CONNECTIONS: '64',
       MAX_PENDING_CONNECTIONS_PER_IP: '0',
+      TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1',
       CHAT_TOKEN: 's3cret',
       REDIS_URL: 'redis://127.0.0.1:6380',
       WORKERS: '4',
@@ -134,6 +136,7 @@ describe('configuration', () => {
       handshakeTimeoutMs: 2500,
       maxPendingConnections: 64,
       maxPendingConnectionsPerIp: 0,
+      trustProxy: expect.objectContaining({ entries: ['127.0.0.1', '10.0.0.0/8', '::1'] }),
       chatToken: 's3cret',
       redisUrl: 'redis://127.0.0.1:6380',
       workers: 4,
@@ -291,6 +294,10 @@ describe('configuration', () => {
       expect(() => loadConfig({ ALLOWED_HOSTS: host })).toThrow(/ALLOWED_HOSTS=/);
     },
   );
+
+  it.each([['nginx'], ['10.0.0.0/33'], ['::1/129'], ['10.0.0.1/8/8'], ['10.0.0.1:8080'], ['10.0.0.0/x']])('refuses %s as a trusted proxy', (proxy) => {
+    expect(() => loadConfig({ TRUST_PROXY: `127.0.0.1,${proxy}` })).toThrow(`TRUST_PROXY="127.0.0.1,${proxy}": must be a comma-separated list of IP addresses or CIDR ranges, like 127.0.0.1,10.0.0.0/8,::1; "${proxy}" is not one`);
+  });
 
   it.each([['ftp://files.example'], ['https://a.example/path'], ['null']])('refuses %s as an allowed origin', (origin) => {
     expect(() => loadConfig({ ALLOWED_ORIGINS: origin })).toThrow(ConfigError);

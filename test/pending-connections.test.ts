@@ -166,6 +166,14 @@ describe('caps on connections that have not sent a request head', () => {
     await rejectedReaches(server.url, 'pending_limit', 2);
   });
 
+  it('TRUST_PROXY: a trusted proxy is not bounded per address, only by MAX_PENDING_CONNECTIONS', async () => {
+    const server = await startTestServer({ TRUST_PROXY: '127.0.0.1', MAX_PENDING_CONNECTIONS_PER_IP: '2', MAX_PENDING_CONNECTIONS: '4', HANDSHAKE_TIMEOUT_MS: '60000' });
+    const sockets = await openInOrder(server.url, 5);
+    // The fifth takes the place of the oldest of all; per address, two would have gone.
+    expect(statusLine((await within(sockets[0]!.closed, 'the oldest of all to make way')).received)).toBe('HTTP/1.1 503 Service Unavailable');
+    for (const kept of sockets.slice(1)) await answersHealthz(kept);
+  });
+
   itWithLoopbackAliases('per address first, then MAX_PENDING_CONNECTIONS: the oldest of all', async () => {
     const server = await startTestServer({ MAX_PENDING_CONNECTIONS_PER_IP: '3', MAX_PENDING_CONNECTIONS: '5' });
     const [b1, b2] = await openInOrder(server.url, 2, '127.0.0.1');

@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { clientAddress } from '../access/client-address';
 import { isHostAllowed, misdirectedText, type AllowedHosts } from '../access/hosts';
 import type { Metrics } from '../support/metrics';
+import type { TrustedProxies } from '../trusted-proxies';
 import { redactUrl } from '../support/redact';
 
 /**
@@ -16,6 +18,8 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface HttpGuardOptions {
   allowedHosts: AllowedHosts;
+  /** TRUST_PROXY, for the client address in the logs. */
+  trustProxy: TrustedProxies;
   metrics: Metrics;
   logger: Logger;
 }
@@ -61,7 +65,7 @@ export function guardRequests(server: HttpServer, options: HttpGuardOptions): vo
     if (socket.destroyed) return;
     // Node ends its side of the connection once it has sent an answer that closes it.
     if (socket.writableEnded) {
-      logger.debug({ ip: socket.remoteAddress, method: req.method, path: redactUrl(req.url) }, 'request after the connection was closed; not executed');
+      logger.debug({ ip: clientAddress(req, options), method: req.method, path: redactUrl(req.url) }, 'request after the connection was closed; not executed');
       if (socket.writableFinished) socket.destroy();
       else socket.once('finish', () => socket.destroy());
       return;
@@ -91,7 +95,7 @@ export function guardRequests(server: HttpServer, options: HttpGuardOptions): vo
       connections.set(socket, state);
     }
     if (state.unanswered >= MAX_REQUESTS_IN_FLIGHT) {
-      logger.info({ ip: socket.remoteAddress, inFlight: state.unanswered }, 'too many pipelined requests unanswered; connection closed');
+      logger.info({ ip: clientAddress(req, options), inFlight: state.unanswered }, 'too many pipelined requests unanswered; connection closed');
       socket.destroy();
       return;
     }

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Metrics } from '../support/metrics';
+import type { TrustedProxies } from '../trusted-proxies';
 
 /**
  * Bounds on connections that are not clients yet: accepted, and no request head read from
@@ -17,11 +18,21 @@ export interface PendingLimits {
   readonly max: number;
   /** Pending connections of one remote address at once, the same way; 0: no bound per address. */
   readonly maxPerAddress: number;
+  /**
+   * TRUST_PROXY: their connections are not bounded per address. A proxy's connections
+   * carry many clients, and which one is known only from the request head.
+   */
+  readonly trustedProxies: TrustedProxies;
 }
 
-/** HANDSHAKE_TIMEOUT_MS, MAX_PENDING_CONNECTIONS and MAX_PENDING_CONNECTIONS_PER_IP. */
+/** HANDSHAKE_TIMEOUT_MS, MAX_PENDING_CONNECTIONS, MAX_PENDING_CONNECTIONS_PER_IP and TRUST_PROXY. */
 export function pendingLimits(config: Config): PendingLimits {
-  return { timeoutMs: config.handshakeTimeoutMs, max: config.maxPendingConnections, maxPerAddress: config.maxPendingConnectionsPerIp };
+  return {
+    timeoutMs: config.handshakeTimeoutMs,
+    max: config.maxPendingConnections,
+    maxPerAddress: config.maxPendingConnectionsPerIp,
+    trustedProxies: config.trustProxy,
+  };
 }
 
 export interface PendingOptions extends PendingLimits {
@@ -109,9 +120,9 @@ class PendingConnections {
     const address = socket.remoteAddress;
     // Already gone (the peer reset it before it was accepted): nothing to hold.
     if (address === undefined) return;
-    const { max, maxPerAddress, timeoutMs } = this.options;
+    const { max, maxPerAddress, timeoutMs, trustedProxies } = this.options;
     const sameAddress = this.byAddress.get(address);
-    if (maxPerAddress > 0 && sameAddress !== undefined && sameAddress.size >= maxPerAddress) {
+    if (maxPerAddress > 0 && sameAddress !== undefined && sameAddress.size >= maxPerAddress && !trustedProxies.has(address)) {
       const first = oldest(sameAddress);
       if (first !== undefined) this.end(first, 'pending_limit');
     }

@@ -149,7 +149,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   // After Socket.IO, whose engine wrapped the 'request' listeners it found: the guard
   // must see every request, the engine's long-polling ones included.
-  guardRequests(httpServer, { allowedHosts: config.allowedHosts, metrics, logger });
+  guardRequests(httpServer, { allowedHosts: config.allowedHosts, trustProxy: config.trustProxy, metrics, logger });
 
   const cluster = await joinCluster(config, socketIo.io, rooms, logger, worker);
   if (cluster !== null) {

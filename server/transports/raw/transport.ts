@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import { isRefusal } from '../../access/admission';
+import { clientAddress } from '../../access/client-address';
 import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import { rejectUpgrade } from '../../access/reject-upgrade';
 import type { Config } from '../../config';
@@ -28,7 +29,7 @@ export interface LoadReport {
 
 export interface RawTransportOptions {
   core: SessionCore;
-  config: Pick<Config, 'maxMessageBytes' | 'heartbeatMs' | 'maxBufferedBytes' | 'maxBufferedMs' | 'bufferedCeilingBytes'>;
+  config: Pick<Config, 'maxMessageBytes' | 'heartbeatMs' | 'maxBufferedBytes' | 'maxBufferedMs' | 'bufferedCeilingBytes' | 'trustProxy'>;
   /** In a worker of WORKERS > 1: tells the primary's balancer about each client. */
   loadReport?: LoadReport;
 }
@@ -57,10 +58,12 @@ export class RawTransport implements RawClientHost {
   private readonly clients = new Set<RawClient>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly slowConsumers: SlowConsumerRule;
+  private readonly config: RawTransportOptions['config'];
 
   constructor(options: RawTransportOptions) {
     const { core, config } = options;
     this.core = core;
+    this.config = config;
     this.loadReport = options.loadReport;
     this.slowConsumers = SlowConsumerRule.fromConfig(config);
     const onSlow = (client: RawClient) => this.cutSlowConsumer(client);
@@ -102,11 +105,11 @@ export class RawTransport implements RawClientHost {
       rejectUpgrade(socket, 400, query.refusal);
       return;
     }
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, this.config);
     const checked = this.core.credentials.check(query.token, roomName, 'upgrade', { transport: 'raw', ip });
-    if (!(checked instanceof Promise)) return this.checked(req, socket, head, roomName, query, checked);
+    if (!(checked instanceof Promise)) return this.checked(req, socket, head, ip, roomName, query, checked);
     checked
-      .then((entry) => this.checked(req, socket, head, roomName, query, entry))
+      .then((entry) => this.checked(req, socket, head, ip, roomName, query, entry))
       .catch((err: unknown) => {
         // A bug past the token check must cost this handshake only, not the process.
         this.core.logger.error({ err, transport: 'raw', ip }, 'upgrade failed');
@@ -209,18 +212,18 @@ export class RawTransport implements RawClientHost {
     member.session.close();
   }
 
-  /** A handshake whose token was checked: refused, or on to the caps. */
-  private checked(req: IncomingMessage, socket: Duplex, head: Buffer, roomName: string, query: RawQuery, entry: Entry | EntryRefusal): void {
+  /** A handshake from client address `ip` whose token was checked: refused, or on to the caps. */
+  private checked(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string, roomName: string, query: RawQuery, entry: Entry | EntryRefusal): void {
     if (socket.destroyed) return;
     if (this.core.closing) return rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
     if (isEntryRefusal(entry)) return rejectUpgrade(socket, entry.status, entry.message);
-    if (this.core.banned(entry, query.name, req.socket.remoteAddress ?? 'unknown', roomName)) return rejectUpgrade(socket, 403, UpgradeRefusal.Banned);
-    this.admit(req, socket, head, roomName, query, entry);
+    if (this.core.banned(entry, query.name, ip, roomName)) return rejectUpgrade(socket, 403, UpgradeRefusal.Banned);
+    this.admit(req, socket, head, ip, roomName, query, entry);
   }
 
   /** The rest of a handshake whose token passed: the caps' answer, the room, the 101. */
-  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, roomName: string, query: RawQuery, entry: Entry): void {
-    const ticket = this.core.admit(req.socket.remoteAddress ?? 'unknown', 'raw', true);
+  private admit(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string, roomName: string, query: RawQuery, entry: Entry): void {
+    const ticket = this.core.admit(ip, 'raw', true);
     if (isRefusal(ticket)) return rejectUpgrade(socket, ticket.status, ticket.message);
     const session = this.core.open(ticket, 'raw');
     const room = session.claimRoom(roomName);

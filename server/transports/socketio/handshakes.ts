@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isRefusal, type Ticket } from '../../access/admission';
+import { clientAddress } from '../../access/client-address';
 import { rejectUpgrade } from '../../access/reject-upgrade';
+import type { Config } from '../../config';
 import { UpgradeRefusal } from '../../protocol';
 import type { SessionCore } from '../../session/core';
 import type { Session } from '../../session/session';
@@ -17,8 +19,8 @@ interface Reservation {
 
 /**
  * The connection caps for Socket.IO: a handshake (long-polling or WebSocket) is admitted
- * when it arrives, before its Engine.IO session exists, and the session it opens takes
- * its ticket over. A Socket.IO client shows its token only once its session is open, in
+ * when it arrives, before its Engine.IO session exists, by its client's address
+ * (access/client-address.ts), and the session it opens takes its ticket (and address) over. A Socket.IO client shows its token only once its session is open, in
  * each namespace it joins: until then its place is unproven (see Admission).
  */
 export class EngineHandshakes {
@@ -32,6 +34,7 @@ export class EngineHandshakes {
   constructor(
     io: ChatServer,
     private readonly core: SessionCore,
+    private readonly config: Pick<Config, 'trustProxy'>,
     private readonly opened: (conn: EngineConnection, session: Session) => void,
   ) {
     io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => this.checkPolling(req, res, next));
@@ -49,7 +52,7 @@ export class EngineHandshakes {
       rejectUpgrade(socket, 503, UpgradeRefusal.ShuttingDown);
       return false;
     }
-    const ticket = this.core.admit(req.socket.remoteAddress ?? 'unknown', 'socket.io', false);
+    const ticket = this.core.admit(clientAddress(req, this.config), 'socket.io', false);
     if (isRefusal(ticket)) {
       rejectUpgrade(socket, ticket.status, ticket.message);
       return false;
@@ -70,7 +73,7 @@ export class EngineHandshakes {
       res.end(`${UpgradeRefusal.ShuttingDown}\n`);
       return;
     }
-    const ticket = this.core.admit(req.socket.remoteAddress ?? 'unknown', 'socket.io', false);
+    const ticket = this.core.admit(clientAddress(req, this.config), 'socket.io', false);
     if (isRefusal(ticket)) {
       res.writeHead(ticket.status, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(`${ticket.message}\n`);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
+import { clientAddress } from '../../access/client-address';
 import { isOriginAllowed } from '../../access/origin';
 import type { Identity } from '../../access/jwt';
 import type { Config } from '../../config';
@@ -63,7 +64,7 @@ export function packetLimit(maxMessageBytes: number): number {
 export const UNPROVEN_TIMEOUT_MS = 10_000;
 
 export interface ChatServerOptions {
-  config: Pick<Config, 'maxMessageBytes' | 'heartbeatMs' | 'redisUrl' | 'allowedOrigins'>;
+  config: Pick<Config, 'maxMessageBytes' | 'heartbeatMs' | 'redisUrl' | 'allowedOrigins' | 'trustProxy'>;
   /** With JWT a recovered client shows its token again: the middlewares run for it too. */
   usesJwt: boolean;
   /** Where broadcasts to idle WebSocket clients go instead of engine.io; null: the fast path is off. */
@@ -84,7 +85,7 @@ export function createChatServer(httpServer: HttpServer, options: ChatServerOpti
   const io: ChatServer = new Server(httpServer, {
     path: SOCKET_IO_PATH,
     maxHttpBufferSize: packetLimit(config.maxMessageBytes),
-    wsEngine: corkingWsEngine(undefined, (err, req) => onWebSocketError(err, req, metrics, logger), options.fastFrames ?? undefined),
+    wsEngine: corkingWsEngine(undefined, (err, req) => onWebSocketError(err, clientAddress(req, config), metrics, logger), options.fastFrames ?? undefined),
     // A peer that has not answered by the next ping is gone, as on the raw endpoint.
     pingInterval: config.heartbeatMs,
     pingTimeout: config.heartbeatMs,
@@ -109,7 +110,7 @@ export function createChatServer(httpServer: HttpServer, options: ChatServerOpti
     ...(allowedOrigins === '*' || allowedOrigins.length > 0 ? { cors: { origin: allowedOrigins === '*' ? true : [...allowedOrigins] } } : {}),
   });
   io.engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void) => {
-    if (req.method === 'POST') res.once('finish', () => afterPollingPost(io, req, res, metrics, logger));
+    if (req.method === 'POST') res.once('finish', () => afterPollingPost(io, req, res, config, metrics, logger));
     next();
   });
   return io;
@@ -120,10 +121,10 @@ export function createChatServer(httpServer: HttpServer, options: ChatServerOpti
  * closes it (1009 for size) and engine.io disconnects the client with "transport error",
  * saying nothing more; here it is counted and logged.
  */
-function onWebSocketError(err: Error & { code?: string }, req: IncomingMessage, metrics: Metrics, logger: Logger): void {
+function onWebSocketError(err: Error & { code?: string }, ip: string, metrics: Metrics, logger: Logger): void {
   const reason = wsErrorReason(err.code);
   metrics.reject(reason);
-  const fields = { transport: 'socket.io', via: 'websocket', ip: req.socket.remoteAddress, code: err.code, err: err.message };
+  const fields = { transport: 'socket.io', via: 'websocket', ip, code: err.code, err: err.message };
   logger.info(fields, reason === 'size' ? 'packet too large; disconnected' : 'protocol error; disconnected');
 }
 
@@ -132,10 +133,10 @@ function onWebSocketError(err: Error & { code?: string }, req: IncomingMessage, 
  * session; socket.io-client gives up on its own, a hostile client would not. The session
  * is closed here, as the WebSocket one is, and counted and logged.
  */
-function afterPollingPost(io: ChatServer, req: IncomingMessage, res: ServerResponse, metrics: Metrics, logger: Logger): void {
+function afterPollingPost(io: ChatServer, req: IncomingMessage, res: ServerResponse, config: Pick<Config, 'trustProxy'>, metrics: Metrics, logger: Logger): void {
   if (res.statusCode !== 413) return;
   metrics.reject('size');
   const sid = new URL(req.url ?? '/', 'http://x').searchParams.get('sid') ?? '';
-  logger.info({ transport: 'socket.io', via: 'polling', ip: req.socket.remoteAddress, sid }, 'packet too large; disconnected');
+  logger.info({ transport: 'socket.io', via: 'polling', ip: clientAddress(req, config), sid }, 'packet too large; disconnected');
   sessionById(io.engine, sid)?.close();
 }

@@ -4,7 +4,7 @@ import type { RoomChange, RoomSink, Who } from '../../room/room-seams';
 import { plainIp } from '../../support/ip';
 import type { Metrics } from '../../support/metrics';
 import type { FastFrames } from './fast-path';
-import { namespacesOf, type ChatNamespace, type ChatServer, type ParentNamespace } from './server';
+import { namespacesOf, type ChatNamespace, type ChatServer, type EngineConnection, type ParentNamespace } from './server';
 
 export interface RoomNamespacesOptions {
   io: ChatServer;
@@ -21,6 +21,8 @@ export interface RoomNamespacesOptions {
   metrics: Metrics;
   /** After each broadcast, with the namespace broadcast to (the slow-consumer check of the turn). */
   afterBroadcast: (audience: ChatNamespace) => void;
+  /** A connection's client address (access/client-address.ts), for bans by `ip`. */
+  addressOf: (conn: EngineConnection) => string;
 }
 
 /**
@@ -85,7 +87,7 @@ export class RoomNamespaces {
       if (namespace === undefined) continue;
       for (const socket of [...namespace.sockets.values()]) {
         const user = socket.data.identity?.sub ?? socket.data.name ?? '';
-        if (!match({ user, ip: plainIp(socket.handshake.address) })) continue;
+        if (!match({ user, ip: plainIp(this.options.addressOf(socket.conn)) })) continue;
         // To this node's socket at once: with connection state recovery on (Redis), a plain
         // socket.emit waits for the adapter, and would arrive after the disconnect.
         namespace.local.to(socket.id).emit('kicked', { room, reason });

@@ -45,6 +45,8 @@ export class SlowConnections {
     private readonly rule: SlowConsumerRule,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** A connection's client address (access/client-address.ts), for the log. */
+    private readonly addressOf: (conn: EngineConnection) => string,
   ) {
     this.sweeper = setInterval(() => this.judgeEach(this.connections.values()), SWEEP_MS);
     this.sweeper.unref();
@@ -109,7 +111,7 @@ export class SlowConnections {
     if (this.rule.judge(drain, pending) === 'keep') return;
     this.behind.delete(conn);
     this.metrics.reject('slow_consumer');
-    this.logger.info({ transport: 'socket.io', ip: conn.remoteAddress, pending }, 'slow consumer; disconnecting');
+    this.logger.info({ transport: 'socket.io', ip: this.addressOf(conn), pending }, 'slow consumer; disconnecting');
     // A close frame would wait behind what the client is not reading: cut the TCP
     // connection (WebSocket), or drop the session (long-polling).
     const ws = webSocketOf(conn);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { clientAddress } from '../../access/client-address';
 import { isEntryRefusal, type Entry, type EntryRefusal } from '../../access/credentials';
 import type { Config } from '../../config';
 import { BANNED, ChatError, DEFAULT_ROOM, TokenError, type ChatAck } from '../../protocol';
@@ -114,7 +115,7 @@ class SocketWire implements MemberWire {
 
   fields(): Record<string, unknown> {
     const { socket } = this;
-    return { transport: 'socket.io', sid: socket.id, ip: socket.handshake.address, via: socket.conn.transport.name };
+    return { transport: 'socket.io', sid: socket.id, ip: this.session.ip, via: socket.conn.transport.name };
   }
 }
 
@@ -127,6 +128,7 @@ class SocketWire implements MemberWire {
 export class SocketIoTransport {
   readonly io: ChatServer;
   private readonly core: SessionCore;
+  private readonly config: Config;
   private readonly localOnly: () => boolean;
   private readonly handshakes: EngineHandshakes;
   private readonly slow: SlowConnections;
@@ -136,11 +138,13 @@ export class SocketIoTransport {
   constructor(options: SocketIoTransportOptions) {
     const { core, config } = options;
     this.core = core;
+    this.config = config;
     this.localOnly = options.localOnly ?? (() => false);
     const fastFrames = options.fastPath ? new FastFrames() : null;
     this.io = createChatServer(options.httpServer, { config, usesJwt: core.credentials.usesJwt, fastFrames, metrics: core.metrics, logger: core.logger });
-    this.slow = new SlowConnections(SlowConsumerRule.fromConfig(config), core.metrics, core.logger);
-    this.handshakes = new EngineHandshakes(this.io, core, (conn, session) => {
+    const addressOf = (conn: EngineConnection) => this.addressOf(conn);
+    this.slow = new SlowConnections(SlowConsumerRule.fromConfig(config), core.metrics, core.logger, addressOf);
+    this.handshakes = new EngineHandshakes(this.io, core, config, (conn, session) => {
       if (fastFrames !== null) installFastPath(conn);
       this.sessions.set(conn, session);
       this.slow.add(conn);
@@ -164,6 +168,7 @@ export class SocketIoTransport {
       fastFrames,
       metrics: core.metrics,
       afterBroadcast: (namespace) => this.slow.afterBroadcast(namespace),
+      addressOf,
     });
     core.rooms.addSinks((room) => namespaces.sinkFor(room));
   }
@@ -202,7 +207,7 @@ export class SocketIoTransport {
   /** The token this namespace's join shows, checked as a raw upgrade's is (socket.io ignores a late `next`). */
   private checkToken(socket: ChatSocket, next: (err?: Error) => void): void {
     const room = roomOfNamespace(socket.nsp.name) ?? DEFAULT_ROOM;
-    const fields = { transport: 'socket.io', ip: socket.handshake.address, namespace: socket.nsp.name };
+    const fields = { transport: 'socket.io', ip: this.addressOf(socket.conn), namespace: socket.nsp.name };
     const checked = this.core.credentials.check(authOf(socket).token, room, 'join', fields);
     const pass = (entry: Entry | EntryRefusal) => {
       if (isEntryRefusal(entry)) return next(new Error(entry.error));
@@ -232,7 +237,15 @@ export class SocketIoTransport {
 
   /** Whether a ban keeps this socket's user (its token's, else the name it asks for) or address out of `room`; counted. */
   private isBanned(socket: ChatSocket, room: string): boolean {
-    return this.core.banned(socket.data.identity ?? null, authOf(socket).name, socket.handshake.address, room);
+    return this.core.banned(socket.data.identity ?? null, authOf(socket).name, this.addressOf(socket.conn), room);
+  }
+
+  /**
+   * The client address of a connection: its session's, found once at its handshake; for
+   * one without a session (its place went to a newcomer), found again from the handshake.
+   */
+  private addressOf(conn: EngineConnection): string {
+    return this.sessions.get(conn)?.ip ?? clientAddress(conn.request, this.config);
   }
 
   private accept(socket: ChatSocket): void {
