@@ -11,8 +11,13 @@ describeWithRedis('per-room subscriptions on Redis', () => {
     const redis = await startRedis();
     const [a, b] = await startNodes(2, { REDIS_URL: redis.url, RATE_LIMIT: '0' });
     const watcher = await connectRedisClient(redis.url);
-    /** How many nodes hear `room`'s events. */
-    const listening = async (room: string) => Object.values(await watcher.pubSubNumSub(`chat:bus:{${room}}`))[0];
+    const subscribers = async (channel: string) => Object.values(await watcher.pubSubNumSub(channel))[0];
+    /** How many nodes hear `room`: its bus channel, and its Socket.IO namespace's broadcasts. */
+    const listening = async (room: string) => {
+      const [bus, socketIo] = [await subscribers(`chat:bus:{${room}}`), await subscribers(`socket.io#{/${room}}#live`)];
+      expect(socketIo).toBe(bus);
+      return bus;
+    };
 
     const ann = await connectRaw(a!.url, { name: 'ann', format: 'json' }, {}, { room: 'alpha' });
     expect(await ann.nextJson()).toMatchObject({ kind: 'join', name: 'ann' });

@@ -4,10 +4,10 @@
  * whether the other nodes can be reached.
  *
  * Client library: node-redis (`redis`). It is Redis's own client, the first one the
- * streams adapter documents, promise-based with typed commands, and it reconnects and
- * re-subscribes by itself after an outage, which the adapter relies on.
+ * official Socket.IO adapters document, promise-based with typed commands, and it
+ * reconnects and re-subscribes by itself after an outage, which the adapter and the bus
+ * rely on.
  */
-import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import type { Server } from 'socket.io';
@@ -17,6 +17,7 @@ import type { BanStore } from '../store/ban-store';
 import { RedisBanStore } from '../store/redis-ban-store';
 import { RedisStore } from '../store/redis-store';
 import { RedisBusCarrier } from './redis-bus-carrier';
+import { createRoomAdapter } from './room-adapter';
 
 export interface RedisCluster {
   /** Both connections are up: other nodes can be reached. */
@@ -79,10 +80,11 @@ function handlingEveryReply<T extends object>(client: T): T {
 }
 
 /**
- * Connects and installs @socket.io/redis-streams-adapter on `io`: of the official Redis
- * adapters, the only one that supports connection state recovery (it replays missed
- * packets from the stream, and keeps sessions in Redis, so a client may come back on
- * any node). `events`: the store records webhook events (WEBHOOK_URL set).
+ * Connects and installs the room adapter on `io` (room-adapter.ts): each namespace's
+ * broadcasts on a channel of its own, heard by the nodes where it exists, and kept for
+ * connection state recovery in a stream of its own, with the sessions, in Redis, so that
+ * a client may come back on any node. `events`: the store records webhook events
+ * (WEBHOOK_URL set).
  */
 export async function setupRedis(
   url: string,
@@ -91,8 +93,8 @@ export async function setupRedis(
   logger: Logger,
   events = false,
 ): Promise<RedisCluster> {
-  // The adapter's connection keeps node-redis's offline queue: its blocking stream reader
-  // then waits for the connection instead of spinning on errors during an outage.
+  // The adapter's connection keeps node-redis's offline queue, as it always has; a room's
+  // broadcasts go to local clients only while Redis is down (RoomNamespaces).
   const adapterClient = connect(url, 'adapter', logger, false);
   // History and health fail fast instead: a message sent during an outage is stamped
   // locally and delivered locally at once, not held until Redis returns.
@@ -126,7 +128,8 @@ export async function setupRedis(
   await prepared().catch((err: unknown) => {
     throw failed(`could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
   });
-  io.adapter(createAdapter(handlingEveryReply(adapterClient)));
+  // Its channels on the bus's subscribed connection: one connection hears everything.
+  io.adapter(createRoomAdapter(handlingEveryReply(adapterClient), busClient));
 
   return {
     connected: () => adapterClient.isReady && dataClient.isReady && busClient.isReady,

@@ -35,6 +35,11 @@ export interface RoomSink {
   end?(match: (who: Who) => boolean, reason: string, banned: boolean): number;
   /** The room leaves memory: let go of what is held for it. */
   dispose?(): void;
+  /**
+   * Resolves once this sink hears the room's events from the other nodes (its cluster
+   * adapter's subscription): the room reads its stored history after it, as after the bus's.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /** Who a connection in a room is, for moderation: its user (JWT `sub`, else its name) and its address. */

@@ -87,15 +87,17 @@ export class Rooms {
     // The lobby counts whether it is in memory yet or not: its place is always kept.
     const held = this.rooms.size + (this.rooms.has(DEFAULT_ROOM) ? 0 : 1);
     if (name !== DEFAULT_ROOM && held >= this.options.maxRooms && !this.dropLongestEmpty()) return null;
+    const sinks = this.sinkFactories.map((factory) => factory(name));
+    const hearing = [this.bus?.listen?.(name), ...sinks.map((sink) => sink.ready)].filter((ready) => ready !== undefined);
     const room = new Room({
       name,
       historySize: this.options.historySize,
       historyBytes: this.options.historyBytes,
       store: this.messageStore,
-      sinks: this.sinkFactories.map((factory) => factory(name)),
+      sinks,
       logger: this.options.logger,
       bus: this.bus,
-      heard: this.bus?.listen?.(name),
+      heard: hearing.length === 0 ? undefined : Promise.all(hearing).then(() => undefined),
     });
     if (this.quiet) room.silenceNotices();
     this.rooms.set(name, room);

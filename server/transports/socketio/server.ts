@@ -94,7 +94,7 @@ export function createChatServer(httpServer: HttpServer, options: ChatServerOpti
     connectTimeout: UNPROVEN_TIMEOUT_MS,
     // Rooms come and go: a namespace nobody is in would otherwise stay for the life of the process.
     cleanupEmptyChildNamespaces: true,
-    // Only with Redis, whose streams adapter keeps missed packets in Redis: in memory every
+    // Only with Redis, whose room adapter keeps missed packets in Redis: in memory every
     // broadcast would be kept for two minutes, whatever the message rate.
     ...(config.redisUrl !== null
       ? { connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: !options.usesJwt } }

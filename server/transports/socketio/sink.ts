@@ -38,6 +38,9 @@ export class RoomNamespaces {
   sinkFor(room: string): RoomSink {
     const names = namespacesOf(room);
     return {
+      // With several nodes the room's namespaces are made now, and the room waits until
+      // their adapters hear the other nodes (an adapter without `ready` always does).
+      ...(this.options.clustered ? { ready: this.heard(names) } : {}),
       // `nsp.emit` reaches every node's Socket.IO clients through the adapter.
       clusterWide: true,
       chat: (message) => this.emit(names, 'chat', message),
@@ -119,6 +122,11 @@ export class RoomNamespaces {
     const size = namespace.sockets.size;
     if (size > 0) this.options.afterBroadcast(namespace);
     return size;
+  }
+
+  private heard(names: readonly string[]): Promise<void> {
+    const adapters = names.map((name) => this.namespace(name)?.adapter as { ready?: Promise<void> } | undefined);
+    return Promise.all(adapters.map((adapter) => adapter?.ready)).then(() => undefined);
   }
 
   private namespace(name: string): ChatNamespace | undefined {

@@ -1,0 +1,228 @@
+/**
+ * The Socket.IO adapter for several nodes on Redis, one namespace (a room) at a time: a
+ * node hears a namespace's broadcasts only while the namespace exists on it, so it pays
+ * nothing for rooms it does not serve. It follows @socket.io/redis-streams-adapter (MIT),
+ * whose sessions and missed packets it keeps in Redis for connection state recovery, with
+ * one change: that adapter writes every namespace's broadcasts to one stream that every
+ * node reads, this one gives each namespace a stream of its own, written for recovery
+ * only, and carries the broadcasts live on the namespace's channel.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import type { Namespace } from 'socket.io';
+import { ClusterAdapter, MessageType, type ClusterMessage, type ClusterResponse, type Offset, type PrivateSessionId, type Session } from 'socket.io-adapter';
+import { withDeadline } from '../support/deadline';
+
+/** What the adapter uses of a node-redis client that runs commands. */
+export interface AdapterClient {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  publish(channel: string, message: string | Buffer): Promise<unknown>;
+  set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+  getDel(key: string): Promise<unknown>;
+  xRange(key: string, start: string, end: string, options?: { COUNT: number }): Promise<{ id: string; message: Record<string, string> }[] | null>;
+  pubSubNumSub(channel: string): Promise<Record<string, number>>;
+}
+
+/** What it uses of a subscribed one (node-redis subscribes it again after an outage); `bufferMode`: messages as Buffers. */
+export interface AdapterSubscriber {
+  subscribe<T extends boolean = false>(channel: string, listener: (message: T extends true ? Buffer : string) => unknown, bufferMode?: T): Promise<void>;
+  unsubscribe<T extends boolean = false>(channel: string, listener: (message: T extends true ? Buffer : string) => unknown, bufferMode?: T): Promise<void>;
+}
+
+export interface RoomAdapterOptions {
+  /** Entries a namespace's stream keeps at most (roughly: MAXLEN ~). */
+  maxLen?: number;
+}
+
+/** Socket.IO's connection state recovery window: a namespace's stream lives this long after its last broadcast. */
+function recoveryWindowMs(nsp: Namespace): number {
+  // `opts` is private in the types, public at run time (the streams adapter reads it too).
+  const opts = (nsp.server as unknown as { opts: { connectionStateRecovery?: { maxDisconnectionDuration?: number } } }).opts;
+  return opts.connectionStateRecovery?.maxDisconnectionDuration ?? 120_000;
+}
+
+/**
+ * A namespace's stream keeps about this many broadcasts: a client that missed more is not
+ * recovered (it gets the room's history instead), and Redis holds at most this many per
+ * room for two minutes after its last broadcast.
+ */
+const DEFAULT_MAX_LEN = 1_000;
+/** How long a namespace waits for its channels before it lets its first clients in anyway (Redis down). */
+const SUBSCRIBE_TIMEOUT_MS = 2_000;
+/** How many pages of missed packets a recovery reads at most (those of a far busier room are left to history). */
+const RESTORE_MAX_PAGES = 100;
+const RESTORE_PAGE = 1_000;
+
+/**
+ * Stores a broadcast in its namespace's stream and publishes it, with its id (the
+ * recovery offset), on the namespace's channel, in one step: the id is known only here,
+ * and live and stored stay in one order. KEYS: the stream. ARGV: MAXLEN, the window (ms),
+ * the channel, the message (JSON).
+ */
+const LOG_SCRIPT = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], id .. ' ' .. ARGV[4])
+return id`;
+
+/** Messages with an answer to wait for, or none worth keeping: on the channel only, never stored. */
+function isEphemeral(message: ClusterMessage): boolean {
+  if (message.type === MessageType.BROADCAST) return message.data.requestId !== undefined;
+  return message.type !== MessageType.SOCKETS_JOIN && message.type !== MessageType.SOCKETS_LEAVE && message.type !== MessageType.DISCONNECT_SOCKETS;
+}
+
+/** The adapter factory for `io.adapter()`: one RoomAdapter per namespace. */
+export function createRoomAdapter(client: AdapterClient, subscriber: AdapterSubscriber, options: RoomAdapterOptions = {}) {
+  // Socket.IO calls it with `new`: a function, not an arrow.
+  return function roomAdapter(nsp: Namespace): RoomAdapter {
+    return new RoomAdapter(nsp, client, subscriber, options);
+  };
+}
+
+export class RoomAdapter extends ClusterAdapter {
+  /** Resolves once this node hears the namespace (or gave up waiting for Redis). */
+  readonly ready: Promise<void>;
+  private readonly stream: string;
+  private readonly publicChannel: string;
+  private readonly privateChannel: string;
+  private readonly logChannel: string;
+  private readonly maxLen: number;
+  private readonly windowMs: number;
+
+  constructor(
+    nsp: Namespace,
+    private readonly client: AdapterClient,
+    private readonly subscriber: AdapterSubscriber,
+    options: RoomAdapterOptions,
+  ) {
+    super(nsp);
+    // The namespace in a hash tag: its stream and channels would share a Redis Cluster slot.
+    const base = `socket.io#{${nsp.name}}#`;
+    this.stream = `${base}log`;
+    this.publicChannel = base;
+    this.privateChannel = `${base}${this.uid}#`;
+    this.logChannel = `${base}live`;
+    this.maxLen = options.maxLen ?? DEFAULT_MAX_LEN;
+    this.windowMs = recoveryWindowMs(nsp);
+    const subscribed = Promise.all([
+      subscriber.subscribe(this.publicChannel, this.onEphemeral, true),
+      subscriber.subscribe(this.privateChannel, this.onEphemeral, true),
+      subscriber.subscribe(this.logChannel, this.onLogged),
+    ]).catch(() => undefined);
+    this.ready = withDeadline(subscribed, SUBSCRIBE_TIMEOUT_MS).then(() => undefined);
+  }
+
+  override close(): void {
+    const gone = () => undefined;
+    this.subscriber.unsubscribe(this.publicChannel, this.onEphemeral, true).catch(gone);
+    this.subscriber.unsubscribe(this.privateChannel, this.onEphemeral, true).catch(gone);
+    this.subscriber.unsubscribe(this.logChannel, this.onLogged).catch(gone);
+    super.close();
+  }
+
+  protected override doPublish(message: ClusterMessage): Promise<Offset> {
+    if (isEphemeral(message)) {
+      return this.client.publish(this.publicChannel, Buffer.from(encode(message))).then(() => '');
+    }
+    const json = JSON.stringify(encodeData(message));
+    return this.client.eval(LOG_SCRIPT, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, json] }).then(String);
+  }
+
+  protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
+    const channel = `socket.io#{${this.nsp.name}}#${requesterUid}#`;
+    return this.client.publish(channel, Buffer.from(encode(response))).then(() => undefined);
+  }
+
+  override serverCount(): Promise<number> {
+    return this.client.pubSubNumSub(this.publicChannel).then((counts) => Object.values(counts)[0] ?? 0);
+  }
+
+  override persistSession(session: { pid: PrivateSessionId }): void {
+    const value = Buffer.from(encode(session)).toString('base64');
+    this.client.set(this.sessionKey(session.pid), value, { PX: this.windowMs }).catch(() => undefined);
+  }
+
+  override async restoreSession(pid: PrivateSessionId, offset: string): Promise<Session> {
+    if (!/^[0-9]+-[0-9]+$/.test(offset)) throw new Error('invalid offset');
+    const [raw, found] = await Promise.all([this.client.getDel(this.sessionKey(pid)), this.client.xRange(this.stream, offset, offset)]);
+    if (typeof raw !== 'string' || found === null || found.length === 0) throw new Error('session or offset not found');
+    const session = decode(Buffer.from(raw, 'base64')) as Session;
+    session.missedPackets = [];
+    let after = offset;
+    for (let page = 0; page < RESTORE_MAX_PAGES; page += 1) {
+      const entries = (await this.client.xRange(this.stream, `(${after}`, '+', { COUNT: RESTORE_PAGE })) ?? [];
+      for (const entry of entries) {
+        after = entry.id;
+        const message = decodeData(JSON.parse(entry.message.m ?? '{}') as EncodedMessage);
+        if (message.type !== MessageType.BROADCAST) continue;
+        const { packet, opts } = message.data as { packet: { data: unknown[] }; opts: { rooms: string[]; except: string[] } };
+        if (!includes(session.rooms, opts)) continue;
+        packet.data.push(entry.id);
+        session.missedPackets.push(packet.data);
+      }
+      if (entries.length < RESTORE_PAGE) break;
+    }
+    return session;
+  }
+
+  private sessionKey(pid: string): string {
+    return `socket.io:session:${pid}`;
+  }
+
+  private readonly onEphemeral = (payload: Buffer): void => {
+    let message: ClusterMessage | ClusterResponse;
+    try {
+      message = decode(payload) as ClusterMessage | ClusterResponse;
+    } catch {
+      return;
+    }
+    // A response carries the uid of the node that answers; requests and broadcasts too.
+    if (isResponse(message)) this.onResponse(message);
+    else this.onMessage(message);
+  };
+
+  private readonly onLogged = (payload: string): void => {
+    const space = payload.indexOf(' ');
+    if (space === -1) return;
+    let message: ClusterMessage;
+    try {
+      message = decodeData(JSON.parse(payload.slice(space + 1)) as EncodedMessage);
+    } catch {
+      return;
+    }
+    this.onMessage(message, payload.slice(0, space));
+  };
+}
+
+/** A message as stored: its data as JSON, or (binary in it) as base64 msgpack. */
+type EncodedMessage = { uid: string; nsp: string; type: number; data?: string; binary?: true };
+
+function encodeData(message: ClusterMessage): EncodedMessage {
+  const encoded: EncodedMessage = { uid: message.uid, nsp: message.nsp, type: message.type };
+  const data = (message as { data?: unknown }).data;
+  if (data === undefined) return encoded;
+  if (hasBinary(data)) return { ...encoded, data: Buffer.from(encode(data)).toString('base64'), binary: true };
+  return { ...encoded, data: JSON.stringify(data) };
+}
+
+function decodeData(encoded: EncodedMessage): ClusterMessage {
+  const message = { uid: encoded.uid, nsp: encoded.nsp, type: encoded.type } as ClusterMessage & { data?: unknown };
+  if (encoded.data !== undefined) message.data = encoded.binary === true ? decode(Buffer.from(encoded.data, 'base64')) : JSON.parse(encoded.data);
+  return message;
+}
+
+function hasBinary(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
+  if (Array.isArray(value)) return value.some(hasBinary);
+  return Object.values(value).some(hasBinary);
+}
+
+function isResponse(message: ClusterMessage | ClusterResponse): message is ClusterResponse {
+  return [MessageType.FETCH_SOCKETS_RESPONSE, MessageType.SERVER_SIDE_EMIT_RESPONSE, MessageType.BROADCAST_CLIENT_COUNT, MessageType.BROADCAST_ACK].includes(message.type);
+}
+
+/** Whether a session in `rooms` was among a broadcast's audience. */
+function includes(rooms: readonly string[], opts: { rooms: string[]; except: string[] }): boolean {
+  const included = opts.rooms.length === 0 || rooms.some((room) => opts.rooms.includes(room));
+  return included && rooms.every((room) => !opts.except.includes(room));
+}
