@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { withDeadline } from '../support/deadline';
 import type { BusCarrier } from './bus-carrier';
@@ -31,6 +32,8 @@ const LISTEN_TIMEOUT_MS = 2_000;
 export class RedisBusCarrier implements BusCarrier {
   readonly everyRoom = false;
   private hear: (state: unknown) => void = () => undefined;
+  /** Every message goes out as `<this prefix><JSON>`: a node skips its own, which it hears too, without parsing them. */
+  private readonly prefix = `${randomUUID()} `;
 
   constructor(
     private readonly publisher: PubSubClient,
@@ -65,16 +68,17 @@ export class RedisBusCarrier implements BusCarrier {
   }
 
   private publish(channel: string, state: object): void {
-    this.publisher.publish(channel, JSON.stringify(state)).catch((err: unknown) => {
+    this.publisher.publish(channel, this.prefix + JSON.stringify(state)).catch((err: unknown) => {
       this.logger.debug({ err: err instanceof Error ? err.message : String(err), channel }, 'cluster bus: not published');
     });
   }
 
   /** node-redis's listener, for every channel. */
   private readonly received = (message: string): void => {
+    if (message.startsWith(this.prefix)) return;
     let state: unknown;
     try {
-      state = JSON.parse(message);
+      state = JSON.parse(message.slice(message.indexOf(' ') + 1));
     } catch {
       this.logger.warn('malformed message on the cluster bus');
       return;

@@ -53,15 +53,16 @@ const RESTORE_MAX_PAGES = 100;
 const RESTORE_PAGE = 1_000;
 
 /**
- * Stores a broadcast in its namespace's stream and publishes it, with its id (the
- * recovery offset), on the namespace's channel, in one step: the id is known only here,
- * and live and stored stay in one order. KEYS: the stream. ARGV: MAXLEN, the window (ms),
- * the channel, the message (JSON).
+ * Stores a broadcast in its namespace's stream and publishes it, as `<sender> <id>
+ * <message>`, on the namespace's channel, in one step: the id (the recovery offset) is
+ * known only here, and live and stored stay in one order. The sender comes first so that
+ * a node skips its own broadcasts, which it hears too, without parsing them. KEYS: the
+ * stream. ARGV: MAXLEN, the window (ms), the channel, the sender's uid, the message (JSON).
  */
 const LOG_SCRIPT = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[4])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], id .. ' ' .. ARGV[4])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. id .. ' ' .. ARGV[5])
 return id`;
 
 /** Messages with an answer to wait for, or none worth keeping: on the channel only, never stored. */
@@ -124,7 +125,7 @@ export class RoomAdapter extends ClusterAdapter {
       return this.client.publish(this.publicChannel, Buffer.from(encode(message))).then(() => '');
     }
     const json = JSON.stringify(encodeData(message));
-    return this.client.eval(LOG_SCRIPT, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, json] }).then(String);
+    return this.client.eval(LOG_SCRIPT, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, this.uid, json] }).then(String);
   }
 
   protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
@@ -181,15 +182,17 @@ export class RoomAdapter extends ClusterAdapter {
   };
 
   private readonly onLogged = (payload: string): void => {
-    const space = payload.indexOf(' ');
-    if (space === -1) return;
+    const afterUid = payload.indexOf(' ');
+    if (afterUid === -1 || (afterUid === this.uid.length && payload.startsWith(this.uid))) return;
+    const afterId = payload.indexOf(' ', afterUid + 1);
+    if (afterId === -1) return;
     let message: ClusterMessage;
     try {
-      message = decodeData(JSON.parse(payload.slice(space + 1)) as EncodedMessage);
+      message = decodeData(JSON.parse(payload.slice(afterId + 1)) as EncodedMessage);
     } catch {
       return;
     }
-    this.onMessage(message, payload.slice(0, space));
+    this.onMessage(message, payload.slice(afterUid + 1, afterId));
   };
 }
 
