@@ -199,8 +199,9 @@ const REFUSAL_BODY_CHARS = 512;
 /** How long closing may wait for the server's close frame before the socket is cut. */
 const CLOSE_TIMEOUT_MS = 2_000;
 
-function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
-  const ws = new WebSocket(url, { handshakeTimeout: CONNECT_TIMEOUT_MS, perMessageDeflate: false });
+/** The raw endpoint's WebSocket from Node; `localAddress`: the address to connect from (default: the system's choice). */
+export function openWebSocket(url: string, events: RawSocketEvents, localAddress?: string): RawSocket {
+  const ws = new WebSocket(url, { handshakeTimeout: CONNECT_TIMEOUT_MS, perMessageDeflate: false, ...(localAddress === undefined ? {} : { localAddress }) });
   const closed = new Promise<void>((resolve) => {
     ws.on('close', (code, reason) => {
       events.close(code, reason.toString());
@@ -249,7 +250,7 @@ function openWebSocket(url: string, events: RawSocketEvents): RawSocket {
 export const nodeConnectors: Connectors = {
   socketIo: (url, name, room, token) =>
     connectChat(url, { name, room, token, autoConnect: false, reconnection: false, forceNew: true }),
-  webSocket: openWebSocket,
+  webSocket: (url, events) => openWebSocket(url, events),
   describeError: describeConnectError,
 };
 

@@ -1,39 +1,12 @@
-import type { ChatMessage, Notice } from '../server/protocol';
-import { nodeConnectors } from '../client/connect';
-import { ChatSession, type RawFormat } from '../client/shared/session';
-import { onCleanup } from './support/cleanup';
-import { EventQueue } from './support/event-queue';
+import type { ChatMessage } from '../server/protocol';
+import type { RawFormat } from '../client/shared/session';
 import { connectRaw } from './support/raw-client';
+import { startRawSession } from './support/raw-session';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
 
-/** A started raw session, like a tab of the chat page on the raw endpoint, and what it received. */
-async function rawSession(url: string, name: string, rawFormat: RawFormat = 'json') {
-  const chats = new EventQueue<ChatMessage>(`${name} chats`);
-  const notices = new EventQueue<Notice>(`${name} notices`);
-  const frames = new EventQueue<string>(`${name} seed frames`);
-  const ignore = () => {};
-  const session = new ChatSession({
-    url,
-    transport: 'raw',
-    rawFormat,
-    name,
-    retry: 'never',
-    connectors: nodeConnectors,
-    handlers: {
-      status: ignore,
-      chat: (message) => chats.push(message),
-      notice: (notice) => notices.push(notice),
-      history: ignore,
-      presence: ignore,
-      typing: ignore,
-      seedFrame: (text) => frames.push(text),
-    },
-  });
-  onCleanup('clients', () => session.close());
-  session.start();
-  return { session, chats, notices, frames };
-}
+/** A raw session like a tab of the chat page on the raw endpoint (JSON unless told). */
+const rawSession = async (url: string, name: string, rawFormat: RawFormat = 'json') => startRawSession(url, name, { rawFormat });
 
 describe('raw JSON sessions learn their message ids from acks', () => {
   it('two connections with the same name sending the same text each get their own ids', async () => {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { WebSocketServer } from 'ws';
-import { HISTORY_INCOMPLETE_TEXT, SOCKET_IO_PATH, type ChatMessage, type Notice } from '../server/protocol';
+import { HISTORY_INCOMPLETE_TEXT, SOCKET_IO_PATH } from '../server/protocol';
 import { nodeConnectors } from '../client/connect';
 import { Backoff } from '../client/shared/backoff';
 import { ChatSession, RequestFailure, type RawFormat, type SessionStatus } from '../client/shared/session';
@@ -11,41 +11,14 @@ import { EventQueue } from './support/event-queue';
 import { JOIN } from './support/seed-strings';
 import { startTestServer } from './support/server';
 import { connectSio } from './support/sio-client';
+import { startRawSession, type RawSessionProbe } from './support/raw-session';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { waitUntil } from './support/wait';
 
-/** A started raw session, as the page or the terminal runs one, and what it handed on. */
-function rawSession(url: string, name: string, rawFormat: RawFormat) {
-  const statuses = new EventQueue<SessionStatus>(`${name} statuses`);
-  const chats = new EventQueue<ChatMessage>(`${name} chats`);
-  const notices = new EventQueue<Notice>(`${name} notices`);
-  const frames = new EventQueue<string>(`${name} plain frames`);
-  const ignore = () => {};
-  const session = new ChatSession({
-    url,
-    transport: 'raw',
-    rawFormat,
-    name,
-    retry: 'always',
-    // Short steps: the test holds the reconnection at the proxy, not in the backoff.
-    backoff: new Backoff(10, 100),
-    connectors: nodeConnectors,
-    handlers: {
-      status: (status) => statuses.push(status),
-      chat: (message) => chats.push(message),
-      notice: (notice) => notices.push(notice),
-      history: ignore,
-      presence: ignore,
-      typing: ignore,
-      seedFrame: (text) => frames.push(text),
-    },
-  });
-  onCleanup('clients', () => session.close());
-  session.start();
-  return { session, statuses, chats, notices, frames };
-}
+/** A raw session that always reconnects, in short steps: the test holds the reconnection at the proxy, not in the backoff. */
+const rawSession = (url: string, name: string, rawFormat: RawFormat) => startRawSession(url, name, { rawFormat, retry: 'always', backoff: new Backoff(10, 100) });
 
-type Reader = ReturnType<typeof rawSession>;
+type Reader = RawSessionProbe;
 
 /** The next status of `reader` in `state`, skipping the others. */
 async function nextStatus(reader: Reader, state: SessionStatus['state']): Promise<SessionStatus> {
