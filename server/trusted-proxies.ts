@@ -1,14 +1,15 @@
 import { BlockList, isIP, SocketAddress } from 'node:net';
-import { plainIp } from './support/ip';
 
 /**
  * An IP address in one spelling: IPv6 compressed and in lower case, an IPv4-mapped IPv6
- * address as the IPv4 address (as bans name it). null when `text` is not an address.
+ * address as the IPv4 address (as bans name it, like support/ip.ts's plainIp, which sits
+ * above the settings that read this file). null when `text` is not an address.
  */
 export function canonicalIp(text: string): string | null {
   const version = isIP(text);
   if (version === 0) return null;
-  return plainIp(new SocketAddress({ address: text, family: version === 6 ? 'ipv6' : 'ipv4' }).address);
+  const address = new SocketAddress({ address: text, family: version === 6 ? 'ipv6' : 'ipv4' }).address.toLowerCase();
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
 /** The family `BlockList` wants for an address; null when it is not one. */
