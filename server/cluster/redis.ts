@@ -41,7 +41,11 @@ const LEAVE_TIMEOUT_MS = 2_000;
 const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
 
 function connect(url: string, role: string, logger: Logger, disableOfflineQueue: boolean) {
-  const client = createClient({ url, disableOfflineQueue, socket: { reconnectStrategy } });
+  // No per-command timeout (node-redis 6 sets 5 s): it costs an AbortSignal timer per
+  // command, several per message, and their upkeep stalled the event loop for tens of
+  // milliseconds (BENCHMARKS.md, issue #24). A Redis that goes away fails the commands at
+  // once; one that stays connected without answering holds them until it answers.
+  const client = createClient({ url, disableOfflineQueue, socket: { reconnectStrategy }, commandOptions: { timeout: 0 } });
   let down = false;
   // Without an 'error' listener a lost connection would crash the process.
   client.on('error', (err: Error) => {
