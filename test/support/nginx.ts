@@ -5,6 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { unusedPort } from '../../tools/ports';
 import { onCleanup } from './cleanup';
+import { describeNeedingTool } from './needs-tool';
 import { within } from './wait';
 
 /**
@@ -34,20 +35,7 @@ export const NGINX_MISSING = 'nginx is not installed (Debian: apt-get install ng
  * unless REQUIRE_NGINX=1 (set by .ci/run): then they fail.
  */
 export function describeWithNginx(name: string, body: () => void): void {
-  if (NGINX !== null) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.REQUIRE_NGINX === '1') {
-    describe(name, () => {
-      it('needs nginx', () => {
-        throw new Error(`${NGINX_MISSING}, and REQUIRE_NGINX=1`);
-      });
-    });
-    return;
-  }
-  console.warn(`skipping "${name}": ${NGINX_MISSING}`);
-  describe.skip(name, body);
+  describeNeedingTool(name, { found: NGINX, label: 'nginx', missing: NGINX_MISSING, requiredBy: 'REQUIRE_NGINX' }, body);
 }
 
 /**
