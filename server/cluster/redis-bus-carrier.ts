@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { withDeadline } from '../support/deadline';
 import type { BusCarrier } from './bus-carrier';
 
 /** What the carrier uses of a node-redis client. */
@@ -17,9 +16,6 @@ export const NODES_CHANNEL = 'chat:bus';
 export function roomChannel(room: string): string {
   return `chat:bus:{${room}}`;
 }
-
-/** How long a room's first clients wait for its subscription before they join anyway (Redis down). */
-const LISTEN_TIMEOUT_MS = 2_000;
 
 /**
  * The bus over Redis pub/sub: each room's events on a channel of its own that only the
@@ -59,8 +55,7 @@ export class RedisBusCarrier implements BusCarrier {
   }
 
   listen(room: string): Promise<void> {
-    const subscribed = this.subscriber.subscribe(roomChannel(room), this.received).catch((err: unknown) => this.failed('subscribe', room, err));
-    return withDeadline(subscribed, LISTEN_TIMEOUT_MS).then(() => undefined);
+    return this.subscriber.subscribe(roomChannel(room), this.received).catch((err: unknown) => this.failed('subscribe', room, err));
   }
 
   unlisten(room: string): void {

@@ -10,7 +10,6 @@
 import { decode, encode } from '@msgpack/msgpack';
 import type { Namespace } from 'socket.io';
 import { ClusterAdapter, MessageType, type ClusterMessage, type ClusterResponse, type Offset, type PrivateSessionId, type Session } from 'socket.io-adapter';
-import { withDeadline } from '../support/deadline';
 
 /** What the adapter uses of a node-redis client that runs commands. */
 export interface AdapterClient {
@@ -46,8 +45,6 @@ function recoveryWindowMs(nsp: Namespace): number {
  * room for two minutes after its last broadcast.
  */
 const DEFAULT_MAX_LEN = 1_000;
-/** How long a namespace waits for its channels before it lets its first clients in anyway (Redis down). */
-const SUBSCRIBE_TIMEOUT_MS = 2_000;
 /** How many pages of missed packets a recovery reads at most (those of a far busier room are left to history). */
 const RESTORE_MAX_PAGES = 100;
 const RESTORE_PAGE = 1_000;
@@ -80,7 +77,7 @@ export function createRoomAdapter(client: AdapterClient, subscriber: AdapterSubs
 }
 
 export class RoomAdapter extends ClusterAdapter {
-  /** Resolves once this node hears the namespace (or gave up waiting for Redis). */
+  /** Resolves once this node hears the namespace (or subscribing failed). */
   readonly ready: Promise<void>;
   private readonly stream: string;
   private readonly publicChannel: string;
@@ -104,12 +101,11 @@ export class RoomAdapter extends ClusterAdapter {
     this.logChannel = `${base}live`;
     this.maxLen = options.maxLen ?? DEFAULT_MAX_LEN;
     this.windowMs = recoveryWindowMs(nsp);
-    const subscribed = Promise.all([
+    this.ready = Promise.all([
       subscriber.subscribe(this.publicChannel, this.onEphemeral, true),
       subscriber.subscribe(this.privateChannel, this.onEphemeral, true),
       subscriber.subscribe(this.logChannel, this.onLogged),
-    ]).catch(() => undefined);
-    this.ready = withDeadline(subscribed, SUBSCRIBE_TIMEOUT_MS).then(() => undefined);
+    ]).then(() => undefined, () => undefined);
   }
 
   override close(): void {

@@ -4,9 +4,16 @@ import { mergePresence } from './presence';
 import { Room } from './room';
 import type { RoomBus, RoomEvent, RoomSink } from './room-seams';
 import type { MessageStore } from '../store/message-store';
+import { withDeadline } from '../support/deadline';
 
 /** How long a room nobody is in stays in memory (for its history, and a quick return). */
 export const ROOM_IDLE_MS = 60_000;
+
+/**
+ * How long a room coming into memory waits to hear the other nodes (its subscriptions,
+ * RoomBus.listen and RoomSink.ready) before its first clients join anyway: Redis may be down.
+ */
+const HEAR_TIMEOUT_MS = 2_000;
 
 /** Builds one transport's sink for a room coming into memory. */
 export type SinkFactory = (room: string) => RoomSink;
@@ -97,7 +104,7 @@ export class Rooms {
       sinks,
       logger: this.options.logger,
       bus: this.bus,
-      heard: hearing.length === 0 ? undefined : Promise.all(hearing).then(() => undefined),
+      heard: hearing.length === 0 ? undefined : withDeadline(Promise.all(hearing), HEAR_TIMEOUT_MS).then(() => undefined),
     });
     if (this.quiet) room.silenceNotices();
     this.rooms.set(name, room);
