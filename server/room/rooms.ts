@@ -123,8 +123,7 @@ export class Rooms {
 
   /** How many are in `name` on every node (presence's `online`, cheaply). */
   online(name: string): number {
-    const room = this.rooms.get(name);
-    return room === undefined ? (this.bus?.remoteOnline(name) ?? 0) : room.presenceNow().online;
+    return (this.rooms.get(name)?.localPresence().online ?? 0) + (this.bus?.remoteOnline(name) ?? 0);
   }
 
   /** Every room in memory. */

@@ -79,7 +79,7 @@ export class RoomAccess {
     const summaries = new Map<string, RoomSummary>(stored.map(({ name, lastMessageAt }) => [name, { name, online: rooms.online(name), lastMessageAt }]));
     for (const room of rooms.all()) {
       if (query.after !== undefined && room.name <= query.after) continue;
-      const { online } = room.presenceNow();
+      const online = rooms.online(room.name);
       // Past the stored page's last room it may be stored too: it is then cut from this page below.
       if (!summaries.has(room.name) && online > 0) summaries.set(room.name, { name: room.name, online, lastMessageAt: null });
     }
