@@ -1,6 +1,7 @@
 /**
  * Teardown registered the moment something is opened, run in a fixed order: clients
- * first, then servers. Jest runs separate afterEach hooks in an order that depends on
+ * first, then servers, then the files they wrote (a directory removed while its server
+ * is still closing fails with ENOTEMPTY when the server writes into it meanwhile). Jest runs separate afterEach hooks in an order that depends on
  * import order; a server closed under a live long-polling client makes that client retry
  * after the test environment is gone.
  *
@@ -8,9 +9,9 @@
  * running yet) is closed after the whole file.
  */
 type Cleanup = () => unknown;
-type Phases = { clients: Set<Cleanup>; servers: Set<Cleanup> };
+type Phases = { clients: Set<Cleanup>; servers: Set<Cleanup>; files: Set<Cleanup> };
 
-const newPhases = (): Phases => ({ clients: new Set(), servers: new Set() });
+const newPhases = (): Phases => ({ clients: new Set(), servers: new Set(), files: new Set() });
 const perTest = newPhases();
 const perFile = newPhases();
 
@@ -31,7 +32,7 @@ export function onCleanup(phase: keyof Phases, cleanup: Cleanup): () => void {
 }
 
 async function runAll(scope: Phases): Promise<void> {
-  for (const phase of [scope.clients, scope.servers]) {
+  for (const phase of [scope.clients, scope.servers, scope.files]) {
     const cleanups = [...phase];
     phase.clear();
     await Promise.all(cleanups.map((cleanup) => cleanup()));

@@ -11,6 +11,6 @@ import { onCleanup } from './cleanup';
  */
 export function freshDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'chat-data-'));
-  onCleanup('servers', () => rmSync(dir, { recursive: true, force: true }));
+  onCleanup('files', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -116,7 +116,7 @@ export function mountTmpfs(sizeBytes: number, options: { readOnly?: boolean } = 
   const dir = mkdtempSync(join(tmpdir(), 'chat-tmpfs-'));
   run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}${options.readOnly === true ? ',ro' : ''}`, 'tmpfs', dir]);
   mounted.add(dir);
-  onCleanup('servers', () => unmount(dir));
+  onCleanup('files', () => unmount(dir));
   return {
     dir,
     fill: () => fillUp(join(dir, 'filler')),
@@ -165,7 +165,7 @@ export function mountErrorProneExt4(sizeBytes: number): ErrorProneVolume {
   };
   mountImage();
   mounted.add(dir);
-  onCleanup('servers', async () => {
+  onCleanup('files', async () => {
     await unmount(dir, false);
     // A device still used by a lazily detached mount is freed once its last user exits.
     for (const device of devices) {

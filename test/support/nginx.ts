@@ -109,7 +109,7 @@ export async function startNginx(upstreamPorts: readonly number[]): Promise<Ngin
   if (NGINX === null) throw new Error(NGINX_MISSING);
   const documented = readFileSync(DOCUMENTED_CONFIG, 'utf8');
   const dir = mkdtempSync(path.join(tmpdir(), 'chat-nginx-'));
-  onCleanup('servers', () => rmSync(dir, { recursive: true, force: true }));
+  onCleanup('files', () => rmSync(dir, { recursive: true, force: true }));
   const errorLogPath = path.join(dir, 'error.log');
   const errorLog = () => (existsSync(errorLogPath) ? readFileSync(errorLogPath, 'utf8') : '');
 
