@@ -31,6 +31,9 @@ export interface Config extends SettingValues {
 const JWT_KEY_VARIABLES = ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'] as const;
 const JWT_VARIABLES = [...JWT_KEY_VARIABLES, 'JWT_ISSUER', 'JWT_AUDIENCE'] as const;
 
+/** A REDIS_URL that names a Redis Cluster node: `redis+cluster://` or `rediss+cluster://`. */
+const CLUSTER_URL = /^rediss?\+cluster:/;
+
 const schema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, { schema: read }]) => [name, read])) as { [N in SettingName]: (typeof SETTINGS)[N]['schema'] }).superRefine((v, ctx) => {
   if (v.BUFFERED_CEILING_BYTES < v.MAX_BUFFERED_BYTES) {
     ctx.addIssue({ code: 'custom', path: ['BUFFERED_CEILING_BYTES'], message: 'must be at least MAX_BUFFERED_BYTES' });
@@ -45,6 +48,10 @@ const schema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, 
   for (const hook of ['WEBHOOK_URL', 'PUBLISH_HOOK_URL'] as const) {
     if (v[hook] !== null && v.WEBHOOK_SECRET === null) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: `must be set with ${hook} (it signs every request)` });
   }
+  const cluster = v.REDIS_CLUSTER || (v.REDIS_URL !== null && CLUSTER_URL.test(v.REDIS_URL));
+  if (cluster && v.REDIS_URL === null) ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER'], message: 'needs REDIS_URL (one node of the cluster)' });
+  // The webhook outbox is one stream for every room, and its member counts span rooms: one Redis only.
+  if (cluster && v.WEBHOOK_URL !== null) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URL'], message: 'cannot be combined with a Redis Cluster yet: the webhook outbox needs a single Redis' });
   if (jwtSet.length > 0 && v.CHAT_TOKEN !== null) {
     ctx.addIssue({ code: 'custom', path: ['CHAT_TOKEN'], message: `cannot be combined with ${jwtSet.join(', ')}: use either CHAT_TOKEN or JWT` });
   }
@@ -106,6 +113,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const v = result.data;
   const values: Record<string, unknown> = {};
   for (const [name, { key }] of Object.entries(SETTINGS)) if (key !== null) values[key] = v[name as SettingName];
+  if (v.REDIS_URL !== null && CLUSTER_URL.test(v.REDIS_URL)) {
+    values['redisCluster'] = true;
+    values['redisUrl'] = v.REDIS_URL.replace('+cluster:', ':');
+  }
   return Object.freeze({ ...(values as SettingValues), tls, jwt: jwtSettings(v) });
 }
 

@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { BanList } from '../server/access/ban-list';
 import { BANNED, type Ban, type Kicked } from '../server/protocol';
 import { Rooms } from '../server/room/rooms';
@@ -18,7 +18,7 @@ import { MemoryBanStore } from '../server/store/memory-ban-store';
 import { StoreUnavailableError } from '../server/store/message-store';
 import { openBanStore } from '../server/store/open-ban-store';
 import { byId } from '../server/store/ban-records';
-import { BANS_KEY, BANS_LOG_KEY, BANS_VERSION_KEY, RedisBanStore, type BanRedisClient } from '../server/store/redis-ban-store';
+import { BANS_KEY, BANS_LOG_KEY, BANS_VERSION_KEY, RedisBanStore } from '../server/store/redis-ban-store';
 import { DATABASE_FILE, DataDirError } from '../server/store/sqlite-store';
 import { BAN_DATABASE_FILE, BAN_SCHEMA_VERSION, SqliteBanStore } from '../server/store/sqlite-ban-store';
 import { createLogger } from '../server/support/logger';
@@ -385,6 +385,10 @@ describe('the SQLite ban store', () => {
 
 // What server/cluster/redis.ts gives the history's connection, which the ban store shares.
 const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
+
+/** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+type BanRedisClient = RedisClientType<{}, {}, {}, 3, {}>;
 
 async function connectTo(url: string): Promise<BanRedisClient> {
   const client: BanRedisClient = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy } });

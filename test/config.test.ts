@@ -44,6 +44,7 @@ describe('configuration', () => {
       trustProxy: expect.objectContaining({ entries: [] }),
       chatToken: null,
       redisUrl: null,
+      redisCluster: false,
       workers: 1,
       metricsToken: null,
       allowedHosts: [],
@@ -95,6 +96,7 @@ describe('configuration', () => {
       TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1',
       CHAT_TOKEN: 's3cret',
       REDIS_URL: 'redis://127.0.0.1:6380',
+      REDIS_CLUSTER: '0',
       WORKERS: '4',
       METRICS_TOKEN: 'scrape-me',
       ALLOWED_HOSTS: 'Chat.Example.com, localhost:8000,[::1]:8000',
@@ -139,6 +141,7 @@ describe('configuration', () => {
       trustProxy: expect.objectContaining({ entries: ['127.0.0.1', '10.0.0.0/8', '::1'] }),
       chatToken: 's3cret',
       redisUrl: 'redis://127.0.0.1:6380',
+      redisCluster: false,
       workers: 4,
       metricsToken: 'scrape-me',
       allowedHosts: [
@@ -265,6 +268,15 @@ describe('configuration', () => {
     [{ PUBLISH_HOOK_ON_ERROR: 'maybe' }, 'PUBLISH_HOOK_ON_ERROR="maybe": must be reject or allow'],
   ])('refuses the publish hook settings %j', (env, problem) => {
     expect(() => loadConfig(env)).toThrow(problem);
+  });
+
+  it('reads a Redis Cluster from REDIS_CLUSTER=1 or a redis+cluster:// URL, and refuses one without a URL or with webhooks', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:7000', REDIS_CLUSTER: '1' })).toMatchObject({ redisUrl: 'redis://127.0.0.1:7000', redisCluster: true });
+    expect(loadConfig({ REDIS_URL: 'rediss+cluster://cache.example:7000' })).toMatchObject({ redisUrl: 'rediss://cache.example:7000', redisCluster: true });
+    expect(() => loadConfig({ REDIS_CLUSTER: '1' })).toThrow('REDIS_CLUSTER="1": needs REDIS_URL');
+    expect(() => loadConfig({ REDIS_CLUSTER: 'yes' })).toThrow('REDIS_CLUSTER="yes": must be 0 or 1');
+    const webhooks = { WEBHOOK_URL: 'https://backend.example/hooks', WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 1).toString('base64')}` };
+    expect(() => loadConfig({ REDIS_URL: 'redis+cluster://127.0.0.1:7000', ...webhooks })).toThrow('WEBHOOK_URL="https://backend.example/hooks": cannot be combined with a Redis Cluster');
   });
 
   it('refuses a buffer ceiling below MAX_BUFFERED_BYTES', () => {

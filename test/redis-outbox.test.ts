@@ -42,7 +42,7 @@ async function startNode(url: string, options: RedisOutboxOptions) {
 
 async function openStore(url: string, events: boolean) {
   const client = await connectRedisClient(url);
-  return { client, store: new RedisStore(client, 10_000, 0, logger, events) };
+  return { client, store: new RedisStore(client, 10_000, 0, logger, events ? new RedisOutbox(client, logger) : undefined) };
 }
 
 const append = (store: RedisStore, room: string, text: string, user?: string, name = 'ann') =>

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BusCarrier } from './bus-carrier';
 
-/** What the carrier uses of a node-redis client. */
-export interface PubSubClient {
+/** What the carrier uses of node-redis: one client publishes, another (subscribed) hears. */
+export interface PubSub {
   publish(channel: string, message: string): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => unknown): Promise<void>;
   unsubscribe(channel: string, listener: (message: string) => unknown): Promise<void>;
@@ -20,8 +20,12 @@ export function roomChannel(room: string): string {
 /**
  * The bus over Redis pub/sub: each room's events on a channel of its own that only the
  * nodes holding the room subscribe to, so that a node pays nothing for the messages of
- * rooms it does not serve; what every node must hear on one channel. Both are published
- * on one connection and heard on one, so a node's messages arrive in the order sent.
+ * rooms it does not serve; what every node must hear on one channel. On one Redis, both
+ * go out on one connection and are heard on one, so a node's messages arrive in the
+ * order sent. On a Redis Cluster a room's channel is sharded (SPUBLISH, SSUBSCRIBE: on
+ * the node holding the room's slot, beside its history, so a room's messages stay in
+ * order) and the nodes' channel is the cluster's plain pub/sub, which every node of the
+ * cluster relays: the two are not in order with each other.
  * Why pub/sub and not a stream: a room's events are live only; what a client missed it
  * gets from the stored history (`?since=`, connection state recovery).
  */
@@ -31,15 +35,16 @@ export class RedisBusCarrier implements BusCarrier {
   /** Every message goes out as `<this prefix><JSON>`: a node skips its own, which it hears too, without parsing them. */
   private readonly prefix = `${randomUUID()} `;
 
+  /** `rooms`: for the rooms' channels (sharded on a cluster); `nodes`: for the nodes' channel. */
   constructor(
-    private readonly publisher: PubSubClient,
-    private readonly subscriber: PubSubClient,
+    private readonly rooms: PubSub,
+    private readonly nodes: PubSub,
     private readonly logger: Logger,
   ) {}
 
   /** Hears the nodes' channel; resolves once it does. */
   start(): Promise<void> {
-    return this.subscriber.subscribe(NODES_CHANNEL, this.received);
+    return this.nodes.subscribe(NODES_CHANNEL, this.received);
   }
 
   onMessage(hear: (state: unknown) => void): void {
@@ -47,23 +52,23 @@ export class RedisBusCarrier implements BusCarrier {
   }
 
   everyone(state: object): void {
-    this.publish(NODES_CHANNEL, state);
+    this.publish(this.nodes, NODES_CHANNEL, state);
   }
 
   room(room: string, state: object): void {
-    this.publish(roomChannel(room), state);
+    this.publish(this.rooms, roomChannel(room), state);
   }
 
   listen(room: string): Promise<void> {
-    return this.subscriber.subscribe(roomChannel(room), this.received).catch((err: unknown) => this.failed('subscribe', room, err));
+    return this.rooms.subscribe(roomChannel(room), this.received).catch((err: unknown) => this.failed('subscribe', room, err));
   }
 
   unlisten(room: string): void {
-    this.subscriber.unsubscribe(roomChannel(room), this.received).catch((err: unknown) => this.failed('unsubscribe', room, err));
+    this.rooms.unsubscribe(roomChannel(room), this.received).catch((err: unknown) => this.failed('unsubscribe', room, err));
   }
 
-  private publish(channel: string, state: object): void {
-    this.publisher.publish(channel, this.prefix + JSON.stringify(state)).catch((err: unknown) => {
+  private publish(via: PubSub, channel: string, state: object): void {
+    via.publish(channel, this.prefix + JSON.stringify(state)).catch((err: unknown) => {
       this.logger.debug({ err: err instanceof Error ? err.message : String(err), channel }, 'cluster bus: not published');
     });
   }

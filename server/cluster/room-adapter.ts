@@ -9,19 +9,41 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import type { Namespace } from 'socket.io';
-import { ClusterAdapter, MessageType, type ClusterMessage, type ClusterResponse, type Offset, type PrivateSessionId, type Session } from 'socket.io-adapter';
+import {
+  ClusterAdapter,
+  MessageType,
+  type ClusterMessage,
+  type ClusterResponse,
+  type Offset,
+  type PrivateSessionId,
+  type Room,
+  type Session,
+  type SocketId,
+} from 'socket.io-adapter';
 
-/** What the adapter uses of a node-redis client that runs commands. */
+/** What Socket.IO stores of a session (socket.io-adapter does not export its name for it). */
+type SessionToPersist = Omit<Session, 'missedPackets'>;
+
+/**
+ * What the adapter uses of a node-redis client that runs commands. On a Redis Cluster,
+ * `publish` and `subscriberCount` are the sharded ones (SPUBLISH, PUBSUB SHARDNUMSUB), sent
+ * to the node holding the channel's slot.
+ */
 export interface AdapterClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   publish(channel: string, message: string | Buffer): Promise<unknown>;
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
   getDel(key: string): Promise<unknown>;
+  del(key: string): Promise<unknown>;
   xRange(key: string, start: string, end: string, options?: { COUNT: number }): Promise<{ id: string; message: Record<string, string> }[] | null>;
-  pubSubNumSub(channel: string): Promise<Record<string, number>>;
+  /** How many connections subscribe to `channel` (PUBSUB NUMSUB). */
+  subscriberCount(channel: string): Promise<number>;
 }
 
-/** What it uses of a subscribed one (node-redis subscribes it again after an outage); `bufferMode`: messages as Buffers. */
+/**
+ * What it uses of a subscribed one (node-redis subscribes it again after an outage);
+ * `bufferMode`: messages as Buffers. On a Redis Cluster, SSUBSCRIBE.
+ */
 export interface AdapterSubscriber {
   subscribe<T extends boolean = false>(channel: string, listener: (message: T extends true ? Buffer : string) => unknown, bufferMode?: T): Promise<void>;
   unsubscribe<T extends boolean = false>(channel: string, listener: (message: T extends true ? Buffer : string) => unknown, bufferMode?: T): Promise<void>;
@@ -30,6 +52,8 @@ export interface AdapterSubscriber {
 export interface RoomAdapterOptions {
   /** Entries a namespace's stream keeps at most (roughly: MAXLEN ~). */
   maxLen?: number;
+  /** A Redis Cluster's sharded pub/sub: each namespace's channels on the node holding its slot. */
+  sharded?: boolean;
 }
 
 /** Socket.IO's connection state recovery window: a namespace's stream lives this long after its last broadcast. */
@@ -56,11 +80,14 @@ const RESTORE_PAGE = 1_000;
  * a node skips its own broadcasts, which it hears too, without parsing them. KEYS: the
  * stream. ARGV: MAXLEN, the window (ms), the channel, the sender's uid, the message (JSON).
  */
-const LOG_SCRIPT = `
+const logScript = (publish: 'PUBLISH' | 'SPUBLISH') => `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. id .. ' ' .. ARGV[5])
+redis.call('${publish}', ARGV[3], ARGV[4] .. ' ' .. id .. ' ' .. ARGV[5])
 return id`;
+const LOG_SCRIPT = logScript('PUBLISH');
+/** On a Redis Cluster: the channel shares the stream's slot (the namespace's hash tag). */
+const SHARDED_LOG_SCRIPT = logScript('SPUBLISH');
 
 /** Messages with an answer to wait for, or none worth keeping: on the channel only, never stored. */
 function isEphemeral(message: ClusterMessage): boolean {
@@ -85,6 +112,16 @@ export class RoomAdapter extends ClusterAdapter {
   private readonly logChannel: string;
   private readonly maxLen: number;
   private readonly windowMs: number;
+  private readonly logScript: string;
+  /**
+   * The private id of each socket connected to the namespace here, whose session is kept
+   * in Redis while it is connected, not only once it has gone: a node killed outright
+   * (kill -9) says nothing at the end, and its clients recover on another node all the same.
+   */
+  private readonly live = new Map<SocketId, PrivateSessionId>();
+  /** Sockets whose session Socket.IO has just stored on a disconnect that may be recovered. */
+  private readonly persisted = new Set<SocketId>();
+  private renewal: NodeJS.Timeout | null = null;
 
   constructor(
     nsp: Namespace,
@@ -101,6 +138,7 @@ export class RoomAdapter extends ClusterAdapter {
     this.logChannel = `${base}live`;
     this.maxLen = options.maxLen ?? DEFAULT_MAX_LEN;
     this.windowMs = recoveryWindowMs(nsp);
+    this.logScript = options.sharded === true ? SHARDED_LOG_SCRIPT : LOG_SCRIPT;
     this.ready = Promise.all([
       subscriber.subscribe(this.publicChannel, this.onEphemeral, true),
       subscriber.subscribe(this.privateChannel, this.onEphemeral, true),
@@ -109,6 +147,7 @@ export class RoomAdapter extends ClusterAdapter {
   }
 
   override close(): void {
+    if (this.renewal !== null) clearInterval(this.renewal);
     const gone = () => undefined;
     this.subscriber.unsubscribe(this.publicChannel, this.onEphemeral, true).catch(gone);
     this.subscriber.unsubscribe(this.privateChannel, this.onEphemeral, true).catch(gone);
@@ -121,7 +160,7 @@ export class RoomAdapter extends ClusterAdapter {
       return this.client.publish(this.publicChannel, Buffer.from(encode(message))).then(() => '');
     }
     const json = JSON.stringify(encodeData(message));
-    return this.client.eval(LOG_SCRIPT, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, this.uid, json] }).then(String);
+    return this.client.eval(this.logScript, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, this.uid, json] }).then(String);
   }
 
   protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
@@ -130,12 +169,37 @@ export class RoomAdapter extends ClusterAdapter {
   }
 
   override serverCount(): Promise<number> {
-    return this.client.pubSubNumSub(this.publicChannel).then((counts) => Object.values(counts)[0] ?? 0);
+    return this.client.subscriberCount(this.publicChannel);
   }
 
-  override persistSession(session: { pid: PrivateSessionId }): void {
-    const value = Buffer.from(encode(session)).toString('base64');
-    this.client.set(this.sessionKey(session.pid), value, { PX: this.windowMs }).catch(() => undefined);
+  /** A socket joins its own room as it connects: from then on its session is kept (live). */
+  override addAll(id: SocketId, rooms: Set<Room>): void {
+    super.addAll(id, rooms);
+    if (!rooms.has(id) || this.live.has(id)) return;
+    const pid = (this.nsp.sockets.get(id) as unknown as { pid?: PrivateSessionId } | undefined)?.pid;
+    if (pid === undefined) return;
+    this.live.set(id, pid);
+    this.keepSession(id, pid);
+    // Renewed before it lapses, while the socket stays: a session lives one recovery window.
+    this.renewal ??= setInterval(() => this.live.forEach((p, sid) => this.keepSession(sid, p)), this.windowMs / 2).unref();
+  }
+
+  /** A socket leaves every room as it goes: its session stays only if Socket.IO has just stored it for recovery. */
+  override delAll(id: SocketId): void {
+    super.delAll(id);
+    const pid = this.live.get(id);
+    if (pid === undefined) return;
+    this.live.delete(id);
+    if (!this.persisted.delete(id)) this.client.del(this.sessionKey(pid)).catch(() => undefined);
+    if (this.live.size === 0 && this.renewal !== null) {
+      clearInterval(this.renewal);
+      this.renewal = null;
+    }
+  }
+
+  override persistSession(session: SessionToPersist): void {
+    if (this.live.has(session.sid)) this.persisted.add(session.sid);
+    this.storeSession(session);
   }
 
   override async restoreSession(pid: PrivateSessionId, offset: string): Promise<Session> {
@@ -143,6 +207,9 @@ export class RoomAdapter extends ClusterAdapter {
     const [raw, found] = await Promise.all([this.client.getDel(this.sessionKey(pid)), this.client.xRange(this.stream, offset, offset)]);
     if (typeof raw !== 'string' || found === null || found.length === 0) throw new Error('session or offset not found');
     const session = decode(Buffer.from(raw, 'base64')) as Session;
+    // Still connected here (its client came back before this node saw it go): two sockets
+    // of one id in a namespace would take each other's place.
+    if (this.nsp.sockets.has(session.sid)) throw new Error('session still connected');
     session.missedPackets = [];
     let after = offset;
     for (let page = 0; page < RESTORE_MAX_PAGES; page += 1) {
@@ -159,6 +226,16 @@ export class RoomAdapter extends ClusterAdapter {
       if (entries.length < RESTORE_PAGE) break;
     }
     return session;
+  }
+
+  private keepSession(sid: SocketId, pid: PrivateSessionId): void {
+    const socket = this.nsp.sockets.get(sid);
+    if (socket !== undefined) this.storeSession({ sid, pid, rooms: [...socket.rooms], data: socket.data });
+  }
+
+  private storeSession(session: SessionToPersist): void {
+    const value = Buffer.from(encode(session)).toString('base64');
+    this.client.set(this.sessionKey(session.pid), value, { PX: this.windowMs }).catch(() => undefined);
   }
 
   private sessionKey(pid: string): string {

@@ -53,7 +53,7 @@ export async function joinCluster(
 
   if (config.redisUrl !== null) {
     const stored = { keep: config.historyKeep, maxRooms: config.maxStoredRooms };
-    const redis = await setupRedis(config.redisUrl, io, stored, logger, config.webhookUrl !== null);
+    const redis = await setupRedis(config.redisUrl, config.redisCluster, io, stored, logger, config.webhookUrl !== null);
     const bus = link(redis.bus, redis.connected);
     return { bus, store: redis.store, bans: redis.bans, membership: { connected: redis.connected, leave: () => bus.close(), close: () => redis.close() } };
   }

@@ -9,11 +9,11 @@
  * connection has no offline queue) and the nodes keep the bans they hold.
  */
 import type { Logger } from 'pino';
-import type { RedisClientType } from 'redis';
 import type { Ban } from '../protocol';
 import { byId, decodeBan, encodeBan, expired, foldLog, logCovers, type BanLogEntry } from './ban-records';
 import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
+import type { RedisCommands } from './redis/commands';
 
 /** Hash: ban id -> the ban as JSON. */
 export const BANS_KEY = 'chat:bans';
@@ -25,11 +25,21 @@ export const BANS_VERSION_KEY = 'chat:bans:version';
  */
 export const BANS_LOG_KEY = 'chat:bans:log';
 
-const KEYS = [BANS_KEY, BANS_VERSION_KEY, BANS_LOG_KEY];
+/** The three keys, in the scripts' order: hash, version, log. */
+export type BanKeys = readonly [hash: string, version: string, log: string];
 
-/** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export type BanRedisClient = RedisClientType<{}, {}, {}, 3, {}>;
+export const SINGLE_REDIS_BAN_KEYS: BanKeys = [BANS_KEY, BANS_VERSION_KEY, BANS_LOG_KEY];
+/** On a Redis Cluster, in one slot: the scripts touch all three. */
+export const CLUSTER_BAN_KEYS: BanKeys = ['chat:{bans}', 'chat:{bans}:version', 'chat:{bans}:log'];
+
+/**
+ * What the store uses of a node-redis client or cluster: its commands, and the event it
+ * emits when a connection (on a cluster: to any of its nodes) is ready again.
+ */
+export interface BanRedisClient extends RedisCommands {
+  on(event: 'ready' | 'node-ready', listener: () => void): unknown;
+  off(event: 'ready' | 'node-ready', listener: () => void): unknown;
+}
 
 /** Counts a change to the ban ARGV[1] and logs it as ARGV[2] (`add`, `remove`), keeping the latest ARGV[3]. */
 const LOG_CHANGE = `
@@ -97,42 +107,46 @@ export class RedisBanStore implements BanStore {
     this.reconnects += 1;
   };
 
-  /** The client belongs to whoever made it (the cluster setup), which closes it. */
+  private readonly readyEvent: 'ready' | 'node-ready';
+
+  /** The client belongs to whoever made it (the cluster setup), which closes it. `keys`: a single Redis's or a cluster's. */
   constructor(
     private readonly client: BanRedisClient,
     private readonly logger: Logger,
+    private readonly keys: BanKeys = SINGLE_REDIS_BAN_KEYS,
   ) {
-    client.on('ready', this.onReady);
+    this.readyEvent = keys === CLUSTER_BAN_KEYS ? 'node-ready' : 'ready';
+    client.on(this.readyEvent, this.onReady);
   }
 
   async add(ban: Ban): Promise<void> {
-    await this.call(() => this.client.eval(ADD_SCRIPT, { keys: KEYS, arguments: [ban.id, 'add', String(BAN_LOG_SIZE), encodeBan(ban)] }));
+    await this.call(() => this.client.eval(ADD_SCRIPT, { keys: [...this.keys], arguments: [ban.id, 'add', String(BAN_LOG_SIZE), encodeBan(ban)] }));
   }
 
   async remove(id: string): Promise<Ban | null> {
-    const json = await this.call(() => this.client.eval(REMOVE_SCRIPT, { keys: KEYS, arguments: [id, 'remove', String(BAN_LOG_SIZE)] }));
+    const json = await this.call(() => this.client.eval(REMOVE_SCRIPT, { keys: [...this.keys], arguments: [id, 'remove', String(BAN_LOG_SIZE)] }));
     if (typeof json !== 'string') return null;
     const ban = decodeBan(json);
     return ban === null || expired(ban, Date.now()) ? null : ban;
   }
 
   async load(now: number): Promise<Ban[]> {
-    const stored = (await this.call(() => this.client.hGetAll(BANS_KEY))) as Record<string, string>;
+    const stored = (await this.call(() => this.client.hGetAll(this.keys[0]))) as Record<string, string>;
     const bans: Ban[] = [];
     const stale: string[] = [];
     for (const [id, json] of Object.entries(stored)) {
       const ban = decodeBan(json);
-      if (ban === null) this.logger.warn({ key: BANS_KEY, id }, 'a stored ban is not readable; skipped');
+      if (ban === null) this.logger.warn({ key: this.keys[0], id }, 'a stored ban is not readable; skipped');
       else if (expired(ban, now)) stale.push(id);
       else bans.push(ban);
     }
     // Expired bans are no change (every node skips them already): the version stays.
-    if (stale.length > 0) await this.call(() => this.client.hDel(BANS_KEY, stale));
+    if (stale.length > 0) await this.call(() => this.client.hDel(this.keys[0], stale));
     return bans.sort(byId);
   }
 
   async version(): Promise<number> {
-    const count = await this.call(() => this.client.get(BANS_VERSION_KEY));
+    const count = await this.call(() => this.client.get(this.keys[1]));
     return this.reconnects * RECONNECT_SPAN + Number(count ?? 0);
   }
 
@@ -141,7 +155,7 @@ export class RedisBanStore implements BanStore {
     const span = reconnects * RECONNECT_SPAN;
     // A version of another connection's span counts on a Redis that may have started over.
     if (!(since >= span && since < span + RECONNECT_SPAN)) return null;
-    const reply = await this.call(() => this.client.eval(CHANGES_SCRIPT, { keys: KEYS, arguments: [String(since - span)] }));
+    const reply = await this.call(() => this.client.eval(CHANGES_SCRIPT, { keys: [...this.keys], arguments: [String(since - span)] }));
     if (this.reconnects !== reconnects) return null;
     const [count, oldest, entries, bans] = reply as [number, number, string[], (string | null)[]];
     if (!logCovers(oldest < 0 ? null : oldest, count, since - span)) return null;
@@ -152,7 +166,7 @@ export class RedisBanStore implements BanStore {
     for (const id of addedIds) {
       const json = stored.get(id) ?? null;
       const ban = json === null ? null : decodeBan(json);
-      if (json !== null && ban === null) this.logger.warn({ key: BANS_KEY, id }, 'a stored ban is not readable; skipped');
+      if (json !== null && ban === null) this.logger.warn({ key: this.keys[0], id }, 'a stored ban is not readable; skipped');
       // Dropped by a load since (expired), or not readable: gone as a lifted one is.
       if (ban === null) removed.push(id);
       else added.push(ban);
@@ -162,7 +176,7 @@ export class RedisBanStore implements BanStore {
 
   close(): void {
     this.closed = true;
-    this.client.off('ready', this.onReady);
+    this.client.off(this.readyEvent, this.onReady);
   }
 
   /** Sends a command; whatever goes wrong (no connection, an error reply) rejects with StoreUnavailableError. */

@@ -13,7 +13,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErrorReply, type RedisClientType } from 'redis';
+import { ErrorReply } from 'redis';
 import { DEFAULT_ROOM, MAX_REACTIONS, type ChatMessage, type HistoryMessage, type UserRoom } from '../protocol';
 import { isMessageId, MessageIdGenerator } from './message-id';
 import {
@@ -31,29 +31,29 @@ import {
   type StoredPage,
   type StoredRoom,
 } from './message-store';
-import { HISTORY_KEY, IDS_KEY, readsKey, ROOM_NAMES_KEY, roomKeys, ROOMS_KEY, WEBHOOKS_KEY } from './redis/keys';
-import { RedisOutbox, type RedisOutboxOptions } from './redis/outbox';
+import type { RedisCommands } from './redis/commands';
+import { HISTORY_KEY, readsKey, SINGLE_REDIS_KEYS, WEBHOOKS_KEY, type KeyLayout } from './redis/keys';
+import type { RedisOutbox } from './redis/outbox';
 import { messagesOf, readPage, type PageReply } from './redis/pages';
 import {
   APPEND_RECORDING_SCRIPT,
   APPEND_SCRIPT,
+  CLUSTER_APPEND_SCRIPT,
   DELETE_RECORDING_SCRIPT,
   DELETE_SCRIPT,
   EDIT_RECORDING_SCRIPT,
   EDIT_SCRIPT,
+  LISTED_SCRIPT,
+  LIVE_SCRIPT,
+  MARK_SCRIPT,
   NAMES_UPGRADE_SCRIPT,
   PAGE_SCRIPT,
   REACT_SCRIPT,
-  READ_SCRIPT,
   ROOMS_SCRIPT,
   UNREAD_SCRIPT,
 } from './redis/scripts';
 
 export { HISTORY_KEY, historyKey } from './redis/keys';
-
-/** A client as `createClient({ url, ... })` makes it: no modules, scripts or functions, RESP3. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-type RedisClient = RedisClientType<{}, {}, {}, 3, {}>;
 
 const OUTAGE_STRIDE = 2 ** 32;
 
@@ -71,48 +71,68 @@ export function outageIds(part = randomInt(0, OUTAGE_STRIDE)): MessageIdGenerato
 /** An actor as the scripts take it: kind, then user. */
 const actorArgs = (by: Actor): [string, string] => (typeof by === 'string' ? [by, ''] : ['user', by.user]);
 
+/** An entry as node-redis reads it from a stream. */
+type StreamEntry = { id: string; message: Record<string, string> };
+
 /** A change script's answer: ['ok', value?] or [refusal]. */
 type ChangeReply = [string, (string | number)?];
 
+/** How often at most a node moves a room up the room sets on a Redis Cluster (LISTED_SCRIPT). */
+const LISTED_EVERY_MS = 1_000;
+
 export class RedisStore implements MessageStore {
   private readonly fallbackIds = outageIds();
-  /** The webhook outbox, when events are on. */
-  readonly events?: RedisOutbox;
+  /** Rooms this node has moved up the room sets since `listedSince` (a Redis Cluster's). */
+  private listed = new Set<string>();
+  private listedSince = 0;
 
   /**
-   * `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound); `events`: record
-   * webhook events (WEBHOOK_URL set), with the outbox's timings if given.
+   * `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound); `events`: the
+   * webhook outbox each message, edit and delete records its event in (WEBHOOK_URL set;
+   * one Redis only: its stream spans every room); `keys`: a single Redis's or a cluster's.
    */
   constructor(
-    private readonly client: RedisClient,
+    private readonly client: RedisCommands,
     private readonly keep: number,
     private readonly maxRooms: number,
     private readonly logger: Logger,
-    events: boolean | RedisOutboxOptions = false,
+    readonly events?: RedisOutbox,
+    private readonly keys: KeyLayout = SINGLE_REDIS_KEYS,
   ) {
-    if (events !== false) this.events = new RedisOutbox(client, logger, events === true ? {} : events);
+    if (events !== undefined && keys.clustered) throw new Error('webhook events need a single Redis: their outbox spans every room');
   }
 
   /** Before the first message: a store written by an earlier version gets its names set. */
   async upgrade(): Promise<void> {
-    const filled = Number(await this.client.eval(NAMES_UPGRADE_SCRIPT, { keys: [ROOMS_KEY, ROOM_NAMES_KEY] }));
+    const filled = Number(await this.client.eval(NAMES_UPGRADE_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames] }));
     if (filled > 0) this.logger.info({ rooms: filled }, 'redis: listed the stored rooms by name');
   }
 
   append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
     const at = Date.now();
     const stamped = (id: string): ChatMessage => (user === undefined ? { id, text, name, at } : { id, text, name, at, user });
-    const args = [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY];
-    const keys = [IDS_KEY, roomKeys(room).stream, ROOMS_KEY, ROOM_NAMES_KEY];
     const { events } = this;
-    if (events !== undefined) {
-      // The event's data but its id, which the script puts first.
-      args.push(JSON.stringify(user === undefined ? { name, text, at } : { name, text, at, user }));
-      keys.push(WEBHOOKS_KEY);
+    // Answers come in the order asked: the requests are pipelined on one connection (on a
+    // cluster, on the connection to the node holding the room's slot).
+    let appended: Promise<unknown>;
+    if (this.keys.clustered) {
+      const ids = this.keys.ids(room);
+      const args = [String(this.keep), name, text, String(at), String(ids.slot)];
+      if (user !== undefined) args.push(user);
+      appended = this.client.eval(CLUSTER_APPEND_SCRIPT, { keys: [ids.key, this.keys.room(room).stream], arguments: args });
+      appended.then(() => this.list(room, at), () => undefined);
+    } else {
+      const args = [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY];
+      const keys = [this.keys.ids(room).key, this.keys.room(room).stream, this.keys.rooms, this.keys.roomNames];
+      if (events !== undefined) {
+        // The event's data but its id, which the script puts first.
+        args.push(JSON.stringify(user === undefined ? { name, text, at } : { name, text, at, user }));
+        keys.push(WEBHOOKS_KEY);
+      }
+      if (user !== undefined) args.push(user);
+      appended = this.client.eval(events === undefined ? APPEND_SCRIPT : APPEND_RECORDING_SCRIPT, { keys, arguments: args });
     }
-    if (user !== undefined) args.push(user);
-    // Answers come in the order asked: the requests are pipelined on one connection.
-    this.client.eval(events === undefined ? APPEND_SCRIPT : APPEND_RECORDING_SCRIPT, { keys, arguments: args }).then(
+    appended.then(
       (id) => done(null, stamped(String(id))),
       (err: unknown) => {
         // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
@@ -140,7 +160,7 @@ export class RedisStore implements MessageStore {
     // An id of no shape is stored nowhere: everything is after it, and the page is incomplete.
     const start = isMessageId(since) ? `(${since}` : '-';
     const [found, after] = await Promise.all([
-      isMessageId(since) ? this.client.xRange(roomKeys(room).stream, since, since) : Promise.resolve([]),
+      isMessageId(since) ? (this.client.xRange(this.keys.room(room).stream, since, since) as Promise<unknown[]>) : Promise.resolve([]),
       readPage((from, count) => this.page(room, 'XRANGE', from, '+', count), start, limit, maxBytes),
     ]);
     return { messages: after.messages, complete: (found?.length ?? 0) > 0, more: after.more };
@@ -177,7 +197,7 @@ export class RedisStore implements MessageStore {
     for (let i = 0; i < named.length && rooms.length < limit; i += limit) {
       const batch = named.slice(i, i + limit);
       const answers = await Promise.all(
-        batch.map(({ name, lastReadId }) => this.client.eval(UNREAD_SCRIPT, { keys: [roomKeys(name).stream], arguments: [lastReadId] })),
+        batch.map(({ name, lastReadId }) => this.client.eval(UNREAD_SCRIPT, { keys: [this.keys.room(name).stream], arguments: [lastReadId] })),
       );
       answers.forEach((answer, j) => {
         const { name, lastReadId } = batch[j] as { name: string; lastReadId: string };
@@ -195,10 +215,17 @@ export class RedisStore implements MessageStore {
 
   async rooms(query: RoomQuery): Promise<StoredRoom[]> {
     const from = query.after === undefined ? '-' : `(${query.after}`;
-    const flat = (await this.client.eval(ROOMS_SCRIPT, { keys: [ROOM_NAMES_KEY, ROOMS_KEY], arguments: [from, String(query.limit)] })) as string[];
+    const flat = (await this.client.eval(ROOMS_SCRIPT, { keys: [this.keys.roomNames, this.keys.rooms], arguments: [from, String(query.limit)] })) as string[];
     const rooms: StoredRoom[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) rooms.push({ name: String(flat[i]), lastMessageAt: Number(flat[i + 1]) });
-    return rooms;
+    if (!this.keys.clustered) return rooms;
+    // A cluster's room sets are moved up at most once a second (list): each room's newest
+    // entry says when its last message came.
+    const newest = await Promise.all(rooms.map(({ name }) => this.client.xRevRange(this.keys.room(name).stream, '+', '-', { COUNT: 1 }) as Promise<StreamEntry[]>));
+    return rooms.flatMap((room, i) => {
+      const at = Number(newest[i]?.[0]?.message.at);
+      return Number.isFinite(at) ? [{ name: room.name, lastMessageAt: Math.max(at, room.lastMessageAt) }] : [];
+    });
   }
 
   /** An outage is the cluster's to report (/readyz says "redis unreachable"). */
@@ -209,15 +236,36 @@ export class RedisStore implements MessageStore {
   /** The client belongs to the cluster setup, which closes it. */
   close(): void {}
 
+  /**
+   * On a Redis Cluster: moves `room` up the room sets, at most once a second per room from
+   * this node (the listing reads its time from the room itself), and deletes the keys of
+   * any room that had to go for it.
+   */
+  private list(room: string, at: number): void {
+    if (at - this.listedSince > LISTED_EVERY_MS) {
+      this.listed = new Set();
+      this.listedSince = at;
+    }
+    if (this.listed.has(room)) return;
+    this.listed.add(room);
+    const failed = (err: unknown) => this.logger.debug({ err: err instanceof Error ? err.message : String(err), room }, 'redis: room not listed');
+    this.client.eval(LISTED_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames], arguments: [room, String(at), String(this.maxRooms)] }).then((gone) => {
+      for (const idlest of gone as string[]) {
+        const { stream, changes, reactions } = this.keys.room(idlest);
+        this.client.del([stream, changes, reactions]).catch(failed);
+      }
+    }, failed);
+  }
+
   /** Up to `count` entries of `room` from `from` to `to` (XRANGE or XREVRANGE), as they are now. */
   private async page(room: string, command: 'XRANGE' | 'XREVRANGE', from: string, to: string, count: number): Promise<HistoryMessage[]> {
-    const { stream, changes, reactions } = roomKeys(room);
+    const { stream, changes, reactions } = this.keys.room(room);
     const reply = await this.client.eval(PAGE_SCRIPT, { keys: [stream, changes, reactions], arguments: [command, from, to, String(count)] });
     return messagesOf(reply as PageReply);
   }
 
   private async changeScript(room: string, change: MessageChange): Promise<ChangeReply> {
-    const { stream, changes, reactions, rewrite } = roomKeys(room);
+    const { stream, changes, reactions, rewrite } = this.keys.room(room);
     const keep = String(this.keep);
     const recording = this.events !== undefined;
     let reply: unknown;
@@ -245,7 +293,8 @@ export class RedisStore implements MessageStore {
         });
         break;
       case 'read':
-        reply = await this.client.eval(READ_SCRIPT, { keys: [stream, readsKey(change.user)], arguments: [change.id, room] });
+        if (Number(await this.client.eval(LIVE_SCRIPT, { keys: [stream], arguments: [change.id] })) !== 1) return ['not_found'];
+        reply = ['ok', await this.client.eval(MARK_SCRIPT, { keys: [readsKey(change.user)], arguments: [change.id, room] })];
         break;
     }
     return reply as ChangeReply;

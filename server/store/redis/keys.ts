@@ -1,8 +1,11 @@
 /**
  * The keys of the Redis store. Every key of one room derives from the room's name alone
- * (`roomKeys`), so that a `{room}` hash tag can later put them in one Redis Cluster slot.
+ * (`roomKeys`). On one Redis they keep the names they always had; on a Redis Cluster
+ * (`clusterKeys`) each room's keys carry the room in a `{hash tag}`, so that they share a
+ * slot and a script may touch them together.
  */
 import { DEFAULT_ROOM } from '../../protocol';
+import { slotOf, slotTag } from './slots';
 
 /** The lobby's history: the key it had before rooms. */
 export const HISTORY_KEY = 'chat:history';
@@ -77,3 +80,41 @@ export function nodeKey(node: string): string {
 export function nodeMembersKey(node: string): string {
   return `${NODE_PREFIX}${node}:members`;
 }
+
+/** Where the store keeps what: one layout for a single Redis, one for a Redis Cluster. */
+export interface KeyLayout {
+  readonly clustered: boolean;
+  room(room: string): RoomKeys;
+  /**
+   * The stream whose newest id a room's next message takes, and the slot to fold into it
+   * (null on one Redis, where one stream serves every room): on a cluster, one stream per
+   * slot, in the room's slot, so that the append touches one slot.
+   */
+  ids(room: string): { key: string; slot: number | null };
+  /** Sorted sets: the rooms by newest message time, and by name (ROOMS_KEY, ROOM_NAMES_KEY). */
+  readonly rooms: string;
+  readonly roomNames: string;
+}
+
+export const SINGLE_REDIS_KEYS: KeyLayout = {
+  clustered: false,
+  room: roomKeys,
+  ids: () => ({ key: IDS_KEY, slot: null }),
+  rooms: ROOMS_KEY,
+  roomNames: ROOM_NAMES_KEY,
+};
+
+/** A cluster's: `chat:history:{<room>}` and its side keys, one ids stream per slot, the room sets under `{rooms}`. */
+export const CLUSTER_KEYS: KeyLayout = {
+  clustered: true,
+  room(room) {
+    const stream = `${HISTORY_KEY}:{${room}}`;
+    return { stream, changes: `${stream}:changes`, reactions: `${stream}:reactions`, rewrite: `${stream}:rewrite` };
+  },
+  ids(room) {
+    const slot = slotOf(room);
+    return { key: `${IDS_KEY}:{${slotTag(slot)}}`, slot };
+  },
+  rooms: 'chat:{rooms}',
+  roomNames: 'chat:{rooms}:names',
+};

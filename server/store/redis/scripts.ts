@@ -58,6 +58,45 @@ return id`;
 }
 
 /**
+ * APPEND_SCRIPT on a Redis Cluster, where it may touch only the room's slot: the id comes
+ * from that slot's ids stream, its sequence times 16384 plus the slot, so that ids stay
+ * unique across slots and increase within each (16384 slots: a sequence past 2^39 in one
+ * millisecond would pass 2^53, which no Redis reaches). The room's place in the room sets
+ * is kept apart (LISTED_SCRIPT). KEYS: the slot's ids stream, the room's stream.
+ * ARGV: HISTORY_KEEP, name, text, at, the slot, and the sender's user when there is one.
+ */
+export const CLUSTER_APPEND_SCRIPT = `
+local ms, seq = string.match(redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ''), '^(%d+)-(%d+)$')
+local id = ms .. '-' .. string.format('%d', tonumber(seq) * 16384 + tonumber(ARGV[5]))
+if ARGV[6] then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[2], 'text', ARGV[3], 'at', ARGV[4], 'user', ARGV[6])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[2], 'text', ARGV[3], 'at', ARGV[4])
+end
+return id`;
+
+/**
+ * A room's newest message time in the room sets, on a Redis Cluster (APPEND_SCRIPT does
+ * it in the append on one Redis). A new room past MAX_STORED_ROOMS (0: no bound) makes
+ * the room idle longest leave the sets; the caller deletes its keys, in their own slot.
+ * KEYS: rooms set, names set. ARGV: room, at, MAX_STORED_ROOMS. Answers the rooms let go.
+ */
+export const LISTED_SCRIPT = `
+local gone = {}
+if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], 0, ARGV[1])
+  local max = tonumber(ARGV[3])
+  while max > 0 and redis.call('ZCARD', KEYS[1]) > max do
+    local idlest = redis.call('ZRANGE', KEYS[1], 0, 1)
+    local room = idlest[1] == ARGV[1] and idlest[2] or idlest[1]
+    redis.call('ZREM', KEYS[1], room)
+    redis.call('ZREM', KEYS[2], room)
+    gone[#gone + 1] = room
+  end
+end
+return gone`;
+
+/**
  * A page of the listing: names after ARGV[1] (a ZRANGE BYLEX bound), at most ARGV[2],
  * each followed by its newest message's time. KEYS: names set, rooms set.
  */
@@ -256,15 +295,23 @@ end
 return {'ok', count}`;
 
 /**
- * A read marker, which only moves forward. KEYS: stream, the user's markers. ARGV: id,
- * room. Answers {'ok', the marker now} or {'not_found'} (no such message, or deleted).
+ * Whether the message ARGV[1] is stored and not deleted: a read marker may point at it.
+ * KEYS: stream. Answers 1 or 0.
  */
-export const READ_SCRIPT = `${COMMON}
-if not entry(KEYS[1], ARGV[1]) then return {'not_found'} end
-local marker = redis.call('HGET', KEYS[2], ARGV[2])
-if marker and not older(marker, ARGV[1]) then return {'ok', marker} end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
-return {'ok', ARGV[1]}`;
+export const LIVE_SCRIPT = `${COMMON}
+if entry(KEYS[1], ARGV[1]) then return 1 end
+return 0`;
+
+/**
+ * A read marker, which only moves forward; the room's stream is asked first (LIVE_SCRIPT),
+ * apart: on a Redis Cluster the user's markers and the room are in different slots.
+ * KEYS: the user's markers. ARGV: id, room. Answers the marker now.
+ */
+export const MARK_SCRIPT = `${COMMON}
+local marker = redis.call('HGET', KEYS[1], ARGV[2])
+if marker and not older(marker, ARGV[1]) then return marker end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+return ARGV[1]`;
 
 /**
  * A room as one of a user's rooms: its newest entry's id and how many messages (not

@@ -1,0 +1,123 @@
+import calculateSlot from 'cluster-key-slot';
+import type { ChatMessage } from '../server/protocol';
+import { idParts } from '../server/store/message-id';
+import type { RedisClusterProcess } from '../tools/redis-cluster-process';
+import { presenceAt, startNodes, type ClusterNode } from './support/nodes';
+import { connectRaw } from './support/raw-client';
+import { describeWithRedisCluster, startRedisCluster } from './support/redis-cluster';
+import { connectSio } from './support/sio-client';
+import { waitUntil } from './support/wait';
+
+// Each test starts two server processes (tsx compiles on start) and a three-master cluster.
+jest.setTimeout(90_000);
+
+/** A room whose keys share a slot with `room`'s: two rooms that take their ids from one stream. */
+function roomInSlotOf(room: string): string {
+  for (let n = 0; ; n += 1) if (calculateSlot(`room-${n}`) === calculateSlot(room)) return `room-${n}`;
+}
+
+/** The slot each of the cluster's masters starts at (CLUSTER SHARDS would say more; three masters split 16384 evenly). */
+const MASTER_OF_SLOT = (slot: number) => Math.floor(slot / (16_384 / 3));
+
+describeWithRedisCluster('several nodes on a Redis Cluster', () => {
+  let cluster: RedisClusterProcess;
+  const nodes = (env: Record<string, string> = {}) =>
+    startNodes(2, { REDIS_URL: cluster.url, REDIS_CLUSTER: '1', RATE_LIMIT: '0', ...env }) as Promise<[ClusterNode, ClusterNode]>;
+
+  // One cluster for the file; each test has rooms of its own.
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  });
+
+  it('carries both kinds across nodes in rooms on different masters, with history, presence, and nothing crossing rooms', async () => {
+    // The rooms' keys (history, channels) live on different masters of the cluster.
+    expect(new Set(['alpha', 'beta', 'lobby'].map((room) => MASTER_OF_SLOT(calculateSlot(room)))).size).toBe(3);
+    const [a, b] = await nodes();
+    for (const room of ['alpha', 'beta']) {
+      const raw = await connectRaw(a.url, { name: `raw-${room}`, format: 'json' }, {}, { room });
+      expect(await raw.nextJson()).toMatchObject({ kind: 'join', name: `raw-${room}` });
+      const sio = await connectSio(b.url, { auth: { name: `sio-${room}` }, room });
+      expect(await raw.nextJson()).toMatchObject({ kind: 'join', name: `sio-${room}`, online: 2 });
+      raw.send(`raw says ${room}`);
+      await sio.chat(`sio says ${room}`);
+      const rawChats = [await raw.nextJson(), await raw.nextJson()];
+      expect(rawChats.map((frame) => (frame as ChatMessage).text).sort()).toEqual([`raw says ${room}`, `sio says ${room}`]);
+      expect((await sio.chats.take(2)).map((m) => m.text).sort()).toEqual([`raw says ${room}`, `sio says ${room}`]);
+      // Both nodes count both members, whichever node holds them.
+      for (const node of [a, b]) await waitUntil(async () => (await presenceAt(node, room)).online === 2, `${node.url} to count 2 in ${room}`);
+    }
+
+    // A newcomer on either node gets each room's history, and only that room's.
+    for (const [node, room] of [[a, 'beta'], [b, 'alpha']] as const) {
+      const newcomer = await connectSio(node.url, { auth: { name: 'newcomer' }, room });
+      expect((await newcomer.histories.next()).map((m) => (m as ChatMessage).text).sort()).toEqual([`raw says ${room}`, `sio says ${room}`]);
+    }
+  });
+
+  it('gives ids unique across rooms, those of one slot included, and ordered within each room', async () => {
+    const [a, b] = await nodes();
+    const rooms = ['gamma', roomInSlotOf('gamma'), 'delta'];
+    const senders = await Promise.all(rooms.map((room, i) => connectSio((i % 2 === 0 ? a : b).url, { auth: { name: `s${i}` }, room })));
+    // Every room's messages at once, from both nodes: the same millisecond in several rooms of one slot.
+    const acks = await Promise.all(senders.flatMap((sender) => Array.from({ length: 50 }, (_, n) => sender.chat(`m${n}`))));
+    const ids = acks.map((ack) => ack.id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const [i, room] of rooms.entries()) {
+      const reader = await connectSio(b.url, { auth: { name: 'reader' }, room });
+      const history = (await reader.histories.next()) as ChatMessage[];
+      const roomIds = history.map((m) => m.id);
+      expect(history.map((m) => m.text)).toEqual(Array.from({ length: 50 }, (_, n) => `m${n}`));
+      const sorted = [...roomIds].sort((x, y) => {
+        const [xm, xs] = idParts(x)!;
+        const [ym, ys] = idParts(y)!;
+        return xm - ym || xs - ys;
+      });
+      expect(roomIds).toEqual(sorted);
+      expect(roomIds).toEqual(ids.slice(i * 50, (i + 1) * 50));
+    }
+  });
+
+  it('resumes a raw client on the other node from its last id (?since=), then goes live', async () => {
+    const [a, b] = await nodes();
+    const before = await connectRaw(a.url, { name: 'ann', format: 'json' }, {}, { room: 'epsilon' });
+    await before.nextJson(); // own join
+    for (const text of ['one', 'two', 'three']) before.send(text);
+    const seen = [await before.nextJson(), await before.nextJson(), await before.nextJson()] as ChatMessage[];
+    await before.close();
+    await waitUntil(async () => (await presenceAt(b, 'epsilon')).online === 0, 'B to see ann leave');
+
+    const resumed = await connectRaw(b.url, { name: 'ann', format: 'json', since: seen[0]!.id }, {}, { room: 'epsilon' });
+    expect(await resumed.nextJson()).toEqual({ type: 'chat', ...seen[1] });
+    expect(await resumed.nextJson()).toEqual({ type: 'chat', ...seen[2] });
+    expect(await resumed.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'ann' });
+    const other = await connectSio(a.url, { auth: { name: 'bo' }, room: 'epsilon' });
+    await other.chat('live now');
+    expect(await resumed.nextJson()).toMatchObject({ type: 'notice', kind: 'join', name: 'bo' });
+    expect(await resumed.nextJson()).toMatchObject({ type: 'chat', text: 'live now', name: 'bo' });
+  });
+
+  it('recovers a Socket.IO client on the other node, with what it missed, after the node that served it is killed with kill -9', async () => {
+    const [a, b] = await nodes();
+    const sender = await connectRaw(b.url, { name: 'sender' }, {}, { room: 'zeta' });
+    const client = await connectSio(a.url, { auth: { name: 'roamer' }, room: 'zeta', reconnection: true });
+    expect(await client.histories.next()).toEqual([]);
+    sender.send('before the kill');
+    expect((await client.chats.next()).text).toBe('before the kill');
+
+    // Where the load balancer sends the reconnection once A is gone.
+    (client.socket.io as unknown as { uri: string }).uri = b.url;
+    const reconnected = new Promise<void>((resolve) => client.socket.once('connect', () => resolve()));
+    a.child.kill('SIGKILL');
+    await a.exited;
+    sender.send('missed 1');
+    sender.send('missed 2');
+    await reconnected;
+
+    expect(client.socket.recovered).toBe(true);
+    expect((await client.chats.take(2)).map((m) => m.text)).toEqual(['missed 1', 'missed 2']);
+    sender.send('after');
+    expect((await client.chats.next()).text).toBe('after');
+    // A history on return would have been sent before the chat that came after it.
+    expect(client.histories.pending).toEqual([]);
+  });
+});
