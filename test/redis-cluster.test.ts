@@ -2,7 +2,8 @@ import calculateSlot from 'cluster-key-slot';
 import type { ChatMessage } from '../server/protocol';
 import { idParts } from '../server/store/message-id';
 import type { RedisClusterProcess } from '../tools/redis-cluster-process';
-import { presenceAt, startNodes, type ClusterNode } from './support/nodes';
+import { httpGet } from './support/http-upgrade';
+import { linked, presenceAt, startNodes, type ClusterNode } from './support/nodes';
 import { connectRaw } from './support/raw-client';
 import { describeWithRedisCluster, startRedisCluster } from './support/redis-cluster';
 import { connectSio } from './support/sio-client';
@@ -60,7 +61,10 @@ describeWithRedisCluster('several nodes on a Redis Cluster', () => {
     const senders = await Promise.all(rooms.map((room, i) => connectSio((i % 2 === 0 ? a : b).url, { auth: { name: `s${i}` }, room })));
     // Every room's messages at once, from both nodes: the same millisecond in several rooms of one slot.
     const acks = await Promise.all(senders.flatMap((sender) => Array.from({ length: 50 }, (_, n) => sender.chat(`m${n}`))));
-    const ids = acks.map((ack) => ack.id as string);
+    const ids = acks.map((ack) => {
+      if (!ack.ok) throw new Error(`refused: ${ack.error}`);
+      return ack.id;
+    });
     expect(new Set(ids).size).toBe(ids.length);
     for (const [i, room] of rooms.entries()) {
       const reader = await connectSio(b.url, { auth: { name: 'reader' }, room });
@@ -119,5 +123,36 @@ describeWithRedisCluster('several nodes on a Redis Cluster', () => {
     expect((await client.chats.next()).text).toBe('after');
     // A history on return would have been sent before the chat that came after it.
     expect(client.histories.pending).toEqual([]);
+  });
+
+  it('keeps each node serving its own clients while a master of the cluster is down, and links the nodes again when it is back', async () => {
+    // A cluster of its own: one of its masters is killed.
+    const own = await startRedisCluster();
+    const [a, b] = (await startNodes(2, { REDIS_URL: own.url, REDIS_CLUSTER: '1' })) as [ClusterNode, ClusterNode];
+    const rawA = await connectRaw(a.url, { name: 'rawA' });
+    const sioA = await connectSio(a.url, { auth: { name: 'sioA' } });
+    const rawB = await connectRaw(b.url, { name: 'rawB' });
+    const texts = (messages: readonly string[]) => messages.filter((m) => !m.startsWith('Server: '));
+
+    // A Redis Cluster with a master gone serves no slot at all (full coverage, the default).
+    await own.killNode(1);
+    for (const node of [a, b]) {
+      await waitUntil(async () => (await httpGet(`${node.url}/readyz`)).status === 503, `node ${node.url} to say redis is unreachable`);
+    }
+    rawA.send('A while a master is down');
+    expect((await sioA.chats.next()).text).toBe('A while a master is down');
+    await waitUntil(() => texts(rawA.messages.pending).includes('A while a master is down'), 'raw client on A gets it');
+    for (const node of [a, b]) expect(node.child.exitCode).toBeNull();
+
+    await own.startNode(1);
+    for (const node of [a, b]) {
+      await waitUntil(async () => (await httpGet(`${node.url}/readyz`)).status === 200, `node ${node.url} ready again`);
+    }
+    await linked([a, b]);
+    rawA.send('A after the outage');
+    await waitUntil(() => texts(rawB.messages.pending).includes('A after the outage'), 'raw client on B hears A again');
+    expect((await sioA.chats.next()).text).toBe('A after the outage');
+    // What was said during the outage stayed on its node.
+    expect(texts(rawB.messages.pending)).not.toContain('A while a master is down');
   });
 });
