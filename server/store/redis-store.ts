@@ -43,6 +43,7 @@ import {
   DELETE_SCRIPT,
   EDIT_RECORDING_SCRIPT,
   EDIT_SCRIPT,
+  LET_GO_SCRIPT,
   LISTED_SCRIPT,
   LIVE_SCRIPT,
   MARK_SCRIPT,
@@ -119,8 +120,11 @@ export class RedisStore implements MessageStore {
       const ids = this.keys.ids(room);
       const args = [String(this.keep), name, text, String(at), String(ids.slot)];
       if (user !== undefined) args.push(user);
-      appended = this.client.eval(CLUSTER_APPEND_SCRIPT, { keys: [ids.key, this.keys.room(room).stream], arguments: args });
-      appended.then(() => this.list(room, at), () => undefined);
+      appended = this.client.eval(CLUSTER_APPEND_SCRIPT, { keys: [ids.key, this.keys.room(room).stream], arguments: args }).then((reply) => {
+        const [id, fresh] = reply as [string, number];
+        this.list(room, at, Number(fresh) === 1);
+        return id;
+      });
     } else {
       const args = [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY];
       const keys = [this.keys.ids(room).key, this.keys.room(room).stream, this.keys.rooms, this.keys.roomNames];
@@ -238,23 +242,33 @@ export class RedisStore implements MessageStore {
 
   /**
    * On a Redis Cluster: moves `room` up the room sets, at most once a second per room from
-   * this node (the listing reads its time from the room itself), and deletes the keys of
-   * any room that had to go for it.
+   * this node (the listing reads its time from the room itself), unless it is `fresh` (its
+   * stream is new: it may have left the sets), and lets go of any room that had to go for it.
    */
-  private list(room: string, at: number): void {
+  private list(room: string, at: number, fresh: boolean): void {
     if (at - this.listedSince > LISTED_EVERY_MS) {
       this.listed = new Set();
       this.listedSince = at;
     }
-    if (this.listed.has(room)) return;
+    if (this.listed.has(room) && !fresh) return;
     this.listed.add(room);
-    const failed = (err: unknown) => this.logger.debug({ err: err instanceof Error ? err.message : String(err), room }, 'redis: room not listed');
     this.client.eval(LISTED_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames], arguments: [room, String(at), String(this.maxRooms)] }).then((gone) => {
-      for (const idlest of gone as string[]) {
-        const { stream, changes, reactions } = this.keys.room(idlest);
-        this.client.del([stream, changes, reactions]).catch(failed);
-      }
-    }, failed);
+      const flat = gone as string[];
+      for (let i = 0; i + 1 < flat.length; i += 2) this.letGo(String(flat[i]), Number(flat[i + 1]));
+    }, this.notListed(room));
+  }
+
+  /** Deletes the keys of a room that left the room sets at `listedAt`, or lists it again if a newer message came. */
+  private letGo(room: string, listedAt: number): void {
+    this.listed.delete(room);
+    const { stream, changes, reactions } = this.keys.room(room);
+    this.client.eval(LET_GO_SCRIPT, { keys: [stream, changes, reactions], arguments: [String(listedAt)] }).then((newer) => {
+      if (newer !== null) this.list(room, Number(newer), true);
+    }, this.notListed(room));
+  }
+
+  private notListed(room: string) {
+    return (err: unknown) => this.logger.debug({ err: err instanceof Error ? err.message : String(err), room }, 'redis: room sets not updated');
   }
 
   /** Up to `count` entries of `room` from `from` to `to` (XRANGE or XREVRANGE), as they are now. */

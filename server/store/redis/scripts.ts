@@ -64,8 +64,10 @@ return id`;
  * millisecond would pass 2^53, which no Redis reaches). The room's place in the room sets
  * is kept apart (LISTED_SCRIPT). KEYS: the slot's ids stream, the room's stream.
  * ARGV: HISTORY_KEEP, name, text, at, the slot, and the sender's user when there is one.
+ * Answers {id, 1 when the room had no stream before (new, or let go), else 0}.
  */
 export const CLUSTER_APPEND_SCRIPT = `
+local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local ms, seq = string.match(redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ''), '^(%d+)-(%d+)$')
 local id = ms .. '-' .. string.format('%d', tonumber(seq) * 16384 + tonumber(ARGV[5]))
 if ARGV[6] then
@@ -73,13 +75,14 @@ if ARGV[6] then
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[2], 'text', ARGV[3], 'at', ARGV[4])
 end
-return id`;
+return {id, fresh}`;
 
 /**
  * A room's newest message time in the room sets, on a Redis Cluster (APPEND_SCRIPT does
  * it in the append on one Redis). A new room past MAX_STORED_ROOMS (0: no bound) makes
- * the room idle longest leave the sets; the caller deletes its keys, in their own slot.
- * KEYS: rooms set, names set. ARGV: room, at, MAX_STORED_ROOMS. Answers the rooms let go.
+ * the room idle longest leave the sets; the caller lets its keys go (LET_GO_SCRIPT, in
+ * their own slot). KEYS: rooms set, names set. ARGV: room, at, MAX_STORED_ROOMS.
+ * Answers each room that left, followed by its time in the set.
  */
 export const LISTED_SCRIPT = `
 local gone = {}
@@ -87,14 +90,32 @@ if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) == 1 then
   redis.call('ZADD', KEYS[2], 0, ARGV[1])
   local max = tonumber(ARGV[3])
   while max > 0 and redis.call('ZCARD', KEYS[1]) > max do
-    local idlest = redis.call('ZRANGE', KEYS[1], 0, 1)
-    local room = idlest[1] == ARGV[1] and idlest[2] or idlest[1]
+    local idlest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+    local room, at = idlest[1], idlest[2]
+    if room == ARGV[1] then room, at = idlest[3], idlest[4] end
     redis.call('ZREM', KEYS[1], room)
     redis.call('ZREM', KEYS[2], room)
     gone[#gone + 1] = room
+    gone[#gone + 1] = at
   end
 end
 return gone`;
+
+/**
+ * Deletes a room that left the room sets at time ARGV[1], unless a message newer than
+ * that came meanwhile (the sets are moved up at most once a second, and a message may
+ * come between the two scripts): then it answers that message's time, and the room is
+ * listed again with it. KEYS: stream, changes, reactions.
+ */
+export const LET_GO_SCRIPT = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  for i = 1, #last[2], 2 do
+    if last[2][i] == 'at' and tonumber(last[2][i + 1]) > tonumber(ARGV[1]) then return last[2][i + 1] end
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return nil`;
 
 /**
  * A page of the listing: names after ARGV[1] (a ZRANGE BYLEX bound), at most ARGV[2],
