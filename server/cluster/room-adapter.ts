@@ -159,7 +159,7 @@ export class RoomAdapter extends ClusterAdapter {
     if (isEphemeral(message)) {
       return this.client.publish(this.publicChannel, Buffer.from(encode(message))).then(() => '');
     }
-    const json = JSON.stringify(encodeData(message));
+    const json = encodeMessage(message);
     return this.client.eval(this.logScript, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, this.uid, json] }).then(String);
   }
 
@@ -216,7 +216,7 @@ export class RoomAdapter extends ClusterAdapter {
       const entries = (await this.client.xRange(this.stream, `(${after}`, '+', { COUNT: RESTORE_PAGE })) ?? [];
       for (const entry of entries) {
         after = entry.id;
-        const message = decodeData(JSON.parse(entry.message.m ?? '{}') as EncodedMessage);
+        const message = decodeMessage(entry.message.m ?? '{}');
         if (message.type !== MessageType.BROADCAST) continue;
         const { packet, opts } = message.data as { packet: { data: unknown[] }; opts: { rooms: string[]; except: string[] } };
         if (!includes(session.rooms, opts)) continue;
@@ -261,7 +261,7 @@ export class RoomAdapter extends ClusterAdapter {
     if (afterId === -1) return;
     let message: ClusterMessage;
     try {
-      message = decodeData(JSON.parse(payload.slice(afterId + 1)) as EncodedMessage);
+      message = decodeMessage(payload.slice(afterId + 1));
     } catch {
       return;
     }
@@ -269,28 +269,37 @@ export class RoomAdapter extends ClusterAdapter {
   };
 }
 
-/** A message as stored: its data as JSON, or (binary in it) as base64 msgpack. */
-type EncodedMessage = { uid: string; nsp: string; type: number; data?: string; binary?: true };
+/**
+ * A message as stored and published: JSON, in one pass; a message with binary data
+ * carries it as base64 msgpack (`binary`) instead of `data`.
+ */
+type EncodedMessage = { uid: string; nsp: string; type: number; data?: unknown; binary?: string };
 
-function encodeData(message: ClusterMessage): EncodedMessage {
-  const encoded: EncodedMessage = { uid: message.uid, nsp: message.nsp, type: message.type };
+function encodeMessage(message: ClusterMessage): string {
   const data = (message as { data?: unknown }).data;
-  if (data === undefined) return encoded;
-  if (hasBinary(data)) return { ...encoded, data: Buffer.from(encode(data)).toString('base64'), binary: true };
-  return { ...encoded, data: JSON.stringify(data) };
+  if (data === undefined || !hasBinary(data)) return JSON.stringify(message);
+  const encoded: EncodedMessage = { uid: message.uid, nsp: message.nsp, type: message.type, binary: Buffer.from(encode(data)).toString('base64') };
+  return JSON.stringify(encoded);
 }
 
-function decodeData(encoded: EncodedMessage): ClusterMessage {
-  const message = { uid: encoded.uid, nsp: encoded.nsp, type: encoded.type } as ClusterMessage & { data?: unknown };
-  if (encoded.data !== undefined) message.data = encoded.binary === true ? decode(Buffer.from(encoded.data, 'base64')) : JSON.parse(encoded.data);
-  return message;
+function decodeMessage(json: string): ClusterMessage {
+  const message = JSON.parse(json) as EncodedMessage;
+  if (message.binary !== undefined) {
+    message.data = decode(Buffer.from(message.binary, 'base64'));
+    delete message.binary;
+  }
+  return message as ClusterMessage;
 }
 
 function hasBinary(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
-  if (Array.isArray(value)) return value.some(hasBinary);
-  return Object.values(value).some(hasBinary);
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasBinary(item)) return true;
+    return false;
+  }
+  for (const key in value) if (hasBinary((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
 
 function isResponse(message: ClusterMessage | ClusterResponse): message is ClusterResponse {

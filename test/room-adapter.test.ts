@@ -1,0 +1,82 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient } from 'redis';
+import { Server } from 'socket.io';
+import { io as connect, type Socket } from 'socket.io-client';
+import { createRoomAdapter } from '../server/cluster/room-adapter';
+import { onCleanup } from './support/cleanup';
+import { describeWithRedis, startRedis } from './support/redis';
+import { waitUntil } from './support/wait';
+
+/**
+ * The room adapter alone, under two plain Socket.IO servers on one Redis: what it carries
+ * between nodes that the chat itself never sends (binary data), live and on recovery.
+ */
+async function socketIoNode(url: string): Promise<{ io: Server; url: string }> {
+  const commands = createClient({ url });
+  const subscriber = createClient({ url });
+  for (const client of [commands, subscriber]) client.on('error', () => undefined);
+  await Promise.all([commands.connect(), subscriber.connect()]);
+  const http = createServer();
+  const io = new Server(http, { connectionStateRecovery: {} });
+  io.adapter(
+    createRoomAdapter(
+      {
+        eval: (script, options) => commands.eval(script, options),
+        publish: (channel, message) => commands.publish(channel, message),
+        set: (key, value, options) => commands.set(key, value, options),
+        getDel: (key) => commands.getDel(key),
+        del: (key) => commands.del(key),
+        xRange: (key, start, end, options) => commands.xRange(key, start, end, options),
+        subscriberCount: async (channel) => Object.values(await commands.pubSubNumSub(channel))[0] ?? 0,
+      },
+      subscriber,
+    ),
+  );
+  io.of('/room');
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  onCleanup('servers', async () => {
+    await io.close();
+    commands.destroy();
+    subscriber.destroy();
+  });
+  return { io, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+}
+
+function client(url: string): Socket {
+  const socket = connect(`${url}/room`, { transports: ['websocket'] });
+  onCleanup('clients', () => socket.disconnect());
+  return socket;
+}
+
+const next = (socket: Socket, event: string) => new Promise<unknown[]>((resolve) => socket.once(event, (...args: unknown[]) => resolve(args)));
+
+describeWithRedis('the room adapter', () => {
+  it('carries binary data to the other node, live and to a client that recovers there', async () => {
+    const redis = await startRedis();
+    const [a, b] = [await socketIoNode(redis.url), await socketIoNode(redis.url)];
+    const listener = client(b.url);
+    await next(listener, 'connect');
+    // B hears A's broadcasts once A counts two servers on the namespace's channel.
+    await waitUntil(async () => (await a.io.of('/room').adapter.serverCount()) === 2, 'both servers on the namespace’s channel');
+
+    const live = next(listener, 'bytes');
+    a.io.of('/room').emit('bytes', Buffer.from([0, 255, 65]), { nested: [Buffer.from('x')] });
+    const [bytes, nested] = await live;
+    expect(Buffer.from(bytes as ArrayBuffer)).toEqual(Buffer.from([0, 255, 65]));
+    expect(Buffer.from((nested as { nested: ArrayBuffer[] }).nested[0]!).toString()).toBe('x');
+
+    // Dropped, then back on A (where the load balancer sends it): what it missed comes
+    // from the namespace's stream.
+    (listener.io as unknown as { uri: string }).uri = a.url;
+    const reconnected = next(listener, 'connect');
+    const dropped = next(listener, 'disconnect');
+    listener.io.engine.close();
+    await dropped;
+    const missed = next(listener, 'bytes');
+    a.io.of('/room').emit('bytes', Buffer.from([1, 2, 3]));
+    await reconnected;
+    expect(listener.recovered).toBe(true);
+    expect(Buffer.from((await missed)[0] as ArrayBuffer)).toEqual(Buffer.from([1, 2, 3]));
+  });
+});
