@@ -2,11 +2,12 @@ import pino from 'pino';
 import { RESP_TYPES } from 'redis';
 import { DEFAULT_ROOM, isDeleted, type ChatMessage, type HistoryMessage } from '../server/protocol';
 import { idParts } from '../server/store/message-id';
-import { StoreUnavailableError, type Actor, type ChangeCallback, type MessageChange } from '../server/store/message-store';
+import { StoreUnavailableError, type Actor, type MessageChange } from '../server/store/message-store';
 import { readsKey, roomKeys } from '../server/store/redis/keys';
 import { RedisStore } from '../server/store/redis-store';
 import type { RedisProcess } from '../tools/redis-process';
 import { connectRedisClient, describeWithRedis, startRedis, type RedisTestClient } from './support/redis';
+import { append, appendAll, change, type ChangeOutcome } from './support/store-calls';
 
 // A redis-server of its own, and 1000-message rooms.
 jest.setTimeout(60_000);
@@ -20,17 +21,9 @@ async function openStore(url: string, keep = 10_000, maxRooms = 0) {
   return { client, store: new RedisStore(client, keep, maxRooms, logger) };
 }
 
-type Outcome = Parameters<ChangeCallback>[0];
 
-const append = (store: RedisStore, room: string, text: string, user?: string, name = 'ann') =>
-  new Promise<ChatMessage>((resolve, reject) =>
-    store.append(room, name, text, (err, message) => (err !== null || message === null ? reject(err) : resolve(message)), user),
-  );
 
-const change = (store: RedisStore, room: string, what: MessageChange) => new Promise<Outcome>((resolve) => store.change(room, what, resolve));
 
-const appendAll = (store: RedisStore, room: string, texts: string[], user?: string) =>
-  Promise.all(texts.map((text) => append(store, room, text, user)));
 
 /**
  * Everything the server holds, every key with its contents read by its type, and its
@@ -302,13 +295,13 @@ describeWithRedis('the Redis store: edits, deletes, reactions, older history, re
     const log: string[] = [];
     // Noted as the store answers, not a promise's turn later.
     const logged = (what: MessageChange, label: string) =>
-      new Promise<Outcome>((resolve) =>
+      new Promise<ChangeOutcome>((resolve) =>
         store.change('p', what, (outcome) => {
           log.push(label);
           resolve(outcome);
         }),
       );
-    const edits: Promise<Outcome>[] = [];
+    const edits: Promise<ChangeOutcome>[] = [];
     const appends = Array.from(
       { length: 20 },
       (_, i) =>

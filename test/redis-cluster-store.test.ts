@@ -3,11 +3,11 @@ import pino from 'pino';
 import { createCluster } from 'redis';
 import { isDeleted, type ChatMessage, type HistoryMessage } from '../server/protocol';
 import { compareIds } from '../server/store/message-id';
-import type { ChangeCallback, MessageChange } from '../server/store/message-store';
 import { CLUSTER_KEYS } from '../server/store/redis/keys';
 import { RedisStore } from '../server/store/redis-store';
 import type { RedisClusterProcess } from '../tools/redis-cluster-process';
 import { onCleanup } from './support/cleanup';
+import { append, appendAll, change } from './support/store-calls';
 import { describeWithRedisCluster, startRedisCluster } from './support/redis-cluster';
 import { waitUntil } from './support/wait';
 
@@ -32,17 +32,9 @@ async function openStore(url: string, keep = 10_000, maxRooms = 0) {
   return { client, store: new RedisStore(client, keep, maxRooms, logger, undefined, CLUSTER_KEYS) };
 }
 
-type Outcome = Parameters<ChangeCallback>[0];
 
-const append = (store: RedisStore, room: string, text: string, user?: string, name = 'ann') =>
-  new Promise<ChatMessage>((resolve, reject) =>
-    store.append(room, name, text, (err, message) => (err !== null || message === null ? reject(err) : resolve(message)), user),
-  );
 
-const change = (store: RedisStore, room: string, what: MessageChange) => new Promise<Outcome>((resolve) => store.change(room, what, resolve));
 
-const appendAll = (store: RedisStore, room: string, texts: string[], user?: string) =>
-  Promise.all(texts.map((text) => append(store, room, text, user)));
 
 /** The master that holds `room`'s keys, as the cluster itself says. */
 const masterOf = (client: Cluster, room: string) => client.getSlotMaster(calculateSlot(room)).address;
@@ -342,6 +334,24 @@ describeWithRedisCluster('the Redis store on a Redis Cluster', () => {
     expect(await store.rooms({ limit: 10 })).toEqual([
       { name: 'behind-b', lastMessageAt: b1.at },
       { name: 'behind-c', lastMessageAt: c.at },
+    ]);
+  });
+
+  it('lets such a room go after all when, with its newest message, it is still the idlest', async () => {
+    const { client, store } = await openStore(cluster.url, 10_000, 2);
+    const r0 = await append(store, 'still-r', 'r0');
+    await clockPast(r0.at);
+    // Within the second: the sets keep still-r at r0's time.
+    const r1 = await append(store, 'still-r', 'r1');
+    await clockPast(r1.at);
+    const a = await append(store, 'still-a', 'a0');
+    await clockPast(a.at);
+    const c = await append(store, 'still-c', 'c0');
+    await waitUntil(async () => (await client.exists(CLUSTER_KEYS.room('still-r').stream)) === 0, 'still-r to go');
+    expect(await store.recent('still-a', 10)).toEqual([a]);
+    expect(await store.rooms({ limit: 10 })).toEqual([
+      { name: 'still-a', lastMessageAt: a.at },
+      { name: 'still-c', lastMessageAt: c.at },
     ]);
   });
 });

@@ -1,13 +1,12 @@
 import pino from 'pino';
-import type { ChatMessage } from '../server/protocol';
 import type { MemberRef } from '../server/store/event-outbox';
-import type { ChangeCallback, MessageChange } from '../server/store/message-store';
 import { idParts } from '../server/store/message-id';
 import { nodeKey, NODES_KEY, WEBHOOKS_KEY } from '../server/store/redis/keys';
 import { RedisOutbox, type RedisOutboxOptions } from '../server/store/redis/outbox';
 import { RedisStore } from '../server/store/redis-store';
 import type { RedisProcess } from '../tools/redis-process';
 import { onCleanup } from './support/cleanup';
+import { append, change } from './support/store-calls';
 import { connectRedisClient, describeWithRedis, startRedis, type RedisTestClient } from './support/redis';
 import { waitUntil } from './support/wait';
 
@@ -45,13 +44,7 @@ async function openStore(url: string, events: boolean) {
   return { client, store: new RedisStore(client, 10_000, 0, logger, events ? new RedisOutbox(client, logger) : undefined) };
 }
 
-const append = (store: RedisStore, room: string, text: string, user?: string, name = 'ann') =>
-  new Promise<ChatMessage>((resolve, reject) =>
-    store.append(room, name, text, (err, message) => (err !== null || message === null ? reject(err) : resolve(message)), user),
-  );
 
-const change = (store: RedisStore, room: string, what: MessageChange) =>
-  new Promise<Parameters<ChangeCallback>[0]>((resolve) => store.change(room, what, resolve));
 
 /** What a receiver would get of each event waiting, its data parsed. */
 async function waiting(outbox: RedisOutbox): Promise<{ type: string; room: string | null; data: unknown }[]> {

@@ -243,16 +243,17 @@ export class RedisStore implements MessageStore {
   /**
    * On a Redis Cluster: moves `room` up the room sets, at most once a second per room from
    * this node (the listing reads its time from the room itself), unless it is `fresh` (its
-   * stream is new: it may have left the sets), and lets go of any room that had to go for it.
+   * stream is new: it may have left the sets), and lets go of any room that had to go for
+   * it: the room itself too when it is `kept` after being let go, not just written to.
    */
-  private list(room: string, at: number, fresh: boolean): void {
+  private list(room: string, at: number, fresh: boolean, kept = false): void {
     if (at - this.listedSince > LISTED_EVERY_MS) {
       this.listed = new Set();
       this.listedSince = at;
     }
     if (this.listed.has(room) && !fresh) return;
     this.listed.add(room);
-    this.client.eval(LISTED_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames], arguments: [room, String(at), String(this.maxRooms)] }).then((gone) => {
+    this.client.eval(LISTED_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames], arguments: [room, String(at), String(this.maxRooms), kept ? '0' : '1'] }).then((gone) => {
       const flat = gone as string[];
       for (let i = 0; i + 1 < flat.length; i += 2) this.letGo(String(flat[i]), Number(flat[i + 1]));
     }, this.notListed(room));
@@ -263,7 +264,7 @@ export class RedisStore implements MessageStore {
     this.listed.delete(room);
     const { stream, changes, reactions } = this.keys.room(room);
     this.client.eval(LET_GO_SCRIPT, { keys: [stream, changes, reactions], arguments: [String(listedAt)] }).then((newer) => {
-      if (newer !== null) this.list(room, Number(newer), true);
+      if (newer !== null) this.list(room, Number(newer), true, true);
     }, this.notListed(room));
   }
 

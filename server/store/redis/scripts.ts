@@ -80,9 +80,10 @@ return {id, fresh}`;
 /**
  * A room's newest message time in the room sets, on a Redis Cluster (APPEND_SCRIPT does
  * it in the append on one Redis). A new room past MAX_STORED_ROOMS (0: no bound) makes
- * the room idle longest leave the sets; the caller lets its keys go (LET_GO_SCRIPT, in
- * their own slot). KEYS: rooms set, names set. ARGV: room, at, MAX_STORED_ROOMS.
- * Answers each room that left, followed by its time in the set.
+ * the room idle longest leave the sets, never the room just written to when ARGV[4] is
+ * 1; the caller lets their keys go (LET_GO_SCRIPT, in their own slot). KEYS: rooms set,
+ * names set. ARGV: room, at, MAX_STORED_ROOMS, 1 or 0. Answers each room that left,
+ * followed by its time in the set.
  */
 export const LISTED_SCRIPT = `
 local gone = {}
@@ -92,7 +93,7 @@ if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) == 1 then
   while max > 0 and redis.call('ZCARD', KEYS[1]) > max do
     local idlest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
     local room, at = idlest[1], idlest[2]
-    if room == ARGV[1] then room, at = idlest[3], idlest[4] end
+    if room == ARGV[1] and ARGV[4] == '1' then room, at = idlest[3], idlest[4] end
     redis.call('ZREM', KEYS[1], room)
     redis.call('ZREM', KEYS[2], room)
     gone[#gone + 1] = room
@@ -105,7 +106,8 @@ return gone`;
  * Deletes a room that left the room sets at time ARGV[1], unless a message newer than
  * that came meanwhile (the sets are moved up at most once a second, and a message may
  * come between the two scripts): then it answers that message's time, and the room is
- * listed again with it. KEYS: stream, changes, reactions.
+ * listed again with it, to be let go again if it is still the idlest.
+ * KEYS: stream, changes, reactions.
  */
 export const LET_GO_SCRIPT = `
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
