@@ -1,6 +1,9 @@
 import { idParts, isMessageId } from '../server/store/message-id';
 import { redisCommand } from '../tools/redis-process';
+import type { ChatMessage } from '../server/protocol';
+import { onCleanup } from './support/cleanup';
 import { httpGet } from './support/http-upgrade';
+import { metricValue, metricWhere } from './support/metrics';
 import { listOfRaw, listOfSio, shown } from './support/member-list';
 import { linked, startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
@@ -146,5 +149,40 @@ describeWithRedis('a Redis outage', () => {
         expect(idParts(id)?.every(Number.isSafeInteger)).toBe(true);
       }
     }
+  });
+
+  it('holds messages while Redis is paused, and delivers them in order on both nodes, with their acks, once it answers', async () => {
+    const redis = await startRedis();
+    const [a, b] = await startNodes(2, { REDIS_URL: redis.url });
+    const rawA = await connectRaw(a!.url, { name: 'rawA', format: 'json' });
+    await rawA.nextJson(); // own join
+    const sioB = await connectSio(b!.url, { auth: { name: 'sioB' } });
+    await rawA.nextJson(); // sioB's join
+    const acceptedOnA = await metricValue(a!.url, 'chat_messages_in_total{transport="raw"}');
+
+    // Stopped, not gone: its connections stay open, and what the nodes send it waits.
+    const pid = redis.pid!;
+    process.kill(pid, 'SIGSTOP');
+    // A test that fails while it is stopped leaves it to be killed, not stopped for ever.
+    onCleanup('clients', () => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    });
+    for (const text of ['p1', 'p2', 'p3']) rawA.send(text);
+    await metricWhere(a!.url, 'chat_messages_in_total{transport="raw"}', (n) => n === acceptedOnA + 3, 'to count the three messages in');
+    // Accepted and waiting for their ids: nobody has them yet.
+    expect(rawA.messages.pending).toEqual([]);
+    expect(sioB.chats.pending).toEqual([]);
+
+    process.kill(pid, 'SIGCONT');
+    const seen = [await rawA.nextJson(), await rawA.nextJson(), await rawA.nextJson()] as ChatMessage[];
+    expect(seen.map((m) => m.text)).toEqual(['p1', 'p2', 'p3']);
+    expect(await sioB.chats.take(3)).toEqual(seen.map(({ id, text, name, at }) => ({ id, text, name, at })));
+    expect(await sioB.chat('after the pause')).toEqual({ ok: true, id: expect.any(String) });
+    expect(await rawA.nextJson()).toMatchObject({ type: 'chat', text: 'after the pause' });
+    for (const node of [a!, b!]) expect((await httpGet(`${node.url}/readyz`)).status).toBe(200);
   });
 });
