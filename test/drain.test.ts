@@ -1,6 +1,9 @@
+import { startNodes } from './support/nodes';
 import { connectRaw } from './support/raw-client';
+import { describeWithRedis, startRedis } from './support/redis';
 import { connectSio } from './support/sio-client';
 import { spawnServer } from './support/spawn-server';
+import { waitUntil } from './support/wait';
 
 // A process start (up to 15 s with tsx), the drain and the grace after it.
 jest.setTimeout(45_000);
@@ -46,5 +49,28 @@ describe('drain on SIGTERM', () => {
     const first = times[0] as number;
     expect((times.at(-1) as number) - first).toBeGreaterThanOrEqual(DRAIN_MS / 2);
     expect((times[times.length / 2] as number) - first).toBeGreaterThanOrEqual(DRAIN_MS / 4);
+  });
+});
+
+describeWithRedis('drain on SIGTERM, one node of several', () => {
+  it('tells the other nodes that each client left once it has, not when the drain begins', async () => {
+    const redis = await startRedis();
+    // Snapshots every 500 ms: the other nodes learn of each departure within that.
+    const [a, b] = await startNodes(2, { REDIS_URL: redis.url, DRAIN_MS: String(DRAIN_MS), HEARTBEAT_MS: '1500' });
+    const watcher = await connectRaw(b!.url, { name: 'watcher', format: 'json' });
+    const names = ['d0', 'd1', 'd2', 'd3'];
+    const drained = await Promise.all(names.map((name) => connectRaw(a!.url, { name, format: 'json' })));
+    // What the test sees, in the order it sees it: each drained client's close, and each leave the watcher is told of.
+    const seen: string[] = [];
+    drained.forEach((client, i) => client.ws.once('close', () => seen.push(`closed ${names[i]}`)));
+    watcher.ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as { kind?: string; name?: string };
+      if (frame.kind === 'leave' && names.includes(frame.name ?? '')) seen.push(`left ${frame.name}`);
+    });
+    for (const name of names) await waitUntil(() => watcher.messages.pending.some((m) => m.includes(`"join"`) && m.includes(`"${name}"`)), `the watcher to see ${name} join`);
+
+    a!.child.kill('SIGTERM');
+    await waitUntil(() => names.every((name) => seen.includes(`left ${name}`)), 'the watcher to be told every drained client left');
+    for (const name of names) expect(seen.indexOf(`closed ${name}`)).toBeLessThan(seen.indexOf(`left ${name}`));
   });
 });

@@ -19,7 +19,7 @@ export interface WorkerSlot {
 export interface ClusterMembership {
   /** The other nodes can be reached (false while Redis is down). */
   connected(): boolean;
-  /** Shutdown, first step: the other nodes stop counting this node's clients. */
+  /** Shutdown, once the clients are drained: the other nodes stop counting what is left of them. */
   leave(): void;
   /** Shutdown, last step, after Socket.IO has closed its adapter. */
   close(): Promise<void>;

@@ -156,7 +156,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     rooms.joinCluster(cluster.bus, cluster.store);
     if (cluster.bans !== undefined) moderation.useStore(cluster.bans);
     clusterConnected = cluster.membership.connected;
-    shutdown.add('leave the cluster', () => cluster.membership.leave());
+    // Without a drain (DRAIN_MS=0) every client ends at once: the other nodes hear so
+    // first, in one message, not from whatever snapshot goes out while they close.
+    if (config.drainMs === 0) shutdown.add('leave the cluster', () => cluster.membership.leave());
   }
   await moderation.start();
   const webhooks = WebhookDelivery.fromConfig(config, rooms.store.events, metrics, logger);
@@ -166,6 +168,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     raw.cut();
     return socketIo.cut();
   });
+  // After a drain: meanwhile the other nodes hear this one's presence as its clients go
+  // (notices are silenced here, its snapshots are not), not all of them gone at its start.
+  if (cluster !== null && config.drainMs > 0) shutdown.add('leave the cluster', () => cluster.membership.leave());
   // While the store is open: the lease is given up, and what is left waits in the outbox.
   if (webhooks !== null) shutdown.add('stop webhook delivery', () => webhooks.stop());
   shutdown.add('stop checking bans', () => moderation.close());
