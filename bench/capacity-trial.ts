@@ -6,8 +6,8 @@ import { roomNames } from './many-rooms';
 import { assertNoErrors, type Delivery } from './room-trial';
 import { CLIENT_CPU, SERVER_CPU } from './server-side';
 
-/** The deployments the capacity part compares: two nodes on Redis, and one node alone. */
-export type CapacitySetup = 'ours-redis-2' | 'ours';
+/** The deployments the capacity part compares: two nodes on one Redis or on a Redis Cluster of three masters, and one node alone. */
+export type CapacitySetup = 'ours-redis-2' | 'ours-redis-cluster-2' | 'ours';
 
 /**
  * `foreign`: node A's rooms talk, node B holds idle clients (half raw, half Socket.IO) in
@@ -30,8 +30,10 @@ export const RATE_PER_ROOM = 40;
 export interface WindowCpu {
   /** Each node's processes added up, in the order of the server side's URLs (node A first). */
   nodes: number[];
-  /** redis-server's (0 where the setup has none). */
+  /** Every redis-server's added up (0 where the setup has none). */
   redis: number;
+  /** Each redis-server's: one, or a Redis Cluster's three masters (none on one node). */
+  redisEach: number[];
   /** All client workers added up. */
   clients: number;
   /**
@@ -111,7 +113,7 @@ function layoutOf(layout: CapacityLayout, size: CapacitySize): Layout {
  * One trial on fresh processes: connect every client and wait for every join notice, then
  * each talking room's talker sends RATE_PER_ROOM messages/s (the workers' open-loop probe)
  * through a warm-up and a measured window, over which the CPU of each node, of
- * redis-server and of the clients is read from /proc; every client records the latency of
+ * each redis-server and of the clients is read from /proc; every client records the latency of
  * what it gets in the window. Then every message must reach every client of its room.
  */
 export async function runCapacityTrial(
@@ -173,7 +175,7 @@ export async function runCapacityTrial(
 
 interface CpuReading {
   nodes: number[];
-  redis: number;
+  redisEach: number[];
   clients: number;
   serverCore: CoreTicks;
   clientCore: CoreTicks;
@@ -181,17 +183,17 @@ interface CpuReading {
 
 type CoreTicks = ReturnType<typeof coreTicks>;
 
-/** CPU seconds so far of each node, of redis-server and of the client workers, and both cores' ticks; null without /proc. */
+/** CPU seconds so far of each node, of each redis-server and of the client workers, and both cores' ticks; null without /proc. */
 function readCpu(fleet: Fleet): CpuReading | null {
   const sum = (pids: readonly number[]) => {
     const each = pids.map(cpuSeconds);
     return each.some((s) => s === null) ? null : each.reduce<number>((total, s) => total + (s as number), 0);
   };
   const nodes = fleet.server.nodePids.map(sum);
-  const redis = fleet.server.redisPid === null ? 0 : sum([fleet.server.redisPid]);
+  const redisEach = fleet.server.redisPids.map(cpuSeconds);
   const clients = sum(fleet.workers.map((worker) => worker.pid));
-  if (redis === null || clients === null || nodes.some((n) => n === null)) return null;
-  return { nodes: nodes as number[], redis, clients, serverCore: coreTicks(SERVER_CPU), clientCore: coreTicks(CLIENT_CPU) };
+  if (clients === null || nodes.some((n) => n === null) || redisEach.some((r) => r === null)) return null;
+  return { nodes: nodes as number[], redisEach: redisEach as number[], clients, serverCore: coreTicks(SERVER_CPU), clientCore: coreTicks(CLIENT_CPU) };
 }
 
 function busyShare(before: CoreTicks, after: CoreTicks): number | null {
@@ -209,10 +211,12 @@ async function watchWindow(fleet: Fleet, phases: Phases): Promise<{ cpu: WindowC
   const seconds = (Date.now() - wallBefore) / 1000;
   await sleep(END_GRACE_MS);
   if (before === null || after === null) return { cpu: null, seconds };
+  const redisEach = after.redisEach.map((r, i) => r - (before.redisEach[i] as number));
   return {
     cpu: {
       nodes: after.nodes.map((n, i) => n - (before.nodes[i] as number)),
-      redis: after.redis - before.redis,
+      redis: redisEach.reduce((total, r) => total + r, 0),
+      redisEach,
       clients: after.clients - before.clients,
       serverCore: busyShare(before.serverCore, after.serverCore),
       clientCore: busyShare(before.clientCore, after.clientCore),

@@ -16,8 +16,8 @@ export type ServerName = 'ours' | 'ws-loop' | 'socketio-emit' | 'ws-rooms' | 'so
 
 /**
  * How the server side of a trial is deployed: one of the servers above as one process,
- * or ours on several (bench/server-side.ts): two nodes sharing a redis-server, or
- * WORKERS=2 behind one port. `ours` keeps its default store (SQLite, in a fresh temporary
+ * or ours on several (bench/server-side.ts): two nodes sharing a redis-server or a
+ * Redis Cluster of three, or WORKERS=2 behind one port. `ours` keeps its default store (SQLite, in a fresh temporary
  * DATA_DIR); `ours-memory` is ours with DATA_DIR=:memory:, the store kept in memory only;
  * `ours-other` is ours from another checkout (`--against`); `ours-webhooks` and
  * `ours-publish-hook` are ours with WEBHOOK_URL or PUBLISH_HOOK_URL pointing at a backend
@@ -28,6 +28,8 @@ export type ServerSetup =
   | 'ours-memory'
   | 'ours-plain-sio'
   | 'ours-redis-2'
+  /** Two nodes of ours on a three-master Redis Cluster (REDIS_CLUSTER=1; the capacity part). */
+  | 'ours-redis-cluster-2'
   | 'ours-workers-2'
   | 'ours-other'
   | 'ours-bans'

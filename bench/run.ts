@@ -6,14 +6,16 @@
  * saturated against bare servers with rooms (bench/workload-plan.ts), then our server with its
  * store on (SQLite) against the store off (DATA_DIR=:memory:) (bench/store-plan.ts), then
  * our server on one process against two nodes on Redis and WORKERS=2 (bench/cluster-plan.ts), then
- * whether a second node on Redis adds capacity: node A's rooms against one node alone, and
- * each node serving half the rooms against one process serving all (bench/capacity-plan.ts); prints the
+ * whether a second node adds capacity, on one Redis and on a Redis Cluster of three masters:
+ * node A's rooms against one node alone, and each node serving half the rooms against one
+ * process serving all (bench/capacity-plan.ts, its rows bench/capacity-rows.ts); prints the
  * results table on stdout, and writes it with every trial's numbers as JSON, Markdown and
  * an SVG chart under DIR (bench/results by default). Progress goes to stderr. Exits 1 if
  * any trial failed, any expected delivery (a storm probe included) went missing or any
  * reached a client of another room; a missed speed target is a result, not a failure. The cluster and
- * capacity parts need redis-server: without it, a full run leaves them out with a warning, and
- * `--only cluster` or `--only capacity` fails. `--only versions --against DIR` runs this checkout's server
+ * capacity parts need redis-server (the capacity part redis-cli as well, for its Redis Cluster):
+ * without it, a full run leaves them out with a warning, and `--only cluster` or `--only
+ * capacity` fails. `--only versions --against DIR` runs this checkout's server
  * against the one of another checkout (with its node_modules), alternated
  * (bench/versions-plan.ts): a change held to no row more than 10% worse. `--only c100k`
  * holds idle clients on ours as one node of several workers (the issue's 100000; as many
@@ -25,9 +27,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { REDIS_CLI, REDIS_CLI_MISSING } from '../tools/redis-cluster-process';
 import { REDIS_MISSING, REDIS_SERVER } from '../tools/redis-process';
 import { hasTaskset } from './child-link';
-import { buildCapacityRows, capacityNote, capacitySteps, runCapacityPlan } from './capacity-plan';
+import { capacitySteps, runCapacityPlan } from './capacity-plan';
+import { buildCapacityRows, capacityNote } from './capacity-rows';
 import { buildClusterRows, CLUSTER_STEPS, runClusterPlan } from './cluster-plan';
 import { buildC100kRows, C100K_STEPS, c100kNote, runC100kPlan } from './c100k-plan';
 import { buildHooksRows, hooksNote, hooksSteps, runHooksPlan } from './hooks-plan';
@@ -44,8 +48,13 @@ import { markdownTable } from './report/table';
 
 type Part = 'single' | 'hooks' | 'rooms' | 'store' | 'cluster' | 'capacity' | 'versions' | 'bans' | 'c100k';
 const PARTS: readonly Part[] = ['single', 'hooks', 'rooms', 'store', 'cluster', 'capacity', 'versions', 'bans', 'c100k'];
-/** The parts that start redis-server. */
-const REDIS_PARTS: readonly Part[] = ['cluster', 'capacity'];
+/** Why `part` cannot run here (a program it starts is not installed), or null. */
+function missingFor(part: Part): string | null {
+  if (part !== 'cluster' && part !== 'capacity') return null;
+  if (REDIS_SERVER === null) return REDIS_MISSING;
+  // The capacity part also runs two nodes on a Redis Cluster, whose nodes redis-cli joins.
+  return part === 'capacity' && REDIS_CLI === null ? REDIS_CLI_MISSING : null;
+}
 
 interface Options {
   profile: Profile;
@@ -86,7 +95,7 @@ function parseArgs(argv: readonly string[]): Options {
   return { profile, only, outDir, against };
 }
 
-/** Which parts run: the cluster and capacity parts only where a redis-server can be started. */
+/** Which parts run: the cluster and capacity parts only where a redis-server (and for the capacity part's Redis Cluster, redis-cli) can be started. */
 function partsToRun(only: Part | null, log: (line: string) => void): Record<Part, boolean> {
   // The versions part runs only when asked for: it needs another checkout; so does the
   // c100k part: it takes minutes and several GiB.
@@ -94,10 +103,11 @@ function partsToRun(only: Part | null, log: (line: string) => void): Record<Part
   if (only !== null) for (const part of PARTS) parts[part] = part === only;
   // The hooks' rows belong to the single-process part; `--only hooks` runs them alone.
   if (only === 'single') parts.hooks = true;
-  for (const part of REDIS_PARTS) {
-    if (REDIS_SERVER !== null || !parts[part]) continue;
-    if (only === part) throw new Error(`the ${part} part needs Redis: ${REDIS_MISSING}`);
-    log(`warning: leaving out the ${part} part (two nodes on Redis): ${REDIS_MISSING}`);
+  for (const part of PARTS) {
+    const missing = missingFor(part);
+    if (missing === null || !parts[part]) continue;
+    if (only === part) throw new Error(`the ${part} part needs Redis: ${missing}`);
+    log(`warning: leaving out the ${part} part (two nodes on Redis): ${missing}`);
     parts[part] = false;
   }
   return parts;

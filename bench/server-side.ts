@@ -2,7 +2,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisProcess, type RedisProcess } from '../tools/redis-process';
+import { startRedisClusterProcess } from '../tools/redis-cluster-process';
+import { startRedisProcess } from '../tools/redis-process';
 import { ChildLink, hasTaskset, spawnBenchProcess } from './child-link';
 import type { BackendReady, BackendRequest, BackendTally, ServerReady, ServerRequest, ServerSetup } from './ipc';
 import { newWebhookSecret } from './webhook-receiver-process';
@@ -26,12 +27,12 @@ export interface ServerSide {
   readonly urls: string[];
   /** The first (in a single-process setup, the only) server process; it reads its memory. */
   readonly main: ChildLink<ServerRequest, ServerReady>;
-  /** Every process doing the server side's work: nodes, their workers, redis-server. */
+  /** Every process doing the server side's work: nodes, their workers, redis-servers. */
   readonly pids: number[];
   /** Each node's processes (the node and its workers), in the order of `urls`. */
   readonly nodePids: number[][];
-  /** The redis-server's process, where the setup has one. */
-  readonly redisPid: number | null;
+  /** Each redis-server's process: one, a Redis Cluster's three (its masters), or none. */
+  readonly redisPids: number[];
   /** SIGKILL everything: a dying server sends no leave notices to clients nobody reads. */
   stop(): Promise<void>;
 }
@@ -66,6 +67,29 @@ function startNode(label: string, args: string[], root?: string): ChildLink<Serv
   );
 }
 
+/** The Redis a setup's nodes share: one redis-server, or a Redis Cluster of three masters. */
+interface SharedRedis {
+  /** What the nodes get as REDIS_URL (a cluster's first node: they find the others). */
+  url: string;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** Pinned to the server's core, as the nodes are (see startServerSide). */
+async function startRedisOf(setup: ServerSetup): Promise<SharedRedis | null> {
+  const prefix = hasTaskset ? ['taskset', '-c', String(SERVER_CPU)] : [];
+  if (setup === 'ours-redis-2') {
+    const redis = await startRedisProcess({ prefix });
+    return { url: redis.url, pids: redis.pid === null ? [] : [redis.pid], stop: () => redis.stop() };
+  }
+  if (setup === 'ours-redis-cluster-2') {
+    const cluster = await startRedisClusterProcess({ prefix });
+    // taskset execs redis-server in place: each pid is the redis-server's (the cluster checks it).
+    return { url: cluster.url, pids: cluster.pids.filter((pid) => pid !== null), stop: () => cluster.stop() };
+  }
+  return null;
+}
+
 /**
  * The node processes of a setup, given the Redis they share (if the setup has one) and
  * the fresh DATA_DIR of this start. Ours keeps its default store, SQLite, in that
@@ -73,12 +97,20 @@ function startNode(label: string, args: string[], root?: string): ChildLink<Serv
  * `ours-memory` is the same server with DATA_DIR=:memory:. On Redis the nodes store
  * their history there, and DATA_DIR is given only so that nothing could land in `data/`.
  */
-function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string, backend: HookBackend | null): ChildLink<ServerRequest, ServerReady>[] {
+function nodesOf(setup: ServerSetup, redis: SharedRedis | null, dataDir: string, backend: HookBackend | null): ChildLink<ServerRequest, ServerReady>[] {
   switch (setup) {
     case 'ours-redis-2':
+    case 'ours-redis-cluster-2': {
+      const onCluster = setup === 'ours-redis-cluster-2';
       return ['A', 'B'].map((node) =>
-        startNode(`server ours, node ${node}`, ['ours', `REDIS_URL=${(redis as RedisProcess).url}`, `DATA_DIR=${path.join(dataDir, node)}`]),
+        startNode(`server ours, node ${node}${onCluster ? ' on a Redis Cluster' : ''}`, [
+          'ours',
+          `REDIS_URL=${(redis as SharedRedis).url}`,
+          ...(onCluster ? ['REDIS_CLUSTER=1'] : []),
+          `DATA_DIR=${path.join(dataDir, node)}`,
+        ]),
       );
+    }
     case 'ours-workers-2':
       // One process owns the port and forks two; @socket.io/sticky hands each
       // connection to the worker with fewer clients, the cluster adapter joins them
@@ -111,12 +143,12 @@ function nodesOf(setup: ServerSetup, redis: RedisProcess | null, dataDir: string
 
 /**
  * Starts the server side of a trial, pinned to its core: one server process, or ours
- * deployed on several (two nodes and the redis-server between them, also pinned here,
- * so that a cluster gets the same one core as a single process and the comparison
+ * deployed on several (two nodes and the redis-server between them, or the three of a
+ * Redis Cluster, also pinned here, so that a cluster gets the same one core as a single process and the comparison
  * shows what spreading the room costs, not what a second core buys).
  */
 export async function startServerSide(setup: ServerSetup, timeoutMs: number): Promise<ServerSide> {
-  const redis = setup === 'ours-redis-2' ? await startRedisProcess({ prefix: hasTaskset ? ['taskset', '-c', String(SERVER_CPU)] : [] }) : null;
+  const redis = await startRedisOf(setup);
   // Under TMPDIR (os.tmpdir()): that is the file system the store rows measure.
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bridge-bench-data-'));
   let backend: HookBackend | null = null;
@@ -134,15 +166,15 @@ export async function startServerSide(setup: ServerSetup, timeoutMs: number): Pr
     nodes = nodesOf(setup, redis, dataDir, backend);
     const ready = await Promise.all(nodes.map((node) => node.ready(timeoutMs)));
     for (const announced of ready) forked.push(...announced.pids.slice(1));
-    const redisPid = redis?.pid ?? null;
+    const redisPids = redis?.pids ?? [];
     return {
       setup,
-      isCluster: setup === 'ours-redis-2' || setup === 'ours-workers-2' || setup === 'ours-c100k',
+      isCluster: redis !== null || setup === 'ours-workers-2' || setup === 'ours-c100k',
       urls: ready.map((node) => `http://127.0.0.1:${node.port}`),
       main: nodes[0] as ChildLink<ServerRequest, ServerReady>,
-      pids: [...ready.flatMap((node) => node.pids), ...(redisPid === null ? [] : [redisPid])],
+      pids: [...ready.flatMap((node) => node.pids), ...redisPids],
       nodePids: ready.map((node) => node.pids),
-      redisPid,
+      redisPids,
       stop,
     };
   } catch (err) {

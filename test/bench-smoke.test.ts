@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { REDIS_CLI } from '../tools/redis-cluster-process';
 import { REDIS_SERVER } from '../tools/redis-process';
 import { TSX_NODE_FLAGS } from '../tools/tsx';
 
@@ -49,17 +50,22 @@ const CLUSTER_ROWS = ['raw', 'sio', 'mixed'].flatMap((room) =>
   ['ours-redis-2', 'ours-workers-2'].flatMap((setup) => [`${setup}-${room}-fanout`, `${setup}-${room}-cpu`, `${setup}-${room}-latency-p99`]),
 );
 
-/** Whether a second node adds capacity (bench/capacity-plan.ts), also on Redis. */
-const CAPACITY_ROWS = ['foreign-cost', 'node-cpu', 'redis-cpu', 'latency-p50', 'latency-p99', 'split-efficiency'].map((measure) => `capacity-${measure}`);
+/** Whether a second node adds capacity (bench/capacity-plan.ts), on one Redis and on a Redis Cluster. */
+const CAPACITY_ROWS = [
+  ...['foreign-cost', 'node-cpu', 'redis-cpu', 'latency-p50', 'latency-p99', 'split-efficiency'].map((measure) => `capacity-${measure}`),
+  ...['foreign-cost', 'node-cpu', 'redis-cpu', 'redis-busiest-cpu', 'latency-p99', 'split-efficiency'].map((measure) => `capacity-cluster-${measure}`),
+];
 
-/**
- * The cluster and capacity parts need redis-server. Without it the benchmark leaves them out, and
- * so does this check, unless REQUIRE_REDIS=1 (set by .ci/run): then the rows are required.
- */
 /** The handshake rows of bench/bans-plan.ts. */
 const BANS_ROWS = ['bans-handshakes', 'bans-refusals'];
 
+/**
+ * The cluster part needs redis-server, the capacity part redis-cli too (it builds a Redis
+ * Cluster). Without them the benchmark leaves them out, and so does this check, unless
+ * REQUIRE_REDIS=1 (set by .ci/run): then the rows are required.
+ */
 const expectClusterRows = REDIS_SERVER !== null || process.env.REQUIRE_REDIS === '1';
+const expectCapacityRows = (REDIS_SERVER !== null && REDIS_CLI !== null) || process.env.REQUIRE_REDIS === '1';
 
 /**
  * Runs the whole benchmark at its tiny size, as `npm run bench -- --tiny` would: real
@@ -84,11 +90,12 @@ describe('the fan-out benchmark, tiny', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
     if (!expectClusterRows) console.warn('bench smoke: the cluster part was left out: no redis-server');
+    if (!expectCapacityRows) console.warn('bench smoke: the capacity part was left out: no redis-server or redis-cli');
 
     expect(stdout).toContain('| Raw fan-out, 20 clients |');
     for (const ext of ['json', 'md', 'svg']) expect(existsSync(path.join(outDir, `bench-tiny.${ext}`))).toBe(true);
     const { rows } = JSON.parse(readFileSync(path.join(outDir, 'bench-tiny.json'), 'utf8')) as { rows: BenchRow[] };
-    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...HOOKS_ROWS, ...WORKLOAD_ROWS, ...STORE_ROWS, ...(expectClusterRows ? [...CLUSTER_ROWS, ...CAPACITY_ROWS] : []), ...BANS_ROWS]);
+    expect(rows.map((row) => row.id)).toEqual([...SINGLE_PROCESS_ROWS, ...HOOKS_ROWS, ...WORKLOAD_ROWS, ...STORE_ROWS, ...(expectClusterRows ? CLUSTER_ROWS : []), ...(expectCapacityRows ? CAPACITY_ROWS : []), ...BANS_ROWS]);
     for (const row of rows) {
       expect([row.id, row.delivery.delivered, row.worstDelivery]).toEqual([row.id, row.delivery.expected, 1]);
       expect(row.delivery.expected).toBeGreaterThan(0);

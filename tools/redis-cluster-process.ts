@@ -69,6 +69,8 @@ export interface RedisClusterProcess {
   readonly urls: readonly string[];
   /** The first node's URL: enough for a cluster client to find the rest. */
   readonly url: string;
+  /** Each node's redis-server pid, in the order of `ports` (null while it is stopped). */
+  readonly pids: readonly (number | null)[];
   /** Kills node `i` (SIGKILL: an outage). Its slots stay its own; the others mark it failed after the node timeout. */
   killNode(i: number): Promise<void>;
   /** Starts node `i` again, empty but with its identity and slots (nodes.conf), and waits for the cluster to be ok. */
@@ -174,6 +176,9 @@ export async function startRedisClusterProcess(options: RedisOptions = {}): Prom
     ports: nodes.map((node) => node.port),
     urls,
     url: urls[0] as string,
+    get pids() {
+      return nodes.map((node) => node.child?.pid ?? null);
+    },
     killNode: (i) => kill(nodeAt(i)),
     startNode: async (i) => {
       await spawnNode(nodeAt(i));
