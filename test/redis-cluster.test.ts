@@ -155,4 +155,24 @@ describeWithRedisCluster('several nodes on a Redis Cluster', () => {
     // What was said during the outage stayed on its node.
     expect(texts(rawB.messages.pending)).not.toContain('A while a master is down');
   });
+
+  it('comes back when every master of the cluster was down for longer than node-redis waits for any of them', async () => {
+    const own = await startRedisCluster();
+    const [a, b] = (await startNodes(2, { REDIS_URL: own.url, REDIS_CLUSTER: '1', LOG_LEVEL: 'debug' })) as [ClusterNode, ClusterNode];
+    const rawB = await connectRaw(b.url, { name: 'rawB' });
+    await Promise.all([0, 1, 2].map((i) => own.killNode(i)));
+    // The cluster's own error, not one node's: node-redis could reach none of them.
+    const clusterDown = (node: ClusterNode) =>
+      node.lines.some((line) => line.includes('"redis still unreachable"') && line.includes('"role":"history"') && !line.includes('"node":'));
+    for (const node of [a, b]) await waitUntil(() => clusterDown(node), `${node.url} to find no node of the cluster`, 20_000);
+
+    await Promise.all([0, 1, 2].map((i) => own.startNode(i)));
+    for (const node of [a, b]) {
+      await waitUntil(async () => (await httpGet(`${node.url}/readyz`)).status === 200, `node ${node.url} ready again`, 20_000);
+    }
+    await linked([a, b]);
+    const rawA = await connectRaw(a.url, { name: 'rawA' });
+    rawA.send('after the whole cluster was back');
+    await waitUntil(() => rawB.messages.pending.includes('after the whole cluster was back'), 'raw client on B hears A');
+  });
 });

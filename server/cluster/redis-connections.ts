@@ -61,17 +61,21 @@ function watch(client: Pick<EventEmitter, 'on'>, role: string, logger: Logger): 
     return node?.host === undefined ? '' : `${node.host}:${node.port}`;
   };
   const failed = (node: string) => (err: Error) => {
-    if (down.size === 0) logger.warn({ err: err.message, role, node: node === '' ? undefined : node }, 'redis unreachable; delivering to local clients only');
+    const where = { err: err.message, role, node: node === '' ? undefined : node };
+    if (down.size === 0) logger.warn(where, 'redis unreachable; delivering to local clients only');
+    else logger.debug(where, 'redis still unreachable');
     down.add(node);
   };
-  const back = (node: string) => {
-    if (!down.delete(node) || down.size > 0) return;
-    logger.info({ role }, 'redis reachable again');
+  const back = (...nodes: string[]) => {
+    const was = down.size;
+    for (const node of nodes) down.delete(node);
+    if (was > 0 && down.size === 0) logger.info({ role }, 'redis reachable again');
   };
   client.on('error', (err: Error) => failed('')(err));
   client.on('ready', () => back(''));
   client.on('node-error', (err: Error, info: unknown) => failed(nodeOf(info))(err));
-  client.on('node-ready', (info: unknown) => back(nodeOf(info)));
+  // A node answering again also ends a cluster's own error (it reached none before).
+  client.on('node-ready', (info: unknown) => back('', nodeOf(info)));
   return () => down.size === 0;
 }
 
