@@ -179,7 +179,11 @@ export class RoomAdapter extends ClusterAdapter {
     const pid = (this.nsp.sockets.get(id) as unknown as { pid?: PrivateSessionId } | undefined)?.pid;
     if (pid === undefined) return;
     this.live.set(id, pid);
-    this.keepSession(id, pid);
+    // After this turn's broadcasts (its history, presence and join), not in front of them
+    // on the connection: their offsets come back later the longer they wait (see restoreSession).
+    setImmediate(() => {
+      if (this.live.get(id) === pid) this.keepSession(id, pid);
+    });
     // Renewed before it lapses, while the socket stays: a session lives one recovery window.
     this.renewal ??= setInterval(() => this.live.forEach((p, sid) => this.keepSession(sid, p)), this.windowMs / 2).unref();
   }
@@ -202,6 +206,14 @@ export class RoomAdapter extends ClusterAdapter {
     this.storeSession(session);
   }
 
+  /**
+   * What the client missed after `offset`, the last broadcast it got. A node hands its own
+   * broadcasts on when Redis answers their script, and the others' when they come on the
+   * channel, two connections: in a close race a client may get a broadcast before an
+   * earlier one of this node, its offset then going back, and be sent that broadcast again
+   * here. A duplicate, never a loss; delivering this node's own from the channel too
+   * would close it.
+   */
   override async restoreSession(pid: PrivateSessionId, offset: string): Promise<Session> {
     if (!/^[0-9]+-[0-9]+$/.test(offset)) throw new Error('invalid offset');
     const [raw, found] = await Promise.all([this.client.getDel(this.sessionKey(pid)), this.client.xRange(this.stream, offset, offset)]);
