@@ -7,6 +7,7 @@ import { describeWithRedis, startRedis } from './support/redis';
 import { signingKey, signToken } from './support/jwt';
 import { listOfRaw, listOfSio, noticesOfRaw, shown } from './support/member-list';
 import { presenceFrom } from '../client/shared/presence';
+import { expectRecoveredAfter } from './support/recovery';
 import { RoomLog } from './support/room-log';
 import { JOIN, LEAVE } from './support/seed-strings';
 import { connectSio } from './support/sio-client';
@@ -204,21 +205,8 @@ describeWithRedis('several nodes on one Redis', () => {
     expect((await client.chats.next()).text).toBe('before the drop');
     expect(await client.histories.next()).toEqual([]);
 
-    // Where the load balancer sends the reconnection.
-    if (where === 'the other node') (client.socket.io as unknown as { uri: string }).uri = b!.url;
-    // 'connect', not the manager's 'reconnect': `recovered` is known once the namespace answers.
-    const reconnected = new Promise<void>((resolve) => client.socket.once('connect', () => resolve()));
-    client.socket.io.engine.close();
-    sender.send('missed 1');
-    sender.send('missed 2');
-    await reconnected;
-
-    expect(client.socket.recovered).toBe(true);
-    expect((await client.chats.take(2)).map((m) => m.text)).toEqual(['missed 1', 'missed 2']);
-    sender.send('after');
-    expect((await client.chats.next()).text).toBe('after');
-    // A history on return would have been sent before the chat that came after it.
-    expect(client.histories.pending).toEqual([]);
+    // Back where the load balancer sends it.
+    await expectRecoveredAfter(client, sender, (where === 'the other node' ? b! : a!).url, () => client.socket.io.engine.close());
   });
 
   it('stops counting the clients of a node that died without a word within the heartbeat window', async () => {
