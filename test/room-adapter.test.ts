@@ -1,8 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClient } from 'redis';
+import pino from 'pino';
 import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
+import { singleRedis } from '../server/cluster/redis-connections';
 import { createRoomAdapter } from '../server/cluster/room-adapter';
 import { onCleanup } from './support/cleanup';
 import { describeWithRedis, startRedis } from './support/redis';
@@ -13,32 +14,17 @@ import { waitUntil } from './support/wait';
  * between nodes that the chat itself never sends (binary data), live and on recovery.
  */
 async function socketIoNode(url: string): Promise<{ io: Server; url: string }> {
-  const commands = createClient({ url });
-  const subscriber = createClient({ url });
-  for (const client of [commands, subscriber]) client.on('error', () => undefined);
-  await Promise.all([commands.connect(), subscriber.connect()]);
+  // The connections a node of the chat makes to one Redis.
+  const redis = singleRedis(url, pino({ level: 'silent' }));
+  await redis.connect();
   const http = createServer();
   const io = new Server(http, { connectionStateRecovery: {} });
-  io.adapter(
-    createRoomAdapter(
-      {
-        eval: (script, options) => commands.eval(script, options),
-        publish: (channel, message) => commands.publish(channel, message),
-        set: (key, value, options) => commands.set(key, value, options),
-        getDel: (key) => commands.getDel(key),
-        del: (key) => commands.del(key),
-        xRange: (key, start, end, options) => commands.xRange(key, start, end, options),
-        subscriberCount: async (channel) => Object.values(await commands.pubSubNumSub(channel))[0] ?? 0,
-      },
-      subscriber,
-    ),
-  );
+  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber));
   io.of('/room');
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   onCleanup('servers', async () => {
     await io.close();
-    commands.destroy();
-    subscriber.destroy();
+    redis.destroy();
   });
   return { io, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
 }

@@ -1,11 +1,10 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unusedPort } from './ports';
-import { REDIS_MISSING, REDIS_SERVER, type RedisOptions } from './redis-process';
+import { findProgram, REDIS_MISSING, REDIS_SERVER, type RedisOptions } from './redis-process';
 
 /**
  * A throwaway Redis Cluster of three masters and no replicas, for the tests and the
@@ -13,15 +12,7 @@ import { REDIS_MISSING, REDIS_SERVER, type RedisOptions } from './redis-process'
  */
 
 /** REDIS_CLI_PATH if set, else redis-cli on PATH (Debian's redis-tools: /usr/bin), or null. */
-function findRedisCli(): string | null {
-  const chosen = process.env.REDIS_CLI_PATH;
-  if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : null;
-  const found = spawnSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  return found.status === 0 && path !== '' ? path : null;
-}
-
-export const REDIS_CLI = findRedisCli();
+export const REDIS_CLI = findProgram('REDIS_CLI_PATH', 'redis-cli');
 
 export const REDIS_CLI_MISSING = 'redis-cli is not installed (Debian: apt-get install redis-tools; or set REDIS_CLI_PATH)';
 

@@ -9,16 +9,17 @@ import { unusedPort } from './ports';
  * bench/ so that both may import it, and uses no jest, so the benchmark can run it.
  */
 
-/** REDIS_SERVER_PATH if set, else redis-server on PATH (Debian's package: /usr/bin), or null. */
-function findRedisServer(): string | null {
-  const chosen = process.env.REDIS_SERVER_PATH;
+/** The program named by the variable `pathVariable` if set, else `name` on PATH, or null. */
+export function findProgram(pathVariable: string, name: string): string | null {
+  const chosen = process.env[pathVariable];
   if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : null;
-  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
   return found.status === 0 && path !== '' ? path : null;
 }
 
-export const REDIS_SERVER = findRedisServer();
+/** REDIS_SERVER_PATH if set, else redis-server on PATH (Debian's package: /usr/bin), or null. */
+export const REDIS_SERVER = findProgram('REDIS_SERVER_PATH', 'redis-server');
 
 export const REDIS_MISSING = 'redis-server is not installed (Debian: apt-get install redis-server; or set REDIS_SERVER_PATH)';
 
