@@ -11,6 +11,8 @@ import { onCleanup } from './cleanup';
  */
 export function freshDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'chat-data-'));
-  onCleanup('files', () => rmSync(dir, { recursive: true, force: true }));
+  // Retried: the SQLite store's checkpoint thread ends after the store closes, and one that
+  // was still opening the database then adds its -wal and -shm files while rm runs.
+  onCleanup('files', () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
