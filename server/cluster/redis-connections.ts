@@ -150,7 +150,9 @@ export function singleRedis(url: string, logger: Logger): RedisConnections {
 /** Connections to the Redis Cluster that `url` (one of its nodes) belongs to: three cluster clients, as for one Redis. */
 export function redisCluster(url: string, logger: Logger): RedisConnections {
   const connect = (role: string, disableOfflineQueue: boolean) => {
-    const cluster = createCluster({ rootNodes: [{ url }], defaults: { disableOfflineQueue, socket: { reconnectStrategy } }, commandOptions });
+    // The nodes found from the first one get `defaults`, not its URL: TLS is said again.
+    const socket = url.startsWith('rediss:') ? { reconnectStrategy, tls: true as const } : { reconnectStrategy };
+    const cluster = createCluster({ rootNodes: [{ url }], defaults: { disableOfflineQueue, socket }, commandOptions });
     watched.push(watch(cluster, role, logger));
     return cluster;
   };
