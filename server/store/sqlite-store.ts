@@ -21,6 +21,7 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ChatMessage, HistoryMessage, UserRoom } from '../protocol';
+import { withDeadline } from '../support/deadline';
 import { atTurnEnd } from '../support/turn-end';
 import { MessageIdGenerator } from './message-id';
 import {
@@ -47,6 +48,9 @@ export const DATABASE_FILE = 'chat.sqlite';
 
 /** How often a failed store tries to open its file again, and a working one checks that its file is still there. */
 const CHECK_INTERVAL_MS = 500;
+
+/** How long a close waits at most for the checkpoint thread to end (one checkpoint under way). */
+const THREAD_END_MS = 2_000;
 
 export interface SqliteStoreOptions {
   /** DATA_DIR as configured (relative to the working directory). */
@@ -151,13 +155,14 @@ export class SqliteStore implements MessageStore {
    * emptied first, so that what was deleted is gone from both (secure_delete zeroed it
    * in the pages; older copies of those pages stay in the log until then).
    */
-  close(): void {
+  close(): Promise<void> {
     clearInterval(this.checker);
     this.flush();
     const connection = this.connection;
     this.connection = null;
-    this.stopCheckpointer();
-    if (connection === null) return;
+    // Closed now all the same; the promise is for whoever waits until nothing writes beside the file.
+    const threadEnded = withDeadline(this.stopCheckpointer(), THREAD_END_MS).then(() => undefined);
+    if (connection === null) return threadEnded;
     if (this.broken === null) {
       try {
         connection.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -166,6 +171,7 @@ export class SqliteStore implements MessageStore {
       }
     }
     connection.db.close();
+    return threadEnded;
   }
 
   private scheduleFlush(): void {
@@ -271,7 +277,7 @@ export class SqliteStore implements MessageStore {
       // Closing a database whose file is gone or broken may fail; it is dropped either way.
     }
     this.connection = fresh;
-    this.stopCheckpointer();
+    void this.stopCheckpointer();
     this.checkpointer = this.checkpointerFor(fresh);
     // A new file may hold older ids than the generator's (it only goes up), or newer ones.
     this.continueIds(fresh);
@@ -289,7 +295,7 @@ export class SqliteStore implements MessageStore {
    */
   private dropMoved(connection: OpenDatabase): void {
     this.connection = null;
-    this.stopCheckpointer();
+    void this.stopCheckpointer();
     const removed = dropMovedFile(connection.db, this.path, connection.companions);
     this.options.logger.warn({ path: this.path, removed }, 'closed a removed or replaced database file; removed what it left beside it');
   }
@@ -312,9 +318,11 @@ export class SqliteStore implements MessageStore {
     return new Checkpointer(this.path, connection.file, BUSY_TIMEOUT_MS, this.options.logger, behind, () => own('wal_autocheckpoint = 1000'));
   }
 
-  private stopCheckpointer(): void {
-    this.checkpointer?.close();
+  /** Resolves once the thread has ended (at once without one). */
+  private stopCheckpointer(): Promise<void> {
+    const ended = this.checkpointer?.close() ?? Promise.resolve();
     this.checkpointer = null;
+    return ended;
   }
 
   private reading<T>(read: (connection: OpenDatabase) => T): T {

@@ -11,8 +11,8 @@ import { onCleanup } from './cleanup';
  */
 export function freshDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'chat-data-'));
-  // Retried: the SQLite store's checkpoint thread ends after the store closes, and one that
-  // was still opening the database then adds its -wal and -shm files while rm runs.
+  // Retried: a SQLite store's checkpoint thread still opening the database as the store
+  // closes adds its -wal and -shm files a moment later (a close waits for it, up to 2 s).
   onCleanup('files', () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }

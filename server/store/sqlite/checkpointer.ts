@@ -68,6 +68,8 @@ export class Checkpointer {
   private readonly thread: Worker;
   private commits = 0;
   private stopped = false;
+  /** Resolves once the thread has ended. */
+  private readonly exited: Promise<void>;
 
   /**
    * @param file the identity of the store's file as its connection opened it: the thread
@@ -88,6 +90,7 @@ export class Checkpointer {
     const workerData = { path, dev: file.dev, ino: file.ino, busyTimeoutMs, driver: require.resolve('better-sqlite3') };
     this.thread = new Worker(THREAD_SOURCE, { eval: true, workerData });
     this.thread.unref();
+    this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
     this.thread.on('message', (message: { behind?: true; failed?: string }) => {
       if (message.behind === true) onBehind();
       else this.logger.warn({ path, reason: message.failed }, 'message store log checkpoint failed');
@@ -106,10 +109,15 @@ export class Checkpointer {
     this.thread.postMessage('checkpoint');
   }
 
-  /** Closes the thread's connection; the thread ends once a checkpoint under way is done. */
-  close(): void {
+  /**
+   * Closes the thread's connection; the thread ends once a checkpoint under way is done,
+   * and the promise returned resolves then. A thread still starting opens the file first:
+   * its -wal and -shm files come and go after the store has closed.
+   */
+  close(): Promise<void> {
     this.stopped = true;
     this.thread.postMessage('close');
+    return this.exited;
   }
 
   private fail(path: string, reason: string): void {
