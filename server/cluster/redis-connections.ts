@@ -25,7 +25,7 @@ export interface RedisConnections {
   readonly data: BanRedisClient;
   /** The same connection as a single Redis's client (the webhook outbox); null on a cluster. */
   readonly single: SingleRedisClient | null;
-  /** The Socket.IO adapter's commands; every reply is handled (see handlingEveryReply). */
+  /** The Socket.IO adapter's commands; every reply is marked handled (see adapterOn). */
   readonly adapter: AdapterClient;
   readonly adapterSubscriber: AdapterSubscriber;
   /** A room's channel, published beside its history. */
@@ -79,26 +79,32 @@ function watch(client: Pick<EventEmitter, 'on'>, role: string, logger: Logger): 
   return () => down.size === 0;
 }
 
+/** The adapter's commands that both kinds of connection send alike. */
+type PlainAdapterCommands = Pick<AdapterClient, 'eval' | 'set' | 'getDel' | 'del' | 'xRange'>;
+
+/** `promise`, marked handled: its rejection is still seen by whoever awaits it. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 /**
- * The client as the adapter gets it: every command's promise is marked handled. The
- * adapter sends some commands without waiting for their answer (PUBLISH of the cluster's
- * ephemeral messages, which carry the bus; SET of a session), and one in flight when
- * Redis goes away would be an unhandled rejection, which ends the process. What the
- * adapter awaits still sees the failure: the promise returned is the command's own.
+ * The adapter's commands on `commands`, with the publish and the count of the connection's
+ * kind. Every reply is marked handled: the adapter sends some commands without waiting
+ * for their answer (PUBLISH of the cluster's ephemeral messages, which carry the bus; SET
+ * of a session), and one in flight when Redis goes away would be an unhandled rejection,
+ * which ends the process. What the adapter awaits still sees the failure.
  */
-function handlingEveryReply<T extends object>(client: T): T {
-  return new Proxy(client, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      // Called on the client itself: its methods use private fields a proxy does not have.
-      return (...args: unknown[]): unknown => {
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (result instanceof Promise) result.catch(() => undefined);
-        return result;
-      };
-    },
-  });
+function adapterOn(commands: PlainAdapterCommands, publish: AdapterClient['publish'], subscriberCount: AdapterClient['subscriberCount']): AdapterClient {
+  return {
+    eval: (script, options) => handled(commands.eval(script, options)),
+    publish: (channel, message) => handled(publish(channel, message)),
+    set: (key, value, options) => handled(commands.set(key, value, options)),
+    getDel: (key) => handled(commands.getDel(key)),
+    del: (key) => handled(commands.del(key)),
+    xRange: (key, start, end, options) => handled(commands.xRange(key, start, end, options)),
+    subscriberCount: (channel) => handled(subscriberCount(channel)),
+  };
 }
 
 /** Connections to the one Redis at `url`: three clients. */
@@ -128,15 +134,11 @@ export function singleRedis(url: string, logger: Logger): RedisConnections {
     clustered: false,
     data: dataClient,
     single: dataClient,
-    adapter: handlingEveryReply({
-      eval: (script, options) => adapterClient.eval(script, options),
-      publish: (channel, message) => adapterClient.publish(channel, message),
-      set: (key, value, options) => adapterClient.set(key, value, options),
-      getDel: (key) => adapterClient.getDel(key),
-      del: (key) => adapterClient.del(key),
-      xRange: (key, start, end, options) => adapterClient.xRange(key, start, end, options),
-      subscriberCount: async (channel) => Object.values(await adapterClient.pubSubNumSub(channel))[0] ?? 0,
-    }),
+    adapter: adapterOn(
+      adapterClient,
+      (channel, message) => adapterClient.publish(channel, message),
+      async (channel) => Object.values(await adapterClient.pubSubNumSub(channel))[0] ?? 0,
+    ),
     // Its channels on the bus's subscribed connection: one connection hears everything.
     adapterSubscriber: busClient,
     rooms: pubSub,
@@ -166,20 +168,16 @@ export function redisCluster(url: string, logger: Logger): RedisConnections {
     clustered: true,
     data: dataCluster,
     single: null,
-    adapter: handlingEveryReply({
-      eval: (script, options) => adapterCluster.eval(script, options),
-      publish: (channel, message) => adapterCluster.sPublish(channel, message),
-      set: (key, value, options) => adapterCluster.set(key, value, options),
-      getDel: (key) => adapterCluster.getDel(key),
-      del: (key) => adapterCluster.del(key),
-      xRange: (key, start, end, options) => adapterCluster.xRange(key, start, end, options),
+    adapter: adapterOn(
+      adapterCluster,
+      (channel, message) => adapterCluster.sPublish(channel, message),
       // PUBSUB SHARDNUMSUB names no key, so node-redis would send it anywhere: it goes to
       // the node of the channel's slot, which alone counts the channel's subscribers.
-      subscriberCount: async (channel) => {
+      async (channel) => {
         const node = await adapterCluster.getNodeClientForKey(channel);
         return Object.values(await node.pubSubShardNumSub(channel))[0] ?? 0;
       },
-    }),
+    ),
     // The listener's message type follows `bufferMode`, as in node-redis's own signatures.
     adapterSubscriber: {
       subscribe: (channel, listener, bufferMode) => busCluster.sSubscribe(channel, listener as ShardedListener, bufferMode),
