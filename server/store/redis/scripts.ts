@@ -7,6 +7,32 @@
  */
 
 /**
+ * Moves a room to its newest message's time in the rooms set (and into the names set); a
+ * new room past `max` (0: no bound) makes the rooms idle longest leave both, never the room
+ * itself when `protect`. Answers the rooms that left, each followed by its time. Declared
+ * first: the append scripts below are built as the module loads.
+ */
+const LISTED = `
+local function listed(rooms, names, room, at, max, protect)
+  local gone = {}
+  if redis.call('ZADD', rooms, 'GT', at, room) == 1 then
+    redis.call('ZADD', names, 0, room)
+    max = tonumber(max)
+    while max > 0 and redis.call('ZCARD', rooms) > max do
+      local idlest = redis.call('ZRANGE', rooms, 0, 1, 'WITHSCORES')
+      local out, outAt = idlest[1], idlest[2]
+      if out == room and protect then out, outAt = idlest[3], idlest[4] end
+      redis.call('ZREM', rooms, out)
+      redis.call('ZREM', names, out)
+      gone[#gone + 1] = out
+      gone[#gone + 1] = outAt
+    end
+  end
+  return gone
+end
+`;
+
+/**
  * Stamps and stores a message in one step. Stream ids only increase within one stream,
  * and two rooms' streams would hand out the same ids; so the id comes from one stream
  * for all rooms (Redis keeps it increasing even when its clock steps back), and the
@@ -35,24 +61,17 @@ export const APPEND_RECORDING_SCRIPT = appendScript(
 
 /** The append script, its user taken from `user` and `recordEvent` run once the message is in. */
 function appendScript(user: string, recordEvent: string): string {
-  return `
+  return `${LISTED}
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
 if ${user} then
   redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5], 'user', ${user})
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
 end
-${recordEvent}if redis.call('ZADD', KEYS[3], 'GT', ARGV[5], ARGV[1]) == 1 then
-  redis.call('ZADD', KEYS[4], 0, ARGV[1])
-  local max = tonumber(ARGV[6])
-  while max > 0 and redis.call('ZCARD', KEYS[3]) > max do
-    local idlest = redis.call('ZRANGE', KEYS[3], 0, 1)
-    local gone = idlest[1] == ARGV[1] and idlest[2] or idlest[1]
-    local base = ARGV[8] .. ':' .. gone
-    redis.call('ZREM', KEYS[3], gone)
-    redis.call('ZREM', KEYS[4], gone)
-    redis.call('DEL', gone == ARGV[7] and ARGV[8] or base, base .. ':changes', base .. ':reactions')
-  end
+${recordEvent}local gone = listed(KEYS[3], KEYS[4], ARGV[1], ARGV[5], ARGV[6], true)
+for i = 1, #gone, 2 do
+  local base = ARGV[8] .. ':' .. gone[i]
+  redis.call('DEL', gone[i] == ARGV[7] and ARGV[8] or base, base .. ':changes', base .. ':reactions')
 end
 return id`;
 }
@@ -85,22 +104,8 @@ return {id, fresh}`;
  * names set. ARGV: room, at, MAX_STORED_ROOMS, 1 or 0. Answers each room that left,
  * followed by its time in the set.
  */
-export const LISTED_SCRIPT = `
-local gone = {}
-if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) == 1 then
-  redis.call('ZADD', KEYS[2], 0, ARGV[1])
-  local max = tonumber(ARGV[3])
-  while max > 0 and redis.call('ZCARD', KEYS[1]) > max do
-    local idlest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
-    local room, at = idlest[1], idlest[2]
-    if room == ARGV[1] and ARGV[4] == '1' then room, at = idlest[3], idlest[4] end
-    redis.call('ZREM', KEYS[1], room)
-    redis.call('ZREM', KEYS[2], room)
-    gone[#gone + 1] = room
-    gone[#gone + 1] = at
-  end
-end
-return gone`;
+export const LISTED_SCRIPT = `${LISTED}
+return listed(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')`;
 
 /**
  * Deletes a room that left the room sets at time ARGV[1], unless a message newer than
