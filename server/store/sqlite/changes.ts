@@ -64,11 +64,16 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
   const dropReactions = db.prepare<Key>(`DELETE FROM reactions WHERE ${key}`);
   // An upsert: the room's row is written at the end of the commit for a room whose first
   // messages are in it (database.ts), and must then start from these.
-  const adjustRoom = db.prepare<[string, number, number], RoomCounts>(
+  // No RETURNING here either (see database.ts): the write, then the row read.
+  const upsertRoom = db.prepare<[string, number, number]>(
     `INSERT INTO rooms (name, bytes, reactions) VALUES (?, ?, ?)
-     ON CONFLICT (name) DO UPDATE SET bytes = bytes + excluded.bytes, reactions = reactions + excluded.reactions
-     RETURNING count, bytes, reactions`,
+     ON CONFLICT (name) DO UPDATE SET bytes = bytes + excluded.bytes, reactions = reactions + excluded.reactions`,
   );
+  const roomCounts = db.prepare<[string], RoomCounts>('SELECT count, bytes, reactions FROM rooms WHERE name = ?');
+  const adjustRoom = (room: string, bytes: number, reactions: number): RoomCounts | null => {
+    upsertRoom.run(room, bytes, reactions);
+    return roomCounts.get(room) ?? null;
+  };
   const hasEmoji = db.prepare<[...Key, string], { one: number }>(`SELECT 1 AS one FROM reactions WHERE ${key} AND emoji = ? LIMIT 1`);
   const nextEmoji = db
     .prepare<[...Key, string], string>(`SELECT emoji FROM reactions WHERE ${key} AND emoji > ? ORDER BY emoji LIMIT 1`)
@@ -77,13 +82,13 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
   const unreact = db.prepare<[...Key, string, string]>(`DELETE FROM reactions WHERE ${key} AND emoji = ? AND user = ?`);
   const countEmoji = db.prepare<[...Key, string], number>(`SELECT count(*) FROM reactions WHERE ${key} AND emoji = ?`).pluck();
   // Every SET reads the row as it was: the marker moves only to a later message.
-  const markRead = db.prepare<[string, string, number, number], { ms: number; seq: number }>(
+  const markRead = db.prepare<[string, string, number, number]>(
     `INSERT INTO reads (user, room, ms, seq) VALUES (?, ?, ?, ?)
      ON CONFLICT (user, room) DO UPDATE SET
        ms = iif((excluded.ms, excluded.seq) > (ms, seq), excluded.ms, ms),
-       seq = iif((excluded.ms, excluded.seq) > (ms, seq), excluded.seq, seq)
-     RETURNING ms, seq`,
+       seq = iif((excluded.ms, excluded.seq) > (ms, seq), excluded.seq, seq)`,
   );
+  const marker = db.prepare<[string, string], { ms: number; seq: number }>('SELECT ms, seq FROM reads WHERE user = ? AND room = ?');
 
   /** How many distinct emoji the message has, counted up to MAX_REACTIONS: a seek each, however many users reacted. */
   function distinctEmoji(at: Key): number {
@@ -107,8 +112,8 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
     let counts: RoomCounts | null = null;
     if (on) {
       if (hasEmoji.get(...at, emoji) === undefined && distinctEmoji(at) >= MAX_REACTIONS) return null;
-      if (react.run(...at, emoji, user).changes > 0) counts = adjustRoom.get(room, 0, 1) ?? null;
-    } else if (unreact.run(...at, emoji, user).changes > 0) counts = adjustRoom.get(room, 0, -1) ?? null;
+      if (react.run(...at, emoji, user).changes > 0) counts = adjustRoom(room, 0, 1);
+    } else if (unreact.run(...at, emoji, user).changes > 0) counts = adjustRoom(room, 0, -1);
     return { count: countEmoji.get(...at, emoji) as number, counts };
   }
 
@@ -126,7 +131,7 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
         const bytes = Buffer.byteLength(change.text, 'utf8') - found.textBytes;
         const outcome: ChangeResult = { kind: 'edit', id: change.id, text: change.text, version: found.version + 1, editedAt: change.at };
         const message: EditedMessage = { id: change.id, name: found.name, at: found.at, user: found.user ?? undefined };
-        return { outcome, bytes, counts: adjustRoom.get(room, bytes, 0) ?? null, message };
+        return { outcome, bytes, counts: adjustRoom(room, bytes, 0), message };
       }
       case 'delete': {
         const refusal = refusalFor(asMessage(change.id, found), change.by);
@@ -134,7 +139,7 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
         erase.run(...at);
         const reactions = dropReactions.run(...at).changes;
         const bytes = -(found.nameBytes + found.textBytes);
-        return { outcome: { kind: 'delete', id: change.id }, bytes, counts: adjustRoom.get(room, bytes, -reactions) ?? null };
+        return { outcome: { kind: 'delete', id: change.id }, bytes, counts: adjustRoom(room, bytes, -reactions) };
       }
       case 'react': {
         const toggled = toggle(at, change.emoji, change.user, change.on);
@@ -143,8 +148,9 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
         return { outcome: { kind: 'reaction', id: change.id, emoji: change.emoji, count }, bytes: 0, counts };
       }
       case 'read': {
-        const marker = markRead.get(change.user, room, parts[0], parts[1]) as { ms: number; seq: number };
-        return { outcome: { kind: 'read', id: `${marker.ms}-${marker.seq}`, user: change.user }, bytes: 0, counts: null };
+        markRead.run(change.user, room, parts[0], parts[1]);
+        const moved = marker.get(change.user, room) as { ms: number; seq: number };
+        return { outcome: { kind: 'read', id: `${moved.ms}-${moved.seq}`, user: change.user }, bytes: 0, counts: null };
       }
     }
   };

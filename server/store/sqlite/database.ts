@@ -80,14 +80,24 @@ export interface OpenDatabase {
   commitBatch: (batch: readonly Pending[]) => void;
 }
 
-/** The statements of a commit. */
+/** The row TOTALS, read. */
+const TOTALS_ROW = `SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq FROM rooms WHERE name = '${TOTALS}'`;
+
+/**
+ * The statements of a commit. None has a RETURNING clause: SQLite gathers what one returns
+ * in a table of its own, made and freed per run, and in a commit of one message that cost
+ * as much as the insert itself (glibc gave the memory back and took it again, four `brk`
+ * calls a commit). A write, then a read of the row, costs a fraction of that.
+ */
 interface Statements {
   insert: Statement<[string, number, number, string, string, number, string | null]>;
-  addToRoom: Statement<[string, number, number, number, number, number, number], RoomCounts>;
+  addToRoom: Statement<[string, number, number, number, number, number, number]>;
+  roomCounts: Statement<[string], RoomCounts>;
   touchRoom: Statement<[number, string, number]>;
   takeFromRoom: Statement<[number, number, number, string]>;
   trimReactions: Statement<[string, string, number]>;
-  trimOldest: Statement<[string, string, number], number>;
+  bytesUpTo: Statement<[string, string, number], number>;
+  trimOldest: Statement<[string, string, number]>;
   oldest: Statement<[string, number], { ms: number; seq: number; bytes: number }>;
   dropUpTo: Statement<[string, number, number]>;
   dropReactionsUpTo: Statement<[string, number, number]>;
@@ -96,7 +106,8 @@ interface Statements {
   dropRoomReactions: Statement<[string]>;
   dropReads: Statement<[string]>;
   dropRoom: Statement<[string]>;
-  changeTotals: Statement<[TotalsChange], Totals>;
+  changeTotals: Statement<[TotalsChange]>;
+  totals: Statement<[], Totals>;
   make: (room: string, change: MessageChange) => Made;
 }
 
@@ -199,9 +210,9 @@ function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOption
          bytes = bytes + excluded.bytes,
          last_at = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_at, last_at),
          last_seq = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_seq, last_seq),
-         last_ms = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_ms, last_ms)
-       RETURNING count, bytes, reactions`,
+         last_ms = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_ms, last_ms)`,
     ),
+    roomCounts: db.prepare('SELECT count, bytes, reactions FROM rooms WHERE name = ?'),
     // Setting an indexed column writes the index even to the same value: only a new second does.
     touchRoom: db.prepare('UPDATE rooms SET last_s = ? WHERE name = ? AND last_s < ?'),
     takeFromRoom: db.prepare('UPDATE rooms SET count = count - ?, bytes = bytes - ?, reactions = reactions - ? WHERE name = ?'),
@@ -210,15 +221,18 @@ function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOption
       `DELETE FROM reactions WHERE room = ? AND (ms, seq) <= (
          SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms, seq LIMIT 1 OFFSET ?)`,
     ),
-    // A room's oldest messages, up to the one at the given offset from its oldest: a
-    // walk of the deleted rows only. Answers each one's bytes.
-    trimOldest: db
+    // A room's oldest messages, up to the one at the given offset from its oldest: what
+    // they count (bytesUpTo), then their deletion (trimOldest). Each a walk of those rows only.
+    bytesUpTo: db
       .prepare(
-        `DELETE FROM messages WHERE room = ? AND (ms, seq) <= (
-           SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms, seq LIMIT 1 OFFSET ?)
-         RETURNING ${ROW_BYTES}`,
+        `SELECT coalesce(sum(${ROW_BYTES}), 0) FROM messages WHERE room = ? AND (ms, seq) <= (
+           SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms, seq LIMIT 1 OFFSET ?)`,
       )
       .pluck() as Statement<[string, string, number], number>,
+    trimOldest: db.prepare(
+      `DELETE FROM messages WHERE room = ? AND (ms, seq) <= (
+         SELECT ms, seq FROM messages WHERE room = ? ORDER BY ms, seq LIMIT 1 OFFSET ?)`,
+    ),
     oldest: db.prepare(`SELECT ms, seq, ${ROW_BYTES} AS bytes FROM messages WHERE room = ? ORDER BY ms, seq LIMIT ?`),
     dropUpTo: db.prepare('DELETE FROM messages WHERE room = ? AND (ms, seq) <= (?, ?)'),
     dropReactionsUpTo: db.prepare('DELETE FROM reactions WHERE room = ? AND (ms, seq) <= (?, ?)'),
@@ -236,9 +250,9 @@ function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOption
          bytes = bytes + @bytes,
          last_ms = iif((@ms, @seq) > (last_ms, last_seq), @ms, last_ms),
          last_seq = iif((@ms, @seq) > (last_ms, last_seq), @seq, last_seq)
-       WHERE name = '${TOTALS}'
-       RETURNING count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq`,
+       WHERE name = '${TOTALS}'`,
     ),
+    totals: db.prepare(TOTALS_ROW),
     make: prepareChanges(db),
   };
   // Per commit: each message's row and each change, in order; per room written, one
@@ -281,14 +295,16 @@ function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOption
     for (const [room, added] of written) {
       const { last } = added;
       const second = Math.floor(last.ms / 1000);
-      let counts = c.addToRoom.get(room, added.count, added.bytes, last.ms, last.seq, last.message.at, second) as RoomCounts;
+      c.addToRoom.run(room, added.count, added.bytes, last.ms, last.seq, last.message.at, second);
+      let counts = c.roomCounts.get(room) as RoomCounts;
       if (counts.count === added.count) change.rooms += 1;
       c.touchRoom.run(second, room, second);
       change.bytes += added.bytes;
       if (counts.count > keep) {
         const excess = counts.count - keep;
         const reactions = counts.reactions > 0 ? c.trimReactions.run(room, room, excess - 1).changes : 0;
-        const freed = sum(c.trimOldest.all(room, room, excess - 1));
+        const freed = c.bytesUpTo.get(room, room, excess - 1) as number;
+        c.trimOldest.run(room, room, excess - 1);
         c.takeFromRoom.run(excess, freed, reactions, room);
         counts = { count: keep, bytes: counts.bytes - freed, reactions: counts.reactions - reactions };
         change.bytes -= freed;
@@ -302,13 +318,14 @@ function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOption
       change.ms = newest.ms;
       change.seq = newest.seq;
     }
-    const totals = c.changeTotals.get(change) as Totals;
+    c.changeTotals.run(change);
+    const totals = c.totals.get() as Totals;
     if (overBounds(bounds, totals.rooms, totals.bytes)) makeRoom(c, bounds, totals, held);
   });
   return {
     db,
     ...identityOf(path),
-    totals: db.prepare(`SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq AS newestSeq FROM rooms WHERE name = '${TOTALS}'`),
+    totals: c.totals,
     reads: prepareReads(db),
     outbox: outbox?.reader ?? null,
     commitBatch,
@@ -379,4 +396,3 @@ function trimWritten(c: Statements, written: ReadonlyMap<string, RoomCounts>, ex
   return freed;
 }
 
-const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
