@@ -19,7 +19,7 @@ async function socketIoNode(url: string): Promise<{ io: Server; url: string }> {
   await redis.connect();
   const http = createServer();
   const io = new Server(http, { connectionStateRecovery: {} });
-  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber));
+  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber, { ordered: redis.adapterOrdered }));
   io.of('/room');
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   onCleanup('servers', async () => {
@@ -66,3 +66,36 @@ describeWithRedis('the room adapter', () => {
     expect(Buffer.from((await missed)[0] as ArrayBuffer)).toEqual(Buffer.from([1, 2, 3]));
   });
 });
+
+describeWithRedis('the room adapter, order', () => {
+  it("hands a client its node's broadcasts and the other node's in the order of the namespace's stream, so its offset only goes forward", async () => {
+    const redis = await startRedis();
+    const [a, b] = [await socketIoNode(redis.url), await socketIoNode(redis.url)];
+    const listener = client(a.url);
+    await next(listener, 'connect');
+    await waitUntil(async () => (await b.io.of('/room').adapter.serverCount()) === 2, 'both servers on the namespace’s channel');
+
+    // With connection state recovery each event ends with its offset, the id of its entry in the stream.
+    const offsets: string[] = [];
+    listener.on('n', (_n: unknown, offset: string) => offsets.push(offset));
+    const each = 300;
+    // Both nodes broadcast at once, in bursts, so that their broadcasts reach A interleaved.
+    for (let burst = 0; burst < each / 10; burst += 1) {
+      for (let i = 0; i < 10; i += 1) {
+        a.io.of('/room').emit('n', `a${burst * 10 + i}`);
+        b.io.of('/room').emit('n', `b${burst * 10 + i}`);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitUntil(() => offsets.length === 2 * each, `all ${2 * each} broadcasts at the client`);
+    const backwards = offsets.filter((offset, i) => i > 0 && compareIds(offset, offsets[i - 1]!) <= 0);
+    expect(backwards).toEqual([]);
+  });
+});
+
+/** Stream ids (`ms-seq`) compared. */
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}

@@ -10,8 +10,10 @@
 import { decode, encode } from '@msgpack/msgpack';
 import type { Namespace } from 'socket.io';
 import {
+  Adapter,
   ClusterAdapter,
   MessageType,
+  type BroadcastOptions,
   type ClusterMessage,
   type ClusterResponse,
   type Offset,
@@ -20,6 +22,7 @@ import {
   type Session,
   type SocketId,
 } from 'socket.io-adapter';
+import { OwnBroadcasts } from './own-broadcasts';
 
 /** What Socket.IO stores of a session (socket.io-adapter does not export its name for it). */
 type SessionToPersist = Omit<Session, 'missedPackets'>;
@@ -54,6 +57,18 @@ export interface RoomAdapterOptions {
   maxLen?: number;
   /** A Redis Cluster's sharded pub/sub: each namespace's channels on the node holding its slot. */
   sharded?: boolean;
+  /**
+   * The subscriber is the client's own connection (one Redis, RESP3): this node's
+   * broadcasts are handed to its clients as they come back on the channel, in the
+   * stream's order among the other nodes' (see own-broadcasts.ts).
+   */
+  ordered?: boolean;
+}
+
+/** A broadcast as Socket.IO hands it to the adapter. */
+interface Broadcast {
+  packet: { type: number; data: unknown[]; id?: number };
+  opts: BroadcastOptions;
 }
 
 /** Socket.IO's connection state recovery window: a namespace's stream lives this long after its last broadcast. */
@@ -122,6 +137,8 @@ export class RoomAdapter extends ClusterAdapter {
   /** Sockets whose session Socket.IO has just stored on a disconnect that may be recovered. */
   private readonly persisted = new Set<SocketId>();
   private renewal: NodeJS.Timeout | null = null;
+  /** With `ordered`: this node's broadcasts on their way back on the channel. */
+  private readonly own: OwnBroadcasts<Broadcast> | null;
 
   constructor(
     nsp: Namespace,
@@ -139,6 +156,7 @@ export class RoomAdapter extends ClusterAdapter {
     this.maxLen = options.maxLen ?? DEFAULT_MAX_LEN;
     this.windowMs = recoveryWindowMs(nsp);
     this.logScript = options.sharded === true ? SHARDED_LOG_SCRIPT : LOG_SCRIPT;
+    this.own = options.ordered === true ? new OwnBroadcasts(this.handOn) : null;
     this.ready = Promise.all([
       subscriber.subscribe(this.publicChannel, this.onEphemeral, true),
       subscriber.subscribe(this.privateChannel, this.onEphemeral, true),
@@ -148,6 +166,7 @@ export class RoomAdapter extends ClusterAdapter {
 
   override close(): void {
     if (this.renewal !== null) clearInterval(this.renewal);
+    this.own?.close();
     const gone = () => undefined;
     this.subscriber.unsubscribe(this.publicChannel, this.onEphemeral, true).catch(gone);
     this.subscriber.unsubscribe(this.privateChannel, this.onEphemeral, true).catch(gone);
@@ -155,13 +174,46 @@ export class RoomAdapter extends ClusterAdapter {
     super.close();
   }
 
+  /**
+   * As ClusterAdapter's, but with `ordered` this node's clients get the broadcast when it
+   * comes back on the channel (own-broadcasts.ts), not when Redis answers its script.
+   */
+  override async broadcast(packet: Broadcast['packet'], opts: BroadcastOptions): Promise<void> {
+    const { own } = this;
+    if (own === null || opts.flags?.local === true) return super.broadcast(packet, opts);
+    const message = {
+      uid: this.uid,
+      nsp: this.nsp.name,
+      type: MessageType.BROADCAST,
+      data: { packet, opts: { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags } },
+    } as ClusterMessage;
+    const json = encodeMessage(message);
+    const sent = own.sent(json, { packet, opts });
+    try {
+      own.answered(sent, await this.log(json));
+    } catch {
+      own.failed(sent);
+    }
+  }
+
   protected override doPublish(message: ClusterMessage): Promise<Offset> {
     if (isEphemeral(message)) {
       return this.client.publish(this.publicChannel, Buffer.from(encode(message))).then(() => '');
     }
-    const json = encodeMessage(message);
+    return this.log(encodeMessage(message));
+  }
+
+  /** Stores `json` in the namespace's stream and publishes it on its channel; answers its id. */
+  private log(json: string): Promise<string> {
     return this.client.eval(this.logScript, { keys: [this.stream], arguments: [String(this.maxLen), String(this.windowMs), this.logChannel, this.uid, json] }).then(String);
   }
+
+  /** Hands a broadcast to this node's clients, with its id as their recovery offset (none when its script failed). */
+  private readonly handOn = ({ packet, opts }: Broadcast, id: string | null): void => {
+    // ClusterAdapter's own, private in its types: the offset goes only where Socket.IO would put it.
+    if (id !== null) (this as unknown as { addOffsetIfNecessary(packet: unknown, opts: BroadcastOptions, id: string): void }).addOffsetIfNecessary(packet, opts, id);
+    Adapter.prototype.broadcast.call(this, packet, opts);
+  };
 
   protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
     const channel = `socket.io#{${this.nsp.name}}#${requesterUid}#`;
@@ -180,7 +232,7 @@ export class RoomAdapter extends ClusterAdapter {
     if (pid === undefined) return;
     this.live.set(id, pid);
     // After this turn's broadcasts (its history, presence and join), not in front of them
-    // on the connection: their offsets come back later the longer they wait (see restoreSession).
+    // on the connection, where it would hold them back.
     setImmediate(() => {
       if (this.live.get(id) === pid) this.keepSession(id, pid);
     });
@@ -207,12 +259,12 @@ export class RoomAdapter extends ClusterAdapter {
   }
 
   /**
-   * What the client missed after `offset`, the last broadcast it got. A node hands its own
+   * What the client missed after `offset`, the last broadcast it got. With `ordered` its
+   * offsets only went forward. Without it (a Redis Cluster) a node hands its own
    * broadcasts on when Redis answers their script, and the others' when they come on the
    * channel, two connections: in a close race a client may get a broadcast before an
    * earlier one of this node, its offset then going back, and be sent that broadcast again
-   * here. A duplicate, never a loss; delivering this node's own from the channel too
-   * would close it.
+   * here.
    */
   override async restoreSession(pid: PrivateSessionId, offset: string): Promise<Session> {
     if (!/^[0-9]+-[0-9]+$/.test(offset)) throw new Error('invalid offset');
@@ -268,9 +320,16 @@ export class RoomAdapter extends ClusterAdapter {
 
   private readonly onLogged = (payload: string): void => {
     const afterUid = payload.indexOf(' ');
-    if (afterUid === -1 || (afterUid === this.uid.length && payload.startsWith(this.uid))) return;
+    if (afterUid === -1) return;
+    const mine = afterUid === this.uid.length && payload.startsWith(this.uid);
+    // Without `ordered`, this node skips its own without reading further.
+    if (mine && this.own === null) return;
     const afterId = payload.indexOf(' ', afterUid + 1);
     if (afterId === -1) return;
+    if (mine) {
+      this.own?.heard(payload.slice(afterId + 1), payload.slice(afterUid + 1, afterId));
+      return;
+    }
     let message: ClusterMessage;
     try {
       message = decodeMessage(payload.slice(afterId + 1));
