@@ -3,23 +3,24 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
-import { singleRedis } from '../server/cluster/redis-connections';
+import { redisCluster, singleRedis } from '../server/cluster/redis-connections';
 import { createRoomAdapter } from '../server/cluster/room-adapter';
 import { onCleanup } from './support/cleanup';
 import { describeWithRedis, startRedis } from './support/redis';
+import { describeWithRedisCluster, startRedisCluster } from './support/redis-cluster';
 import { waitUntil } from './support/wait';
 
 /**
  * The room adapter alone, under two plain Socket.IO servers on one Redis: what it carries
  * between nodes that the chat itself never sends (binary data), live and on recovery.
  */
-async function socketIoNode(url: string): Promise<{ io: Server; url: string }> {
-  // The connections a node of the chat makes to one Redis.
-  const redis = singleRedis(url, pino({ level: 'silent' }));
+async function socketIoNode(url: string, clustered = false): Promise<{ io: Server; url: string }> {
+  // The connections a node of the chat makes to one Redis, or to a Redis Cluster.
+  const redis = (clustered ? redisCluster : singleRedis)(url, pino({ level: 'silent' }));
   await redis.connect();
   const http = createServer();
   const io = new Server(http, { connectionStateRecovery: {} });
-  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber, { ordered: redis.adapterOrdered }));
+  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber, { sharded: clustered }));
   io.of('/room');
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   onCleanup('servers', async () => {
@@ -67,29 +68,41 @@ describeWithRedis('the room adapter', () => {
   });
 });
 
+/**
+ * Both nodes broadcast at once, in bursts, so that their broadcasts reach A interleaved;
+ * the client on A must get them in the stream's order.
+ */
+async function offsetsOnlyGoForward(a: { io: Server; url: string }, b: { io: Server; url: string }): Promise<void> {
+  const listener = client(a.url);
+  await next(listener, 'connect');
+  await waitUntil(async () => (await b.io.of('/room').adapter.serverCount()) === 2, 'both servers on the namespace’s channel');
+  // With connection state recovery each event ends with its offset, the id of its entry in the stream.
+  const offsets: string[] = [];
+  listener.on('n', (_n: unknown, offset: string) => offsets.push(offset));
+  const each = 300;
+  for (let burst = 0; burst < each / 10; burst += 1) {
+    for (let i = 0; i < 10; i += 1) {
+      a.io.of('/room').emit('n', `a${burst * 10 + i}`);
+      b.io.of('/room').emit('n', `b${burst * 10 + i}`);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await waitUntil(() => offsets.length === 2 * each, `all ${2 * each} broadcasts at the client`);
+  const backwards = offsets.filter((offset, i) => i > 0 && compareIds(offset, offsets[i - 1]!) <= 0);
+  expect(backwards).toEqual([]);
+}
+
 describeWithRedis('the room adapter, order', () => {
   it("hands a client its node's broadcasts and the other node's in the order of the namespace's stream, so its offset only goes forward", async () => {
     const redis = await startRedis();
-    const [a, b] = [await socketIoNode(redis.url), await socketIoNode(redis.url)];
-    const listener = client(a.url);
-    await next(listener, 'connect');
-    await waitUntil(async () => (await b.io.of('/room').adapter.serverCount()) === 2, 'both servers on the namespace’s channel');
+    await offsetsOnlyGoForward(await socketIoNode(redis.url), await socketIoNode(redis.url));
+  });
+});
 
-    // With connection state recovery each event ends with its offset, the id of its entry in the stream.
-    const offsets: string[] = [];
-    listener.on('n', (_n: unknown, offset: string) => offsets.push(offset));
-    const each = 300;
-    // Both nodes broadcast at once, in bursts, so that their broadcasts reach A interleaved.
-    for (let burst = 0; burst < each / 10; burst += 1) {
-      for (let i = 0; i < 10; i += 1) {
-        a.io.of('/room').emit('n', `a${burst * 10 + i}`);
-        b.io.of('/room').emit('n', `b${burst * 10 + i}`);
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await waitUntil(() => offsets.length === 2 * each, `all ${2 * each} broadcasts at the client`);
-    const backwards = offsets.filter((offset, i) => i > 0 && compareIds(offset, offsets[i - 1]!) <= 0);
-    expect(backwards).toEqual([]);
+describeWithRedisCluster('the room adapter on a Redis Cluster, order', () => {
+  it("hands a client its node's broadcasts and the other node's in the order of the namespace's stream (sharded pub/sub)", async () => {
+    const cluster = await startRedisCluster();
+    await offsetsOnlyGoForward(await socketIoNode(cluster.url, true), await socketIoNode(cluster.url, true));
   });
 });
 

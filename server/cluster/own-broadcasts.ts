@@ -4,15 +4,15 @@
  *
  * Why: a client's recovery offset is the id of the last broadcast it got, so it must get
  * them in the order of the namespace's stream. socket.io-adapter hands a node's own
- * broadcast on when Redis answers its script, and another node's when it arrives on the
- * channel: on two connections, a later broadcast of another node could come first, the
- * client's offset then went back, and a recovery sent it that broadcast again. With the
- * adapter's commands and subscriptions on one connection (one Redis, RESP3), Redis sends
- * that connection everything published on the channel in the stream's order, this
- * node's own broadcasts among the others'.
+ * broadcast on when Redis answers its script, on the command connection, and another
+ * node's when it arrives on the channel, on the subscribed one: a later broadcast of
+ * another node could come first, the client's offset then went back, and a recovery sent
+ * it that broadcast again. The channel alone brings a node every broadcast, its own among
+ * the others', in the order the scripts ran, on one connection (a Redis Cluster's shard
+ * of the channel's slot included).
  *
  * A broadcast whose script fails is handed on at once, without an id, as socket.io-adapter
- * does. One answered but not back on the channel within GRACE_MS (the subscription was
+ * does. One answered but not back on the channel within GRACE_MS (its subscription was
  * being made again after an outage) is handed on then, with its id: late, never lost.
  */
 

@@ -28,8 +28,6 @@ export interface RedisConnections {
   /** The Socket.IO adapter's commands; every reply is marked handled (see adapterOn). */
   readonly adapter: AdapterClient;
   readonly adapterSubscriber: AdapterSubscriber;
-  /** The adapter's commands and subscriptions share one connection (room-adapter.ts `ordered`). */
-  readonly adapterOrdered: boolean;
   /** A room's channel, published beside its history. */
   readonly rooms: PubSub;
   /** The channel every node hears. */
@@ -141,10 +139,8 @@ export function singleRedis(url: string, logger: Logger): RedisConnections {
       (channel, message) => adapterClient.publish(channel, message),
       async (channel) => Object.values(await adapterClient.pubSubNumSub(channel))[0] ?? 0,
     ),
-    // Its channels on its own connection (RESP3 takes commands and subscriptions on one):
-    // Redis sends it its own broadcasts' answers and the channel's messages in one order.
-    adapterSubscriber: adapterClient,
-    adapterOrdered: true,
+    // Its channels on the bus's subscribed connection: one connection hears everything.
+    adapterSubscriber: busClient,
     rooms: pubSub,
     nodes: pubSub,
     connect: () => Promise.all(clients.map((client) => client.connect())),
@@ -182,8 +178,6 @@ export function redisCluster(url: string, logger: Logger): RedisConnections {
         return Object.values(await node.pubSubShardNumSub(channel))[0] ?? 0;
       },
     ),
-    // node-redis subscribes a cluster's shards on connections of their own: not ordered.
-    adapterOrdered: false,
     // The listener's message type follows `bufferMode`, as in node-redis's own signatures.
     adapterSubscriber: {
       subscribe: (channel, listener, bufferMode) => busCluster.sSubscribe(channel, listener as ShardedListener, bufferMode),

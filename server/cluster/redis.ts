@@ -78,7 +78,7 @@ export async function setupRedis(
   await prepared().catch((err: unknown) => {
     throw failed(`could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
   });
-  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber, { sharded: clustered, ordered: redis.adapterOrdered }));
+  io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber, { sharded: clustered }));
 
   return {
     connected: () => redis.ready(),

@@ -57,12 +57,6 @@ export interface RoomAdapterOptions {
   maxLen?: number;
   /** A Redis Cluster's sharded pub/sub: each namespace's channels on the node holding its slot. */
   sharded?: boolean;
-  /**
-   * The subscriber is the client's own connection (one Redis, RESP3): this node's
-   * broadcasts are handed to its clients as they come back on the channel, in the
-   * stream's order among the other nodes' (see own-broadcasts.ts).
-   */
-  ordered?: boolean;
 }
 
 /** A broadcast as Socket.IO hands it to the adapter. */
@@ -92,7 +86,7 @@ const RESTORE_PAGE = 1_000;
  * Stores a broadcast in its namespace's stream and publishes it, as `<sender> <id>
  * <message>`, on the namespace's channel, in one step: the id (the recovery offset) is
  * known only here, and live and stored stay in one order. The sender comes first so that
- * a node skips its own broadcasts, which it hears too, without parsing them. KEYS: the
+ * a node knows its own broadcasts, which it hears too, without parsing them. KEYS: the
  * stream. ARGV: MAXLEN, the window (ms), the channel, the sender's uid, the message (JSON).
  */
 const logScript = (publish: 'PUBLISH' | 'SPUBLISH') => `
@@ -137,8 +131,8 @@ export class RoomAdapter extends ClusterAdapter {
   /** Sockets whose session Socket.IO has just stored on a disconnect that may be recovered. */
   private readonly persisted = new Set<SocketId>();
   private renewal: NodeJS.Timeout | null = null;
-  /** With `ordered`: this node's broadcasts on their way back on the channel. */
-  private readonly own: OwnBroadcasts<Broadcast> | null;
+  /** This node's broadcasts on their way back on the channel. */
+  private readonly own: OwnBroadcasts<Broadcast>;
 
   constructor(
     nsp: Namespace,
@@ -156,7 +150,7 @@ export class RoomAdapter extends ClusterAdapter {
     this.maxLen = options.maxLen ?? DEFAULT_MAX_LEN;
     this.windowMs = recoveryWindowMs(nsp);
     this.logScript = options.sharded === true ? SHARDED_LOG_SCRIPT : LOG_SCRIPT;
-    this.own = options.ordered === true ? new OwnBroadcasts(this.handOn) : null;
+    this.own = new OwnBroadcasts(this.handOn);
     this.ready = Promise.all([
       subscriber.subscribe(this.publicChannel, this.onEphemeral, true),
       subscriber.subscribe(this.privateChannel, this.onEphemeral, true),
@@ -166,7 +160,7 @@ export class RoomAdapter extends ClusterAdapter {
 
   override close(): void {
     if (this.renewal !== null) clearInterval(this.renewal);
-    this.own?.close();
+    this.own.close();
     const gone = () => undefined;
     this.subscriber.unsubscribe(this.publicChannel, this.onEphemeral, true).catch(gone);
     this.subscriber.unsubscribe(this.privateChannel, this.onEphemeral, true).catch(gone);
@@ -175,12 +169,12 @@ export class RoomAdapter extends ClusterAdapter {
   }
 
   /**
-   * As ClusterAdapter's, but with `ordered` this node's clients get the broadcast when it
-   * comes back on the channel (own-broadcasts.ts), not when Redis answers its script.
+   * As ClusterAdapter's, but this node's clients get the broadcast when it comes back on
+   * the channel (own-broadcasts.ts), not when Redis answers its script.
    */
   override async broadcast(packet: Broadcast['packet'], opts: BroadcastOptions): Promise<void> {
+    if (opts.flags?.local === true) return super.broadcast(packet, opts);
     const { own } = this;
-    if (own === null || opts.flags?.local === true) return super.broadcast(packet, opts);
     const message = {
       uid: this.uid,
       nsp: this.nsp.name,
@@ -259,12 +253,8 @@ export class RoomAdapter extends ClusterAdapter {
   }
 
   /**
-   * What the client missed after `offset`, the last broadcast it got. With `ordered` its
-   * offsets only went forward. Without it (a Redis Cluster) a node hands its own
-   * broadcasts on when Redis answers their script, and the others' when they come on the
-   * channel, two connections: in a close race a client may get a broadcast before an
-   * earlier one of this node, its offset then going back, and be sent that broadcast again
-   * here.
+   * What the client missed after `offset`, the last broadcast it got: its offsets only
+   * went forward (see broadcast).
    */
   override async restoreSession(pid: PrivateSessionId, offset: string): Promise<Session> {
     if (!/^[0-9]+-[0-9]+$/.test(offset)) throw new Error('invalid offset');
@@ -322,12 +312,10 @@ export class RoomAdapter extends ClusterAdapter {
     const afterUid = payload.indexOf(' ');
     if (afterUid === -1) return;
     const mine = afterUid === this.uid.length && payload.startsWith(this.uid);
-    // Without `ordered`, this node skips its own without reading further.
-    if (mine && this.own === null) return;
     const afterId = payload.indexOf(' ', afterUid + 1);
     if (afterId === -1) return;
     if (mine) {
-      this.own?.heard(payload.slice(afterId + 1), payload.slice(afterUid + 1, afterId));
+      this.own.heard(payload.slice(afterId + 1), payload.slice(afterUid + 1, afterId));
       return;
     }
     let message: ClusterMessage;
