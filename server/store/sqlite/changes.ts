@@ -21,6 +21,9 @@ export interface RoomCounts {
   reactions: number;
 }
 
+/** A room's RoomCounts, read. */
+export const ROOM_COUNTS = 'SELECT count, bytes, reactions FROM rooms WHERE name = ?';
+
 /** What a change made: its outcome, what it changed the room's bytes by, and (if it changed them) the room's counts now. */
 export interface Made {
   outcome: ChangeResult | ChangeRefusal;
@@ -69,7 +72,7 @@ export function prepareChanges(db: Db): (room: string, change: MessageChange) =>
     `INSERT INTO rooms (name, bytes, reactions) VALUES (?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET bytes = bytes + excluded.bytes, reactions = reactions + excluded.reactions`,
   );
-  const roomCounts = db.prepare<[string], RoomCounts>('SELECT count, bytes, reactions FROM rooms WHERE name = ?');
+  const roomCounts = db.prepare<[string], RoomCounts>(ROOM_COUNTS);
   const adjustRoom = (room: string, bytes: number, reactions: number): RoomCounts | null => {
     upsertRoom.run(room, bytes, reactions);
     return roomCounts.get(room) ?? null;

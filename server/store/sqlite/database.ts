@@ -10,7 +10,7 @@ import type { ChatMessage } from '../../protocol';
 import type { AppendCallback, ChangeCallback, ChangeRefusal, ChangeResult, MessageChange, StoreBounds } from '../message-store';
 import type { MemberRef } from '../event-outbox';
 import { createdEvent, deletedEvent, editedEvent, type NewEvent } from '../webhook-events';
-import { prepareChanges, type Made, type RoomCounts } from './changes';
+import { prepareChanges, ROOM_COUNTS, type Made, type RoomCounts } from './changes';
 import { prepareOutbox, type OutboxReader, type OutboxWriter } from './outbox';
 import { prepareReads, type Reads } from './pages';
 import { BUSY_TIMEOUT_MS, ensureSchema, ROW_BYTES, TOTALS } from './schema';
@@ -85,9 +85,8 @@ const TOTALS_ROW = `SELECT count AS rooms, bytes, last_ms AS newestMs, last_seq 
 
 /**
  * The statements of a commit. None has a RETURNING clause: SQLite gathers what one returns
- * in a table of its own, made and freed per run, and in a commit of one message that cost
- * as much as the insert itself (glibc gave the memory back and took it again, four `brk`
- * calls a commit). A write, then a read of the row, costs a fraction of that.
+ * in a table of its own, made and freed per run; a write, then a read of the row, costs
+ * less (BENCHMARKS.md, issue #25: four `brk` calls a commit fewer).
  */
 interface Statements {
   insert: Statement<[string, number, number, string, string, number, string | null]>;
@@ -212,7 +211,7 @@ function prepare(db: Db, path: string, bounds: StoreBounds, events: OutboxOption
          last_seq = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_seq, last_seq),
          last_ms = iif((excluded.last_ms, excluded.last_seq) > (last_ms, last_seq), excluded.last_ms, last_ms)`,
     ),
-    roomCounts: db.prepare('SELECT count, bytes, reactions FROM rooms WHERE name = ?'),
+    roomCounts: db.prepare(ROOM_COUNTS),
     // Setting an indexed column writes the index even to the same value: only a new second does.
     touchRoom: db.prepare('UPDATE rooms SET last_s = ? WHERE name = ? AND last_s < ?'),
     takeFromRoom: db.prepare('UPDATE rooms SET count = count - ?, bytes = bytes - ?, reactions = reactions - ? WHERE name = ?'),
