@@ -11,8 +11,9 @@ import { describeWithRedisCluster, startRedisCluster } from './support/redis-clu
 import { waitUntil } from './support/wait';
 
 /**
- * The room adapter alone, under two plain Socket.IO servers on one Redis: what it carries
- * between nodes that the chat itself never sends (binary data), live and on recovery.
+ * The room adapter alone, under two plain Socket.IO servers on one Redis (or a Redis
+ * Cluster): what it carries between nodes that the chat itself never sends (binary data),
+ * live and on recovery, and the order it hands broadcasts to a node's clients in.
  */
 async function socketIoNode(url: string, clustered = false): Promise<{ io: Server; url: string }> {
   // The connections a node of the chat makes to one Redis, or to a Redis Cluster.
