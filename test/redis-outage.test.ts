@@ -185,4 +185,41 @@ describeWithRedis('a Redis outage', () => {
     expect(await rawA.nextJson()).toMatchObject({ type: 'chat', text: 'after the pause' });
     for (const node of [a!, b!]) expect((await httpGet(`${node.url}/readyz`)).status).toBe(200);
   });
+  it('keeps what a raw client sends before its room has loaded (Redis paused), hands it on in order once it joins, and closes a client that floods meanwhile', async () => {
+    const redis = await startRedis();
+    const [a] = await startNodes(1, { REDIS_URL: redis.url });
+    const pid = redis.pid!;
+    process.kill(pid, 'SIGSTOP');
+    onCleanup('clients', () => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    });
+    // A room new to the node: its history comes from Redis, which does not answer yet.
+    // A browser's `onopen = () => ws.send(...)` sends at once.
+    const seed = await connectRaw(a!.url, { name: 'seed' }, {}, { room: 'early' });
+    seed.send('first');
+    seed.send('second');
+    const acked = await connectRaw(a!.url, { name: 'acked', format: 'json', ack: '1' }, {}, { room: 'early' });
+    acked.send('third');
+    const flooder = await connectRaw(a!.url, { name: 'flooder' }, {}, { room: 'early-flood' });
+    for (let i = 0; i < 17; i += 1) flooder.send(`flood ${i}`);
+    expect((await flooder.closed).code).toBe(1008);
+
+    process.kill(pid, 'SIGCONT');
+    // The join notice first, then what it sent, as if it had come after.
+    const seen = [await seed.messages.next(), await seed.messages.next(), await seed.messages.next()];
+    expect(seen[0]).toMatch(/has entered/);
+    expect(seen.slice(1)).toEqual(['first', 'second']);
+    // Its frame is answered with its message's id, not `not_joined`.
+    let ack: unknown;
+    while (ack === undefined) {
+      const frame = JSON.parse(await acked.messages.next()) as { type: string };
+      if (frame.type === 'ack') ack = frame;
+    }
+    expect(ack).toEqual({ type: 'ack', id: expect.any(String) });
+    await waitUntil(() => seed.messages.pending.includes('third'), 'the acked client’s message at the seed client');
+  });
 });

@@ -35,6 +35,13 @@ export class RawClient extends WebSocket implements GroupMember, MemberWire, Pos
   resumeAfter: string | undefined = undefined;
   /** The socket the upgrade handed over; BroadcastGroup writes to it directly. Set before `listen`. */
   socket!: Duplex;
+  /**
+   * Frames it sent before its room welcomed it (the room's stored history still loading,
+   * as with Redis for a room new on this node): handed over again, in order, once it joins.
+   */
+  held: Buffer[] | null = null;
+  /** Set once its room has welcomed it: what it missed (`?since=`), then its join. */
+  welcomed = false;
   /** Cleared on each ping, set by the pong; still clear at the next ping means dead. */
   alive = true;
   from = 0;

@@ -42,6 +42,12 @@ export interface RawTransportOptions {
 const TOO_MANY_PARTS = 'WS_ERR_TOO_MANY_BUFFERED_PARTS';
 
 const NOT_JOINED_ACK = JSON.stringify({ type: 'ack', error: RAW_NOT_JOINED } satisfies RawAckFrame);
+/**
+ * Frames a client may send before its room welcomes it, kept until it joins (and, in all,
+ * no more bytes than one message may have). A browser's `onopen = () => ws.send(...)`
+ * sends one at once; dozens while a history loads is a flood.
+ */
+const MAX_HELD_FRAMES = 16;
 
 /**
  * The seed-compatible endpoint: plain WebSocket, text frames, every frame broadcast
@@ -140,9 +146,11 @@ export class RawTransport implements RawClientHost {
   }
 
   welcome(client: RawClient, join: () => void): void {
+    client.welcomed = true;
     const enter = () => {
       this.sinks.get(client.member.room.name)?.groups[client.format].add(client);
       join();
+      this.handOver(client);
     };
     const since = client.resumeAfter;
     client.resumeAfter = undefined;
@@ -169,18 +177,39 @@ export class RawTransport implements RawClientHost {
       client.close(CloseCode.UnsupportedData, CloseReason.Binary);
       return;
     }
+    if (!client.welcomed) return this.hold(client, data as Buffer);
     // A JSON client's frame may be a request (an edit, a reaction, ...); text-mode frames never are.
     const request = client.format === 'json' ? requestOf(data as Buffer) : null;
     if (request !== null) return client.member.joined ? handleRequest(client, request) : notJoined(client, request);
     if (!client.member.joined) {
-      // Its room's history is still loading: it has not joined yet. Seed and plain JSON
-      // clients hear nothing, as before; one counting its acks is told, to keep count.
+      // It is catching up (`?since=`): it has not joined yet. Seed and plain JSON clients
+      // hear nothing; one counting its acks is told, to keep count.
       if (client.acks) client.send(NOT_JOINED_ACK);
       return;
     }
     // ws hands text frames over as one Buffer (the default binaryType) and has already
     // checked that they are valid UTF-8; the seed broadcasts every one as it is.
     client.member.postVerbatim((data as Buffer).toString('utf8'), client);
+  }
+
+  /** A frame that came before its room welcomed the client: kept for handOver, unless there is too much. */
+  private hold(client: RawClient, data: Buffer): void {
+    const held = (client.held ??= []);
+    let bytes = data.length;
+    for (const frame of held) bytes += frame.length;
+    if (held.length >= MAX_HELD_FRAMES || bytes > this.config.maxMessageBytes) {
+      this.core.metrics.reject('rate');
+      return this.rejected(client, ChatError.RateLimited);
+    }
+    held.push(data);
+  }
+
+  /** The client has joined: the frames it sent before are taken now, in order, as if they came now. */
+  private handOver(client: RawClient): void {
+    const { held } = client;
+    if (held === null) return;
+    client.held = null;
+    for (const data of held) this.received(client, data, false);
   }
 
   /**
