@@ -168,4 +168,20 @@ describeWithRedisCluster('several nodes on a Redis Cluster', () => {
     rawA.send('after the whole cluster was back');
     await waitUntil(() => rawB.messages.pending.includes('after the whole cluster was back'), 'raw client on B hears A');
   });
+  it("shows a raw client on the other node a member's join before that member's first message", async () => {
+    const [a, b] = await nodes();
+    await linked([a, b]);
+    const room = 'epsilon';
+    const observer = await connectRaw(b.url, { name: 'observer', format: 'json' }, {}, { room });
+    expect(await observer.nextJson()).toMatchObject({ kind: 'join', name: 'observer' });
+    for (let i = 0; i < 20; i += 1) {
+      // A member that speaks as soon as it is in.
+      const member = await connectRaw(a.url, { name: `m${i}`, format: 'json' }, {}, { room });
+      member.send(`hello ${i}`);
+      expect(await observer.nextJson()).toMatchObject({ kind: 'join', name: `m${i}` });
+      expect(await observer.nextJson()).toMatchObject({ text: `hello ${i}`, name: `m${i}` });
+      await member.close();
+      expect(await observer.nextJson()).toMatchObject({ kind: 'leave', name: `m${i}` });
+    }
+  });
 });

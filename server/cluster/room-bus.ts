@@ -18,6 +18,8 @@ interface NodeState {
   online?: number;
   /** Several events of one turn, in order, each with its `online` (one event goes as `event`). */
   events?: CountedEvent[];
+  /** A turn's notices, to count only: a node holding their room shows them from the room's message (bus-routes.ts). */
+  counted?: CountedEvent[];
   /** Every room with clients on the sending node, and who is in it. */
   snapshot?: [string, PresenceEntry[]][];
 }
@@ -118,10 +120,9 @@ export class ClusterRoomBus implements RoomBus {
       this.carrier.everyone(this.stateOf(events));
       return;
     }
-    for (const { room, events: some } of busMessages(events)) {
-      if (room === undefined) this.carrier.everyone(this.stateOf(some));
-      else this.carrier.room(room, this.stateOf(some));
-    }
+    const { rooms, notices } = busMessages(events);
+    for (const { room, events: some } of rooms) this.carrier.room(room, this.stateOf(some));
+    if (notices.length > 0) this.carrier.everyone({ node: this.node, counted: notices });
   };
 
   /** One event alone keeps the single-event shape. */
@@ -247,20 +248,29 @@ export class ClusterRoomBus implements RoomBus {
     }
     if (state.event !== undefined) this.receive(peer, state.event);
     if (Array.isArray(state.events)) for (const [event] of state.events) this.receive(peer, event);
+    if (Array.isArray(state.counted)) for (const [event] of state.counted) this.count(peer, event);
   }
 
-  /** One event from `peer`'s rooms: who came or went there, then this node's room of that name. */
+  /**
+   * One event from `peer`'s rooms, for this node's room of that name. Through the
+   * workers' bus, which carries everything to everyone once, a notice is counted here
+   * too; through Redis it is counted from the turn's `counted` (see busMessages).
+   */
   private receive(peer: Peer, event: RoomEvent): void {
-    if (event.type === 'notice') {
-      // Who came or went on that node, until its next snapshot says it all again.
-      let count = peer.rooms.get(event.room);
-      if (count === undefined) peer.rooms.set(event.room, (count = new PresenceCount()));
-      const { name, user } = event.notice;
-      const who = typeof user === 'string' ? user : undefined;
-      if (event.notice.kind === 'join') count.add(name, who);
-      else count.remove(name, who);
-    }
-    if (this.carrier.everyRoom) this.options.rooms.receive(event);
-    else this.options.rooms.get(event.room)?.receive(event);
+    if (this.carrier.everyRoom) {
+      this.count(peer, event);
+      this.options.rooms.receive(event);
+    } else this.options.rooms.get(event.room)?.receive(event);
+  }
+
+  /** Who came or went on `peer`, if `event` is a notice, until its next snapshot says it all again. */
+  private count(peer: Peer, event: RoomEvent): void {
+    if (event.type !== 'notice') return;
+    let count = peer.rooms.get(event.room);
+    if (count === undefined) peer.rooms.set(event.room, (count = new PresenceCount()));
+    const { name, user } = event.notice;
+    const who = typeof user === 'string' ? user : undefined;
+    if (event.notice.kind === 'join') count.add(name, who);
+    else count.remove(name, who);
   }
 }
