@@ -15,6 +15,24 @@ import { sioSend } from './support/stored-chat';
 // Two server processes, a Redis stopped and started again, reconnection back-off.
 jest.setTimeout(90_000);
 
+/**
+ * Stops the redis-server `pid` (SIGSTOP): its connections stay open, and what is sent to
+ * it waits. Answers what continues it. A test that fails meanwhile leaves it to be
+ * killed, not stopped for ever.
+ */
+function pause(pid: number): () => void {
+  const resume = () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+  };
+  process.kill(pid, 'SIGSTOP');
+  onCleanup('clients', resume);
+  return resume;
+}
+
 describeWithRedis('a Redis outage', () => {
   it('keeps each node serving its own clients while Redis is down, and links the nodes again when it returns', async () => {
     const redis = await startRedis();
@@ -161,23 +179,14 @@ describeWithRedis('a Redis outage', () => {
     const acceptedOnA = await metricValue(a!.url, 'chat_messages_in_total{transport="raw"}');
 
     // Stopped, not gone: its connections stay open, and what the nodes send it waits.
-    const pid = redis.pid!;
-    process.kill(pid, 'SIGSTOP');
-    // A test that fails while it is stopped leaves it to be killed, not stopped for ever.
-    onCleanup('clients', () => {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // already gone
-      }
-    });
+    const resume = pause(redis.pid!);
     for (const text of ['p1', 'p2', 'p3']) rawA.send(text);
     await metricWhere(a!.url, 'chat_messages_in_total{transport="raw"}', (n) => n === acceptedOnA + 3, 'to count the three messages in');
     // Accepted and waiting for their ids: nobody has them yet.
     expect(rawA.messages.pending).toEqual([]);
     expect(sioB.chats.pending).toEqual([]);
 
-    process.kill(pid, 'SIGCONT');
+    resume();
     const seen = [await rawA.nextJson(), await rawA.nextJson(), await rawA.nextJson()] as ChatMessage[];
     expect(seen.map((m) => m.text)).toEqual(['p1', 'p2', 'p3']);
     expect(await sioB.chats.take(3)).toEqual(seen.map(({ id, text, name, at }) => ({ id, text, name, at })));
@@ -185,18 +194,11 @@ describeWithRedis('a Redis outage', () => {
     expect(await rawA.nextJson()).toMatchObject({ type: 'chat', text: 'after the pause' });
     for (const node of [a!, b!]) expect((await httpGet(`${node.url}/readyz`)).status).toBe(200);
   });
+
   it('keeps what a raw client sends before its room has loaded (Redis paused), hands it on in order once it joins, and closes a client that floods meanwhile', async () => {
     const redis = await startRedis();
     const [a] = await startNodes(1, { REDIS_URL: redis.url });
-    const pid = redis.pid!;
-    process.kill(pid, 'SIGSTOP');
-    onCleanup('clients', () => {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // already gone
-      }
-    });
+    const resume = pause(redis.pid!);
     // A room new to the node: its history comes from Redis, which does not answer yet.
     // A browser's `onopen = () => ws.send(...)` sends at once.
     const seed = await connectRaw(a!.url, { name: 'seed' }, {}, { room: 'early' });
@@ -208,7 +210,7 @@ describeWithRedis('a Redis outage', () => {
     for (let i = 0; i < 17; i += 1) flooder.send(`flood ${i}`);
     expect((await flooder.closed).code).toBe(1008);
 
-    process.kill(pid, 'SIGCONT');
+    resume();
     // The join notice first, then what it sent, as if it had come after.
     const seen = [await seed.messages.next(), await seed.messages.next(), await seed.messages.next()];
     expect(seen[0]).toMatch(/has entered/);
