@@ -38,6 +38,8 @@ describeWithRedisCluster('several nodes on a Redis Cluster', () => {
     for (const room of ['alpha', 'beta']) {
       const raw = await connectRaw(a.url, { name: `raw-${room}`, format: 'json' }, {}, { room });
       expect(await raw.nextJson()).toMatchObject({ kind: 'join', name: `raw-${room}` });
+      // B counts A's member one bus hop after A's notice: a join on B counted sooner would not include it.
+      await waitUntil(async () => (await presenceAt(b, room)).online === 1, `${b.url} to count raw-${room}`);
       const sio = await connectSio(b.url, { auth: { name: `sio-${room}` }, room });
       expect(await raw.nextJson()).toMatchObject({ kind: 'join', name: `sio-${room}`, online: 2 });
       raw.send(`raw says ${room}`);
