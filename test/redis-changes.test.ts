@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { RESP_TYPES } from 'redis';
 import { DEFAULT_ROOM, isDeleted, type ChatMessage, type HistoryMessage } from '../server/protocol';
-import { idParts } from '../server/store/message-id';
+import { compareIds, idParts } from '../server/store/message-id';
 import { StoreUnavailableError, type Actor, type MessageChange } from '../server/store/message-store';
 import { readsKey, roomKeys } from '../server/store/redis/keys';
 import { RedisStore } from '../server/store/redis-store';
@@ -287,6 +287,24 @@ describeWithRedis('the Redis store: edits, deletes, reactions, older history, re
     expect(before.rooms).toEqual([{ name: 'keep', lastId: z!.id, lastReadId: x!.id, unread: 1 }]);
     expect(await second.store.read('keep', { since: x!.id, limit: 10 })).toMatchObject({ complete: true, messages: before.recent.slice(1) });
     expect(await change(second.store, 'keep', { kind: 'edit', id: x!.id, text: 'x3', by: { user: 'u1' }, at: 12 })).toMatchObject({ version: 2 });
+  });
+
+  it('stores a turn’s messages, of several rooms, in one command (at most 100 to a command), each in its room under an id in the order given', async () => {
+    const { client, store } = await openStore(redis.url);
+    await client.configResetStat();
+    const rooms = ['p', 'q', DEFAULT_ROOM];
+    const texts = Array.from({ length: 150 }, (_, i) => `m${i}`);
+    // Asked in one turn: nothing is awaited between them.
+    const stored = await Promise.all(texts.map((text, i) => append(store, rooms[i % 3] as string, text, i % 2 === 0 ? 'u1' : undefined)));
+    const evals = /cmdstat_eval:calls=(\d+)/.exec(await client.info('commandstats'));
+    expect(Number(evals?.[1])).toBe(2);
+    for (let i = 1; i < stored.length; i += 1) expect(compareIds(stored[i]!.id, stored[i - 1]!.id)).toBe(1);
+    for (const [r, room] of rooms.entries()) {
+      const expected = stored.filter((_, i) => i % 3 === r);
+      expect(await store.recent(room, 100)).toEqual(expected);
+    }
+    expect(stored[0]).toMatchObject({ text: 'm0', name: 'ann', user: 'u1' });
+    expect(stored[1]).not.toHaveProperty('user');
   });
 
   it('answers changes in order with the appends asked before them, an edit of a message just appended included', async () => {

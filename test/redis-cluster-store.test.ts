@@ -107,6 +107,26 @@ describeWithRedisCluster('the Redis store on a Redis Cluster', () => {
     for (const [i, room] of rooms.entries()) expect(await other.store.recent(room, 100)).toEqual(sent[i]);
   });
 
+  it('stores a turn’s messages of one room in one command on its master, and each room’s in one of its own', async () => {
+    const { client, store } = await openStore(cluster.url);
+    // Rooms away from the room sets' master, whose listing scripts are counted apart.
+    const away = (prefix: string) => {
+      for (let n = 0; ; n += 1) if (masterOf(client, `${prefix}-${n}`) !== masterOf(client, 'rooms')) return `${prefix}-${n}`;
+    };
+    const rooms = [away('turn-a'), away('turn-b')];
+    const evalsOn = async (address: string) => {
+      const master = client.masters.find((m) => m.address === address)!;
+      return Number(/cmdstat_eval:calls=(\d+)/.exec(await (await client.nodeClient(master)).info('commandstats'))?.[1] ?? 0);
+    };
+    for (const master of client.masters) await (await client.nodeClient(master)).configResetStat();
+    // Asked in one turn: nothing is awaited between them.
+    const stored = await Promise.all(Array.from({ length: 20 }, (_, i) => append(store, rooms[i % 2] as string, `m${i}`)));
+    for (const address of new Set(rooms.map((room) => masterOf(client, room)))) {
+      expect(await evalsOn(address)).toBe(rooms.filter((room) => masterOf(client, room) === address).length);
+    }
+    for (const [r, room] of rooms.entries()) expect(await store.recent(room, 20)).toEqual(stored.filter((_, i) => i % 2 === r));
+  });
+
   it('lets only the author edit and delete, counts reactions, and reads back edits, reactions and tombstones', async () => {
     const { client, store } = await openStore(cluster.url);
     expect(masterOf(client, 'news')).not.toBe(masterOf(client, 'edits'));

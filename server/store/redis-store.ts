@@ -15,6 +15,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorReply } from 'redis';
 import { DEFAULT_ROOM, MAX_REACTIONS, type ChatMessage, type HistoryMessage, type UserRoom } from '../protocol';
+import { atTurnEnd } from '../support/turn-end';
 import { isMessageId, MessageIdGenerator } from './message-id';
 import {
   byName,
@@ -36,7 +37,6 @@ import { HISTORY_KEY, readsKey, SINGLE_REDIS_KEYS, WEBHOOKS_KEY, type KeyLayout 
 import type { RedisOutbox } from './redis/outbox';
 import { messagesOf, readPage, type PageReply } from './redis/pages';
 import {
-  APPEND_RECORDING_SCRIPT,
   APPEND_SCRIPT,
   CLUSTER_APPEND_SCRIPT,
   DELETE_RECORDING_SCRIPT,
@@ -78,6 +78,26 @@ type StreamEntry = { id: string; message: Record<string, string> };
 /** A change script's answer: ['ok', value?] or [refusal]. */
 type ChangeReply = [string, (string | number)?];
 
+/** A message given to `append`, stored at the end of its turn. */
+interface WaitingAppend {
+  room: string;
+  name: string;
+  text: string;
+  at: number;
+  user: string | undefined;
+  done: AppendCallback;
+}
+
+/**
+ * At most this many messages per append script: a script holds Redis for every other
+ * client while it runs, so a turn of thousands of messages goes in several.
+ */
+const MAX_APPENDS_PER_SCRIPT = 100;
+
+function* inParts<T>(items: readonly T[]): Iterable<readonly T[]> {
+  for (let i = 0; i < items.length; i += MAX_APPENDS_PER_SCRIPT) yield items.slice(i, i + MAX_APPENDS_PER_SCRIPT);
+}
+
 /** How often at most a node moves a room up the room sets on a Redis Cluster (LISTED_SCRIPT). */
 const LISTED_EVERY_MS = 1_000;
 
@@ -86,6 +106,8 @@ export class RedisStore implements MessageStore {
   /** Rooms this node has moved up the room sets since `listedSince` (a Redis Cluster's). */
   private listed = new Set<string>();
   private listedSince = 0;
+  /** This turn's messages, stored at its end (append). */
+  private waiting: WaitingAppend[] = [];
 
   /**
    * `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound); `events`: the
@@ -101,48 +123,89 @@ export class RedisStore implements MessageStore {
     private readonly keys: KeyLayout = SINGLE_REDIS_KEYS,
   ) {
     if (events !== undefined && keys.clustered) throw new Error('webhook events need a single Redis: their outbox spans every room');
+    // The outbox's other events keep their order with the messages' (SqliteStore commits them together).
+    events?.precededBy(this.sendAppends);
   }
 
   /** Before the first message: a store written by an earlier version gets its names set. */
   async upgrade(): Promise<void> {
+    this.sendAppends();
     const filled = Number(await this.client.eval(NAMES_UPGRADE_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames] }));
     if (filled > 0) this.logger.info({ rooms: filled }, 'redis: listed the stored rooms by name');
   }
 
+  /**
+   * Stores the message with the others of this turn, in one command at the turn's end
+   * (APPEND_SCRIPT; on a Redis Cluster one per room: CLUSTER_APPEND_SCRIPT). Why: a
+   * command is a round trip and a wake-up for Redis and for the node, whatever it
+   * carries, so a turn's messages cost one instead of one each (BENCHMARKS.md, issue #24).
+   * The store's other commands send the waiting appends first (sendAppends), so Redis runs
+   * them all in the order asked.
+   */
   append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
-    const at = Date.now();
-    const stamped = (id: string): ChatMessage => (user === undefined ? { id, text, name, at } : { id, text, name, at, user });
-    const { events } = this;
-    // Answers come in the order asked: the requests are pipelined on one connection (on a
-    // cluster, on the connection to the node holding the room's slot).
-    let appended: Promise<unknown>;
-    if (this.keys.clustered) {
-      const ids = this.keys.ids(room);
-      const args = [String(this.keep), name, text, String(at), String(ids.slot)];
-      if (user !== undefined) args.push(user);
-      appended = this.client.eval(CLUSTER_APPEND_SCRIPT, { keys: [ids.key, this.keys.room(room).stream], arguments: args }).then((reply) => {
-        const [id, fresh] = reply as [string, number];
-        this.list(room, at, Number(fresh) === 1);
-        return id;
-      });
-    } else {
-      const args = [room, String(this.keep), name, text, String(at), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY];
-      const keys = [this.keys.ids(room).key, this.keys.room(room).stream, this.keys.rooms, this.keys.roomNames];
-      if (events !== undefined) {
-        // The event's data but its id, which the script puts first.
-        args.push(JSON.stringify(user === undefined ? { name, text, at } : { name, text, at, user }));
-        keys.push(WEBHOOKS_KEY);
-      }
-      if (user !== undefined) args.push(user);
-      appended = this.client.eval(events === undefined ? APPEND_SCRIPT : APPEND_RECORDING_SCRIPT, { keys, arguments: args });
+    if (this.waiting.length === 0) atTurnEnd(this.sendAppends);
+    this.waiting.push({ room, name, text, at: Date.now(), user, done });
+  }
+
+  /** Sends the appends waiting for the end of the turn, if any. */
+  private readonly sendAppends = (): void => {
+    const appends = this.waiting;
+    if (appends.length === 0) return;
+    this.waiting = [];
+    if (!this.keys.clustered) {
+      for (const part of inParts(appends)) this.answer(part, this.client.eval(APPEND_SCRIPT, this.appendCommand(part)) as Promise<string[]>);
+      return;
     }
-    appended.then(
-      (id) => done(null, stamped(String(id))),
+    // A script touches one slot: each room's messages go in one of their own.
+    const byRoom = new Map<string, WaitingAppend[]>();
+    for (const append of appends) {
+      const same = byRoom.get(append.room);
+      if (same === undefined) byRoom.set(append.room, [append]);
+      else same.push(append);
+    }
+    for (const [room, same] of byRoom) for (const part of inParts(same)) this.answer(part, this.clusterAppend(room, part));
+  };
+
+  /** CLUSTER_APPEND_SCRIPT for `appends` of `room`; answers their ids. */
+  private clusterAppend(room: string, appends: readonly WaitingAppend[]): Promise<string[]> {
+    const ids = this.keys.ids(room);
+    const args = [String(this.keep), String(ids.slot)];
+    for (const { name, text, at, user } of appends) args.push(name, text, String(at), user === undefined ? '' : `u${user}`);
+    return this.client.eval(CLUSTER_APPEND_SCRIPT, { keys: [ids.key, this.keys.room(room).stream], arguments: args }).then((reply) => {
+      const [fresh, newIds] = reply as [number, string[]];
+      this.list(room, (appends[appends.length - 1] as WaitingAppend).at, Number(fresh) === 1);
+      return newIds;
+    });
+  }
+
+  /** APPEND_SCRIPT's keys and arguments for `appends`. */
+  private appendCommand(appends: readonly WaitingAppend[]): { keys: string[]; arguments: string[] } {
+    const recording = this.events !== undefined;
+    const ids = this.keys.ids('').key;
+    const keys = [ids, this.keys.rooms, this.keys.roomNames, recording ? WEBHOOKS_KEY : ids];
+    const args = [String(this.keep), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY, recording ? '1' : '0'];
+    for (const { room, name, text, at, user } of appends) {
+      keys.push(this.keys.room(room).stream);
+      // The event's data but its id, which the script puts first.
+      const event = recording ? JSON.stringify(user === undefined ? { name, text, at } : { name, text, at, user }) : '';
+      args.push(room, name, text, String(at), user === undefined ? '' : `u${user}`, event);
+    }
+    return { keys, arguments: args };
+  }
+
+  /** Answers each of `appends`, in order, with the id `stored` gives it, or a local one if Redis did not take them. */
+  private answer(appends: readonly WaitingAppend[], stored: Promise<string[]>): void {
+    const stamped = ({ text, name, at, user }: WaitingAppend, id: string): ChatMessage =>
+      user === undefined ? { id, text, name, at } : { id, text, name, at, user };
+    stored.then(
+      (ids) => appends.forEach((append, i) => append.done(null, stamped(append, String(ids[i])))),
       (err: unknown) => {
         // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
-        this.logger.debug({ err: (err as Error).message }, 'history unavailable; local id');
-        events?.noteLost('message.created', err);
-        done(null, stamped(this.fallbackIds.next().id));
+        this.logger.debug({ err: (err as Error).message, messages: appends.length }, 'history unavailable; local ids');
+        for (const append of appends) {
+          this.events?.noteLost('message.created', err);
+          append.done(null, stamped(append, this.fallbackIds.next().id));
+        }
       },
     );
   }
@@ -153,6 +216,7 @@ export class RedisStore implements MessageStore {
   }
 
   async read(room: string, query: ReadQuery): Promise<StoredPage> {
+    this.sendAppends();
     const { since, before, limit, maxBytes = Number.POSITIVE_INFINITY } = query;
     if (since === undefined) {
       // Nothing is older than 0-0, or than what is no id (as the memory store orders ids).
@@ -171,6 +235,7 @@ export class RedisStore implements MessageStore {
   }
 
   change(room: string, change: MessageChange, done: ChangeCallback): void {
+    this.sendAppends();
     // No shape of an id, no message: Redis would refuse the id as a range bound.
     if (!isMessageId(change.id)) {
       done('not_found');
@@ -192,6 +257,7 @@ export class RedisStore implements MessageStore {
 
   async userRooms(user: string, limit: number): Promise<UserRoom[]> {
     if (limit <= 0) return [];
+    this.sendAppends();
     const key = readsKey(user);
     const markers = Object.entries((await this.client.hGetAll(key)) as Record<string, string>);
     const named = markers.map(([name, lastReadId]) => ({ name, lastReadId })).sort(byName);
@@ -218,6 +284,7 @@ export class RedisStore implements MessageStore {
   }
 
   async rooms(query: RoomQuery): Promise<StoredRoom[]> {
+    this.sendAppends();
     const from = query.after === undefined ? '-' : `(${query.after}`;
     const flat = (await this.client.eval(ROOMS_SCRIPT, { keys: [this.keys.roomNames, this.keys.rooms], arguments: [from, String(query.limit)] })) as string[];
     const rooms: StoredRoom[] = [];
@@ -274,6 +341,7 @@ export class RedisStore implements MessageStore {
 
   /** Up to `count` entries of `room` from `from` to `to` (XRANGE or XREVRANGE), as they are now. */
   private async page(room: string, command: 'XRANGE' | 'XREVRANGE', from: string, to: string, count: number): Promise<HistoryMessage[]> {
+    this.sendAppends();
     const { stream, changes, reactions } = this.keys.room(room);
     const reply = await this.client.eval(PAGE_SCRIPT, { keys: [stream, changes, reactions], arguments: [command, from, to, String(count)] });
     return messagesOf(reply as PageReply);

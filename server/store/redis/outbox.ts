@@ -61,6 +61,8 @@ export class RedisOutbox implements EventOutbox {
   private lostEvents = 0;
   private readonly beatMs: number;
   private readonly heartbeatTtlMs: number;
+  /** Run before each event is written (precededBy). */
+  private writeFirst: () => void = () => undefined;
 
   constructor(
     private readonly client: RedisClient,
@@ -74,6 +76,15 @@ export class RedisOutbox implements EventOutbox {
   /** Events that could not be recorded (Redis down): each was logged at debug. */
   get lost(): number {
     return this.lostEvents;
+  }
+
+  /**
+   * `send` runs before each event this outbox writes: the store sends the messages given
+   * to it before the event (RedisStore keeps a turn's messages for its end), so their
+   * events come first in the outbox, as they came.
+   */
+  precededBy(send: () => void): void {
+    this.writeFirst = send;
   }
 
   /** Counts an event that could not be recorded; the store's scripts report theirs here. */
@@ -114,6 +125,7 @@ export class RedisOutbox implements EventOutbox {
     const data = JSON.stringify(who.user === undefined ? { name: who.name } : { name: who.name, user: who.user });
     if (share === undefined) this.shares.set(field, { room, key: who.key, connections: 1, who: data });
     else if ((share.connections += delta) === 0) this.shares.delete(field);
+    this.writeFirst();
     this.client
       .eval(MEMBER_SCRIPT, {
         keys: [nodeMembersKey(this.nodeId), WEBHOOKS_KEY, NODES_KEY],
@@ -128,6 +140,7 @@ export class RedisOutbox implements EventOutbox {
   record(room: string | null, type: WebhookEventType, data: unknown, at: number): void {
     // `undefined` has no JSON: it is sent as null.
     const fields = { type, room: room ?? '', at: String(at), data: JSON.stringify(data) ?? 'null' };
+    this.writeFirst();
     this.client.xAdd(WEBHOOKS_KEY, '*', fields).catch((err: unknown) => this.noteLost(type, err));
   }
 

@@ -33,68 +33,75 @@ end
 `;
 
 /**
- * Stamps and stores a message in one step. Stream ids only increase within one stream,
- * and two rooms' streams would hand out the same ids; so the id comes from one stream
- * for all rooms (Redis keeps it increasing even when its clock steps back), and the
- * message goes into its room's stream under that id, which is newer than anything there.
- * A new room past MAX_STORED_ROOMS (0: no bound) makes the room idle longest go, its
- * stream and side keys deleted: they are derived here, as keys.ts does (one Redis, not a
- * Redis Cluster, which would want every key declared).
- * KEYS: ids stream, room stream, rooms set, names set.
- * ARGV: room, HISTORY_KEEP, name, text, at, MAX_STORED_ROOMS, the lobby's name, HISTORY_KEY,
- * and the sender's user when there is one.
+ * Stamps and stores a turn's messages, of any rooms, in one step: one command for the
+ * turn, not one per message (RedisStore.append). Stream ids only increase within one
+ * stream, and two rooms' streams would hand out the same ids; so each id comes from one
+ * stream for all rooms (Redis keeps it increasing even when its clock steps back), and
+ * the message goes into its room's stream under that id, which is newer than anything
+ * there. A new room past MAX_STORED_ROOMS (0: no bound) makes the room idle longest go,
+ * its stream and side keys deleted: they are derived here, as keys.ts does (one Redis, not
+ * a Redis Cluster, which would want every key declared). With the webhook outbox
+ * (WEBHOOK_URL), each message's `message.created` event is added in the same step, so a
+ * stored message always has its event; the id is known only here, so the event's data
+ * comes as JSON without it (`{"name",...}`) and the id goes in first.
+ * KEYS: ids stream, rooms set, names set, the outbox (or the ids stream again when there
+ * is none), then each message's room stream.
+ * ARGV: HISTORY_KEEP, MAX_STORED_ROOMS, the lobby's name, HISTORY_KEY, 1 when recording
+ * events (else 0), then per message: room, name, text, at, the sender's user prefixed
+ * with `u` (empty when there is none), the event's data (empty when not recording).
+ * Answers the ids, in order.
  */
-export const APPEND_SCRIPT = appendScript('ARGV[9]', '');
+export const APPEND_SCRIPT = `${LISTED}
+local keep, max, lobby, history = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local recording = ARGV[5] == '1'
+local ids = {}
+for i = 1, (#ARGV - 5) / 6 do
+  local a = 5 + (i - 1) * 6
+  local room, at, user = ARGV[a + 1], ARGV[a + 4], ARGV[a + 5]
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', room)
+  if user ~= '' then
+    redis.call('XADD', KEYS[4 + i], 'MAXLEN', keep, id, 'name', ARGV[a + 2], 'text', ARGV[a + 3], 'at', at, 'user', string.sub(user, 2))
+  else
+    redis.call('XADD', KEYS[4 + i], 'MAXLEN', keep, id, 'name', ARGV[a + 2], 'text', ARGV[a + 3], 'at', at)
+  end
+  if recording then
+    redis.call('XADD', KEYS[4], '*', 'type', 'message.created', 'room', room, 'at', at, 'data', '{"id":"' .. id .. '",' .. string.sub(ARGV[a + 6], 2))
+  end
+  local gone = listed(KEYS[2], KEYS[3], room, at, max, true)
+  for j = 1, #gone, 2 do
+    local base = history .. ':' .. gone[j]
+    redis.call('DEL', gone[j] == lobby and history or base, base .. ':changes', base .. ':reactions')
+  end
+  ids[i] = id
+end
+return ids`;
 
 /**
- * APPEND_SCRIPT with the webhook outbox (WEBHOOK_URL): the message's `message.created`
- * event is added to it in the same script, so a stored message always has its event.
- * The id is known only here, so the event's data comes as JSON without it (`{"name",...}`)
- * and the id goes in first. KEYS: APPEND_SCRIPT's, then the outbox. ARGV: APPEND_SCRIPT's
- * up to HISTORY_KEY, the event's data, and the sender's user when there is one.
- */
-export const APPEND_RECORDING_SCRIPT = appendScript(
-  'ARGV[10]',
-  `redis.call('XADD', KEYS[5], '*', 'type', 'message.created', 'room', ARGV[1], 'at', ARGV[5], 'data', '{"id":"' .. id .. '",' .. string.sub(ARGV[9], 2))
-`,
-);
-
-/** The append script, its user taken from `user` and `recordEvent` run once the message is in. */
-function appendScript(user: string, recordEvent: string): string {
-  return `${LISTED}
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ARGV[1])
-if ${user} then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5], 'user', ${user})
-else
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id, 'name', ARGV[3], 'text', ARGV[4], 'at', ARGV[5])
-end
-${recordEvent}local gone = listed(KEYS[3], KEYS[4], ARGV[1], ARGV[5], ARGV[6], true)
-for i = 1, #gone, 2 do
-  local base = ARGV[8] .. ':' .. gone[i]
-  redis.call('DEL', gone[i] == ARGV[7] and ARGV[8] or base, base .. ':changes', base .. ':reactions')
-end
-return id`;
-}
-
-/**
- * APPEND_SCRIPT on a Redis Cluster, where it may touch only the room's slot: the id comes
- * from that slot's ids stream, its sequence times 16384 plus the slot, so that ids stay
- * unique across slots and increase within each (16384 slots: a sequence past 2^39 in one
- * millisecond would pass 2^53, which no Redis reaches). The room's place in the room sets
- * is kept apart (LISTED_SCRIPT). KEYS: the slot's ids stream, the room's stream.
- * ARGV: HISTORY_KEEP, name, text, at, the slot, and the sender's user when there is one.
- * Answers {id, 1 when the room had no stream before (new, or let go), else 0}.
+ * APPEND_SCRIPT on a Redis Cluster, where it may touch only one slot: a turn's messages
+ * of one room. Each id comes from the slot's ids stream, its sequence times 16384 plus
+ * the slot, so that ids stay unique across slots and increase within each (16384 slots: a
+ * sequence past 2^39 in one millisecond would pass 2^53, which no Redis reaches). The
+ * room's place in the room sets is kept apart (LISTED_SCRIPT). KEYS: the slot's ids
+ * stream, the room's stream. ARGV: HISTORY_KEEP, the slot, then per message: name, text,
+ * at, the sender's user prefixed with `u` (empty when there is none).
+ * Answers {1 when the room had no stream before (new, or let go), else 0; the ids in order}.
  */
 export const CLUSTER_APPEND_SCRIPT = `
 local fresh = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
-local ms, seq = string.match(redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ''), '^(%d+)-(%d+)$')
-local id = ms .. '-' .. string.format('%d', tonumber(seq) * 16384 + tonumber(ARGV[5]))
-if ARGV[6] then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[2], 'text', ARGV[3], 'at', ARGV[4], 'user', ARGV[6])
-else
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[2], 'text', ARGV[3], 'at', ARGV[4])
+local ids = {}
+for i = 1, (#ARGV - 2) / 4 do
+  local a = 2 + (i - 1) * 4
+  local ms, seq = string.match(redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'room', ''), '^(%d+)-(%d+)$')
+  local id = ms .. '-' .. string.format('%d', tonumber(seq) * 16384 + tonumber(ARGV[2]))
+  local user = ARGV[a + 4]
+  if user ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[a + 1], 'text', ARGV[a + 2], 'at', ARGV[a + 3], 'user', string.sub(user, 2))
+  else
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id, 'name', ARGV[a + 1], 'text', ARGV[a + 2], 'at', ARGV[a + 3])
+  end
+  ids[i] = id
 end
-return {id, fresh}`;
+return {fresh, ids}`;
 
 /**
  * A room's newest message time in the room sets, on a Redis Cluster (APPEND_SCRIPT does
