@@ -66,6 +66,14 @@ export interface RedisClusterProcess {
   killNode(i: number): Promise<void>;
   /** Starts node `i` again, empty but with its identity and slots (nodes.conf), and waits for the cluster to be ok. */
   startNode(i: number): Promise<void>;
+  /**
+   * Moves `slot` to node `to` as `redis-cli --cluster reshard` moves each slot: `to`
+   * imports it, its owner migrates it, its keys go over with MIGRATE, `keysPerMigrate` at
+   * a time (redis-cli: 10), then every node is told its new owner. Meanwhile a command of
+   * several of its keys may be answered TRYAGAIN (some moved, some not). Nothing when `to`
+   * owns it already.
+   */
+  moveSlot(slot: number, to: number, keysPerMigrate?: number): Promise<void>;
   /** Kills every node and removes their directories. */
   stop(): Promise<void>;
 }
@@ -171,6 +179,39 @@ export async function startRedisClusterProcess(options: RedisOptions = {}): Prom
       return nodes.map((node) => node.child?.pid ?? null);
     },
     killNode: (i) => kill(nodeAt(i)),
+    moveSlot: async (slot, to, keysPerMigrate = 10) => {
+      const must = async (port: number, ...command: string[]) => {
+        const reply = await ask(port, ...command);
+        if (reply === null || reply.startsWith('ERR')) throw new Error(`${command.join(' ')} on ${port}: ${reply ?? 'no answer'}`);
+        return reply;
+      };
+      const ids = await Promise.all(nodes.map((node) => must(node.port, 'CLUSTER', 'MYID')));
+      // `<id> <address> <flags> ... <slot ranges>`, one line per node.
+      const owner = (await must(nodeAt(0).port, 'CLUSTER', 'NODES')).split('\n').find((line) =>
+        line
+          .split(' ')
+          .slice(8)
+          .some((range) => {
+            const [first, last = first] = range.split('-').map(Number);
+            return (first as number) <= slot && slot <= (last as number);
+          }),
+      );
+      const from = ids.indexOf(owner?.split(' ')[0] ?? '');
+      if (from === -1) throw new Error(`no node owns slot ${slot}`);
+      if (from === to) return;
+      const source = nodeAt(from);
+      const target = nodeAt(to);
+      await must(target.port, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', ids[from] as string);
+      await must(source.port, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', ids[to] as string);
+      for (;;) {
+        const keys = (await must(source.port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), String(keysPerMigrate))).split('\n').filter(Boolean);
+        if (keys.length === 0) break;
+        await must(source.port, 'MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', ...keys);
+      }
+      for (const node of [target, source, ...nodes.filter((n) => n !== target && n !== source)]) {
+        await must(node.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', ids[to] as string);
+      }
+    },
     startNode: async (i) => {
       await spawnNode(nodeAt(i));
       await clusterOk();

@@ -14,6 +14,7 @@ import { byId, decodeBan, encodeBan, expired, foldLog, logCovers, type BanLogEnt
 import { BAN_LOG_SIZE, type BanChanges, type BanStore } from './ban-store';
 import { StoreUnavailableError } from './message-store';
 import type { RedisCommands } from './redis/commands';
+import { tryingAgain } from './redis/try-again';
 
 /** Hash: ban id -> the ban as JSON. */
 export const BANS_KEY = 'chat:bans';
@@ -183,7 +184,8 @@ export class RedisBanStore implements BanStore {
   private async call<T>(command: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreUnavailableError('closed');
     try {
-      return await command();
+      // Sent again while the bans' slot moves between a cluster's masters (TRYAGAIN).
+      return await tryingAgain(command);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.logger.debug({ err: reason }, 'ban store unavailable');

@@ -3,20 +3,20 @@
  * room's edits and reactions in two hashes beside it, read markers in a hash per user
  * (keys: redis/keys.ts; the scripts that keep them: redis/scripts.ts).
  *
- * Redis being down is an outage the nodes ride out (docs/deploy.md, "When things fail"): a
- * message is then stamped with a local id and delivered to this node's clients, but not
- * stored. That is the cluster's promise since before the embedded store, and it stays. A
- * change to a stored message is refused instead (`unavailable`): it has nothing to change.
+ * New messages go to Redis a turn's at a time (redis/appends.ts). Redis being down is an
+ * outage the nodes ride out (docs/deploy.md, "When things fail"): a message is then
+ * stamped with a local id and delivered to this node's clients, but not stored. That is
+ * the cluster's promise since before the embedded store, and it stays. A change to a
+ * stored message is refused instead (`unavailable`): it has nothing to change. On a Redis
+ * Cluster a script is sent again while its slot moves between masters (redis/try-again.ts).
  *
  * With events on (WEBHOOK_URL), each message, edit and delete adds its webhook event to
  * the outbox (redis/outbox.ts) in the script that makes it.
  */
-import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorReply } from 'redis';
-import { DEFAULT_ROOM, MAX_REACTIONS, type ChatMessage, type HistoryMessage, type UserRoom } from '../protocol';
-import { atTurnEnd } from '../support/turn-end';
-import { isMessageId, MessageIdGenerator } from './message-id';
+import { MAX_REACTIONS, type HistoryMessage, type UserRoom } from '../protocol';
+import { isMessageId } from './message-id';
 import {
   byName,
   StoreUnavailableError,
@@ -32,13 +32,12 @@ import {
   type StoredPage,
   type StoredRoom,
 } from './message-store';
+import { RedisAppends } from './redis/appends';
 import type { RedisCommands } from './redis/commands';
-import { HISTORY_KEY, readsKey, SINGLE_REDIS_KEYS, WEBHOOKS_KEY, type KeyLayout } from './redis/keys';
+import { readsKey, SINGLE_REDIS_KEYS, WEBHOOKS_KEY, type KeyLayout } from './redis/keys';
 import type { RedisOutbox } from './redis/outbox';
 import { messagesOf, readPage, type PageReply } from './redis/pages';
 import {
-  APPEND_SCRIPT,
-  CLUSTER_APPEND_SCRIPT,
   DELETE_RECORDING_SCRIPT,
   DELETE_SCRIPT,
   EDIT_RECORDING_SCRIPT,
@@ -53,21 +52,10 @@ import {
   ROOMS_SCRIPT,
   UNREAD_SCRIPT,
 } from './redis/scripts';
+import { tryingAgain } from './redis/try-again';
 
+export { outageIds } from './redis/appends';
 export { HISTORY_KEY, historyKey } from './redis/keys';
-
-const OUTAGE_STRIDE = 2 ** 32;
-
-/**
- * Ids stamped while Redis is down, `<ms>-<seq>` with `seq` at least 2^32: a Redis stream
- * never reaches that many ids in one millisecond, so they cannot be Redis's. Each node
- * takes a random part below 2^32 and every 2^32-th sequence number from there, so two
- * nodes stamping in the same millisecond give different ids (unless they drew the same
- * part: one chance in 2^32 per pair of nodes), and both parts stay safe integers.
- */
-export function outageIds(part = randomInt(0, OUTAGE_STRIDE)): MessageIdGenerator {
-  return new MessageIdGenerator(Date.now, OUTAGE_STRIDE + part, OUTAGE_STRIDE);
-}
 
 /** An actor as the scripts take it: kind, then user. */
 const actorArgs = (by: Actor): [string, string] => (typeof by === 'string' ? [by, ''] : ['user', by.user]);
@@ -78,36 +66,14 @@ type StreamEntry = { id: string; message: Record<string, string> };
 /** A change script's answer: ['ok', value?] or [refusal]. */
 type ChangeReply = [string, (string | number)?];
 
-/** A message given to `append`, stored at the end of its turn. */
-interface WaitingAppend {
-  room: string;
-  name: string;
-  text: string;
-  at: number;
-  user: string | undefined;
-  done: AppendCallback;
-}
-
-/**
- * At most this many messages per append script: a script holds Redis for every other
- * client while it runs, so a turn of thousands of messages goes in several.
- */
-const MAX_APPENDS_PER_SCRIPT = 100;
-
-function* inParts<T>(items: readonly T[]): Iterable<readonly T[]> {
-  for (let i = 0; i < items.length; i += MAX_APPENDS_PER_SCRIPT) yield items.slice(i, i + MAX_APPENDS_PER_SCRIPT);
-}
-
 /** How often at most a node moves a room up the room sets on a Redis Cluster (LISTED_SCRIPT). */
 const LISTED_EVERY_MS = 1_000;
 
 export class RedisStore implements MessageStore {
-  private readonly fallbackIds = outageIds();
   /** Rooms this node has moved up the room sets since `listedSince` (a Redis Cluster's). */
   private listed = new Set<string>();
   private listedSince = 0;
-  /** This turn's messages, stored at its end (append). */
-  private waiting: WaitingAppend[] = [];
+  private readonly appends: RedisAppends;
 
   /**
    * `keep`: HISTORY_KEEP; `maxRooms`: MAX_STORED_ROOMS (0: no bound); `events`: the
@@ -123,91 +89,21 @@ export class RedisStore implements MessageStore {
     private readonly keys: KeyLayout = SINGLE_REDIS_KEYS,
   ) {
     if (events !== undefined && keys.clustered) throw new Error('webhook events need a single Redis: their outbox spans every room');
+    this.appends = new RedisAppends({ client, keys, keep, maxRooms, logger, events, stored: (room, at, fresh) => this.list(room, at, fresh) });
     // The outbox's other events keep their order with the messages' (SqliteStore commits them together).
-    events?.precededBy(this.sendAppends);
+    events?.precededBy(this.appends.send);
   }
 
   /** Before the first message: a store written by an earlier version gets its names set. */
   async upgrade(): Promise<void> {
-    this.sendAppends();
+    this.appends.send();
     const filled = Number(await this.client.eval(NAMES_UPGRADE_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames] }));
     if (filled > 0) this.logger.info({ rooms: filled }, 'redis: listed the stored rooms by name');
   }
 
-  /**
-   * Stores the message with the others of this turn, in one command at the turn's end
-   * (APPEND_SCRIPT; on a Redis Cluster one per room: CLUSTER_APPEND_SCRIPT). Why: a
-   * command is a round trip and a wake-up for Redis and for the node, whatever it
-   * carries, so a turn's messages cost one instead of one each (BENCHMARKS.md, issue #24).
-   * The store's other commands send the waiting appends first (sendAppends), so Redis runs
-   * them all in the order asked.
-   */
+  /** Stored with the others of this turn, at its end (redis/appends.ts). */
   append(room: string, name: string, text: string, done: AppendCallback, user?: string): void {
-    if (this.waiting.length === 0) atTurnEnd(this.sendAppends);
-    this.waiting.push({ room, name, text, at: Date.now(), user, done });
-  }
-
-  /** Sends the appends waiting for the end of the turn, if any. */
-  private readonly sendAppends = (): void => {
-    const appends = this.waiting;
-    if (appends.length === 0) return;
-    this.waiting = [];
-    if (!this.keys.clustered) {
-      for (const part of inParts(appends)) this.answer(part, this.client.eval(APPEND_SCRIPT, this.appendCommand(part)) as Promise<string[]>);
-      return;
-    }
-    // A script touches one slot: each room's messages go in one of their own.
-    const byRoom = new Map<string, WaitingAppend[]>();
-    for (const append of appends) {
-      const same = byRoom.get(append.room);
-      if (same === undefined) byRoom.set(append.room, [append]);
-      else same.push(append);
-    }
-    for (const [room, same] of byRoom) for (const part of inParts(same)) this.answer(part, this.clusterAppend(room, part));
-  };
-
-  /** CLUSTER_APPEND_SCRIPT for `appends` of `room`; answers their ids. */
-  private clusterAppend(room: string, appends: readonly WaitingAppend[]): Promise<string[]> {
-    const ids = this.keys.ids(room);
-    const args = [String(this.keep), String(ids.slot)];
-    for (const { name, text, at, user } of appends) args.push(name, text, String(at), user === undefined ? '' : `u${user}`);
-    return this.client.eval(CLUSTER_APPEND_SCRIPT, { keys: [ids.key, this.keys.room(room).stream], arguments: args }).then((reply) => {
-      const [fresh, newIds] = reply as [number, string[]];
-      this.list(room, (appends[appends.length - 1] as WaitingAppend).at, Number(fresh) === 1);
-      return newIds;
-    });
-  }
-
-  /** APPEND_SCRIPT's keys and arguments for `appends`. */
-  private appendCommand(appends: readonly WaitingAppend[]): { keys: string[]; arguments: string[] } {
-    const recording = this.events !== undefined;
-    const ids = this.keys.ids('').key;
-    const keys = [ids, this.keys.rooms, this.keys.roomNames, recording ? WEBHOOKS_KEY : ids];
-    const args = [String(this.keep), String(this.maxRooms), DEFAULT_ROOM, HISTORY_KEY, recording ? '1' : '0'];
-    for (const { room, name, text, at, user } of appends) {
-      keys.push(this.keys.room(room).stream);
-      // The event's data but its id, which the script puts first.
-      const event = recording ? JSON.stringify(user === undefined ? { name, text, at } : { name, text, at, user }) : '';
-      args.push(room, name, text, String(at), user === undefined ? '' : `u${user}`, event);
-    }
-    return { keys, arguments: args };
-  }
-
-  /** Answers each of `appends`, in order, with the id `stored` gives it, or a local one if Redis did not take them. */
-  private answer(appends: readonly WaitingAppend[], stored: Promise<string[]>): void {
-    const stamped = ({ text, name, at, user }: WaitingAppend, id: string): ChatMessage =>
-      user === undefined ? { id, text, name, at } : { id, text, name, at, user };
-    stored.then(
-      (ids) => appends.forEach((append, i) => append.done(null, stamped(append, String(ids[i])))),
-      (err: unknown) => {
-        // Not in the shared history (docs/deploy.md, "When things fail"); unique across nodes (outageIds).
-        this.logger.debug({ err: (err as Error).message, messages: appends.length }, 'history unavailable; local ids');
-        for (const append of appends) {
-          this.events?.noteLost('message.created', err);
-          append.done(null, stamped(append, this.fallbackIds.next().id));
-        }
-      },
-    );
+    this.appends.add(room, name, text, done, user);
   }
 
   async recent(room: string, limit: number): Promise<HistoryMessage[]> {
@@ -216,7 +112,7 @@ export class RedisStore implements MessageStore {
   }
 
   async read(room: string, query: ReadQuery): Promise<StoredPage> {
-    this.sendAppends();
+    this.appends.send();
     const { since, before, limit, maxBytes = Number.POSITIVE_INFINITY } = query;
     if (since === undefined) {
       // Nothing is older than 0-0, or than what is no id (as the memory store orders ids).
@@ -235,7 +131,7 @@ export class RedisStore implements MessageStore {
   }
 
   change(room: string, change: MessageChange, done: ChangeCallback): void {
-    this.sendAppends();
+    this.appends.send();
     // No shape of an id, no message: Redis would refuse the id as a range bound.
     if (!isMessageId(change.id)) {
       done('not_found');
@@ -257,7 +153,7 @@ export class RedisStore implements MessageStore {
 
   async userRooms(user: string, limit: number): Promise<UserRoom[]> {
     if (limit <= 0) return [];
-    this.sendAppends();
+    this.appends.send();
     const key = readsKey(user);
     const markers = Object.entries((await this.client.hGetAll(key)) as Record<string, string>);
     const named = markers.map(([name, lastReadId]) => ({ name, lastReadId })).sort(byName);
@@ -267,7 +163,7 @@ export class RedisStore implements MessageStore {
     for (let i = 0; i < named.length && rooms.length < limit; i += limit) {
       const batch = named.slice(i, i + limit);
       const answers = await Promise.all(
-        batch.map(({ name, lastReadId }) => this.client.eval(UNREAD_SCRIPT, { keys: [this.keys.room(name).stream], arguments: [lastReadId] })),
+        batch.map(({ name, lastReadId }) => this.run(UNREAD_SCRIPT, { keys: [this.keys.room(name).stream], arguments: [lastReadId] })),
       );
       answers.forEach((answer, j) => {
         const { name, lastReadId } = batch[j] as { name: string; lastReadId: string };
@@ -284,9 +180,9 @@ export class RedisStore implements MessageStore {
   }
 
   async rooms(query: RoomQuery): Promise<StoredRoom[]> {
-    this.sendAppends();
+    this.appends.send();
     const from = query.after === undefined ? '-' : `(${query.after}`;
-    const flat = (await this.client.eval(ROOMS_SCRIPT, { keys: [this.keys.roomNames, this.keys.rooms], arguments: [from, String(query.limit)] })) as string[];
+    const flat = (await this.run(ROOMS_SCRIPT, { keys: [this.keys.roomNames, this.keys.rooms], arguments: [from, String(query.limit)] })) as string[];
     const rooms: StoredRoom[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) rooms.push({ name: String(flat[i]), lastMessageAt: Number(flat[i + 1]) });
     if (!this.keys.clustered) return rooms;
@@ -320,7 +216,7 @@ export class RedisStore implements MessageStore {
     }
     if (this.listed.has(room) && !fresh) return;
     this.listed.add(room);
-    this.client.eval(LISTED_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames], arguments: [room, String(at), String(this.maxRooms), kept ? '0' : '1'] }).then((gone) => {
+    this.run(LISTED_SCRIPT, { keys: [this.keys.rooms, this.keys.roomNames], arguments: [room, String(at), String(this.maxRooms), kept ? '0' : '1'] }).then((gone) => {
       const flat = gone as string[];
       for (let i = 0; i + 1 < flat.length; i += 2) this.letGo(String(flat[i]), Number(flat[i + 1]));
     }, this.notListed(room));
@@ -330,7 +226,7 @@ export class RedisStore implements MessageStore {
   private letGo(room: string, listedAt: number): void {
     this.listed.delete(room);
     const { stream, changes, reactions } = this.keys.room(room);
-    this.client.eval(LET_GO_SCRIPT, { keys: [stream, changes, reactions], arguments: [String(listedAt)] }).then((newer) => {
+    this.run(LET_GO_SCRIPT, { keys: [stream, changes, reactions], arguments: [String(listedAt)] }).then((newer) => {
       if (newer !== null) this.list(room, Number(newer), true, true);
     }, this.notListed(room));
   }
@@ -339,11 +235,16 @@ export class RedisStore implements MessageStore {
     return (err: unknown) => this.logger.debug({ err: err instanceof Error ? err.message : String(err), room }, 'redis: room sets not updated');
   }
 
+  /** Runs a script; on a Redis Cluster, again while its slot is moving (try-again.ts). */
+  private run(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
+    return this.keys.clustered ? tryingAgain(() => this.client.eval(script, options)) : this.client.eval(script, options);
+  }
+
   /** Up to `count` entries of `room` from `from` to `to` (XRANGE or XREVRANGE), as they are now. */
   private async page(room: string, command: 'XRANGE' | 'XREVRANGE', from: string, to: string, count: number): Promise<HistoryMessage[]> {
-    this.sendAppends();
+    this.appends.send();
     const { stream, changes, reactions } = this.keys.room(room);
-    const reply = await this.client.eval(PAGE_SCRIPT, { keys: [stream, changes, reactions], arguments: [command, from, to, String(count)] });
+    const reply = await this.run(PAGE_SCRIPT, { keys: [stream, changes, reactions], arguments: [command, from, to, String(count)] });
     return messagesOf(reply as PageReply);
   }
 
@@ -357,27 +258,27 @@ export class RedisStore implements MessageStore {
         // A time that is no number would make the stored state no JSON.
         const args = [change.id, ...actorArgs(change.by), JSON.stringify(change.text), String(Number.isFinite(change.at) ? Math.trunc(change.at) : 0), keep];
         reply = await (recording
-          ? this.client.eval(EDIT_RECORDING_SCRIPT, { keys: [stream, changes, WEBHOOKS_KEY], arguments: [...args, room] })
-          : this.client.eval(EDIT_SCRIPT, { keys: [stream, changes], arguments: args }));
+          ? this.run(EDIT_RECORDING_SCRIPT, { keys: [stream, changes, WEBHOOKS_KEY], arguments: [...args, room] })
+          : this.run(EDIT_SCRIPT, { keys: [stream, changes], arguments: args }));
         break;
       }
       case 'delete': {
         const keys = [stream, changes, reactions, rewrite];
         const args = [change.id, ...actorArgs(change.by)];
         reply = await (recording
-          ? this.client.eval(DELETE_RECORDING_SCRIPT, { keys: [...keys, WEBHOOKS_KEY], arguments: [...args, room, String(Date.now())] })
-          : this.client.eval(DELETE_SCRIPT, { keys, arguments: args }));
+          ? this.run(DELETE_RECORDING_SCRIPT, { keys: [...keys, WEBHOOKS_KEY], arguments: [...args, room, String(Date.now())] })
+          : this.run(DELETE_SCRIPT, { keys, arguments: args }));
         break;
       }
       case 'react':
-        reply = await this.client.eval(REACT_SCRIPT, {
+        reply = await this.run(REACT_SCRIPT, {
           keys: [stream, reactions],
           arguments: [change.id, change.emoji, change.user, change.on ? '1' : '0', String(MAX_REACTIONS), keep],
         });
         break;
       case 'read':
-        if (Number(await this.client.eval(LIVE_SCRIPT, { keys: [stream], arguments: [change.id] })) !== 1) return ['not_found'];
-        reply = ['ok', await this.client.eval(MARK_SCRIPT, { keys: [readsKey(change.user)], arguments: [change.id, room] })];
+        if (Number(await this.run(LIVE_SCRIPT, { keys: [stream], arguments: [change.id] })) !== 1) return ['not_found'];
+        reply = ['ok', await this.run(MARK_SCRIPT, { keys: [readsKey(change.user)], arguments: [change.id, room] })];
         break;
     }
     return reply as ChangeReply;
