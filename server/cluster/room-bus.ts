@@ -5,6 +5,7 @@ import { atTurnEnd } from '../support/turn-end';
 import type { RoomBus, RoomEvent } from '../room/room-seams';
 import type { Rooms } from '../room/rooms';
 import type { BusCarrier } from './bus-carrier';
+import { HeardSequences, SentSequences, type RoomSequence } from './room-sequences';
 import { busMessages, type CountedEvent } from './bus-routes';
 
 /**
@@ -20,8 +21,14 @@ interface NodeState {
   events?: CountedEvent[];
   /** A turn's notices, to count only: a node holding their room shows them from the room's message (bus-routes.ts). */
   counted?: CountedEvent[];
-  /** Every room with clients on the sending node, and who is in it. */
-  snapshot?: [string, PresenceEntry[]][];
+  /**
+   * Every room with clients on the sending node, and who is in it, with where the node's
+   * sequence for the room stands when it has published there: a node that heard less of
+   * it lost the last messages (room-sequences.ts).
+   */
+  snapshot?: [string, PresenceEntry[], RoomSequence?][];
+  /** On a room's channel: where this message stands in the sender's sequence for the room (room-sequences.ts). */
+  seq?: RoomSequence;
 }
 
 export interface LinkOptions {
@@ -41,6 +48,8 @@ export interface LinkOptions {
 interface Peer {
   heardAt: number;
   rooms: Map<string, PresenceCount>;
+  /** Its sequences on the channels of the rooms this node holds. */
+  sequences: HeardSequences;
 }
 
 /**
@@ -75,6 +84,7 @@ export class ClusterRoomBus implements RoomBus {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** This turn's events, sent together at its end (see publish). */
   private pending: CountedEvent[] = [];
+  private readonly sequences = new SentSequences();
   private readonly atTurnEnd: (task: () => void) => void;
 
   constructor(options: LinkOptions) {
@@ -109,6 +119,8 @@ export class ClusterRoomBus implements RoomBus {
 
   unlisten(room: string): void {
     this.carrier.unlisten(room);
+    this.sequences.forget(room);
+    for (const peer of this.peers.values()) peer.sequences.forget(room);
   }
 
   private readonly sendPending = (): void => {
@@ -121,7 +133,7 @@ export class ClusterRoomBus implements RoomBus {
       return;
     }
     const { rooms, notices } = busMessages(events);
-    for (const { room, events: some } of rooms) this.carrier.room(room, this.stateOf(some));
+    for (const { room, events: some } of rooms) this.carrier.room(room, { ...this.stateOf(some), seq: this.sequences.next(room) });
     if (notices.length > 0) this.carrier.everyone({ node: this.node, counted: notices });
   };
 
@@ -203,11 +215,13 @@ export class ClusterRoomBus implements RoomBus {
     }
   }
 
-  private snapshot(): [string, PresenceEntry[]][] {
-    const rooms: [string, PresenceEntry[]][] = [];
+  private snapshot(): [string, PresenceEntry[], RoomSequence?][] {
+    const rooms: [string, PresenceEntry[], RoomSequence?][] = [];
     for (const room of this.options.rooms.all()) {
       const announced = room.localPresence();
-      if (announced.online > 0) rooms.push([room.name, announced.entries()]);
+      if (announced.online === 0) continue;
+      const sequence = this.sequences.last(room.name);
+      rooms.push(sequence === undefined ? [room.name, announced.entries()] : [room.name, announced.entries(), sequence]);
     }
     return rooms;
   }
@@ -234,7 +248,7 @@ export class ClusterRoomBus implements RoomBus {
       peer = undefined;
     }
     if (peer === undefined) {
-      peer = { heardAt: 0, rooms: new Map() };
+      peer = { heardAt: 0, rooms: new Map(), sequences: new HeardSequences() };
       this.peers.set(state.node, peer);
     }
     peer.heardAt = now;
@@ -245,9 +259,23 @@ export class ClusterRoomBus implements RoomBus {
       // The snapshot is the whole truth; what the notices had told differently is told now.
       for (const [room, count] of before) this.tellHere(room, count, peer.rooms.get(room));
       for (const [room, count] of peer.rooms) if (!before.has(room)) this.tellHere(room, undefined, count);
+      // The peer's last messages of a room may have been lost with none after them to show it.
+      for (const [room, , sequence] of state.snapshot) {
+        const lost = sequence === undefined ? null : peer.sequences.behind(room, sequence);
+        if (lost !== null) this.options.rooms.get(room)?.catchUp(lost.since);
+      }
     }
-    if (state.event !== undefined) this.receive(peer, state.event);
-    if (Array.isArray(state.events)) for (const [event] of state.events) this.receive(peer, event);
+    const events = state.event !== undefined ? [state.event] : Array.isArray(state.events) ? state.events.map(([event]) => event) : [];
+    const room = events[0]?.room;
+    if (state.seq !== undefined && room !== undefined) {
+      // Some of the peer's messages of this room were lost: the room shows the stored ones first.
+      const lost = peer.sequences.heard(room, state.seq);
+      if (lost !== null) this.options.rooms.get(room)?.catchUp(lost.since);
+    }
+    for (const event of events) {
+      this.receive(peer, event);
+      if (event.type === 'chat') peer.sequences.chat(event.room, event.message.id);
+    }
     if (Array.isArray(state.counted)) for (const [event] of state.counted) this.count(peer, event);
   }
 

@@ -8,6 +8,7 @@ import {
   type MessageStore,
   type StoredPage,
 } from '../store/message-store';
+import { CatchUp } from './catch-up';
 import { wellFormed } from './chat-text';
 import { mergePresence, PresenceCount } from './presence';
 import { changeEventOf, changeResultOf, type PostOutcome, type Reader, type RoomBus, type RoomEvent, type RoomSink, type Who } from './room-seams';
@@ -54,6 +55,8 @@ export class Room {
   /** When the last client here left (performance.now()); 0 while anyone is here. */
   emptySince: number;
   private readonly history: History;
+  /** Catching up when the bus lost another node's events (catchUp). */
+  private readonly missed: CatchUp;
   private readonly presence = new PresenceCount();
   /**
    * Who is here as the room's published notices tell it: `presence` once the joins and
@@ -87,6 +90,13 @@ export class Room {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.emptySince = performance.now();
+    this.missed = new CatchUp({
+      room: this.name,
+      read: (since) => this.store.read(this.name, { since, limit: STORE_PAGE_LIMIT }),
+      shown: (id) => this.history.has(id),
+      deliver: (event) => this.deliverRemote(event),
+      logger: this.logger,
+    });
     const unavailable = (err: unknown) => {
       this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
       this.loaded = true;
@@ -228,6 +238,18 @@ export class Room {
 
   /** An event another node published in this room: the raw clients here are ours to serve. */
   receive(event: RoomEvent): void {
+    if (!this.missed.takes(event)) this.deliverRemote(event);
+  }
+
+  /**
+   * Some of another node's events of this room were lost on the way (the bus saw a gap):
+   * the stored chats after `since`, the last one heard from that node, are shown first.
+   */
+  catchUp(since: string | undefined): void {
+    this.missed.start(since ?? this.history.newest()?.id);
+  }
+
+  private deliverRemote(event: RoomEvent): void {
     if (event.type === 'kick') {
       this.endHere((who) => who.user === event.user, event.reason, false);
       return;

@@ -55,6 +55,12 @@ export class History {
     if (change.kind !== 'read') this.replace(change.id, (message) => changed(message, change));
   }
 
+  /** Whether the message with `id` is kept. */
+  has(id: string): boolean {
+    for (let i = this.size - 1; i >= 0; i -= 1) if (this.at(i).id === id) return true;
+    return false;
+  }
+
   /** The newest message kept, if any. */
   newest(): HistoryMessage | undefined {
     return this.size === 0 ? undefined : this.at(this.size - 1);
