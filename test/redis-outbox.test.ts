@@ -92,6 +92,24 @@ describeWithRedis('the Redis webhook outbox', () => {
     expect(await outbox.depth()).toEqual({ events: 2, oldestAt: sent[1]!.at });
   });
 
+  it('keeps a member’s join, its message and its leave in the order they came, all in one turn', async () => {
+    const { client, store } = await openStore(redis.url, true);
+    const outbox = store.events!;
+    // The store sends a turn's messages at its end; the leave, asked after the message, still comes after it.
+    outbox.member('r', bob, 1, 1000);
+    const sent = append(store, 'r', 'hello', undefined, 'bob');
+    outbox.member('r', bob, -1, 1001);
+    const message = await sent;
+    await client.ping();
+    expect(await types(outbox)).toEqual([
+      'room.occupied {}',
+      'member.joined {"name":"bob"}',
+      `message.created {"id":"${message.id}","name":"bob","text":"hello","at":${message.at}}`,
+      'member.left {"name":"bob"}',
+      'room.vacated {}',
+    ]);
+  });
+
   it('records an edit and a delete with them, and nothing for a change refused', async () => {
     const { store } = await openStore(redis.url, true);
     const outbox = store.events!;

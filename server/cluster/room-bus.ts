@@ -5,8 +5,8 @@ import { atTurnEnd } from '../support/turn-end';
 import type { RoomBus, RoomEvent } from '../room/room-seams';
 import type { Rooms } from '../room/rooms';
 import type { BusCarrier } from './bus-carrier';
-import { HeardSequences, SentSequences, type RoomSequence } from './room-sequences';
 import { busMessages, type CountedEvent } from './bus-routes';
+import { HeardSequences, SentSequences, type RoomSequence } from './room-sequences';
 
 /**
  * What a node says to the others: an event of one of its rooms with that room's client
