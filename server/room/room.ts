@@ -10,11 +10,9 @@ import {
 } from '../store/message-store';
 import { CatchUp } from './catch-up';
 import { wellFormed } from './chat-text';
+import { loadRecent, readAfter, storedAfter } from './stored-history';
 import { mergePresence, PresenceCount } from './presence';
 import { changeEventOf, changeResultOf, type PostOutcome, type Reader, type RoomBus, type RoomEvent, type RoomSink, type Who } from './room-seams';
-
-/** The most messages one read of stored history returns, however small they are. */
-const STORE_PAGE_LIMIT = 1000;
 
 /** The most one page of older history holds as JSON (at least one message). */
 export const OLDER_PAGE_BYTES = 1024 * 1024;
@@ -92,7 +90,7 @@ export class Room {
     this.emptySince = performance.now();
     this.missed = new CatchUp({
       room: this.name,
-      read: (since) => this.store.read(this.name, { since, limit: STORE_PAGE_LIMIT }),
+      read: (since) => readAfter(this.store, this.name, since),
       shown: (id) => this.history.has(id),
       deliver: (event) => this.deliverRemote(event),
       logger: this.logger,
@@ -101,24 +99,11 @@ export class Room {
       this.logger.warn({ room: this.name, err: (err as Error).message }, 'stored history unavailable; starting without it');
       this.loaded = true;
     };
-    const load = (): readonly HistoryMessage[] | Promise<readonly HistoryMessage[]> => {
-      try {
-        return this.store.recent(this.name, options.historySize);
-      } catch (err) {
-        unavailable(err);
-        return [];
-      }
-    };
-    // A bus that cannot listen (Redis down) is no reason to keep clients out: they get what is stored.
-    const stored = options.heard === undefined ? load() : options.heard.then(load, load);
+    const stored = loadRecent(this.store, this.name, options.historySize, options.heard, unavailable);
     if (Array.isArray(stored)) {
       this.keep(stored);
       this.ready = Promise.resolve();
-    } else {
-      this.ready = Promise.resolve(stored)
-        .then((messages) => this.keep(messages))
-        .catch(unavailable);
-    }
+    } else this.ready = (stored as Promise<readonly HistoryMessage[]>).then((messages) => this.keep(messages));
   }
 
   /** Clients in this room on this node. */
@@ -284,14 +269,7 @@ export class Room {
    */
   messagesAfter(id: string, maxBytes: number, fromStore = true): HistoryMessage[] | null | Promise<HistoryMessage[] | null> {
     const recent = this.history.after(id, maxBytes);
-    if (recent !== null || !fromStore) return recent;
-    try {
-      const stored = this.store.read(this.name, { since: id, limit: STORE_PAGE_LIMIT, maxBytes });
-      if (stored instanceof Promise) return stored.then((page) => (page.complete ? page.messages : null));
-      return stored.complete ? stored.messages : null;
-    } catch {
-      return null;
-    }
+    return recent !== null || !fromStore ? recent : storedAfter(this.store, this.name, id, maxBytes);
   }
 
   /** Who is here, on every node, as the notices published so far tell it (see `announced`). */
