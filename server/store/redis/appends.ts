@@ -17,7 +17,7 @@ import { atTurnEnd } from '../../support/turn-end';
 import type { AppendCallback } from '../message-store';
 import { MessageIdGenerator } from '../message-id';
 import type { RedisCommands } from './commands';
-import { HISTORY_KEY, WEBHOOKS_KEY, type KeyLayout } from './keys';
+import { HISTORY_KEY, IDS_KEY, WEBHOOKS_KEY, type KeyLayout } from './keys';
 import type { RedisOutbox } from './outbox';
 import { APPEND_SCRIPT, CLUSTER_APPEND_SCRIPT } from './scripts';
 import { tryingAgain } from './try-again';
@@ -145,8 +145,8 @@ export class RedisAppends {
   private command(appends: readonly WaitingAppend[]): { keys: string[]; arguments: string[] } {
     const { keys: layout, keep, maxRooms } = this.options;
     const recording = this.options.events !== undefined;
-    const ids = layout.ids('').key;
-    const keys = [ids, layout.rooms, layout.roomNames, recording ? WEBHOOKS_KEY : ids];
+    // One Redis: one ids stream for every room.
+    const keys = [IDS_KEY, layout.rooms, layout.roomNames, recording ? WEBHOOKS_KEY : IDS_KEY];
     const args = [String(keep), String(maxRooms), DEFAULT_ROOM, HISTORY_KEY, recording ? '1' : '0'];
     for (const { room, name, text, at, user } of appends) {
       keys.push(layout.room(room).stream);
