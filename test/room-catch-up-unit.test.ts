@@ -28,6 +28,16 @@ describe('room sequences', () => {
     expect(sent.next('other')).toMatchObject({ n: 1 });
   });
 
+  it('take a message that comes late (sent again behind later ones) as no gap, and move nothing back', () => {
+    const sent = new SentSequences();
+    const heard = new HeardSequences();
+    const [first, second, third, fourth] = [sent.next('r'), sent.next('r'), sent.next('r'), sent.next('r')];
+    heard.heard('r', first!);
+    expect(heard.heard('r', third!)).toEqual({ since: undefined });
+    expect(heard.heard('r', second!)).toBeNull();
+    expect(heard.heard('r', fourth!)).toBeNull();
+  });
+
   it('start again with a new epoch when the sender’s room came back, where a first message lost is a gap too', () => {
     const sent = new SentSequences();
     const heard = new HeardSequences();

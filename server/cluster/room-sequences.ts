@@ -57,8 +57,15 @@ export class HeardSequences {
       this.rooms.set(room, { epoch: sequence.epoch, n: sequence.n, lastChat: undefined });
       return null;
     }
-    const lost = sequence.epoch === known.epoch ? sequence.n > known.n + 1 : sequence.n > 1;
-    known.epoch = sequence.epoch;
+    if (sequence.epoch !== known.epoch) {
+      known.epoch = sequence.epoch;
+      known.n = sequence.n;
+      return sequence.n > 1 ? { since: known.lastChat } : null;
+    }
+    // One that comes late (node-redis sends a publish again after a MOVED, behind later
+    // ones): the gap it left was seen when the later one came, and nothing is lost now.
+    if (sequence.n <= known.n) return null;
+    const lost = sequence.n > known.n + 1;
     known.n = sequence.n;
     return lost ? { since: known.lastChat } : null;
   }

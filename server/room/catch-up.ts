@@ -29,10 +29,11 @@ export class CatchUp {
   /** Whether another gap was seen while a read was under way: one more read follows it. */
   private again = false;
   /**
-   * Chats shown from the store, which may still arrive on the bus (stored before the
-   * read, published after it): those are not shown twice. Cleared at each catch-up.
+   * Whether the room has caught up once: from then on a chat already shown is not shown
+   * again, as one read from the store may still arrive on the bus (stored before the read,
+   * published after it, or sent again late).
    */
-  private fromStore = new Set<string>();
+  private caughtUp = false;
 
   constructor(private readonly options: CatchUpOptions) {}
 
@@ -42,7 +43,7 @@ export class CatchUp {
       this.held.push(event);
       return true;
     }
-    return event.type === 'chat' && this.fromStore.size > 0 && this.fromStore.delete(event.message.id);
+    return this.caughtUp && event.type === 'chat' && this.options.shown(event.message.id);
   }
 
   /** Reads and shows what was missed after the chat `since` (the room's newest when undefined). */
@@ -51,12 +52,12 @@ export class CatchUp {
       this.again = true;
       return;
     }
-    this.fromStore = new Set();
     this.read(since);
   }
 
   private read(since: string | undefined): void {
     this.held = [];
+    this.caughtUp = true;
     const { logger, room } = this.options;
     const failed = (err: unknown) => {
       logger.warn({ room, err: err instanceof Error ? err.message : String(err) }, 'catching up on missed messages failed');
@@ -81,7 +82,6 @@ export class CatchUp {
       if (isDeleted(message)) continue;
       last = message.id;
       if (this.options.shown(message.id)) continue;
-      this.fromStore.add(message.id);
       this.options.deliver({ type: 'chat', room: this.options.room, message: message as ChatMessage });
     }
     for (const event of held) if (!this.takes(event)) this.options.deliver(event);
