@@ -138,8 +138,11 @@ export class RedisStore implements MessageStore {
       return;
     }
     // Pipelined on the connection of the appends: a change is made after every message
-    // appended before it, and answered after them.
-    this.changeScript(room, change).then(
+    // appended before it, and answered after them. On a Redis Cluster a room's messages
+    // may still wait for its script on the way (redis/appends.ts): the change waits too.
+    const before = this.appends.answered(room);
+    const made = before === undefined ? this.changeScript(room, change) : before.then(() => this.changeScript(room, change));
+    made.then(
       (reply) => done(reply[0] === 'ok' ? this.resultOf(change, reply[1]) : (reply[0] as ChangeRefusal)),
       (err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);

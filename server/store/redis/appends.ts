@@ -73,8 +73,11 @@ export class RedisAppends {
   private readonly fallbackIds = outageIds();
   /** This turn's messages. */
   private waiting: WaitingAppend[] = [];
-  /** On a Redis Cluster, rooms whose messages Redis told to try again, and the messages given since (sendRoom). */
-  private readonly moving = new Map<string, { retrying: number; after: WaitingAppend[] }>();
+  /**
+   * On a Redis Cluster, rooms with a script on its way: the messages given since, and what
+   * waits for the script on its way (`current`) or for those messages (`next`) to be answered.
+   */
+  private readonly inFlight = new Map<string, { waiting: WaitingAppend[]; current: (() => void)[]; next: (() => void)[] }>();
 
   constructor(private readonly options: RedisAppendsOptions) {}
 
@@ -101,31 +104,45 @@ export class RedisAppends {
       else same.push(append);
     }
     for (const [room, same] of byRoom) {
-      const moving = this.moving.get(room);
-      if (moving === undefined) this.sendRoom(room, same);
-      else moving.after.push(...same);
+      const known = this.inFlight.get(room);
+      if (known === undefined) this.sendRoom(room, same, []);
+      else known.waiting.push(...same);
     }
   };
 
   /**
-   * Sends a room's messages on a Redis Cluster. While its slot moves between masters, Redis
-   * may answer TRYAGAIN (try-again.ts): those messages are sent again, and the room's
-   * later ones wait for them, so that ids keep the order given (but for messages already
-   * on their way when the slot moved).
+   * Sends a room's messages on a Redis Cluster, one script of the room at a time: the
+   * messages given meanwhile wait and go together in the next. So ids follow the order
+   * given even when Redis answers TRYAGAIN while the room's slot moves between masters
+   * and the script is sent again (try-again.ts): no later script of the room is on its
+   * way to take ids before it.
    */
-  private sendRoom(room: string, appends: readonly WaitingAppend[]): void {
-    const moving = () => {
-      const known = this.moving.get(room);
-      if (known === undefined) this.moving.set(room, { retrying: 1, after: [] });
-      else known.retrying += 1;
+  private sendRoom(room: string, appends: readonly WaitingAppend[], current: (() => void)[]): void {
+    const part = appends.slice(0, MAX_APPENDS_PER_SCRIPT);
+    const known = { waiting: appends.slice(MAX_APPENDS_PER_SCRIPT), current, next: [] as (() => void)[] };
+    this.inFlight.set(room, known);
+    const stored = tryingAgain(() => this.clusterAppend(room, part));
+    this.answer(part, stored);
+    const next = () => {
+      if (known.waiting.length > 0) {
+        for (const then of known.current) then();
+        this.sendRoom(room, known.waiting, known.next);
+        return;
+      }
+      this.inFlight.delete(room);
+      for (const then of [...known.current, ...known.next]) then();
     };
-    const moved = () => {
-      const known = this.moving.get(room);
-      if (known === undefined || (known.retrying -= 1) > 0) return;
-      this.moving.delete(room);
-      if (known.after.length > 0) this.sendRoom(room, known.after);
-    };
-    for (const part of inParts(appends)) this.answer(part, tryingAgain(() => this.clusterAppend(room, part), moving, moved));
+    stored.then(next, next);
+  }
+
+  /**
+   * On a Redis Cluster, resolves once the messages of `room` given so far are answered
+   * (undefined when none is on its way): a change sent after them finds them.
+   */
+  answered(room: string): Promise<void> | undefined {
+    const known = this.inFlight.get(room);
+    if (known === undefined) return undefined;
+    return new Promise((resolve) => (known.waiting.length === 0 ? known.current : known.next).push(resolve));
   }
 
   /** CLUSTER_APPEND_SCRIPT for `appends` of `room`; answers their ids. */

@@ -17,24 +17,16 @@ export function isTryAgain(err: unknown): boolean {
 /**
  * Sends a command (`send`) again while Redis answers TRYAGAIN, for up to 5 s: such a
  * command is to be sent again shortly, not given up as an outage (a message would be
- * delivered without being stored). `onTryAgain` hears the first TRYAGAIN, `settled` the
- * end of a command that heard one.
+ * delivered without being stored).
  */
-export async function tryingAgain<T>(send: () => Promise<T>, onTryAgain?: () => void, settled?: () => void): Promise<T> {
+export async function tryingAgain<T>(send: () => Promise<T>): Promise<T> {
   const until = Date.now() + TRY_AGAIN_FOR_MS;
-  let heard = false;
-  try {
-    for (;;) {
-      try {
-        return await send();
-      } catch (err) {
-        if (!isTryAgain(err) || Date.now() >= until) throw err;
-        if (!heard) onTryAgain?.();
-        heard = true;
-        await new Promise((resolve) => setTimeout(resolve, TRY_AGAIN_MS));
-      }
+  for (;;) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!isTryAgain(err) || Date.now() >= until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, TRY_AGAIN_MS));
     }
-  } finally {
-    if (heard) settled?.();
   }
 }
