@@ -15,14 +15,14 @@ import { waitUntil } from './support/wait';
  * Cluster): what it carries between nodes that the chat itself never sends (binary data),
  * live and on recovery, and the order it hands broadcasts to a node's clients in.
  */
-async function socketIoNode(url: string, clustered = false): Promise<{ io: Server; url: string }> {
+async function socketIoNode(url: string, clustered = false, namespaces: string | RegExp = '/room'): Promise<{ io: Server; url: string }> {
   // The connections a node of the chat makes to one Redis, or to a Redis Cluster.
   const redis = (clustered ? redisCluster : singleRedis)(url, pino({ level: 'silent' }));
   await redis.connect();
   const http = createServer();
   const io = new Server(http, { connectionStateRecovery: {} });
   io.adapter(createRoomAdapter(redis.adapter, redis.adapterSubscriber, { sharded: clustered }));
-  io.of('/room');
+  io.of(namespaces);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   onCleanup('servers', async () => {
     await io.close();
@@ -31,8 +31,9 @@ async function socketIoNode(url: string, clustered = false): Promise<{ io: Serve
   return { io, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
 }
 
-function client(url: string): Socket {
-  const socket = connect(`${url}/room`, { transports: ['websocket'] });
+function client(url: string, namespace = '/room'): Socket {
+  // Back at once after a drop (socket.io-client waits about a second): within the stream's length.
+  const socket = connect(`${url}${namespace}`, { transports: ['websocket'], reconnectionDelay: 1, randomizationFactor: 0 });
   onCleanup('clients', () => socket.disconnect());
   return socket;
 }
@@ -66,6 +67,43 @@ describeWithRedis('the room adapter', () => {
     await reconnected;
     expect(listener.recovered).toBe(true);
     expect(Buffer.from((await missed)[0] as ArrayBuffer)).toEqual(Buffer.from([1, 2, 3]));
+  });
+});
+
+describeWithRedis('the room adapter, recovery on a node new to the namespace', () => {
+  it('gives a client that recovers where its namespace is made for it every broadcast sent meanwhile, once', async () => {
+    const redis = await startRedis();
+    const a = await socketIoNode(redis.url);
+    // B makes a namespace when its first client comes, as the chat does for a room: the
+    // recovery reads the stream while B starts to hear the namespace's channel.
+    const b = await socketIoNode(redis.url, false, /^\/fresh-[0-9]+$/);
+    for (let round = 1; round <= 5; round += 1) {
+      const namespace = `/fresh-${round}`;
+      const emitter = a.io.of(namespace);
+      const listener = client(a.url, namespace);
+      await next(listener, 'connect');
+      const got: number[] = [];
+      listener.on('n', (n: number) => got.push(n));
+      // A broadcasts without pause, a few per millisecond, from before the drop to after the recovery.
+      let sent = 0;
+      const emitting = setInterval(() => {
+        for (let i = 0; i < 3; i += 1) emitter.emit('n', (sent += 1));
+      }, 1);
+      onCleanup('clients', () => clearInterval(emitting));
+      await waitUntil(() => got.length > 0, 'a first broadcast before the drop');
+
+      (listener.io as unknown as { uri: string }).uri = b.url;
+      const reconnected = next(listener, 'connect');
+      listener.io.engine.close();
+      await reconnected;
+      expect(listener.recovered).toBe(true);
+      const after = sent;
+      await waitUntil(() => got.length > 0 && got[got.length - 1]! > after + 30, 'broadcasts after the recovery');
+      clearInterval(emitting);
+      const first = got[0]!;
+      expect(got).toEqual(Array.from({ length: got.length }, (_, i) => first + i));
+      listener.disconnect();
+    }
   });
 });
 

@@ -22,7 +22,9 @@ import {
   type Session,
   type SocketId,
 } from 'socket.io-adapter';
+import { decodeMessage, encodeMessage } from './adapter-codec';
 import { OwnBroadcasts } from './own-broadcasts';
+import { Recoveries, compareStreamIds } from './recoveries';
 
 /** What Socket.IO stores of a session (socket.io-adapter does not export its name for it). */
 type SessionToPersist = Omit<Session, 'missedPackets'>;
@@ -133,6 +135,7 @@ export class RoomAdapter extends ClusterAdapter {
   private renewal: NodeJS.Timeout | null = null;
   /** This node's broadcasts on their way back on the channel. */
   private readonly own: OwnBroadcasts<Broadcast>;
+  private readonly recoveries = new Recoveries();
 
   constructor(
     nsp: Namespace,
@@ -204,9 +207,15 @@ export class RoomAdapter extends ClusterAdapter {
 
   /** Hands a broadcast to this node's clients, with its id as their recovery offset (none when its script failed). */
   private readonly handOn = ({ packet, opts }: Broadcast, id: string | null): void => {
+    if (id === null) {
+      Adapter.prototype.broadcast.call(this, packet, opts);
+      return;
+    }
+    const recovered = this.recoveries.gotFromRecovery(id);
+    const audience = recovered.length === 0 ? opts : { ...opts, except: new Set([...(opts.except ?? []), ...recovered]) };
     // ClusterAdapter's own, private in its types: the offset goes only where Socket.IO would put it.
-    if (id !== null) (this as unknown as { addOffsetIfNecessary(packet: unknown, opts: BroadcastOptions, id: string): void }).addOffsetIfNecessary(packet, opts, id);
-    Adapter.prototype.broadcast.call(this, packet, opts);
+    (this as unknown as { addOffsetIfNecessary(packet: unknown, opts: BroadcastOptions, id: string): void }).addOffsetIfNecessary(packet, audience, id);
+    Adapter.prototype.broadcast.call(this, packet, audience);
   };
 
   protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
@@ -237,6 +246,7 @@ export class RoomAdapter extends ClusterAdapter {
   /** A socket leaves every room as it goes: its session stays only if Socket.IO has just stored it for recovery. */
   override delAll(id: SocketId): void {
     super.delAll(id);
+    this.recoveries.forget(id);
     const pid = this.live.get(id);
     if (pid === undefined) return;
     this.live.delete(id);
@@ -254,32 +264,39 @@ export class RoomAdapter extends ClusterAdapter {
 
   /**
    * What the client missed after `offset`, the last broadcast it got: its offsets only
-   * went forward (see broadcast).
+   * went forward (see broadcast). The stream is read once this node hears the namespace's
+   * channel (a namespace made for this client has only just subscribed); recoveries.ts
+   * says what the channel may bring around the read.
    */
   override async restoreSession(pid: PrivateSessionId, offset: string): Promise<Session> {
     if (!/^[0-9]+-[0-9]+$/.test(offset)) throw new Error('invalid offset');
-    const [raw, found] = await Promise.all([this.client.getDel(this.sessionKey(pid)), this.client.xRange(this.stream, offset, offset)]);
-    if (typeof raw !== 'string' || found === null || found.length === 0) throw new Error('session or offset not found');
-    const session = decode(Buffer.from(raw, 'base64')) as Session;
-    // Still connected here (its client came back before this node saw it go): two sockets
-    // of one id in a namespace would take each other's place.
-    if (this.nsp.sockets.has(session.sid)) throw new Error('session still connected');
-    session.missedPackets = [];
-    let after = offset;
-    for (let page = 0; page < RESTORE_MAX_PAGES; page += 1) {
-      const entries = (await this.client.xRange(this.stream, `(${after}`, '+', { COUNT: RESTORE_PAGE })) ?? [];
-      for (const entry of entries) {
-        after = entry.id;
-        const message = decodeMessage(entry.message.m ?? '{}');
-        if (message.type !== MessageType.BROADCAST) continue;
-        const { packet, opts } = message.data as { packet: { data: unknown[] }; opts: { rooms: string[]; except: string[] } };
-        if (!includes(session.rooms, opts)) continue;
-        packet.data.push(entry.id);
-        session.missedPackets.push(packet.data);
+    await this.ready;
+    const heard = this.recoveries.begin();
+    try {
+      const [raw, found] = await Promise.all([this.client.getDel(this.sessionKey(pid)), this.client.xRange(this.stream, offset, offset)]);
+      if (typeof raw !== 'string' || found === null || found.length === 0) throw new Error('session or offset not found');
+      const session = decode(Buffer.from(raw, 'base64')) as Session;
+      // Still connected here (its client came back before this node saw it go): two sockets
+      // of one id in a namespace would take each other's place.
+      if (this.nsp.sockets.has(session.sid)) throw new Error('session still connected');
+      session.missedPackets = [];
+      let after = offset;
+      for (let page = 0; page < RESTORE_MAX_PAGES; page += 1) {
+        const entries = (await this.client.xRange(this.stream, `(${after}`, '+', { COUNT: RESTORE_PAGE })) ?? [];
+        for (const entry of entries) missed(session, entry.id, entry.message.m ?? '{}');
+        after = entries.at(-1)?.id ?? after;
+        if (entries.length < RESTORE_PAGE) break;
       }
-      if (entries.length < RESTORE_PAGE) break;
+      for (const entry of heard) {
+        if (compareStreamIds(entry.id, after) <= 0) continue;
+        missed(session, entry.id, entry.json);
+        after = entry.id;
+      }
+      this.recoveries.recovered(session.sid, after);
+      return session;
+    } finally {
+      this.recoveries.end(heard);
     }
-    return session;
   }
 
   private keepSession(sid: SocketId, pid: PrivateSessionId): void {
@@ -314,8 +331,10 @@ export class RoomAdapter extends ClusterAdapter {
     const mine = afterUid === this.uid.length && payload.startsWith(this.uid);
     const afterId = payload.indexOf(' ', afterUid + 1);
     if (afterId === -1) return;
+    const id = payload.slice(afterUid + 1, afterId);
+    this.recoveries.heard(id, payload.slice(afterId + 1));
     if (mine) {
-      this.own.heard(payload.slice(afterId + 1), payload.slice(afterUid + 1, afterId));
+      this.own.heard(payload.slice(afterId + 1), id);
       return;
     }
     let message: ClusterMessage;
@@ -324,45 +343,24 @@ export class RoomAdapter extends ClusterAdapter {
     } catch {
       return;
     }
-    this.onMessage(message, payload.slice(afterUid + 1, afterId));
+    const recovered = this.recoveries.gotFromRecovery(id);
+    if (recovered.length > 0 && message.type === MessageType.BROADCAST) (message.data as { opts: { except: string[] } }).opts.except.push(...recovered);
+    this.onMessage(message, id);
   };
-}
-
-/**
- * A message as stored and published: JSON, in one pass; a message with binary data
- * carries it as base64 msgpack (`binary`) instead of `data`.
- */
-type EncodedMessage = { uid: string; nsp: string; type: number; data?: unknown; binary?: string };
-
-function encodeMessage(message: ClusterMessage): string {
-  const data = (message as { data?: unknown }).data;
-  if (data === undefined || !hasBinary(data)) return JSON.stringify(message);
-  const encoded: EncodedMessage = { uid: message.uid, nsp: message.nsp, type: message.type, binary: Buffer.from(encode(data)).toString('base64') };
-  return JSON.stringify(encoded);
-}
-
-function decodeMessage(json: string): ClusterMessage {
-  const message = JSON.parse(json) as EncodedMessage;
-  if (message.binary !== undefined) {
-    message.data = decode(Buffer.from(message.binary, 'base64'));
-    delete message.binary;
-  }
-  return message as ClusterMessage;
-}
-
-function hasBinary(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
-  if (Array.isArray(value)) {
-    for (const item of value) if (hasBinary(item)) return true;
-    return false;
-  }
-  for (const key in value) if (hasBinary((value as Record<string, unknown>)[key])) return true;
-  return false;
 }
 
 function isResponse(message: ClusterMessage | ClusterResponse): message is ClusterResponse {
   return [MessageType.FETCH_SOCKETS_RESPONSE, MessageType.SERVER_SIDE_EMIT_RESPONSE, MessageType.BROADCAST_CLIENT_COUNT, MessageType.BROADCAST_ACK].includes(message.type);
+}
+
+/** Adds the stream entry `id` to what `session` missed, if it is a broadcast the session was among the audience of. */
+function missed(session: Session, id: string, json: string): void {
+  const message = decodeMessage(json);
+  if (message.type !== MessageType.BROADCAST) return;
+  const { packet, opts } = message.data as { packet: { data: unknown[] }; opts: { rooms: string[]; except: string[] } };
+  if (!includes(session.rooms, opts)) return;
+  packet.data.push(id);
+  session.missedPackets.push(packet.data);
 }
 
 /** Whether a session in `rooms` was among a broadcast's audience. */
