@@ -1,5 +1,6 @@
 import { connectChat, type ChatSocket } from '../../client/connect';
 import type { ChatAck, ChatMessage, HistoryMessage, Notice, Presence, Typing } from '../../server/protocol';
+import { fromAddress } from './bound-connectors';
 import { onCleanup } from './cleanup';
 import { EventQueue } from './event-queue';
 
@@ -45,7 +46,7 @@ export function connectSio(baseUrl: string, options: SioOptions = {}): Promise<S
     transports: options.transports ?? ['websocket'],
     auth: options.auth ?? {},
     ...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {}),
-    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.localAddress ? fromAddress(options.localAddress) : {}),
     ...(options.ca ? { ca: options.ca } : {}),
   });
   // Resolves once the Engine.IO connection is really closed: a long-polling client sends
