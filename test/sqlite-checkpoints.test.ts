@@ -28,13 +28,16 @@ describe('SQLite checkpoints', () => {
     onCleanup('servers', () => store.close());
     const log = join(dir, `${DATABASE_FILE}-wal`);
 
-    // Each commit adds about three pages (12 KiB) to the log: 6000 would be 70 MiB if it never started over.
+    // Each commit adds about three pages (12 KiB) to the log: 6000 would be 70 MiB if it
+    // never started over. It starts over every CHECKPOINT_EVERY commits or so (about 4 MiB),
+    // later when the thread gets no core for a moment while commits run flat out: on a busy
+    // CI machine the log once reached 17 MiB. Half of 70 MiB still tells the two apart.
     let largest = 0;
     for (let round = 0; round < 6; round += 1) {
       await appendMany(store, 1000);
       largest = Math.max(largest, statSync(log).size);
     }
-    expect(largest).toBeLessThan(16 * 1024 * 1024);
+    expect(largest).toBeLessThan(35 * 1024 * 1024);
 
     store.close();
     const stored = readDatabase(dir, (db) => db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number });
