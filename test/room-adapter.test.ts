@@ -5,6 +5,7 @@ import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
 import { redisCluster, singleRedis } from '../server/cluster/redis-connections';
 import { createRoomAdapter } from '../server/cluster/room-adapter';
+import { compareIds } from '../server/store/message-id';
 import { onCleanup } from './support/cleanup';
 import { describeWithRedis, startRedis } from './support/redis';
 import { describeWithRedisCluster, startRedisCluster } from './support/redis-cluster';
@@ -144,10 +145,3 @@ describeWithRedisCluster('the room adapter on a Redis Cluster, order', () => {
     await offsetsOnlyGoForward(await socketIoNode(cluster.url, true), await socketIoNode(cluster.url, true));
   });
 });
-
-/** Stream ids (`ms-seq`) compared. */
-function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am - bm || as - bs;
-}

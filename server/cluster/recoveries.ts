@@ -10,6 +10,7 @@
  *   rooms by then, would get it twice. A recovered socket's last entry is kept
  *   (`recovered`) until the channel brings one past it.
  */
+import { compareIds } from '../store/message-id';
 
 /** A namespace's stream entry: its id and the message as stored. */
 export interface StreamEntry {
@@ -57,16 +58,9 @@ export class Recoveries {
     if (this.recoveredTo.size === 0) return [];
     const got: string[] = [];
     for (const [sid, lastId] of this.recoveredTo) {
-      if (compareStreamIds(id, lastId) <= 0) got.push(sid);
+      if (compareIds(id, lastId) <= 0) got.push(sid);
       else this.recoveredTo.delete(sid);
     }
     return got;
   }
-}
-
-/** Stream ids (`ms-seq`) compared as numbers: negative, zero or positive. */
-export function compareStreamIds(a: string, b: string): number {
-  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
-  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
-  return aMs - bMs || aSeq - bSeq;
 }

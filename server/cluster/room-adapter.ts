@@ -22,9 +22,10 @@ import {
   type Session,
   type SocketId,
 } from 'socket.io-adapter';
+import { compareIds } from '../store/message-id';
 import { decodeMessage, encodeMessage } from './adapter-codec';
 import { OwnBroadcasts } from './own-broadcasts';
-import { Recoveries, compareStreamIds } from './recoveries';
+import { Recoveries } from './recoveries';
 
 /** What Socket.IO stores of a session (socket.io-adapter does not export its name for it). */
 type SessionToPersist = Omit<Session, 'missedPackets'>;
@@ -288,7 +289,7 @@ export class RoomAdapter extends ClusterAdapter {
         if (entries.length < RESTORE_PAGE) break;
       }
       for (const entry of heard) {
-        if (compareStreamIds(entry.id, after) <= 0) continue;
+        if (compareIds(entry.id, after) <= 0) continue;
         missed(session, entry.id, entry.json);
         after = entry.id;
       }
