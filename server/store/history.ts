@@ -57,8 +57,7 @@ export class History {
 
   /** Whether the message with `id` is kept. */
   has(id: string): boolean {
-    for (let i = this.size - 1; i >= 0; i -= 1) if (this.at(i).id === id) return true;
-    return false;
+    return this.slotOf(id) !== -1;
   }
 
   /** The newest message kept, if any. */
@@ -91,20 +90,30 @@ export class History {
    * message that no longer fits the byte bound makes the oldest ones go.
    */
   private replace(id: string, by: (old: HistoryMessage) => HistoryMessage): boolean {
-    // Changes concern recent messages mostly: searched from the newest.
+    const slot = this.slotOf(id);
+    if (slot === -1) return false;
+    const message = by(this.ring[slot] as HistoryMessage);
+    const bytes = jsonBytes(message);
+    this.ring[slot] = message;
+    this.bytes += bytes - (this.sizes[slot] as number);
+    this.sizes[slot] = bytes;
+    while (this.bytes > this.maxBytes && this.size > 0) this.dropOldest();
+    return true;
+  }
+
+  /**
+   * The ring slot of the message with `id`, or -1. Searched from the newest (changes and
+   * repeats concern recent messages mostly), and only down to the first older id: the
+   * ring is in id order, so a new message costs one comparison.
+   */
+  private slotOf(id: string): number {
     for (let i = this.size - 1; i >= 0; i -= 1) {
       const slot = (this.start + i) % this.capacity;
-      const old = this.ring[slot] as HistoryMessage;
-      if (old.id !== id) continue;
-      const message = by(old);
-      const bytes = jsonBytes(message);
-      this.ring[slot] = message;
-      this.bytes += bytes - (this.sizes[slot] as number);
-      this.sizes[slot] = bytes;
-      while (this.bytes > this.maxBytes && this.size > 0) this.dropOldest();
-      return true;
+      const kept = (this.ring[slot] as HistoryMessage).id;
+      if (kept === id) return slot;
+      if (compareIds(kept, id) < 0) return -1;
     }
-    return false;
+    return -1;
   }
 
   private at(index: number): HistoryMessage {
